@@ -1,0 +1,5 @@
+import sys
+
+from nic_edge.cli.edge import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Command-line surfaces: nic-edge, nic-fleet, nic-aggregator."""

@@ -1,0 +1,35 @@
+"""``nic-aggregator``: subscribe to the fleet and render a static dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from nic_edge.cli.common import Parser, load, main_wrapper, version_action
+
+PROG = "nic-aggregator"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog=PROG, description="Subscribe to the fleet's MQTT topics and render a static dashboard "
+                                      "(index.html, fleet.json, per-device pages) into --out.")
+    version_action(p)
+    p.add_argument("--config", metavar="FILE", help="config with [mqtt] and [aggregator] sections")
+    p.add_argument("--out", metavar="DIR", help="output directory (default aggregator.out_dir)")
+    p.add_argument("--once", action="store_true", help="render once from stored state and exit")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    return p
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    from nic_edge.fleet.aggregator.main import run_aggregator
+    return run_aggregator(args, load(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return main_wrapper(PROG, build_parser, dispatch, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

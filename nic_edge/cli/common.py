@@ -1,0 +1,81 @@
+"""Shared CLI plumbing: one-line errors, exit codes, logging, config loading."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Callable, NoReturn, Sequence
+
+from nic_edge import __version__
+from nic_edge.core.config import Config, config_path, load_config
+from nic_edge.errors import ConfigError, NicEdgeError
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+EXIT_PARTIAL = 3
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error and exit 2 (no usage dump, no traceback)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE", help="config file (default $NIC_EDGE_CONFIG, else built-in defaults)")
+    p.add_argument("--data-dir", metavar="DIR", help="data dir (default $NIC_EDGE_DATA, then device.data_dir, then ./nic-data)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+
+
+def setup_logging(verbose: int) -> None:
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def load(args: argparse.Namespace) -> Config:
+    return load_config(config_path(getattr(args, "config", None)))
+
+
+def print_config_error(prog: str, err: ConfigError) -> None:
+    where = f" in {err.source}" if err.source else ""
+    print(f"{prog}: invalid configuration{where}:", file=sys.stderr)
+    for line in err.lines():
+        print(f"  {line}", file=sys.stderr)
+
+
+def run(prog: str, func: Callable[[], int]) -> int:
+    """Run a command body; NicEdgeError -> one line on stderr, never a traceback."""
+    try:
+        return func()
+    except ConfigError as err:
+        print_config_error(prog, err)
+        return EXIT_USAGE
+    except NicEdgeError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # stdout closed early (e.g. piped into head): not an error worth a traceback
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return EXIT_OK
+
+
+def version_action(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+
+
+def main_wrapper(prog: str, build: Callable[[], argparse.ArgumentParser],
+                 dispatch: Callable[[argparse.Namespace], int], argv: Sequence[str] | None) -> int:
+    parser = build()
+    args = parser.parse_args(argv)
+    setup_logging(getattr(args, "verbose", 0))
+    return run(prog, lambda: dispatch(args))

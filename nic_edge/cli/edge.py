@@ -1,0 +1,123 @@
+"""``nic-edge``: the device runtime and its local tools (DESIGN.md, Commands)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Sequence
+
+from nic_edge.cli.common import (EXIT_OK, EXIT_USAGE, Parser, add_common, load, main_wrapper,
+                                 print_config_error, version_action)
+from nic_edge.core.config import load_config
+from nic_edge.errors import ConfigError
+
+PROG = "nic-edge"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog=PROG, description="NIC edge: offline, citation-first answers from technical manuals.")
+    version_action(p)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+
+    s = sub.add_parser("serve", help="run the device runtime (HTTP page and API, MQTT telemetry)",
+                       description="Run the device runtime. With no manuals indexed it indexes the bundled sample manual first.")
+    add_common(s)
+    s.add_argument("--bind", metavar="ADDR", help="override http.bind")
+    s.add_argument("--port", type=int, metavar="N", help="override http.port")
+
+    s = sub.add_parser("index", help="add manuals to the index (or --remove them)",
+                       description="Index manuals: .txt .md .html .pdf (pdf extra) and BEIR-style .jsonl. "
+                                   "Exit 0 all indexed, 3 some skipped, 1 nothing indexed, 2 usage/config error.")
+    add_common(s)
+    s.add_argument("paths", nargs="+", metavar="PATH", help="files or directories (or SOURCE names with --remove)")
+    s.add_argument("--remove", action="store_true", help="remove the named manuals (by source name)")
+    s.add_argument("--quiet", action="store_true", help="no progress output")
+
+    s = sub.add_parser("manuals", help="list indexed manuals")
+    add_common(s)
+    s.add_argument("--json", action="store_true", help="JSON output")
+
+    s = sub.add_parser("ask", help="ask a question (or --jsonl batch from stdin)",
+                       description="Answer a question from the indexed manuals, with quoted, cited passages.")
+    add_common(s)
+    s.add_argument("question", nargs="?", help="the question (omit with --jsonl)")
+    s.add_argument("--json", action="store_true", help="print the Answer JSON")
+    s.add_argument("--jsonl", action="store_true", help='read {"id","question"} lines on stdin, write one Answer per line')
+    s.add_argument("--top-k", type=int, metavar="N", help="chunks to retrieve (default: tier)")
+    s.add_argument("--no-cache", action="store_true", help="bypass the answer cache")
+
+    s = sub.add_parser("retrieve", help="show the ranked chunks behind an answer")
+    add_common(s)
+    s.add_argument("query", nargs="?", help="the query (omit with --jsonl)")
+    s.add_argument("--k", type=int, default=10, metavar="N", help="hits to return (default 10)")
+    s.add_argument("--json", action="store_true", help="JSON output")
+    s.add_argument("--jsonl", action="store_true", help='read {"id","question"|"query"} lines on stdin')
+
+    s = sub.add_parser("tier", help="show the hardware tier, its source and reasons")
+    add_common(s)
+    s.add_argument("--json", action="store_true", help="JSON output")
+
+    s = sub.add_parser("check-config", help="validate a config file (exit 0 valid, 2 invalid)")
+    s.add_argument("file", metavar="FILE", help="config TOML to validate")
+
+    s = sub.add_parser("cache", help="answer cache: stats or clear")
+    add_common(s)
+    s.add_argument("action", choices=("stats", "clear"), help="what to do")
+    s.add_argument("--json", action="store_true", help="JSON output")
+    return p
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_config(args.file)
+    except ConfigError as err:
+        for line in err.lines():
+            print(line, file=sys.stderr)
+        return EXIT_USAGE
+    from nic_edge.core.tiers import load_profiles
+    load_profiles()
+    if cfg.alerts.rules_file:
+        from nic_edge.core.config import file_in_config
+        from nic_edge.telemetry.alerts import load_rules
+        load_rules(file_in_config(cfg, cfg.alerts.rules_file), "ultra_lite")
+    print(f"{args.file}: ok")
+    return EXIT_OK
+
+
+def cmd_tier(args: argparse.Namespace) -> int:
+    from nic_edge.core.config import data_dir
+    from nic_edge.core.tiers import resolve
+    from nic_edge.core.override_state import read_override
+
+    cfg = load(args)
+    override = read_override(data_dir(cfg, args.data_dir))
+    decision = resolve(cfg.device.tier, override=override)
+    d = decision.as_dict()
+    if args.json:
+        print(json.dumps(d, indent=2))
+    else:
+        print(f"tier: {d['tier']} (source: {d['source']}, memory budget {d['memory_budget_mib']} MiB)")
+        print(f"hardware: {d['ram_mib']} MiB RAM, {d['cpus']} CPUs, board: {d['board'] or 'unknown'}")
+        for r in d["reasons"]:
+            print(f"  - {r}")
+    return EXIT_OK
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    if args.command == "check-config":
+        return cmd_check_config(args)
+    if args.command == "tier":
+        return cmd_tier(args)
+    from nic_edge.cli import edge_cmds
+    return getattr(edge_cmds, "cmd_" + args.command.replace("-", "_"))(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return main_wrapper(PROG, build_parser, dispatch, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

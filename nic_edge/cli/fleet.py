@@ -1,0 +1,128 @@
+"""``nic-fleet``: fleet admin tools (tier overrides, status, alerts, keys, provisioning)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from nic_edge.cli.common import EXIT_OK, Parser, load, main_wrapper, version_action
+from nic_edge.core.config import TIER_NAMES
+
+PROG = "nic-fleet"
+
+
+def _common(p: argparse.ArgumentParser, top: bool = False) -> None:
+    # On subcommands the defaults are suppressed so `nic-fleet --config F status` keeps F.
+    default = None if top else argparse.SUPPRESS
+    p.add_argument("--config", metavar="FILE", default=default,
+                   help="fleet config: [mqtt] broker settings, fleet.key_file = the fleet key")
+    p.add_argument("-v", "--verbose", action="count", default=0 if top else argparse.SUPPRESS, help="more log output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog=PROG, description="Fleet tools for NIC edge boxes.")
+    version_action(p)
+    _common(p, top=True)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+
+    s = sub.add_parser("set-tier", help="push a signed tier override to devices and wait for their reports")
+    _common(s)
+    s.add_argument("args", nargs="+", metavar="DEVICE... TIER", help="device ids followed by the tier")
+    s.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for reports (default fleet.report_timeout_s)")
+    s.add_argument("--no-wait", action="store_true", help="publish and exit without waiting")
+
+    s = sub.add_parser("clear-tier", help="clear the override: devices return to their config/auto tier")
+    _common(s)
+    s.add_argument("devices", nargs="+", metavar="DEVICE")
+    s.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for reports")
+    s.add_argument("--no-wait", action="store_true", help="publish and exit without waiting")
+
+    s = sub.add_parser("status", help="devices online/offline, tier, source, last report (retained topics)")
+    _common(s)
+    s.add_argument("--json", action="store_true", help="JSON output")
+    s.add_argument("--wait", type=float, default=1.5, metavar="S", help="seconds to collect retained messages")
+
+    s = sub.add_parser("alerts", help="show alerts (de-duplicated); --follow keeps listening")
+    _common(s)
+    s.add_argument("--follow", action="store_true", help="keep printing new alerts until interrupted")
+    s.add_argument("--wait", type=float, default=2.0, metavar="S", help="seconds to listen without --follow")
+    s.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    s = sub.add_parser("keygen", help="create a new fleet key")
+    s.add_argument("--out", required=True, metavar="FILE", help="where to write the key (mode 0600)")
+
+    s = sub.add_parser("device-key", help="derive the key a device holds (for provisioning)")
+    _common(s)
+    s.add_argument("device", metavar="DEVICE")
+    s.add_argument("--out", required=True, metavar="FILE", help="where to write the device key (mode 0600)")
+    s.add_argument("--fleet-key", metavar="FILE", help="fleet key file (default fleet.key_file)")
+
+    s = sub.add_parser("flash", help="write a device's config bundle onto its SD card image or boot partition")
+    _common(s)
+    try:
+        from nic_edge.fleet.provision.cli import add_flash_arguments
+    except ImportError:  # provisioning not installed in this build
+        add_flash_arguments = None
+    if add_flash_arguments is not None:
+        add_flash_arguments(s)
+    return p
+
+
+def _fleet_key(args: argparse.Namespace, cfg: object) -> bytes:
+    from nic_edge.core.config import Config, file_in_config
+    from nic_edge.core.signing import read_key
+    from nic_edge.errors import ConfigError
+    assert isinstance(cfg, Config)
+    if getattr(args, "fleet_key", None):
+        return read_key(Path(args.fleet_key))
+    if not cfg.fleet.key_file:
+        raise ConfigError([("fleet.key_file", "not set; pass --fleet-key FILE or set it in --config")])
+    return read_key(file_in_config(cfg, cfg.fleet.key_file))
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    from nic_edge.core import signing
+    if args.command == "keygen":
+        signing.write_key(Path(args.out), signing.generate_key())
+        print(f"fleet key written to {args.out} (keep it off the devices)")
+        return EXIT_OK
+    cfg = load(args)
+    if args.command == "device-key":
+        key = signing.derive_device_key(_fleet_key(args, cfg), args.device)
+        signing.write_key(Path(args.out), key)
+        print(f"device key for {args.device} written to {args.out}")
+        return EXIT_OK
+    if args.command == "flash":
+        from nic_edge.fleet.provision.cli import flash_main
+        return flash_main(args, cfg)
+    from nic_edge.fleet import tools
+    if args.command == "set-tier":
+        if len(args.args) < 2:
+            raise_usage("set-tier needs DEVICE... TIER")
+        *devices, tier = args.args
+        if tier not in TIER_NAMES:
+            raise_usage(f"unknown tier {tier!r}; choose from {', '.join(TIER_NAMES)}")
+        return tools.set_tier(cfg, devices, tier, _fleet_key(args, cfg), args.timeout, args.no_wait)
+    if args.command == "clear-tier":
+        return tools.set_tier(cfg, args.devices, None, _fleet_key(args, cfg), args.timeout, args.no_wait)
+    if args.command == "status":
+        return tools.status(cfg, args.json, args.wait)
+    if args.command == "alerts":
+        return tools.alerts(cfg, args.follow, args.wait, args.json)
+    raise AssertionError(args.command)
+
+
+def raise_usage(msg: str) -> None:
+    print(f"{PROG}: error: {msg} (see {PROG} --help)", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return main_wrapper(PROG, build_parser, dispatch, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Core: config, tiers, errors, lifecycle, storage helpers. Imports nothing heavy."""
