@@ -60,6 +60,9 @@ def run(prog: str, func: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print(f"{prog}: error: out of memory", file=sys.stderr)
+        return EXIT_FAIL
     except BrokenPipeError:
         # stdout closed early (e.g. piped into head): not an error worth a traceback
         try:
@@ -67,6 +70,14 @@ def run(prog: str, func: Callable[[], int]) -> int:
         except OSError:
             pass
         return EXIT_OK
+    except Exception as exc:  # boundary: a bug still gets one line; the traceback goes to the log
+        logging.getLogger("nic_edge").debug("internal error", exc_info=True)
+        print(f"{prog}: internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)",
+              file=sys.stderr)
+        if logging.getLogger().isEnabledFor(logging.INFO):
+            import traceback
+            traceback.print_exc()
+        return EXIT_FAIL
 
 
 def version_action(p: argparse.ArgumentParser) -> None:

@@ -1,0 +1,1 @@
+"""Device composition root: wires engine, cache, telemetry and comms for the surfaces."""

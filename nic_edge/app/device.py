@@ -1,0 +1,271 @@
+"""DeviceApp: the device as the surfaces (CLI, HTTP, MQTT) see it.
+
+It owns the ask path (cache -> engine -> metrics -> audit), the live tier (profile switches
+without a restart), budget enforcement callbacks and the status document. Services that run on
+threads (HTTP, profiler, alerts, MQTT) are composed around it in ``serve.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from nic_edge import __version__
+from nic_edge.cache.tiered import TieredCache, serve_cached
+from nic_edge.core import override_state
+from nic_edge.core.config import TIER_NAMES, Config, file_in_config, read_secret
+from nic_edge.core.tiers import Hardware, TierDecision, TierProfile, load_profiles, read_hardware, resolve
+from nic_edge.engine.engine import Engine
+from nic_edge.errors import ConfigError, InvalidInputError
+from nic_edge.telemetry.alerts import AlertEvaluator, load_rules
+from nic_edge.telemetry.audit import AuditLog
+from nic_edge.telemetry.device_metrics import DeviceMetrics
+from nic_edge.telemetry.profiler import BudgetActions, BudgetEnforcer
+
+log = logging.getLogger(__name__)
+
+# While memory is over budget, L1 shrinks to this many answers (DESIGN: at least 64 on every tier).
+SHRUNK_L1_ITEMS = 64
+
+
+class DeviceApp:
+    """One device: tier, engine, cache, metrics, audit, alerts. Thread-safe for the HTTP server."""
+
+    def __init__(self, cfg: Config, data_dir: Path, hardware: Hardware | None = None,
+                 env: dict[str, str] | None = None, use_embedder: bool = True,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.cfg = cfg
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.device_id = cfg.device_id
+        self._clock = clock
+        self._env = env
+        self._hardware = hardware or read_hardware()
+        self.profiles = load_profiles()
+        self._tier_lock = threading.RLock()
+        self.decision = self._resolve()
+        self.profile: TierProfile = self.decision.profile  # type: ignore[assignment]
+        self.started = False
+        self.start_error: str | None = None
+        self.started_at = clock()
+        self.metrics = DeviceMetrics()
+        self.events: list[dict[str, Any]] = []  # alert-worthy events (cache corruption, ...)
+        self.embedder = self._make_embedder() if use_embedder else None
+        self.engine = Engine(self.data_dir, self.profile, cfg.engine, self.embedder,
+                             on_timing=self.metrics.observe_stage)
+        self.cache = self._make_cache()
+        self.audit = AuditLog(self.data_dir, cfg.audit.max_bytes, cfg.audit.backups,
+                              cfg.audit.log_question_text) if cfg.audit.enabled else None
+        rules_path = file_in_config(cfg, cfg.alerts.rules_file) if cfg.alerts.rules_file else None
+        self.alert_evaluator = AlertEvaluator(load_rules(rules_path, self.decision.name), clock=clock,
+                                              tier=self.decision.name)
+        self.budget = BudgetEnforcer(self.profile.memory_budget_bytes, BudgetActions(
+            shrink_l1=self._shrink_l1, restore_l1=self._restore_l1,
+            enter_lexical=lambda: self._set_lexical(True), leave_lexical=lambda: self._set_lexical(False)))
+        self.metrics.set_budget(self.budget.state())
+        self.mqtt_status: Callable[[], dict[str, Any]] = lambda: {"state": "disabled"}
+        self.on_tier_change: list[Callable[[TierDecision], None]] = []
+        self._token = self._read_token()
+
+    # -- construction helpers -------------------------------------------------------------
+    def _resolve(self, override: str | None = None, use_state: bool = True) -> TierDecision:
+        if use_state:
+            override = override_state.read_override(self.data_dir)
+        return resolve(self.cfg.device.tier, override=override, env=self._env,
+                       hardware=self._hardware, profiles=self.profiles)
+
+    def _make_embedder(self) -> Any:
+        if not self.profile.embeddings:
+            return None
+        from nic_edge.engine.embedder import Embedder
+        return Embedder(threads=self.profile.effective_threads(self._hardware.cpus),
+                        batch_size=self.profile.batch_size, on_timing=self.metrics.observe_stage)
+
+    def _cache_sizes(self, p: TierProfile) -> tuple[int, int, int, float]:
+        c = self.cfg.cache
+        return (max(64, c.l1_items or p.l1_items), c.l1_bytes or p.l1_bytes,
+                (c.l2_max_bytes or p.l2_max_bytes) if c.l2_enabled else 0, c.l2_ttl_s or p.l2_ttl_s)
+
+    def _make_cache(self) -> TieredCache | None:
+        if not self.cfg.cache.enabled:
+            return None
+        items, nbytes, l2, ttl = self._cache_sizes(self.profile)
+        return TieredCache(self.data_dir, items, nbytes, l2, ttl, self.cfg.cache.compress_min_bytes,
+                           on_event=self._event)
+
+    def _read_token(self) -> str | None:
+        if not self.cfg.http.token_file:
+            return None
+        token = read_secret(self.cfg, "http.token_file")
+        if len(token) < 16:
+            raise ConfigError([("http.token_file", "token must be at least 16 characters")], self.cfg.source)
+        return token
+
+    def _event(self, name: str, detail: dict[str, Any]) -> None:
+        log.warning("event %s: %s", name, detail)
+        self.events.append({"event": name, "detail": detail, "ts": self._clock()})
+        del self.events[:-50]
+        if self.audit is not None:
+            self.audit.action(name, "system", detail, ok=False)
+
+    # -- ask path -------------------------------------------------------------------------
+    def _fingerprint(self, top_k: int | None) -> str:
+        return f"{self.engine.fingerprint}|k={top_k or self.engine.top_k}|t={self.decision.name}"
+
+    def ask(self, question: object, top_k: object = None, qid: str | None = None,
+            surface: str = "http", use_cache: bool = True) -> dict[str, Any]:
+        """Answer one question: cache, else engine; metrics and audit either way."""
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 50):
+            raise InvalidInputError("top_k must be an integer from 1 to 50")
+        t0 = time.perf_counter()
+        try:
+            fp = self._fingerprint(top_k)  # type: ignore[arg-type]
+            answer = serve_cached(self.cache if use_cache else None, question, fp,
+                                  lambda: self.engine.ask(question, top_k, qid), qid)  # type: ignore[arg-type]
+        except Exception:  # counted as an error outcome, then handled by the surface
+            self.metrics.record_error(time.perf_counter() - t0)
+            raise
+        if answer.get("cached"):
+            self.metrics.observe_stage("cache", answer["latency_ms"] / 1000.0)
+        answer["tier"] = self.decision.name
+        self.metrics.record_answer(answer, cache_consulted=use_cache and self.cache is not None)
+        self.metrics.set_mode(self.engine.mode)
+        if self.audit is not None:
+            self.audit.question(answer, question if isinstance(question, str) else None, surface)
+        return answer
+
+    def retrieve(self, query: object, k: object = None) -> dict[str, Any]:
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInputError("query must be a non-empty string")
+        if k is None:
+            k = 10
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100:
+            raise InvalidInputError("k must be an integer from 1 to 100")
+        if len(query) > self.engine.max_chars:
+            raise InvalidInputError(f"query longer than {self.engine.max_chars} characters")
+        return {"id": None, "hits": self.engine.retrieve(query, k)}
+
+    # -- tier -----------------------------------------------------------------------------
+    def apply_tier(self, override: str | None, source: str = "fleet") -> TierDecision:
+        """Switch tier live (None = back to config/env/detection). In-flight questions finish."""
+        if override is not None and override not in TIER_NAMES:
+            raise ConfigError([("tier", f"unknown tier {override!r}; use one of {', '.join(TIER_NAMES)}")])
+        with self._tier_lock:
+            decision = self._resolve(override, use_state=False)
+            old = self.profile
+            p: TierProfile = decision.profile  # type: ignore[assignment]
+            self.decision, self.profile = decision, p
+            if self.cache is not None:
+                items, nbytes, l2, ttl = self._cache_sizes(p)
+                if self.budget.level >= 1:
+                    items = min(items, SHRUNK_L1_ITEMS)
+                self.cache.resize(items, nbytes, l2, ttl)
+            self.engine.apply_profile(p)
+            if self.embedder is not None:
+                self.embedder.batch_size = p.batch_size
+            if p.embeddings and self.budget.level < 2:
+                self.engine.set_lexical_only(False)
+            self.budget.set_budget(p.memory_budget_bytes)
+            self.metrics.set_budget(self.budget.state())
+            self.alert_evaluator.set_tier(decision.name)
+            log.info("tier %s -> %s (%s)", old.name, decision.name, decision.source)
+        for cb in list(self.on_tier_change):
+            cb(decision)
+        return decision
+
+    def set_local_tier(self, tier: str | None, actor: str) -> dict[str, Any]:
+        """Admin route POST /api/tier: a local override, persisted like a fleet one."""
+        if tier is not None and tier not in TIER_NAMES:
+            raise ConfigError([("tier", f"unknown tier {tier!r}; use one of {', '.join(TIER_NAMES)} or null")])
+        state = override_state.read_state(self.data_dir)
+        state.update(tier=tier, source="local", applied_at=self._clock())
+        override_state.write_state(self.data_dir, state)
+        decision = self.apply_tier(tier, "local")
+        if self.audit is not None:
+            self.audit.action("tier_local", actor, {"tier": tier}, ok=True)
+        return {"tier": decision.as_dict()}
+
+    # -- budget actions -------------------------------------------------------------------
+    def _shrink_l1(self) -> None:
+        if self.cache is not None:
+            _, nbytes, l2, ttl = self._cache_sizes(self.profile)
+            self.cache.resize(SHRUNK_L1_ITEMS, min(nbytes, 64 * 1024), l2, ttl)
+
+    def _restore_l1(self) -> None:
+        if self.cache is not None:
+            self.cache.resize(*self._cache_sizes(self.profile))
+
+    def _set_lexical(self, on: bool) -> None:
+        self.engine.set_lexical_only(on or not self.profile.embeddings)
+        self.metrics.set_mode(self.engine.mode)
+        if on:
+            import gc
+            gc.collect()
+
+    def on_resources(self, sample: dict[str, Any]) -> None:
+        """ResourceSampler callback: metrics, then budget enforcement."""
+        self.metrics.set_resources(sample)
+        self.budget.feed(sample.get("rss_bytes"))
+        self.metrics.set_budget(self.budget.state())
+        self.metrics.set_mode(self.engine.mode)
+
+    # -- admin ----------------------------------------------------------------------------
+    def admin_token(self) -> str | None:
+        return self._token
+
+    def clear_cache(self, actor: str) -> dict[str, Any]:
+        result = self.cache.clear() if self.cache is not None else {"cleared": 0, "enabled": False}
+        if self.audit is not None:
+            self.audit.action("cache_clear", actor, result, ok=True)
+        return result
+
+    # -- status ---------------------------------------------------------------------------
+    def health(self) -> tuple[str, dict[str, Any]]:
+        if not self.started:
+            return "starting", {"reason": self.start_error or "indexing or starting up"}
+        mode = self.engine.mode
+        degraded = self.budget.level > 0 or (mode == "lexical" and self.profile.embeddings and self.embedder is not None)
+        return ("degraded" if degraded else "ok"), {"mode": mode, "tier": self.decision.name,
+                                                     "memory": self.budget.state()["state"]}
+
+    def alerts(self) -> dict[str, Any]:
+        return {"active": self.alert_evaluator.active(), "recent": self.alert_evaluator.recent(50)}
+
+    def metrics_text(self) -> str:
+        return self.metrics.prometheus_text()
+
+    def status(self) -> dict[str, Any]:
+        engine = self.engine.status()
+        hw = self._hardware
+        return {
+            "device_id": self.device_id, "version": __version__, "uptime_s": round(self._clock() - self.started_at, 1),
+            "tier": {"name": self.decision.name, "source": self.decision.source,
+                     "reasons": list(self.decision.reasons),
+                     "memory_budget_mib": self.profile.memory_budget_mib},
+            "hardware": hw.as_dict(),
+            "mode": self.engine.mode,
+            "model": engine.get("model", {}), "index": engine.get("index", {}),
+            "cache": self.cache.stats() if self.cache is not None else {"enabled": False},
+            "latency": self.metrics.latency_summary(),
+            "resources": {**self.metrics.resources(), "budget": self.budget.state()},
+            "mqtt": self.mqtt_status(),
+            "alerts": {"active": self.alert_evaluator.active()},
+            "events": self.events[-10:],
+        }
+
+    def info(self) -> dict[str, Any]:
+        """The retained MQTT ``info`` body."""
+        idx = self.engine.status().get("index", {})
+        ram = self._hardware.ram_mib
+        return {"device": self.device_id, "version": __version__, "ts": self._clock(),
+                "board": self._hardware.board, "ram_bytes": None if ram is None else ram * 1048576,
+                "tier": self.decision.name, "index": idx}
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
+        if self.audit is not None:
+            self.audit.close()

@@ -1,0 +1,188 @@
+"""``nic-edge serve``: compose the device services and run until SIGTERM/SIGINT.
+
+Start order: HTTP first (so ``/healthz`` answers 503 "starting" at once), then the profiler,
+alert evaluator, MQTT publisher and telemetry, and the systemd watchdog; then the sample manual
+is indexed if the index is empty, and the device reports ready. Stop order is the reverse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from nic_edge.app.device import DeviceApp
+from nic_edge.core.config import Config, data_dir, file_in_config
+from nic_edge.core.lifecycle import Runtime
+from nic_edge.core.resources import SAMPLE_MANUAL, data_file
+from nic_edge.core.sdnotify import Notifier, WatchdogService
+from nic_edge.http.server import HttpService
+from nic_edge.telemetry.alerts import AlertService
+from nic_edge.telemetry.profiler import ResourceSampler
+
+log = logging.getLogger(__name__)
+
+
+def _flatten(section: dict[str, Any]) -> dict[str, float]:
+    """Counters {name: value | {labels: value}} -> {"name" | "name{labels}": value}."""
+    out: dict[str, float] = {}
+    for name, v in section.items():
+        if isinstance(v, dict):
+            for labels, x in v.items():
+                if isinstance(x, (int, float)):
+                    out[f"{name}{{{labels}}}" if labels else name] = x
+        elif isinstance(v, (int, float)):
+            out[name] = v
+    return out
+
+
+def metrics_snapshot(app: DeviceApp, sampler: ResourceSampler | None) -> dict[str, Any]:
+    """The MQTT metrics body (schema.build_metrics adds seq/device/replayed/drops)."""
+    snap = app.metrics.snapshot(reset_interval=True)
+    res = dict(sampler.latest() if sampler is not None else {})
+    res["memory_budget_bytes"] = app.profile.memory_budget_bytes
+    res["memory_state"] = app.budget.state()["state"]
+    cache = app.cache.stats() if app.cache is not None else {}
+    ans = snap["latency"]["answer"]
+    rss = res.get("rss_bytes")
+    values = app.metrics.alert_values()
+    return {
+        "ts": time.time(), "tier": app.decision.name, "mode": app.engine.mode,
+        "latency": {"answer": ans, "stages": snap["latency"]["stages"], "outcomes": snap["latency"]["outcomes"]},
+        "cache": {k: v for k, v in cache.items() if isinstance(v, (int, float, str, bool)) or v is None},
+        "resources": {k: v for k, v in res.items() if isinstance(v, (int, float, str, bool)) or v is None},
+        "counters": _flatten(snap["counters"]),
+        "summary": {
+            "latency_p50_ms": None if not ans.get("count") else ans["p50"] * 1000.0,
+            "latency_p95_ms": None if not ans.get("count") else ans["p95"] * 1000.0,
+            "cache_hit_rate": values.get("cache_hit_rate"),
+            "memory_mib": None if rss is None else rss / 1048576.0,
+            "cpu_temp_c": res.get("cpu_temp_c"), "cpu_percent": res.get("cpu_percent"),
+            "alerts_active": len(app.alert_evaluator.active()),
+        },
+    }
+
+
+def _index_bytes(path: Path) -> float | None:
+    try:
+        return float(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()))
+    except OSError:
+        return None
+
+
+class Device:
+    """Everything ``serve`` runs; tests build one directly to drive it in-process."""
+
+    def __init__(self, cfg: Config, data: Path, bind: str | None = None, port: int | None = None,
+                 env: dict[str, str] | None = None, hardware: Any = None) -> None:
+        self.cfg = cfg
+        self.app = DeviceApp(cfg, data, hardware=hardware, env=env)
+        app = self.app
+        http_cfg = cfg.http
+        if bind is not None:
+            http_cfg = dataclasses.replace(http_cfg, bind=bind)
+        if port is not None:
+            http_cfg = dataclasses.replace(http_cfg, port=port)
+        self.runtime = Runtime()
+        self.http = self.runtime.add(HttpService(app, http_cfg))
+        self.sampler = self.runtime.add(ResourceSampler(
+            data, interval_s=5.0, on_sample=app.on_resources,
+            extras={"model_load_s": lambda: getattr(app.embedder, "load_seconds", None),
+                    "index_bytes": lambda: _index_bytes(data / "index")}))
+        self.publisher = None
+        self.telemetry = None
+        self.overrides = None
+        if cfg.mqtt.host:
+            self._setup_mqtt(data)
+        self.alerts = self.runtime.add(AlertService(app.alert_evaluator, app.metrics.alert_values,
+                                                    cfg.alerts.eval_interval_s, on_event=self._on_alert))
+        if not cfg.alerts.enabled:
+            self.alerts.threaded = False
+        self.notifier = Notifier()
+        # The ping proves the HTTP surface is still up, not merely that a thread runs.
+        self.watchdog = self.runtime.add(WatchdogService(self.notifier, health=lambda: self.http.running))
+
+    def _setup_mqtt(self, data: Path) -> None:
+        from nic_edge.comms.outbox import Outbox
+        from nic_edge.comms.overrides import Applied, OverrideManager, load_device_key
+        from nic_edge.comms.publisher import MqttPublisher
+        from nic_edge.comms.telemetry_service import TelemetryService
+
+        app, cfg = self.app, self.cfg
+        key = load_device_key(file_in_config(cfg, cfg.fleet.key_file) if cfg.fleet.key_file else None)
+
+        def audit(action: str, details: dict[str, Any], ok: bool) -> None:
+            if app.audit is not None:
+                app.audit.action(action, "fleet", details, ok)
+
+        self.overrides = OverrideManager(
+            app.device_id, key, data,
+            apply=lambda tier: Applied(*(lambda d: (d.name, d.source))(app.apply_tier(tier, "fleet"))),
+            current=lambda: Applied(app.decision.name, app.decision.source),
+            max_age_s=cfg.fleet.max_age_s, max_future_s=cfg.fleet.max_future_s, audit=audit)
+        outbox = Outbox(data / "outbox", cfg.mqtt.spool_max_bytes)
+        self.publisher = MqttPublisher(cfg, outbox, info_fn=app.info, on_desired=self._on_desired)
+        self.publisher.set_reported(self.overrides.reported_on_connect())
+        self.runtime.add(self.publisher)
+        interval = lambda: cfg.mqtt.metrics_interval_s or float(app.profile.metrics_interval_s)  # noqa: E731
+        self.telemetry = self.runtime.add(TelemetryService(
+            self.publisher, lambda: metrics_snapshot(app, self.sampler), interval))
+        app.mqtt_status = self.publisher.status
+        app.on_tier_change.append(lambda d: self.publisher.refresh_info())
+
+    def _on_desired(self, payload: bytes) -> None:
+        assert self.overrides is not None and self.publisher is not None
+        self.publisher.set_reported(self.overrides.handle(payload))
+
+    def _on_alert(self, event: dict[str, Any]) -> None:
+        self.app.metrics.alerts_firing.set(len(self.app.alert_evaluator.active()))
+        if self.app.audit is not None:
+            self.app.audit.action("alert_" + event["state"], "system", {"rule": event["rule"], "alert_id": event["alert_id"]})
+        if self.publisher is not None:
+            self.publisher.submit_alert(event)
+
+    def start(self) -> None:
+        self.runtime.start()
+        # READY as soon as HTTP answers (503 "starting" until prepared): indexing the sample
+        # manual on a Pi Zero can outlast systemd's start timeout.
+        self.notifier.ready(f"starting on {self.http.url}")
+        try:
+            self.prepare()
+        except Exception as exc:  # boundary: serve on (degraded) and say why on /healthz
+            self.app.start_error = f"startup failed: {exc}"
+            log.exception("startup failed")
+            return
+        self.app.started = True
+        self.notifier.status(f"serving on {self.http.url}")
+        if self.publisher is not None:
+            self.publisher.refresh_info()
+        log.info("nic-edge %s serving on %s (tier %s)", self.app.device_id, self.http.url, self.app.decision.name)
+
+    def prepare(self) -> None:
+        """With no manuals indexed, index the bundled sample manual first."""
+        if not self.app.engine.manuals():
+            sample = data_file(SAMPLE_MANUAL)
+            log.warning("no manuals indexed: indexing the bundled sample manual %s", sample.name)
+            report = self.app.engine.index_paths([sample])
+            log.info("%s", report)
+
+    def stop(self) -> None:
+        self.notifier.stopping()
+        self.runtime.stop()
+        self.app.close()
+
+
+def serve(args: argparse.Namespace, cfg: Config) -> int:
+    device = Device(cfg, data_dir(cfg, args.data_dir), bind=args.bind, port=args.port)
+    restore = device.runtime.install_signal_handlers()
+    try:
+        device.start()
+        print(f"nic-edge serving on {device.http.url} (Ctrl-C to stop)", flush=True)
+        device.runtime.wait()
+    finally:
+        device.stop()
+        restore()
+    return 0

@@ -1,0 +1,197 @@
+"""Bodies of the ``nic-edge`` subcommands that need the engine (imported lazily by edge.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator, TextIO
+
+from nic_edge.cli.common import EXIT_FAIL, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, load
+from nic_edge.core.config import Config, data_dir
+from nic_edge.errors import InvalidInputError, NicEdgeError
+
+
+def _app(args: argparse.Namespace, cfg: Config | None = None, **kw: Any) -> Any:
+    from nic_edge.app.device import DeviceApp
+    cfg = cfg or load(args)
+    return DeviceApp(cfg, data_dir(cfg, args.data_dir), **kw)
+
+
+class Progress:
+    """Progress on a terminal (stderr): one rewritten line; silent when not a TTY or --quiet."""
+
+    def __init__(self, stream: TextIO, enabled: bool) -> None:
+        self.stream = stream
+        self.enabled = enabled and stream.isatty()
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int, label: str = "") -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if done < total and now - self._last < 0.1:
+            return
+        self._last = now
+        pct = 100.0 * done / total if total else 100.0
+        self.stream.write(f"\r[{done}/{total} {pct:5.1f}%] {label[:60]:<60}")
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    app = _app(args)
+    try:
+        if args.remove:
+            report = app.engine.remove(args.paths)
+        else:
+            missing = [p for p in args.paths if not Path(p).exists()]
+            report = app.engine.index_paths([p for p in args.paths if Path(p).exists()],
+                                            progress=Progress(sys.stderr, not args.quiet))
+            for p in missing:
+                report.skipped.append((p, "no such file or directory"))
+        if app.cache is not None:
+            app.cache.purge_stale(app._fingerprint(None))
+    finally:
+        app.close()
+    for path, reason in report.skipped:
+        print(f"nic-edge: skipped {path}: {reason}", file=sys.stderr)
+    for w in report.warnings:
+        print(f"nic-edge: warning: {w}", file=sys.stderr)
+    print(str(report))
+    if args.remove:
+        return EXIT_OK if report.removed else EXIT_FAIL
+    done = report.indexed_files or report.unchanged
+    if report.skipped:
+        return EXIT_PARTIAL if done else EXIT_FAIL
+    return EXIT_OK if done else EXIT_FAIL
+
+
+def cmd_manuals(args: argparse.Namespace) -> int:
+    app = _app(args, use_embedder=False)
+    try:
+        rows = app.engine.manuals()
+    finally:
+        app.close()
+    if args.json:
+        print(json.dumps({"manuals": rows}, indent=2))
+        return EXIT_OK
+    if not rows:
+        print("no manuals indexed (nic-edge index PATH...)")
+        return EXIT_OK
+    print(f"{'SOURCE':<40} {'CHUNKS':>7} {'SECTIONS':>9}  INDEXED AT")
+    for r in rows:
+        at = r.get("indexed_at")
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)) + "Z" if isinstance(at, (int, float)) else str(at)
+        print(f"{str(r.get('source'))[:40]:<40} {r.get('chunks', 0):>7} {r.get('sections', 0):>9}  {when}")
+    return EXIT_OK
+
+
+def _lines(stream: TextIO) -> Iterator[tuple[int, str]]:
+    for n, line in enumerate(stream, 1):
+        if line.strip():
+            yield n, line
+
+
+def _parse_line(line: str, keys: tuple[str, ...]) -> tuple[Any, Any]:
+    """(id, text) from a JSONL line; raises ValueError with a reason."""
+    obj = json.loads(line)
+    if not isinstance(obj, dict):
+        raise ValueError("line is not a JSON object")
+    for k in keys:
+        if k in obj:
+            return obj.get("id"), obj[k]
+    raise ValueError(f"missing {' or '.join(repr(k) for k in keys)}")
+
+
+def _format_answer(a: dict[str, Any]) -> str:
+    out = []
+    if a["abstained"]:
+        out.append(f"Not in the manuals ({a['reason']}, confidence {a['confidence']:.2f}).")
+    else:
+        out.append(a["answer"])
+    for w in a.get("warnings") or []:
+        out.append(f"  ! {w}")
+    for i, c in enumerate(a.get("citations") or [], 1):
+        where = ", ".join(x for x in (c.get("section"), f"p. {c['page']}" if c.get("page") else None) if x)
+        out.append(f"  [{i}] {c['source']}" + (f" — {where}" if where else "") + f" (score {c['score']:.3f})")
+    out.append(f"  ({a['mode']}, {a['latency_ms']:.1f} ms{', cached ' + a['cached'] if a.get('cached') else ''}, confidence {a['confidence']:.2f})")
+    return "\n".join(out)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    if args.jsonl == (args.question is not None):
+        print("nic-edge: error: give a QUESTION or --jsonl (not both) (see nic-edge ask --help)", file=sys.stderr)
+        return EXIT_USAGE
+    app = _app(args)
+    try:
+        if not app.engine.manuals():
+            raise NicEdgeError("no manuals indexed", hint="run `nic-edge index PATH...` first")
+        if not args.jsonl:
+            a = app.ask(args.question, args.top_k, surface="cli", use_cache=not args.no_cache)
+            print(json.dumps(a, ensure_ascii=False, indent=2) if args.json else _format_answer(a))
+            return EXIT_OK
+        for n, line in _lines(sys.stdin):
+            try:
+                qid, question = _parse_line(line, ("question",))
+            except ValueError as exc:
+                print(json.dumps({"id": None, "error": f"line {n}: {exc}"}), flush=True)
+                continue
+            try:
+                a = app.ask(question, args.top_k, qid=None if qid is None else str(qid), surface="cli",
+                            use_cache=not args.no_cache)
+            except InvalidInputError as exc:
+                print(json.dumps({"id": qid, "error": exc.message}), flush=True)
+                continue
+            print(json.dumps(a, ensure_ascii=False), flush=True)
+        return EXIT_OK
+    finally:
+        app.close()
+
+
+def cmd_retrieve(args: argparse.Namespace) -> int:
+    if args.jsonl == (args.query is not None):
+        print("nic-edge: error: give a QUERY or --jsonl (not both) (see nic-edge retrieve --help)", file=sys.stderr)
+        return EXIT_USAGE
+    app = _app(args)
+    try:
+        if not args.jsonl:
+            res = app.retrieve(args.query, args.k)
+            if args.json:
+                print(json.dumps(res, ensure_ascii=False, indent=2))
+            else:
+                for i, h in enumerate(res["hits"], 1):
+                    print(f"{i:>2}. {h['score']:.4f}  {h['chunk_id']}  {h.get('section') or ''}")
+            return EXIT_OK
+        for n, line in _lines(sys.stdin):
+            try:
+                qid, query = _parse_line(line, ("question", "query"))
+                res = app.retrieve(query, args.k)
+            except (ValueError, InvalidInputError) as exc:
+                print(json.dumps({"id": None, "error": f"line {n}: {exc}"}), flush=True)
+                continue
+            res["id"] = qid
+            print(json.dumps(res, ensure_ascii=False), flush=True)
+        return EXIT_OK
+    finally:
+        app.close()
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    app = _app(args, use_embedder=False)
+    try:
+        if app.cache is None:
+            raise NicEdgeError("the answer cache is disabled", hint="set cache.enabled = true")
+        res = app.clear_cache("cli") if args.action == "clear" else app.cache.stats()
+    finally:
+        app.close()
+    print(json.dumps(res, indent=2) if args.json or args.action == "stats" else f"cache cleared: {res}")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from nic_edge.app.serve import serve
+    return serve(args, load(args))

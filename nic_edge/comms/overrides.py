@@ -1,0 +1,160 @@
+"""Signed tier overrides on the device side (shadow pattern, DESIGN.md MQTT section).
+
+The fleet tool publishes a retained ``tier/desired`` ``{tier|null, version, issued_at, sig}``.
+This module verifies it (schema, HMAC with this device's derived key, version monotonicity,
+age), applies it through a callback, persists it atomically in the data dir, and returns the
+``tier/reported`` body to publish. A rejected message changes nothing. Pure logic: the MQTT
+plumbing lives in the publisher; clocks and the apply step are injected so tests are exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from nic_edge.comms import schema
+from nic_edge.core import override_state, signing
+from nic_edge.errors import NicEdgeError, SignatureError
+
+log = logging.getLogger(__name__)
+
+# A Pi has no RTC: before NTP its clock may read 1970 or the last shutdown time. Any time before
+# this date cannot be real for this build, so the age check is skipped (the version check stays).
+MIN_PLAUSIBLE_TIME = 1767225600.0  # 2026-01-01T00:00:00Z
+TIMESYNC_FLAG = Path("/run/systemd/timesync/synchronized")
+
+
+def clock_synchronised(now: float, flag: Path = TIMESYNC_FLAG) -> bool:
+    """False when the clock is implausible, or systemd-timesyncd runs but has not synced yet."""
+    if now < MIN_PLAUSIBLE_TIME:
+        return False
+    if flag.parent.is_dir() and not flag.exists():
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What the runtime ended up with after applying (or clearing) an override."""
+    tier: str
+    source: str
+
+
+class OverrideManager:
+    """Verifies and applies desired tier states; thread-safe."""
+
+    def __init__(self, device_id: str, device_key: bytes | None, data_dir: Path,
+                 apply: Callable[[str | None], Applied], current: Callable[[], Applied],
+                 max_age_s: float, max_future_s: float, clock: Callable[[], float] = time.time,
+                 synced: Callable[[float], bool] = clock_synchronised,
+                 audit: Callable[[str, dict[str, Any], bool], None] | None = None) -> None:
+        self.device_id = device_id
+        self._key = device_key
+        self._dir = Path(data_dir)
+        self._apply = apply
+        self._current = current
+        self._max_age = max_age_s
+        self._max_future = max_future_s
+        self._clock = clock
+        self._synced = synced
+        self._audit = audit
+        self._lock = threading.Lock()
+        self.last_report: dict[str, Any] | None = None
+
+    def state(self) -> dict[str, Any]:
+        return override_state.read_state(self._dir)
+
+    def _report(self, status: str, reason: str | None, version: int | None) -> dict[str, Any]:
+        cur = self._current()
+        rep = schema.make_reported(cur.tier, cur.source, version, status, reason, self._clock())
+        self.last_report = rep
+        return rep
+
+    def _reject(self, reason: str, version: int | None, payload: bytes) -> dict[str, Any]:
+        log.warning("tier override rejected: %s", reason)
+        if self._audit:
+            self._audit("tier_override", {"status": "rejected", "reason": reason, "version": version,
+                                          "payload_sha256": hashlib.sha256(payload).hexdigest()}, False)
+        if version is None:  # unparseable: report against the last applied version
+            state_version = self.state().get("version")
+            version = state_version if isinstance(state_version, int) else None
+        # The report names the version it answers, so the fleet tool can match it.
+        return self._report("rejected", reason, version)
+
+    def handle(self, payload: bytes) -> dict[str, Any]:
+        """Process one ``tier/desired`` message; returns the ``tier/reported`` body."""
+        with self._lock:
+            return self._handle(bytes(payload))
+
+    def _handle(self, payload: bytes) -> dict[str, Any]:
+        state = self.state()
+        last_version = state.get("version") if isinstance(state.get("version"), int) else None
+        try:
+            desired = schema.parse_desired(payload)
+        except schema.SchemaError as exc:
+            return self._reject(str(exc), None, payload)
+        if desired is None:
+            # A deleted retained message: by contract it changes nothing.
+            return self._report("ignored", "empty payload ignored; override unchanged", last_version)
+        version = desired["version"]
+        if self._key is None:
+            return self._reject("this device has no fleet key (fleet.key_file); overrides are refused", version, payload)
+        try:
+            signing.verify(desired, self.device_id, self._key)
+        except SignatureError as exc:
+            return self._reject(exc.message, version, payload)
+        digest = hashlib.sha256(signing.canonical_bytes(desired, self.device_id)).hexdigest()
+        if last_version is not None and version < last_version:
+            return self._reject(f"replayed version {version} < last applied {last_version}", version, payload)
+        if last_version == version:
+            if state.get("payload_sha256") == digest:
+                # The retained message seen again after a reconnect or reboot: a no-op.
+                status = "cleared" if desired["tier"] is None else "applied"
+                return self._report(status, "already applied", version)
+            return self._reject(f"version {version} was already applied with a different payload", version, payload)
+        now = self._clock()
+        notes = []
+        if self._synced(now):
+            issued = desired["issued_at"]
+            if issued > now + self._max_future:
+                return self._reject(f"issued_at is {issued - now:.0f}s in the future (max {self._max_future:.0f}s)", version, payload)
+            if now - issued > self._max_age:
+                return self._reject(f"stale: issued {now - issued:.0f}s ago (max {self._max_age:.0f}s)", version, payload)
+        else:
+            notes.append("clock not synchronised: age check skipped, version checked")
+        tier = desired["tier"]
+        previous = dict(state)
+        override_state.write_state(self._dir, {
+            "tier": tier, "source": "fleet", "version": version, "payload_sha256": digest, "applied_at": now})
+        try:
+            self._apply(tier)
+        except NicEdgeError as exc:
+            override_state.write_state(self._dir, previous)
+            return self._reject(f"could not apply: {exc}", version, payload)
+        if self._audit:
+            self._audit("tier_override", {"status": "applied", "tier": tier, "version": version}, True)
+        log.info("tier override version %d applied: %s", version, tier or "cleared")
+        return self._report("cleared" if tier is None else "applied", "; ".join(notes) or None, version)
+
+    def reported_on_connect(self) -> dict[str, Any]:
+        """The report published on (re)connect: what is applied now."""
+        state = self.state()
+        version = state.get("version") if isinstance(state.get("version"), int) else None
+        status = "applied" if state.get("tier") else "cleared"
+        return self._report(status, "state on connect", version)
+
+
+def load_device_key(path: Path | None) -> bytes | None:
+    """The device's derived key, or None when no key file is configured."""
+    if path is None:
+        return None
+    try:
+        return signing.read_key(path)
+    except NicEdgeError as exc:
+        log.error("cannot read the device key: %s", exc)
+        return None

@@ -1,0 +1,376 @@
+"""THE MQTT contract: topics and payloads, used by the device and by the fleet side alike.
+
+Topics are ``<prefix>/<device>/<kind>`` (DESIGN.md, MQTT). Payloads are JSON on the wire
+(``status`` is the bare word ``online``/``offline``). Every ``encode_*`` validates and returns
+bytes; every ``parse_*`` takes untrusted bytes and returns a validated dict or raises
+SchemaError (a ValueError) whose message is the reason, fit for a ``rejected`` report.
+
+Telemetry payloads (info, metrics, alerts) tolerate unknown extra keys so an older aggregator
+can read a newer box; the signed desired state is strict. Pure stdlib: the aggregator imports
+this on a box without the model, numpy or lmdb.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Callable
+
+from nic_edge.core.config import TIER_NAMES
+from nic_edge.errors import NicEdgeError
+
+STATUS, INFO, METRICS, ALERTS = "status", "info", "metrics", "alerts"
+DESIRED, REPORTED = "tier/desired", "tier/reported"
+KINDS = (STATUS, INFO, METRICS, ALERTS, DESIRED, REPORTED)
+RETAINED = frozenset({STATUS, INFO, DESIRED, REPORTED})
+ONLINE, OFFLINE = b"online", b"offline"
+
+# Largest payload accepted per kind. Metrics carry several latency sketches (a few KiB each);
+# desired is tiny and signed, so anything big there is hostile.
+MAX_PAYLOAD_BYTES: dict[str, int] = {
+    STATUS: 16, INFO: 16 * 1024, METRICS: 256 * 1024, ALERTS: 8 * 1024,
+    DESIRED: 1024, REPORTED: 2048,
+}
+SEVERITIES = ("info", "warning", "critical")
+ALERT_STATES = ("firing", "resolved")
+REPORT_STATUSES = ("applied", "rejected", "cleared", "ignored")
+# Plain numbers a snapshot may carry for dashboards and Home Assistant (no sketch maths there).
+SUMMARY_KEYS = ("latency_p50_ms", "latency_p95_ms", "cache_hit_rate", "memory_mib",
+                "cpu_temp_c", "cpu_percent", "alerts_active")
+_MAX_STR = 1024
+_MAX_ID = 128
+
+
+class SchemaError(NicEdgeError, ValueError):
+    """A topic or payload does not follow the MQTT contract; the message says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "see DESIGN.md, MQTT section (nic_edge/comms/schema.py)")
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# -- topics -----------------------------------------------------------------------------------
+def topic(prefix: str, device: str, kind: str) -> str:
+    if kind not in KINDS:
+        raise SchemaError(f"unknown topic kind {kind!r}")
+    if not device or any(c in device for c in "/+#"):
+        raise SchemaError(f"device id {device!r} is not usable in a topic")
+    return f"{prefix}/{device}/{kind}"
+
+
+def status_topic(prefix: str, device: str) -> str:
+    return topic(prefix, device, STATUS)
+
+
+def info_topic(prefix: str, device: str) -> str:
+    return topic(prefix, device, INFO)
+
+
+def metrics_topic(prefix: str, device: str) -> str:
+    return topic(prefix, device, METRICS)
+
+
+def alerts_topic(prefix: str, device: str) -> str:
+    return topic(prefix, device, ALERTS)
+
+
+def desired_topic(prefix: str, device: str) -> str:
+    return topic(prefix, device, DESIRED)
+
+
+def reported_topic(prefix: str, device: str) -> str:
+    return topic(prefix, device, REPORTED)
+
+
+def subscription(prefix: str, kind: str | None = None) -> str:
+    """Wildcard filter over every device: ``nic/+/metrics``, or ``nic/#`` for all kinds."""
+    if kind is None:
+        return f"{prefix}/#"
+    if kind not in KINDS:
+        raise SchemaError(f"unknown topic kind {kind!r}")
+    return f"{prefix}/+/{kind}"
+
+
+def parse_topic(name: str, prefix: str = "nic") -> tuple[str, str]:
+    """``nic/dev-a/tier/reported`` -> ("dev-a", "tier/reported"); SchemaError otherwise."""
+    head = prefix + "/"
+    if not name.startswith(head):
+        raise SchemaError(f"topic {name!r} is not under prefix {prefix!r}")
+    device, sep, kind = name[len(head):].partition("/")
+    if not sep or not device or kind not in KINDS:
+        raise SchemaError(f"topic {name!r} is not <prefix>/<device>/<kind>")
+    return device, kind
+
+
+# -- wire helpers ------------------------------------------------------------------------------
+def _no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise SchemaError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise SchemaError(f"{name} is not allowed")
+
+
+def loads(payload: bytes | bytearray | str, kind: str) -> Any:
+    """Size check, strict UTF-8, strict JSON (no NaN, no duplicate keys, bounded nesting)."""
+    raw = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
+    limit = MAX_PAYLOAD_BYTES[kind]
+    if len(raw) > limit:
+        raise SchemaError(f"{kind} payload too large ({len(raw)} > {limit} bytes)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SchemaError(f"{kind} payload is not valid UTF-8") from None
+    try:
+        return json.loads(text, object_pairs_hook=_no_dupes, parse_constant=_no_constant)
+    except RecursionError:
+        raise SchemaError(f"{kind} payload nests too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise SchemaError(f"{kind} payload is not JSON: {exc.msg} at {exc.pos}") from None
+
+
+def dumps(obj: Any, kind: str) -> bytes:
+    try:
+        raw = json.dumps(obj, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(f"{kind} payload is not JSON-able: {exc}") from None
+    if len(raw) > MAX_PAYLOAD_BYTES[kind]:
+        raise SchemaError(f"{kind} payload too large ({len(raw)} > {MAX_PAYLOAD_BYTES[kind]} bytes)")
+    return raw
+
+
+# -- small composable validators ---------------------------------------------------------------
+Check = Callable[[Any], str | None]
+
+
+def _num(v: Any) -> str | None:
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    return None if ok else "must be a finite number"
+
+
+def _int(lo: int = 0) -> Check:
+    def check(v: Any) -> str | None:
+        ok = isinstance(v, int) and not isinstance(v, bool) and v >= lo
+        return None if ok else f"must be an integer >= {lo}"
+    return check
+
+
+def _str(max_len: int = _MAX_STR, empty: bool = False) -> Check:
+    def check(v: Any) -> str | None:
+        if not isinstance(v, str) or len(v) > max_len or (not empty and not v):
+            return f"must be a {'' if empty else 'non-empty '}string of at most {max_len} characters"
+        return None
+    return check
+
+
+def _bool(v: Any) -> str | None:
+    return None if isinstance(v, bool) else "must be true or false"
+
+
+def _dict(v: Any) -> str | None:
+    return None if isinstance(v, dict) else "must be an object"
+
+
+def _one_of(choices: tuple[Any, ...]) -> Check:
+    def check(v: Any) -> str | None:
+        return None if v in choices and not isinstance(v, bool) else f"must be one of {', '.join(map(repr, choices))}"
+    return check
+
+
+def _nullable(inner: Check) -> Check:
+    def check(v: Any) -> str | None:
+        return None if v is None else inner(v)
+    return check
+
+
+def _map_of(inner: Check) -> Check:
+    def check(v: Any) -> str | None:
+        if not isinstance(v, dict):
+            return "must be an object"
+        for key, item in v.items():
+            msg = inner(item)
+            if msg:
+                return f"[{key!r}] {msg}"
+        return None
+    return check
+
+
+def _scalar(v: Any) -> str | None:
+    return None if v is None or isinstance(v, str) and len(v) <= _MAX_STR or _num(v) is None \
+        else "must be a number, a string or null"
+
+
+def _validate(d: Any, kind: str, fields: dict[str, Check], strict: bool = False) -> dict[str, Any]:
+    if not isinstance(d, dict):
+        raise SchemaError(f"{kind} payload must be a JSON object")
+    missing = [k for k in fields if k not in d]
+    if missing:
+        raise SchemaError(f"{kind}: missing {', '.join(missing)}")
+    if strict:
+        extra = sorted(set(d) - set(fields))
+        if extra:
+            raise SchemaError(f"{kind}: unknown keys {', '.join(extra)}")
+    for key, check in fields.items():
+        msg = check(d[key])
+        if msg:
+            raise SchemaError(f"{kind}.{key}: {msg}")
+    return d
+
+
+# -- status ------------------------------------------------------------------------------------
+def encode_status(online: bool) -> bytes:
+    return ONLINE if online else OFFLINE
+
+
+def parse_status(payload: bytes) -> bool:
+    """True for ``online``, False for ``offline``."""
+    if bytes(payload) == ONLINE:
+        return True
+    if bytes(payload) == OFFLINE:
+        return False
+    raise SchemaError("status payload must be 'online' or 'offline'")
+
+
+# -- info --------------------------------------------------------------------------------------
+_INFO_FIELDS: dict[str, Check] = {
+    "device": _str(_MAX_ID), "version": _str(64), "ts": _num,
+    "board": _nullable(_str(256, empty=True)), "ram_bytes": _nullable(_int(0)),
+    "tier": _nullable(_str(32)), "index": _dict,
+}
+
+
+def encode_info(info: dict[str, Any]) -> bytes:
+    return dumps(_validate(info, INFO, _INFO_FIELDS), INFO)
+
+
+def parse_info(payload: bytes) -> dict[str, Any]:
+    return _validate(loads(payload, INFO), INFO, _INFO_FIELDS)
+
+
+# -- metrics -----------------------------------------------------------------------------------
+_METRICS_FIELDS: dict[str, Check] = {
+    "seq": _int(0), "ts": _num, "replayed": _bool, "device": _str(_MAX_ID),
+    "latency": _map_of(_dict), "cache": _dict, "resources": _dict,
+    "counters": _map_of(_num), "drops": _map_of(_int(0)),
+}
+
+
+def build_metrics(snapshot: dict[str, Any], *, seq: int, device: str, ts: float,
+                  replayed: bool = False, drops: dict[str, int] | None = None) -> dict[str, Any]:
+    """Normalise a producer snapshot into the wire shape (missing sections become empty)."""
+    out = dict(snapshot)
+    for key in ("latency", "cache", "resources", "counters"):
+        out.setdefault(key, {})
+    out.update(seq=seq, device=device, replayed=replayed)
+    out.setdefault("ts", ts)
+    out["drops"] = dict(drops or out.get("drops") or {"metrics": 0, "alerts": 0})
+    return out
+
+
+def validate_metrics(d: Any) -> dict[str, Any]:
+    d = _validate(d, METRICS, _METRICS_FIELDS)
+    if "summary" in d:
+        msg = _map_of(_scalar)(d["summary"])
+        if msg:
+            raise SchemaError(f"metrics.summary: {msg}")
+    return d
+
+
+def encode_metrics(d: dict[str, Any]) -> bytes:
+    return dumps(validate_metrics(d), METRICS)
+
+
+def parse_metrics(payload: bytes) -> dict[str, Any]:
+    """Validated snapshot; latency values stay dicts (``LatencySketch.from_dict`` each)."""
+    return validate_metrics(loads(payload, METRICS))
+
+
+# -- alerts ------------------------------------------------------------------------------------
+_ALERT_FIELDS: dict[str, Check] = {
+    "alert_id": _str(_MAX_ID), "rule": _str(_MAX_ID), "severity": _one_of(SEVERITIES),
+    "state": _one_of(ALERT_STATES), "value": _nullable(_num), "threshold": _nullable(_num),
+    "ts": _num, "message": _str(_MAX_STR, empty=True), "seq": _int(0),
+    "device": _str(_MAX_ID), "replayed": _bool,
+}
+# What a producer (telemetry.alerts.AlertEvent) must give; seq/device/replayed are added here.
+ALERT_EVENT_KEYS = ("alert_id", "rule", "severity", "state", "value", "threshold", "ts", "message")
+
+
+def build_alert(event: dict[str, Any], *, seq: int, device: str, replayed: bool = False) -> dict[str, Any]:
+    out = dict(event)
+    out.update(seq=seq, device=device, replayed=replayed)
+    return out
+
+
+def validate_alert(d: Any) -> dict[str, Any]:
+    return _validate(d, ALERTS, _ALERT_FIELDS)
+
+
+def encode_alert(d: dict[str, Any]) -> bytes:
+    return dumps(validate_alert(d), ALERTS)
+
+
+def parse_alert(payload: bytes) -> dict[str, Any]:
+    return validate_alert(loads(payload, ALERTS))
+
+
+# -- tier/desired (signed by the fleet tool; strict) -------------------------------------------
+def _sig(v: Any) -> str | None:
+    ok = isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdefABCDEF" for c in v)
+    return None if ok else "must be 64 hex characters (HMAC-SHA256)"
+
+
+_DESIRED_FIELDS: dict[str, Check] = {
+    "tier": _nullable(_one_of(TIER_NAMES)), "version": _int(0), "issued_at": _num, "sig": _sig,
+}
+
+
+def make_desired(tier: str | None, version: int, issued_at: float) -> dict[str, Any]:
+    """The unsigned body; the fleet tool adds ``sig`` (core.signing.sign)."""
+    return {"tier": tier, "version": version, "issued_at": issued_at}
+
+
+def encode_desired(d: dict[str, Any]) -> bytes:
+    return dumps(_validate(d, DESIRED, _DESIRED_FIELDS, strict=True), DESIRED)
+
+
+def parse_desired(payload: bytes) -> dict[str, Any] | None:
+    """None for an empty payload (a deleted retained message: ignored by contract)."""
+    if len(payload) == 0:
+        return None
+    return _validate(loads(payload, DESIRED), DESIRED, _DESIRED_FIELDS, strict=True)
+
+
+# -- tier/reported -----------------------------------------------------------------------------
+_REPORTED_FIELDS: dict[str, Check] = {
+    "tier": _nullable(_str(32)), "source": _str(32), "version": _nullable(_int(0)),
+    "status": _one_of(REPORT_STATUSES), "reason": _nullable(_str(_MAX_STR, empty=True)),
+    "ts": _num,
+}
+
+
+def make_reported(tier: str | None, source: str, version: int | None, status: str,
+                  reason: str | None, ts: float) -> dict[str, Any]:
+    return {"tier": tier, "source": source, "version": version, "status": status,
+            "reason": reason, "ts": ts}
+
+
+def encode_reported(d: dict[str, Any]) -> bytes:
+    return dumps(_validate(d, REPORTED, _REPORTED_FIELDS), REPORTED)
+
+
+def parse_reported(payload: bytes) -> dict[str, Any]:
+    return _validate(loads(payload, REPORTED), REPORTED, _REPORTED_FIELDS)
+
+
+ENCODERS: dict[str, Callable[[dict[str, Any]], bytes]] = {
+    INFO: encode_info, METRICS: encode_metrics, ALERTS: encode_alert,
+    DESIRED: encode_desired, REPORTED: encode_reported,
+}

@@ -1,0 +1,1 @@
+"""Device engine: ingest, index, retrieval, answers, embeddings (imports stay lazy)."""

@@ -1,0 +1,199 @@
+"""Extractive answers: sentences quoted from the best chunks, citations, warnings, confidence.
+
+Every sentence put in ``answer`` is a substring of a cited chunk's text (spans are cut from
+the chunk, never rewritten), so the answer can always be found verbatim in a citation.
+
+Confidence is a small logistic model over retrieval features that do not depend on the corpus
+size: how much of the question's IDF mass the top chunk covers, how much of it the index knows
+at all, the top BM25 score over the most the query could score, the top cosine, the margin to
+the runner-up and whether BM25 and the vectors agree on the top chunk. Coefficients were fitted
+offline by ``tools/eval_out_of_manual.py --fit`` on questions generated from the public-domain
+corpus manuals (answerable: asked of their own manual; unanswerable: asked of the others and
+generic off-topic questions) -- never on the evaluation sets.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from nic_edge.engine.bm25 import analyze, stem
+from nic_edge.engine.retrieval import Retrieval
+from nic_edge.engine.store import Snapshot
+
+# Fitted by tools/eval_out_of_manual.py --fit (see module docstring); order = FEATURES.
+FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree")
+# Hybrid: the lexical fit (cosine/agreement weights 0) until a hybrid fit has been run with the
+# model on the corpus manuals (tools/eval_out_of_manual.py --fit prints COEF_HYBRID).
+COEF_HYBRID = (1.907, -1.608, 8.656, 0.0, 0.793, 0.0)
+BIAS_HYBRID = -3.359
+COEF_LEXICAL = (1.907, -1.608, 8.656, 0.0, 0.793, 0.0)
+BIAS_LEXICAL = -3.359
+DEFAULT_THRESHOLD = 0.5
+
+# Words of how people ask, not of what they ask about: unknown to a manual, they would count
+# as missing content and sink the confidence of a fair question ("What's the fuel pressure
+# supposed to be?"). Only the confidence features ignore them; retrieval still sees them.
+QUESTION_FILLER = frozenset(stem(w) for w in """
+supposed wrong mean means meaning know tell need want happen happens please correct proper right
+way best thing something anything okay ok kind sort type exactly actually really usually normally
+possible likely probably problem issue help explain describe show find get make use go keep let
+""".split())
+
+MAX_SENTENCES = 3
+MAX_ANSWER_CHARS = 700
+ANSWER_CHUNKS = 2     # sentences come from at most this many top chunks
+CITED = 3             # citations: the top hits (the chunks quoted are among them)
+SNIPPET_CHARS = 240
+
+# Sentence ends, blank lines, and line starts that open a new item (bullets, "(1)", "Step 2:",
+# "WARNING:") split a chunk into quotable spans.
+_SPLIT = re.compile(r"(?<=[.!?])(?<!\d\.)\s+(?=\S)|\n\s*\n|\n(?=\s*(?:[-*\u2022\u26a0]|\(?\d{1,2}[.)]\s|\(?[a-z][.)]\s|[A-Z][A-Za-z0-9 /-]{1,30}:))")
+
+
+@dataclass
+class Features:
+    cov_top: float
+    cov_index: float
+    bm25_norm: float
+    cos_top: float
+    margin: float
+    agree: float
+
+    def vector(self) -> tuple[float, ...]:
+        return tuple(getattr(self, f) for f in FEATURES)
+
+
+def features(snap: Snapshot, ret: Retrieval, hybrid: bool) -> Features:
+    bm = snap.bm25
+    uniq = [t for t in dict.fromkeys(ret.terms) if t not in QUESTION_FILLER] or list(dict.fromkeys(ret.terms))
+    if not ret.hits or not uniq:
+        return Features(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    idf = [bm.term_idf(t) for t in uniq]
+    total = sum(idf) or 1.0
+    top = ret.hits[0].row
+    present = bm.doc_has(top, uniq)
+    cov_top = sum(w for w, p in zip(idf, present) if p) / total
+    cov_index = sum(w for t, w in zip(uniq, idf) if t in bm.vocab) / total
+    bm25_norm = min(1.0, ret.bm25_top / (bm.max_score(uniq) or 1.0))
+    cos_top = max((h.cosine or 0.0) for h in ret.hits) if hybrid else 0.0
+    s1 = ret.hits[0].score
+    s2 = ret.hits[1].score if len(ret.hits) > 1 else 0.0
+    margin = (s1 - s2) / s1 if s1 > 0 else 0.0
+    agree = 0.0
+    if hybrid:
+        rb, rv = ret.bm25_rank.get(top), ret.vec_rank.get(top)
+        agree = (1.0 / (1 + rb) if rb is not None else 0.0) * (1.0 / (1 + rv) if rv is not None else 0.0)
+        agree = math.sqrt(agree)
+    return Features(cov_top, cov_index, bm25_norm, cos_top, margin, agree)
+
+
+def confidence(f: Features, hybrid: bool) -> float:
+    coef, bias = (COEF_HYBRID, BIAS_HYBRID) if hybrid else (COEF_LEXICAL, BIAS_LEXICAL)
+    z = bias + sum(c * x for c, x in zip(coef, f.vector()))
+    return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+
+
+_HEADING = re.compile(r"^(?:SECTION|CHAPTER|Section|Chapter|Para|Table|Figure|Appendix)\b[^.!?]{0,80}$")
+
+
+def spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the quotable spans of a chunk (whitespace trimmed)."""
+    out: list[tuple[int, int]] = []
+    pos = 0
+    for m in [*_SPLIT.finditer(text), None]:
+        a, b = pos, (m.start() if m else len(text))
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if b - a >= 3:
+            out.append((a, b))
+        if m:
+            pos = m.end()
+    return out
+
+
+def select_sentences(snap: Snapshot, ret: Retrieval) -> list[tuple[int, str]]:
+    """(row, quote) pairs answering the question, in reading order per chunk.
+
+    Each quote is one contiguous substring of the chunk (adjacent chosen spans are quoted
+    together with the text between them), so it is verbatim in the cited chunk.
+    """
+    bm = snap.bm25
+    qterms = set(ret.terms)
+    idf = {t: bm.term_idf(t) for t in qterms}
+    total = sum(idf.values()) or 1.0
+    texts: dict[int, str] = {}
+    offs: dict[int, list[tuple[int, int]]] = {}
+    scored: list[tuple[float, int, int, int]] = []  # (score, rank, pos, length)
+    for rank, hit in enumerate(ret.hits[:ANSWER_CHUNKS]):
+        text = texts[rank] = snap.text(hit.row)
+        parts = offs[rank] = spans(text)
+        for pos, (a, b) in enumerate(parts):
+            s = text[a:b]
+            if _HEADING.match(s):
+                continue  # the heading is already the citation's section
+            st = set(analyze(s))
+            cov = sum(w for t, w in idf.items() if t in st) / total
+            if cov <= 0:
+                continue
+            # Prefer the best chunk and sentences of a useful length over fragments.
+            length_pen = 0.15 if len(s) < 25 else 0.0
+            scored.append((cov - 0.2 * rank - length_pen, rank, pos, b - a))
+            if s.endswith(":") and pos + 1 < len(parts):
+                # A lead-in ("Check these in order:") is useless without what follows.
+                nb = parts[pos + 1]
+                scored.append((cov - 0.2 * rank - 0.01, rank, pos + 1, nb[1] - nb[0]))
+    if not scored:
+        return []
+    scored.sort(key=lambda x: -x[0])
+    best = scored[0][0]
+    chosen: set[tuple[int, int]] = set()
+    size = 0
+    for sc, rank, pos, length in scored:
+        if len(chosen) >= MAX_SENTENCES or sc < best - 0.35:
+            break
+        if (rank, pos) in chosen or (chosen and size + length > MAX_ANSWER_CHARS):
+            continue
+        chosen.add((rank, pos))
+        size += length
+    out: list[tuple[int, str]] = []
+    for rank in sorted({r for r, _ in chosen}):
+        positions = sorted(p for r, p in chosen if r == rank)
+        run = [positions[0]]
+        for p in positions[1:] + [None]:
+            if p is not None and p == run[-1] + 1:
+                run.append(p)
+                continue
+            a, b = offs[rank][run[0]][0], offs[rank][run[-1]][1]
+            out.append((ret.hits[rank].row, texts[rank][a:b]))
+            if p is not None:
+                run = [p]
+    return out
+
+
+def citations(snap: Snapshot, ret: Retrieval, quoted: list[tuple[int, str]]) -> list[dict]:
+    first_quote: dict[int, str] = {}
+    for row, s in quoted:
+        first_quote.setdefault(row, s)
+    rows = [h for h in ret.hits[:CITED]]
+    out = []
+    for h in rows:
+        text = snap.text(h.row)
+        snippet = first_quote.get(h.row) or text.strip()
+        if len(snippet) > SNIPPET_CHARS:
+            snippet = snippet[:SNIPPET_CHARS].rstrip() + "\u2026"
+        out.append({"source": snap.source(h.row), "section": snap.section(h.row),
+                    "page": snap.page(h.row), "chunk_id": snap.chunk_id(h.row),
+                    "snippet": snippet, "score": round(float(h.score), 4)})
+    return out
+
+
+def warnings(snap: Snapshot, ret: Retrieval) -> list[str]:
+    seen: dict[str, None] = {}
+    for h in ret.hits[:CITED]:
+        for n in snap.notices(h.row):
+            seen.setdefault(n, None)
+    return list(seen)

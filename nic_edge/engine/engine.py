@@ -1,0 +1,261 @@
+"""The engine facade: ask, retrieve, index, remove, list manuals, status.
+
+Modes: ``hybrid`` (BM25 + int8 vectors) when an embedder is given, not switched off with
+``set_lexical_only(True)``, the index holds vectors built by the same model (sha256), and the
+model loads; otherwise ``lexical`` (BM25 only). The model loads lazily on the first hybrid
+question, never at construction. A model that fails to load (runtime missing, ModelError) is
+remembered and the engine stays lexical instead of retrying on every question.
+
+The index generation is re-opened when ``CURRENT`` changes, so a long-running server sees
+manuals indexed by another process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from nic_edge.engine import answer as ans
+from nic_edge.engine.bm25 import analyze
+from nic_edge.engine.indexer import Indexer, IndexReport, Progress
+from nic_edge.engine.retrieval import DEFAULT_FUSION, Retrieval, retrieve
+from nic_edge.engine.store import IndexStore, Snapshot
+from nic_edge.engine.validate import validate_question
+from nic_edge.errors import InvalidInputError, MissingDependencyError, ModelError
+
+log = logging.getLogger(__name__)
+
+Timing = Callable[[str, float], None]
+
+
+class Engine:
+    def __init__(self, data_dir: Path, profile: Any, engine_cfg: Any, embedder: Any | None,
+                 on_timing: Timing | None = None, fusion: str = DEFAULT_FUSION,
+                 store: IndexStore | None = None, loader: Callable[[Path], list] | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.store = store or IndexStore(self.data_dir / "index")
+        self.embedder = embedder
+        self.loader = loader  # Path -> list[Document]; None = the ingest package
+        self.on_timing = on_timing
+        self.fusion = fusion
+        self.cfg = engine_cfg
+        self.profile = profile
+        self._lexical_only = False
+        self._model_error: str | None = None
+        self._lock = threading.RLock()
+        self._snap: Snapshot | None = None
+        self._snap_name: str | None = None
+        self._snap_problem: str | None = None
+
+    # --- configuration ---------------------------------------------------------------
+    @property
+    def top_k(self) -> int:
+        k = int(getattr(self.cfg, "top_k", 0) or 0)
+        return k if k > 0 else int(getattr(self.profile, "top_k", 5))
+
+    @property
+    def threshold(self) -> float:
+        t = float(getattr(self.cfg, "abstain_threshold", -1.0))
+        return ans.DEFAULT_THRESHOLD if t < 0 else t
+
+    @property
+    def max_chars(self) -> int:
+        return int(getattr(self.cfg, "max_question_chars", 2000))
+
+    def apply_profile(self, profile: Any) -> None:
+        """Live tier switch: top_k, threads and batch size follow the new profile."""
+        self.profile = profile
+        if self.embedder is not None and hasattr(self.embedder, "set_threads"):
+            self.embedder.set_threads(max(1, int(getattr(profile, "threads", 1)) or 1))
+        if not getattr(profile, "embeddings", True):
+            self.set_lexical_only(True)
+
+    def set_lexical_only(self, on: bool) -> None:
+        """Memory budget enforcement: stop using (and drop) the model, or allow it again."""
+        with self._lock:
+            self._lexical_only = bool(on)
+            if on and self.embedder is not None and getattr(self.embedder, "loaded", False):
+                self.embedder.unload()
+
+    # --- index -----------------------------------------------------------------------
+    def snapshot(self) -> Snapshot | None:
+        with self._lock:
+            name = self.store.current_name()
+            if name != self._snap_name:
+                if self._snap is not None:
+                    self._snap.close()
+                self._snap, self._snap_name = None, name
+                if name is not None:
+                    self._snap = self.store.open_current()
+                self._check_model()
+            return self._snap
+
+    def _check_model(self) -> None:
+        snap, self._snap_problem = self._snap, None
+        if snap is None or self.embedder is None:
+            return
+        sha = getattr(self.embedder, "model_sha256", None)
+        if not snap.has_vectors:
+            self._snap_problem = "index has no embeddings; run `nic-edge index` with the model available"
+        elif sha and snap.model_sha256 != sha:
+            self._snap_problem = (f"index was embedded with model {str(snap.model_sha256)[:12]}, "
+                                  f"loaded model is {sha[:12]}: answering lexically; re-run "
+                                  "`nic-edge index` to re-embed")
+            log.warning("%s", self._snap_problem)
+
+    @property
+    def mode(self) -> str:
+        snap = self.snapshot()
+        if (self.embedder is None or self._lexical_only or self._model_error
+                or snap is None or self._snap_problem):
+            return "lexical"
+        return "hybrid"
+
+    def _indexer(self) -> Indexer:
+        return Indexer(self.store, lambda: None if self._lexical_only else self.embedder, self.loader)
+
+    def index_paths(self, paths: Iterable[Path | str], progress: Progress | None = None) -> IndexReport:
+        with self._lock:
+            return self._indexer().index_paths(paths, progress)
+
+    def remove(self, sources: Iterable[str]) -> IndexReport:
+        with self._lock:
+            return self._indexer().remove(list(sources))
+
+    def manuals(self) -> list[dict]:
+        snap = self.snapshot()
+        if snap is None:
+            return []
+        out = []
+        for name, s in sorted(snap.source_info()["sources"].items()):
+            out.append({"source": name, "chunks": s.get("chunks"), "sections": s.get("sections"),
+                        "indexed_at": s.get("indexed_at"), "kind": s.get("kind"), "file": s.get("file")})
+        return out
+
+    def status(self) -> dict:
+        snap = self.snapshot()
+        emb = self.embedder
+        model = {"available": emb is not None, "loaded": bool(getattr(emb, "loaded", False)),
+                 "sha256": getattr(emb, "model_sha256", None) if emb is not None else None,
+                 "load_seconds": getattr(emb, "load_seconds", None),
+                 "error": self._model_error or (getattr(emb, "last_error", None) if emb else None)}
+        index = {"generation": snap.name if snap else None, "chunks": snap.n if snap else 0,
+                 "sources": snap.manifest.get("sources", 0) if snap else 0,
+                 "vectors": bool(snap and snap.has_vectors),
+                 "model_sha256": snap.model_sha256 if snap else None,
+                 "built_at": snap.manifest.get("created_at") if snap else None,
+                 "problem": self._snap_problem}
+        return {"model": model, "index": index, "mode": self.mode, "lexical_only": self._lexical_only,
+                "top_k": self.top_k, "threshold": self.threshold, "fusion": self.fusion}
+
+    @property
+    def fingerprint(self) -> str:
+        snap = self.snapshot()
+        parts = [snap.name if snap else "-", str(getattr(self.embedder, "model_sha256", None)),
+                 str(self.top_k), f"{self.threshold:.4f}", self.mode, self.fusion]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+    # --- questions -------------------------------------------------------------------
+    def _timing(self, stage: str, seconds: float) -> None:
+        if self.on_timing is not None:
+            self.on_timing(stage, seconds)
+
+    def _query_vector(self, text: str) -> Any | None:
+        """Embedding of the question, or None (lexical) when the model is unusable."""
+        if self.mode != "hybrid":
+            return None
+        t0 = time.perf_counter()
+        try:
+            vec = self.embedder.embed(text)
+        except (MissingDependencyError, ModelError) as exc:
+            self._model_error = str(exc)
+            log.warning("embedding model unavailable, answering lexically: %s", exc)
+            return None
+        self._timing("embed", time.perf_counter() - t0)
+        return vec
+
+    def _run(self, text: str, k: int) -> tuple[Snapshot | None, Retrieval | None, str]:
+        snap = self.snapshot()
+        if snap is None or snap.n == 0:
+            return snap, None, "lexical" if self.mode == "lexical" else "hybrid"
+        t0 = time.perf_counter()
+        terms = analyze(text)
+        self._timing("tokenize", time.perf_counter() - t0)
+        qvec = self._query_vector(text)
+        mode = "hybrid" if qvec is not None else "lexical"
+        ret = retrieve(snap.bm25, terms, k, snap.vectors if qvec is not None else None, qvec,
+                       fusion=self.fusion if qvec is not None else "bm25", timing=self._timing)
+        return snap, ret, mode
+
+    def explain(self, question: str, k: int | None = None) -> dict:
+        """Confidence features and ranked rows behind an answer (tools: fitting, debugging)."""
+        text = validate_question(question, self.max_chars)
+        snap, ret, mode = self._run(text, k or self.top_k)
+        if snap is None or ret is None:
+            return {"mode": mode, "features": None, "rows": [], "confidence": 0.0}
+        f = ans.features(snap, ret, mode == "hybrid")
+        return {"mode": mode, "features": f.vector(), "rows": [h.row for h in ret.hits],
+                "sections": [snap.section(h.row) for h in ret.hits],
+                "confidence": ans.confidence(f, mode == "hybrid")}
+
+    def retrieve(self, query: str, k: int) -> list[dict]:
+        text = validate_question(query, self.max_chars)
+        snap, ret, _ = self._run(text, max(1, int(k)))
+        if snap is None or ret is None:
+            return []
+        return [{"chunk_id": snap.chunk_id(h.row), "source": snap.source(h.row),
+                 "section": snap.section(h.row), "page": snap.page(h.row),
+                 "score": round(float(h.score), 6)} for h in ret.hits]
+
+    def ask(self, question: object, top_k: int | None = None, qid: str | None = None) -> dict:
+        t0 = time.perf_counter()
+        out: dict[str, Any] = {"id": qid or uuid.uuid4().hex[:12],
+                               "question": question if isinstance(question, str) else repr(question)[:200],
+                               "answer": None, "abstained": True, "reason": None, "confidence": 0.0,
+                               "citations": [], "warnings": [], "cached": None, "latency_ms": 0.0,
+                               "tier": str(getattr(self.profile, "name", "unknown")), "mode": self.mode}
+        try:
+            text = validate_question(question, self.max_chars)
+            if isinstance(question, (bytes, bytearray)):
+                out["question"] = text
+            if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool)
+                                      or not 1 <= top_k <= 100):
+                raise InvalidInputError("top_k must be an integer 1-100", "omit top_k for the tier default")
+        except InvalidInputError as exc:
+            out["reason"] = "invalid_input"
+            log.debug("invalid question: %s", exc.message)
+            out["latency_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+            return out
+        with self._lock:
+            snap, ret, mode = self._run(text, top_k or self.top_k)
+            out["mode"] = mode
+            t1 = time.perf_counter()
+            if snap is None or ret is None or not ret.hits:
+                out["reason"] = "no_match"
+            else:
+                self._fill(out, snap, ret, mode == "hybrid")
+            self._timing("answer", time.perf_counter() - t1)
+        out["latency_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+        return out
+
+    def _fill(self, out: dict, snap: Snapshot, ret: Retrieval, hybrid: bool) -> None:
+        f = ans.features(snap, ret, hybrid)
+        conf = ans.confidence(f, hybrid)
+        out["confidence"] = round(conf, 4)
+        if f.cov_index == 0.0 and (not hybrid or f.cos_top < 0.2):
+            out["reason"] = "no_match"  # not one question word is in the manuals
+            return
+        quoted = ans.select_sentences(snap, ret) if conf >= self.threshold else []
+        if conf < self.threshold or not quoted:
+            out["reason"] = "low_confidence"
+            return
+        # Quotes are joined by a newline: each line of the answer is verbatim in a citation.
+        out["answer"] = "\n".join(s for _, s in quoted)
+        out["abstained"] = False
+        out["citations"] = ans.citations(snap, ret, quoted)
+        out["warnings"] = ans.warnings(snap, ret)

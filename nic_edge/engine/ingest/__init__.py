@@ -1,0 +1,109 @@
+"""Ingest: read a manual file into Documents of cited Chunks (see nic_edge/engine/document.py).
+
+``load_documents(path)`` is the API the indexer uses: one Document per file, or one per record
+for BEIR ``.jsonl``. Bad files raise ``IngestError`` (message + hint), never anything else;
+a missing optional dependency (pypdf) raises ``MissingDependencyError``. ``load_file`` gives
+the same plus file-level warnings and the duplicate ``_id`` count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nic_edge.engine.document import Document
+from nic_edge.errors import IngestError
+
+log = logging.getLogger(__name__)
+
+KINDS = {
+    ".txt": "text", ".text": "text",
+    ".md": "markdown", ".markdown": "markdown",
+    ".html": "html", ".htm": "html",
+    ".pdf": "pdf",
+    ".jsonl": "beir",
+}
+SUPPORTED_SUFFIXES = tuple(KINDS)
+
+
+@dataclass
+class IngestResult:
+    documents: list[Document]
+    warnings: list[str] = field(default_factory=list)  # file-level (e.g. skipped JSONL lines)
+    duplicates_replaced: int = 0  # JSONL records replaced by a later one with the same _id
+
+    @property
+    def chunk_count(self) -> int:
+        return sum(len(d.chunks) for d in self.documents)
+
+
+def kind_of(path: Path) -> str:
+    kind = KINDS.get(path.suffix.lower())
+    if kind is None:
+        raise IngestError(f"{path.name}: unsupported file type {path.suffix or '(none)'}",
+                          "supported: " + ", ".join(SUPPORTED_SUFFIXES))
+    return kind
+
+
+def load_file(path: Path) -> IngestResult:
+    """Read and chunk one manual file."""
+    # Imported here so `import nic_edge.engine.ingest` stays cheap for CLI paths.
+    from nic_edge.engine.ingest.chunking import chunk_sections
+    from nic_edge.engine.ingest.text import decode_text, parse_text, read_bytes
+
+    path = Path(path)
+    kind = kind_of(path)
+    data = read_bytes(path)
+    name = path.name
+    if kind == "beir":
+        from nic_edge.engine.ingest.beir import parse_beir
+
+        result = parse_beir(decode_text(data, name), name)
+        if result.warnings:
+            # The agreed Document API has no file-level slot: the first record carries them.
+            result.documents[0].warnings.extend(result.warnings)
+        return IngestResult(result.documents, result.warnings, result.duplicates_replaced)
+    if kind == "pdf":
+        from nic_edge.engine.ingest.pdf import parse_pdf
+
+        sections = parse_pdf(data, name)
+    elif kind == "markdown":
+        from nic_edge.engine.ingest.markdown import parse_markdown
+
+        sections = parse_markdown(decode_text(data, name))
+    elif kind == "html":
+        from nic_edge.engine.ingest.html import parse_html
+
+        sections = parse_html(decode_text(data, name))
+    else:
+        sections = parse_text(decode_text(data, name))
+    chunks = chunk_sections(sections, name)
+    if not chunks:
+        raise IngestError(f"{name}: no text left after cleanup",
+                          "check the file holds the manual text (not only images or markup)")
+    doc = Document(name, chunks, hashlib.sha256(data).hexdigest(), kind)
+    log.debug("ingested %s: %d chunks, %d sections", name, len(chunks), len(doc.sections))
+    return IngestResult([doc])
+
+
+def load_documents(path: Path) -> list[Document]:
+    """Documents of one manual file (BEIR .jsonl: one per record). Raises IngestError."""
+    return load_file(path).documents
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """Files to ingest: files as given, directories walked for supported suffixes (sorted)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*")
+                              if f.is_file() and f.suffix.lower() in KINDS))
+        else:
+            out.append(p)
+    return out
+
+
+__all__ = ["IngestResult", "SUPPORTED_SUFFIXES", "expand_paths", "kind_of", "load_documents",
+           "load_file"]

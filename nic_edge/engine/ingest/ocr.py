@@ -1,0 +1,224 @@
+"""OCR cleanup for scanned manuals: page furniture out, broken words back together.
+
+Works on a flat list of ``(page, line)`` pairs. When the source has no explicit page breaks
+(form feeds, ``--- PAGE n ---`` markers) the furniture itself tells where pages end: a
+scanner watermark block, a running header/footer with its page number, or a ``Page 12`` /
+``- 12 -`` footer. Pages are then numbered 1, 2, ... (physical order), except footers that
+state their number.
+
+Running headers are learned per document: a short capitalised string next to a page number
+whose numbers mostly increase through the file ("THE FORD MANUAL 8", "2-165 TM 10-3930-...").
+Requiring increasing numbers is what keeps repeated body lines ("KNOWN INFO 1 WARNING TEST
+OPTIONS") from being taken for furniture.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+Line = tuple["int | None", str]
+
+_WS = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
+_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd]")
+# Reversed (HathiTrust / Google Books) and forward scanner watermarks.
+_WM_STRONG = re.compile(
+    r"//:s?ptth|elgoog|dezitigid|detareneG|,niamoD|^cilbuP\b|hathitrust\.org|hdl\.handle\.net"
+    r"|Google-digitized|^Digitized by\b|^Generated on \d{4}-\d\d-\d\d"
+)
+# Cheap substring pre-check: the regex runs only on lines holding one of these.
+_WM_HINTS = ("ptth", "elgoog", "dezitigid", "detareneG", "niamoD", "cilbuP", "hathitrust",
+             "handle.net", "Google", "Digitized", "Generated")
+_WM_WEAK = re.compile(r"^(?:/|TMG|GMT|no|on|\d{1,4}(?:[:\-]\d{1,4})+)?$")
+_WM_PREFIX = re.compile(r"^cilbuP\s*")
+_PN = r"(?:\d{1,4}|\d{1,2}-\d{1,4}|[A-Z]-\d{1,3})"
+_HEAD = r"[A-Z][A-Z0-9 .,'&\-]{3,48}[A-Z0-9]"
+_PN_THEN_HEAD = re.compile(rf"(?:^|(?<=[ ]))({_PN}) +({_HEAD})(?=[ \n]|$)", re.M)
+_HEAD_THEN_PN = re.compile(rf"(?:^|(?<=[ ]))({_HEAD}) +({_PN})(?=[ \n]|$)", re.M)
+_LONE_PN = re.compile(r"^(?:[•·*]\s*)?(?:\d{1,4}|\d{1,2}\s?-\s?\d{1,4}|[A-Z]-\d{1,3})\s*[•·.]?$")
+_FOOTER_PN = re.compile(r"^(?:page\s+(\d{1,4})(?:\s+of\s+\d{1,4})?|[-–—]\s*(\d{1,4})\s*[-–—])$", re.I)
+_HYPHEN_END = re.compile(r"([A-Za-z]+)-$")
+_WORD_START = re.compile(r"^([a-z]+)([.,;:!?)\]]*)(?:\s+|$)")
+_WORD = re.compile(r"[A-Za-z]+")
+_BROKEN = re.compile(r"[a-z]+-\n[a-z]+")
+_HYPHENATED = re.compile(r"\b[A-Za-z]+-[A-Za-z]+\b")
+
+NEXT_PAGE = -1  # a page break whose number is "previous + 1"
+
+
+def normalize_line(line: str) -> str:
+    """Control characters out, any run of blanks becomes one space, ends stripped."""
+    return _WS.sub(" ", _CTRL.sub("", line)).strip()
+
+
+def normalize_lines(lines: list[str]) -> list[str]:
+    """normalize_line for many lines at once (one regex pass over the joined text)."""
+    # Neither pattern touches "\n", so the line structure survives the joined pass.
+    joined = _WS.sub(" ", _CTRL.sub("", "\n".join(lines)))
+    return [part.strip() for part in joined.split("\n")]
+
+
+def _pn_key(token: str) -> tuple[int, int]:
+    if "-" in token:
+        left, right = token.split("-", 1)
+        major = int(left) if left.isdigit() else ord(left) - ord("A") + 1000
+        return (major, int(right))
+    return (0, int(token))
+
+
+def _mostly_increasing(keys: list[tuple[int, int]]) -> bool:
+    if len(keys) < 4 or len(set(keys)) < 4:
+        return False
+    ups = sum(1 for a, b in zip(keys, keys[1:]) if b > a)
+    # OCR garbles some numbers and stray digits sit next to headers, hence not 100%.
+    return ups >= 0.6 * (len(keys) - 1)
+
+
+def learn_running_headers(lines: list[str]) -> set[str]:
+    """Capitalised strings that sit next to increasing page numbers throughout the text."""
+    seen: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    text = "\n".join(lines)
+    found = [(m.start(), m.group(2), m.group(1)) for m in _PN_THEN_HEAD.finditer(text)]
+    found += [(m.start(), m.group(1), m.group(2)) for m in _HEAD_THEN_PN.finditer(text)]
+    for _pos, head, pn in sorted(found):
+        seen[head].append(_pn_key(pn))
+    return {head for head, keys in seen.items() if _mostly_increasing(keys)}
+
+
+def _header_regex(headers: set[str]) -> re.Pattern[str] | None:
+    if not headers:
+        return None
+    ordered = sorted(headers, key=len, reverse=True)
+    alts = "|".join(re.escape(h).replace("\\ ", " ").replace(" ", r"\s+") for h in ordered)
+    # A header with an optional page number on either side, as a whole line or at a line edge
+    # or (learned headers only, see learn_running_headers) in the middle of a reflowed line.
+    return re.compile(rf"(?:^|(?<=\s))(?:{_PN}\s+)?(?:{alts})(?:\s+{_PN})?(?=\s|$)")
+
+
+def _drop_watermarks(lines: list[str]) -> tuple[list[str | int], set[str], int]:
+    """Remove watermark blocks; each block becomes a page break. Returns items, headers, count."""
+    out: list[str | int] = []
+    headers: set[str] = set()
+    blocks = 0
+    in_block = False
+    for line in lines:
+        if any(h in line for h in _WM_HINTS) and _WM_STRONG.search(line):
+            if not in_block:
+                out.append(NEXT_PAGE)
+                blocks += 1
+                in_block = True
+            rest = _WM_PREFIX.sub("", line) if line.startswith("cilbuP") else ""
+            if rest and not _WM_STRONG.search(rest):
+                headers.add(rest)  # the running header printed right after the watermark
+            continue
+        if in_block and _WM_WEAK.match(line):
+            continue
+        in_block = False
+        out.append(line)
+    return out, headers, blocks
+
+
+def _dehyphenate(items: list[str | int]) -> None:
+    """Re-join words broken across lines, in place ("lubri-" + "cation" -> "lubrication")."""
+    text = "\n".join(i for i in items if isinstance(i, str)).lower()
+    # The vocabulary must not contain the fragments themselves ("lubri", "cation").
+    vocab = set(_WORD.findall(_BROKEN.sub(" ", text)))
+    hyphenated = set(_HYPHENATED.findall(text))
+    prev = -1
+    for idx, item in enumerate(items):
+        if not isinstance(item, str) or not item:
+            continue
+        if prev >= 0 and items[prev].endswith("-"):  # type: ignore[union-attr]
+            head = items[prev]
+            assert isinstance(head, str)
+            m_end = _HYPHEN_END.search(head)
+            m_start = _WORD_START.match(item)
+            if m_end and m_start:
+                left, right = m_end.group(1), m_start.group(1)
+                joined = (left + right).lower()
+                keep = f"{left}-{right}".lower() in hyphenated or (
+                    joined not in vocab and left.lower() in vocab and right in vocab
+                    and len(left) >= 3 and len(right) >= 3
+                )
+                # Either way the second half moves up, so "hand-operated" is not left split.
+                items[prev] = (head if keep else head[:-1]) + right + m_start.group(2)
+                items[idx] = item[m_start.end():]
+        prev = idx if items[idx] else prev
+
+
+def clean_lines(lines: list[Line], paged: bool) -> list[Line]:
+    """Normalise, drop furniture, de-hyphenate; assign pages when the source had none."""
+    texts = normalize_lines([t for _, t in lines])
+    pages = [p for p, _ in lines]
+    wm_headers: set[str] = set()
+    if paged:
+        items: list[str | int] = list(texts)
+    else:
+        items, wm_headers, _blocks = _drop_watermarks(texts)
+        pages = [None] * len(items)
+    implicit = not paged and not any(isinstance(i, int) for i in items)
+    learned = learn_running_headers([i for i in items if isinstance(i, str)])
+    learned_re = _header_regex(learned)
+    # Headers seen under a watermark are only dropped as whole lines: the same designator
+    # ("TM 9-802") also occurs inside body sentences.
+    whole_re = _header_regex(wm_headers)
+    out: list[str | int] = []
+    out_pages: list[int | None] = []
+    for item, page in zip(items, pages):
+        if isinstance(item, int):
+            out.append(item)
+            out_pages.append(page)
+            continue
+        if whole_re is not None and whole_re.fullmatch(item):
+            continue
+        pieces: list[str | int] = [item]
+        if learned_re is not None and learned_re.search(item):
+            pieces = []
+            for n, part in enumerate(learned_re.split(item)):
+                if n and implicit:
+                    pieces.append(NEXT_PAGE)
+                if part.strip():
+                    pieces.append(part.strip())
+        for piece in pieces:
+            if isinstance(piece, str):
+                foot = _FOOTER_PN.match(piece)
+                if foot:
+                    if implicit:
+                        out.append(int(foot.group(1) or foot.group(2)))
+                        out_pages.append(page)
+                    continue
+                if _LONE_PN.match(piece):
+                    continue
+            out.append(piece)
+            out_pages.append(page)
+    _dehyphenate(out)
+    return _assign_pages(out, out_pages, paged)
+
+
+def _assign_pages(items: list[str | int], pages: list[int | None], paged: bool) -> list[Line]:
+    """Turn break markers into page numbers. NEXT_PAGE opens the next page; a positive int
+    is a "Page N" footer: the lines since the previous break were page N."""
+    has_breaks = any(isinstance(i, int) for i in items)
+    result: list[list] = []
+    current = 1
+    page_start = 0
+    for item, page in zip(items, pages):
+        if isinstance(item, int):
+            if item != NEXT_PAGE:
+                for entry in result[page_start:]:
+                    entry[0] = item
+                current = item + 1
+            elif any(e[1] for e in result[page_start:]):  # ignore breaks before any text
+                current += 1
+            page_start = len(result)
+            continue
+        result.append([page if paged else (current if has_breaks else None), item])
+    # Collapse blank runs: a blank line separates paragraphs, more says nothing.
+    compact: list[Line] = []
+    for page, text in result:
+        if not text and (not compact or not compact[-1][1]):
+            continue
+        compact.append((page, text))
+    while compact and not compact[-1][1]:
+        compact.pop()
+    return compact

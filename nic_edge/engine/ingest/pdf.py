@@ -1,0 +1,54 @@
+"""PDF manuals via the optional ``pypdf`` (``pip install 'nic-edge[pdf]'``), imported lazily.
+
+Each PDF page's text keeps its 1-based page number; the text then goes through the same
+cleanup and heading detection as plain-text manuals.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from nic_edge.engine.ingest.structure import Section
+from nic_edge.engine.ingest.text import text_sections
+from nic_edge.errors import IngestError, MissingDependencyError
+
+log = logging.getLogger(__name__)
+
+
+def _pypdf():  # type: ignore[no-untyped-def]
+    try:
+        import pypdf  # noqa: PLC0415 - optional dependency, loaded only for PDFs
+    except ImportError as exc:
+        raise MissingDependencyError("reading PDF manuals needs the pypdf package",
+                                     "pip install 'nic-edge[pdf]'") from exc
+    return pypdf
+
+
+def pdf_pages(data: bytes, name: str) -> list[str]:
+    """Text of each page. IngestError for broken, encrypted or image-only PDFs."""
+    pypdf = _pypdf()
+    hint = "re-export the PDF, or convert it to text (pdftotext) and index the .txt"
+    if not data.lstrip().startswith(b"%PDF"):
+        raise IngestError(f"{name}: not a PDF file (no %PDF header)", hint)
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise IngestError(f"{name}: PDF is password-protected", "save an unprotected copy")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except IngestError:
+        raise
+    except Exception as exc:  # boundary: pypdf raises many types on malformed files
+        raise IngestError(f"{name}: cannot parse PDF ({type(exc).__name__}: {exc})", hint) from exc
+    if not pages:
+        raise IngestError(f"{name}: PDF has no pages", hint)
+    if not any(p.strip() for p in pages):
+        raise IngestError(f"{name}: PDF has no extractable text (scanned images?)",
+                          "run OCR on it first (e.g. ocrmypdf) and index the result")
+    return pages
+
+
+def parse_pdf(data: bytes, name: str) -> list[Section]:
+    pages = pdf_pages(data, name)
+    lines = [(n, line) for n, page in enumerate(pages, 1) for line in page.split("\n")]
+    return text_sections(lines, paged=True)

@@ -1,0 +1,110 @@
+"""Plain-text manuals, including OCR output of scanned manuals; shared file reading.
+
+Pages come from form feeds (``\\f``), ``--- PAGE n ---`` markers (text exported from PDF), or,
+failing both, from the page furniture the OCR cleanup recognises (see ocr.py).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from pathlib import Path
+
+from nic_edge.engine.ingest import ocr
+from nic_edge.engine.ingest.structure import (
+    HEADING_MARK,
+    Section,
+    build_sections,
+    detect_headings,
+    is_qa_manual,
+    mark_qa_headings,
+)
+from nic_edge.errors import IngestError
+
+_SNIFF_BYTES = 65536
+_MAX_CONTROL_RATIO = 0.01
+_PAGE_MARKER = re.compile(r"^[ \t]*-{2,}[ \t]*PAGE[ \t]+(\d{1,5})[ \t]*-{2,}[ \t]*$", re.M | re.I)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ufffd]")
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, or IngestError (missing, unreadable, a directory, empty)."""
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError as exc:
+        raise IngestError(f"{path}: is a directory", "pass the files inside it") from exc
+    except FileNotFoundError as exc:
+        raise IngestError(f"{path}: no such file", "check the path") from exc
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot read ({exc.strerror or exc})",
+                          "check the file permissions and the storage medium") from exc
+    if not data.strip():
+        raise IngestError(f"{path}: file is empty", "export the manual again; nothing to index")
+    return data
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """Decode manual text; refuse binary data with a clear message."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = data.decode("utf-16", errors="replace")
+    elif b"\x00" in data[:_SNIFF_BYTES]:
+        raise IngestError(f"{name}: looks like a binary file (NUL bytes), not text",
+                          "convert it to .txt, .md, .html or .pdf first")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            # Old OCR exports are often Windows-1252; every byte maps to something.
+            text = data.decode("cp1252", errors="replace")
+    sample = text[:_SNIFF_BYTES]
+    if sample and len(_CONTROL.findall(sample)) > _MAX_CONTROL_RATIO * len(sample):
+        raise IngestError(f"{name}: mostly non-text bytes, not a text manual",
+                          "convert it to .txt, .md, .html or .pdf first")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def split_pages(text: str) -> tuple[list[tuple[int | None, str]], bool]:
+    """Lines with their page, and whether the pages were explicit in the text."""
+    if "\f" in text:
+        return [(n, line) for n, page in enumerate(text.split("\f"), 1)
+                for line in page.split("\n")], True
+    markers = list(_PAGE_MARKER.finditer(text))
+    if markers:
+        lines: list[tuple[int | None, str]] = []
+        pieces = [(1, text[:markers[0].start()])]
+        for m, nxt in zip(markers, markers[1:] + [None]):
+            pieces.append((int(m.group(1)), text[m.end(): nxt.start() if nxt else len(text)]))
+        for page, piece in pieces:
+            lines.extend((page, line) for line in piece.split("\n"))
+        return lines, True
+    return [(None, line) for line in text.split("\n")], False
+
+
+def apply_qa_headings(lines: list[tuple[int | None, str]]) -> list[tuple[int | None, str]]:
+    """Run Q&A heading marking page by page (questions rarely straddle a page break)."""
+    if not is_qa_manual("\n".join(line for _, line in lines)):
+        return lines
+    out: list[tuple[int | None, str]] = []
+    start = 0
+    while start < len(lines):
+        page = lines[start][0]
+        end = start
+        while end < len(lines) and lines[end][0] == page:
+            end += 1
+        text = mark_qa_headings("\n".join(line for _, line in lines[start:end]))
+        out.extend((page, line.strip() if not line.startswith(HEADING_MARK) else line)
+                   for line in text.split("\n"))
+        start = end
+    return out
+
+
+def text_sections(lines: list[tuple[int | None, str]], paged: bool) -> list[Section]:
+    """The manual-text pipeline shared by .txt and .pdf: clean, find headings, group."""
+    cleaned = ocr.clean_lines(lines, paged)
+    cleaned = apply_qa_headings(cleaned)
+    return build_sections(detect_headings(cleaned))
+
+
+def parse_text(text: str) -> list[Section]:
+    lines, paged = split_pages(text)
+    return text_sections(lines, paged)

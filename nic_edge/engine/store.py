@@ -1,0 +1,302 @@
+"""On-disk index: generations of immutable files switched atomically through ``CURRENT``.
+
+Layout under ``<data_dir>/index``::
+
+    CURRENT                 name of the live generation (replaced with os.replace)
+    gen-<ns>/manifest.json  format, chunk count, model sha256 + dim, BM25 params
+    gen-<ns>/sources.json   per source and per indexed file: sha256, rows, sections, time
+    gen-<ns>/texts.bin      all chunk texts, UTF-8, one after another (+ texts_off.npy)
+    gen-<ns>/ids.bin        chunk ids (+ ids_off.npy); strings.json: sources, sections, notices
+    gen-<ns>/*.npy          per-chunk columns, BM25 postings, int8 embeddings + row scales
+
+A writer builds a complete generation in a ``.tmp-*`` directory, fsyncs every file, renames the
+directory, then swaps ``CURRENT``. A crash at any point leaves ``CURRENT`` naming the previous,
+complete generation. Readers map the files read-only, so an index of thousands of chunks costs a
+few MiB of RSS: texts are decoded only for the chunks an answer touches.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mmap
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from nic_edge.engine.bm25 import B, K1, TITLE_BOOST, BM25Arrays, BM25Index
+from nic_edge.engine.vectors import VectorIndex
+from nic_edge.errors import IndexStoreError
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+ANALYZER = "alnum-stop-stemlite-v1"
+CURRENT = "CURRENT"
+
+
+@dataclass
+class GenerationData:
+    """Everything one generation holds, columns in row order (sources contiguous)."""
+    chunk_ids: list[str]
+    sources: list[str]
+    sections: list[str | None]
+    pages: list[int | None]
+    ordinals: list[int]
+    texts: list[str]
+    notices: list[list[str]]          # notices of each chunk's section ([] when none)
+    bm25: BM25Arrays
+    emb: np.ndarray | None = None      # int8 (n, dim)
+    emb_scale: np.ndarray | None = None
+    model_sha256: str | None = None
+    source_info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    file_info: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _intern(values: list[str | None]) -> tuple[list[str], np.ndarray]:
+    table: dict[str, int] = {}
+    idx = np.fromiter((-1 if v is None else table.setdefault(v, len(table)) for v in values),
+                      dtype=np.int32, count=len(values))
+    return list(table), idx
+
+
+class _Blob:
+    """Strings stored back to back in one mapped file, found through an offsets array."""
+
+    def __init__(self, path: Path, offsets: np.ndarray) -> None:
+        self._off = offsets
+        self._fh = open(path, "rb")
+        size = os.fstat(self._fh.fileno()).st_size
+        self._mm = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ) if size else None
+
+    def get(self, i: int) -> str:
+        a, b = int(self._off[i]), int(self._off[i + 1])
+        return self._mm[a:b].decode("utf-8") if self._mm is not None else ""
+
+    def close(self) -> None:
+        if self._mm is not None:
+            self._mm.close()
+        self._fh.close()
+
+
+class Snapshot:
+    """One generation, mapped read-only."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = path.name
+        try:
+            self.manifest: dict[str, Any] = json.loads((path / "manifest.json").read_text("utf-8"))
+            if self.manifest.get("format") != FORMAT:
+                raise IndexStoreError(f"index format {self.manifest.get('format')} is not supported",
+                                      "re-index the manuals with `nic-edge index`")
+            self.n = int(self.manifest["chunks"])
+            load = self._load
+            strings = json.loads((path / "strings.json").read_text("utf-8"))
+            self._sources: list[str] = strings["sources"]
+            self._sections: list[str] = strings["sections"]
+            self._notice_groups: list[list[str]] = strings["notices"]
+            self._src, self._sec, self._page = load("src"), load("sec"), load("page")
+            self._ord, self._ngrp = load("ord"), load("ngrp")
+            self._texts = _Blob(path / "texts.bin", load("texts_off"))
+            self._ids = _Blob(path / "ids.bin", load("ids_off"))
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexStoreError(f"index generation {path} is unreadable: {exc}",
+                                  "re-index the manuals with `nic-edge index`") from exc
+        self._bm25: BM25Index | None = None
+        self._vectors: VectorIndex | None = None
+        self._source_info: dict[str, Any] | None = None
+
+    def _load(self, name: str) -> np.ndarray:
+        return np.load(self.path / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+
+    @property
+    def model_sha256(self) -> str | None:
+        return self.manifest.get("model_sha256")
+
+    @property
+    def has_vectors(self) -> bool:
+        return bool(self.manifest.get("model_sha256")) and self.n > 0
+
+    @property
+    def bm25(self) -> BM25Index:
+        if self._bm25 is None:
+            terms = (self.path / "bm25_terms.txt").read_text("utf-8").split("\n") if self.n else []
+            arrays = BM25Arrays(terms if terms != [""] else [], self._load("bm25_ptr"),
+                                self._load("bm25_doc"), self._load("bm25_w"),
+                                self._load("bm25_df"), self._load("doclen"))
+            self._bm25 = BM25Index(arrays, k1=float(self.manifest["bm25"]["k1"]))
+        return self._bm25
+
+    @property
+    def vectors(self) -> VectorIndex | None:
+        if self._vectors is None and self.has_vectors:
+            self._vectors = VectorIndex(self._load("emb"), self._load("emb_scale"))
+        return self._vectors
+
+    def source_info(self) -> dict[str, Any]:
+        """{"sources": {...}, "files": {...}} (read on demand: large for BEIR sets)."""
+        if self._source_info is None:
+            self._source_info = json.loads((self.path / "sources.json").read_text("utf-8"))
+        return self._source_info
+
+    def text(self, i: int) -> str:
+        return self._texts.get(i)
+
+    def chunk_id(self, i: int) -> str:
+        return self._ids.get(i)
+
+    def source(self, i: int) -> str:
+        return self._sources[int(self._src[i])]
+
+    def section(self, i: int) -> str | None:
+        s = int(self._sec[i])
+        return None if s < 0 else self._sections[s]
+
+    def page(self, i: int) -> int | None:
+        p = int(self._page[i])
+        return None if p < 0 else p
+
+    def ordinal(self, i: int) -> int:
+        return int(self._ord[i])
+
+    def notices(self, i: int) -> list[str]:
+        g = int(self._ngrp[i])
+        return [] if g < 0 else list(self._notice_groups[g])
+
+    def close(self) -> None:
+        self._texts.close()
+        self._ids.close()
+
+
+class IndexStore:
+    """Generations under ``root``; ``fault_hook(step)`` lets tests crash a write mid-way."""
+
+    def __init__(self, root: Path, fault_hook: Callable[[str], None] | None = None) -> None:
+        self.root = Path(root)
+        self._fault = fault_hook or (lambda step: None)
+
+    def current_name(self) -> str | None:
+        try:
+            name = (self.root / CURRENT).read_text("utf-8").strip()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise IndexStoreError(f"cannot read {self.root / CURRENT}: {exc}",
+                                  "check the data dir permissions") from exc
+        return name or None
+
+    def open_current(self) -> Snapshot | None:
+        name = self.current_name()
+        if name is None:
+            return None
+        path = self.root / name
+        if not path.is_dir():
+            raise IndexStoreError(f"index generation {name} named by CURRENT is missing",
+                                  "re-index the manuals with `nic-edge index`")
+        return Snapshot(path)
+
+    def write(self, data: GenerationData) -> Snapshot:
+        """Write a new generation and make it current atomically."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        name = f"gen-{time.time_ns()}"
+        tmp = self.root / f".tmp-{name}"
+        tmp.mkdir()
+        try:
+            self._write_files(tmp, name, data)
+            _fsync_dir(tmp)
+            self._fault("rename")
+            os.rename(tmp, self.root / name)
+            _fsync_dir(self.root)
+            self._fault("switch")
+            ptr_tmp = self.root / f"{CURRENT}.tmp"
+            with open(ptr_tmp, "w", encoding="utf-8") as fh:
+                fh.write(name + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(ptr_tmp, self.root / CURRENT)
+            _fsync_dir(self.root)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self._cleanup(keep=name)
+        return Snapshot(self.root / name)
+
+    def _cleanup(self, keep: str) -> None:
+        # Readers in other processes may still map an old generation: on POSIX their mappings
+        # stay valid after unlink, so old generations can go at once.
+        for p in self.root.iterdir():
+            if p.is_dir() and p.name != keep and (p.name.startswith("gen-") or p.name.startswith(".tmp-")):
+                shutil.rmtree(p, ignore_errors=True)
+
+    def _write_files(self, d: Path, name: str, data: GenerationData) -> None:
+        n = len(data.texts)
+
+        def put_npy(fname: str, arr: np.ndarray) -> None:
+            with open(d / f"{fname}.npy", "wb") as fh:
+                np.save(fh, np.ascontiguousarray(arr), allow_pickle=False)
+                fh.flush()
+                os.fsync(fh.fileno())
+
+        def put_bytes(fname: str, payload: bytes) -> None:
+            with open(d / fname, "wb") as fh:
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+
+        def put_blob(fname: str, values: list[str]) -> None:
+            encoded = [v.encode("utf-8") for v in values]
+            off = np.zeros(len(encoded) + 1, dtype=np.int64)
+            np.cumsum([len(e) for e in encoded], out=off[1:])
+            put_bytes(f"{fname}.bin", b"".join(encoded))
+            put_npy(f"{fname}_off", off)
+
+        self._fault("texts")
+        put_blob("texts", data.texts)
+        put_blob("ids", data.chunk_ids)
+        sources, src = _intern(list(data.sources))
+        sections, sec = _intern(list(data.sections))
+        groups: dict[tuple[str, ...], int] = {}
+        ngrp = np.fromiter((groups.setdefault(tuple(ns), len(groups)) if ns else -1 for ns in data.notices),
+                           dtype=np.int32, count=n)
+        put_bytes("strings.json", json.dumps({"sources": sources, "sections": sections,
+                                              "notices": [list(g) for g in groups]}).encode("utf-8"))
+        put_npy("src", src)
+        put_npy("sec", sec)
+        put_npy("page", np.asarray([-1 if p is None else p for p in data.pages], dtype=np.int32))
+        put_npy("ord", np.asarray(data.ordinals, dtype=np.int32))
+        put_npy("ngrp", ngrp)
+        self._fault("bm25")
+        bm = data.bm25
+        put_bytes("bm25_terms.txt", "\n".join(bm.terms).encode("utf-8"))
+        for fname, arr in (("bm25_ptr", bm.ptr), ("bm25_doc", bm.doc), ("bm25_w", bm.w),
+                           ("bm25_df", bm.df), ("doclen", bm.doc_len)):
+            put_npy(fname, arr)
+        self._fault("vectors")
+        dim = None
+        if data.emb is not None and data.emb_scale is not None and data.model_sha256:
+            put_npy("emb", data.emb.astype(np.int8, copy=False))
+            put_npy("emb_scale", data.emb_scale.astype(np.float32, copy=False))
+            dim = int(data.emb.shape[1])
+        put_bytes("sources.json", json.dumps({"sources": data.source_info,
+                                              "files": data.file_info}).encode("utf-8"))
+        self._fault("manifest")
+        manifest = {
+            "format": FORMAT, "generation": name, "created_at": time.time(), "chunks": n,
+            "sources": len(sources), "model_sha256": data.model_sha256 if dim else None, "dim": dim,
+            "bm25": {"k1": K1, "b": B, "title_boost": TITLE_BOOST, "analyzer": ANALYZER},
+        }
+        put_bytes("manifest.json", json.dumps(manifest, indent=1).encode("utf-8"))

@@ -1,0 +1,238 @@
+"""Write a bundle onto a boot partition (mounted dir or image file) and append the first-boot hook.
+
+Besides the ``nic-edge/`` folder only one line is ever added, and only once:
+- cloud-init images (a ``user-data`` file on the boot partition): a ``runcmd`` entry;
+- otherwise ``cmdline.txt`` gets ``systemd.run=<hook>`` plus the actions Raspberry Pi Imager's
+  ``firstrun.sh`` uses. If ``systemd.run=`` is already there (Imager's ``firstrun.sh``) it is kept
+  and ours is added as a second ``systemd.run=``: systemd-run-generator runs every one in order,
+  so Imager's setup runs first and chains to ours within the same boot.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from nic_edge.errors import ProvisioningError
+from nic_edge.fleet.provision.bundle import BUNDLE_DIR, FIRSTBOOT_NAME, Bundle
+from nic_edge.fleet.provision.mtools import FatImage
+from nic_edge.fleet.provision.partitions import find_boot_partition
+
+log = logging.getLogger(__name__)
+
+HOOK_MARK = f"{BUNDLE_DIR}/{FIRSTBOOT_NAME}"
+CMDLINE = "cmdline.txt"
+USER_DATA = "user-data"
+BOOT_MOUNTS = ("/boot/firmware", "/boot")
+
+
+class BootFS(Protocol):
+    def read(self, path: str) -> bytes | None: ...
+    def write(self, path: str, data: bytes, mode: int = 0o644) -> None: ...
+    def mkdir(self, path: str) -> None: ...
+    def remove_tree(self, path: str) -> None: ...
+    def free_bytes(self) -> int | None: ...
+
+
+class DirFS:
+    """A mounted boot partition (or any directory). Secrets are created 0600 from the start."""
+
+    def __init__(self, root: Path, secrets: set[str] | None = None) -> None:
+        self.root = Path(root)
+        self.secrets = secrets or set()
+
+    def read(self, path: str) -> bytes | None:
+        p = self.root / path
+        return p.read_bytes() if p.is_file() else None
+
+    def write(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        p = self.root / path
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(p.name + ".nic-tmp")
+        # O_CREAT with the final mode: a secret is never readable by others, not even briefly.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        try:
+            os.chmod(tmp, mode)  # umask may have narrowed it; FAT mounts may ignore it (fmask)
+        except OSError:
+            pass  # vfat without chmod support: the mount's fmask decides, documented
+        os.replace(tmp, p)
+
+    def mkdir(self, path: str) -> None:
+        (self.root / path).mkdir(parents=True, exist_ok=True)
+
+    def remove_tree(self, path: str) -> None:
+        p = self.root / path
+        if p.is_dir():
+            shutil.rmtree(p)
+
+    def free_bytes(self) -> int | None:
+        st = os.statvfs(self.root)
+        return st.f_bavail * st.f_frsize
+
+
+@dataclass
+class FlashResult:
+    device_id: str
+    target: str
+    files: list[str] = field(default_factory=list)
+    hook: str = ""  # "cmdline.txt", "cmdline.txt (chained)", "user-data", "already present", "none"
+
+
+def check_image_writable(image: Path) -> None:
+    """Refuse read-only images before writing anything (root ignores permissions, so check bits too)."""
+    try:
+        st = image.stat()
+    except OSError as exc:
+        raise ProvisioningError(f"cannot open image {image}: {exc.strerror or exc}", hint="check the path") from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise ProvisioningError(f"{image} is not a regular file",
+                                hint="flash writes image files; for a card use its mounted boot partition with --boot")
+    if not st.st_mode & 0o222:
+        raise ProvisioningError(f"image {image} is read-only", hint="chmod u+w it, or use --out DIR to write copies")
+    try:
+        with open(image, "r+b"):
+            pass
+    except OSError as exc:
+        raise ProvisioningError(f"image {image} is not writable: {exc.strerror or exc}",
+                                hint="check permissions, or use --out DIR to write copies") from exc
+
+
+def open_image(image: Path) -> FatImage:
+    check_image_writable(image)
+    part = find_boot_partition(image)
+    return FatImage(image, part.offset)
+
+
+def boot_mount(fs: BootFS) -> str:
+    """Where the box mounts its boot partition: /boot/firmware from Bookworm on, /boot before."""
+    config = (fs.read("config.txt") or b"").decode("utf-8", "replace")
+    cmdline = (fs.read(CMDLINE) or b"").decode("utf-8", "replace")
+    if "/boot/firmware" in config or "/boot/firmware" in cmdline:
+        return "/boot/firmware"
+    if re.search(r"/boot/(overlays|config\.txt)", config):
+        return "/boot"
+    return "/boot/firmware"
+
+
+def cmdline_with_hook(text: str, hook_path: str) -> tuple[str, str]:
+    """(new cmdline.txt text, how) — appends only; unchanged when the hook is already there."""
+    if HOOK_MARK in text:
+        return text, "already present"
+    body = text.rstrip("\r\n")
+    tail = text[len(body):]
+    if len(body.splitlines()) > 1:
+        raise ProvisioningError("cmdline.txt has more than one line; the kernel reads only the first",
+                                hint="fix cmdline.txt (one line) and run flash again")
+    if "systemd.run=" in body:
+        # Keep Imager's firstrun.sh: a second systemd.run= runs after it in the same boot.
+        add = f" systemd.run={hook_path} systemd.run_failure_action=reboot"
+        how = "cmdline.txt (chained after existing systemd.run)"
+    else:
+        add = (f" systemd.run={hook_path} systemd.run_success_action=reboot"
+               " systemd.run_failure_action=reboot systemd.unit=kernel-command-line.target")
+        how = "cmdline.txt"
+    return body + add + (tail or "\n"), how
+
+
+def user_data_with_hook(text: str, hook_path: str) -> tuple[str, str]:
+    """Add a cloud-init runcmd entry; lines are only added, never changed."""
+    if HOOK_MARK in text:
+        return text, "already present"
+    entry = f"[sh, {hook_path}, --now]"
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    start = next((i for i, ln in enumerate(lines) if re.match(r"runcmd\s*:", ln)), None)
+    if start is None:
+        return "".join(lines) + f"runcmd:\n  - {entry}\n", "user-data"
+    if not re.match(r"runcmd\s*:\s*(#.*)?$", lines[start].rstrip("\n")):
+        raise ProvisioningError("user-data has an inline runcmd value this tool cannot extend",
+                                hint="write runcmd as a block list ('runcmd:' then '  - ...' lines)")
+    end = start + 1
+    indent = "  "
+    while end < len(lines):
+        ln = lines[end]
+        if ln.strip() and not ln.startswith((" ", "\t", "-")):
+            break  # next top-level key
+        if ln.lstrip().startswith("- ") and ln.strip():
+            indent = ln[: len(ln) - len(ln.lstrip())]
+        end += 1
+    while end > start + 1 and not lines[end - 1].strip():
+        end -= 1  # keep trailing blank lines after our entry
+    lines.insert(end, f"{indent}- {entry}\n")
+    return "".join(lines), "user-data"
+
+
+def install_hook(fs: BootFS) -> str:
+    """Append the first-boot hook where this image expects it; returns what was done."""
+    hook_path = f"{boot_mount(fs)}/{HOOK_MARK}"
+    user_data = fs.read(USER_DATA)
+    if user_data is not None:
+        new, how = user_data_with_hook(user_data.decode("utf-8"), hook_path)
+        if new.encode("utf-8") != user_data:
+            fs.write(USER_DATA, new.encode("utf-8"))
+        return how
+    cmdline = fs.read(CMDLINE)
+    if cmdline is None:
+        log.warning("no cmdline.txt or user-data on the boot partition: first-boot hook not installed")
+        return "none (no cmdline.txt or user-data; run firstboot.sh by hand)"
+    new, how = cmdline_with_hook(cmdline.decode("utf-8"), hook_path)
+    if new.encode("utf-8") != cmdline:
+        fs.write(CMDLINE, new.encode("utf-8"))
+    return how
+
+
+def preflight(fs: BootFS, bundle: Bundle) -> None:
+    """Everything that can be checked before the first byte is written."""
+    for name in (USER_DATA, CMDLINE):
+        raw = fs.read(name)
+        if raw is None:
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProvisioningError(f"{name} on the boot partition is not UTF-8 text") from exc
+        if name == USER_DATA:
+            user_data_with_hook(text, "/boot/firmware/" + HOOK_MARK)
+            break
+        cmdline_with_hook(text, "/boot/firmware/" + HOOK_MARK)
+    free = fs.free_bytes()
+    # A margin covers FAT cluster rounding; an old bundle (freed on re-flash) is not counted.
+    need = bundle.total_bytes() + 4096 * (len(bundle.files) + 4)
+    if free is not None and free < need and fs.read(f"{BUNDLE_DIR}/MANIFEST") is None:
+        raise ProvisioningError(f"boot partition has {free} bytes free, the bundle needs about {need}",
+                                hint="drop --manuals or copy manuals after first boot")
+
+
+def write_bundle(fs: BootFS, bundle: Bundle, target: str, hook: bool = True) -> FlashResult:
+    """Replace ``nic-edge/`` with the bundle, then append the hook (idempotent)."""
+    preflight(fs, bundle)
+    result = FlashResult(bundle.device_id, target)
+    fs.remove_tree(BUNDLE_DIR)  # a re-flash must not leave files of the previous bundle behind
+    fs.mkdir(BUNDLE_DIR)
+    made = {BUNDLE_DIR}
+    for name in sorted(bundle.files):
+        parent = f"{BUNDLE_DIR}/{name}".rsplit("/", 1)[0]
+        if parent not in made:
+            parts = parent.split("/")
+            for i in range(2, len(parts) + 1):
+                sub = "/".join(parts[:i])
+                if sub not in made:
+                    fs.mkdir(sub)
+                    made.add(sub)
+        path = f"{BUNDLE_DIR}/{name}"
+        fs.write(path, bundle.files[name], bundle.mode(name))
+        result.files.append(path)
+    result.hook = install_hook(fs) if hook else "none (bundle directory)"
+    log.info("flashed %s to %s (%d files, hook: %s)", bundle.device_id, target, len(result.files), result.hook)
+    return result

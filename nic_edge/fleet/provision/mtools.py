@@ -1,0 +1,111 @@
+"""Read and write files in a FAT partition inside an image file with GNU mtools.
+
+``mcopy -i IMAGE@@OFFSET`` addresses a partition by byte offset, so neither root, loop devices nor
+mounting are needed. Paths here are POSIX-style, relative to the partition root ("nic-edge/x").
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from nic_edge.errors import MissingDependencyError, ProvisioningError
+
+_TIMEOUT_S = 120.0
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["MTOOLS_SKIP_CHECK"] = "1"  # Pi images' FAT geometry trips mtools' strict sanity checks
+    env["LC_ALL"] = "C"  # stable "bytes free" wording
+    return env
+
+
+def require_mtools() -> None:
+    """Raise a clear error naming the apt package when mcopy is missing."""
+    if shutil.which("mcopy") is None:
+        raise MissingDependencyError(
+            "mtools is not installed (mcopy not found); it is needed for --image",
+            hint="apt-get install mtools (or brew install mtools), or mount the partition and use --boot DIR")
+
+
+class FatImage:
+    """A FAT file system at ``offset`` bytes inside ``image``."""
+
+    def __init__(self, image: Path, offset: int) -> None:
+        require_mtools()
+        self.image = Path(image)
+        self.offset = offset
+        self._drive = f"{self.image}@@{offset}"
+
+    def _run(self, tool: str, *args: str, input_ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[bytes]:
+        cmd = [tool, "-i", self._drive, *args]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, env=_env(), timeout=_TIMEOUT_S, check=False)
+        except FileNotFoundError as exc:
+            raise MissingDependencyError(f"{tool} not found", hint="apt-get install mtools") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise ProvisioningError(f"{tool} timed out on {self.image}") from exc
+        if proc.returncode not in input_ok:
+            msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise ProvisioningError(f"{tool} failed on {self.image}: {msg[-1] if msg else proc.returncode}",
+                                    hint="check the image is a Raspberry Pi OS image and not in use")
+        return proc
+
+    @staticmethod
+    def _spec(path: str) -> str:
+        return "::/" + path.strip("/")
+
+    def exists(self, path: str) -> bool:
+        proc = self._run("mdir", "-b", self._spec(path), input_ok=(0, 1))
+        return proc.returncode == 0
+
+    def read(self, path: str) -> bytes | None:
+        """File content, or None when the file does not exist."""
+        if not self.exists(path):
+            return None
+        return self._run("mtype", self._spec(path)).stdout  # no -t: bytes as stored
+
+    def listdir(self, path: str = "") -> list[str]:
+        """Names directly inside ``path`` (empty when it does not exist)."""
+        proc = self._run("mdir", "-b", self._spec(path) + "/", input_ok=(0, 1))
+        if proc.returncode != 0:
+            return []
+        out = []
+        for line in proc.stdout.decode("utf-8", "replace").splitlines():
+            name = line.rstrip("/").rsplit("/", 1)[-1]
+            if name and name not in (".", ".."):
+                out.append(name)
+        return out
+
+    def mkdir(self, path: str) -> None:
+        if not self.exists(path):
+            self._run("mmd", self._spec(path))
+
+    def write(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        """Create or overwrite one file (parent directory must exist).
+
+        FAT has no Unix modes, so ``mode`` is ignored: the first-boot hook applies the modes
+        from MANIFEST when it moves the files off the partition.
+        """
+        with tempfile.NamedTemporaryFile(prefix="nic-flash-") as tmp:
+            tmp.write(data)
+            tmp.flush()
+            self._run("mcopy", "-o", "-n", tmp.name, self._spec(path))
+
+    def remove_tree(self, path: str) -> None:
+        if self.exists(path):
+            self._run("mdeltree", self._spec(path))
+
+    def free_bytes(self) -> int | None:
+        """Free space reported by mdir, or None if its output is not understood."""
+        out = self._run("mdir", self._spec("")).stdout.decode("utf-8", "replace")
+        m = re.search(r"([\d ,.]+) bytes free", out)
+        if not m:
+            return None
+        digits = re.sub(r"\D", "", m.group(1))
+        return int(digits) if digits else None

@@ -1,0 +1,164 @@
+"""LatencySketch: accuracy against numpy, exact merging, wire format validation."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from nic_edge.core.sketch import LatencySketch, merge_all
+
+
+def _data() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(42)
+    return {
+        "lognormal": rng.lognormal(mean=-3.0, sigma=1.0, size=100_000),
+        "uniform": rng.uniform(0.001, 2.0, size=100_000),
+        # 70/30 mix: no percentile under test falls into the gap between the modes.
+        "bimodal": np.concatenate([np.abs(rng.normal(0.02, 0.003, 70_000)) + 1e-4,
+                                   rng.normal(0.5, 0.05, 30_000)]),
+    }
+
+
+def _sketch(values) -> LatencySketch:
+    sk = LatencySketch()
+    for v in values:
+        sk.add(float(v))
+    return sk
+
+
+@pytest.mark.parametrize("kind", ["lognormal", "uniform", "bimodal"])
+def test_percentiles_within_2_percent_of_numpy(kind: str) -> None:
+    data = _data()[kind]
+    sk = _sketch(data.tolist())
+    got = sk.percentiles()
+    for key, q in (("p50", 50), ("p95", 95), ("p99", 99)):
+        want = float(np.percentile(data, q))
+        assert abs(got[key] - want) / want <= 0.02, (kind, key, got[key], want)
+    assert sk.count == len(data)
+    assert sk.sum == pytest.approx(float(data.sum()), rel=1e-9)
+    assert sk.min == float(data.min()) and sk.max == float(data.max())
+    assert sk.quantile(0.0) == sk.min and sk.quantile(1.0) == sk.max
+
+
+def test_merge_equals_sketch_of_concatenated_data() -> None:
+    data = _data()
+    a, b = data["lognormal"].tolist(), data["bimodal"].tolist()
+    merged = _sketch(a)
+    merged.merge(_sketch(b))
+    whole = _sketch(a + b)
+    assert merged.bins == whole.bins
+    assert (merged.zero, merged.count, merged.min, merged.max) == (whole.zero, whole.count, whole.min, whole.max)
+    assert merged.sum == pytest.approx(whole.sum, rel=1e-12)
+    qs = [0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999]
+    assert merged.quantiles(qs) == whole.quantiles(qs)
+    fleet = merge_all([_sketch(a[:10]), _sketch(a[10:])])
+    assert fleet.bins == _sketch(a).bins
+
+
+def test_merge_rejects_other_gamma() -> None:
+    with pytest.raises(ValueError, match="gamma"):
+        LatencySketch(0.01).merge(LatencySketch(0.02))
+
+
+def test_empty_zero_and_bad_values() -> None:
+    sk = LatencySketch()
+    assert sk.percentiles() == {"p50": None, "p95": None, "p99": None}
+    assert sk.quantile(0.5) is None
+    for v in (float("nan"), float("inf"), float("-inf")):
+        with pytest.raises(ValueError):
+            sk.add(v)
+    assert sk.count == 0
+    sk.add(0.0)
+    sk.add(-1.0)  # clock skew: counted in the zero bucket
+    sk.add(1.0)
+    assert sk.zero == 2 and sk.count == 3
+    assert sk.quantile(0.0) == -1.0 and sk.quantile(0.4) == 0.0
+    assert sk.quantile(1.0) == 1.0
+    with pytest.raises(ValueError):
+        sk.quantile(1.5)
+
+
+def test_unsorted_quantiles_and_single_value() -> None:
+    sk = _sketch([0.25])
+    assert sk.percentiles() == {"p50": 0.25, "p95": 0.25, "p99": 0.25}
+    sk = _sketch(np.linspace(0.001, 1, 1000).tolist())
+    assert sk.quantiles([0.99, 0.5]) == list(reversed(sk.quantiles([0.5, 0.99])))
+
+
+def test_memory_is_bounded_by_collapsing_low_buckets() -> None:
+    sk = LatencySketch(rel_err=0.01, max_bins=64)
+    values = [10 ** (i / 100) for i in range(-900, 900)]  # 18 decades: far more than 64 buckets
+    for v in values:
+        sk.add(v)
+    assert len(sk.bins) == 64
+    assert sk.count == len(values)
+    assert sum(sk.bins.values()) + sk.zero == len(values)
+    true_p99 = float(np.percentile(values, 99))
+    assert abs(sk.quantile(0.99) - true_p99) / true_p99 <= 0.02  # high quantiles stay exact
+
+
+def test_to_dict_roundtrip_through_json() -> None:
+    sk = _sketch(_data()["lognormal"][:5000].tolist() + [0.0])
+    d = json.loads(json.dumps(sk.to_dict()))
+    assert set(d) == {"v", "g", "b", "z", "n", "s", "mn", "mx"}
+    back = LatencySketch.from_dict(d)
+    assert back.bins == sk.bins and back.count == sk.count and back.zero == 1
+    assert back.percentiles() == sk.percentiles()
+    back.merge(sk)  # same gamma after the round trip
+    empty = LatencySketch.from_dict(json.loads(json.dumps(LatencySketch().to_dict())))
+    assert empty.count == 0 and empty.quantile(0.5) is None
+
+
+def _good() -> dict:
+    return _sketch([0.01, 0.02, 0.5]).to_dict()
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda d: "not a dict",
+    lambda d: {**d, "v": 2},
+    lambda d: {**d, "v": True},
+    lambda d: {**d, "extra": 1},
+    lambda d: {**d, "g": "1.02"},
+    lambda d: {**d, "g": 0.5},
+    lambda d: {**d, "g": float("nan")},
+    lambda d: {**d, "g": 1e9},
+    lambda d: {**d, "b": []},
+    lambda d: {**d, "b": {"x": 1}},
+    lambda d: {**d, "b": {"1.5": 1}},
+    lambda d: {**d, "b": {"99999999": 1}},
+    lambda d: {**d, "b": {**d["b"], "7": 0}},
+    lambda d: {**d, "b": {**d["b"], "7": -1}},
+    lambda d: {**d, "b": {**d["b"], "7": 1.0}},
+    lambda d: {**d, "b": {**d["b"], "7": True}},
+    lambda d: {**d, "b": {str(i): 1 for i in range(9000)}},
+    lambda d: {**d, "z": -1},
+    lambda d: {**d, "n": d["n"] + 1},
+    lambda d: {**d, "s": float("inf")},
+    lambda d: {**d, "s": None},
+    lambda d: {**d, "mn": None},
+    lambda d: {**d, "mn": 1.0, "mx": 0.5},
+    lambda d: {**d, "mx": "big"},
+    lambda d: {k: v for k, v in d.items() if k != "n"},
+])
+def test_from_dict_rejects_bad_input(mutate) -> None:
+    with pytest.raises(ValueError):
+        LatencySketch.from_dict(mutate(_good()))
+
+
+def test_from_dict_accepts_integer_keys_from_msgpack() -> None:
+    d = _good()
+    d["b"] = {int(k): c for k, c in d["b"].items()}
+    assert LatencySketch.from_dict(d).count == 3
+
+
+def test_alpha_and_gamma() -> None:
+    sk = LatencySketch(0.01)
+    assert sk.gamma == pytest.approx(1.01 / 0.99)
+    assert sk.alpha == pytest.approx(0.01)
+    for bad in (0, 1, -0.1, 2):
+        with pytest.raises(ValueError):
+            LatencySketch(bad)
+    assert not math.isnan(sk.gamma)

@@ -1,0 +1,143 @@
+"""Index store: atomic generations, crash safety, incremental re-index, model binding."""
+
+from __future__ import annotations
+
+import pytest
+
+from nic_edge.core.config import EngineConfig
+from nic_edge.core.tiers import load_profiles
+from nic_edge.engine.engine import Engine
+from nic_edge.engine.store import IndexStore
+from tests.engine.test_engine_support import MANUAL, HashEmbedder, fake_load, write_manual
+
+
+class Crash(Exception):
+    pass
+
+
+def make(tmp_path, embedder=None, fault=None):
+    store = IndexStore(tmp_path / "data" / "index", fault_hook=fault)
+    return Engine(tmp_path / "data", load_profiles()["ultra_lite"], EngineConfig(),
+                  embedder if embedder is not None else HashEmbedder(), store=store, loader=fake_load)
+
+
+@pytest.mark.parametrize("step", ["texts", "bm25", "vectors", "manifest", "rename", "switch"])
+def test_crash_mid_index_keeps_previous_index(tmp_path, step):
+    eng = make(tmp_path)
+    eng.index_paths([write_manual(tmp_path)])
+    before = eng.ask("lug nut torque")
+    assert not before["abstained"]
+    gen = eng.store.current_name()
+
+    def fault(s):
+        if s == step:
+            raise Crash(s)
+
+    crashing = make(tmp_path, fault=fault)
+    extra = write_manual(tmp_path, "other.txt", "Para 9-1: Wiper Blades\nReplace wiper blades yearly.\n")
+    with pytest.raises(Crash):
+        crashing.index_paths([extra])
+    assert crashing.store.current_name() == gen
+    fresh = make(tmp_path)  # a new process after the crash
+    after = fresh.ask("lug nut torque")
+    assert after["answer"] == before["answer"]
+    assert [m["source"] for m in fresh.manuals()] == ["manual.txt"]
+    # the leftover of the crashed write does not stop the next index
+    assert fresh.index_paths([extra]).chunks_added == 1
+    assert sorted(m["source"] for m in fresh.manuals()) == ["manual.txt", "other.txt"]
+    leftovers = [p.name for p in (tmp_path / "data" / "index").iterdir() if p.is_dir()]
+    assert leftovers == [fresh.store.current_name()]
+
+
+def test_reindex_unchanged_is_noop(tmp_path):
+    eng = make(tmp_path)
+    path = write_manual(tmp_path)
+    first = eng.index_paths([path])
+    assert first.indexed_files == [str(path)] and first.chunks_added > 0
+    gen = eng.store.current_name()
+    again = eng.index_paths([path])
+    assert again.unchanged == [str(path)] and again.chunks_added == 0 and again.indexed_files == []
+    assert eng.store.current_name() == gen
+
+
+def test_changed_file_replaces_its_chunks(tmp_path):
+    emb = HashEmbedder()
+    eng = make(tmp_path, emb)
+    path = write_manual(tmp_path)
+    eng.index_paths([path])
+    n_before = eng.status()["index"]["chunks"]
+    path.write_text(MANUAL.replace("85-95 ft-lbs", "100-110 ft-lbs"), encoding="utf-8")
+    rep = eng.index_paths([path])
+    assert rep.indexed_files == [str(path)]
+    assert eng.status()["index"]["chunks"] == n_before  # replaced, not appended
+    a = eng.ask("lug nut torque")
+    assert "100-110 ft-lbs" in a["answer"] and "85-95" not in a["answer"]
+
+
+def test_kept_chunks_are_not_re_embedded(tmp_path):
+    emb = HashEmbedder()
+    eng = make(tmp_path, emb)
+    eng.index_paths([write_manual(tmp_path)])
+    calls = emb.calls
+    eng.index_paths([write_manual(tmp_path, "b.txt", "Para 5-1: Horn\nThe horn button is on the wheel.\n")])
+    assert emb.calls - calls == 1
+
+
+def test_remove_by_source_and_by_path(tmp_path):
+    eng = make(tmp_path)
+    a = write_manual(tmp_path)
+    b = write_manual(tmp_path, "b.txt", "Para 5-1: Horn\nThe horn button is on the steering wheel.\n")
+    eng.index_paths([a, b])
+    rep = eng.remove(["b.txt"])
+    assert rep.removed == ["b.txt"]
+    assert [m["source"] for m in eng.manuals()] == ["manual.txt"]
+    assert eng.ask("where is the horn button")["abstained"]
+    rep = eng.remove([str(a)])
+    assert rep.removed == ["manual.txt"] and eng.manuals() == []
+    assert eng.remove(["nope"]).skipped == [("nope", "not indexed")]
+
+
+def test_bad_files_are_skipped_and_the_rest_indexed(tmp_path):
+    eng = make(tmp_path)
+    good = write_manual(tmp_path)
+    binary = tmp_path / "bin.txt"
+    binary.write_bytes(b"\x00\x01\x02")
+    rep = eng.index_paths([good, binary, tmp_path / "missing.txt"])
+    assert rep.indexed_files == [str(good)]
+    assert {p for p, _ in rep.skipped} == {str(binary), str(tmp_path / "missing.txt")}
+
+
+def test_duplicate_ids_replace_and_are_counted(tmp_path):
+    eng = make(tmp_path)
+    one = tmp_path / "one.jsonl"
+    one.write_text('{"_id": "d1", "title": "Horn", "text": "old horn text"}\n'
+                   '{"_id": "d1", "title": "Horn", "text": "new horn text"}\n', encoding="utf-8")
+    two = tmp_path / "two.jsonl"
+    two.write_text('{"_id": "d1", "title": "Horn", "text": "newest horn text"}\n', encoding="utf-8")
+    assert eng.index_paths([one]).duplicates_replaced == 1
+    rep = eng.index_paths([two])
+    assert rep.duplicates_replaced == 1
+    assert eng.status()["index"]["chunks"] == 1
+    assert eng.retrieve("horn", 1)[0]["source"] == "d1"
+
+
+def test_index_from_other_model_is_not_used_then_re_embedded(tmp_path):
+    eng = make(tmp_path, HashEmbedder(sha="model-A"))
+    eng.index_paths([write_manual(tmp_path)])
+    other = make(tmp_path, HashEmbedder(sha="model-B"))
+    assert other.mode == "lexical"
+    assert "re-embed" in other.status()["index"]["problem"]
+    assert not other.ask("lug nut torque")["abstained"]  # still answers, lexically
+    rep = other.index_paths([])  # nothing new: re-embeds with the loaded model
+    assert rep.reembedded > 0
+    assert other.mode == "hybrid" and other.status()["index"]["model_sha256"] == "model-B"
+
+
+def test_lexical_index_gets_vectors_when_model_returns(tmp_path):
+    eng = make(tmp_path, HashEmbedder(fail=True))
+    rep = eng.index_paths([write_manual(tmp_path)])
+    assert not rep.vectors and rep.warnings
+    ok = make(tmp_path, HashEmbedder())
+    assert ok.mode == "lexical"
+    assert ok.index_paths([]).vectors
+    assert ok.mode == "hybrid"

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Benchmark the shipped int8 embedder: latency, peak RSS, int8-vs-fp32 ratio, per runtime.
+
+Each runtime is measured in its own fresh subprocess pinned to one core, one interpreter
+thread: ai_edge_litert with this python, tflite_runtime with --tflite-python (default
+/work/venv-tflite/bin/python, PYTHONPATH set to the repo). Peak RSS (ru_maxrss) comes from
+yet another fresh process that only loads the model and embeds a question and a chunk.
+
+  python3 tools/bench_embedder.py [--fp32 /tmp/minilm_fp32.tflite] [--runs 50] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXT = ("Before starting any maintenance procedure, read all WARNINGS and CAUTIONS in Chapter 1. "
+        "Make sure the vehicle is parked on level ground, the parking brake is set, and the wheels are "
+        "chocked. Open the hood and locate the coolant reservoir (see Figure 3-4). If the engine has been "
+        "running, wait at least 30 minutes: the system is pressurised and hot coolant can cause severe "
+        "burns. Remove the cap slowly, a quarter turn at a time, to release the pressure. Check the level "
+        "against the COLD FULL mark; top up with a 50/50 mixture of ethylene glycol and distilled water. ")
+QUESTION = "How do I check the coolant level when the engine is hot?"
+
+
+def _pin() -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+
+def _median_ms(fn, runs: int, warmup: int = 5) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times)
+
+
+def _fp32_dir(fp32: Path, tmp: Path) -> Path:
+    from nic_edge.engine.embedder import _sha256, default_model_dir
+
+    src = default_model_dir()
+    manifest = json.loads((src / "manifest.json").read_text())
+    (tmp / "model.tflite").symlink_to(fp32.resolve())
+    shutil.copy(src / "vocab.txt", tmp / "vocab.txt")
+    manifest.update(file="model.tflite", sha256=_sha256(fp32), bytes=fp32.stat().st_size)
+    (tmp / "manifest.json").write_text(json.dumps(manifest))
+    return tmp
+
+
+def worker(runs: int, fp32: Path | None) -> dict:
+    """Latency figures for the runtime this process resolves (NIC_EDGE_TFLITE or default)."""
+    import numpy as np
+
+    from nic_edge.engine.embedder import Embedder
+
+    _pin()
+    emb = Embedder(threads=1)
+    tok = emb.tokenizer
+    words = tok.tokenize_ids(TEXT * 3)
+    q16 = [tok.cls_id, *words[:14], tok.sep_id]
+    c128 = [tok.cls_id, *words[:126], tok.sep_id]
+    chunk_text = " ".join(TEXT.split()[:90])
+    res: dict = {"python": sys.version.split()[0], "numpy": np.__version__}
+    t0 = time.perf_counter()
+    emb.load()
+    res.update(runtime=emb.runtime_name, load_s=round(time.perf_counter() - t0, 3))
+    res["q16_ms"] = _median_ms(lambda: emb.embed_ids([q16]), runs)
+    res["c128_ms"] = _median_ms(lambda: emb.embed_ids([c128]), runs)
+    res["question_end_to_end_ms"] = _median_ms(lambda: emb.embed(QUESTION), runs)
+    tok._word_cache.clear()
+    res["tokenize_128_cold_ms"] = _median_ms(lambda: (tok._word_cache.clear(), tok.encode(TEXT))[1], runs)
+    res["tokenize_128_ms"] = _median_ms(lambda: tok.encode(TEXT), runs)
+    res["tokenize_128_tokens"] = len(tok.encode(TEXT))
+    res["chunk_words_tokens"] = tok.count(chunk_text)
+    # embed_many strategies on 24 chunks of mixed length (24..200 tokens).
+    seqs = [[tok.cls_id, *words[: 22 + (i * 37) % 178], tok.sep_id] for i in range(24)]
+
+    def exact_sorted() -> None:
+        for s in sorted(seqs, key=len):
+            emb.embed_ids([s])
+
+    def exact_unsorted() -> None:
+        for s in seqs:
+            emb.embed_ids([s])
+
+    def bucketed32() -> None:
+        for s in sorted(seqs, key=len):  # pad to a multiple of 32 (mask 0 on padding)
+            emb.embed_ids([s + [0] * (-len(s) % 32)])
+
+    for name, fn in (("exact_sorted", exact_sorted), ("exact_unsorted", exact_unsorted),
+                     ("bucketed32", bucketed32)):
+        res[f"many24_{name}_ms"] = _median_ms(fn, 3, warmup=1)
+    for bs in (4, 8):
+        emb.batch_size = bs
+        texts = [tok.decode_tokens(s[1:-1]) for s in seqs]
+        texts = [" ".join(t).replace(" ##", "") for t in texts]
+        res[f"many24_batch{bs}_ms"] = _median_ms(lambda: emb.embed_many(texts), 3, warmup=1)
+    if fp32 is not None and fp32.is_file():
+        with tempfile.TemporaryDirectory() as tmp:
+            f32 = Embedder(model_dir=_fp32_dir(fp32, Path(tmp)), threads=1)
+            res["fp32_q16_ms"] = _median_ms(lambda: f32.embed_ids([q16]), runs)
+            res["fp32_c128_ms"] = _median_ms(lambda: f32.embed_ids([c128]), runs)
+    return res
+
+
+def rss_worker() -> dict:
+    import resource
+
+    from nic_edge.engine.embedder import Embedder
+
+    _pin()
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    emb = Embedder(threads=1)
+    emb.embed(QUESTION)
+    emb.embed(TEXT)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"rss_after_imports_mib": round(base / 1024, 1), "peak_rss_mib": round(peak / 1024, 1),
+            "runtime": emb.runtime_name}
+
+
+def _spawn(python: str, runtime: str, args: list[str]) -> dict | None:
+    env = dict(os.environ, NIC_EDGE_TFLITE=runtime, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run([python, __file__, *args], env=env, capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        print(f"[{runtime}] failed: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--fp32", type=Path, help="fp32 .tflite from tools/export_model.py --fp32")
+    ap.add_argument("--tflite-python", default="/work/venv-tflite/bin/python")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--rss-worker", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.runs, args.fp32)))
+        return 0
+    if args.rss_worker:
+        print(json.dumps(rss_worker()))
+        return 0
+    if args.fp32 is None or not args.fp32.is_file():
+        print("no fp32 build given (--fp32 PATH): int8/fp32 ratio skipped", file=sys.stderr)
+    results = {}
+    for runtime, python in (("ai_edge_litert", sys.executable), ("tflite_runtime", args.tflite_python)):
+        if not Path(python).exists():
+            print(f"[{runtime}] {python} not found: skipped", file=sys.stderr)
+            continue
+        extra = ["--fp32", str(args.fp32)] if args.fp32 else []
+        lat = _spawn(python, runtime, ["--worker", "--runs", str(args.runs), *extra])
+        rss = _spawn(python, runtime, ["--rss-worker"])
+        if lat and rss:
+            lat.update(rss)
+            if "fp32_q16_ms" in lat:
+                lat["int8_over_fp32_q16"] = lat["q16_ms"] / lat["fp32_q16_ms"]
+                lat["int8_over_fp32_c128"] = lat["c128_ms"] / lat["fp32_c128_ms"]
+            results[runtime] = lat
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    for runtime, r in results.items():
+        print(f"== {runtime} (python {r['python']}, numpy {r['numpy']})")
+        for key, val in r.items():
+            if key not in ("python", "numpy", "runtime"):
+                print(f"  {key:28s} {val:.2f}" if isinstance(val, float) else f"  {key:28s} {val}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

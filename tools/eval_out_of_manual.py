@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Out-of-manual check: generated questions asked of their own manual and of the others.
+
+    python3 tools/eval_out_of_manual.py [--corpus ../shared/corpus] [--fit] [--lexical]
+
+Each corpus manual (public domain, ../shared/corpus/*.txt) is indexed on its own. Questions are
+generated from it without looking at any evaluation set:
+  * heading questions: a section heading turned into a question ("How do I do regulator
+    replacement?"; the Ford manual's headings are already questions);
+  * body questions: 3-5 content words of a sentence of the section, in order ("What about rear
+    spring shackle bolts?") -- a technician's paraphrase that shares only some words.
+Answerable = asked of its own manual (target: a chunk of that section). Unanswerable = another
+manual's questions plus generic off-topic questions (GENERIC below), asked of this manual.
+
+Prints, per retrieval mode, section R@5 and MRR@10 (plain BM25 without stemming/boost as the
+baseline), and at the shipped default threshold the answer rate on answerable questions, the
+abstain rate on the others and the confidence AUROC. ``--fit`` fits the logistic confidence
+model (leave-one-manual-out figures first, then on everything) and prints constants to paste
+into nic_edge/engine/answer.py. Questions are capped per manual (--per-manual) so one large
+manual does not dominate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from evaluate import auroc, build_engine, make_embedder  # noqa: E402
+from nic_edge.engine import answer as ans  # noqa: E402
+from nic_edge.engine.bm25 import STOPWORDS, BM25Index, analyze, build_arrays, top_k  # noqa: E402
+
+GENERIC = """How do I reset my wifi router to factory settings?
+What is the best recipe for chocolate chip cookies?
+How do I pair bluetooth headphones with my phone?
+What are the symptoms of the flu?
+How do I file my taxes online?
+Which programming language should I learn first?
+How do I change the printer ink cartridge?
+What is the capital of Australia?
+How do I update the firmware on my smart TV?
+How much should I tip at a restaurant?
+How do I configure a VPN on Windows?
+What is the dosage of ibuprofen for adults?
+How do I clean a cast iron skillet?
+How long should I boil an egg?
+How do I set up a Kubernetes cluster?
+What is the return policy for online orders?
+How do I replace the battery in my laptop?
+How do I descale my espresso machine?
+What time zone is Tokyo in?
+How do I install a ceiling fan?
+How do I reset the password on my email account?
+What is the warranty period for the dishwasher?
+How do I calibrate the touchscreen on my tablet?
+How do I train my dog to sit?
+How often should I water a cactus?
+How do I connect the drone controller?
+What is the resolution of the security camera?
+How do I clean the lint filter in the dryer?
+Can I use a USB-C charger with my old phone?
+How do I enable two factor authentication?""".splitlines()
+
+_PREFIX = re.compile(r"^\s*(?:(?:Section|SECTION|CHAPTER|Chapter|Para)\s+[\dIVXL]+[.:]?|[\dA-Z]{0,3}[-.]?\d+[.:]|\d+\.)\s*")
+_GENERIC_HEADINGS = {"general", "purpose and scope", "preventive maintenance and inspection", "description",
+                     "introduction", "tabulated data", "removal", "installation", "inspection"}
+TEMPLATES = ("How do I handle {h}?", "What does the manual say about {h}?", "{h} - what should I do?")
+
+
+def _clean_heading(h: str) -> str:
+    h = _PREFIX.sub("", h).strip(" .:-")
+    h = re.sub(r"\(.*?\)", "", h).strip()
+    return h.lower() if h.isupper() else h
+
+
+def generate(eng, rng: random.Random, per_manual: int) -> list[tuple[str, str]]:
+    """(question, target section) pairs from one indexed manual."""
+    snap = eng.snapshot()
+    by_section: dict[str, list[int]] = {}
+    for i in range(snap.n):
+        sec = snap.section(i)
+        if sec:
+            by_section.setdefault(sec, []).append(i)
+    counts: dict[str, int] = {}
+    for sec in by_section:
+        counts[_clean_heading(sec).lower()] = counts.get(_clean_heading(sec).lower(), 0) + 1
+    heading_qs, body_qs = [], []
+    for sec, rows in by_section.items():
+        h = _clean_heading(sec)
+        if counts[h.lower()] > 1 or h.lower() in _GENERIC_HEADINGS or len(analyze(h)) < 2:
+            continue
+        q = h if h.endswith("?") else rng.choice(TEMPLATES).format(h=h)
+        heading_qs.append((q, sec))
+        sents = [s for r in rows for s in re.split(r"(?<=[.!?])\s+", snap.text(r))]
+        sents = [s for s in sents if len([w for w in re.findall(r"[A-Za-z]{4,}", s) if w.lower() not in STOPWORDS]) >= 6]
+        if sents:
+            words = [w for w in re.findall(r"[A-Za-z]{4,}", rng.choice(sents)) if w.lower() not in STOPWORDS]
+            k = rng.randint(3, 5)
+            start = rng.randint(0, len(words) - k)
+            body_qs.append(("What about " + " ".join(words[start:start + k]).lower() + "?", sec))
+    rng.shuffle(heading_qs)
+    rng.shuffle(body_qs)
+    half = per_manual // 2
+    return heading_qs[:half] + body_qs[:per_manual - half]
+
+
+def plain_bm25(snap) -> BM25Index:
+    tok = re.compile(r"[a-z0-9]+")
+    plain = lambda t: [w for w in tok.findall(t.lower()) if w not in STOPWORDS]  # noqa: E731
+    idx = BM25Index(build_arrays(plain(snap.text(i)) for i in range(snap.n)))
+    idx.analyzer = plain
+    return idx
+
+
+def run(args: argparse.Namespace) -> int:
+    corpus = Path(args.corpus)
+    manuals = sorted(corpus.glob("*.txt"))
+    if len(manuals) < 2:
+        print(f"skip: need at least two manuals in {corpus}")
+        return 0
+    rng = random.Random(7)
+    emb = None if args.lexical else make_embedder()
+    tmp = tempfile.TemporaryDirectory()
+    engines = {m.name: build_engine(Path(tmp.name) / m.stem, [m], embedder=emb) for m in manuals}
+    questions = {name: generate(eng, rng, args.per_manual) for name, eng in engines.items()}
+    rows: list[tuple[str, int, tuple, float]] = []  # (indexed manual, label, features, confidence)
+    modes = ["plain", "bm25"] + (["vector", "rrf", "score"] if emb is not None else [])
+    stats = {m: [0.0, 0.0, 0] for m in modes}
+    for name, eng in engines.items():
+        snap = eng.snapshot()
+        plain = plain_bm25(snap)
+        for q, sec in questions[name]:
+            for mode in modes:
+                if mode == "plain":
+                    secs = [snap.section(int(r)) for r in top_k(plain.scores(plain.analyzer(q)), 10)]
+                else:
+                    eng.fusion = mode
+                    secs = eng.explain(q, 10)["sections"]
+                rank = next((i for i, s in enumerate(secs) if s == sec), None)
+                st = stats[mode]
+                st[0] += rank is not None and rank < 5
+                st[1] += 1.0 / (rank + 1) if rank is not None else 0.0
+                st[2] += 1
+        eng.fusion = args.fusion
+        negs = [q for other, qs in questions.items() if other != name for q, _ in qs]
+        rng.shuffle(negs)
+        negs = negs[: args.per_manual] + GENERIC
+        for label, qs in ((1, [q for q, _ in questions[name]]), (0, negs)):
+            for q in qs:
+                ex = eng.explain(q)
+                rows.append((name, label, ex["features"] or (0.0,) * len(ans.FEATURES), ex["confidence"]))
+    print(f"generated: {sum(len(v) for v in questions.values())} answerable questions over {len(manuals)} "
+          f"manuals, mode {next(iter(engines.values())).mode}")
+    for mode, (r5, mrr, n) in stats.items():
+        print(f"{mode:7s} section R@5 {r5 / n:.3f}  MRR@10 {mrr / n:.3f}  (n={n})")
+    report(rows, ans.DEFAULT_THRESHOLD, "shipped model")
+    if args.fit:
+        hybrid = emb is not None
+        for held in engines:
+            train = [r for r in rows if r[0] != held]
+            w, b = fit(train)
+            test = [(r[0], r[1], r[2], _sigmoid(b + float(np.dot(w, r[2])))) for r in rows if r[0] == held]
+            report(test, 0.5, f"leave-one-out, held out {held}")
+        w, b = fit(rows)
+        report([(r[0], r[1], r[2], _sigmoid(b + float(np.dot(w, r[2])))) for r in rows], 0.5, "fitted on all")
+        kind = "HYBRID" if hybrid else "LEXICAL"
+        print(f"COEF_{kind} = {tuple(round(float(x), 3) for x in w)}\nBIAS_{kind} = {round(float(b), 3)}")
+    tmp.cleanup()
+    return 0
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def fit(rows, l2: float = 0.01, min_answer: float = 0.93) -> tuple[np.ndarray, float]:
+    """Logistic regression (Newton/IRLS, L2), classes weighted equally; then the bias is shifted
+    so that >= ``min_answer`` of answerable training questions clear 0.5 (the product prefers to
+    answer a real question: the operating point is set for the answer-rate target)."""
+    x = np.array([r[2] for r in rows], dtype=np.float64)
+    y = np.array([r[1] for r in rows], dtype=np.float64)
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    sw = np.where(y == 1, 0.5 / max(y.sum(), 1), 0.5 / max((1 - y).sum(), 1)) * len(y)
+    w = np.zeros(xb.shape[1])
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-xb @ w))
+        g = xb.T @ (sw * (p - y)) + l2 * np.r_[w[:-1], 0]
+        h = (xb * (sw * p * (1 - p))[:, None]).T @ xb + l2 * np.eye(len(w))
+        w -= np.linalg.solve(h, g)
+    z_pos = np.sort(x[y == 1] @ w[:-1] + w[-1])
+    cut = z_pos[int((1 - min_answer) * len(z_pos))]
+    bias = w[-1] - min(cut, 0.0) + 1e-3
+    return w[:-1], float(bias)
+
+
+def report(rows, threshold: float, title: str) -> None:
+    pos = [r[3] for r in rows if r[1] == 1]
+    neg = [r[3] for r in rows if r[1] == 0]
+    ans_rate = sum(c >= threshold for c in pos) / max(len(pos), 1)
+    abst = sum(c < threshold for c in neg) / max(len(neg), 1)
+    print(f"[{title}] threshold {threshold:.2f}: answered {ans_rate:.1%} of {len(pos)} answerable, "
+          f"abstained {abst:.1%} of {len(neg)} other-product/off-topic; AUROC {auroc(pos, neg):.3f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", default=str(Path(__file__).resolve().parents[2] / "shared" / "corpus"))
+    ap.add_argument("--per-manual", type=int, default=120)
+    ap.add_argument("--fusion", default="score")
+    ap.add_argument("--fit", action="store_true")
+    ap.add_argument("--lexical", action="store_true", help="no embedder (fits the lexical model)")
+    return run(ap.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
