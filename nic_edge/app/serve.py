@@ -39,7 +39,8 @@ def _flatten(section: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def metrics_snapshot(app: DeviceApp, sampler: ResourceSampler | None) -> dict[str, Any]:
+def metrics_snapshot(app: DeviceApp, sampler: ResourceSampler | None,
+                     spool: dict[str, Any] | None = None) -> dict[str, Any]:
     """The MQTT metrics body (schema.build_metrics adds seq/device/replayed/drops)."""
     snap = app.metrics.snapshot(reset_interval=True)
     res = dict(sampler.latest() if sampler is not None else {})
@@ -55,6 +56,7 @@ def metrics_snapshot(app: DeviceApp, sampler: ResourceSampler | None) -> dict[st
         "cache": {k: v for k, v in cache.items() if isinstance(v, (int, float, str, bool)) or v is None},
         "resources": {k: v for k, v in res.items() if isinstance(v, (int, float, str, bool)) or v is None},
         "counters": _flatten(snap["counters"]),
+        "spool": {"backlog": (spool or {}).get("backlog", 0)},
         "summary": {
             "latency_p50_ms": None if not ans.get("count") else ans["p50"] * 1000.0,
             "latency_p95_ms": None if not ans.get("count") else ans["p95"] * 1000.0,
@@ -129,7 +131,7 @@ class Device:
         self.runtime.add(self.publisher)
         interval = lambda: cfg.mqtt.metrics_interval_s or float(app.profile.metrics_interval_s)  # noqa: E731
         self.telemetry = self.runtime.add(TelemetryService(
-            self.publisher, lambda: metrics_snapshot(app, self.sampler), interval))
+            self.publisher, lambda: metrics_snapshot(app, self.sampler, self.publisher.status()), interval))
         app.mqtt_status = self.publisher.status
         app.on_tier_change.append(lambda d: self.publisher.refresh_info())
 

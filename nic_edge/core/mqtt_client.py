@@ -24,8 +24,12 @@ def import_paho() -> Any:
     return mqtt
 
 
-def make_client(cfg: Config, client_id: str) -> Any:
-    """A paho Client with protocol, TLS and credentials applied (not yet connected)."""
+def make_client(cfg: Config, client_id: str, clean_session: bool = True) -> Any:
+    """A paho Client with protocol, TLS and credentials applied (not yet connected).
+
+    ``clean_session=False`` (MQTT 3.1.1) with a fixed client id asks the broker to keep the
+    subscriptions and queue QoS 1 messages while the client is away (the aggregator's restart).
+    """
     mqtt = import_paho()
     m = cfg.mqtt
     if not m.host:
@@ -35,7 +39,7 @@ def make_client(cfg: Config, client_id: str) -> Any:
                              protocol=mqtt.MQTTv5)
     else:
         client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                             protocol=mqtt.MQTTv311, clean_session=True)
+                             protocol=mqtt.MQTTv311, clean_session=clean_session)
     if m.username:
         password = read_secret(cfg, "mqtt.password_file") if m.password_file else None
         client.username_pw_set(m.username, password)

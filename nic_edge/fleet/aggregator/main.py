@@ -1,0 +1,127 @@
+"""Composition root of ``nic-aggregator``: store, state, renderer, notifier, MQTT, Prometheus.
+
+Start order: the loop service (flush/render/analytics/report), notifier, Prometheus endpoint,
+then MQTT last so nothing arrives before its consumers run; stop order is the reverse, then a
+final flush and render. ``--once`` renders from the stored state and exits (no broker needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+from nic_edge.core.config import Config, file_in_config
+from nic_edge.core.lifecycle import Runtime, Service
+from nic_edge.errors import ConfigError
+from nic_edge.fleet.aggregator.render import Renderer
+from nic_edge.fleet.aggregator.series import SeriesStore
+from nic_edge.fleet.aggregator.state import FleetState
+
+log = logging.getLogger(__name__)
+
+FLUSH_INTERVAL_S = 0.5   # longest window of ingested-but-unwritten data (kill -9 loses at most this)
+MIN_RENDER_GAP_S = 1.0   # "render on change" is rate-limited to this
+PRUNE_INTERVAL_S = 600.0
+
+
+class AggregatorLoop(Service):
+    """One thread: flush to LMDB, render on change and on the interval, analytics, report, prune."""
+
+    name = "aggregator-loop"
+
+    def __init__(self, state: FleetState, renderer: Renderer, render_interval_s: float,
+                 report_interval_s: float, analytics_interval_s: float | None = None) -> None:
+        super().__init__()
+        self.state, self.renderer = state, renderer
+        self.render_interval = render_interval_s
+        self.report_interval = report_interval_s
+        self.analytics_interval = analytics_interval_s or max(60.0, render_interval_s)
+        self.renders = 0
+
+    def run(self) -> None:
+        mono = time.monotonic
+        last_render = last_analytics = last_prune = -1e18
+        last_report = mono()  # the first report comes one interval after start (and on --once)
+        while not self.wait(FLUSH_INTERVAL_S):
+            self.cycle()
+            now = mono()
+            if now - last_analytics >= self.analytics_interval:
+                report = now - last_report >= self.report_interval
+                self.renderer.run_analytics(report=report)
+                last_analytics = now
+                if report:
+                    last_report = now
+            changed = self.state.changed.is_set() and now - last_render >= MIN_RENDER_GAP_S
+            if changed or now - last_render >= self.render_interval:
+                self.state.changed.clear()
+                timing = self.renderer.render()
+                self.renders += 1
+                last_render = now
+                log.debug("rendered: %s", timing)
+            if now - last_prune >= PRUNE_INTERVAL_S:
+                log.debug("pruned %d old buckets", self.state.prune())
+                last_prune = now
+
+    def cycle(self) -> None:
+        self.state.flush()
+
+    def on_stop(self) -> None:
+        self.state.flush()
+        self.renderer.render()
+
+
+def paths(args: argparse.Namespace, cfg: Config) -> tuple[Path, Path]:
+    out_s = getattr(args, "out", None) or cfg.aggregator.out_dir
+    if not out_s:
+        raise ConfigError([("aggregator.out_dir", "no output directory: pass --out DIR or set aggregator.out_dir")],
+                          cfg.source)
+    out = Path(out_s) if getattr(args, "out", None) else file_in_config(cfg, out_s)
+    data = file_in_config(cfg, cfg.aggregator.data_dir) if cfg.aggregator.data_dir else out / ".state"
+    return out, data
+
+
+def run_aggregator(args: argparse.Namespace, cfg: Config) -> int:
+    out, data = paths(args, cfg)
+    a = cfg.aggregator
+    store = SeriesStore(data)
+    try:
+        state = FleetState(store)
+        renderer = Renderer(state, out, a.render_interval_s, a.offline_after_s)
+        if getattr(args, "once", False):
+            renderer.run_analytics(report=True)
+            renderer.render(all_pages=True)
+            print(f"rendered {len(state.devices)} devices into {out}")
+            return 0
+        return _serve(cfg, state, renderer)
+    finally:
+        store.close()
+
+
+def _serve(cfg: Config, state: FleetState, renderer: Renderer) -> int:
+    from nic_edge.fleet.aggregator.ingest import Ingestor, MqttIngest  # noqa: PLC0415 - paho only when serving
+    from nic_edge.fleet.aggregator.notify import Notifier  # noqa: PLC0415
+    from nic_edge.fleet.aggregator.prom import MetricsServer  # noqa: PLC0415
+
+    if not cfg.mqtt.host:
+        raise ConfigError([("mqtt.host", "not set; the aggregator subscribes to the fleet's broker")], cfg.source)
+    a = cfg.aggregator
+    notifier = Notifier.from_config(cfg)
+    ingestor = Ingestor(state, cfg.mqtt.topic_prefix, on_alert=notifier.submit if notifier else None)
+    runtime = Runtime()
+    runtime.add(AggregatorLoop(state, renderer, a.render_interval_s, a.report_interval_s))
+    if notifier is not None:
+        runtime.add(notifier)
+    if a.metrics_port:
+        runtime.add(MetricsServer(a.metrics_bind, a.metrics_port, renderer.model))
+    mqtt = runtime.add(MqttIngest(cfg, ingestor))
+    restore = runtime.install_signal_handlers()
+    try:
+        runtime.start()
+        log.info("aggregator running: %s -> %s", mqtt.filters, renderer.out)
+        runtime.wait()
+    finally:
+        runtime.stop()
+        restore()
+    return 0

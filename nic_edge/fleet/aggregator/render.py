@@ -1,0 +1,183 @@
+"""Render the static dashboard: index.html, fleet.json, devices/<id>.html, atomically.
+
+Every file is written to a temp file in the same directory and ``os.replace``d, so a web server
+or a browser never sees half a page. No fsync: the dashboard is re-derived from the LMDB store
+at the next render, and 1,000 fsyncs per cycle would cost more than the render itself.
+
+The overview and fleet.json are rebuilt every cycle. Device pages are rebuilt at once when
+something visible changed (status, tier, alerts: ``FleetState.urgent``), otherwise at most every
+``page_interval_s`` while new metrics arrive, so a 1,000-box fleet does not redraw 1,000 pages
+of charts every 10 s.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from nic_edge.core.sketch import LatencySketch
+from nic_edge.fleet.aggregator import analytics
+from nic_edge.fleet.aggregator import html as H
+from nic_edge.fleet.aggregator.state import DeviceState, FleetState
+
+log = logging.getLogger(__name__)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+class Renderer:
+    def __init__(self, state: FleetState, out: Path, render_interval_s: float = 10.0,
+                 offline_after_s: float = 0.0, page_interval_s: float = 60.0) -> None:
+        self.state = state
+        self.out = Path(out)
+        self.interval = render_interval_s
+        self.offline_after = offline_after_s
+        self.page_interval = max(page_interval_s, render_interval_s)
+        self.analytics: dict[str, Any] = {"devices": {}, "anomalies": [], "fleet": {}, "computed_at": None}
+        self._page_at: dict[str, float] = {}
+        (self.out / "devices").mkdir(parents=True, exist_ok=True)
+
+    # -- model -----------------------------------------------------------------------------
+    def _row(self, st: DeviceState, now: float, sk: LatencySketch) -> dict[str, Any]:
+        m = st.metrics
+        silent = self.offline_after > 0 and (st.last_seen is None or now - st.last_seen > self.offline_after)
+        online = bool(st.online) and not silent
+        status = "online" if online else "stale" if st.online else "offline" if st.online is False else "unknown"
+        tier, source = st.tier()
+        p50, p95, p99 = sk.quantiles((0.5, 0.95, 0.99))
+        rss, budget = m.get("rss_bytes"), m.get("budget_bytes")
+        replay_lag = now - m["ts"] if m.get("replayed") and m.get("ts") else None
+        return {
+            "id": st.id, "online": online, "status": status, "tier": tier, "tier_source": source,
+            "tier_status": (st.reported or {}).get("status"), "last_seen": st.last_seen,
+            "status_since": st.status_ts, "version": (st.info or {}).get("version"),
+            "board": (st.info or {}).get("board"), "mode": m.get("mode"),
+            "latency_p50_ms": None if p50 is None else p50 * 1000, "latency_p95_ms": None if p95 is None else p95 * 1000,
+            "latency_p99_ms": None if p99 is None else p99 * 1000, "latency_count": sk.count,
+            "cache_hit_rate": m.get("cache_hit_rate"), "memory_bytes": rss, "memory_budget_bytes": budget,
+            "memory_ratio": rss / budget if rss is not None and budget else None,
+            "memory_state": m.get("memory_state"), "cpu_temp_c": m.get("cpu_temp_c"),
+            "cpu_percent": m.get("cpu_percent"), "disk_free_bytes": m.get("disk_free_bytes"),
+            "alerts_active": [{"alert_id": a["alert_id"], "rule": a["rule"], "severity": a["severity"],
+                               "since": a["ts"], "message": a["message"]} for a in st.alerts_active.values()],
+            "spool_backlog": m.get("backlog"), "replaying": bool(m.get("replayed")), "replay_lag_s": replay_lag,
+            "drops": m.get("drops"), "missing_seq": st.missing, "last_seq": st.seq_max,
+            "bad_payloads": st.counts["bad"], "duplicates": st.counts["duplicates"],
+        }
+
+    def model(self, now: float) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, LatencySketch]]:
+        with self.state.lock:
+            devices = sorted(self.state.devices.values(), key=lambda s: s.id)
+            sketches = {st.id: self.state.recent_sketch(st.id) for st in devices}
+            rows = [self._row(st, now, sketches[st.id]) for st in devices]
+            stats = dict(self.state.stats)
+        merged = LatencySketch()
+        for r in rows:
+            if r["online"]:
+                merged.merge(sketches[r["id"]])
+        p50, p95, p99 = merged.quantiles((0.5, 0.95, 0.99))
+        hits = [r["cache_hit_rate"] for r in rows if r["online"] and r["cache_hit_rate"] is not None]
+        fleet = {
+            "devices": len(rows), "online": sum(r["online"] for r in rows),
+            "offline": sum(not r["online"] for r in rows),
+            "alerts_active": sum(len(r["alerts_active"]) for r in rows),
+            "latency_p50_ms": None if p50 is None else p50 * 1000, "latency_p95_ms": None if p95 is None else p95 * 1000,
+            "latency_p99_ms": None if p99 is None else p99 * 1000, "latency_count": merged.count,
+            "latency_window_s": 600, "cache_hit_rate_mean": sum(hits) / len(hits) if hits else None,
+            "ingest": stats, "anomalies": analytics.fleet_anomalies(rows) + [
+                a for a in self.analytics["anomalies"] if a["scope"] != "fleet"],
+            "questions_per_day": self.analytics["fleet"].get("questions_per_day"),
+        }
+        return rows, fleet, sketches
+
+    # -- output ----------------------------------------------------------------------------
+    def render(self, now: float | None = None, all_pages: bool = False) -> dict[str, float]:
+        now = time.time() if now is None else now
+        t0 = time.perf_counter()
+        self.state.flush()  # pages read history (alerts, series) from LMDB: make it current first
+        rows, fleet, _ = self.model(now)
+        doc = {"generated_at": now, "devices": rows, "fleet": fleet}
+        write_atomic(self.out / "fleet.json", json.dumps(doc, separators=(",", ":"), allow_nan=False).encode())
+        write_atomic(self.out / "index.html", self.index_html(rows, fleet, now).encode())
+        t1 = time.perf_counter()
+        with self.state.lock:
+            urgent, touched = set(self.state.urgent), set(self.state.touched)
+            self.state.urgent.clear()
+        due = {r["id"] for r in rows if all_pages or r["id"] in urgent or r["id"] not in self._page_at
+               or (r["id"] in touched and now - self._page_at[r["id"]] >= self.page_interval)}
+        for r in rows:
+            if r["id"] in due:
+                self.device_page(r, now)
+                self._page_at[r["id"]] = now
+                with self.state.lock:
+                    self.state.touched.discard(r["id"])
+        return {"index_s": t1 - t0, "pages": float(len(due)), "pages_s": time.perf_counter() - t1}
+
+    def run_analytics(self, now: float | None = None, report: bool = False) -> dict[str, Any]:
+        now = time.time() if now is None else now
+        rows, fleet, _ = self.model(now)
+        self.analytics = analytics.run(self.state.store, rows, now)
+        if report:
+            fleet["anomalies"] = self.analytics["anomalies"]
+            analytics.write_report(self.out, self.analytics, rows, fleet, write_atomic)
+        return self.analytics
+
+    def index_html(self, rows: list[dict[str, Any]], fleet: dict[str, Any], now: float) -> str:
+        cls = {"online": "on", "offline": "off", "stale": "stale", "unknown": "mut"}
+        body = [H.cards([
+            ("devices online", f'{fleet["online"]} / {fleet["devices"]}'),
+            ("active alerts", H.fmt(fleet["alerts_active"])),
+            ("fleet answer p50 (10 min)", H.fmt(fleet["latency_p50_ms"], 0, " ms")),
+            ("fleet answer p95 (10 min)", H.fmt(fleet["latency_p95_ms"], 0, " ms")),
+            ("fleet answer p99 (10 min)", H.fmt(fleet["latency_p99_ms"], 0, " ms")),
+            ("mean cache hit rate", H.pct(fleet["cache_hit_rate_mean"])),
+            ("questions/day (7 d)", H.fmt(fleet["questions_per_day"], 0)),
+        ]), "<h2>Devices</h2>"]
+        trs = []
+        for r in rows:
+            alerts = ", ".join(f'<span class="sev-{H.esc(a["severity"])}">{H.esc(a["rule"])}</span>'
+                               for a in r["alerts_active"]) or '<span class="mut">none</span>'
+            spool = ("replaying " + H.fmt(r["replay_lag_s"], 0, " s behind")) if r["replaying"] else H.fmt(r["spool_backlog"], 0)
+            trs.append([
+                f'<a href="{H.href(r["id"])}">{H.esc(r["id"])}</a>',
+                f'<span class="{cls[r["status"]]}">{H.esc(r["status"])}</span>',
+                f'{H.esc(r["tier"] or "?")} <span class="mut">{H.esc(r["tier_source"] or "")}</span>',
+                H.ago(now, r["last_seen"]), H.fmt(r["latency_p95_ms"], 0, " ms"), H.pct(r["cache_hit_rate"]),
+                H.bar(r["memory_ratio"]) + H.mib(r["memory_bytes"]) + " / " + H.mib(r["memory_budget_bytes"]),
+                H.fmt(r["cpu_temp_c"], 1, " °C"), alerts, spool])
+        body.append(H.table(["device", "status", "tier (source)", "last seen", "answer p95", "cache hits",
+                             "memory / budget", "CPU temp", "active alerts", "spool backlog"], trs, numeric=(4, 5, 7)))
+        if fleet["anomalies"]:
+            body.append("<h2>Anomalies</h2>")
+            body.append(H.table(["device", "against", "metric", "value", "median", "robust z"],
+                                ([H.esc(a["device"]), H.esc(a["scope"]), H.esc(a["metric"]), H.fmt(a["value"], 2),
+                                  H.fmt(a["median"], 2), H.fmt(a["z"])] for a in fleet["anomalies"][:100]),
+                                numeric=(3, 4, 5)))
+        ing = fleet["ingest"]
+        body.append(f'<p class="mut">Ingested {ing["messages"]} snapshots, {ing["alerts"]} alert events; '
+                    f'{ing["duplicates"]} duplicates and {ing["bad"]} bad payloads ignored. '
+                    f'<a href="fleet.json">fleet.json</a> · <a href="report.html">report</a></p>')
+        return H.page("nic_edge fleet", "".join(body), now, self.interval)
+
+    def device_page(self, r: dict[str, Any], now: float) -> None:
+        from nic_edge.fleet.aggregator.device_page import device_html  # noqa: PLC0415 - keeps modules small
+        text = device_html(self, r, now)
+        write_atomic(self.out / "devices" / H.page_name(r["id"]), text.encode())

@@ -1,0 +1,262 @@
+"""Latest state per device, de-duplication, and the hand-off to the time-series store.
+
+One ``FleetState`` holds a ``DeviceState`` per box: online/offline (retained status and Last
+Will), info, reported tier, a compact summary of the last metrics snapshot, active alerts and
+a bounded alert history. ``(device, seq)`` de-dup uses a sliding bitmap of the last ``SEQ_WINDOW``
+sequence numbers per device, persisted with the series in the same LMDB transaction (see
+series.py), so a replay after a crash adds nothing twice. Alerts are also de-duplicated on
+``alert_id`` + ``state`` (a box may re-send an event under a new seq after a restart).
+
+All public methods take the lock; the MQTT thread applies, the service thread flushes/renders.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from nic_edge.core.sketch import LatencySketch
+from nic_edge.fleet.aggregator.series import Point, SeriesStore, json_dumps
+
+_dumps = json_dumps()
+
+log = logging.getLogger(__name__)
+
+SEQ_WINDOW = 1024
+_MASK = (1 << SEQ_WINDOW) - 1
+HISTORY = 50            # alert events kept per device in memory (all are in LMDB)
+WINDOW_S = 600          # the "recent latency" window the overview shows (5-minute buckets)
+
+
+def num(v: Any) -> float | None:
+    """A finite number or None (payload sub-objects are only loosely typed by the schema)."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+        return float(v)
+    return None
+
+
+@dataclass
+class DeviceState:
+    id: str
+    online: bool | None = None
+    status_ts: float | None = None
+    first_seen: float | None = None
+    last_seen: float | None = None
+    info: dict[str, Any] | None = None
+    reported: dict[str, Any] | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    alerts_active: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seq_max: int | None = None
+    seq_bits: int = 0
+    missing: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: {"messages": 0, "duplicates": 0, "bad": 0})
+    # not persisted:
+    history: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
+    alert_seen: OrderedDict = field(default_factory=OrderedDict)
+    bad_logged: bool = False
+
+    def record(self) -> bytes:
+        d = {k: getattr(self, k) for k in ("id", "online", "status_ts", "first_seen", "last_seen", "info",
+                                            "reported", "metrics", "alerts_active", "seq_max", "missing", "counts")}
+        d["seq_bits"] = format(self.seq_bits, "x")
+        return _dumps(d)
+
+    @classmethod
+    def from_record(cls, raw: bytes) -> "DeviceState":
+        d = json.loads(raw)
+        bits = int(d.pop("seq_bits", "0"), 16)
+        st = cls(**d)
+        st.seq_bits = bits
+        return st
+
+    def tier(self) -> tuple[str | None, str | None]:
+        if self.reported and self.reported.get("tier"):
+            return self.reported["tier"], self.reported.get("source")
+        t = self.metrics.get("tier") or (self.info or {}).get("tier")
+        return t, ("info" if t else None)
+
+
+
+class FleetState:
+    def __init__(self, store: SeriesStore, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.devices: dict[str, DeviceState] = {}
+        self._dirty: set[str] = set()          # device records to persist
+        self._alert_puts: list[tuple[str, bytes, bytes]] = []
+        self.changed = threading.Event()       # something worth an immediate re-render
+        self.urgent: set[str] = set()          # device pages to re-render at once
+        self.touched: set[str] = set()         # device pages with new data
+        self.stats = {"messages": 0, "duplicates": 0, "bad": 0, "alerts": 0, "stale": 0}
+        self._load()
+
+    def _load(self) -> None:
+        for _, raw in self.store.items("devices"):
+            try:
+                st = DeviceState.from_record(raw)
+            except (ValueError, TypeError, KeyError) as exc:
+                log.error("skipping unreadable device record: %s", exc)
+                continue
+            self.devices[st.id] = st
+            for _, a in self.store.prefix_items("alerts", st.id.encode() + b"\x00")[-HISTORY:]:
+                ev = json.loads(a)
+                st.history.append(ev)
+                st.alert_seen[ev["alert_id"]] = ev["state"]
+        if self.devices:
+            log.info("loaded %d devices from the aggregator store", len(self.devices))
+
+    def device(self, dev: str) -> DeviceState:
+        st = self.devices.get(dev)
+        if st is None:
+            st = self.devices[dev] = DeviceState(dev, first_seen=self.clock())
+            self.changed.set()
+            self.urgent.add(dev)
+        return st
+
+    # -- de-dup --------------------------------------------------------------------------
+    def _accept_seq(self, st: DeviceState, seq: int) -> bool:
+        mx = st.seq_max
+        if mx is None:
+            st.seq_max, st.seq_bits = seq, 1
+            return True
+        if seq > mx:
+            shift = seq - mx
+            st.missing += shift - 1
+            st.seq_bits = ((st.seq_bits << shift) | 1) & _MASK if shift < SEQ_WINDOW else 1
+            st.seq_max = seq
+            return True
+        d = mx - seq
+        if d >= SEQ_WINDOW:
+            self.stats["stale"] += 1
+            return False
+        bit = 1 << d
+        if st.seq_bits & bit:
+            return False
+        st.seq_bits |= bit
+        st.missing = max(0, st.missing - 1)
+        return True
+
+    def bad_payload(self, dev: str, kind: str, reason: str) -> None:
+        with self.lock:
+            st = self.device(dev)
+            st.counts["bad"] += 1
+            self.stats["bad"] += 1
+            self._dirty.add(dev)
+            if not st.bad_logged:  # once per device: a broken box must not flood the log
+                st.bad_logged = True
+                log.warning("device %s: bad %s payload (%s); further bad payloads only counted", dev, kind, reason)
+
+    # -- apply ---------------------------------------------------------------------------
+    def apply_status(self, dev: str, online: bool, retained: bool) -> None:
+        with self.lock:
+            st = self.device(dev)
+            now = self.clock()
+            if st.online != online:
+                st.online, st.status_ts = online, now
+                self.changed.set()
+                self.urgent.add(dev)
+            if online and not retained:
+                st.last_seen = now
+            self._dirty.add(dev)
+
+    def apply_info(self, dev: str, info: dict[str, Any]) -> None:
+        with self.lock:
+            st = self.device(dev)
+            if st.info is None or st.info.get("tier") != info.get("tier") or st.info.get("version") != info.get("version"):
+                self.changed.set()
+                self.urgent.add(dev)
+            st.info = info
+            self._dirty.add(dev)
+
+    def apply_reported(self, dev: str, rep: dict[str, Any]) -> None:
+        with self.lock:
+            st = self.device(dev)
+            if st.reported != rep:
+                st.reported = rep
+                self.changed.set()
+                self.urgent.add(dev)
+                self._dirty.add(dev)
+
+    def apply_metrics(self, dev: str, m: dict[str, Any], point: Point, summary: dict[str, Any]) -> bool:
+        """False for a duplicate (device, seq)."""
+        with self.lock:
+            st = self.device(dev)
+            if not self._accept_seq(st, m["seq"]):
+                st.counts["duplicates"] += 1
+                self.stats["duplicates"] += 1
+                return False
+            now = self.clock()
+            st.counts["messages"] += 1
+            self.stats["messages"] += 1
+            st.last_seen = now
+            if summary["ts"] >= st.metrics.get("ts", -1.0):
+                st.metrics = summary
+            self.store.add(dev, point, now)
+            self._dirty.add(dev)
+            self.touched.add(dev)
+            return True
+
+    def apply_alert(self, dev: str, a: dict[str, Any]) -> bool:
+        """True when the event is new (not a duplicate seq nor a repeated alert_id + state)."""
+        with self.lock:
+            st = self.device(dev)
+            if not self._accept_seq(st, a["seq"]):
+                st.counts["duplicates"] += 1
+                self.stats["duplicates"] += 1
+                return False
+            st.last_seen = self.clock()
+            self._dirty.add(dev)
+            if st.alert_seen.get(a["alert_id"]) == a["state"] or \
+                    (a["state"] == "firing" and st.alert_seen.get(a["alert_id"]) == "resolved"):
+                st.counts["duplicates"] += 1
+                self.stats["duplicates"] += 1
+                return False
+            st.alert_seen[a["alert_id"]] = a["state"]
+            while len(st.alert_seen) > 4 * HISTORY:
+                st.alert_seen.popitem(last=False)
+            ev = {k: a.get(k) for k in ("alert_id", "rule", "severity", "state", "value", "threshold", "ts",
+                                         "message", "replayed")}
+            ev["device"] = dev
+            ev["received"] = self.clock()
+            if a["state"] == "firing":
+                st.alerts_active[a["alert_id"]] = ev
+            else:
+                st.alerts_active.pop(a["alert_id"], None)
+            st.history.append(ev)
+            k = f"{dev}\x00{float(a['ts']):017.3f}\x00{a['alert_id']}\x00{a['state']}".encode()
+            self._alert_puts.append(("alerts", k, json.dumps(ev, separators=(",", ":")).encode()))
+            self.stats["alerts"] += 1
+            self.changed.set()
+            self.urgent.add(dev)
+            return True
+
+    # -- persistence ---------------------------------------------------------------------
+    def flush(self) -> int:
+        with self.lock:
+            puts = [("devices", d.encode(), self.devices[d].record()) for d in self._dirty if d in self.devices]
+            puts += self._alert_puts
+            n = self.store.flush(puts)
+            self._dirty.clear()
+            self._alert_puts = []
+            return n
+
+    def prune(self) -> int:
+        with self.lock:
+            return self.store.prune(self.clock(), list(self.devices))
+
+    def recent_sketch(self, dev: str) -> LatencySketch:
+        """Answer latency over the last ~10 minutes (the 5-minute buckets touching the window)."""
+        with self.lock:
+            now = self.clock()
+            return self.store.recent_sketch(dev, "5m", now - WINDOW_S, now)
+
+    def alert_history(self, dev: str, limit: int = 200) -> list[dict[str, Any]]:
+        rows = self.store.prefix_items("alerts", dev.encode() + b"\x00")[-limit:]
+        return [json.loads(v) for _, v in rows]

@@ -1,0 +1,155 @@
+"""Integration: real mosquitto, simulated devices in subprocesses (Last Will), the real
+``nic-aggregator`` process, a webhook receiver on 127.0.0.1, kill -9 and restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from tests.fleet.aggregator_support import SimProc, WebhookReceiver, load_sim, start_aggregator, write_agg_config
+from nic_edge.fleet.aggregator.notify import SIG_HEADER, TS_HEADER, verify_signature
+from nic_edge.fleet.aggregator.series import SeriesStore
+from tests.support.broker import Broker
+
+SECRET = "webhook-s3cret"
+
+
+def wait_json(path: Path, pred: Callable[[dict[str, Any]], bool], timeout: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    doc: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        try:
+            doc = json.loads(path.read_text())
+            if pred(doc):
+                return doc
+        except (OSError, ValueError):
+            pass  # not rendered yet
+        time.sleep(0.1)
+    raise AssertionError(f"condition not met; last fleet.json: {json.dumps(doc)[:2000]}")
+
+
+def by_id(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {d["id"]: d for d in doc["devices"]}
+
+
+@pytest.fixture
+def stop_procs() -> Any:
+    procs: list[Any] = []
+    yield procs
+    for p in procs:
+        if isinstance(p, subprocess.Popen):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        else:
+            p.close()
+
+
+def test_fleet_dashboard_end_to_end(tmp_path: Path, mosquitto: Broker, stop_procs: list[Any]) -> None:
+    hook = WebhookReceiver()
+    stop_procs.append(hook)
+    (tmp_path / "secret").write_text(SECRET + "\n")
+    out = tmp_path / "out"
+    cfg = write_agg_config(tmp_path / "agg.toml", mosquitto, out, render_interval_s=0.5,
+                           webhook_url=hook.url, webhook_secret_file=str(tmp_path / "secret"),
+                           notify_cooldown_s=0.0)
+    agg = start_aggregator(cfg, tmp_path / "agg.log")
+    stop_procs.append(agg)
+    sims = {d: SimProc(mosquitto, d, tier="lite", interval=0.3) for d in ("dev-a", "dev-b", "dev-c")}
+    stop_procs.extend(sims.values())
+    fj = out / "fleet.json"
+    doc = wait_json(fj, lambda d: len(d["devices"]) == 3 and all(x["online"] and x["latency_count"] for x in d["devices"]))
+    assert {d["tier"] for d in doc["devices"]} == {"lite"}
+
+    # tier change reported by a box (what it publishes after `nic-fleet set-tier`)
+    sims["dev-b"].send("tier standard fleet applied", expect="tier/reported")
+    doc = wait_json(fj, lambda d: by_id(d)["dev-b"]["tier"] == "standard")
+    assert by_id(doc)["dev-b"]["tier_source"] == "fleet"
+
+    # an alert fires and resolves; the webhook gets correctly signed POSTs
+    sims["dev-a"].send("alert firing cpu_temp 82.5", expect="alerts")
+    doc = wait_json(fj, lambda d: [a["rule"] for a in by_id(d)["dev-a"]["alerts_active"]] == ["cpu_temp"])
+    sims["dev-a"].send("alert resolved cpu_temp 61", expect="alerts")
+    wait_json(fj, lambda d: by_id(d)["dev-a"]["alerts_active"] == [])
+    assert hook.wait(lambda rs: len(rs) >= 2), hook.requests
+    states = []
+    for req in hook.requests[:2]:
+        h = {k.lower(): v for k, v in req["headers"].items()}
+        assert verify_signature(SECRET.encode(), h[TS_HEADER.lower()], req["body"], h[SIG_HEADER.lower()])
+        assert not verify_signature(SECRET.encode(), h[TS_HEADER.lower()], req["body"] + b" ", h[SIG_HEADER.lower()])
+        assert not verify_signature(SECRET.encode(), str(int(time.time()) - 3600), req["body"], h[SIG_HEADER.lower()])
+        body = json.loads(req["body"])
+        assert body["device"] == "dev-a" and body["rule"] == "cpu_temp"
+        states.append(body["state"])
+    assert states == ["firing", "resolved"]
+
+    # SIGKILL one box: the broker publishes its Last Will, the dashboard shows it offline
+    sims["dev-c"].kill()
+    doc = wait_json(fj, lambda d: by_id(d)["dev-c"]["online"] is False, timeout=30)
+    assert by_id(doc)["dev-a"]["online"] and by_id(doc)["dev-b"]["online"]
+    page = (out / "devices" / "dev-a.html").read_text()
+    assert "cpu_temp" in page and "<svg" in page and "resolved" in page
+    index = (out / "index.html").read_text()
+    assert all(f">{d}<" in index for d in sims) and "offline" in index
+
+
+def _points(data: Path) -> dict[str, list[dict[str, Any]]]:
+    store = SeriesStore(data)
+    try:
+        return {d: store.series(d, "10s", 0) for d in ("dev-r",)}
+    finally:
+        store.close()
+
+
+def test_kill9_restart_keeps_history_without_duplicates(tmp_path: Path, mosquitto: Broker,
+                                                        stop_procs: list[Any]) -> None:
+    out = tmp_path / "out"
+    cfg = write_agg_config(tmp_path / "agg.toml", mosquitto, out, render_interval_s=0.5,
+                           mqtt={"protocol": "5", "client_id": "agg-restart-test"})
+    agg = start_aggregator(cfg, tmp_path / "agg.log")
+    stop_procs.append(agg)
+    sim = SimProc(mosquitto, "dev-r", interval=0.0)
+    stop_procs.append(sim)
+    fj = out / "fleet.json"
+    wait_json(fj, lambda d: len(d["devices"]) == 1)  # retained status seen: the aggregator is subscribed
+    for _ in range(12):
+        sim.send("metrics", expect="metrics")
+    wait_json(fj, lambda d: d["devices"] and d["devices"][0]["last_seq"] == 12)
+    time.sleep(1.5)  # > FLUSH_INTERVAL_S: what the dashboard showed is committed
+    os.kill(agg.pid, signal.SIGKILL)
+    agg.wait(10)
+    before = _points(out / ".state")["dev-r"]
+    assert sum(p["n"] for p in before) == 12
+    # while the aggregator is down: new snapshots (queued by the broker for its MQTT 5 session)
+    # and the box re-sending old ones from its outbox
+    for _ in range(3):
+        sim.send("metrics", expect="metrics")
+    for seq in (3, 7, 11):
+        sim.send(f"replay {seq}", expect="metrics")
+    agg = start_aggregator(cfg, tmp_path / "agg2.log")
+    stop_procs.append(agg)
+    sim.send("replay 14", expect="metrics")
+    for _ in range(2):
+        sim.send("metrics", expect="metrics")
+    doc = wait_json(fj, lambda d: d["devices"] and d["devices"][0]["last_seq"] == 17)
+    assert doc["devices"][0]["duplicates"] >= 4  # 3, 7, 11 and 14 (and re-delivered ones, if any)
+    agg.send_signal(signal.SIGTERM)
+    assert agg.wait(15) == 0
+    after = _points(out / ".state")["dev-r"]
+    assert sum(p["n"] for p in after) == 17  # every snapshot exactly once
+    old = {p["t"]: p for p in before}
+    for p in after:
+        if p["t"] in old:
+            assert p == old[p["t"]] or p["n"] > old[p["t"]]["n"]  # history intact (a bucket may have grown)
+    assert {p["t"] for p in before} <= {p["t"] for p in after}
