@@ -113,7 +113,9 @@ class DeviceApp:
 
     # -- ask path -------------------------------------------------------------------------
     def _fingerprint(self, top_k: int | None) -> str:
-        return f"{self.engine.fingerprint}|k={top_k or self.engine.top_k}|t={self.decision.name}"
+        # The engine's fingerprint covers index, model, default top_k, threshold and mode; a tier
+        # switch that changes none of them keeps the cache warm.
+        return self.engine.fingerprint if top_k is None else f"{self.engine.fingerprint}|k={top_k}"
 
     def ask(self, question: object, top_k: object = None, qid: str | None = None,
             surface: str = "http", use_cache: bool = True) -> dict[str, Any]:
