@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""Benchmark the shipped int8 embedder: latency, peak RSS, int8-vs-fp32 ratio, per runtime.
+"""Benchmark the shipped int8 embedder: latency, peak RSS, A/B vs other builds, per runtime.
 
 Each runtime is measured in its own fresh subprocess pinned to one core, one interpreter
 thread: ai_edge_litert with this python, tflite_runtime with --tflite-python (default
 /work/venv-tflite/bin/python, PYTHONPATH set to the repo). Peak RSS (ru_maxrss) comes from
 yet another fresh process that only loads the model and embeds a question and a chunk.
+Comparison builds (--fp32, --compare; e.g. the previous model from git) run in the same process
+as the shipped one, one invoke each in turn (round robin), so machine load hits all alike;
+the load average is printed since this VM is shared.
 
-  python3 tools/bench_embedder.py [--fp32 /tmp/minilm_fp32.tflite] [--runs 50] [--json]
+  python3 tools/bench_embedder.py [--fp32 /tmp/minilm_fp32.tflite] [--compare old=/tmp/old.tflite]
+                                  [--runs 50] [--json]
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,44 +53,84 @@ def _median_ms(fn, runs: int, warmup: int = 5) -> float:
     return 1000 * statistics.median(times)
 
 
-def _fp32_dir(fp32: Path, tmp: Path) -> Path:
+def _model_dir(model: Path, tmp: Path) -> Path:
+    """A model directory (manifest + vocab) for another .tflite, to load it with Embedder."""
     from nic_edge.engine.embedder import _sha256, default_model_dir
 
     src = default_model_dir()
     manifest = json.loads((src / "manifest.json").read_text())
-    (tmp / "model.tflite").symlink_to(fp32.resolve())
+    (tmp / "model.tflite").symlink_to(model.resolve())
     shutil.copy(src / "vocab.txt", tmp / "vocab.txt")
-    manifest.update(file="model.tflite", sha256=_sha256(fp32), bytes=fp32.stat().st_size)
+    manifest.update(file="model.tflite", sha256=_sha256(model), bytes=model.stat().st_size)
     (tmp / "manifest.json").write_text(json.dumps(manifest))
     return tmp
 
 
-def worker(runs: int, fp32: Path | None) -> dict:
+def _round_robin(fns: dict[str, Callable[[], object]], runs: int, warmup: int = 5) -> dict[str, float]:
+    """Median ms of each fn, calling them in turn so that load changes hit all of them alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(runs):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: 1000 * statistics.median(t) for name, t in times.items()}
+
+
+def worker(runs: int, others: dict[str, Path]) -> dict:
     """Latency figures for the runtime this process resolves (NIC_EDGE_TFLITE or default)."""
     import numpy as np
 
     from nic_edge.engine.embedder import Embedder
+    from nic_edge.errors import MissingDependencyError, ModelError
 
     _pin()
     emb = Embedder(threads=1)
     tok = emb.tokenizer
     words = tok.tokenize_ids(TEXT * 3)
     q16 = [tok.cls_id, *words[:14], tok.sep_id]
+    q15, q17 = q16[:14] + q16[-1:], [tok.cls_id, *words[:15], tok.sep_id]
     c128 = [tok.cls_id, *words[:126], tok.sep_id]
     chunk_text = " ".join(TEXT.split()[:90])
-    res: dict = {"python": sys.version.split()[0], "numpy": np.__version__}
+    res: dict = {"python": sys.version.split()[0], "numpy": np.__version__, "loadavg_start": os.getloadavg()[0]}
     t0 = time.perf_counter()
     emb.load()
     res.update(runtime=emb.runtime_name, load_s=round(time.perf_counter() - t0, 3))
-    res["q16_ms"] = _median_ms(lambda: emb.embed_ids([q16]), runs)
-    res["c128_ms"] = _median_ms(lambda: emb.embed_ids([c128]), runs)
+    models = {"shipped": emb}
+    tmps = []
+    for name, path in others.items():
+        tmps.append(tempfile.TemporaryDirectory())
+        models[name] = Embedder(model_dir=_model_dir(path, Path(tmps[-1].name)), threads=1)
+        try:
+            models[name].load()
+        except (MissingDependencyError, ModelError) as exc:  # a build this runtime cannot load: reported
+            res[f"{name}_error"] = str(exc)[:200]
+            del models[name]
+    # Separate Embedders per length, so the shapes stay put and only invoke time is measured.
+    for label, seq in (("q16", q16), ("c128", c128)):
+        fns = {}
+        for name, model in models.items():
+            e = model if label == "q16" else Embedder(model_dir=model.model_dir, threads=1)
+            fns[name] = lambda e=e, seq=seq: e.embed_ids([seq])
+        for name, ms in _round_robin(fns, runs).items():
+            res[f"{label}_ms" if name == "shipped" else f"{name}_{label}_ms"] = ms
+    for name in models:
+        if name != "shipped":
+            for label in ("q16", "c128"):
+                res[f"shipped_over_{name}_{label}"] = res[f"{label}_ms"] / res[f"{name}_{label}_ms"]
+    flip = iter(range(10**9))
+    # A real question stream changes length every call: resize + re-plan cost included.
+    res["question_resize_each_call_ms"] = _median_ms(lambda: emb.embed_ids([q15 if next(flip) % 2 else q17]), runs)
     res["question_end_to_end_ms"] = _median_ms(lambda: emb.embed(QUESTION), runs)
     tok._word_cache.clear()
     res["tokenize_128_cold_ms"] = _median_ms(lambda: (tok._word_cache.clear(), tok.encode(TEXT))[1], runs)
     res["tokenize_128_ms"] = _median_ms(lambda: tok.encode(TEXT), runs)
     res["tokenize_128_tokens"] = len(tok.encode(TEXT))
     res["chunk_words_tokens"] = tok.count(chunk_text)
-    # embed_many strategies on 24 chunks of mixed length (24..200 tokens).
+    # embed_many on 24 chunks of mixed length (24..200 tokens): sorted (shipped) vs input order.
     seqs = [[tok.cls_id, *words[: 22 + (i * 37) % 178], tok.sep_id] for i in range(24)]
 
     def exact_sorted() -> None:
@@ -96,23 +141,11 @@ def worker(runs: int, fp32: Path | None) -> dict:
         for s in seqs:
             emb.embed_ids([s])
 
-    def bucketed32() -> None:
-        for s in sorted(seqs, key=len):  # pad to a multiple of 32 (mask 0 on padding)
-            emb.embed_ids([s + [0] * (-len(s) % 32)])
-
-    for name, fn in (("exact_sorted", exact_sorted), ("exact_unsorted", exact_unsorted),
-                     ("bucketed32", bucketed32)):
-        res[f"many24_{name}_ms"] = _median_ms(fn, 3, warmup=1)
-    for bs in (4, 8):
-        emb.batch_size = bs
-        texts = [tok.decode_tokens(s[1:-1]) for s in seqs]
-        texts = [" ".join(t).replace(" ##", "") for t in texts]
-        res[f"many24_batch{bs}_ms"] = _median_ms(lambda: emb.embed_many(texts), 3, warmup=1)
-    if fp32 is not None and fp32.is_file():
-        with tempfile.TemporaryDirectory() as tmp:
-            f32 = Embedder(model_dir=_fp32_dir(fp32, Path(tmp)), threads=1)
-            res["fp32_q16_ms"] = _median_ms(lambda: f32.embed_ids([q16]), runs)
-            res["fp32_c128_ms"] = _median_ms(lambda: f32.embed_ids([c128]), runs)
+    for name, fn in (("exact_sorted", exact_sorted), ("exact_unsorted", exact_unsorted)):
+        res[f"many24_{name}_ms"] = _median_ms(fn, 5, warmup=1)
+    res["loadavg_end"] = os.getloadavg()[0]
+    for tmp in tmps:
+        tmp.cleanup()
     return res
 
 
@@ -144,13 +177,19 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--fp32", type=Path, help="fp32 .tflite from tools/export_model.py --fp32")
+    ap.add_argument("--compare", action="append", default=[], metavar="NAME=PATH",
+                    help="another .tflite to A/B against (e.g. the previous model); repeatable")
     ap.add_argument("--tflite-python", default="/work/venv-tflite/bin/python")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--rss-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    others = dict(item.split("=", 1) for item in args.compare)
+    others = {name: Path(path) for name, path in others.items()}
+    if args.fp32 is not None and args.fp32.is_file():
+        others["fp32"] = args.fp32
     if args.worker:
-        print(json.dumps(worker(args.runs, args.fp32)))
+        print(json.dumps(worker(args.runs, others)))
         return 0
     if args.rss_worker:
         print(json.dumps(rss_worker()))
@@ -162,14 +201,11 @@ def main() -> int:
         if not Path(python).exists():
             print(f"[{runtime}] {python} not found: skipped", file=sys.stderr)
             continue
-        extra = ["--fp32", str(args.fp32)] if args.fp32 else []
+        extra = [arg for name, path in others.items() for arg in ("--compare", f"{name}={path}")]
         lat = _spawn(python, runtime, ["--worker", "--runs", str(args.runs), *extra])
         rss = _spawn(python, runtime, ["--rss-worker"])
         if lat and rss:
             lat.update(rss)
-            if "fp32_q16_ms" in lat:
-                lat["int8_over_fp32_q16"] = lat["q16_ms"] / lat["fp32_q16_ms"]
-                lat["int8_over_fp32_c128"] = lat["c128_ms"] / lat["fp32_c128_ms"]
             results[runtime] = lat
     if args.json:
         print(json.dumps(results, indent=2))

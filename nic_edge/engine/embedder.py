@@ -4,6 +4,10 @@ The model loads lazily on first use, once, behind a lock; the TFLite interpreter
 thread-safe, so every invoke holds the same lock. Runtime: ``NIC_EDGE_TFLITE`` (or the
 ``runtime`` argument) forces ``ai_edge_litert`` or ``tflite_runtime``; otherwise the faster
 one measured on our targets (ai_edge_litert, see docs/benchmarks/embedder.md) is tried first.
+Both runtimes load the same model file, so an index embedded under one stays valid under the
+other (the index binds to the manifest's model sha256); their int8 kernels round differently
+(same sentence, litert vs tflite-runtime: cosine mean 0.9997, min 0.995), well inside what
+retrieval tolerates, so switching runtime does not force re-embedding.
 """
 
 from __future__ import annotations
@@ -104,6 +108,7 @@ class Embedder:
         self._lock = threading.Lock()
         self._interp: Any = None
         self._shape: tuple[int, int] | None = None
+        self._one_row = False
         self._manifest: dict[str, Any] | None = None
         self._tokenizer: WordPieceTokenizer | None = None
         self.runtime_name: str | None = None
@@ -178,10 +183,14 @@ class Embedder:
             except (ValueError, RuntimeError) as exc:
                 raise ModelError(f"{name} cannot load {path.name}: {exc}",
                                  hint=f"use the other runtime ({ENV_RUNTIME}) or upgrade {name}") from exc
-            self._inputs = {d["name"]: d["index"] for d in interp.get_input_details()}
-            self._ids_idx = next(i for n, i in self._inputs.items() if "input_ids" in n)
-            self._mask_idx = next(i for n, i in self._inputs.items() if "attention_mask" in n)
+            inputs = interp.get_input_details()
+            self._ids_idx = next(d["index"] for d in inputs if "input_ids" in d["name"])
+            self._mask_idx = next(d["index"] for d in inputs if "attention_mask" in d["name"])
             self._out_idx = interp.get_output_details()[0]["index"]
+            # The shipped model has a fixed batch of 1 (static reshapes keep the whole encoder in
+            # one XNNPACK partition); older exports take any batch.
+            sig = next(d for d in inputs if d["index"] == self._ids_idx).get("shape_signature")
+            self._one_row = sig is not None and len(sig) == 2 and int(sig[0]) == 1
         except (MissingDependencyError, ModelError) as exc:
             self.last_error = str(exc)
             log.error("embedding model not loaded: %s", exc)
@@ -219,8 +228,7 @@ class Embedder:
         return out
 
     def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Invoke on one [batch, length] block; caller holds the lock."""
-        self._load_locked()
+        """Invoke on one [batch, length] block; caller holds the lock and has loaded the model."""
         interp = self._interp
         if self._shape != ids.shape:
             # Resizing re-plans the graph; embed_many sorts by length so it happens rarely.
@@ -234,18 +242,30 @@ class Embedder:
         return np.array(interp.get_tensor(self._out_idx), dtype=np.float32)
 
     def embed_ids(self, batch: Sequence[Sequence[int]]) -> np.ndarray:
-        """Embeddings for already-tokenised inputs of one length or padded with 0."""
+        """Embeddings for already-tokenised inputs (rows may differ in length).
+
+        With a batch-1 model each row runs alone at its own length (the same result as padding
+        with attention mask 0, without the wasted work); otherwise rows are padded to the longest."""
+        t0 = time.perf_counter()
+        with self._lock:
+            self._load_locked()
+            if self._one_row:
+                out = np.concatenate([self._run(*self._block([seq])) for seq in batch])
+            else:
+                out = self._run(*self._block(batch))
+        self._timing("embed", time.perf_counter() - t0)
+        return out
+
+    @staticmethod
+    def _block(batch: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """[rows, longest] int32 ids and attention mask, padded with 0."""
         length = max(len(x) for x in batch)
         ids = np.zeros((len(batch), length), dtype=np.int32)
         mask = np.zeros((len(batch), length), dtype=np.int32)
         for row, seq in enumerate(batch):
             ids[row, : len(seq)] = seq
             mask[row, : len(seq)] = 1
-        t0 = time.perf_counter()
-        with self._lock:
-            out = self._run(ids, mask)
-        self._timing("embed", time.perf_counter() - t0)
-        return out
+        return ids, mask
 
     def embed(self, text: str) -> np.ndarray:
         """float32 (384,) unit vector for ``text`` (truncated to max_length tokens)."""
@@ -253,7 +273,8 @@ class Embedder:
 
     def embed_many(self, texts: Sequence[str], progress: ProgressHook | None = None) -> np.ndarray:
         """float32 (n, 384) unit vectors. Runs in token-length order so the interpreter is
-        resized only when the length changes; ``batch_size`` > 1 groups similar lengths."""
+        resized only when the length changes; ``batch_size`` > 1 groups similar lengths (one
+        invoke per group only for models with a dynamic batch, see embed_ids)."""
         n = len(texts)
         out = np.zeros((n, self.dim), dtype=np.float32)
         if n == 0:

