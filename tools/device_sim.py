@@ -88,8 +88,8 @@ class SimDevice:
         entry = sketch_entry(ans)
         return {
             "ts": ts, "tier": self.tier, "mode": "hybrid",
-            "latency": {"answer": entry, "stages": {s: sketch_entry(sk) for s, sk in stages.items()},
-                        "outcomes": {o: sketch_entry(sk) for o, sk in outcomes.items()}},
+            "latency": {"answer": entry, "stages": {s: schema.light_entry(sketch_entry(sk)) for s, sk in stages.items()},
+                        "outcomes": {o: schema.light_entry(sketch_entry(sk)) for o, sk in outcomes.items()}},
             "cache": {"l1_hits": self.cache["l1"], "l2_hits": self.cache["l2"], "l1_misses": self.cache["miss"],
                       "hits": self.cache["l1"] + self.cache["l2"],
                       "hit_ratio": round((self.cache["l1"] + self.cache["l2"]) / lookups, 4) if lookups else 0.0,

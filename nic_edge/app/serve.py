@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nic_edge.app.device import DeviceApp
+from nic_edge.comms.schema import light_entry
 from nic_edge.core.config import Config, data_dir, file_in_config
 from nic_edge.core.lifecycle import Runtime
 from nic_edge.core.resources import SAMPLE_MANUAL, data_file
@@ -52,7 +53,9 @@ def metrics_snapshot(app: DeviceApp, sampler: ResourceSampler | None,
     values = app.metrics.alert_values()
     return {
         "ts": time.time(), "tier": app.decision.name, "mode": app.engine.mode,
-        "latency": {"answer": ans, "stages": snap["latency"]["stages"], "outcomes": snap["latency"]["outcomes"]},
+        "latency": {"answer": ans,
+                    "stages": {k: light_entry(v) for k, v in snap["latency"]["stages"].items()},
+                    "outcomes": {k: light_entry(v) for k, v in snap["latency"]["outcomes"].items()}},
         "cache": {k: v for k, v in cache.items() if isinstance(v, (int, float, str, bool)) or v is None},
         "resources": {k: v for k, v in res.items() if isinstance(v, (int, float, str, bool)) or v is None},
         "counters": _flatten(snap["counters"]),

@@ -129,6 +129,11 @@ def loads(payload: bytes | bytearray | str, kind: str) -> Any:
     except UnicodeDecodeError:
         raise SchemaError(f"{kind} payload is not valid UTF-8") from None
     try:
+        if kind == METRICS:
+            # The hot path of a large fleet's aggregator: duplicate keys in telemetry are
+            # harmless (last wins), so skip the per-object hook; signed and control payloads
+            # stay strict.
+            return json.loads(text, parse_constant=_no_constant)
         return json.loads(text, object_pairs_hook=_no_dupes, parse_constant=_no_constant)
     except RecursionError:
         raise SchemaError(f"{kind} payload nests too deeply") from None
@@ -260,6 +265,13 @@ _METRICS_FIELDS: dict[str, Check] = {
     "latency": _map_of(_dict), "cache": _dict, "resources": _dict,
     "counters": _map_of(_num), "drops": _map_of(_int(0)),
 }
+
+
+def light_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """A latency entry without its sketch (p50/p95/p99, count, ...): per-stage and per-outcome
+    latency rides along this way; only ``latency.answer`` carries the mergeable sketch, which
+    keeps a snapshot near 1.5 KB and the aggregator's per-message work small."""
+    return {k: v for k, v in entry.items() if k != "sketch"}
 
 
 def build_metrics(snapshot: dict[str, Any], *, seq: int, device: str, ts: float,

@@ -194,8 +194,12 @@ def open_env(
     return OpenedEnv(env, path, recovered=True, moved_to=moved, reason=reason)
 
 
-def atomic_write_bytes(path: Path | str, data: bytes, mode: int = 0o644) -> None:
+def atomic_write_bytes(path: Path | str, data: bytes, mode: int = 0o644, durable: bool = True) -> None:
     """Write ``data`` so that ``path`` holds either the old or the new content after a crash.
+
+    ``durable=False`` skips the fsyncs: readers still never see a half-written file, but a power
+    cut may bring back the old content (fine for a dashboard re-rendered every few seconds, and
+    spares an SD card).
 
     Temp file in the same directory, fsync, ``os.replace``, then fsync of the directory so the
     rename itself survives a power cut.
@@ -205,8 +209,9 @@ def atomic_write_bytes(path: Path | str, data: bytes, mode: int = 0o644) -> None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
@@ -215,7 +220,8 @@ def atomic_write_bytes(path: Path | str, data: bytes, mode: int = 0o644) -> None
         except FileNotFoundError:
             pass
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def fsync_dir(directory: Path | str) -> None:

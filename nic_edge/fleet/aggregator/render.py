@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from nic_edge.core.storage import atomic_write_bytes
 from nic_edge.core.sketch import LatencySketch
 from nic_edge.fleet.aggregator import analytics
 from nic_edge.fleet.aggregator import html as H
@@ -29,18 +28,8 @@ log = logging.getLogger(__name__)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Temp file + rename, no fsync: re-rendered every few seconds, so durability buys nothing."""
+    atomic_write_bytes(path, data, durable=False)
 
 
 class Renderer:
