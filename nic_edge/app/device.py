@@ -94,7 +94,7 @@ class DeviceApp:
             return None
         items, nbytes, l2, ttl = self._cache_sizes(self.profile)
         return TieredCache(self.data_dir, items, nbytes, l2, ttl, self.cfg.cache.compress_min_bytes,
-                           on_event=self._event)
+                           on_event=self._event, write_behind_s=self.cfg.cache.write_behind_s)
 
     def _read_token(self) -> str | None:
         if not self.cfg.http.token_file:

@@ -160,20 +160,35 @@ class L2Cache:
 
     def put(self, key: bytes, fingerprint: str, answer: dict, raw: bytes | None = None) -> bool:
         """Store an answer; False (counted in writes_dropped) when it cannot be stored."""
+        return self.put_many([(key, fingerprint, answer, raw)]) == 1
+
+    def put_many(self, items: list[tuple[bytes, str, dict, bytes | None]]) -> int:
+        """Store several answers in ONE transaction (one fsync); returns how many were stored.
+
+        The write-behind of TieredCache uses this so an SD card sees one commit per flush
+        interval instead of one per answer."""
         now = self._clock()
-        try:
-            value, raw_size, compressed = self.encode(answer, fingerprint, now, raw)
-        except (TypeError, ValueError, OverflowError) as exc:
-            log.warning("answer not cacheable in L2: %s", exc)
-            self.counters["writes_dropped"] += 1
-            return False
-        with self._lock:
-            if self._closed or len(value) > self.max_bytes:
+        encoded: list[tuple[bytes, str, bytes, int, bool]] = []
+        for key, fingerprint, answer, raw in items:
+            try:
+                value, raw_size, compressed = self.encode(answer, fingerprint, now, raw)
+            except (TypeError, ValueError, OverflowError) as exc:
+                log.warning("answer not cacheable in L2: %s", exc)
                 self.counters["writes_dropped"] += 1
-                return False
+                continue
+            if len(value) > self.max_bytes:
+                self.counters["writes_dropped"] += 1
+                continue
+            encoded.append((key, fingerprint, value, raw_size, compressed))
+        if not encoded:
+            return 0
+        with self._lock:
+            if self._closed:
+                self.counters["writes_dropped"] += len(encoded)
+                return 0
             for attempt in range(3):
                 try:
-                    self._put_once(key, fingerprint, value, now)
+                    self._put_once([(k, fp, v) for k, fp, v, _, _ in encoded], now)
                 except self._lmdb.MapFullError:
                     # The map holds more than the budget suggests (page overhead, free pages
                     # not yet reusable): make room and retry, never fail the question.
@@ -183,32 +198,35 @@ class L2Cache:
                 except self._lmdb.Error as exc:
                     self._count_error("put", exc)
                     break
-                self.counters["writes"] += 1
-                self.counters["raw_bytes_written"] += raw_size
-                self.counters["stored_bytes_written"] += len(value)
-                self.counters["compressed_writes"] += int(compressed)
-                return True
-            self.counters["writes_dropped"] += 1
-            return False
+                for _, _, value, raw_size, compressed in encoded:
+                    self.counters["writes"] += 1
+                    self.counters["raw_bytes_written"] += raw_size
+                    self.counters["stored_bytes_written"] += len(value)
+                    self.counters["compressed_writes"] += int(compressed)
+                return len(encoded)
+            self.counters["writes_dropped"] += len(encoded)
+            return 0
 
-    def _put_once(self, key: bytes, fingerprint: str, value: bytes, now: float) -> None:
+    def _put_once(self, entries: list[tuple[bytes, str, bytes]], now: float) -> None:
         delta_bytes = delta_items = evicted = 0
         with self.env.begin(write=True) as txn:
-            old = txn.get(key, db=self._main)
-            if old is not None:
-                txn.delete(self._idx_key(self._stored_at_of(old), key), db=self._idx)
-                delta_bytes -= len(old)
-                delta_items -= 1
-            txn.put(key, value, db=self._main)
-            txn.put(self._idx_key(now, key), _IDX_SIZE.pack(len(value)) + fingerprint.encode(),
-                    db=self._idx)
-            delta_bytes += len(value)
-            delta_items += 1
-            if self._bytes + delta_bytes > self.max_bytes:
-                target = self._bytes + delta_bytes - int(self.max_bytes * _LOW_WATER)
-                freed, evicted = self._evict_oldest(txn, target, keep=key)
-                delta_bytes -= freed
-                delta_items -= evicted
+            for key, fingerprint, value in entries:
+                old = txn.get(key, db=self._main)
+                if old is not None:
+                    txn.delete(self._idx_key(self._stored_at_of(old), key), db=self._idx)
+                    delta_bytes -= len(old)
+                    delta_items -= 1
+                txn.put(key, value, db=self._main)
+                txn.put(self._idx_key(now, key), _IDX_SIZE.pack(len(value)) + fingerprint.encode(),
+                        db=self._idx)
+                delta_bytes += len(value)
+                delta_items += 1
+                if self._bytes + delta_bytes > self.max_bytes:
+                    target = self._bytes + delta_bytes - int(self.max_bytes * _LOW_WATER)
+                    freed, n = self._evict_oldest(txn, target, keep=key)
+                    delta_bytes -= freed
+                    delta_items -= n
+                    evicted += n
         # Only a committed transaction changes the accounting.
         self._bytes += delta_bytes
         self._items += delta_items

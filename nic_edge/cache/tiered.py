@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 EventSink = Callable[[str, dict], None]
 L2_DIRNAME = "cache"
+_BATCH = 64  # pending answers that trigger a flush before the interval ends
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class TieredCache:
         clock: Callable[[], float] = time.time,
         on_event: EventSink | None = None,
         l2_map_size: int | None = None,
+        write_behind_s: float = 0.0,
     ) -> None:
         import msgpack  # noqa: PLC0415 - lazy: importing nic_edge.cache stays light
 
@@ -70,6 +72,15 @@ class TieredCache:
              "unencodable", "corruption_recoveries", "l1_expired"), 0)
         self.last_event: dict | None = None
         self._l2: Any = None
+        # Write-behind (SD cards): new answers reach L1 at once and L2 in one commit per
+        # ``write_behind_s`` (or per _BATCH answers) from a small flusher thread, instead of one
+        # fsync per answer on the request path. A crash loses at most that window of cache writes.
+        self._write_behind_s = float(write_behind_s)
+        self._pending: dict[bytes, tuple[str, dict, bytes]] = {}
+        self._pending_lock = threading.Lock()
+        self._flush_now = threading.Event()
+        self._stop_flusher = threading.Event()
+        self._flusher: threading.Thread | None = None
         if data_dir is not None and l2_max_bytes > 0:
             self._open_l2(Path(data_dir) / L2_DIRNAME, l2_max_bytes, l2_ttl_s,
                           compress_min_bytes, l2_map_size)
@@ -111,6 +122,12 @@ class TieredCache:
             self._l1.pop(key)
             self._count("l1_expired")
         self._count("l1_misses")
+        if self._pending:
+            with self._pending_lock:
+                waiting = self._pending.get(key)
+            if waiting is not None:  # evicted from L1 before the flusher wrote it
+                self._count("l2_hits")
+                return copy_answer(waiting[1]), "l2"
         if self._l2 is not None:
             found = self._l2.get(key)
             if found is not None:
@@ -141,14 +158,44 @@ class TieredCache:
         now = self._clock()
         self._count("puts")
         self._l1.put(key, _Entry(stored, fingerprint, now), len(raw))
-        if self._l2 is not None:
+        if self._l2 is None:
+            return
+        if self._write_behind_s <= 0:
             self._l2.put(key, fingerprint, stored, raw=raw)
+            return
+        with self._pending_lock:
+            self._pending[key] = (fingerprint, stored, raw)
+            n = len(self._pending)
+            if self._flusher is None:
+                self._flusher = threading.Thread(target=self._flush_loop, name="nic-cache-flush", daemon=True)
+                self._flusher.start()
+        if n >= _BATCH:
+            self._flush_now.set()
+
+    def flush(self) -> int:
+        """Write pending answers to L2 in one transaction; returns how many were stored."""
+        with self._pending_lock:
+            items, self._pending = self._pending, {}
+        if not items or self._l2 is None:
+            return 0
+        return self._l2.put_many([(k, fp, ans, raw) for k, (fp, ans, raw) in items.items()])
+
+    def _flush_loop(self) -> None:
+        while not self._stop_flusher.is_set():
+            self._flush_now.wait(self._write_behind_s)
+            self._flush_now.clear()
+            try:
+                self.flush()
+            except Exception:  # boundary: a failed flush loses cache entries, never the thread
+                log.exception("answer cache flush failed")
 
     def _expired(self, stored_at: float) -> bool:
         return self._ttl_s > 0 and self._clock() - stored_at > self._ttl_s
 
     # -- admin -------------------------------------------------------------------------
     def clear(self) -> dict:
+        with self._pending_lock:
+            self._pending.clear()
         n1 = self._l1.clear()
         n2 = self._l2.clear() if self._l2 is not None else 0
         log.info("answer cache cleared: %d L1, %d L2 entries", n1, n2)
@@ -156,6 +203,7 @@ class TieredCache:
 
     def purge_stale(self, fingerprint: str) -> dict:
         """Drop entries of any other fingerprint (after a re-index or model change)."""
+        self.flush()
         n1 = self._l1.remove_if(lambda e: e.fingerprint != fingerprint)
         n2 = self._l2.purge(fingerprint) if self._l2 is not None else 0
         if n1 or n2:
@@ -170,6 +218,7 @@ class TieredCache:
         return {"l1": e1, "l2": e2}
 
     def stats(self) -> dict:
+        self.flush()
         with self._lock:
             c = dict(self._c)
         l2 = self._l2.stats() if self._l2 is not None else None
@@ -199,6 +248,11 @@ class TieredCache:
         return out
 
     def close(self) -> None:
+        self._stop_flusher.set()
+        self._flush_now.set()
+        if self._flusher is not None:
+            self._flusher.join(10)
+        self.flush()
         if self._l2 is not None:
             self._l2.close()
 

@@ -103,6 +103,7 @@ class CacheConfig:
     l2_max_bytes: int = _opt(0, _range(0, 1 << 40), "L2 byte budget; 0 = tier")
     l2_ttl_s: float = _opt(0.0, _range(0, 1e9), "L2 time to live; 0 = tier")
     compress_min_bytes: int = _opt(512, _range(0, 1 << 24), "zlib values larger than this")
+    write_behind_s: float = _opt(1.0, _range(0, 3600), "batch L2 writes into one commit per this many seconds (0 = write through)")
 
 
 @dataclass(frozen=True)

@@ -169,3 +169,41 @@ def test_serve_cached(tmp_path: Path, clock: FakeClock) -> None:
     assert bad["reason"] == "invalid_input" and c.get("", "fp") is None
     assert serve_cached(None, "q", "fp", compute)["cached"] is None
     c.close()
+
+
+def test_write_behind_batches_l2_writes(tmp_path: Path, clock: FakeClock) -> None:
+    c = _cache(tmp_path, clock, l1_items=64, write_behind_s=3600)
+    for i in range(10):
+        c.put(f"question {i}", "fp", make_answer(text=f"Answer {i}."))
+    assert c._l2.stats()["writes"] == 0  # nothing committed yet: still pending
+    assert c.get("question 3", "fp")[1] == "l1"
+    assert c.flush() == 10
+    st = c._l2.stats()
+    assert st["writes"] == 10 and st["items"] == 10
+    c.close()
+
+
+def test_write_behind_serves_pending_after_l1_eviction_and_flushes_on_close(tmp_path: Path, clock: FakeClock) -> None:
+    c = _cache(tmp_path, clock, l1_items=1, l1_bytes=256 << 10, write_behind_s=3600)
+    c.put("first question", "fp", make_answer(text="First."))
+    c.put("second question", "fp", make_answer(text="Second."))  # evicts the first from L1
+    answer, level = c.get("first question", "fp")
+    assert answer["answer"] == "First." and level == "l2"
+    c.close()  # flushes
+    c = _cache(tmp_path, clock)
+    assert c.get("first question", "fp")[0]["answer"] == "First."
+    assert c.get("second question", "fp")[0]["answer"] == "Second."
+    c.close()
+
+
+def test_write_behind_flusher_thread_writes_within_interval(tmp_path: Path, clock: FakeClock) -> None:
+    import time as _time
+    c = _cache(tmp_path, clock, write_behind_s=0.05)
+    c.put("q", "fp", make_answer())
+    deadline = _time.monotonic() + 5
+    while c._l2.stats()["writes"] == 0 and _time.monotonic() < deadline:
+        _time.sleep(0.01)
+    assert c._l2.stats()["writes"] == 1
+    assert any(t.name == "nic-cache-flush" for t in threading.enumerate())
+    c.close()
+    assert not any(t.name == "nic-cache-flush" and t.is_alive() for t in threading.enumerate())
