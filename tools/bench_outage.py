@@ -2,7 +2,7 @@
 and an alert every --alert-every snapshots while the broker is stopped for --outage seconds;
 the broker comes back on the same port; a subscriber de-duplicates on (device, seq).
 
-Meanwhile a thread asks the real Engine (lexical mode, bundled sample manual) questions
+Meanwhile a thread asks the real Engine (hybrid mode, int8 model, bundled sample manual) questions
 back to back, in the same process as the publisher: answer latency p50 before vs during the
 outage shows whether a dead broker slows answers.
 
@@ -68,7 +68,8 @@ def main() -> int:
     broker = Broker(tmp / "broker", binary, persistence=True)
     broker.start()
 
-    engine = Engine(tmp / "engine", load_profiles()["ultra_lite"], EngineConfig(), None)
+    from nic_edge.engine.embedder import Embedder
+    engine = Engine(tmp / "engine", load_profiles()["ultra_lite"], EngineConfig(), Embedder(threads=1))
     engine.index_paths([data_file(SAMPLE_MANUAL)])
     phase = ["before"]
     lat: dict[str, list[float]] = {"before": [], "outage": [], "after": []}
@@ -153,7 +154,7 @@ def main() -> int:
           f" in order: {in_order}, replayed: {replayed}")
     print(f"backlog delivered {t_drained - t_up:.1f} s after the broker came back"
           f" (reconnect backoff cap {cfg.mqtt.reconnect_max_s:g} s, replay {cfg.mqtt.replay_rate_per_s:g}/s)")
-    print(f"answer latency (real Engine.ask, lexical, sample manual; {len(lat['before'])} before,"
+    print(f"answer latency (real Engine.ask, {engine.mode}, sample manual; {len(lat['before'])} before,"
           f" {len(lat['outage'])} during): p50 before {b50:.2f} ms, during {d50:.2f} ms,"
           f" ratio {d50 / b50:.2f}; p95 before {pct(lat['before'], 0.95):.2f} ms,"
           f" during {pct(lat['outage'], 0.95):.2f} ms")

@@ -239,9 +239,23 @@ class DeviceApp:
     def metrics_text(self) -> str:
         return self.metrics.prometheus_text()
 
+    def _latency_ms(self) -> dict[str, Any]:
+        """Cumulative percentiles in milliseconds (the status page and humans read ms)."""
+        def ms(e: dict[str, Any]) -> dict[str, Any]:
+            conv = {f"{k}_ms": (None if e.get(k) is None else round(e[k] * 1000.0, 3)) for k in ("p50", "p95", "p99")}
+            return {**conv, "count": e.get("count", 0)}
+        summary = self.metrics.latency_summary()
+        return {"answer": ms(summary["answer"]), "stages": {k: ms(v) for k, v in summary["stages"].items()}}
+
     def status(self) -> dict[str, Any]:
         engine = self.engine.status()
         hw = self._hardware
+        cache = self.cache.stats() if self.cache is not None else {"enabled": False}
+        if self.cache is not None:
+            cache["hit_rate"] = cache.get("hit_ratio")
+        res = self.metrics.resources()
+        budget = self.budget.state()
+        rss = res.get("rss_bytes")
         return {
             "device_id": self.device_id, "version": __version__, "uptime_s": round(self._clock() - self.started_at, 1),
             "tier": {"name": self.decision.name, "source": self.decision.source,
@@ -250,9 +264,10 @@ class DeviceApp:
             "hardware": hw.as_dict(),
             "mode": self.engine.mode,
             "model": engine.get("model", {}), "index": engine.get("index", {}),
-            "cache": self.cache.stats() if self.cache is not None else {"enabled": False},
-            "latency": self.metrics.latency_summary(),
-            "resources": {**self.metrics.resources(), "budget": self.budget.state()},
+            "cache": cache,
+            "latency": self._latency_ms(),
+            "resources": {**res, "rss_mib": None if rss is None else round(rss / 1048576.0, 1),
+                          "budget_mib": self.profile.memory_budget_mib, "budget": budget},
             "mqtt": self.mqtt_status(),
             "alerts": {"active": self.alert_evaluator.active()},
             "events": self.events[-10:],
