@@ -35,7 +35,12 @@ def _engine(data_dir: Path, tier: str = "ultra_lite", threads: int = 1):
     from nic_edge.engine.engine import Engine
 
     prof = load_profiles()[tier]
-    return Engine(data_dir, prof, EngineConfig(), Embedder(threads=threads, batch_size=prof.batch_size))
+    # NIC_EDGE_MODEL_DIR: benchmark a copy of the model (see tools/evaluate.py).
+    model_dir = Path(os.environ["NIC_EDGE_MODEL_DIR"]) if os.environ.get("NIC_EDGE_MODEL_DIR") else None
+    emb = Embedder(model_dir=model_dir, threads=threads, batch_size=prof.batch_size)
+    if int(emb.manifest.get("batch", 0) or 0) == 1:
+        emb.batch_size = 1  # a batch-1 export cannot take stacked inputs
+    return Engine(data_dir, prof, EngineConfig(), emb)
 
 
 def _questions() -> list[dict]:

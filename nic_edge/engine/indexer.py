@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
 SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl"}
 EMBED_SLICE = 512  # progress granularity; the embedder sorts each slice by length
+# Chunks are embedded from their first 128 tokens (None: the model's max length, 256). A chunk
+# embedding costs ~26 % less at 128 (bench chunks: median 145 tokens) and retrieval did not get
+# worse (docs/benchmarks/engine.md: hybrid R@5 0.917 vs 0.911 on the out-of-manual set, 0.930 =
+# 0.930 on MTRAG); BM25 still sees the whole chunk. Questions are never clipped.
+INDEX_MAX_TOKENS: int | None = 128
 
 
 @dataclass
@@ -82,6 +87,21 @@ def expand(paths: Iterable[Path | str]) -> list[Path]:
         else:
             out.append(p)
     return out
+
+
+def clip_tokens(text: str, tokenizer: Any, limit: int) -> str:
+    """The longest whitespace-word prefix of ``text`` the model sees as <= ``limit`` tokens
+    (incl. [CLS]/[SEP]). BERT splits on whitespace before anything else, so per-word counts add
+    up exactly; the embedder then gets the same tokens its own truncation would keep, minus
+    any partial last word."""
+    budget = limit - 2
+    words = text.split()
+    used = 0
+    for i, w in enumerate(words):
+        used += tokenizer.count(w) - 2
+        if used > budget:
+            return " ".join(words[:i])
+    return text
 
 
 def _section_notices(rows: list[_Row]) -> None:
@@ -258,11 +278,15 @@ class Indexer:
                 src = np.array([rows[i].old_row for i in keep], dtype=np.int64)
                 emb[keep] = old_vec.mat[src]
                 scale[keep] = old_vec.scale[src]
+        tokenizer = getattr(embedder, "tokenizer", None)
+        limit = INDEX_MAX_TOKENS if tokenizer is not None else None
         try:
             for a in range(0, len(todo), EMBED_SLICE):
                 part = todo[a:a + EMBED_SLICE]
                 texts = [(rows[i].section + "\n" + rows[i].text) if rows[i].section else rows[i].text
                          for i in part]
+                if limit:
+                    texts = [clip_tokens(t, tokenizer, limit) for t in texts]
                 vecs = np.asarray(embedder.embed_many(texts), dtype=np.float32)
                 q, s = quantize(vecs)
                 emb[part], scale[part] = q, s

@@ -121,7 +121,10 @@ class Snapshot:
         self._source_info: dict[str, Any] | None = None
 
     def _load(self, name: str) -> np.ndarray:
-        return np.load(self.path / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+        # A plain ndarray view of the read-only mapping (the view keeps the mapping alive):
+        # indexing a np.memmap wraps every result in a new memmap object, which cost ~0.4 ms
+        # per answer in per-row lookups (profiled on the 6.7k-chunk bench index).
+        return np.load(self.path / f"{name}.npy", mmap_mode="r", allow_pickle=False).view(np.ndarray)
 
     @property
     def model_sha256(self) -> str | None:
@@ -188,16 +191,26 @@ class IndexStore:
     def __init__(self, root: Path, fault_hook: Callable[[str], None] | None = None) -> None:
         self.root = Path(root)
         self._fault = fault_hook or (lambda step: None)
+        self._current: tuple[tuple[int, int, int], str | None] | None = None
 
     def current_name(self) -> str | None:
+        # Asked several times per question: re-read CURRENT only when its inode/mtime/size
+        # changed (it is replaced with os.replace, so a switch always gives a new inode).
+        path = self.root / CURRENT
         try:
-            name = (self.root / CURRENT).read_text("utf-8").strip()
+            st = os.stat(path)
+            key = (st.st_ino, st.st_mtime_ns, st.st_size)
+            if self._current is not None and self._current[0] == key:
+                return self._current[1]
+            name = path.read_text("utf-8").strip() or None
         except FileNotFoundError:
+            self._current = None
             return None
         except OSError as exc:
-            raise IndexStoreError(f"cannot read {self.root / CURRENT}: {exc}",
+            raise IndexStoreError(f"cannot read {path}: {exc}",
                                   "check the data dir permissions") from exc
-        return name or None
+        self._current = (key, name)
+        return name
 
     def open_current(self) -> Snapshot | None:
         name = self.current_name()

@@ -63,6 +63,17 @@ def test_int8_cosine_close_to_float():
     cos = vi.cosines(v)
     np.testing.assert_allclose(cos, m @ v, atol=0.02)
     assert int(np.argmax(cos)) == 123
+    np.testing.assert_allclose(vi.cosines(v), cos)  # second query: same path, same answer
+
+
+def test_block_scan_covers_a_partial_last_block():
+    from nic_edge.engine.vectors import BLOCK_ROWS
+
+    rng = np.random.default_rng(2)
+    m = rng.normal(size=(2 * BLOCK_ROWS + 17, 32)).astype(np.float32)
+    m /= np.linalg.norm(m, axis=1, keepdims=True)
+    vi = VectorIndex(*quantize(m))
+    np.testing.assert_allclose(vi.cosines(m[-1]), m @ m[-1], atol=0.02)
 
 
 @pytest.mark.parametrize("fusion", ["rrf", "score", "bm25", "vector"])

@@ -141,3 +141,36 @@ def test_lexical_index_gets_vectors_when_model_returns(tmp_path):
     assert ok.mode == "lexical"
     assert ok.index_paths([]).vectors
     assert ok.mode == "hybrid"
+
+
+class _WordTokenizer:
+    """Stand-in tokenizer: each whitespace word is one token, a hyphenated word two."""
+
+    def count(self, text: str) -> int:
+        return sum(1 + w.count("-") for w in text.split()) + 2
+
+
+def test_clip_tokens_keeps_the_longest_prefix_under_the_limit():
+    from nic_edge.engine.indexer import clip_tokens
+
+    tok = _WordTokenizer()
+    assert clip_tokens("a b c", tok, 10) == "a b c"
+    assert clip_tokens("a b c d e", tok, 5) == "a b c"          # 3 words + [CLS]/[SEP]
+    assert clip_tokens("a b-c d", tok, 4) == "a"                # "b-c" is two tokens: 1 + 2 > 2
+    assert tok.count(clip_tokens("w " * 500, tok, 128)) <= 128
+
+
+def test_index_max_tokens_clips_only_what_is_embedded(tmp_path, monkeypatch):
+    from nic_edge.engine import indexer
+
+    emb = HashEmbedder()
+    emb.tokenizer = _WordTokenizer()
+    seen: list[str] = []
+    real = emb.embed_many
+    monkeypatch.setattr(emb, "embed_many", lambda texts, progress=None: (seen.extend(texts), real(texts))[1])
+    monkeypatch.setattr(indexer, "INDEX_MAX_TOKENS", 6)
+    eng = make(tmp_path, emb)
+    eng.index_paths([write_manual(tmp_path)])
+    assert seen and all(emb.tokenizer.count(t) <= 6 for t in seen)
+    snap = eng.snapshot()
+    assert any(len(snap.text(i).split()) > 6 for i in range(snap.n))  # stored text is whole
