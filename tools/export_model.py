@@ -122,7 +122,11 @@ def main() -> int:
     log.info("converted %s int8 in %.1fs: %.1f MiB", args.variant, time.perf_counter() - t0, len(tfl) / 2**20)
     args.out.mkdir(parents=True, exist_ok=True)
     model_path = args.out / MODEL_FILE
-    model_path.write_bytes(tfl)
+    # temp file + rename: a process that has the old model mapped keeps its (unlinked) file
+    # instead of dying with SIGBUS when the bytes under its mapping change.
+    tmp_path = model_path.with_name(model_path.name + ".tmp")
+    tmp_path.write_bytes(tfl)
+    os.replace(tmp_path, model_path)
     shutil.copyfile(vocab_path, args.out / "vocab.txt")
     got = run_tflite(model_path, ids)
     cos = (ref * got).sum(axis=1) / np.linalg.norm(got, axis=1)

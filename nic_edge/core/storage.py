@@ -19,6 +19,7 @@ it inflates the page cache (and so RSS-like accounting) on small boards.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -236,3 +237,12 @@ def fsync_dir(directory: Path | str) -> None:
         pass  # some filesystems (e.g. vfat boot partitions) refuse fsync on directories
     finally:
         os.close(dfd)
+
+
+def file_sha256(path: Path | str) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks (model check, unchanged-manual check)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -12,7 +12,6 @@ retrieval tolerates, so switching runtime does not force re-embedding.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import logging
@@ -27,6 +26,7 @@ import numpy as np
 
 from nic_edge.errors import MissingDependencyError, ModelError
 from nic_edge.engine.tokenizer import WordPieceTokenizer
+from nic_edge.core.storage import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +85,6 @@ def quantize_int8(vecs: np.ndarray) -> tuple[np.ndarray, float]:
     peak = float(np.abs(vecs).max()) if vecs.size else 0.0
     scale = peak / 127.0 if peak > 0 else 1.0
     return np.clip(np.rint(vecs / scale), -127, 127).astype(np.int8), scale
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class Embedder:
@@ -171,7 +163,7 @@ class Embedder:
         try:
             name, interpreter_cls = resolve_runtime(self._forced_runtime)
             path = self.model_dir / self.manifest["file"]
-            actual = _sha256(path) if path.is_file() else None
+            actual = file_sha256(path) if path.is_file() else None
             if actual is None:
                 raise ModelError(f"model file {path} is missing", hint="reinstall nic-edge")
             if actual != self.model_sha256:

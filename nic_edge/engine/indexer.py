@@ -10,7 +10,6 @@ built without vectors (lexical) and the next run with a model fills them in.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from nic_edge.engine.bm25 import build_arrays, chunk_terms
 from nic_edge.engine.store import GenerationData, IndexStore, Snapshot
 from nic_edge.engine.vectors import quantize
 from nic_edge.errors import IngestError, MissingDependencyError, ModelError
+from nic_edge.core.storage import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +69,6 @@ class _Row:
     text: str
     notices: list[str] | None = None
     old_row: int = -1
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def expand(paths: Iterable[Path | str]) -> list[Path]:
@@ -151,7 +143,7 @@ class Indexer:
                 progress(n, len(files_list), f"reading {path.name}")
             key = str(path.resolve())
             try:
-                sha = _sha256(path)
+                sha = file_sha256(path)
             except OSError as exc:
                 report.skipped.append((str(path), f"cannot read: {exc.strerror or exc}"))
                 continue
