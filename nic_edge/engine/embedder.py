@@ -27,6 +27,7 @@ import numpy as np
 from nic_edge.errors import MissingDependencyError, ModelError
 from nic_edge.engine.tokenizer import WordPieceTokenizer
 from nic_edge.core.storage import file_sha256
+from nic_edge.core.resources import models_dir
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,7 @@ ProgressHook = Callable[[int, int], None]
 
 def default_model_dir() -> Path:
     """The model directory shipped inside the package (``nic_edge.models``)."""
-    from importlib import resources
-
-    return Path(str(resources.files("nic_edge.models")))
+    return models_dir()
 
 
 def _import_interpreter(name: str) -> type:
