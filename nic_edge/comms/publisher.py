@@ -29,9 +29,10 @@ from typing import Any, Callable
 from nic_edge import __version__
 from nic_edge.comms import schema
 from nic_edge.comms.outbox import Outbox
-from nic_edge.core.config import Config, file_in_config, read_secret
+from nic_edge.core.config import Config, read_secret
+from nic_edge.core.mqtt_client import make_client
 from nic_edge.core.lifecycle import Service
-from nic_edge.errors import MissingDependencyError, StorageError
+from nic_edge.errors import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +62,6 @@ def describe_connect_error(exc: BaseException, host: str, port: int) -> str:
     return f"cannot connect to {host}:{port}: {exc}"
 
 
-def _import_paho() -> Any:
-    try:
-        import paho.mqtt.client as mqtt  # noqa: PLC0415 - lazy: CLI paths without MQTT stay fast
-    except ImportError as exc:
-        raise MissingDependencyError("paho-mqtt is not installed",
-                                     "pip install 'paho-mqtt>=2,<3' (a nic-edge dependency)") from exc
-    return mqtt
-
-
 class MqttPublisher(Service):
     """Store-and-forward telemetry publisher; see the module docstring."""
 
@@ -82,6 +74,7 @@ class MqttPublisher(Service):
                  clock: Callable[[], float] = time.time, rnd: Callable[[], float] = random.random,
                  max_inflight: int = 16, ack_batch_s: float = 0.25) -> None:
         super().__init__()
+        self._config = cfg
         self.cfg = cfg.mqtt
         self.device = cfg.device_id
         self.prefix = cfg.mqtt.topic_prefix
@@ -90,8 +83,6 @@ class MqttPublisher(Service):
         self.enabled = bool(cfg.mqtt.host) and outbox is not None
         self.threaded = self.enabled
         self._password = read_secret(cfg, "mqtt.password_file") if cfg.mqtt.password_file else None
-        self._tls_files = {k: str(file_in_config(cfg, getattr(cfg.mqtt, k))) if getattr(cfg.mqtt, k) else None
-                           for k in ("ca_file", "cert_file", "key_file")}
         self._info_fn = info_fn
         self._on_desired = on_desired
         self._discovery_fn = discovery_fn
@@ -206,19 +197,9 @@ class MqttPublisher(Service):
         self._state = "disconnected"
 
     def _new_client(self) -> Any:
-        mqtt = _import_paho()
-        v5 = self.cfg.protocol == "5"
-        kwargs: dict[str, Any] = {"protocol": mqtt.MQTTv5 if v5 else mqtt.MQTTv311}
-        if not v5:
-            kwargs["clean_session"] = True
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                             reconnect_on_failure=False, **kwargs)
+        client = make_client(self._config, self.client_id, password=self._password,
+                             reconnect_on_failure=False)
         client.will_set(self._topics[schema.STATUS], schema.OFFLINE, qos=1, retain=True)
-        if self.cfg.tls:
-            client.tls_set(ca_certs=self._tls_files["ca_file"], certfile=self._tls_files["cert_file"],
-                           keyfile=self._tls_files["key_file"])
-        if self.cfg.username:
-            client.username_pw_set(self.cfg.username, self._password)
         client.max_inflight_messages_set(self.max_inflight + 8)  # + status/info/reported
         client.max_queued_messages_set(0)
         client.connect_timeout = 5.0

@@ -24,11 +24,13 @@ def import_paho() -> Any:
     return mqtt
 
 
-def make_client(cfg: Config, client_id: str, clean_session: bool = True) -> Any:
+def make_client(cfg: Config, client_id: str, clean_session: bool = True, password: str | None = None,
+                **client_kwargs: Any) -> Any:
     """A paho Client with protocol, TLS and credentials applied (not yet connected).
 
     ``clean_session=False`` (MQTT 3.1.1) with a fixed client id asks the broker to keep the
     subscriptions and queue QoS 1 messages while the client is away (the aggregator's restart).
+    ``password`` overrides reading ``mqtt.password_file``; ``client_kwargs`` go to ``Client``.
     """
     mqtt = import_paho()
     m = cfg.mqtt
@@ -36,12 +38,13 @@ def make_client(cfg: Config, client_id: str, clean_session: bool = True) -> Any:
         raise ConfigError([("mqtt.host", "not set; the fleet tools need a broker (--config FILE with [mqtt] host)")], cfg.source)
     if m.protocol == "5":
         client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                             protocol=mqtt.MQTTv5)
+                             protocol=mqtt.MQTTv5, **client_kwargs)
     else:
         client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                             protocol=mqtt.MQTTv311, clean_session=clean_session)
+                             protocol=mqtt.MQTTv311, clean_session=clean_session, **client_kwargs)
     if m.username:
-        password = read_secret(cfg, "mqtt.password_file") if m.password_file else None
+        if password is None and m.password_file:
+            password = read_secret(cfg, "mqtt.password_file")
         client.username_pw_set(m.username, password)
     if m.tls:
         ctx = ssl.create_default_context(cafile=str(file_in_config(cfg, m.ca_file)) if m.ca_file else None)
