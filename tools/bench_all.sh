@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every benchmark script one after another (quiet machine, nothing else running) and keep
 # each one's output in OUT (default ./bench-out). The engine benchmarks need ../shared and a
-# ~5 minute index build; they run last and only with --engine.
+# ~3 minute index build; they run last and only with --engine.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-bench-out}
@@ -22,5 +22,6 @@ if [ "${1:-}" = "--engine" ]; then
   run engine_latency python3 tools/bench_engine.py latency --data-dir "$D" --tier ultra_lite
   run engine_cold    python3 tools/bench_engine.py cold --data-dir "$D" --tier ultra_lite
   run engine_memory  python3 tools/bench_engine.py memory --data-dir "$D" --tier ultra_lite
+  run engine_clip    python3 tools/bench_engine.py clip --data-dir "$D" --tier ultra_lite --runs 3
   rm -rf "$D"
 fi

@@ -5,6 +5,8 @@
     python3 tools/bench_engine.py latency --data-dir DIR [--runs 5]
     python3 tools/bench_engine.py cold    --data-dir DIR   # fresh process: imports + model + 1 answer
     python3 tools/bench_engine.py memory  --data-dir DIR   # peak RSS answering all questions, ultra_lite
+    python3 tools/bench_engine.py clip    --data-dir DIR [--lengths 128,96,80,64] [--sample 300]
+                                  # ms per chunk embedding, by how many tokens chunks are cut to
 
 Latency: pinned to one core, model warmed, no cache; prints medians over runs of p50/p95 of
 ``latency_ms`` (hybrid), the per-stage medians, and the lexical run in the same process as the
@@ -174,19 +176,50 @@ def cmd_memory(args: argparse.Namespace) -> None:
           f"{'nic-edge ask --jsonl' if use_cli else 'an Engine loop (CLI not present)'}; modes {modes}; exit {proc.returncode}")
 
 
+def cmd_clip(args: argparse.Namespace) -> None:
+    """What indexing costs per chunk when chunks are embedded from their first N tokens
+    (``indexer.INDEX_MAX_TOKENS``): the same random bench chunks at each length, round-robin,
+    median of ``--runs``; ratio against the first length (the baseline)."""
+    import random
+
+    from nic_edge.engine.indexer import INDEX_MAX_TOKENS, clip_tokens
+
+    emb = _engine(Path(args.data_dir), tier=args.tier, threads=args.threads).embedder
+    emb.load()
+    rows = [json.loads(line)["text"] for line in (BENCH / "nic_chunks.jsonl").open(encoding="utf-8")]
+    texts = random.Random(1).sample(rows, min(args.sample, len(rows)))
+    lengths = [int(x) for x in args.lengths.split(",")]
+    clipped = {n: [clip_tokens(t, emb.tokenizer, n) for t in texts] for n in lengths}
+    emb.embed_many(clipped[lengths[0]][:20])  # warm-up
+    times: dict[int, list[float]] = {n: [] for n in lengths}
+    for _ in range(args.runs):
+        for n in lengths:
+            t0 = time.perf_counter()
+            emb.embed_many(clipped[n])
+            times[n].append((time.perf_counter() - t0) / len(texts) * 1000)
+    base = statistics.median(times[lengths[0]])
+    print(f"{len(texts)} bench chunks, {args.threads} thread(s), median of {args.runs} runs; "
+          f"shipped INDEX_MAX_TOKENS = {INDEX_MAX_TOKENS}")
+    for n in lengths:
+        med = statistics.median(times[n])
+        print(f"  first {n:3d} tokens: {med:6.2f} ms per chunk  ({med / base:.2f}x of {lengths[0]})")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=["index", "latency", "components", "cold", "memory"])
+    ap.add_argument("what", choices=["index", "latency", "components", "cold", "memory", "clip"])
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--tier", default="ultra_lite")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--lengths", default="128,96,80,64", help="clip: token lengths, first = baseline")
+    ap.add_argument("--sample", type=int, default=300, help="clip: how many bench chunks")
     args = ap.parse_args(argv)
     if not (BENCH / "nic_chunks.jsonl").is_file():
         print(f"skip: benchmark data not found under {BENCH}")
         return 0
     {"index": cmd_index, "latency": cmd_latency, "components": cmd_components, "cold": cmd_cold,
-     "memory": cmd_memory}[args.what](args)
+     "memory": cmd_memory, "clip": cmd_clip}[args.what](args)
     return 0
 
 

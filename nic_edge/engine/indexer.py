@@ -28,11 +28,15 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
 SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl"}
 EMBED_SLICE = 512  # progress granularity; the embedder sorts each slice by length
-# Chunks are embedded from their first 128 tokens (None: the model's max length, 256). A chunk
-# embedding costs ~26 % less at 128 (bench chunks: median 145 tokens) and retrieval did not get
-# worse (docs/benchmarks/engine.md: hybrid R@5 0.917 vs 0.911 on the out-of-manual set, 0.930 =
-# 0.930 on MTRAG); BM25 still sees the whole chunk. Questions are never clipped.
-INDEX_MAX_TOKENS: int | None = 128
+# Chunks are embedded from their first 80 tokens (None: the model's max length, 256). BM25 still
+# sees the whole chunk; questions are never clipped. One-core embedding cost per bench chunk
+# (median 145 tokens, `tools/bench_engine.py clip`): 36.7 ms at 128, 21.6 ms at 80 -- what
+# brings one-core indexing of the 6,610 bench chunks from 260 s to ~146 s (and cuts a Pi
+# Zero 2 W's hours by ~40 %).
+# Hybrid retrieval held (docs/benchmarks/engine.md): MTRAG R@5 0.930 at 128/96/80 (MRR@10
+# 0.850 -> 0.836), nic_qa 1.000, out-of-manual 0.917 vs 0.915 at 128; the vector side alone
+# loses on MTRAG's longer prose (R@5 0.872 -> 0.826), where BM25 carries the hybrid.
+INDEX_MAX_TOKENS: int | None = 80
 
 
 @dataclass
