@@ -41,8 +41,12 @@ class SimDevice:
     """One simulated box: seq counter, cumulative counters, resource drift."""
 
     def __init__(self, device: str, tier: str = "lite", seed: int | None = None,
-                 questions_per_interval: int = 12, base_latency_s: float = 0.05) -> None:
+                 questions_per_interval: int = 12, base_latency_s: float = 0.05,
+                 legacy: bool = False) -> None:
         self.device = device
+        # legacy=True: the payload boxes sent before the compact wire format (v1 sketch dicts,
+        # per-stage entries as unrounded objects, no number rounding), for compatibility tests.
+        self.legacy = legacy
         self.tier = tier
         self.rng = random.Random(seed if seed is not None else hash(device) & 0xFFFF)
         self.seq = 0
@@ -86,10 +90,13 @@ class SimDevice:
         budget = BUDGETS.get(self.tier, 320) * 1048576
         lookups = sum(self.cache.values())
         entry = sketch_entry(ans)
+        if not self.legacy:
+            entry["sketch"] = ans.to_compact()  # as DeviceMetrics.snapshot sends it
+        light = _legacy_entry if self.legacy else schema.light_entry
         return {
             "ts": ts, "tier": self.tier, "mode": "hybrid",
-            "latency": {"answer": entry, "stages": {s: schema.light_entry(sketch_entry(sk)) for s, sk in stages.items()},
-                        "outcomes": {o: schema.light_entry(sketch_entry(sk)) for o, sk in outcomes.items()}},
+            "latency": {"answer": entry, "stages": {s: light(sketch_entry(sk)) for s, sk in stages.items()},
+                        "outcomes": {o: light(sketch_entry(sk)) for o, sk in outcomes.items()}},
             "cache": {"l1_hits": self.cache["l1"], "l2_hits": self.cache["l2"], "l1_misses": self.cache["miss"],
                       "hits": self.cache["l1"] + self.cache["l2"],
                       "hit_ratio": round((self.cache["l1"] + self.cache["l2"]) / lookups, 4) if lookups else 0.0,
@@ -109,8 +116,13 @@ class SimDevice:
     def metrics_payload(self, ts: float | None = None, replayed: bool = False) -> bytes:
         ts = time.time() if ts is None else ts
         seq = self.next_seq()
-        body = schema.build_metrics(self.snapshot(ts), seq=seq, device=self.device, ts=ts, replayed=replayed)
-        raw = schema.encode_metrics(body)
+        if self.legacy:
+            body = dict(self.snapshot(ts), seq=seq, device=self.device, replayed=replayed,
+                        drops={"metrics": 0, "alerts": 0})
+            raw = schema.dumps(schema.validate_metrics(body), schema.METRICS)
+        else:
+            body = schema.build_metrics(self.snapshot(ts), seq=seq, device=self.device, ts=ts, replayed=replayed)
+            raw = schema.encode_metrics(body)
         self.sent[seq] = raw
         if len(self.sent) > 256:
             self.sent.pop(min(self.sent))
@@ -141,6 +153,10 @@ class SimDevice:
             self.tier = tier
         return schema.encode_reported(schema.make_reported(tier, source, version, status, None,
                                                            time.time() if ts is None else ts))
+
+
+def _legacy_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in entry.items() if k != "sketch"}
 
 
 def _run_process(args: argparse.Namespace) -> int:

@@ -27,10 +27,8 @@ ONLINE, OFFLINE = b"online", b"offline"
 
 # Largest payload accepted per kind. Metrics carry several latency sketches (a few KiB each);
 # desired is tiny and signed, so anything big there is hostile.
-MAX_PAYLOAD_BYTES: dict[str, int] = {
-    STATUS: 16, INFO: 16 * 1024, METRICS: 256 * 1024, ALERTS: 8 * 1024,
-    DESIRED: 1024, REPORTED: 2048,
-}
+MAX_PAYLOAD_BYTES: dict[str, int] = {STATUS: 16, INFO: 16 * 1024, METRICS: 256 * 1024, ALERTS: 8 * 1024,
+                                      DESIRED: 1024, REPORTED: 2048}
 SEVERITIES = ("info", "warning", "critical")
 ALERT_STATES = ("firing", "resolved")
 REPORT_STATUSES = ("applied", "rejected", "cleared", "ignored")
@@ -118,6 +116,12 @@ def _no_constant(name: str) -> Any:
     raise SchemaError(f"{name} is not allowed")
 
 
+# Stateless decoders, built once. Metrics (a fleet aggregator's hot path) skip the duplicate-key
+# hook: harmless there (last wins); signed and control payloads stay strict.
+_decode_telemetry = json.JSONDecoder(parse_constant=_no_constant).decode
+_decode_strict = json.JSONDecoder(object_pairs_hook=_no_dupes, parse_constant=_no_constant).decode
+
+
 def loads(payload: bytes | bytearray | str, kind: str) -> Any:
     """Size check, strict UTF-8, strict JSON (no NaN, no duplicate keys, bounded nesting)."""
     raw = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
@@ -129,12 +133,7 @@ def loads(payload: bytes | bytearray | str, kind: str) -> Any:
     except UnicodeDecodeError:
         raise SchemaError(f"{kind} payload is not valid UTF-8") from None
     try:
-        if kind == METRICS:
-            # The hot path of a large fleet's aggregator: duplicate keys in telemetry are
-            # harmless (last wins), so skip the per-object hook; signed and control payloads
-            # stay strict.
-            return json.loads(text, parse_constant=_no_constant)
-        return json.loads(text, object_pairs_hook=_no_dupes, parse_constant=_no_constant)
+        return (_decode_telemetry if kind == METRICS else _decode_strict)(text)
     except RecursionError:
         raise SchemaError(f"{kind} payload nests too deeply") from None
     except json.JSONDecodeError as exc:
@@ -156,15 +155,15 @@ Check = Callable[[Any], str | None]
 
 
 def _num(v: Any) -> str | None:
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    t = type(v)  # exact JSON types first: this runs ~15 times per metrics message
+    ok = t is int or (math.isfinite(v) if t is float else
+                      isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
     return None if ok else "must be a finite number"
 
 
 def _int(lo: int = 0) -> Check:
-    def check(v: Any) -> str | None:
-        ok = isinstance(v, int) and not isinstance(v, bool) and v >= lo
-        return None if ok else f"must be an integer >= {lo}"
-    return check
+    msg = f"must be an integer >= {lo}"
+    return lambda v: None if isinstance(v, int) and not isinstance(v, bool) and v >= lo else msg
 
 
 def _str(max_len: int = _MAX_STR, empty: bool = False) -> Check:
@@ -184,15 +183,12 @@ def _dict(v: Any) -> str | None:
 
 
 def _one_of(choices: tuple[Any, ...]) -> Check:
-    def check(v: Any) -> str | None:
-        return None if v in choices and not isinstance(v, bool) else f"must be one of {', '.join(map(repr, choices))}"
-    return check
+    msg = f"must be one of {', '.join(map(repr, choices))}"
+    return lambda v: None if v in choices and not isinstance(v, bool) else msg
 
 
 def _nullable(inner: Check) -> Check:
-    def check(v: Any) -> str | None:
-        return None if v is None else inner(v)
-    return check
+    return lambda v: None if v is None else inner(v)
 
 
 def _map_of(inner: Check) -> Check:
@@ -236,10 +232,8 @@ def encode_status(online: bool) -> bytes:
 
 def parse_status(payload: bytes) -> bool:
     """True for ``online``, False for ``offline``."""
-    if bytes(payload) == ONLINE:
-        return True
-    if bytes(payload) == OFFLINE:
-        return False
+    if bytes(payload) in (ONLINE, OFFLINE):
+        return bytes(payload) == ONLINE
     raise SchemaError("status payload must be 'online' or 'offline'")
 
 
@@ -267,19 +261,36 @@ _METRICS_FIELDS: dict[str, Check] = {
 }
 
 
-def light_entry(entry: dict[str, Any]) -> dict[str, Any]:
-    """A latency entry without its sketch (p50/p95/p99, count, ...): per-stage and per-outcome
-    latency rides along this way; only ``latency.answer`` carries the mergeable sketch, which
-    keeps a snapshot near 1.5 KB and the aggregator's per-message work small."""
-    return {k: v for k, v in entry.items() if k != "sketch"}
+# Wire precision: plain numbers keep 6 significant digits, integral floats go out as integers.
+# The answer entry (percentiles plus its sketch, sent compact: LatencySketch.to_compact) is exact:
+# the aggregator checks its percentiles against the sketch and merges the sketch.
+LIGHT_FIELDS = ("p50", "p95", "p99", "count", "sum")
+
+
+def _round(v: Any, digits: int = 6) -> Any:
+    if type(v) is not float or not math.isfinite(v):
+        return v
+    return int(v) if v.is_integer() and abs(v) < 2 ** 53 else v if abs(v) >= 10 ** digits \
+        else float(f"{v:.{digits}g}")
+
+
+def light_entry(entry: dict[str, Any]) -> list[Any]:
+    """A per-stage or per-outcome latency entry as ``[p50, p95, p99, count, sum]`` (seconds; null
+    percentiles when count is 0), percentiles to 4 significant digits: they come from a sketch with
+    1 % relative error. Only ``latency.answer`` carries a sketch (a snapshot stays ~1.7 KB)."""
+    return [_round(entry.get(k), 4 if k[0] == "p" else 6) for k in LIGHT_FIELDS]
 
 
 def build_metrics(snapshot: dict[str, Any], *, seq: int, device: str, ts: float,
                   replayed: bool = False, drops: dict[str, int] | None = None) -> dict[str, Any]:
-    """Normalise a producer snapshot into the wire shape (missing sections become empty)."""
+    """Normalise a producer snapshot into the wire shape (missing sections become empty, plain
+    numbers rounded: ``_round``)."""
     out = dict(snapshot)
     for key in ("latency", "cache", "resources", "counters"):
         out.setdefault(key, {})
+    for key in ("cache", "resources", "counters", "summary"):
+        if isinstance(out.get(key), dict):
+            out[key] = {k: _round(v) for k, v in out[key].items()}
     out.update(seq=seq, device=device, replayed=replayed)
     out.setdefault("ts", ts)
     out["drops"] = dict(drops or out.get("drops") or {"metrics": 0, "alerts": 0})

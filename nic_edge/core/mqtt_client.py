@@ -25,23 +25,26 @@ def import_paho() -> Any:
 
 
 def make_client(cfg: Config, client_id: str, clean_session: bool = True, password: str | None = None,
-                **client_kwargs: Any) -> Any:
+                client_class: type | None = None, **client_kwargs: Any) -> Any:
     """A paho Client with protocol, TLS and credentials applied (not yet connected).
 
     ``clean_session=False`` (MQTT 3.1.1) with a fixed client id asks the broker to keep the
     subscriptions and queue QoS 1 messages while the client is away (the aggregator's restart).
-    ``password`` overrides reading ``mqtt.password_file``; ``client_kwargs`` go to ``Client``.
+    ``password`` overrides reading ``mqtt.password_file``; ``client_class`` (a paho ``Client``
+    subclass, e.g. the aggregator's buffered receive path) replaces ``Client``; ``client_kwargs``
+    go to it.
     """
     mqtt = import_paho()
+    cls = client_class or mqtt.Client
     m = cfg.mqtt
     if not m.host:
         raise ConfigError([("mqtt.host", "not set; the fleet tools need a broker (--config FILE with [mqtt] host)")], cfg.source)
     if m.protocol == "5":
-        client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                             protocol=mqtt.MQTTv5, **client_kwargs)
+        client = cls(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                     protocol=mqtt.MQTTv5, **client_kwargs)
     else:
-        client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                             protocol=mqtt.MQTTv311, clean_session=clean_session, **client_kwargs)
+        client = cls(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                     protocol=mqtt.MQTTv311, clean_session=clean_session, **client_kwargs)
     if m.username:
         if password is None and m.password_file:
             password = read_secret(cfg, "mqtt.password_file")

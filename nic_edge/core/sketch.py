@@ -9,6 +9,11 @@ Why this shape: the device records latencies on the hot path (``add`` must cost 
 CPython), the MQTT snapshot ships the buckets, and the fleet aggregator merges sketches from many
 boxes bucket by bucket, so fleet-wide p99 is exact up to alpha instead of an average of p99s.
 
+Two wire forms, both accepted by ``from_dict``: v1 ``to_dict`` (bucket keys as JSON object
+keys) and v2 ``to_compact`` (sorted keys delta-encoded and counts as two integer arrays), which is
+what MQTT snapshots and the aggregator's store carry: about half the bytes, and a decoder does
+no per-bucket string parsing (the fleet aggregator decodes one per message).
+
 Memory is bounded: beyond ``max_bins`` buckets the lowest ones are folded into the lowest kept
 bucket (only the low quantiles lose accuracy). With alpha = 1 % and tiny = 1 ns, 2048 buckets span
 1 ns .. ~10^9 s, so latency data never collapses in practice and merging is exact.
@@ -19,15 +24,21 @@ No numpy: this module is imported by the device core and by the fleet aggregator
 from __future__ import annotations
 
 import math
+from itertools import accumulate, islice
 from typing import Any
 
 WIRE_VERSION = 1
+COMPACT_VERSION = 2
 DEFAULT_ALPHA = 0.01
 DEFAULT_MAX_BINS = 2048
 DEFAULT_TINY = 1e-9
 # Accepted from the wire: a peer may use a larger max_bins, but not an unbounded one.
 MAX_WIRE_BINS = 8192
 _MAX_LOG_VALUE = 700.0  # gamma**i must stay a finite float
+_KEYS_V1 = frozenset({"v", "g", "b", "z", "n", "s", "mn", "mx"})
+_KEYS_V2 = frozenset({"v", "g", "k", "c", "z", "n", "s", "mn", "mx"})
+_INT_ONLY = {int}
+_DERIVED: dict[float, tuple[float, float, float]] = {}  # gamma -> (alpha, log gamma, 1 / log gamma)
 
 
 class LatencySketch:
@@ -102,7 +113,7 @@ class LatencySketch:
         """Add ``other``'s observations into this sketch (exact, bucket by bucket)."""
         if not isinstance(other, LatencySketch):
             raise TypeError("can only merge another LatencySketch")
-        if not math.isclose(self.gamma, other.gamma, rel_tol=1e-12, abs_tol=0.0):
+        if self.gamma != other.gamma and not math.isclose(self.gamma, other.gamma, rel_tol=1e-12, abs_tol=0.0):
             raise ValueError(f"cannot merge sketches with different gamma ({self.gamma} vs {other.gamma})")
         if other.count == 0:
             return
@@ -119,8 +130,10 @@ class LatencySketch:
         self.max = max(self.max, other.max)
 
     def copy(self) -> "LatencySketch":
-        out = LatencySketch(max_bins=self.max_bins, tiny=self.tiny, gamma=self.gamma)
-        out.merge(self)
+        out = LatencySketch._blank(self.gamma, self.max_bins)
+        out.tiny = self.tiny
+        out.bins, out._keys = dict(self.bins), None if self._keys is None else list(self._keys)
+        out.zero, out.count, out.sum, out.min, out.max = self.zero, self.count, self.sum, self.min, self.max
         return out
 
     # -- reading ---------------------------------------------------------------------------
@@ -197,39 +210,47 @@ class LatencySketch:
             "mn": None if empty else self.min, "mx": None if empty else self.max,
         }
 
+    def to_compact(self) -> dict[str, Any]:
+        """Compact JSON-able form (v2): ``{"v":2,"g","k":[first key, deltas...],"c":[counts],"z","n","s","mn","mx"}``."""
+        keys = self._sorted_keys()
+        bins = self.bins
+        empty = self.count == 0
+        return {
+            "v": COMPACT_VERSION, "g": self.gamma,
+            "k": keys[:1] + [b - a for a, b in zip(keys, islice(keys, 1, None))],
+            "c": [bins[k] for k in keys],
+            "z": self.zero, "n": self.count, "s": self.sum,
+            "mn": None if empty else self.min, "mx": None if empty else self.max,
+        }
+
     @classmethod
     def from_dict(cls, d: Any, max_bins: int = DEFAULT_MAX_BINS) -> "LatencySketch":
-        """Rebuild a sketch from ``to_dict`` output; anything malformed raises ValueError."""
+        """Rebuild a sketch from ``to_dict`` (v1) or ``to_compact`` (v2) output; anything
+        malformed raises ValueError."""
         if not isinstance(d, dict):
             raise ValueError("sketch must be an object")
-        unknown = set(d) - {"v", "g", "b", "z", "n", "s", "mn", "mx"}
+        v = d.get("v")
+        if v == COMPACT_VERSION and type(v) is int:
+            unknown = d.keys() - _KEYS_V2
+        elif v == WIRE_VERSION and type(v) is int:
+            unknown = d.keys() - _KEYS_V1
+        else:
+            raise ValueError(f"sketch version must be {WIRE_VERSION} or {COMPACT_VERSION}")
         if unknown:
             raise ValueError(f"sketch has unknown keys: {sorted(unknown)}")
-        if d.get("v") != WIRE_VERSION or isinstance(d.get("v"), bool):
-            raise ValueError(f"sketch version must be {WIRE_VERSION}")
         g = _number(d.get("g"), "g")
         if not 1.0 < g <= 2.0:
             raise ValueError("sketch g (gamma) must be in (1, 2]")
-        raw_bins = d.get("b")
-        if not isinstance(raw_bins, dict):
-            raise ValueError("sketch b must be an object")
-        if len(raw_bins) > MAX_WIRE_BINS:
-            raise ValueError(f"sketch has too many buckets ({len(raw_bins)} > {MAX_WIRE_BINS})")
         log_g = math.log(g)
-        bins: dict[int, int] = {}
-        for key, c in raw_bins.items():
-            k = _bin_key(key)
-            if abs(k * log_g) > _MAX_LOG_VALUE:
-                raise ValueError(f"sketch bucket {key!r} is out of range")
-            if not _count_ok(c) or c == 0:
-                raise ValueError(f"sketch bucket {key!r} count must be a positive integer")
-            if k in bins:
-                raise ValueError(f"sketch bucket {key!r} appears twice")
-            bins[k] = c
+        keys: list[int] | None
+        if v == COMPACT_VERSION:
+            bins, keys, total = _compact_bins(d.get("k"), d.get("c"), log_g)
+        else:
+            bins, keys, total = _v1_bins(d.get("b"), log_g), None, None
         z, n = d.get("z"), d.get("n")
         if not _count_ok(z):
             raise ValueError("sketch z must be a non-negative integer")
-        if not _count_ok(n) or n != z + sum(bins.values()):
+        if not _count_ok(n) or n != z + (sum(bins.values()) if total is None else total):
             raise ValueError("sketch n must equal z plus the bucket counts")
         s = _number(d.get("s"), "s")
         mn, mx = d.get("mn"), d.get("mx")
@@ -240,12 +261,29 @@ class LatencySketch:
             mn, mx = _number(mn, "mn"), _number(mx, "mx")
             if mn > mx:
                 raise ValueError("sketch mn must be <= mx")
-        out = cls(max_bins=max(max_bins, len(bins), 2), gamma=g)
+        out = cls._blank(g, max(max_bins, len(bins), 2))
         out.bins = bins
-        out._keys = None
+        out._keys = keys  # v2 keys arrive sorted; v1 sorts on first read
         out.zero, out.count, out.sum = z, n, s
         if n:
             out.min, out.max = mn, mx
+        return out
+
+    @classmethod
+    def _blank(cls, gamma: float, max_bins: int) -> "LatencySketch":
+        """An empty sketch without ``__init__``'s argument checks (``gamma`` is checked by the
+        caller); the gamma-derived constants are computed once per gamma (a decoder's hot path)."""
+        derived = _DERIVED.get(gamma)
+        if derived is None:
+            log_g = math.log(gamma)
+            derived = (gamma - 1.0) / (gamma + 1.0), log_g, 1.0 / log_g
+            if len(_DERIVED) < 64:  # a handful of gammas in practice; bounded anyway
+                _DERIVED[gamma] = derived
+        out = cls.__new__(cls)
+        out.gamma, out.max_bins, out.tiny = gamma, max_bins, DEFAULT_TINY
+        out.alpha, out._log_gamma, out._inv_log_gamma = derived
+        out.bins, out._keys = {}, []
+        out.zero, out.count, out.sum, out.min, out.max = 0, 0, 0.0, math.inf, -math.inf
         return out
 
 
@@ -255,6 +293,45 @@ def merge_all(sketches: list[LatencySketch]) -> LatencySketch:
     for sk in sketches:
         out.merge(sk)
     return out
+
+
+def _v1_bins(raw_bins: Any, log_g: float) -> dict[int, int]:
+    if not isinstance(raw_bins, dict):
+        raise ValueError("sketch b must be an object")
+    if len(raw_bins) > MAX_WIRE_BINS:
+        raise ValueError(f"sketch has too many buckets ({len(raw_bins)} > {MAX_WIRE_BINS})")
+    bins: dict[int, int] = {}
+    for key, c in raw_bins.items():
+        k = _bin_key(key)
+        if abs(k * log_g) > _MAX_LOG_VALUE:
+            raise ValueError(f"sketch bucket {key!r} is out of range")
+        if not _count_ok(c) or c == 0:
+            raise ValueError(f"sketch bucket {key!r} count must be a positive integer")
+        if k in bins:
+            raise ValueError(f"sketch bucket {key!r} appears twice")
+        bins[k] = c
+    return bins
+
+
+def _compact_bins(ks: Any, cs: Any, log_g: float) -> tuple[dict[int, int], list[int], int]:
+    """v2 arrays -> (bins, sorted keys, total count). Checks run at C speed (set of types,
+    min, sum): this is the aggregator's per-message path."""
+    if type(ks) is not list or type(cs) is not list or len(ks) != len(cs):
+        raise ValueError("sketch k and c must be integer arrays of the same length")
+    if len(ks) > MAX_WIRE_BINS:
+        raise ValueError(f"sketch has too many buckets ({len(ks)} > {MAX_WIRE_BINS})")
+    if not ks:
+        return {}, [], 0
+    if set(map(type, ks)) != _INT_ONLY or set(map(type, cs)) != _INT_ONLY:  # type(True) is bool
+        raise ValueError("sketch k and c must hold integers only")
+    if min(cs) <= 0:
+        raise ValueError("sketch bucket counts must be positive integers")
+    if len(ks) > 1 and min(islice(ks, 1, None)) <= 0:
+        raise ValueError("sketch bucket keys must be strictly ascending (deltas > 0)")
+    keys = list(accumulate(ks))
+    if abs(keys[0] * log_g) > _MAX_LOG_VALUE or abs(keys[-1] * log_g) > _MAX_LOG_VALUE:
+        raise ValueError("sketch bucket key is out of range")
+    return dict(zip(keys, cs)), keys, sum(cs)
 
 
 def _number(v: Any, name: str) -> float:

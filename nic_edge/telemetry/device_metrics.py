@@ -208,9 +208,11 @@ class DeviceMetrics:
         for o in ("answered", "abstained", "error"):
             if o in outcomes:
                 merged.merge(LatencySketch.from_dict(outcomes[o]["sketch"]))
+        answer = sketch_entry(merged)
+        answer["sketch"] = merged.to_compact()  # what the MQTT snapshot carries (half the bytes of v1)
         return {
             "window": "interval" if reset_interval else "cumulative",
-            "latency": {"answer": sketch_entry(merged), "outcomes": outcomes,
+            "latency": {"answer": answer, "outcomes": outcomes,
                         "stages": hist.get("nic_edge_stage_latency_seconds", {})},
             "counters": raw["counters"],
             "gauges": raw["gauges"],

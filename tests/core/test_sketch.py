@@ -162,3 +162,59 @@ def test_alpha_and_gamma() -> None:
         with pytest.raises(ValueError):
             LatencySketch(bad)
     assert not math.isnan(sk.gamma)
+
+
+# -- compact wire form (v2): what MQTT snapshots and the aggregator's store carry ----------------
+def test_compact_roundtrip_matches_v1() -> None:
+    sk = _sketch(_data()["lognormal"][:5000].tolist() + [0.0])
+    c = json.loads(json.dumps(sk.to_compact()))
+    assert set(c) == {"v", "g", "k", "c", "z", "n", "s", "mn", "mx"} and c["v"] == 2
+    assert c["k"][0] == min(sk.bins) and all(d > 0 for d in c["k"][1:])  # first key, then deltas
+    back = LatencySketch.from_dict(c)
+    v1 = LatencySketch.from_dict(json.loads(json.dumps(sk.to_dict())))
+    assert back.bins == v1.bins == sk.bins and back.zero == 1 and back.count == sk.count
+    assert back.percentiles() == sk.percentiles() == v1.percentiles()
+    assert len(json.dumps(c)) < len(json.dumps(sk.to_dict()))
+    back.merge(sk)  # same gamma after the round trip
+    assert back.count == 2 * sk.count
+    empty = LatencySketch.from_dict(json.loads(json.dumps(LatencySketch().to_compact())))
+    assert empty.count == 0 and empty.quantile(0.5) is None and empty.to_compact()["k"] == []
+
+
+def test_copy_is_independent() -> None:
+    sk = _sketch([0.01, 0.02, 0.5])
+    cp = sk.copy()
+    cp.add(3.0)
+    cp.merge(_sketch([0.01]))
+    assert sk.count == 3 and cp.count == 5 and sk.bins != cp.bins
+    assert sk.quantile(1.0) == 0.5 and cp.quantile(1.0) == 3.0
+
+
+def _good_v2() -> dict:
+    return _sketch([0.01, 0.02, 0.02, 0.5]).to_compact()
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda d: {**d, "b": {"1": 1}},                     # v1 key in a v2 sketch
+    lambda d: {**d, "k": d["k"][:-1]},                  # lengths differ
+    lambda d: {**d, "k": {"0": 1}},
+    lambda d: {**d, "c": "1,2"},
+    lambda d: {**d, "k": [float(x) for x in d["k"]]},
+    lambda d: {**d, "k": [True] + d["k"][1:]},
+    lambda d: {**d, "c": [True] + d["c"][1:]},
+    lambda d: {**d, "c": [0] + d["c"][1:]},
+    lambda d: {**d, "c": [-1] + d["c"][1:]},
+    lambda d: {**d, "k": d["k"][:1] + [0] + d["k"][2:]},   # repeated key (delta 0)
+    lambda d: {**d, "k": d["k"][:1] + [-3] + d["k"][2:]},  # keys not ascending
+    lambda d: {**d, "k": [10 ** 6] + d["k"][1:]},          # out of range
+    lambda d: {**d, "k": list(range(1, 9002)), "c": [1] * 9001},  # too many buckets
+    lambda d: {**d, "n": d["n"] + 1},
+    lambda d: {**d, "z": 1},
+    lambda d: {**d, "mn": None},
+    lambda d: {**d, "g": True},
+    lambda d: {**d, "v": 3},
+])
+def test_compact_from_dict_rejects_bad_input(mutate) -> None:
+    LatencySketch.from_dict(_good_v2())  # the unmutated one is fine
+    with pytest.raises(ValueError):
+        LatencySketch.from_dict(mutate(_good_v2()))

@@ -11,7 +11,8 @@ Decoding: metrics and alerts are the hot path. With ``orjson`` installed they ar
 (3x faster than ``json`` on sketch-heavy snapshots) and then checked by the same
 ``schema.validate_*``; orjson rejects invalid UTF-8, NaN/Infinity and deep nesting like the
 schema does, but keeps the last of duplicate keys where ``schema.loads`` refuses them.
-``strict=True`` always uses ``schema.parse_*``.
+``strict=True`` always uses ``schema.parse_*``. Received PUBLISH packets take the lean path of
+netbuf.py (paho keeps the session); ``MqttIngest.buffered = False`` gives paho's own path.
 """
 
 from __future__ import annotations
@@ -27,14 +28,17 @@ from nic_edge.core.lifecycle import Service
 from nic_edge.core.mqtt_client import connect_kwargs, make_client
 from nic_edge.core.sketch import LatencySketch
 from nic_edge.errors import ConfigError
-from nic_edge.fleet.aggregator.series import Point
+from nic_edge.fleet.aggregator.buckets import Point
+from nic_edge.fleet.aggregator.netbuf import buffered_client_class
 from nic_edge.fleet.aggregator.state import FleetState, num
 
 log = logging.getLogger(__name__)
 
 SUBSCRIBED_KINDS = (schema.STATUS, schema.INFO, schema.METRICS, schema.ALERTS, schema.REPORTED)
-_RES_KEYS = {"rss": "rss_bytes", "budget": "memory_budget_bytes", "temp": "cpu_temp_c", "cpu": "cpu_percent",
-             "disk_free": "disk_free_bytes", "disk_total": "disk_total_bytes"}
+_RES_KEYS = (("rss", "rss_bytes"), ("budget", "memory_budget_bytes"), ("temp", "cpu_temp_c"),
+             ("cpu", "cpu_percent"), ("disk_free", "disk_free_bytes"), ("disk_total", "disk_total_bytes"))
+_NUM = (int, float)  # exact types: bool is not a number here
+_BIG = float("inf")
 
 
 def _fast_loads() -> Callable[[bytes], Any] | None:
@@ -51,52 +55,69 @@ def _sketch_of(entry: Any) -> tuple[LatencySketch | None, dict[str, Any] | None,
     The entry's own p50/p95/p99 are kept only when they agree with the sketch's count and
     extremes, so a box cannot make its charts disagree with its histogram.
     """
-    if not isinstance(entry, dict):
+    if type(entry) is not dict:
         return None, None, None
-    d = entry.get("sketch", entry if "b" in entry else None)
+    d = entry.get("sketch", entry if "v" in entry else None)
     if d is None:
         return None, None, None
     sk = LatencySketch.from_dict(d)
-    pct = tuple(num(entry.get(k)) for k in ("p50", "p95", "p99"))
-    ok = sk.count and None not in pct and entry.get("count") == sk.count and \
-        sk.min <= pct[0] <= pct[1] <= pct[2] <= sk.max  # type: ignore[operator]
+    pct = entry.get("p50"), entry.get("p95"), entry.get("p99")
+    ok = sk.count and entry.get("count") == sk.count and all(type(x) in _NUM for x in pct) \
+        and sk.min <= pct[0] <= pct[1] <= pct[2] <= sk.max
     return sk, d, (pct if ok else None)  # type: ignore[return-value]
 
 
 def _count(entry: Any) -> int:
-    if isinstance(entry, dict):
+    """Observations of one outcome: ``[p50, p95, p99, count, sum]`` (schema.light_entry) or the
+    dict form older boxes send (``{"count"}``, or a bare sketch's ``n``)."""
+    if type(entry) is list:
+        c = entry[3] if len(entry) == len(schema.LIGHT_FIELDS) else None
+    elif type(entry) is dict:
         c = entry.get("count", entry.get("n"))
-        if isinstance(c, int) and not isinstance(c, bool) and c >= 0:
-            return c
-    return 0
+    else:
+        return 0
+    return c if type(c) is int and c >= 0 else 0
+
+
+def _str_or_none(v: Any) -> str | None:
+    return v if type(v) is str else None
 
 
 def to_point(m: dict[str, Any]) -> tuple[Point, dict[str, Any]]:
     """(series point, overview summary) of one validated metrics body; ValueError if malformed."""
     lat = m["latency"]
     sk, raw, pct = _sketch_of(lat.get("answer"))
-    outcomes = lat.get("outcomes") if isinstance(lat.get("outcomes"), dict) else {}
-    an, ab, er = (_count(outcomes.get(o)) for o in ("answered", "abstained", "error"))
-    q = an + ab + er if outcomes else (sk.count if sk is not None else 0)
+    outcomes = lat.get("outcomes")
+    if type(outcomes) is dict and outcomes:
+        an, ab, er = _count(outcomes.get("answered")), _count(outcomes.get("abstained")), _count(outcomes.get("error"))
+        q = an + ab + er
+    else:
+        an = ab = er = 0
+        q = sk.count if sk is not None else 0
     res, summ = m["resources"], m.get("summary") or {}
-    gauges = {g: v for g, k in _RES_KEYS.items() if (v := num(res.get(k))) is not None}
-    hit = num(summ.get("cache_hit_rate"))
+    gauges: dict[str, float] = {}
+    for g, k in _RES_KEYS:
+        v = res.get(k)
+        if type(v) in _NUM and -_BIG < v < _BIG:  # finite (NaN fails every comparison)
+            gauges[g] = float(v)
+    hit = summ.get("cache_hit_rate")
+    hit = float(hit) if type(hit) in _NUM and -_BIG < hit < _BIG else None
     if hit is not None:
         gauges["hit"] = hit
     ts = float(m["ts"])
     point = Point(ts, q, an, ab, er, sk, gauges, raw, pct)
-    spool = m.get("spool") if isinstance(m.get("spool"), dict) else {}
+    spool = m.get("spool")
+    backlog = (spool if type(spool) is dict else {}).get("backlog", res.get("spool_backlog"))
+    drops = m["drops"]
     summary: dict[str, Any] = {
         "seq": m["seq"], "ts": ts, "replayed": m["replayed"], "questions": q, "abstained": ab,
-        "tier": m.get("tier") if isinstance(m.get("tier"), str) else None,
-        "mode": m.get("mode") if isinstance(m.get("mode"), str) else None,
+        "tier": _str_or_none(m.get("tier")), "mode": _str_or_none(m.get("mode")),
         "p95_ms": num(summ.get("latency_p95_ms")), "cache_hit_rate": hit,
         "rss_bytes": gauges.get("rss"), "budget_bytes": gauges.get("budget"),
         "cpu_temp_c": gauges.get("temp"), "cpu_percent": gauges.get("cpu"),
         "disk_free_bytes": gauges.get("disk_free"), "disk_total_bytes": gauges.get("disk_total"),
-        "memory_state": res.get("memory_state") if isinstance(res.get("memory_state"), str) else None,
-        "backlog": num(spool.get("backlog", res.get("spool_backlog"))),
-        "drops": sum(v for v in m["drops"].values()),
+        "memory_state": _str_or_none(res.get("memory_state")), "backlog": num(backlog),
+        "drops": sum(drops.values()) if drops else 0,
     }
     return point, summary
 
@@ -189,11 +210,15 @@ class MqttIngest(Service):
         self.subscribed = threading.Event()
         self._client: Any = None
         self._logged: str | None = None
+        self.buffered = True  # netbuf.BufferedClient: ~3x less CPU per received message than paho's path
 
     def on_start(self) -> None:
         # A persistent session (fixed client id, clean_session off / session expiry on MQTT 5):
         # the broker queues QoS 1 traffic while the aggregator restarts.
-        client = make_client(self.cfg, self.client_id, clean_session=False)
+        client = make_client(self.cfg, self.client_id, clean_session=False,
+                             client_class=buffered_client_class() if self.buffered else None)
+        if self.buffered:
+            client.fast_publish = self._on_publish  # the lean receive path (netbuf.py)
         client.reconnect_delay_set(1, int(max(1, self.cfg.mqtt.reconnect_max_s)))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -228,6 +253,15 @@ class MqttIngest(Service):
         if msg != self._logged:
             self._logged = msg
             log.warning("%s", msg)
+
+    def _on_publish(self, topic: str | None, payload: bytes, retain: bool) -> None:
+        if topic is None:  # not UTF-8: not one of ours
+            self.ingestor.ignored += 1
+            return
+        try:
+            self.ingestor.handle(topic, payload, retain)
+        except Exception:  # boundary: the network thread must survive anything (e.g. LMDB I/O error)
+            log.exception("aggregator: message on %s could not be applied", topic)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         try:

@@ -104,8 +104,9 @@ class Renderer:
         self.state.flush()  # pages read history (alerts, series) from LMDB: make it current first
         rows, fleet, _ = self.model(now)
         doc = {"generated_at": now, "devices": rows, "fleet": fleet}
-        write_atomic(self.out / "fleet.json", json.dumps(doc, separators=(",", ":"), allow_nan=False).encode())
+        # index.html first: whoever polls fleet.json then finds the page of the same render
         write_atomic(self.out / "index.html", self.index_html(rows, fleet, now).encode())
+        write_atomic(self.out / "fleet.json", json.dumps(doc, separators=(",", ":"), allow_nan=False).encode())
         t1 = time.perf_counter()
         with self.state.lock:
             urgent, touched = set(self.state.urgent), set(self.state.touched)

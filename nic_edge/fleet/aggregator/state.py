@@ -12,7 +12,6 @@ All public methods take the lock; the MQTT thread applies, the service thread fl
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
@@ -22,9 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from nic_edge.core.sketch import LatencySketch
-from nic_edge.fleet.aggregator.series import Point, SeriesStore, json_dumps
-
-_dumps = json_dumps()
+from nic_edge.fleet.aggregator.buckets import Point
+from nic_edge.fleet.aggregator.series import SeriesStore
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +59,15 @@ class DeviceState:
     alert_seen: OrderedDict = field(default_factory=OrderedDict)
     bad_logged: bool = False
 
-    def record(self) -> bytes:
+    def record(self, pack: Callable[[Any], bytes]) -> bytes:
         d = {k: getattr(self, k) for k in ("id", "online", "status_ts", "first_seen", "last_seen", "info",
                                             "reported", "metrics", "alerts_active", "seq_max", "missing", "counts")}
         d["seq_bits"] = format(self.seq_bits, "x")
-        return _dumps(d)
+        return pack(d)
 
     @classmethod
-    def from_record(cls, raw: bytes) -> "DeviceState":
-        d = json.loads(raw)
+    def from_record(cls, raw: bytes, unpack: Callable[[bytes], Any]) -> "DeviceState":
+        d = unpack(raw)
         bits = int(d.pop("seq_bits", "0"), 16)
         st = cls(**d)
         st.seq_bits = bits
@@ -87,7 +85,7 @@ class FleetState:
     def __init__(self, store: SeriesStore, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.clock = clock
-        self.lock = threading.RLock()
+        self.lock = store.lock  # one lock for the state and the store's in-memory buckets
         self.devices: dict[str, DeviceState] = {}
         self._dirty: set[str] = set()          # device records to persist
         self._alert_puts: list[tuple[str, bytes, bytes]] = []
@@ -96,17 +94,18 @@ class FleetState:
         self.touched: set[str] = set()         # device pages with new data
         self.stats = {"messages": 0, "duplicates": 0, "bad": 0, "alerts": 0, "stale": 0}
         self._load()
+        store.recover(clock())
 
     def _load(self) -> None:
         for _, raw in self.store.items("devices"):
             try:
-                st = DeviceState.from_record(raw)
+                st = DeviceState.from_record(raw, self.store.unpack)
             except (ValueError, TypeError, KeyError) as exc:
                 log.error("skipping unreadable device record: %s", exc)
                 continue
             self.devices[st.id] = st
             for _, a in self.store.prefix_items("alerts", st.id.encode() + b"\x00")[-HISTORY:]:
-                ev = json.loads(a)
+                ev = self.store.unpack(a)
                 st.history.append(ev)
                 st.alert_seen[ev["alert_id"]] = ev["state"]
         if self.devices:
@@ -231,7 +230,7 @@ class FleetState:
                 st.alerts_active.pop(a["alert_id"], None)
             st.history.append(ev)
             k = f"{dev}\x00{float(a['ts']):017.3f}\x00{a['alert_id']}\x00{a['state']}".encode()
-            self._alert_puts.append(("alerts", k, json.dumps(ev, separators=(",", ":")).encode()))
+            self._alert_puts.append(("alerts", k, self.store.pack(ev)))
             self.stats["alerts"] += 1
             self.changed.set()
             self.urgent.add(dev)
@@ -239,13 +238,15 @@ class FleetState:
 
     # -- persistence ---------------------------------------------------------------------
     def flush(self) -> int:
-        with self.lock:
-            puts = [("devices", d.encode(), self.devices[d].record()) for d in self._dirty if d in self.devices]
+        """Persist device records (de-dup windows), alert events and series in one transaction."""
+        def collect() -> list[tuple[str, bytes, bytes]]:  # called by the store under the lock
+            pack = self.store.pack
+            puts = [("devices", d.encode(), self.devices[d].record(pack)) for d in self._dirty if d in self.devices]
             puts += self._alert_puts
-            n = self.store.flush(puts)
             self._dirty.clear()
             self._alert_puts = []
-            return n
+            return puts
+        return self.store.flush(collect, self.clock())
 
     def prune(self) -> int:
         with self.lock:
@@ -255,8 +256,8 @@ class FleetState:
         """Answer latency over the last ~10 minutes (the 5-minute buckets touching the window)."""
         with self.lock:
             now = self.clock()
-            return self.store.recent_sketch(dev, "5m", now - WINDOW_S, now)
+            return self.store.merged_sketch(dev, "5m", now - WINDOW_S, now)
 
     def alert_history(self, dev: str, limit: int = 200) -> list[dict[str, Any]]:
         rows = self.store.prefix_items("alerts", dev.encode() + b"\x00")[-limit:]
-        return [json.loads(v) for _, v in rows]
+        return [self.store.unpack(v) for _, v in rows]
