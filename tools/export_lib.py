@@ -15,7 +15,6 @@ The variants measured in docs/benchmarks/embedder.md (VARIANTS below):
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import struct
@@ -342,8 +341,8 @@ def pin_fc_version(tfl: bytes) -> bytes:
 
 
 def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """The engine's own file hash (the manifest's sha256 must be what the embedder checks)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from nic_edge.core.storage import file_sha256
+
+    return file_sha256(path)

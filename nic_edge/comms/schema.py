@@ -232,8 +232,9 @@ def encode_status(online: bool) -> bytes:
 
 def parse_status(payload: bytes) -> bool:
     """True for ``online``, False for ``offline``."""
-    if bytes(payload) in (ONLINE, OFFLINE):
-        return bytes(payload) == ONLINE
+    raw = bytes(payload)
+    if raw in (ONLINE, OFFLINE):
+        return raw == ONLINE
     raise SchemaError("status payload must be 'online' or 'offline'")
 
 

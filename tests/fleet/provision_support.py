@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from nic_edge.core.storage import file_sha256
+
 SECTOR = 512
 FAT_START = 8192          # sectors (4 MiB), like Raspberry Pi OS images
 FAT_SECTORS = 80 * 2048   # 80 MiB: comfortably FAT32 with 1-sector clusters
@@ -136,9 +138,4 @@ def mdir_tree(image: Path, offset: int) -> dict[str, str]:
     return out
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+sha256_file = file_sha256

@@ -264,10 +264,7 @@ class MqttIngest(Service):
             log.exception("aggregator: message on %s could not be applied", topic)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
-        try:
-            self.ingestor.handle(msg.topic, msg.payload, bool(msg.retain))
-        except Exception:  # boundary: paho's network thread must survive anything (e.g. LMDB I/O error)
-            log.exception("aggregator: message on %s could not be applied", msg.topic)
+        self._on_publish(msg.topic, msg.payload, bool(msg.retain))  # paho's own receive path
 
     def on_stop(self) -> None:
         if self._client is not None:

@@ -158,12 +158,14 @@ class SeriesStore:
     def _closable(self, r: Resolution, now: float) -> int:
         return int((now - CLOSE_GRACE_S) // r.step_s) - 1
 
-    def _put(self, txn: Any, res: str, device: str, idx: int, b: Bucket) -> None:
+    def _rows(self, res: str, device: str, idx: int, b: Bucket) -> list[tuple[Any, bytes, bytes]]:
+        """(db, key, value) records of one bucket: its scalars and, if any, its sketch."""
         kk = key(device, idx)
-        txn.put(kk, self.pack(b.scalars()), db=self._scal[res])
+        rows = [(self._scal[res], kk, self.pack(b.scalars()))]
         skd = b.sketch_dict()
         if skd is not None:
-            txn.put(kk, self.pack(skd), db=self._sk[res])
+            rows.append((self._sk[res], kk, self.pack(skd)))
+        return rows
 
     def flush(self, puts: Callable[[], list[tuple[str, bytes, bytes]]] | None = None,
               now: float | None = None) -> int:
@@ -190,11 +192,7 @@ class SeriesStore:
                     return 0
                 rows = []
                 for res, dev, idx, b in dirty:
-                    kk = key(dev, idx)
-                    rows.append((self._scal[res], kk, self.pack(b.scalars())))
-                    skd = b.sketch_dict()
-                    if skd is not None:
-                        rows.append((self._sk[res], kk, self.pack(skd)))
+                    rows += self._rows(res, dev, idx, b)
                     b.touched = False  # touched again from here on: written by the next flush
                 rows += [(self._meta, name.encode(), str(w).encode()) for name, w in closing.items()]
                 rows += [(self.dbs[db], k, v) for db, k, v in extra]
@@ -249,7 +247,8 @@ class SeriesStore:
                         rebuilt.setdefault(fidx // ratio, Bucket()).absorb(fb)
                     for idx, b in rebuilt.items():
                         if idx <= w:
-                            self._put(txn, r.name, dev, idx, b)
+                            for db, k, v in self._rows(r.name, dev, idx, b):
+                                txn.put(k, v, db=db)
                         else:
                             self._mem[r.name].setdefault(dev, {})[idx] = b
                 txn.put(r.name.encode(), str(w).encode(), db=self._meta)
