@@ -5,8 +5,13 @@
                                       [--no-broker] [--protocol 3.1.1|5] [--agg-cpu 0 --pub-cpu 1]
 
 Payloads come from tools/device_sim.py (the exact device wire format; timestamps 10 s apart
-per device, i.e. accelerated time). ``--no-orjson`` hides the optional accelerator, so every
-figure is that of a default install (stdlib json). Then:
+per device, i.e. accelerated time). The aggregator's clock is accelerated with them
+(``--clock sim``, the default): each round of 1,000 snapshots moves it 10 s on, so per device a
+5-minute bucket closes every 30 snapshots and an hour every 360, as in a live fleet.
+``--clock wall`` keeps the real clock instead, which makes the rounds a backlog from the past
+(a broker queue drained after an outage): the first rounds land in buckets that are closed
+already and take the late path (reload, merge, rewrite). ``--no-orjson`` hides the optional
+accelerator, so every figure is that of a default install (stdlib json). Then:
 1. in-process: ``Ingestor.handle`` fed directly, LMDB flush every 0.5 s of wall time as the
    service does; current payloads, and the payloads of boxes not yet upgraded ("legacy");
 2. render time for the 1,000-device dashboard (index.html + fleet.json; all device pages),
@@ -29,12 +34,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import resource
 import socket
 import statistics
 import struct
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -70,8 +77,30 @@ def rss_mib() -> float:
     return float("nan")
 
 
-def ingest_inprocess(msgs: list[tuple[str, bytes]]) -> tuple[float, FleetState]:
-    st = FleetState(SeriesStore(tempfile.mkdtemp(prefix="bench-agg-")))
+class SimClock:
+    """The aggregator's clock in accelerated time: each round of snapshots (one per device)
+    moves it 10 s on, so buckets open and close as they would in a live fleet (a 5-minute
+    bucket closes every 30 rounds). ``t0`` None: the wall clock (``--clock wall``)."""
+
+    def __init__(self, t0: float | None, devices: int) -> None:
+        self.t0, self.devices = t0, devices
+        self.state: FleetState | None = None
+
+    def __call__(self) -> float:
+        if self.t0 is None:
+            return time.time()
+        n = self.state.stats["messages"] if self.state is not None else 0
+        return self.t0 + 10.0 * (n // self.devices) + 10.0  # just after the round's snapshots
+
+
+def new_state(clock: SimClock) -> FleetState:
+    st = FleetState(SeriesStore(tempfile.mkdtemp(prefix="bench-agg-")), clock=clock)
+    clock.state = st
+    return st
+
+
+def ingest_inprocess(msgs: list[tuple[str, bytes]], clock: SimClock) -> tuple[float, FleetState]:
+    st = new_state(clock)
     ing = Ingestor(st)
     t = last = time.perf_counter()
     for i, (topic, p) in enumerate(msgs):
@@ -146,7 +175,7 @@ def aggregator_child(args: argparse.Namespace) -> int:
     from nic_edge.fleet.aggregator.main import AggregatorLoop
 
     cfg = parse_config({"mqtt": {"host": "127.0.0.1", "port": args.port, "protocol": args.protocol}})
-    st = FleetState(SeriesStore(tempfile.mkdtemp(prefix="bench-aggm-")))
+    st = new_state(SimClock(args.sim_t0, args.warm))
     ing = Ingestor(st)
     warm, total = args.warm, args.expect
     marks: dict[str, float] = {}
@@ -202,12 +231,13 @@ def aggregator_child(args: argparse.Namespace) -> int:
     return 0 if st.stats["messages"] >= total else 1
 
 
-def ingest_broker(msgs: list[tuple[str, bytes]], warm: int, port: int, args: argparse.Namespace) -> dict[str, Any]:
+def ingest_broker(msgs: list[tuple[str, bytes]], warm: int, port: int, args: argparse.Namespace,
+                  t0: float | None) -> dict[str, Any]:
     import pickle
     work = Path(tempfile.mkdtemp(prefix="bench-broker-msgs-"))
     (work / "msgs.pkl").write_bytes(pickle.dumps(msgs))
     cmd = [sys.executable, __file__, "--child", "aggregator", "--port", str(port), "--expect", str(len(msgs)),
-           "--warm", str(warm), "--protocol", args.protocol] + (["--no-orjson"] if args.no_orjson else []) \
+           "--warm", str(warm), "--protocol", args.protocol] + (["--sim-t0", repr(t0)] if t0 is not None else []) + (["--no-orjson"] if args.no_orjson else []) \
         + [f for f, on in (("--full", args.full), ("--receive-only", args.receive_only),
                            ("--paho-path", args.paho_path)) if on]
     agg = subprocess.Popen(["taskset", "-c", str(args.agg_cpu), *cmd], stdout=subprocess.PIPE, text=True)
@@ -220,7 +250,7 @@ def ingest_broker(msgs: list[tuple[str, bytes]], warm: int, port: int, args: arg
     pub.wait(60)
     if not out:
         raise RuntimeError("aggregator child failed")
-    return json.loads(out)
+    return json.loads(out)  # type: ignore[no-any-return]
 
 
 def main() -> int:
@@ -237,6 +267,10 @@ def main() -> int:
     ap.add_argument("--broker-inflight", type=int, help="mosquitto max_inflight_messages (default: its own, 20)")
     ap.add_argument("--receive-only", action="store_true", help="end to end: messages only counted (MQTT path cost)")
     ap.add_argument("--paho-path", action="store_true", help="end to end: paho's own receive path (not netbuf's)")
+    ap.add_argument("--clock", choices=("sim", "wall"), default="sim",
+                    help="sim (default): the aggregator's clock follows the accelerated time, 10 s per round, "
+                         "as in a live fleet; wall: the real clock, so the rounds are a backlog from the past "
+                         "(the first ones land in buckets already closed: the replay path)")
     ap.add_argument("--agg-cpu", type=int, default=0)
     ap.add_argument("--pub-cpu", type=int, default=1)
     ap.add_argument("--child", choices=("aggregator", "publisher"), help=argparse.SUPPRESS)
@@ -244,6 +278,7 @@ def main() -> int:
     ap.add_argument("--expect", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--warm", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--file", help=argparse.SUPPRESS)
+    ap.add_argument("--sim-t0", type=float, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child == "aggregator":
         return aggregator_child(args)
@@ -252,7 +287,9 @@ def main() -> int:
         publish_all(args.port, pickle.loads(Path(args.file).read_bytes()))
         return 0
     json_lib = "stdlib json" if args.no_orjson else "orjson" if _has_orjson() else "stdlib json (orjson not installed)"
-    print(f"decoder/encoder: {json_lib}; load average {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"decoder/encoder: {json_lib}; interpreter {sys.executable} (Python {platform.python_version()}"
+          f"{', shared libpython' if sysconfig.get_config_var('Py_ENABLE_SHARED') else ''}); aggregator clock: "
+          f"{args.clock}; load average {os.getloadavg()[0]:.2f}", flush=True)
     t0 = time.time() - args.rounds * 10 - 60
     if not args.no_inprocess:
         inprocess(args, t0)
@@ -279,7 +316,7 @@ def inprocess(args: argparse.Namespace, t0: float) -> None:
     for name, msgs in sets.items():
         rates = []
         for _ in range(args.runs):
-            rate, st = ingest_inprocess(msgs)
+            rate, st = ingest_inprocess(msgs, SimClock(t0 if args.clock == "sim" else None, args.devices))
             rates.append(rate)
             if name == "current" and last_state is None:
                 last_state = st
@@ -331,7 +368,8 @@ def broker(args: argparse.Namespace) -> None:
     assert b.proc is not None
     subprocess.run(["taskset", "-p", "-c", str(args.pub_cpu), str(b.proc.pid)], check=True, stdout=subprocess.DEVNULL)
     try:
-        results = [ingest_broker(msgs, args.devices, b.port, args) for _ in range(args.runs)]
+        results = [ingest_broker(msgs, args.devices, b.port, args, t0 if args.clock == "sim" else None)
+                   for _ in range(args.runs)]
     finally:
         b.stop()
     rates = [r["rate"] for r in results]

@@ -38,6 +38,7 @@ _MAX_LOG_VALUE = 700.0  # gamma**i must stay a finite float
 _KEYS_V1 = frozenset({"v", "g", "b", "z", "n", "s", "mn", "mx"})
 _KEYS_V2 = frozenset({"v", "g", "k", "c", "z", "n", "s", "mn", "mx"})
 _INT_ONLY = {int}
+_FLOATY = (float, int)  # exact JSON number types (not bool)
 _DERIVED: dict[float, tuple[float, float, float]] = {}  # gamma -> (alpha, log gamma, 1 / log gamma)
 
 
@@ -229,6 +230,10 @@ class LatencySketch:
         malformed raises ValueError."""
         if not isinstance(d, dict):
             raise ValueError("sketch must be an object")
+        if type(d) is dict and len(d) == len(_KEYS_V2) and d.get("v") == COMPACT_VERSION:
+            fast = cls._from_compact(d, max_bins)  # the common case, checked at C speed
+            if fast is not None:
+                return fast
         v = d.get("v")
         if v == COMPACT_VERSION and type(v) is int:
             unknown = d.keys() - _KEYS_V2
@@ -270,21 +275,51 @@ class LatencySketch:
         return out
 
     @classmethod
+    def _from_compact(cls, d: dict[str, Any], max_bins: int) -> "LatencySketch | None":
+        """``from_dict`` of a well-formed non-empty v2 sketch with exact JSON types, in few
+        calls (the fleet aggregator decodes one per message); None for anything else, which
+        ``from_dict``'s full checks then accept or reject with their own messages."""
+        if d.keys() != _KEYS_V2 or type(d["v"]) is not int:
+            return None
+        g, z, n, s, mn, mx = d["g"], d["z"], d["n"], d["s"], d["mn"], d["mx"]
+        if not (type(g) is float and 1.0 < g <= 2.0 and type(z) is int and type(n) is int and z >= 0
+                and type(s) in _FLOATY and type(mn) in _FLOATY and type(mx) in _FLOATY and mn <= mx):
+            return None
+        try:
+            if not (math.isfinite(s) and math.isfinite(mn) and math.isfinite(mx)):
+                return None
+            bins, keys, total = _compact_bins(d["k"], d["c"], _derived(g)[1])
+        except (ValueError, OverflowError):
+            return None
+        if n != z + total or n == 0:
+            return None
+        out = cls._blank(g, max(max_bins, len(bins), 2))
+        out.bins, out._keys = bins, keys
+        out.zero, out.count, out.sum, out.min, out.max = z, n, float(s), float(mn), float(mx)
+        return out
+
+    @classmethod
     def _blank(cls, gamma: float, max_bins: int) -> "LatencySketch":
         """An empty sketch without ``__init__``'s argument checks (``gamma`` is checked by the
         caller); the gamma-derived constants are computed once per gamma (a decoder's hot path)."""
-        derived = _DERIVED.get(gamma)
-        if derived is None:
-            log_g = math.log(gamma)
-            derived = (gamma - 1.0) / (gamma + 1.0), log_g, 1.0 / log_g
-            if len(_DERIVED) < 64:  # a handful of gammas in practice; bounded anyway
-                _DERIVED[gamma] = derived
+        derived = _derived(gamma)
         out = cls.__new__(cls)
         out.gamma, out.max_bins, out.tiny = gamma, max_bins, DEFAULT_TINY
         out.alpha, out._log_gamma, out._inv_log_gamma = derived
         out.bins, out._keys = {}, []
         out.zero, out.count, out.sum, out.min, out.max = 0, 0, 0.0, math.inf, -math.inf
         return out
+
+
+def _derived(gamma: float) -> tuple[float, float, float]:
+    """(alpha, log gamma, 1 / log gamma), computed once per gamma (a decoder's hot path)."""
+    derived = _DERIVED.get(gamma)
+    if derived is None:
+        log_g = math.log(gamma)
+        derived = (gamma - 1.0) / (gamma + 1.0), log_g, 1.0 / log_g
+        if len(_DERIVED) < 64:  # a handful of gammas in practice; bounded anyway
+            _DERIVED[gamma] = derived
+    return derived
 
 
 def merge_all(sketches: list[LatencySketch]) -> LatencySketch:
@@ -335,9 +370,12 @@ def _compact_bins(ks: Any, cs: Any, log_g: float) -> tuple[dict[int, int], list[
 
 
 def _number(v: Any, name: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise ValueError(f"sketch {name} must be a finite number")
-    return float(v)
+    try:
+        if not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v):
+            return float(v)
+    except OverflowError:  # an integer beyond float range
+        pass
+    raise ValueError(f"sketch {name} must be a finite number")
 
 
 def _count_ok(v: Any) -> bool:

@@ -6,17 +6,24 @@ Each resolution (10 s kept 6 h, 5 min kept 30 days, 1 h kept 400 days) has two d
 merged latency sketch (buckets.py), so charts never decode sketches and percentiles of a bucket
 are exact (sketch merge, never an average of percentiles).
 
-Write path (the aggregator's per-message cost): a message folds into its bucket of every
-resolution in memory. ``flush`` (every 0.5 s) writes in ONE transaction, with what the caller
-passes (device records holding the de-dup window), the finest buckets touched since the last
-flush and each coarse bucket once, when it closes (its end + CLOSE_GRACE_S has passed;
+Write path (the aggregator's per-message cost), three kinds of resolution:
+- the finest (10 s): a message's bucket is normally new and holds that message alone, so its two
+  records are packed at once (bytes, not objects: nothing per message outlives the call for the
+  garbage collector to scan again and again) and written at the next ``flush`` (every 0.5 s),
+  with what the caller passes (device records holding the de-dup window), in ONE transaction.
+  A second message for the same bucket merges with the pending or stored record;
+- the first coarse one (5 min): a message folds into its open bucket in memory;
+- coarser ones (1 h): fed by the finer coarse buckets as they close, not per message.
+Coarse buckets are written once, when they close (their end + CLOSE_GRACE_S has passed;
 ``series-meta`` keeps each coarse resolution's closed-through index). A message for a closed
-bucket (a replay, a queue drained after an outage) reloads, merges and rewrites it. Writing the
-5 min and 1 h buckets at every flush cost twice the finest resolution's work per message.
+bucket (a replay, a queue drained after an outage) reloads, merges and rewrites it, and goes
+straight into the next coarser bucket too (the closed one already passed its contents on).
+Readers see open coarse buckets together with the open finer ones not yet passed on.
 
 Crash consistency: the finest buckets and the de-dup state are written together. Open coarse
 buckets live in memory only; ``recover`` (at start) rebuilds them, and any that closed while the
-aggregator was down, from the next finer resolution: a replayed message is counted at every
+aggregator was down, from the next finer resolution (the first coarse one from all finest
+buckets, coarser ones from closed finer ones): a replayed message is counted at every
 resolution exactly once, or nowhere. Coarse steps must nest (10 s | 5 min | 1 h).
 """
 
@@ -86,14 +93,21 @@ class SeriesStore:
         self.dbs = {name: self.env.open_db(name.encode()) for name in side_dbs}
         self.lock = threading.RLock()
         self._flush_lock = threading.Lock()  # one flush at a time (it runs partly without ``lock``)
-        self._mem: dict[str, dict[str, dict[int, Bucket]]] = {r.name: {} for r in resolutions}
+        self._fine = resolutions[0]
+        self._coarse = resolutions[1:]
+        # finest resolution: device -> bucket index -> packed (scalars, sketch) records waiting
+        # for the next flush, and those of the flush being committed right now
+        self._pending: dict[str, dict[int, tuple[bytes, bytes | None]]] = {}
+        self._writing: dict[str, dict[int, tuple[bytes, bytes | None]]] = {}
+        # coarse resolutions: open buckets, and closed ones touched lately
+        self._mem: dict[str, dict[str, dict[int, Bucket]]] = {r.name: {} for r in self._coarse}
         with self.env.begin() as txn:
             stored = {r.name: txn.get(r.name.encode(), db=self._meta) for r in resolutions[1:]}
         # coarse resolution -> highest closed (final, in LMDB) bucket index; None: not known yet
         self._closed: dict[str, int | None] = {n: None if v is None else int(v) for n, v in stored.items()}
         self._hi: dict[str, int] = {}  # device -> highest finest-bucket index stored or in memory
-        # (res, device, idx, bucket) to write at the next flush: finest buckets touched since the
-        # last one and closed coarse buckets touched by a late point; and those written last time.
+        # (res, device, idx, bucket) to write at the next flush: closed coarse buckets touched by
+        # a late point (and, during a flush, the ones closing); and those written last time.
         self._dirty: list[tuple[str, str, int, Bucket]] = []
         self._prev: list[tuple[str, str, int, Bucket]] = []
         self._rebuilt = False
@@ -103,44 +117,72 @@ class SeriesStore:
 
     # -- writing --------------------------------------------------------------------------
     def add(self, device: str, p: Point, now: float) -> None:
-        """Fold one point into each resolution's bucket (points past retention are ignored)."""
+        """Fold one point into the finest bucket and the first coarse one (coarser ones get it
+        when that closes, or now if it is closed already); points past retention are ignored."""
         if not self._rebuilt:
             self.recover(now)
         ts = min(p.ts, now + 300.0)  # a box clock far in the future must not pin a bucket forever
-        fine = True
-        for r in self.resolutions:
+        r = self._fine
+        if ts >= now - r.retention_s:
+            self._add_fine(device, int(ts // r.step_s), p)
+        else:
+            self.points_dropped_old += 1
+        carried = False  # True once an open coarse bucket holds the point: it passes it on
+        for r in self._coarse:
             if ts < now - r.retention_s:
                 self.points_dropped_old += 1
-                fine = False
+                carried = False
+                continue
+            if carried:
                 continue
             idx = int(ts // r.step_s)
-            mem = self._mem[r.name]
-            per = mem.get(device)
-            if per is None:
-                per = mem[device] = {}
-            b = per.get(idx)
-            if b is None:
-                b = per[idx] = self._load(r.name, device, idx, fine)
-                if fine or idx <= self._closed[r.name]:  # type: ignore[operator]  # set by recover
-                    self._dirty.append((r.name, device, idx, b))
-            elif not b.touched and (fine or idx <= self._closed[r.name]):  # type: ignore[operator]
-                self._dirty.append((r.name, device, idx, b))  # written last flush, touched again
+            b, closed = self._bucket(r.name, device, idx)
             b.add(p)
-            fine = False
+            carried = not closed
 
-    def _load(self, res: str, device: str, idx: int, fine: bool) -> Bucket:
-        if fine:
-            hi = self._hi.get(device)
-            if hi is None:
-                hi = self._last_idx(res, device)
-            if idx > hi:  # past anything stored: certainly a new bucket, no read
-                self._hi[device] = idx
-                return Bucket()
-            self._hi[device] = hi
-        else:
-            closed = self._closed[res]
-            if closed is not None and idx > closed:
-                return Bucket()  # open coarse buckets live in memory only (recover rebuilt them)
+    def _add_fine(self, device: str, idx: int, p: Point) -> None:
+        pend = self._pending.get(device)
+        if pend is None:
+            pend = self._pending[device] = {}
+        prev = pend.get(idx)
+        if prev is None:
+            prev = self._writing.get(device, {}).get(idx)  # being committed by a flush right now
+        if prev is None and self._maybe_stored(device, idx):
+            kk = key(device, idx)
+            with self.env.begin() as txn:
+                scal = txn.get(kk, db=self._scal[self._fine.name])
+                prev = None if scal is None else (scal, txn.get(kk, db=self._sk[self._fine.name]))
+        b = Bucket() if prev is None else Bucket.load(prev[0], prev[1], self.unpack)
+        b.add(p)  # the common case: a new bucket holding this one point
+        skd = b.sketch_dict()
+        pend[idx] = (self.pack(b.scalars()), None if skd is None else self.pack(skd))
+
+    def _maybe_stored(self, device: str, idx: int) -> bool:
+        """False when ``idx`` is past every finest bucket of ``device`` stored (no read needed)."""
+        hi = self._hi.get(device)
+        if hi is None:
+            hi = self._last_idx(self._fine.name, device)
+        self._hi[device] = max(hi, idx)
+        return idx <= hi
+
+    def _bucket(self, res: str, device: str, idx: int) -> tuple[Bucket, bool]:
+        """The coarse bucket ``idx`` of ``device`` (from memory, LMDB or new) and whether it is
+        closed; a closed one is queued to be rewritten at the next flush."""
+        mem = self._mem[res]
+        per = mem.get(device)
+        if per is None:
+            per = mem[device] = {}
+        closed = idx <= self._closed[res]  # type: ignore[operator]  # set by recover
+        b = per.get(idx)
+        if b is None:
+            b = per[idx] = self._load(res, device, idx) if closed else Bucket()
+            if closed:
+                self._dirty.append((res, device, idx, b))
+        elif closed and not b.touched:
+            self._dirty.append((res, device, idx, b))  # written last flush, touched again
+        return b, closed
+
+    def _load(self, res: str, device: str, idx: int) -> Bucket:
         kk = key(device, idx)
         with self.env.begin() as txn:
             scal = txn.get(kk, db=self._scal[res])
@@ -169,8 +211,9 @@ class SeriesStore:
 
     def flush(self, puts: Callable[[], list[tuple[str, bytes, bytes]]] | None = None,
               now: float | None = None) -> int:
-        """Write touched finest buckets, coarse ones that closed, and ``puts()`` (db name, key,
-        value; called under the lock) in one transaction; returns how many buckets were written.
+        """Write pending finest buckets, coarse ones that closed (passing each on to the next
+        coarser resolution first) or were touched late, and ``puts()`` (db name, key, value;
+        called under the lock) in one transaction; returns how many buckets were written.
 
         The records are encoded under the lock (a consistent snapshot); the transaction and its
         fsync run without it, so ingestion goes on meanwhile. Not to be called holding ``lock``."""
@@ -180,28 +223,56 @@ class SeriesStore:
                 if not self._rebuilt:
                     self.recover(now)
                 closing: dict[str, int] = {}
+                moved = False
                 dirty = self._dirty
-                for r in self.resolutions[1:]:
+                for i, r in enumerate(self._coarse):  # finer first: they feed the coarser ones
                     was = -1 if self._closed[r.name] is None else self._closed[r.name]
                     w = closing[r.name] = max(was, self._closable(r, now))  # type: ignore[type-var]
-                    if w != was:  # open buckets that closed since the last flush: written once, now
-                        dirty += [(r.name, dev, idx, b) for dev, per in self._mem[r.name].items()
+                    if w == was:
+                        continue
+                    moved = True
+                    # open buckets that closed since the last flush: written once, now
+                    closed_now = [(r.name, dev, idx, b) for dev, per in self._mem[r.name].items()
                                   for idx, b in per.items() if was < idx <= w]
+                    dirty += closed_now
+                    self._closed[r.name] = w  # a late point for these now counts as late
+                    if i + 1 < len(self._coarse):
+                        up = self._coarse[i + 1]
+                        ratio = up.step_s // r.step_s
+                        for _, dev, idx, b in closed_now:
+                            self._bucket(up.name, dev, idx // ratio)[0].absorb(b)
                 extra = puts() if puts is not None else []
-                if not dirty and not extra and closing == self._closed:
+                writing = self._pending
+                if not dirty and not extra and not writing and not moved:
                     return 0
+                fine = self._fine.name
+                scal, sk = self._scal[fine], self._sk[fine]
+                by_db: dict[Any, list[tuple[bytes, bytes]]] = {scal: [], sk: []}
+                scal_rows, sk_rows = by_db[scal], by_db[sk]
+                written = 0
+                for dev, per in writing.items():
+                    prefix = dev.encode("utf-8") + b"\x00"  # key(dev, idx)
+                    for idx, (sv, kv) in per.items():
+                        kk = prefix + _IDX.pack(idx)
+                        scal_rows.append((kk, sv))
+                        if kv is not None:
+                            sk_rows.append((kk, kv))
+                    written += len(per)
                 rows = []
                 for res, dev, idx, b in dirty:
                     rows += self._rows(res, dev, idx, b)
                     b.touched = False  # touched again from here on: written by the next flush
                 rows += [(self._meta, name.encode(), str(w).encode()) for name, w in closing.items()]
                 rows += [(self.dbs[db], k, v) for db, k, v in extra]
-                self._closed.update(closing)  # a late point for these now counts as late
+                for db, k, v in rows:
+                    by_db.setdefault(db, []).append((k, v))
                 self._dirty = []
+                self._pending, self._writing = {}, writing
             try:
                 with self.env.begin(write=True) as txn:
-                    for db, k, v in rows:
-                        txn.put(k, v, db=db)
+                    for db, items in by_db.items():  # one C loop per database
+                        if items:
+                            txn.cursor(db=db).putmulti(items)
             except self.lmdb.MapFullError:
                 self.flush_errors += 1
                 log.error("aggregator store is full; history not written this cycle (prune runs next)")
@@ -210,13 +281,19 @@ class SeriesStore:
                         if not t[3].touched:
                             t[3].touched = True
                             self._dirty.append(t)
+                    for dev, per in writing.items():  # a newer pending record already holds these
+                        newer = self._pending.setdefault(dev, {})
+                        for idx, recs in per.items():
+                            newer.setdefault(idx, recs)
+                    self._writing = {}
                 return 0
             with self.lock:
+                self._writing = {}
                 # Written by the previous flush, untouched since: closed in practice, dropped.
                 now_written = {id(t[3]) for t in dirty}
                 self._forget([t for t in self._prev if not t[3].touched and id(t[3]) not in now_written])
                 self._prev = dirty
-            return len(dirty)
+            return written + len(dirty)
 
     def _forget(self, buckets: list[tuple[str, str, int, Bucket]]) -> None:
         for res, dev, idx, b in buckets:
@@ -228,7 +305,8 @@ class SeriesStore:
                     del mem[dev]
 
     def recover(self, now: float) -> None:
-        """Rebuild the coarse buckets left open by the last run from the finer resolution:
+        """Rebuild the coarse buckets left open by the last run from the finer resolution (the
+        first coarse one from every finest bucket, coarser ones from closed finer buckets):
         open ones into memory, ones that closed while the aggregator was down into LMDB."""
         with self.lock, self.env.begin(write=True) as txn:
             self._rebuilt = True
@@ -243,7 +321,7 @@ class SeriesStore:
                 ratio = r.step_s // fine.step_s
                 for dev in devices:
                     rebuilt: dict[int, Bucket] = {}
-                    for fidx, fb in self._finer(txn, fine.name, dev, first_open * ratio):
+                    for fidx, fb in self._finer(txn, fine, dev, first_open * ratio):
                         rebuilt.setdefault(fidx // ratio, Bucket()).absorb(fb)
                     for idx, b in rebuilt.items():
                         if idx <= w:
@@ -265,10 +343,16 @@ class SeriesStore:
             ok = cur.set_range(dev + b"\x01")
         return out
 
-    def _finer(self, txn: Any, res: str, device: str, start: int) -> Iterator[tuple[int, Bucket]]:
-        """Buckets of ``res`` from index ``start`` on: final ones from LMDB, open ones from memory."""
-        closed = self._closed.get(res)
-        mem = self._mem[res].get(device, {})
+    def _finer(self, txn: Any, r: Resolution, device: str, start: int) -> Iterator[tuple[int, Bucket]]:
+        """Buckets of ``r`` from index ``start`` on that feed the next coarser resolution: every
+        finest one (LMDB, or pending in memory), or the closed ones of a coarse resolution."""
+        res = r.name
+        if r is self._fine:
+            closed, mem = None, {i: Bucket.load(*recs, self.unpack)
+                                 for i, recs in {**self._writing.get(device, {}), **self._pending.get(device, {})}.items()}
+        else:
+            closed = self._closed[res]
+            mem = {i: b for i, b in self._mem[res].get(device, {}).items() if closed is not None and i <= closed}
         cur = txn.cursor(db=self._scal[res])
         prefix = key(device, 0)[:-4]
         if cur.set_range(key(device, start)):
@@ -307,7 +391,7 @@ class SeriesStore:
 
     def delete_device(self, device: str) -> None:
         with self.lock:
-            for per_dev in self._mem.values():
+            for per_dev in (*self._mem.values(), self._pending, self._writing):
                 per_dev.pop(device, None)
             self._hi.pop(device, None)
             self._dirty = [t for t in self._dirty if t[1] != device]
@@ -344,8 +428,33 @@ class SeriesStore:
                     yield _IDX.unpack(bytes(k[-4:]))[0], bytes(v)
 
     def _in_memory(self, device: str, res: str, lo: int, hi: int) -> dict[int, Bucket]:
+        """Buckets of ``res`` in [lo, hi] not (or not yet) in LMDB, as a reader should see them:
+        finest ones pending a flush, and coarse ones with what their open finer buckets hold
+        and have not passed on yet. Not to be mutated."""
         with self.lock:
-            return {i: b for i, b in self._mem[res].get(device, {}).items() if lo <= i <= hi}
+            if res == self._fine.name:
+                recs = {**self._writing.get(device, {}), **self._pending.get(device, {})}
+                return {i: Bucket.load(*v, self.unpack) for i, v in recs.items() if lo <= i <= hi}
+            mem = self._mem[res].get(device, {})
+            out = {i: b for i, b in mem.items() if lo <= i <= hi}
+            level = next(i for i, r in enumerate(self._coarse) if r.name == res)
+            if level == 0:
+                return out
+            finer = self._coarse[level - 1]
+            ratio = self.step(res) // finer.step_s
+            closed = self._closed[finer.name]
+            for fi, fb in self._in_memory(device, finer.name, lo * ratio, hi * ratio + ratio - 1).items():
+                if closed is not None and fi <= closed:
+                    continue  # closed: already passed on
+                i = fi // ratio
+                view = out.get(i)
+                if view is None or view is mem.get(i):  # a copy: the stored bucket stays as it is
+                    fresh = Bucket()
+                    if view is not None:
+                        fresh.absorb(view)
+                    out[i] = view = fresh
+                view.absorb(fb)
+            return out
 
     def series(self, device: str, res: str, since: float, until: float | None = None) -> list[dict[str, Any]]:
         """Buckets of ``device`` from ``since`` on, oldest first, each with ``t`` (start); buckets
