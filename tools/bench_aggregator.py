@@ -41,7 +41,6 @@ import statistics
 import struct
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
@@ -287,9 +286,8 @@ def main() -> int:
         publish_all(args.port, pickle.loads(Path(args.file).read_bytes()))
         return 0
     json_lib = "stdlib json" if args.no_orjson else "orjson" if _has_orjson() else "stdlib json (orjson not installed)"
-    print(f"decoder/encoder: {json_lib}; interpreter {sys.executable} (Python {platform.python_version()}"
-          f"{', shared libpython' if sysconfig.get_config_var('Py_ENABLE_SHARED') else ''}); aggregator clock: "
-          f"{args.clock}; load average {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"decoder/encoder: {json_lib}; interpreter {sys.executable} (Python {platform.python_version()}); "
+          f"aggregator clock: {args.clock}; load average {os.getloadavg()[0]:.2f}", flush=True)
     t0 = time.time() - args.rounds * 10 - 60
     if not args.no_inprocess:
         inprocess(args, t0)
