@@ -157,6 +157,9 @@ class AggregatorConfig:
     metrics_port: int = _opt(0, _range(0, 65535), "Prometheus endpoint port; 0 = off")
     metrics_bind: str = _opt("127.0.0.1", None, "Prometheus endpoint address")
     report_interval_s: float = _opt(86400.0, _range(1, 1e8), "periodic report interval")
+    ack_after_commit: str = _opt("auto", _one_of("auto", "on", "off"),
+                                 "acknowledge snapshots only once committed (none lost if killed); auto = on with MQTT 5")
+    commit_interval_s: float = _opt(0.5, _range(0.05, 60), "LMDB commit + fsync interval")
 
 
 @dataclass(frozen=True)

@@ -121,3 +121,39 @@ def test_empty_socket_raises_blocking_and_eof_returns_zero(pair) -> None:
         _take(sock)
     peer.shutdown(socket.SHUT_WR)
     assert sock.take_publishes(lambda *a: None, False) == 0
+
+
+def test_held_acks_leave_only_when_released(pair) -> None:
+    sock, peer = pair
+    sock.hold_acks = True
+    peer.settimeout(0.2)
+    peer.sendall(b"".join(publish(b"nic/h/metrics", b"{}", mid=m) for m in (1, 2)))
+    assert len(_take(sock)) == 2
+    mark = sock.ack_mark()  # both applied: a flush's snapshot covers them
+    peer.sendall(publish(b"nic/h/metrics", b"{}", mid=3))
+    assert len(_take(sock)) == 1
+    assert sock.pending() == 0  # drained, yet nothing is committed: nothing may go
+    with pytest.raises(socket.timeout):
+        peer.recv(100)
+    sock.release(mark)  # committed (from the flushing thread)
+    sock.pending()      # the network thread's next pass
+    assert peer.recv(100) == b"\x40\x02\x00\x01\x40\x02\x00\x02"
+    sock.send(b"\xc0\x00")  # PINGREQ: released acks go first, held ones stay held
+    assert peer.recv(100) == b"\xc0\x00"
+    sock.release(sock.ack_mark())
+    sock.close()  # released acks still leave on close
+    assert peer.recv(100) == b"\x40\x02\x00\x03"
+
+
+def test_paho_pubacks_are_held_too(pair) -> None:
+    sock, peer = pair
+    sock.hold_acks = True
+    peer.settimeout(0.2)
+    assert sock.send(b"\x40\x02\x00\x09") == 4       # paho's own PUBACK (a packet it parsed itself)
+    assert sock.send(b"\x40\x03\x00\x0a\x00") == 5   # MQTT 5 form with a reason code
+    sock.pending()
+    with pytest.raises(socket.timeout):
+        peer.recv(100)
+    sock.release(sock.ack_mark())
+    sock.pending()
+    assert peer.recv(100) == b"\x40\x02\x00\x09\x40\x03\x00\x0a\x00"

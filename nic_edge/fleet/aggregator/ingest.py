@@ -13,6 +13,12 @@ Decoding: metrics and alerts are the hot path. With ``orjson`` installed they ar
 schema does, but keeps the last of duplicate keys where ``schema.loads`` refuses them.
 ``strict=True`` always uses ``schema.parse_*``. Received PUBLISH packets take the lean path of
 netbuf.py (paho keeps the session); ``MqttIngest.buffered = False`` gives paho's own path.
+
+Acknowledgement: with ``aggregator.ack_after_commit`` (auto: on with MQTT 5) a PUBACK leaves only
+once the LMDB commit holding the message's data is done (``FleetState.flush`` marks and releases
+through ``ack_mark``/``release_acks``), so a killed aggregator loses nothing: the broker re-sends
+what was not acknowledged. The broker must let ~a commit interval of traffic wait
+unacknowledged: the CONNECT asks for MQTT 5's Receive Maximum of 65,535.
 """
 
 from __future__ import annotations
@@ -211,6 +217,10 @@ class MqttIngest(Service):
         self._client: Any = None
         self._logged: str | None = None
         self.buffered = True  # netbuf.BufferedClient: ~3x less CPU per received message than paho's path
+        mode = cfg.aggregator.ack_after_commit
+        # PUBACK only once committed: a killed aggregator loses nothing (the broker re-sends).
+        # Needs the broker to let many messages wait unacknowledged: MQTT 5's Receive Maximum.
+        self.hold_acks = mode == "on" or (mode == "auto" and cfg.mqtt.protocol == "5")
 
     def on_start(self) -> None:
         # A persistent session (fixed client id, clean_session off / session expiry on MQTT 5):
@@ -219,6 +229,17 @@ class MqttIngest(Service):
                              client_class=buffered_client_class() if self.buffered else None)
         if self.buffered:
             client.fast_publish = self._on_publish  # the lean receive path (netbuf.py)
+        if self.hold_acks and hasattr(client, "release_acks"):
+            client.hold_acks = True
+            self.ingestor.state.ack_gate = self
+            if self.cfg.mqtt.protocol != "5":
+                log.warning("aggregator.ack_after_commit is on with MQTT 3.1.1: the broker sends at most its "
+                            "in-flight window of unacknowledged messages (mosquitto max_inflight_messages, "
+                            "default 20) per commit interval; raise it, or use mqtt.protocol = \"5\"")
+        elif self.hold_acks:
+            log.warning("aggregator.ack_after_commit: not available on paho's own receive path; "
+                        "snapshots are acknowledged on arrival")
+            self.hold_acks = False
         client.reconnect_delay_set(1, int(max(1, self.cfg.mqtt.reconnect_max_s)))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -230,6 +251,8 @@ class MqttIngest(Service):
             from paho.mqtt.properties import Properties  # noqa: PLC0415
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = 86400  # the broker queues QoS 1 traffic while we restart
+            if self.hold_acks:
+                props.ReceiveMaximum = 65535  # unacknowledged messages the broker may send us
             kw.update(clean_start=False, properties=props)
         client.connect_async(**kw)
         client.loop_start()
@@ -241,6 +264,9 @@ class MqttIngest(Service):
             return
         self._logged = None
         log.info("connected to %s:%s, subscribing to %s", self.cfg.mqtt.host, self.cfg.mqtt.port, self.filters)
+        if self.hold_acks and not client.can_hold_acks():
+            log.warning("aggregator.ack_after_commit: TLS/websocket connections take paho's own path; "
+                        "snapshots are acknowledged on arrival (a crash can lose the last commit interval)")
         self.connected.set()
         client.subscribe([(f, 1) for f in self.filters])
 
@@ -263,11 +289,23 @@ class MqttIngest(Service):
         except Exception:  # boundary: the network thread must survive anything (e.g. LMDB I/O error)
             log.exception("aggregator: message on %s could not be applied", topic)
 
+    # the ack gate FleetState.flush uses (hold_acks): mark before the snapshot, release after commit
+    def ack_mark(self) -> Any:
+        client = self._client
+        return None if client is None else client.ack_mark()
+
+    def release_acks(self, token: Any) -> None:
+        client = self._client
+        if client is not None and token is not None:
+            client.release_acks(token)
+
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         self._on_publish(msg.topic, msg.payload, bool(msg.retain))  # paho's own receive path
 
     def on_stop(self) -> None:
         if self._client is not None:
+            if self.hold_acks:  # commit, so the PUBACKs leave before DISCONNECT (else: re-sent next time)
+                self.ingestor.state.flush()
             self._client.disconnect()
             self._client.loop_stop()
             self._client = None

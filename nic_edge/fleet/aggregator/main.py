@@ -21,7 +21,7 @@ from nic_edge.fleet.aggregator.state import FleetState
 
 log = logging.getLogger(__name__)
 
-FLUSH_INTERVAL_S = 0.5   # longest window of ingested-but-unwritten data (kill -9 loses at most this)
+FLUSH_INTERVAL_S = 0.5   # the loop's tick; aggregator.commit_interval_s (default 0.5) spaces the commits
 MIN_RENDER_GAP_S = 1.0   # "render on change" is rate-limited to this
 PRUNE_INTERVAL_S = 600.0
 
@@ -32,9 +32,11 @@ class AggregatorLoop(Service):
     name = "aggregator-loop"
 
     def __init__(self, state: FleetState, renderer: Renderer, render_interval_s: float,
-                 report_interval_s: float, analytics_interval_s: float | None = None) -> None:
+                 report_interval_s: float, analytics_interval_s: float | None = None,
+                 commit_interval_s: float = FLUSH_INTERVAL_S) -> None:
         super().__init__()
         self.state, self.renderer = state, renderer
+        self.commit_interval = commit_interval_s
         self.render_interval = render_interval_s
         self.report_interval = report_interval_s
         self.analytics_interval = analytics_interval_s or max(60.0, render_interval_s)
@@ -42,11 +44,13 @@ class AggregatorLoop(Service):
 
     def run(self) -> None:
         mono = time.monotonic
-        last_render = last_analytics = last_prune = -1e18
+        last_render = last_analytics = last_prune = last_commit = -1e18
         last_report = mono()  # the first report comes one interval after start (and on --once)
-        while not self.wait(FLUSH_INTERVAL_S):
-            self.cycle()
+        while not self.wait(min(FLUSH_INTERVAL_S, self.commit_interval)):
             now = mono()
+            if now - last_commit >= self.commit_interval:
+                self.cycle()
+                last_commit = now
             if now - last_analytics >= self.analytics_interval:
                 report = now - last_report >= self.report_interval
                 self.renderer.run_analytics(report=report)
@@ -110,7 +114,8 @@ def _serve(cfg: Config, state: FleetState, renderer: Renderer) -> int:
     notifier = Notifier.from_config(cfg)
     ingestor = Ingestor(state, cfg.mqtt.topic_prefix, on_alert=notifier.submit if notifier else None)
     runtime = Runtime()
-    runtime.add(AggregatorLoop(state, renderer, a.render_interval_s, a.report_interval_s))
+    runtime.add(AggregatorLoop(state, renderer, a.render_interval_s, a.report_interval_s,
+                               commit_interval_s=a.commit_interval_s))
     if notifier is not None:
         runtime.add(notifier)
     if a.metrics_port:

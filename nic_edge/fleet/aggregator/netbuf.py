@@ -19,9 +19,15 @@ TCP sockets only (TLS, websockets and Unix sockets keep paho's own path):
   ``select``), or on close. Anything else (CONNACK, SUBACK, PINGRESP, QoS 2, properties, a packet
   not yet complete) goes through paho's own ``_packet_read``, reading the same buffer.
 
-A PUBACK leaves only after the callback returned, as with paho; holding it a few hundred
-microseconds longer is safe: a broker re-sends an unacknowledged message only on a new
-connection, and the aggregator de-duplicates on (device, seq). paho internals used here (pinned
+A PUBACK leaves only after the callback returned, as with paho; holding it longer is safe: a
+broker re-sends an unacknowledged message only on a new connection, and the aggregator
+de-duplicates on (device, seq). With ``hold_acks`` (the aggregator's ``ack_after_commit``),
+PUBACKs wait until the data they acknowledge is committed: ``ack_mark()`` (taken under the
+store's lock before a flush's snapshot) names every PUBACK queued so far, and ``release(mark)``
+(after the commit, from the flushing thread) lets them go; the network thread sends them at its
+next pass (at most ~1 s later in a quiet fleet: paho's loop wakes every second). A broker sends
+at most its in-flight window of unacknowledged messages, so this needs a large one: MQTT 5's
+Receive Maximum, which the aggregator sets to 65,535. paho internals used here (pinned
 to 2.x): ``_create_socket``, ``_packet_read``, ``_in_packet``, ``_protocol``, ``_msgtime_mutex``,
 ``_last_bytes_received``; without them the plain paho client is used.
 """
@@ -41,11 +47,27 @@ FastPublish = Callable[[str | None, bytes, bool], None]
 class BufferedSocket:
     """A socket-like object for paho: buffered reads, batched PUBACK writes."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, hold_acks: bool = False) -> None:
         self._sock = sock
         self._buf = b""
         self._pos = 0
         self._acks = bytearray()
+        self.hold_acks = hold_acks
+        # held PUBACK bytes: appended and sent by the network thread only; ``_released`` (the
+        # running byte count that may go) is written by the flushing thread only
+        self._held = bytearray()
+        self._held_total = 0   # bytes ever appended to _held
+        self._moved = 0        # bytes ever moved from _held to _acks
+        self._released = 0
+
+    def ack_mark(self) -> int:
+        """A mark covering every PUBACK queued so far (for ``release``)."""
+        return self._held_total
+
+    def release(self, mark: int) -> None:
+        """PUBACKs up to ``mark`` may go (their data is committed); any thread."""
+        if mark > self._released:
+            self._released = mark
 
     def _fill(self) -> bytes:
         self._flush_acks()  # about to need the network: let the broker send more first
@@ -68,18 +90,29 @@ class BufferedSocket:
         return left
 
     def send(self, data: bytes | bytearray | memoryview) -> int:
-        if len(data) == 4 and data[0] == _PUBACK:
+        n = len(data)
+        if 4 <= n <= 5 and data[0] == _PUBACK and data[1] == n - 2:  # a PUBACK (MQTT 5: maybe a reason code)
             self._ack(bytes(data))
-            return 4
+            return n
         self._flush_acks()  # order on the wire stays paho's order
         return self._sock.send(data)
 
     def _ack(self, puback: bytes) -> None:
+        if self.hold_acks:
+            self._held += puback
+            self._held_total += len(puback)
+            return
         self._acks += puback
         if len(self._acks) >= 4 * ACK_BATCH:
             self._flush_acks()
 
     def _flush_acks(self) -> None:
+        if self._held:
+            k = self._released - self._moved
+            if k > 0:
+                self._acks += self._held[:k]
+                del self._held[:k]
+                self._moved += k
         if not self._acks:
             return
         view = memoryview(self._acks)
@@ -171,10 +204,24 @@ def buffered_client_class() -> type:
 
     class BufferedClient(mqtt.Client):  # type: ignore[misc, name-defined]
         fast_publish: FastPublish | None = None
+        hold_acks = False  # PUBACKs wait for release() (see the module docstring)
 
         def _create_socket(self) -> Any:
             sock = super()._create_socket()
-            return BufferedSocket(sock) if type(sock) is socket.socket else sock
+            return BufferedSocket(sock, self.hold_acks) if type(sock) is socket.socket else sock
+
+        def can_hold_acks(self) -> bool:
+            """False on a connection paho handles itself (TLS, websockets): its PUBACKs go at once."""
+            return type(self._sock) is BufferedSocket and self._sock.hold_acks
+
+        def ack_mark(self) -> tuple[Any, int]:
+            sock = self._sock
+            return (sock, sock.ack_mark()) if type(sock) is BufferedSocket else (None, 0)
+
+        def release_acks(self, token: tuple[Any, int]) -> None:
+            sock, mark = token
+            if sock is not None and sock is self._sock:  # after a reconnect the broker re-sends instead
+                sock.release(mark)
 
         def _packet_read(self) -> Any:
             sock, deliver = self._sock, self.fast_publish

@@ -93,6 +93,8 @@ class FleetState:
         self.urgent: set[str] = set()          # device pages to re-render at once
         self.touched: set[str] = set()         # device pages with new data
         self.stats = {"messages": 0, "duplicates": 0, "bad": 0, "alerts": 0, "stale": 0}
+        # MqttIngest with ack_after_commit: PUBACKs wait for the commit of what they acknowledge
+        self.ack_gate: Any = None
         self._load()
         store.recover(clock())
 
@@ -246,7 +248,16 @@ class FleetState:
             self._dirty.clear()
             self._alert_puts = []
             return puts
-        return self.store.flush(collect, self.clock())
+        gate = self.ack_gate
+        token = None
+        if gate is not None:
+            with self.lock:  # every message applied before this point is in the snapshot below
+                token = gate.ack_mark()
+        errors = self.store.flush_errors
+        n = self.store.flush(collect, self.clock())
+        if gate is not None and self.store.flush_errors == errors:
+            gate.release_acks(token)  # committed: the broker may forget them now
+        return n
 
     def prune(self) -> int:
         with self.lock:
