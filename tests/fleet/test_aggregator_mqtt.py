@@ -190,3 +190,51 @@ def test_kill9_before_the_commit(tmp_path: Path, mosquitto: Broker, stop_procs: 
     assert agg.wait(15) == 0
     got = sum(p["n"] for p in _points(out / ".state", "dev-c"))
     assert got == (13 if ack == "auto" else 1)  # re-sent by the broker, or lost
+
+
+def test_kill9_before_the_commit_over_tls(tmp_path: Path, broker_factory: Any, tls_files: Any,
+                                          stop_procs: list[Any]) -> None:
+    """The same over TLS, where paho's own receive path runs: its manual acks hold the PUBACKs."""
+    import paho.mqtt.client as mqtt
+
+    broker = broker_factory(tls=tls_files, password=True)
+    out = tmp_path / "out"
+    cfg = write_agg_config(tmp_path / "agg.toml", broker, out, render_interval_s=3600.0, commit_interval_s=30.0,
+                           mqtt={**broker.client_settings(), "protocol": "5", "client_id": "agg-commit-tls"})
+    agg = start_aggregator(cfg, tmp_path / "agg.log")
+    stop_procs.append(agg)
+    box = load_sim().SimDevice("dev-t", seed=9)
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="box-dev-t")
+    pub.tls_set(ca_certs=str(broker.ca_file))
+    pub.username_pw_set(broker.username, broker.password)
+    pub.connect(broker.host, broker.port)
+    pub.loop_start()
+
+    def send(payload: bytes, topic: str = "nic/dev-t/metrics", retain: bool = False) -> None:
+        pub.publish(topic, payload, qos=1, retain=retain).wait_for_publish(10)
+
+    try:
+        fj = out / "fleet.json"
+        send(b"online", "nic/dev-t/status", retain=True)
+        wait_json(fj, lambda d: len(d["devices"]) == 1)
+        time.sleep(1.5)
+        for _ in range(12):
+            send(box.metrics_payload())
+        time.sleep(1.0)
+        os.kill(agg.pid, signal.SIGKILL)
+        agg.wait(10)
+        assert sum(p["n"] for p in _points(out / ".state", "dev-t")) == 0
+        mtime = fj.stat().st_mtime_ns
+        agg = start_aggregator(cfg, tmp_path / "agg2.log")
+        stop_procs.append(agg)
+        deadline = time.monotonic() + 20
+        while fj.stat().st_mtime_ns == mtime and time.monotonic() < deadline:
+            time.sleep(0.1)
+        send(box.metrics_payload())
+        time.sleep(1.5)
+        agg.send_signal(signal.SIGTERM)
+        assert agg.wait(15) == 0
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+    assert sum(p["n"] for p in _points(out / ".state", "dev-t")) == 13

@@ -221,6 +221,14 @@ class MqttIngest(Service):
         # PUBACK only once committed: a killed aggregator loses nothing (the broker re-sends).
         # Needs the broker to let many messages wait unacknowledged: MQTT 5's Receive Maximum.
         self.hold_acks = mode == "on" or (mode == "auto" and cfg.mqtt.protocol == "5")
+        # paho's own receive path (TLS, websockets) with held acks: paho's manual acks, the
+        # (mid, qos) of each message in order, and a connection generation (mids are per connection)
+        self._manual = False
+        self._manual_lock = threading.Lock()
+        self._manual_q: list[tuple[int, int]] = []
+        self._manual_total = 0   # entries ever queued in this generation
+        self._manual_acked = 0   # entries ever acknowledged in this generation
+        self._generation = 0
 
     def on_start(self) -> None:
         # A persistent session (fixed client id, clean_session off / session expiry on MQTT 5):
@@ -229,17 +237,13 @@ class MqttIngest(Service):
                              client_class=buffered_client_class() if self.buffered else None)
         if self.buffered:
             client.fast_publish = self._on_publish  # the lean receive path (netbuf.py)
-        if self.hold_acks and hasattr(client, "release_acks"):
-            client.hold_acks = True
+        if self.hold_acks:
+            client.hold_acks = True  # netbuf's path; paho's own path: manual acks (_on_connect)
             self.ingestor.state.ack_gate = self
             if self.cfg.mqtt.protocol != "5":
                 log.warning("aggregator.ack_after_commit is on with MQTT 3.1.1: the broker sends at most its "
                             "in-flight window of unacknowledged messages (mosquitto max_inflight_messages, "
                             "default 20) per commit interval; raise it, or use mqtt.protocol = \"5\"")
-        elif self.hold_acks:
-            log.warning("aggregator.ack_after_commit: not available on paho's own receive path; "
-                        "snapshots are acknowledged on arrival")
-            self.hold_acks = False
         client.reconnect_delay_set(1, int(max(1, self.cfg.mqtt.reconnect_max_s)))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -264,9 +268,15 @@ class MqttIngest(Service):
             return
         self._logged = None
         log.info("connected to %s:%s, subscribing to %s", self.cfg.mqtt.host, self.cfg.mqtt.port, self.filters)
-        if self.hold_acks and not client.can_hold_acks():
-            log.warning("aggregator.ack_after_commit: TLS/websocket connections take paho's own path; "
-                        "snapshots are acknowledged on arrival (a crash can lose the last commit interval)")
+        if self.hold_acks:
+            # netbuf holds the PUBACKs of a plain TCP connection; anything else takes paho's own
+            # path, where paho's manual acks hold them (mids of an old connection are void now)
+            manual = not (hasattr(client, "can_hold_acks") and client.can_hold_acks())
+            with self._manual_lock:
+                self._generation += 1
+                self._manual_q, self._manual_total, self._manual_acked = [], 0, 0
+                self._manual = manual
+            client.manual_ack_set(manual)
         self.connected.set()
         client.subscribe([(f, 1) for f in self.filters])
 
@@ -292,15 +302,38 @@ class MqttIngest(Service):
     # the ack gate FleetState.flush uses (hold_acks): mark before the snapshot, release after commit
     def ack_mark(self) -> Any:
         client = self._client
-        return None if client is None else client.ack_mark()
+        if client is None:
+            return None
+        with self._manual_lock:
+            if self._manual:
+                return ("manual", self._generation, self._manual_total)
+        return client.ack_mark() if hasattr(client, "ack_mark") else None
 
     def release_acks(self, token: Any) -> None:
         client = self._client
-        if client is not None and token is not None:
+        if client is None or token is None:
+            return
+        if token[0] != "manual":
             client.release_acks(token)
+            return
+        with self._manual_lock:
+            if token[1] != self._generation:
+                return  # a reconnect since: the broker re-sends those instead
+            k = token[2] - self._manual_acked
+            if k <= 0:
+                return
+            due, self._manual_q = self._manual_q[:k], self._manual_q[k:]
+            self._manual_acked += k
+        for mid, qos in due:  # paho queues them for its network thread (thread-safe)
+            client.ack(mid, qos)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         self._on_publish(msg.topic, msg.payload, bool(msg.retain))  # paho's own receive path
+        if self._manual and msg.qos:
+            with self._manual_lock:
+                if self._manual:
+                    self._manual_q.append((msg.mid, msg.qos))
+                    self._manual_total += 1
 
     def on_stop(self) -> None:
         if self._client is not None:

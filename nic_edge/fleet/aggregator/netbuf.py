@@ -211,7 +211,8 @@ def buffered_client_class() -> type:
             return BufferedSocket(sock, self.hold_acks) if type(sock) is socket.socket else sock
 
         def can_hold_acks(self) -> bool:
-            """False on a connection paho handles itself (TLS, websockets): its PUBACKs go at once."""
+            """False on a connection paho handles itself (TLS, websockets; MqttIngest then holds
+            the PUBACKs with paho's manual acks)."""
             return type(self._sock) is BufferedSocket and self._sock.hold_acks
 
         def ack_mark(self) -> tuple[Any, int]:
