@@ -237,6 +237,8 @@ class MqttIngest(Service):
                              client_class=buffered_client_class() if self.buffered else None)
         if self.buffered:
             client.fast_publish = self._on_publish  # the lean receive path (netbuf.py)
+        log.info("snapshots are acknowledged %s", "after their LMDB commit" if self.hold_acks else
+                 "on arrival (aggregator.ack_after_commit; with MQTT 5 they would wait for the commit)")
         if self.hold_acks:
             client.hold_acks = True  # netbuf's path; paho's own path: manual acks (_on_connect)
             self.ingestor.state.ack_gate = self
