@@ -313,3 +313,45 @@ def test_snapshots_sharing_a_ten_second_bucket_are_merged(tmp_path: Path) -> Non
     row = stored_row(st, "10s", "dev-d", T0)
     assert row["n"] == 3 and row["q"] == sum(json.loads(m)["latency"]["answer"]["count"] for m in msgs)
     assert st.store.merged_sketch("dev-d", "10s", 0).bins == sketch_of(msgs).bins
+
+
+class _FailingWrites:
+    """The LMDB environment with its next ``n`` write transactions failing (a disk error)."""
+
+    def __init__(self, env: Any, n: int) -> None:
+        self._env, self.n = env, n
+
+    def begin(self, *args: Any, write: bool = False, **kw: Any) -> Any:
+        if write and self.n > 0:
+            self.n -= 1
+            raise OSError(5, "injected I/O error")
+        return self._env.begin(*args, write=write, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._env, name)
+
+
+def test_failed_commits_are_retried_and_lose_nothing(tmp_path: Path) -> None:
+    from nic_edge.fleet.aggregator.main import AggregatorLoop
+    from nic_edge.fleet.aggregator.render import Renderer
+
+    clock = Clock(T0 + 60)
+    st, ing = make(tmp_path, clock)
+    dev = sim.SimDevice("dev-f", seed=8)
+    for i in range(3):
+        assert ing.handle("nic/dev-f/metrics", dev.metrics_payload(T0 + 10 * i))
+    assert ing.handle("nic/dev-f/alerts", dev.alert_payload("cpu_temp", "firing", 81.0, ts=T0 + 25))
+    real = st.store.env
+    st.store.env = _FailingWrites(real, 2)
+    loop = AggregatorLoop(st, Renderer(st, tmp_path / "out"), 3600.0, 86400.0, commit_interval_s=0.05)
+    assert not loop._commit() and not loop._commit()  # logged, not raised: the loop goes on
+    assert loop.commit_failures == 2
+    assert ing.handle("nic/dev-f/metrics", dev.metrics_payload(T0 + 30))  # ingestion meanwhile
+    assert loop._commit() and loop.commit_failures == 0
+    st.store.env = real
+    st.store.close()
+    st2, _ = make(tmp_path, clock)
+    assert sum(r["n"] for r in st2.store.series("dev-f", "10s", 0)) == 4
+    assert st2.devices["dev-f"].seq_max == 5  # the de-dup window (device record) was written too
+    assert [e["rule"] for e in st2.alert_history("dev-f")] == ["cpu_temp"]
+    st2.store.close()

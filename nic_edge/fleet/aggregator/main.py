@@ -37,6 +37,7 @@ class AggregatorLoop(Service):
         super().__init__()
         self.state, self.renderer = state, renderer
         self.commit_interval = commit_interval_s
+        self.commit_failures = 0  # consecutive failed commits (retried every tick)
         self.render_interval = render_interval_s
         self.report_interval = report_interval_s
         self.analytics_interval = analytics_interval_s or max(60.0, render_interval_s)
@@ -48,8 +49,9 @@ class AggregatorLoop(Service):
         last_report = mono()  # the first report comes one interval after start (and on --once)
         while not self.wait(min(FLUSH_INTERVAL_S, self.commit_interval)):
             now = mono()
-            if now - last_commit >= self.commit_interval:
-                self.cycle()
+            if now - last_commit >= self.commit_interval or self.commit_failures:
+                if not self._commit():
+                    continue  # pages read LMDB: no render on top of a failed commit
                 last_commit = now
             if now - last_analytics >= self.analytics_interval:
                 report = now - last_report >= self.report_interval
@@ -70,6 +72,22 @@ class AggregatorLoop(Service):
 
     def cycle(self) -> None:
         self.state.flush()
+
+    def _commit(self) -> bool:
+        """One commit; an error (disk full, I/O) is logged and retried at the next tick instead of
+        ending the loop. Ingestion goes on in memory meanwhile, and with ack_after_commit the
+        broker keeps what is not acknowledged yet."""
+        try:
+            self.cycle()
+        except Exception:  # boundary: LMDB/OS errors must not kill the aggregator's only writer
+            self.commit_failures += 1
+            if self.commit_failures in (1, 10, 100) or self.commit_failures % 1000 == 0:
+                log.exception("aggregator commit failed (%d in a row); retrying", self.commit_failures)
+            return False
+        if self.commit_failures:
+            log.warning("aggregator commit works again after %d failures", self.commit_failures)
+            self.commit_failures = 0
+        return True
 
     def on_stop(self) -> None:
         self.state.flush()

@@ -273,9 +273,11 @@ class SeriesStore:
                     for db, items in by_db.items():  # one C loop per database
                         if items:
                             txn.cursor(db=db).putmulti(items)
-            except self.lmdb.MapFullError:
+            except Exception as exc:  # nothing was written: everything goes back for the next flush
                 self.flush_errors += 1
-                log.error("aggregator store is full; history not written this cycle (prune runs next)")
+                full = isinstance(exc, self.lmdb.MapFullError)
+                if full:
+                    log.error("aggregator store is full; history not written this cycle (prune runs next)")
                 with self.lock:
                     for t in dirty:
                         if not t[3].touched:
@@ -286,6 +288,8 @@ class SeriesStore:
                         for idx, recs in per.items():
                             newer.setdefault(idx, recs)
                     self._writing = {}
+                if not full:
+                    raise
                 return 0
             with self.lock:
                 self._writing = {}

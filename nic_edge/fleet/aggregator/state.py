@@ -241,9 +241,12 @@ class FleetState:
     # -- persistence ---------------------------------------------------------------------
     def flush(self) -> int:
         """Persist device records (de-dup windows), alert events and series in one transaction."""
+        taken: list[Any] = []
+
         def collect() -> list[tuple[str, bytes, bytes]]:  # called by the store under the lock
             pack = self.store.pack
             puts = [("devices", d.encode(), self.devices[d].record(pack)) for d in self._dirty if d in self.devices]
+            taken[:] = [set(self._dirty), self._alert_puts]
             puts += self._alert_puts
             self._dirty.clear()
             self._alert_puts = []
@@ -254,7 +257,13 @@ class FleetState:
             with self.lock:  # every message applied before this point is in the snapshot below
                 token = gate.ack_mark()
         errors = self.store.flush_errors
-        n = self.store.flush(collect, self.clock())
+        try:
+            n = self.store.flush(collect, self.clock())
+        finally:
+            if taken and self.store.flush_errors != errors:  # not written: again next time
+                with self.lock:
+                    self._dirty |= taken[0]
+                    self._alert_puts = taken[1] + self._alert_puts
         if gate is not None and self.store.flush_errors == errors:
             gate.release_acks(token)  # committed: the broker may forget them now
         return n
