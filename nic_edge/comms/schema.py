@@ -16,6 +16,7 @@ import json
 import math
 from typing import Any, Callable
 
+from nic_edge.comms import checks as c
 from nic_edge.core.config import TIER_NAMES
 from nic_edge.errors import NicEdgeError
 
@@ -35,7 +36,6 @@ REPORT_STATUSES = ("applied", "rejected", "cleared", "ignored")
 # Plain numbers a snapshot may carry for dashboards and Home Assistant (no sketch maths there).
 SUMMARY_KEYS = ("latency_p50_ms", "latency_p95_ms", "cache_hit_rate", "memory_mib",
                 "cpu_temp_c", "cpu_percent", "alerts_active")
-_MAX_STR = 1024
 _MAX_ID = 128
 
 
@@ -53,7 +53,7 @@ class SchemaError(NicEdgeError, ValueError):
 def topic(prefix: str, device: str, kind: str) -> str:
     if kind not in KINDS:
         raise SchemaError(f"unknown topic kind {kind!r}")
-    if not device or any(c in device for c in "/+#"):
+    if not device or any(ch in device for ch in "/+#"):
         raise SchemaError(f"device id {device!r} is not usable in a topic")
     return f"{prefix}/{device}/{kind}"
 
@@ -150,96 +150,7 @@ def dumps(obj: Any, kind: str) -> bytes:
     return raw
 
 
-# -- small composable validators ---------------------------------------------------------------
-Check = Callable[[Any], str | None]
-
-
-def _num(v: Any) -> str | None:
-    t = type(v)  # exact JSON types first: this runs ~15 times per metrics message
-    ok = t is int or (math.isfinite(v) if t is float else
-                      isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
-    return None if ok else "must be a finite number"
-
-
-def _int(lo: int = 0) -> Check:
-    msg = f"must be an integer >= {lo}"
-    return lambda v: None if isinstance(v, int) and not isinstance(v, bool) and v >= lo else msg
-
-
-def _str(max_len: int = _MAX_STR, empty: bool = False) -> Check:
-    def check(v: Any) -> str | None:
-        if not isinstance(v, str) or len(v) > max_len or (not empty and not v):
-            return f"must be a {'' if empty else 'non-empty '}string of at most {max_len} characters"
-        return None
-    return check
-
-
-def _bool(v: Any) -> str | None:
-    return None if isinstance(v, bool) else "must be true or false"
-
-
-def _dict(v: Any) -> str | None:
-    return None if isinstance(v, dict) else "must be an object"
-
-
-def _one_of(choices: tuple[Any, ...]) -> Check:
-    msg = f"must be one of {', '.join(map(repr, choices))}"
-    return lambda v: None if v in choices and not isinstance(v, bool) else msg
-
-
-def _nullable(inner: Check) -> Check:
-    return lambda v: None if v is None else inner(v)
-
-
-def _map_of(inner: Check) -> Check:
-    def check(v: Any) -> str | None:
-        if not isinstance(v, dict):
-            return "must be an object"
-        for key, item in v.items():
-            msg = inner(item)
-            if msg:
-                return f"[{key!r}] {msg}"
-        return None
-    return check
-
-
-_NUMBER_TYPES = frozenset((int, float))
-_MAP_TYPES = frozenset((dict,))
-_INT_TYPES = frozenset((int,))
-
-
-def _fast_map(values_ok: Callable[[Any], bool], inner: Check) -> Check:
-    """``_map_of(inner)`` with a C-speed pass first (``values_ok`` on the object's values, exact
-    JSON types only); anything it does not clear goes through ``inner`` value by value, which
-    gives the error message. Metrics payloads are the fleet aggregator's hot path."""
-    slow = _map_of(inner)
-
-    def check(v: Any) -> str | None:
-        if type(v) is dict:
-            try:
-                if values_ok(v.values()):
-                    return None
-            except OverflowError:  # an integer too large for a float: the slow path takes it
-                pass
-        return slow(v)
-    return check
-
-
-def _finite_numbers(vals: Any) -> bool:
-    types = set(map(type, vals))
-    return types <= _NUMBER_TYPES and (float not in types or all(map(math.isfinite, vals)))
-
-
-def _naturals(vals: Any) -> bool:
-    return not vals or set(map(type, vals)) <= _INT_TYPES and min(vals) >= 0
-
-
-def _scalar(v: Any) -> str | None:
-    return None if v is None or isinstance(v, str) and len(v) <= _MAX_STR or _num(v) is None \
-        else "must be a number, a string or null"
-
-
-def _validate(d: Any, kind: str, fields: dict[str, Check], strict: bool = False) -> dict[str, Any]:
+def _validate(d: Any, kind: str, fields: dict[str, c.Check], strict: bool = False) -> dict[str, Any]:
     if not isinstance(d, dict):
         raise SchemaError(f"{kind} payload must be a JSON object")
     missing = [k for k in fields if k not in d]
@@ -270,10 +181,10 @@ def parse_status(payload: bytes) -> bool:
 
 
 # -- info --------------------------------------------------------------------------------------
-_INFO_FIELDS: dict[str, Check] = {
-    "device": _str(_MAX_ID), "version": _str(64), "ts": _num,
-    "board": _nullable(_str(256, empty=True)), "ram_bytes": _nullable(_int(0)),
-    "tier": _nullable(_str(32)), "index": _dict,
+_INFO_FIELDS: dict[str, c.Check] = {
+    "device": c.string(_MAX_ID), "version": c.string(64), "ts": c.number,
+    "board": c.nullable(c.string(256, empty=True)), "ram_bytes": c.nullable(c.integer(0)),
+    "tier": c.nullable(c.string(32)), "index": c.obj,
 }
 
 
@@ -286,12 +197,12 @@ def parse_info(payload: bytes) -> dict[str, Any]:
 
 
 # -- metrics -----------------------------------------------------------------------------------
-_METRICS_FIELDS: dict[str, Check] = {
-    "seq": _int(0), "ts": _num, "replayed": _bool, "device": _str(_MAX_ID),
-    "latency": _fast_map(lambda vals: set(map(type, vals)) <= _MAP_TYPES, _dict), "cache": _dict,
-    "resources": _dict, "counters": _fast_map(_finite_numbers, _num), "drops": _fast_map(_naturals, _int(0)),
+_METRICS_FIELDS: dict[str, c.Check] = {
+    "seq": c.integer(0), "ts": c.number, "replayed": c.boolean, "device": c.string(_MAX_ID),
+    "latency": c.fast_map(c.objects, c.obj), "cache": c.obj,
+    "resources": c.obj, "counters": c.fast_map(c.finite_numbers, c.number), "drops": c.fast_map(c.naturals, c.integer(0)),
 }
-_summary_check = _fast_map(_finite_numbers, _scalar)  # numbers mostly; strings and null take the slow path
+_summary_check = c.fast_map(c.finite_numbers, c.scalar)  # numbers mostly; strings and null take the slow path
 
 
 # Wire precision: plain numbers keep 6 significant digits, integral floats go out as integers.
@@ -349,11 +260,11 @@ def parse_metrics(payload: bytes) -> dict[str, Any]:
 
 
 # -- alerts ------------------------------------------------------------------------------------
-_ALERT_FIELDS: dict[str, Check] = {
-    "alert_id": _str(_MAX_ID), "rule": _str(_MAX_ID), "severity": _one_of(SEVERITIES),
-    "state": _one_of(ALERT_STATES), "value": _nullable(_num), "threshold": _nullable(_num),
-    "ts": _num, "message": _str(_MAX_STR, empty=True), "seq": _int(0),
-    "device": _str(_MAX_ID), "replayed": _bool,
+_ALERT_FIELDS: dict[str, c.Check] = {
+    "alert_id": c.string(_MAX_ID), "rule": c.string(_MAX_ID), "severity": c.one_of(SEVERITIES),
+    "state": c.one_of(ALERT_STATES), "value": c.nullable(c.number), "threshold": c.nullable(c.number),
+    "ts": c.number, "message": c.string(c.MAX_STR, empty=True), "seq": c.integer(0),
+    "device": c.string(_MAX_ID), "replayed": c.boolean,
 }
 # What a producer (telemetry.alerts.AlertEvent) must give; seq/device/replayed are added here.
 ALERT_EVENT_KEYS = ("alert_id", "rule", "severity", "state", "value", "threshold", "ts", "message")
@@ -379,12 +290,12 @@ def parse_alert(payload: bytes) -> dict[str, Any]:
 
 # -- tier/desired (signed by the fleet tool; strict) -------------------------------------------
 def _sig(v: Any) -> str | None:
-    ok = isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdefABCDEF" for c in v)
+    ok = isinstance(v, str) and len(v) == 64 and all(ch in "0123456789abcdefABCDEF" for ch in v)
     return None if ok else "must be 64 hex characters (HMAC-SHA256)"
 
 
-_DESIRED_FIELDS: dict[str, Check] = {
-    "tier": _nullable(_one_of(TIER_NAMES)), "version": _int(0), "issued_at": _num, "sig": _sig,
+_DESIRED_FIELDS: dict[str, c.Check] = {
+    "tier": c.nullable(c.one_of(TIER_NAMES)), "version": c.integer(0), "issued_at": c.number, "sig": _sig,
 }
 
 
@@ -405,10 +316,10 @@ def parse_desired(payload: bytes) -> dict[str, Any] | None:
 
 
 # -- tier/reported -----------------------------------------------------------------------------
-_REPORTED_FIELDS: dict[str, Check] = {
-    "tier": _nullable(_str(32)), "source": _str(32), "version": _nullable(_int(0)),
-    "status": _one_of(REPORT_STATUSES), "reason": _nullable(_str(_MAX_STR, empty=True)),
-    "ts": _num,
+_REPORTED_FIELDS: dict[str, c.Check] = {
+    "tier": c.nullable(c.string(32)), "source": c.string(32), "version": c.nullable(c.integer(0)),
+    "status": c.one_of(REPORT_STATUSES), "reason": c.nullable(c.string(c.MAX_STR, empty=True)),
+    "ts": c.number,
 }
 
 

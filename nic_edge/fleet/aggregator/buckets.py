@@ -3,12 +3,14 @@
 A bucket holds plain sums (snapshot count, questions, outcomes, gauge sums and counts) and the
 merged answer-latency sketch, so its percentiles are exact up to the sketch's alpha (a merge,
 never an average of percentiles). Its stored form is two records (``store_codec``): ``scalars()``
-(what a chart needs, percentiles in ms) and ``sketch_dict()`` (the compact sketch).
+(what a chart needs, percentiles in ms) and ``sketch_dict()`` (the compact sketch), keyed by
+``key(device, bucket index)`` at each ``Resolution``.
 """
 
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -16,6 +18,28 @@ from nic_edge.core.sketch import LatencySketch
 
 
 Codec = tuple[Callable[[Any], bytes], Callable[[bytes], Any]]
+IDX = struct.Struct(">I")  # a bucket's index in an LMDB key, big-endian: keys sort by time
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """One downsampling level: bucket width and how long its buckets are kept."""
+
+    name: str
+    step_s: int
+    retention_s: int
+
+
+DEFAULT_RESOLUTIONS = (
+    Resolution("10s", 10, 6 * 3600),
+    Resolution("5m", 300, 30 * 86400),
+    Resolution("1h", 3600, 400 * 86400),
+)
+
+
+def key(device: str, idx: int) -> bytes:
+    """LMDB key of bucket ``idx`` of ``device``: ``<device>\\0<idx, u32 big-endian>``."""
+    return device.encode("utf-8") + b"\x00" + IDX.pack(idx)
 
 
 def store_codec() -> Codec:

@@ -18,7 +18,7 @@ Coarse buckets are written once, when they close (their end + CLOSE_GRACE_S has 
 ``series-meta`` keeps each coarse resolution's closed-through index). A message for a closed
 bucket (a replay, a queue drained after an outage) reloads, merges and rewrites it, and goes
 straight into the next coarser bucket too (the closed one already passed its contents on).
-Readers see open coarse buckets together with the open finer ones not yet passed on.
+Readers (series_read.py) see open coarse buckets with the open finer ones not yet passed on.
 
 Crash consistency: the finest buckets and the de-dup state are written together. Open coarse
 buckets live in memory only; ``recover`` (at start) rebuilds them, and any that closed while the
@@ -30,44 +30,24 @@ resolution exactly once, or nowhere. Coarse steps must nest (10 s | 5 min | 1 h)
 from __future__ import annotations
 
 import logging
-import struct
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from nic_edge.core.sketch import LatencySketch
 from nic_edge.core.storage import import_lmdb, open_env
-from nic_edge.fleet.aggregator.buckets import Bucket, Point, store_codec
+from nic_edge.fleet.aggregator.buckets import (DEFAULT_RESOLUTIONS, IDX, Bucket, Point, Resolution, key,
+                                               store_codec)
+from nic_edge.fleet.aggregator.series_read import SeriesReads
 
 log = logging.getLogger(__name__)
 
 MARKER = b"nic-aggregator-series-v1"
-_IDX = struct.Struct(">I")
 CLOSE_GRACE_S = 30.0  # a coarse bucket is written this long after its end (late ones: rewritten)
 _META_DB = b"series-meta"
 
 
-@dataclass(frozen=True)
-class Resolution:
-    name: str
-    step_s: int
-    retention_s: int
-
-
-DEFAULT_RESOLUTIONS = (
-    Resolution("10s", 10, 6 * 3600),
-    Resolution("5m", 300, 30 * 86400),
-    Resolution("1h", 3600, 400 * 86400),
-)
-
-
-def key(device: str, idx: int) -> bytes:
-    return device.encode("utf-8") + b"\x00" + _IDX.pack(idx)
-
-
-class SeriesStore:
+class SeriesStore(SeriesReads):
     """The LMDB environment of the aggregator: time series plus caller-managed side databases.
 
     ``lock`` guards the in-memory buckets; FleetState shares it.
@@ -195,7 +175,7 @@ class SeriesStore:
             prefix = key(device, 0)[:-4]
             found = cur.prev() if cur.set_range(prefix[:-1] + b"\x01") else cur.last()  # device's last key
             k = bytes(cur.key()) if found else b""
-        return _IDX.unpack(k[-4:])[0] if k.startswith(prefix) else -1
+        return IDX.unpack(k[-4:])[0] if k.startswith(prefix) else -1
 
     def _closable(self, r: Resolution, now: float) -> int:
         return int((now - CLOSE_GRACE_S) // r.step_s) - 1
@@ -253,7 +233,7 @@ class SeriesStore:
                 for dev, per in writing.items():
                     prefix = dev.encode("utf-8") + b"\x00"  # key(dev, idx)
                     for idx, (sv, kv) in per.items():
-                        kk = prefix + _IDX.pack(idx)
+                        kk = prefix + IDX.pack(idx)
                         scal_rows.append((kk, sv))
                         if kv is not None:
                             sk_rows.append((kk, kv))
@@ -364,7 +344,7 @@ class SeriesStore:
                 k = bytes(k)
                 if not k.startswith(prefix):
                     break
-                idx = _IDX.unpack(k[-4:])[0]
+                idx = IDX.unpack(k[-4:])[0]
                 if idx in mem or (closed is not None and idx > closed):
                     continue
                 yield idx, Bucket.load(v, txn.get(k, db=self._sk[res]), self.unpack)
@@ -386,7 +366,7 @@ class SeriesStore:
                             continue
                         while True:
                             k = bytes(cur.key())
-                            if not k.startswith(start[:-4]) or _IDX.unpack(k[-4:])[0] >= cutoff:
+                            if not k.startswith(start[:-4]) or IDX.unpack(k[-4:])[0] >= cutoff:
                                 break
                             if not cur.delete():
                                 break
@@ -407,105 +387,6 @@ class SeriesStore:
                     start = key(device, 0)
                     while cur.set_range(start) and bytes(cur.key()).startswith(start[:-4]):
                         cur.delete()
-
-    # -- reading --------------------------------------------------------------------------
-    def step(self, res: str) -> int:
-        return next(r.step_s for r in self.resolutions if r.name == res)
-
-    def _range(self, device: str, res: str, since: float, until: float | None) -> tuple[int, int]:
-        step = self.step(res)
-        return max(0, int(since // step)), 0xFFFFFFFF if until is None else int(until // step)
-
-    def _stored(self, db: Any, res: str, device: str, lo: int, hi: int) -> Iterator[tuple[int, bytes]]:
-        """LMDB rows of ``device`` in [lo, hi]; coarse rows past the closed index are stale."""
-        closed = self._closed.get(res)
-        hi = hi if closed is None else min(hi, closed)
-        if hi < lo:
-            return
-        with self.env.begin() as txn:
-            cur = txn.cursor(db=db)
-            end = key(device, hi)
-            if cur.set_range(key(device, lo)):
-                for k, v in cur:
-                    if bytes(k) > end:
-                        break
-                    yield _IDX.unpack(bytes(k[-4:]))[0], bytes(v)
-
-    def _in_memory(self, device: str, res: str, lo: int, hi: int) -> dict[int, Bucket]:
-        """Buckets of ``res`` in [lo, hi] not (or not yet) in LMDB, as a reader should see them:
-        finest ones pending a flush, and coarse ones with what their open finer buckets hold
-        and have not passed on yet. Not to be mutated."""
-        with self.lock:
-            if res == self._fine.name:
-                recs = {**self._writing.get(device, {}), **self._pending.get(device, {})}
-                return {i: Bucket.load(*v, self.unpack) for i, v in recs.items() if lo <= i <= hi}
-            mem = self._mem[res].get(device, {})
-            out = {i: b for i, b in mem.items() if lo <= i <= hi}
-            level = next(i for i, r in enumerate(self._coarse) if r.name == res)
-            if level == 0:
-                return out
-            finer = self._coarse[level - 1]
-            ratio = self.step(res) // finer.step_s
-            closed = self._closed[finer.name]
-            for fi, fb in self._in_memory(device, finer.name, lo * ratio, hi * ratio + ratio - 1).items():
-                if closed is not None and fi <= closed:
-                    continue  # closed: already passed on
-                i = fi // ratio
-                view = out.get(i)
-                if view is None or view is mem.get(i):  # a copy: the stored bucket stays as it is
-                    fresh = Bucket()
-                    if view is not None:
-                        fresh.absorb(view)
-                    out[i] = view = fresh
-                view.absorb(fb)
-            return out
-
-    def series(self, device: str, res: str, since: float, until: float | None = None) -> list[dict[str, Any]]:
-        """Buckets of ``device`` from ``since`` on, oldest first, each with ``t`` (start); buckets
-        still in memory (not yet flushed, or open coarse ones) are included."""
-        step = self.step(res)
-        lo, hi = self._range(device, res, since, until)
-        with self.lock:  # memory first: a bucket flushed meanwhile is then read from memory
-            rows = {i: self.unpack(self.pack(b.scalars()))  # the same shape as a stored row
-                    for i, b in self._in_memory(device, res, lo, hi).items()}
-        for i, v in self._stored(self._scal[res], res, device, lo, hi):
-            if i not in rows:
-                rows[i] = self.unpack(v)
-        out = []
-        for i in sorted(rows):
-            d = rows[i]
-            d["t"] = i * step
-            out.append(d)
-        return out
-
-    def merged_sketch(self, device: str, res: str, since: float, until: float | None = None) -> LatencySketch:
-        lo, hi = self._range(device, res, since, until)
-        out = LatencySketch()
-        with self.lock:
-            mem = self._in_memory(device, res, lo, hi)
-            for b in mem.values():
-                sk = b.sketch()
-                if sk is not None:
-                    out.merge(sk)
-        for i, v in self._stored(self._sk[res], res, device, lo, hi):
-            if i not in mem:
-                out.merge(LatencySketch.from_dict(self.unpack(v)))
-        return out
-
-    def items(self, db: str) -> list[tuple[bytes, bytes]]:
-        with self.env.begin() as txn:
-            return [(bytes(k), bytes(v)) for k, v in txn.cursor(db=self.dbs[db])]
-
-    def prefix_items(self, db: str, prefix: bytes) -> list[tuple[bytes, bytes]]:
-        out = []
-        with self.env.begin() as txn:
-            cur = txn.cursor(db=self.dbs[db])
-            if cur.set_range(prefix):
-                for k, v in cur:
-                    if not bytes(k).startswith(prefix):
-                        break
-                    out.append((bytes(k), bytes(v)))
-        return out
 
     def close(self) -> None:
         self.env.close()
