@@ -213,3 +213,14 @@ def test_prometheus_exposition(tmp_path: Path) -> None:
     assert 'nic_fleet_device_up{device="q\\"x",tier="lite"} 1' in text
     for line in text.splitlines():
         assert line.startswith("#") or re.fullmatch(r'[a-z_0-9]+(\{.*\})? \S+', line), line
+
+
+def test_numbers_beyond_float_range_are_bad_payloads(tmp_path: Path) -> None:
+    st = FleetState(SeriesStore(tmp_path / "s"), clock=Clock())
+    ing = Ingestor(st, strict=True)  # the stdlib decoder reads any integer (orjson refuses these)
+    dev = sim.SimDevice("dev-o", seed=4)
+    m = json.loads(dev.metrics_payload(NOW))
+    m["resources"]["rss_bytes"] = 10 ** 400
+    assert not ing.handle("nic/dev-o/metrics", json.dumps(m).encode())  # counted, not raised
+    assert st.devices["dev-o"].counts["bad"] == 1
+    assert ing.handle("nic/dev-o/metrics", dev.metrics_payload(NOW))

@@ -179,7 +179,8 @@ class Ingestor:
                 self.ignored += 1
                 return False
             return True
-        except (schema.SchemaError, ValueError, TypeError, KeyError) as exc:
+        except (schema.SchemaError, ValueError, TypeError, KeyError, OverflowError) as exc:
+            # OverflowError: an integer beyond float range where a gauge or time is expected
             self.state.bad_payload(dev, kind, str(exc))
             return False
 
