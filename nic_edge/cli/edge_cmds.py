@@ -108,13 +108,12 @@ def _parse_line(line: str, keys: tuple[str, ...]) -> tuple[Any, Any]:
 
 
 def _format_answer(a: dict[str, Any]) -> str:
-    out = []
+    out = [f"! {w}" for w in a.get("warnings") or []]  # safety first, as on the status page
     if a["abstained"]:
-        out.append(f"Not in the manuals ({a['reason']}, confidence {a['confidence']:.2f}).")
+        out.append(a.get("message") or f"Not in the manuals ({a['reason']}, confidence {a['confidence']:.2f}).")
     else:
-        out.append(a["answer"])
-    for w in a.get("warnings") or []:
-        out.append(f"  ! {w}")
+        for q in a.get("quotes") or [{"text": a["answer"], "citation": 0}]:
+            out.append(f"{q['text']} [{q['citation'] + 1}]")
     for i, c in enumerate(a.get("citations") or [], 1):
         where = ", ".join(x for x in (c.get("section"), f"p. {c['page']}" if c.get("page") else None) if x)
         out.append(f"  [{i}] {c['source']}" + (f" — {where}" if where else "") + f" (score {c['score']:.3f})")

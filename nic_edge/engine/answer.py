@@ -16,8 +16,8 @@ generic off-topic questions) -- never on the evaluation sets.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
+from typing import Any
 
 from nic_edge.engine.bm25 import analyze, stem
 from nic_edge.engine.retrieval import Retrieval
@@ -49,16 +49,8 @@ way best thing something anything okay ok kind sort type exactly actually really
 possible likely probably problem issue help explain describe show find get make use go keep let
 """.split())
 
-MAX_SENTENCES = 3
-MAX_ANSWER_CHARS = 700
-ANSWER_CHUNKS = 2     # sentences come from at most this many top chunks
-CITED = 3             # citations: the top hits (the chunks quoted are among them)
+CITED = 3             # citations: the quoted chunks, then the top hits, at least this many
 SNIPPET_CHARS = 240
-
-# Sentence ends, blank lines, and line starts that open a new item (bullets, "(1)", "Step 2:",
-# "WARNING:") split a chunk into quotable spans.
-_SPLIT = re.compile(r"(?<=[.!?])(?<!\d\.)\s+(?=\S)|\n\s*\n|\n(?=\s*(?:[-*\u2022\u26a0]|\(?\d{1,2}[.)]\s|\(?[a-z][.)]\s|[A-Z][A-Za-z0-9 /-]{1,30}:))")
-
 
 @dataclass
 class Features:
@@ -128,105 +120,42 @@ def confidence(f: Features, hybrid: bool) -> float:
     return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
 
 
-_HEADING = re.compile(r"^(?:SECTION|CHAPTER|Section|Chapter|Para|Table|Figure|Appendix)\b[^.!?]{0,80}$")
+def content_terms(terms: list[str]) -> list[str]:
+    """The question's terms without the words of how people ask (``QUESTION_FILLER``)."""
+    kept = [t for t in terms if t not in QUESTION_FILLER]
+    return kept or list(terms)
 
 
-def spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) offsets of the quotable spans of a chunk (whitespace trimmed)."""
-    out: list[tuple[int, int]] = []
-    pos = 0
-    for m in [*_SPLIT.finditer(text), None]:
-        a, b = pos, (m.start() if m else len(text))
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1].isspace():
-            b -= 1
-        if b - a >= 3:
-            out.append((a, b))
-        if m:
-            pos = m.end()
-    return out
-
-
-def select_sentences(snap: Snapshot, ret: Retrieval) -> list[tuple[int, str]]:
-    """(row, quote) pairs answering the question, in reading order per chunk.
-
-    Each quote is one contiguous substring of the chunk (adjacent chosen spans are quoted
-    together with the text between them), so it is verbatim in the cited chunk.
-    """
-    bm = snap.bm25
-    qterms = set(ret.terms)
-    idf = {t: bm.term_idf(t) for t in qterms}
-    total = sum(idf.values()) or 1.0
-    texts: dict[int, str] = {}
-    offs: dict[int, list[tuple[int, int]]] = {}
-    scored: list[tuple[float, int, int, int]] = []  # (score, rank, pos, length)
-    for rank, hit in enumerate(ret.hits[:ANSWER_CHUNKS]):
-        text = texts[rank] = snap.text(hit.row)
-        parts = offs[rank] = spans(text)
-        for pos, (a, b) in enumerate(parts):
-            s = text[a:b]
-            if _HEADING.match(s):
-                continue  # the heading is already the citation's section
-            st = set(analyze(s))
-            cov = sum(w for t, w in idf.items() if t in st) / total
-            if cov <= 0:
-                continue
-            # Prefer the best chunk and sentences of a useful length over fragments.
-            length_pen = 0.15 if len(s) < 25 else 0.0
-            scored.append((cov - 0.2 * rank - length_pen, rank, pos, b - a))
-            if s.endswith(":") and pos + 1 < len(parts):
-                # A lead-in ("Check these in order:") is useless without what follows.
-                nb = parts[pos + 1]
-                scored.append((cov - 0.2 * rank - 0.01, rank, pos + 1, nb[1] - nb[0]))
-    if not scored:
-        return []
-    scored.sort(key=lambda x: -x[0])
-    best = scored[0][0]
-    chosen: set[tuple[int, int]] = set()
-    size = 0
-    for sc, rank, pos, length in scored:
-        if len(chosen) >= MAX_SENTENCES or sc < best - 0.35:
+def cite(snap: Snapshot, ret: Retrieval, quotes: list[Any]) -> tuple[list[dict], list[dict]]:
+    """(citations, quotes): the quoted chunks first, then the other top hits; each quote names
+    its citation by index. Citations carry ``row`` for the caller (removed before output)."""
+    rows: list[int] = []
+    score: dict[int, float] = {h.row: h.score for h in ret.hits}
+    snippet: dict[int, str] = {}
+    for q in quotes:
+        if q.row not in rows:
+            rows.append(q.row)
+            score.setdefault(q.row, q.hit_score)
+            snippet[q.row] = q.text
+    for h in ret.hits:
+        if len(rows) >= CITED:
             break
-        if (rank, pos) in chosen or (chosen and size + length > MAX_ANSWER_CHARS):
-            continue
-        chosen.add((rank, pos))
-        size += length
-    out: list[tuple[int, str]] = []
-    for rank in sorted({r for r, _ in chosen}):
-        positions = sorted(p for r, p in chosen if r == rank)
-        run = [positions[0]]
-        for p in positions[1:] + [None]:
-            if p is not None and p == run[-1] + 1:
-                run.append(p)
-                continue
-            a, b = offs[rank][run[0]][0], offs[rank][run[-1]][1]
-            out.append((ret.hits[rank].row, texts[rank][a:b]))
-            if p is not None:
-                run = [p]
-    return out
+        if h.row not in rows:
+            rows.append(h.row)
+    cites = []
+    for r in rows:
+        text = snippet.get(r) or snap.text(r).strip()
+        if len(text) > SNIPPET_CHARS:
+            text = text[:SNIPPET_CHARS].rstrip() + "\u2026"
+        cites.append({"source": snap.source(r), "section": snap.section(r), "page": snap.page(r),
+                      "chunk_id": snap.chunk_id(r), "snippet": text,
+                      "score": round(float(score.get(r, 0.0)), 4), "row": r})
+    return cites, [{"text": q.text, "citation": rows.index(q.row)} for q in quotes]
 
 
-def citations(snap: Snapshot, ret: Retrieval, quoted: list[tuple[int, str]]) -> list[dict]:
-    first_quote: dict[int, str] = {}
-    for row, s in quoted:
-        first_quote.setdefault(row, s)
-    rows = [h for h in ret.hits[:CITED]]
-    out = []
-    for h in rows:
-        text = snap.text(h.row)
-        snippet = first_quote.get(h.row) or text.strip()
-        if len(snippet) > SNIPPET_CHARS:
-            snippet = snippet[:SNIPPET_CHARS].rstrip() + "\u2026"
-        out.append({"source": snap.source(h.row), "section": snap.section(h.row),
-                    "page": snap.page(h.row), "chunk_id": snap.chunk_id(h.row),
-                    "snippet": snippet, "score": round(float(h.score), 4)})
-    return out
-
-
-def warnings(snap: Snapshot, ret: Retrieval) -> list[str]:
+def warnings(snap: Snapshot, rows: list[int]) -> list[str]:
     seen: dict[str, None] = {}
-    for h in ret.hits[:CITED]:
-        for n in snap.notices(h.row):
+    for r in rows:
+        for n in snap.notices(r):
             seen.setdefault(n, None)
     return list(seen)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from nic_edge.engine import answer as ans
+from nic_edge.engine import reader
 from nic_edge.engine.bm25 import analyze
 from nic_edge.engine.indexer import Indexer, IndexReport, Progress
 from nic_edge.engine.retrieval import DEFAULT_FUSION, Retrieval, retrieve
@@ -157,7 +158,7 @@ class Engine:
     def fingerprint(self) -> str:
         snap = self.snapshot()
         parts = [snap.name if snap else "-", str(getattr(self.embedder, "model_sha256", None)),
-                 str(self.top_k), f"{self.threshold:.4f}", self.mode, self.fusion]
+                 str(self.top_k), f"{self.threshold:.4f}", self.mode, self.fusion, reader.VERSION]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
     # --- questions -------------------------------------------------------------------
@@ -217,7 +218,7 @@ class Engine:
         out: dict[str, Any] = {"id": qid or uuid.uuid4().hex[:12],
                                "question": question if isinstance(question, str) else repr(question)[:200],
                                "answer": None, "abstained": True, "reason": None, "confidence": 0.0,
-                               "citations": [], "warnings": [], "cached": None, "latency_ms": 0.0,
+                               "quotes": [], "citations": [], "warnings": [], "cached": None, "latency_ms": 0.0,
                                "tier": str(getattr(self.profile, "name", "unknown")), "mode": self.mode}
         try:
             text = validate_question(question, self.max_chars)
@@ -250,12 +251,13 @@ class Engine:
         if f.cov_index == 0.0 and (not hybrid or f.cos_top < 0.2):
             out["reason"] = "no_match"  # not one question word is in the manuals
             return
-        quoted = ans.select_sentences(snap, ret) if conf >= self.threshold else []
-        if conf < self.threshold or not quoted:
+        quotes = reader.read(snap, ret, ans.content_terms(ret.terms)) if conf >= self.threshold else []
+        if conf < self.threshold or not quotes:
             out["reason"] = "low_confidence"
             return
-        # Quotes are joined by a newline: each line of the answer is verbatim in a citation.
-        out["answer"] = "\n".join(s for _, s in quoted)
+        out["citations"], out["quotes"] = ans.cite(snap, ret, quotes)
+        out["answer"] = "\n\n".join(q["text"] for q in out["quotes"])
         out["abstained"] = False
-        out["citations"] = ans.citations(snap, ret, quoted)
-        out["warnings"] = ans.warnings(snap, ret)
+        out["warnings"] = ans.warnings(snap, [c["row"] for c in out["citations"]])
+        for c in out["citations"]:
+            del c["row"]

@@ -1,0 +1,226 @@
+"""The reader: from the sections behind the top hits, quote the passage that answers.
+
+Retrieval ranks chunks; a technician needs the *answer*: the procedure after the heading that
+matches, the remedy after the symptom line, the whole list of steps. The reader works on whole
+sections (``sections.section_text``: a chunk's section rebuilt from the index, so a quote may
+cross chunk boundaries) and picks, per candidate section, the window of consecutive sentences
+that answers best; then the best section's window, and a second section's only when it is
+independently strong.
+
+A window is scored by general properties of manuals and questions, not by the visible sets:
+
+* **coverage**: IDF-weighted share of the question's content words found in the window or in
+  its section heading (a heading that matches makes its whole body relevant: manuals answer
+  under the heading that names the question);
+* **answer content**: content words the question does not already have. A line that only
+  restates the question ("The picture is good but there is no sound.") earns nothing; what
+  follows it does;
+* **structure**: windows start at a block start (section start, a paragraph, a list's lead-in,
+  the line after a restating line) and end at a block end; a lead-in ending in ":" never ends a
+  window; a numbered/bulleted list is kept whole when it fits;
+* **length**: beyond ``TARGET_WORDS`` a window pays for every extra word; very short windows
+  pay a little;
+* **noise**: lines that are not prose (``textquality.is_noise``) are never quoted; they split a
+  section into runs that are read separately.
+
+Quotes are verbatim slices of the section text; the only change is whitespace (a line break
+inside a sentence becomes a space), which the contract allows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from nic_edge.engine.bm25 import BM25Index, analyze
+from nic_edge.engine.ingest.chunking import sentence_spans
+from nic_edge.engine.retrieval import Retrieval
+from nic_edge.engine.sections import SectionText, section_text
+from nic_edge.engine.store import Snapshot
+from nic_edge.engine.textquality import is_noise
+
+VERSION = "reader-1"      # part of the answer cache key: a changed reader never serves old answers
+SECTION_HITS = 5          # sections behind at most this many top hits are read
+SECTION_ROWS = 7          # rows of a long section read around its best hit
+TARGET_WORDS = 200        # a window longer than this pays per extra word
+MAX_WORDS = 300           # never longer (one quote)
+MAX_TOTAL_WORDS = 360     # all quotes together
+COSINE_WEIGHT = 3.0       # the section's semantic match to the question, against the best
+SECOND_MARGIN = 0.06      # a second section is quoted when it scores within this of the first
+RESTATE_NEW = 0.25        # a line whose words are at most this share new restates the question
+
+_LIST_ITEM = re.compile(r"^\s*(?:[-*\u2022\u25cf\u25aa]|\(?\d{1,2}[.)]|\(?[a-z][.)]\s|Step\s+\d+)")
+_NUMBERED = re.compile(r"^\s*(?:\(?(\d{1,2})[.)]\s|Step\s+(\d{1,2})\b)")
+_LINE_BREAK_IN_SENTENCE = re.compile(r"(?<![.!?:;])[ \t]*\n[ \t]*(?![ \t]*(?:[-*\u2022\u25cf\u25aa]|\(?\d{1,2}[.)]|\(?[a-z][.)]\s|Step\s+\d+|\n))")
+
+
+@dataclass
+class Unit:
+    a: int
+    b: int
+    terms: frozenset[str]
+    words: int
+    noise: bool
+    item: bool          # starts a list item / step
+    lead_in: bool       # ends with ":" (introduces what follows)
+    para_start: bool    # follows a blank line or starts the section
+    question: bool      # a question line (ends with "?")
+    number: int         # its list number ("2." / "(2)" / "Step 2"), 0 when none
+
+
+@dataclass
+class Quote:
+    row: int            # the chunk to cite (holds the quote's start)
+    text: str           # whitespace-normalised slice of the section text
+    score: float
+    section_key: tuple[str, str | None, int]
+    hit_score: float    # retrieval score of the hit behind the section
+
+
+def _units(st: SectionText, bm: BM25Index) -> list[Unit]:
+    text = st.text
+    vocab, df = bm.vocab, bm.df
+
+    def known(term: str) -> bool:
+        tid = vocab.get(term)
+        return tid is not None and int(df[tid]) >= 2
+
+    out: list[Unit] = []
+    for a, b in sentence_spans(text):
+        s = text[a:b]
+        terms = frozenset(analyze(s))
+        gap = text[max(0, a - 3):a]
+        out.append(Unit(a, b, terms, len(s.split()), is_noise(s, known), bool(_LIST_ITEM.match(s)),
+                        s.rstrip().endswith(":"), a == 0 or "\n\n" in gap or not out,
+                        s.rstrip().endswith("?"), _number(s)))
+    return out
+
+
+def _number(s: str) -> int:
+    m = _NUMBERED.match(s)
+    return int(m.group(1) or m.group(2)) if m else 0
+
+
+def clean_quote(text: str) -> str:
+    """Whitespace only: line breaks inside a sentence become spaces, runs of spaces one."""
+    text = _LINE_BREAK_IN_SENTENCE.sub(" ", text.strip())
+    text = re.sub(r"[ \t]{2,}", " ", text)
+    return re.sub(r"\n\s*\n+", "\n\n", text)
+
+
+class _Scorer:
+    def __init__(self, q_terms: Sequence[str], idf: dict[str, float]) -> None:
+        self.q = frozenset(q_terms)
+        self.idf = idf
+        self.total = sum(idf[t] for t in self.q) or 1.0
+
+    def cov(self, terms: frozenset[str] | set[str]) -> float:
+        return sum(self.idf[t] for t in self.q & terms) / self.total
+
+    def restates(self, u: Unit) -> bool:
+        if u.question:
+            return True
+        if not u.terms:
+            return False
+        new = len(u.terms - self.q)
+        return self.cov(u.terms) >= 0.4 and new <= max(1, RESTATE_NEW * len(u.terms))
+
+
+def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str]) -> tuple[float, int, int]:
+    """(score, i, j) of the best window units[i..j] (inclusive), or (-inf, -1, -1)."""
+    best = (float("-inf"), -1, -1)
+    n = len(units)
+    restating = [sc.restates(u) for u in units]
+    for i in range(n):
+        u0 = units[i]
+        if u0.noise or (restating[i] and i + 1 < n and not units[i + 1].noise and not u0.lead_in):
+            continue  # a window never starts on noise, nor on a line that only restates
+        starts_block = (i == 0 or u0.para_start or u0.item or units[i - 1].lead_in
+                        or restating[i - 1] or units[i - 1].noise)
+        terms: set[str] = set(heading_terms)
+        new_terms: set[str] = set()
+        words = top_num = 0
+        for j in range(i, n):
+            u = units[j]
+            if u.noise:
+                break
+            words += u.words
+            if words > MAX_WORDS and j > i:
+                break
+            terms |= u.terms
+            top_num = max(top_num, u.number)
+            if not restating[j]:
+                new_terms |= u.terms - sc.q
+            if u.lead_in and j + 1 < n:
+                continue  # a lead-in never ends a window
+            nxt = units[j + 1] if j + 1 < n else None
+            ends_block = nxt is None or (nxt.para_start or nxt.noise or (nxt.item and not u.item)
+                                         or restating[j + 1])
+            # A numbered list or procedure cut before its next number is cut short.
+            cut_list = top_num > 0 and any(v.number == top_num + 1 for v in units[j + 1:j + 12])
+            cov = sc.cov(terms)
+            if cov <= 0:
+                continue
+            s = cov + 0.25 * min(1.0, len(new_terms) / 25.0) + 0.1 * min(words, TARGET_WORDS) / TARGET_WORDS
+            s += 0.04 * starts_block + 0.04 * ends_block - 0.1 * cut_list
+            s -= 0.02 * i / n  # answers come early in a section
+            if words > TARGET_WORDS:
+                s -= 0.5 * (words - TARGET_WORDS) / TARGET_WORDS
+            elif words < 8:
+                s -= 0.08
+            if s > best[0]:
+                best = (s, i, j)
+    return best
+
+
+def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str]) -> list[Quote]:
+    """Quotes answering the question, best first (at most two sections)."""
+    bm = snap.bm25
+    uniq = list(dict.fromkeys(q_terms))
+    if not ret.hits or not uniq:
+        return []
+    sc = _Scorer(uniq, {t: bm.term_idf(t) for t in uniq})
+    top = ret.hits[0].score or 1.0
+    cos_top = max((h.cosine or 0.0) for h in ret.hits[:SECTION_HITS])
+    seen: set[tuple[str, str | None, int]] = set()
+    cands: list[Quote] = []
+    for rank, hit in enumerate(ret.hits[:SECTION_HITS]):
+        st = section_text(snap, hit.row, SECTION_ROWS)
+        key = (st.source, st.section, st.rows[0])
+        if key in seen:
+            continue
+        seen.add(key)
+        heading = frozenset(analyze(st.section or ""))
+        units = _units(st, bm)
+        s, i, j = _best_window(units, sc, heading)
+        if i < 0:
+            continue
+        # Retrieval's view of the section: its hit's fused score relative to the top hit.
+        s += 0.35 * (hit.score / top) - 0.03 * rank
+        if hit.cosine is not None and cos_top > 0:
+            s += COSINE_WEIGHT * (hit.cosine - cos_top)
+        a, b = units[i].a, units[j].b
+        cands.append(Quote(st.row_at(a), clean_quote(st.text[a:b]), s, key, hit.score))
+    if not cands:
+        return []
+    cands.sort(key=lambda q: -q.score)
+    out = [cands[0]]
+    total = len(cands[0].text.split())
+    first_terms = set(analyze(cands[0].text))
+    for q in cands[1:]:
+        if q.score < cands[0].score - SECOND_MARGIN:
+            break
+        words = len(q.text.split())
+        terms = set(analyze(q.text))
+        if total + words > MAX_TOTAL_WORDS or _near_duplicate(first_terms, terms):
+            continue
+        out.append(q)
+        break
+    return out
+
+
+def _near_duplicate(a: set[str], b: set[str]) -> bool:
+    if not a or not b:
+        return False
+    return len(a & b) / min(len(a), len(b)) >= 0.8

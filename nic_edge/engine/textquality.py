@@ -1,0 +1,63 @@
+"""Is a line of manual text readable prose, or noise a technician should not be shown?
+
+Scanned manuals carry figure callouts ("Reverse Pedal Support Brake Pedal Shaft"), OCR debris
+("N' J -- Stow Speed Shaki Lf Sten Spits"), and e-manuals carry menu-label runs ("Try Now Try
+Now"). None of that answers a question. The rules are measurable properties of the line, not
+lists of phrases:
+
+* **known words**: the share of its alphabetic tokens the index knows from at least two chunks
+  (``df >= 2``). OCR debris is made of one-off misreadings; prose is made of words the manual
+  uses again.
+* **label run**: several tokens, (nearly) all capitalised, no function words, no sentence
+  punctuation -- callouts and menu labels, not sentences. Short list items ("Clogged fuel
+  filter") keep a lowercase word or are too short to count.
+* **repetition**: the same few tokens over and over ("Try Now Try Now").
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from nic_edge.engine.bm25 import STOPWORDS, stem
+
+_ALPHA = re.compile(r"[A-Za-z][A-Za-z'’]*")
+_TOKEN = re.compile(r"\S+")
+
+MIN_KNOWN_SHARE = 0.6    # below: OCR debris
+LABEL_MIN_TOKENS = 4     # a label run has at least this many words
+LABEL_CAPS_SHARE = 0.8   # ... nearly all capitalised
+MIN_ALPHA_SHARE = 0.45   # tokens with letters, of all tokens (tables of numbers stay: see below)
+
+
+def is_noise(text: str, known: Callable[[str], bool]) -> bool:
+    """True when ``text`` (one sentence or line) is not readable prose.
+
+    ``known(term)`` says whether the index knows a stemmed, lowercased term from >= 2 chunks.
+    """
+    tokens = _TOKEN.findall(text)
+    if not tokens:
+        return True
+    words = _ALPHA.findall(text)
+    if len(tokens) >= 4 and len(words) / len(tokens) < MIN_ALPHA_SHARE:
+        # Mostly symbols: "— -— (( ,, J". A row of figures with units still has words.
+        if not re.search(r"\d", text):
+            return True
+    content = [w for w in words if w.lower() not in STOPWORDS]
+    if len(content) >= 4:
+        # OCR debris: fragments ("Sh", "Lf", "sen") and one-off misreadings the manual never
+        # uses again. A rare but real word is fine alone; debris comes in runs.
+        odd = sum(1 for w in content
+                  if len(w) <= 2 or not known(stem(w.lower().replace("’", "'").split("'")[0])))
+        short = sum(1 for w in content if len(w) <= 2)
+        if odd / len(content) > 1 - MIN_KNOWN_SHARE and short >= 2:
+            return True
+    if len(words) >= LABEL_MIN_TOKENS and not re.search(r"[.!?:;,]\s*$", text.strip()):
+        func = sum(1 for w in words if w.lower() in STOPWORDS)
+        caps = sum(1 for w in words if w[0].isupper())
+        if func == 0 and caps / len(words) >= LABEL_CAPS_SHARE:
+            return True
+        lowered = [w.lower() for w in words]
+        if len(set(lowered)) * 2 <= len(lowered):  # every word at least twice on average
+            return True
+    return False
