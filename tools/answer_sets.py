@@ -21,9 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from answer_metrics import tokens
+
 ROOT = Path(__file__).resolve().parent.parent
 FORD_SET = ROOT / "tools" / "data" / "ford_qa.jsonl"
 FORD_MANUAL = ROOT / "nic_edge" / "data" / "ford_model_t_manual_1919.txt"
+OFF_TOPIC = ROOT / "tools" / "data" / "off_topic_eval.txt"
 SHARED_EVAL = ROOT.parent / "shared" / "eval"
 
 # relevant(item, source, section, chunk_text) -> bool
@@ -46,6 +49,9 @@ class AnswerSet:
     out_scope: list[Item]
     relevance: Relevance
     notes: list[str] = field(default_factory=list)
+    # Sets of one domain may answer each other's questions (the Ford and nic_qa vehicle manuals
+    # both cover overheating); only other domains' questions count as out of scope.
+    domain: str = ""
 
 
 class SetUnavailable(Exception):
@@ -53,15 +59,27 @@ class SetUnavailable(Exception):
 
 
 # --- Ford -----------------------------------------------------------------------------------
+SHINGLE = 8
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    t = tokens(text)
+    return {tuple(t[i:i + SHINGLE]) for i in range(len(t) - SHINGLE + 1)}
+
+
 def _ford_relevant(item: Item, source: str, section: str | None, text: str) -> bool:
-    return " ".join((section or "").split()) in item.relevant
+    """The heading's section, by name or (if the ingest names sections differently) by content:
+    the cited chunk shares a run of 8 content words with the gold answer."""
+    if " ".join((section or "").split()) in item.relevant:
+        return True
+    return any(_shingles(text) & _shingles(g) for g in item.golds)
 
 
 def load_ford(path: Path = FORD_SET, limit: int | None = None) -> AnswerSet:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     items = [Item(r["id"], r["question"], [r["gold"]], frozenset({" ".join(r["section"].split())}))
              for r in rows[:limit]]
-    return AnswerSet("ford", [FORD_MANUAL], items, [], _ford_relevant)
+    return AnswerSet("ford", [FORD_MANUAL], items, [], _ford_relevant, domain="vehicle")
 
 
 # --- nic_qa ---------------------------------------------------------------------------------
@@ -119,7 +137,7 @@ def load_nic_qa(root: Path | None = None) -> AnswerSet:
             notes.append(f"{c['id']}: no text found for {missing}")
         items.append(Item(c["id"], c["query"], golds, frozenset(c["context"])))
     oos = [Item(c["id"], c["query"]) for c in ds["hard_refusal_cases"]]
-    return AnswerSet("nic_qa", [manual], items, oos, _nic_relevant, notes)
+    return AnswerSet("nic_qa", [manual], items, oos, _nic_relevant, notes, domain="vehicle")
 
 
 # --- BEIR (MTRAG-UN) ------------------------------------------------------------------------
@@ -150,7 +168,13 @@ def load_beir(root: Path, name: str) -> AnswerSet:
         else:
             other += 1
     notes = [f"{other} queries neither answerable nor unanswerable (e.g. UNDERSPECIFIED) left out"] if other else []
-    return AnswerSet(name, [root / "corpus.jsonl"], ins, oos, _beir_relevant, notes)
+    return AnswerSet(name, [root / "corpus.jsonl"], ins, oos, _beir_relevant, notes, domain=name)
+
+
+def load_off_topic(path: Path = OFF_TOPIC) -> list[Item]:
+    """Bundled off-topic questions (other products and domains), out of scope for every set."""
+    lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+    return [Item(f"offtopic-{i:02d}", q) for i, q in enumerate((x for x in lines if x and not x.startswith("#")), 1)]
 
 
 def load_set(name: str, ford_limit: int | None = None) -> AnswerSet:

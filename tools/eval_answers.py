@@ -19,7 +19,9 @@ expected paragraph, the Ford heading's section); useful % (answered, recall >= 0
 share of answered). Baselines, always answering: (a) the whole top BM25 section, (b) the best
 1-3 sentence window of the top 3 BM25 sections by question IDF coverage.
 Abstention: answered % in scope, abstained % of the set's own out-of-scope questions and of the
-other sets' questions (asked of this set's index), useful/wrong-confident, at the shipped
+questions of the sets of another domain (asked of this set's index; Ford and nic_qa are both
+vehicle manuals, so they are not asked of each other) and of 30 bundled off-topic questions
+(tools/data/off_topic_eval.txt), useful/wrong-confident, at the shipped
 threshold and swept over 0.3..0.9; AUROC of confidence useful vs not-useful answers, and in- vs
 out-of-scope. Every quote is checked to be verbatim in its cited section (violations listed).
 """
@@ -39,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import answer_engine as ae  # noqa: E402
 import answer_metrics as am  # noqa: E402
-from answer_sets import AnswerSet, Item, SetUnavailable, load_set  # noqa: E402
+from answer_sets import AnswerSet, Item, SetUnavailable, load_off_topic, load_set  # noqa: E402
 
 SYSTEMS = ("ours", "bm25_section", "bm25_window")
 SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -66,6 +68,7 @@ class SetRun:
     skipped: dict[str, int] = field(default_factory=dict)
     own_oos: list[tuple[bool, float]] = field(default_factory=list)      # (answered at 0, conf)
     foreign_oos: list[tuple[bool, float]] = field(default_factory=list)
+    off_topic: list[tuple[bool, float]] = field(default_factory=list)
     checked: int = 0
     violations: list[dict] = field(default_factory=list)
 
@@ -99,7 +102,7 @@ def _ask(eng: Any, run: SetRun, rows: dict[str, int], qid: str, question: str) -
     return a
 
 
-def run_set(aset: AnswerSet, eng: Any, foreign: list[Item]) -> SetRun:
+def run_set(aset: AnswerSet, eng: Any, foreign: list[Item], off_topic: list[Item]) -> SetRun:
     snap = eng.snapshot()
     rows = ae.row_index(snap)
     run = SetRun(aset, ae.force_threshold(eng, 0.0))
@@ -122,9 +125,10 @@ def run_set(aset: AnswerSet, eng: Any, foreign: list[Item]) -> SetRun:
     for item in aset.out_scope:
         a = _ask(eng, run, rows, item.qid, item.question)
         run.own_oos.append((not a["abstained"], float(a["confidence"])))
-    for item in foreign:
-        a = _ask(eng, run, rows, item.qid, item.question)
-        run.foreign_oos.append((not a["abstained"], float(a["confidence"])))
+    for group, items in ((run.foreign_oos, foreign), (run.off_topic, off_topic)):
+        for item in items:
+            a = _ask(eng, run, rows, item.qid, item.question)
+            group.append((not a["abstained"], float(a["confidence"])))
     return run
 
 
@@ -156,6 +160,7 @@ def abstention(run: SetRun, threshold: float) -> dict:
     return {"threshold": threshold, "answered_in_scope": q["answered"],
             "abstained_own_oos": _rate([not (a and c >= threshold) for a, c in run.own_oos]),
             "abstained_foreign_oos": _rate([not (a and c >= threshold) for a, c in run.foreign_oos]),
+            "abstained_off_topic": _rate([not (a and c >= threshold) for a, c in run.off_topic]),
             "useful": q["useful"], "wrong_confident": q["wrong_confident"]}
 
 
@@ -163,11 +168,12 @@ def summarize(run: SetRun, examples: int) -> dict:
     ours = run.scored["ours"]
     produced = [s for s in ours if s.answered]
     is_useful = [am.useful(True, s.recall, s.words, s.gold_words) for s in produced]
-    oos = [c for _, c in run.own_oos + run.foreign_oos]
+    oos = [c for _, c in run.own_oos + run.foreign_oos + run.off_topic]
     return {
         "corpus": [str(p) for p in run.aset.corpus], "notes": run.aset.notes,
         "in_scope": len(run.aset.in_scope), "scored": len(ours), "skipped": run.skipped,
         "own_out_of_scope": len(run.own_oos), "foreign_out_of_scope": len(run.foreign_oos),
+        "off_topic": len(run.off_topic),
         "threshold": run.threshold,
         "systems": {"ours": quality(ours, run.threshold),
                     **{s: quality(run.scored[s], 0.0) for s in SYSTEMS[1:]}},
@@ -193,7 +199,7 @@ def render(name: str, r: dict) -> str:
     sy = r["systems"]
     out = [f"== {name}: {r['scored']} scored of {r['in_scope']} in scope "
            f"(skipped {r['skipped'] or 'none'}); out of scope: {r['own_out_of_scope']} own, "
-           f"{r['foreign_out_of_scope']} from other sets; shipped threshold {r['threshold']:.2f}"]
+           f"{r['foreign_out_of_scope']} from other domains, {r['off_topic']} off-topic; shipped threshold {r['threshold']:.2f}"]
     out += [f"   note: {n}" for n in r["notes"]]
     out.append(f"{'':28s}{'ours':>10s}{'(a) section':>13s}{'(b) window':>12s}")
     rows = [("answered", "answered", True), ("gold-token recall (answered)", "recall", True),
@@ -207,11 +213,13 @@ def render(name: str, r: dict) -> str:
     ab = r["abstention"]
     out.append(f"abstention: AUROC useful-vs-not {_f(ab['auroc_useful'], False)[:5]}, "
                f"in-vs-out of scope {_f(ab['auroc_scope'], False)[:5]}")
-    out.append(f"{'threshold':>10s}{'answered':>10s}{'abst own':>10s}{'abst other':>11s}{'useful':>9s}{'wrong/ans':>10s}")
+    out.append(f"{'threshold':>10s}{'answered':>10s}{'abst own':>10s}{'abst other':>11s}{'abst offtop':>12s}"
+               f"{'useful':>9s}{'wrong/ans':>10s}")
     for row in [ab["at_threshold"]] + ab["sweep"]:
         out.append(f"{row['threshold']:>10.2f}" + "".join(
             f"{_f(row[k]):>{w}s}" for k, w in (("answered_in_scope", 10), ("abstained_own_oos", 10),
-                                               ("abstained_foreign_oos", 11), ("useful", 9),
+                                               ("abstained_foreign_oos", 11), ("abstained_off_topic", 12),
+                                               ("useful", 9),
                                                ("wrong_confident", 10))))
     v = r["verbatim"]
     out.append(f"verbatim: {v['violations']} quote(s) not verbatim in their cited section, "
@@ -236,10 +244,11 @@ def evaluate(set_names: list[str], lexical: bool = False, cache: bool = True, ex
         except SetUnavailable as exc:
             report["unavailable"][name] = str(exc)
             log(f"skip {name}: {exc}")
+    off_topic = load_off_topic()
     for name, aset in sets.items():
-        foreign = [it for other, s in sets.items() if other != name for it in s.in_scope]
+        foreign = [it for s in sets.values() if s.domain != aset.domain for it in s.in_scope]
         eng = ae.open_engine(aset.corpus, emb, cache)
-        run = run_set(aset, eng, foreign)
+        run = run_set(aset, eng, foreign, off_topic)
         report["sets"][name] = summarize(run, examples)
         report["sets"][name]["mode"] = eng.mode
         eng.snapshot().close()

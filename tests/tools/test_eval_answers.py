@@ -48,8 +48,9 @@ def test_report_structure_and_ranges(cache: Path, monkeypatch: pytest.MonkeyPatc
     assert ab["at_threshold"]["threshold"] == r["threshold"]
     answered = [row["answered_in_scope"] for row in ab["sweep"]]
     assert answered == sorted(answered, reverse=True)   # a higher threshold never answers more
-    assert _in(ab["auroc_useful"]) and math.isnan(ab["auroc_scope"])  # no out-of-scope questions here
-    assert r["verbatim"]["checked_answers"] == 5 and r["verbatim"]["violations"] == 0
+    assert _in(ab["auroc_useful"]) and _in(ab["auroc_scope"])
+    assert r["off_topic"] == 30 and r["foreign_out_of_scope"] == 0   # nic_qa absent, MTRAG not asked for
+    assert r["verbatim"]["checked_answers"] == 5 + 30 and r["verbatim"]["violations"] == 0
     assert "ford" in ev.render("ford", r)
 
 
