@@ -2,7 +2,7 @@
 """Answer quality and abstention of the real engine, against two BM25 baselines.
 
     python3 tools/eval_answers.py [--sets ford,nic_qa,mtragun|PATH] [--json] [--lexical]
-                                  [--examples N] [--no-cache] [--ford-limit N]
+                                  [--examples N] [--no-cache] [--ford-limit N] [--dump FILE]
 
 Per set (tools/answer_sets.py) the corpus is indexed with the real engine (int8 TFLite
 embedder, tier ``standard`` defaults; indexes cached, tools/answer_engine.py) and every question
@@ -44,6 +44,7 @@ import answer_metrics as am  # noqa: E402
 from answer_sets import AnswerSet, Item, SetUnavailable, load_off_topic, load_set  # noqa: E402
 
 SYSTEMS = ("ours", "bm25_section", "bm25_window")
+NAMED = ("ford", "nic_qa", "mtragun")
 SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
@@ -70,6 +71,7 @@ class SetRun:
     foreign_oos: list[tuple[bool, float]] = field(default_factory=list)
     off_topic: list[tuple[bool, float]] = field(default_factory=list)
     checked: int = 0
+    details: list[dict] = field(default_factory=list)   # per in-scope question, for --dump
     violations: list[dict] = field(default_factory=list)
 
 
@@ -122,6 +124,14 @@ def run_set(aset: AnswerSet, eng: Any, foreign: list[Item], off_topic: list[Item
         for name, fn in (("bm25_section", ae.baseline_whole_section), ("bm25_window", ae.baseline_best_window)):
             text, brow = fn(snap, item.question)
             run.scored[name].append(score(item, text, True, 1.0, _relevance(run, item, snap, brow)))
+        s = run.scored["ours"][-1]
+        run.details.append({
+            "set": aset.name, "id": item.qid, "question": item.question, "answered_at_0": answered,
+            "confidence": s.conf, "answer": answer_text(a), "recall": round(s.recall, 3),
+            "f1": round(s.f1, 3), "useful": am.useful(answered, s.recall, s.words, s.gold_words),
+            "first_citation": cits[0].get("section") if cits else None, "relevant": s.relevant,
+            "gold": max(golds, key=lambda g: am.recall(answer_text(a), g)),
+            "baseline_recall": {n: round(run.scored[n][-1].recall, 3) for n in SYSTEMS[1:]}})
     for item in aset.out_scope:
         a = _ask(eng, run, rows, item.qid, item.question)
         run.own_oos.append((not a["abstained"], float(a["confidence"])))
@@ -229,7 +239,7 @@ def render(name: str, r: dict) -> str:
 
 
 def evaluate(set_names: list[str], lexical: bool = False, cache: bool = True, examples: int = 5,
-             ford_limit: int | None = None, log: Any = print) -> dict:
+             ford_limit: int | None = None, log: Any = print, dump: Path | None = None) -> dict:
     from evaluate import make_embedder
 
     emb = None if lexical else make_embedder()
@@ -251,6 +261,9 @@ def evaluate(set_names: list[str], lexical: bool = False, cache: bool = True, ex
         run = run_set(aset, eng, foreign, off_topic)
         report["sets"][name] = summarize(run, examples)
         report["sets"][name]["mode"] = eng.mode
+        if dump is not None:
+            with dump.open("a", encoding="utf-8") as fh:
+                fh.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in run.details)
         eng.snapshot().close()
     return report
 
@@ -264,10 +277,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-cache", action="store_true", help="re-index even when a cached index matches")
     ap.add_argument("--examples", type=int, default=5, help="verbatim violations listed per set")
     ap.add_argument("--ford-limit", type=int, default=None, help="only the first N Ford questions")
+    ap.add_argument("--dump", type=Path, help="append one JSON line per scored question (answer, recall, "
+                    "useful, first citation, gold) to this file, for looking at failures")
     args = ap.parse_args(argv)
     names = [s.strip() for s in args.sets.split(",") if s.strip()]
+    unknown = [n for n in names if n not in NAMED and not Path(n).is_dir()]
+    if unknown or not names:
+        print(f"error: unknown set(s) {', '.join(unknown) or '(none given)'}: use "
+              f"{', '.join(NAMED)} or a BEIR folder", file=sys.stderr)
+        return 2
     log = (lambda m: print(m, file=sys.stderr)) if args.json else print
-    rep = evaluate(names, args.lexical, not args.no_cache, args.examples, args.ford_limit, log)
+    if args.dump is not None:
+        args.dump.write_text("", encoding="utf-8")
+    rep = evaluate(names, args.lexical, not args.no_cache, args.examples, args.ford_limit, log, args.dump)
     if args.json:
         print(json.dumps(rep, indent=1, default=str))
         return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
 from pathlib import Path
 
@@ -83,3 +84,15 @@ def test_baselines_answer_from_the_top_sections(cache: Path) -> None:
     assert " ".join(window.split()) in " ".join(" ".join(s.text for s in ae.bm25_sections(snap, q)).split())
     assert 0 < len(window.split()) < len(whole.split()) or window in whole
     assert ae.baseline_whole_section(snap, "zzqx qqzz") == ("", None)
+
+
+def test_cli_rejects_an_unknown_set_and_dumps_per_question_rows(cache: Path, capsys: pytest.CaptureFixture) -> None:
+    assert ev.main(["--sets", "nope"]) == 2
+    assert "unknown set" in capsys.readouterr().err
+    dump = cache / "rows.jsonl"
+    assert ev.main(["--sets", "ford", "--ford-limit", "3", "--lexical", "--json", "--dump", str(dump)]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    rows = [json.loads(line) for line in dump.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["ford-001", "ford-002", "ford-003"]
+    assert rep["sets"]["ford"]["scored"] == 3
+    assert all(0.0 <= r["recall"] <= 1.0 and r["gold"] for r in rows)
