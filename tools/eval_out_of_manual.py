@@ -209,10 +209,14 @@ def run(args: argparse.Namespace) -> int:
         negs = [q for other, qs in questions.items() if other != name for q, _ in qs]
         rng.shuffle(negs)
         negs = negs[: args.per_manual * len(styles)] + GENERIC
-        for label, qs in ((1, [q for q, _ in questions[name]]), (0, negs)):
-            for q in qs:
+        for label, qs in ((1, questions[name]), (0, [(q, None) for q in negs])):
+            for q, sec in qs:
                 ex = eng.explain(q)
-                rows.append((name, label, ex["features"] or (0.0,) * len(ans.FEATURES), ex["confidence"]))
+                y = label
+                if label and args.target == "useful":
+                    # Useful: the reader quoted the section the question was made from.
+                    y = int(bool(ex["quoted_sections"]) and ex["quoted_sections"][0] == sec)
+                rows.append((name, y, ex["features"] or (0.0,) * len(ans.FEATURES), ex["confidence"]))
                 dump.append({"manual": name, "label": label, "question": q, "features": rows[-1][2]})
     print(f"generated: {sum(len(v) for v in questions.values())} answerable questions over {len(manuals)} "
           f"manuals, mode {next(iter(engines.values())).mode}")
@@ -281,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
                          "words; both (default): one set of each per manual")
     ap.add_argument("--alphas", default="",
                     help="also rank with score fusion at these BM25 weights, e.g. 0.6,0.7")
+    ap.add_argument("--target", choices=("useful", "answerable"), default="useful",
+                    help="what a positive is: the reader quoted the question's own section (useful, the "
+                         "default) or merely asked of its own manual (answerable)")
     ap.add_argument("--dump", help="write the feature rows (JSON) here")
     ap.add_argument("--show", type=int, default=0, help="print N generated questions per manual")
     add_index_args(ap)

@@ -16,6 +16,7 @@ generic off-topic questions) -- never on the evaluation sets.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,10 +33,11 @@ from nic_edge.engine.store import Snapshot
 # others + 30 generic off-topic questions (1,530 unanswerable). Hybrid: model sha256
 # 1e6485dc... (int8 colscale export), chunks embedded from 80 tokens, score fusion alpha 0.75.
 # Never fitted on nic_qa, MTRAG or the bench questions (they only checked the change).
-FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree", "prox")
-COEF_HYBRID = (3.044, 1.18, 1.517, 7.069, 2.779, 0.622, 1.35)
+FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree", "prox",
+            "q_cov", "q_cos", "q_rank", "q_lacks")
+COEF_HYBRID = (3.044, 1.18, 1.517, 7.069, 2.779, 0.622, 1.35, 0.0, 0.0, 0.0, 0.0)
 BIAS_HYBRID = -7.36
-COEF_LEXICAL = (1.283, 0.87, 4.997, 0.0, 1.475, 0.0, 2.049)
+COEF_LEXICAL = (1.283, 0.87, 4.997, 0.0, 1.475, 0.0, 2.049, 0.0, 0.0, 0.0, 0.0)
 BIAS_LEXICAL = -3.557
 DEFAULT_THRESHOLD = 0.5
 PROX_WINDOW = 2       # terms (stopwords removed): chosen by leave-one-manual-out AUROC over 1..20
@@ -61,14 +63,29 @@ class Features:
     margin: float
     agree: float
     prox: float
+    q_cov: float = 0.0    # question content words in the quote or its section heading (IDF share)
+    q_cos: float = 0.0    # semantic match of the quoted section's hit to the question
+    q_rank: float = 0.0   # 1 / (1 + retrieval rank of the quoted section's hit): reader and ranking agree
+    q_lacks: float = 0.0  # 1 when the question asks for a quantity and the quote states none
 
     def vector(self) -> tuple[float, ...]:
         return tuple(getattr(self, f) for f in FEATURES)
 
 
-def features(snap: Snapshot, ret: Retrieval, hybrid: bool) -> Features:
+# "How much / how many / what pressure / what gap ...": the answer must state a quantity.
+_ASKS_QUANTITY = re.compile(
+    r"\bhow\s+(?:much|many|often|long|far|tight|hot|cold|big|wide|thick|high|fast|heavy|large|small)\b"
+    r"|\bwhat(?:'s|\s+is|\s+are|\s+should)?(?:\s+the)?(?:\s+\w+)?\s+(?:pressure|gap|torque|capacity|size|"
+    r"voltage|temperature|clearance|speed|amount|weight|interval|setting|resistance|current|level|range|"
+    r"spec|specification|dimension|length|width|diameter|rating)s?\b", re.I)
+_QUANTITY = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|fifty|"
+                       r"hundred|thousand|half|quarter|third|dozen)\b", re.I)
+
+
+def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | None = None,
+             question: str = "") -> Features:
     bm = snap.bm25
-    uniq = [t for t in dict.fromkeys(ret.terms) if t not in QUESTION_FILLER] or list(dict.fromkeys(ret.terms))
+    uniq = content_terms(list(dict.fromkeys(ret.terms)))
     if not ret.hits or not uniq:
         return Features(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     idf = [bm.term_idf(t) for t in uniq]
@@ -88,7 +105,15 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool) -> Features:
         agree = (1.0 / (1 + rb) if rb is not None else 0.0) * (1.0 / (1 + rv) if rv is not None else 0.0)
         agree = math.sqrt(agree)
     prox = proximity(analyze(snap.text(top)), uniq, idf, cov_top)
-    return Features(cov_top, cov_index, bm25_norm, cos_top, margin, agree, prox)
+    f = Features(cov_top, cov_index, bm25_norm, cos_top, margin, agree, prox)
+    if quotes:
+        q = quotes[0]
+        have = set(analyze(q.text)) | set(analyze(q.section_key[1] or ""))
+        f.q_cov = sum(w for t, w in zip(uniq, idf) if t in have) / total
+        f.q_cos = float(q.hit_cosine or 0.0) if hybrid else 0.0
+        f.q_rank = 1.0 / (1 + q.hit_rank)
+        f.q_lacks = float(bool(_ASKS_QUANTITY.search(question)) and not _QUANTITY.search(q.text))
+    return f
 
 
 def proximity(chunk_terms: list[str], uniq: list[str], idf: list[float], fallback: float) -> float:

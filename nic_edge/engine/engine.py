@@ -199,9 +199,12 @@ class Engine:
         snap, ret, mode = self._run(text, k or self.top_k)
         if snap is None or ret is None:
             return {"mode": mode, "features": None, "rows": [], "confidence": 0.0}
-        f = ans.features(snap, ret, mode == "hybrid")
+        quotes = reader.read(snap, ret, ans.content_terms(ret.terms))
+        f = ans.features(snap, ret, mode == "hybrid", quotes, text)
         return {"mode": mode, "features": f.vector(), "rows": [h.row for h in ret.hits],
                 "sections": [snap.section(h.row) for h in ret.hits],
+                "quoted_sections": [q.section_key[1] for q in quotes],
+                "quotes": [q.text for q in quotes],
                 "confidence": ans.confidence(f, mode == "hybrid")}
 
     def retrieve(self, query: str, k: int) -> list[dict]:
@@ -239,19 +242,19 @@ class Engine:
             if snap is None or ret is None or not ret.hits:
                 out["reason"] = "no_match"
             else:
-                self._fill(out, snap, ret, mode == "hybrid")
+                self._fill(out, snap, ret, mode == "hybrid", text)
             self._timing("answer", time.perf_counter() - t1)
         out["latency_ms"] = round((time.perf_counter() - t0) * 1000, 3)
         return out
 
-    def _fill(self, out: dict, snap: Snapshot, ret: Retrieval, hybrid: bool) -> None:
-        f = ans.features(snap, ret, hybrid)
+    def _fill(self, out: dict, snap: Snapshot, ret: Retrieval, hybrid: bool, question: str) -> None:
+        quotes = reader.read(snap, ret, ans.content_terms(ret.terms))
+        f = ans.features(snap, ret, hybrid, quotes, question)
         conf = ans.confidence(f, hybrid)
         out["confidence"] = round(conf, 4)
         if f.cov_index == 0.0 and (not hybrid or f.cos_top < 0.2):
             out["reason"] = "no_match"  # not one question word is in the manuals
             return
-        quotes = reader.read(snap, ret, ans.content_terms(ret.terms)) if conf >= self.threshold else []
         if conf < self.threshold or not quotes:
             out["reason"] = "low_confidence"
             return

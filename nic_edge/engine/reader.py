@@ -76,6 +76,8 @@ class Quote:
     score: float
     section_key: tuple[str, str | None, int]
     hit_score: float    # retrieval score of the hit behind the section
+    hit_cosine: float | None
+    hit_rank: int
 
 
 def _units(st: SectionText, bm: BM25Index) -> list[Unit]:
@@ -201,7 +203,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str]) -> list[Quote]:
         if hit.cosine is not None and cos_top > 0:
             s += COSINE_WEIGHT * (hit.cosine - cos_top)
         a, b = units[i].a, units[j].b
-        cands.append(Quote(st.row_at(a), clean_quote(st.text[a:b]), s, key, hit.score))
+        cands.append(Quote(st.row_at(a), clean_quote(st.text[a:b]), s, key, hit.score, hit.cosine, rank))
     if not cands:
         return []
     cands.sort(key=lambda q: -q.score)

@@ -18,6 +18,7 @@ from nic_edge.engine.store import Snapshot
 _WS = re.compile(r"\s+")
 MAX_SECTION_ROWS = 24   # a section longer than this is read as a window of rows around the hit
 PROBE_CHARS = 24        # prefix of the next chunk searched for in the previous one
+MIN_OVERLAP = 8         # shorter shared text is coincidence, not a repeated sentence
 
 
 @dataclass(frozen=True)
@@ -44,17 +45,22 @@ def normalize_ws(text: str) -> str:
 
 
 def _overlap(prev: str, nxt: str) -> int:
-    """Length of the longest suffix of ``prev`` that is a prefix of ``nxt`` (0 when none)."""
+    """Length of the longest suffix of ``prev`` that is a prefix of ``nxt`` (0 when none).
+
+    Chunks repeat whole sentences, so an overlap starts at the start of ``prev`` or after
+    whitespace; that keeps a stray letter from counting as an overlap."""
     probe = nxt[:PROBE_CHARS]
     if not probe:
         return 0
-    lo = max(0, len(prev) - len(nxt))
-    pos = prev.find(probe, lo)
+    pos = prev.find(probe, max(0, len(prev) - len(nxt)))
     while pos >= 0:
-        k = len(prev) - pos
-        if nxt.startswith(prev[pos:]):
-            return k
+        if (pos == 0 or prev[pos - 1].isspace()) and nxt.startswith(prev[pos:]):
+            return len(prev) - pos
         pos = prev.find(probe, pos + 1)
+    # An overlap shorter than the probe (a short last sentence): try the tail directly.
+    for pos in range(max(1, len(prev) - len(probe) + 1), len(prev) - MIN_OVERLAP + 1):
+        if prev[pos - 1].isspace() and not prev[pos].isspace() and nxt.startswith(prev[pos:]):
+            return len(prev) - pos
     return 0
 
 

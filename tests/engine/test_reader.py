@@ -140,3 +140,14 @@ def test_noise_rule(line: str, noise: bool) -> None:
     known = {"turn", "adjust", "nut", "brake", "rod", "right", "clog", "fuel", "filter", "servic", "life",
              "mile", "oil", "quart", "pedal", "support", "shaft", "clutch", "try", "now", "stow"}
     assert is_noise(line, lambda t: t in known) is noise
+
+
+def test_section_glue_finds_short_overlaps() -> None:
+    from nic_edge.engine.sections import _overlap
+
+    prev = "The vapor travels fast. This should not be"
+    assert _overlap(prev, "This should not be\ndone unless the tank is empty.") == len("This should not be")
+    assert _overlap("Long first sentence here. And the repeated second one.",
+                    "And the repeated second one. Then new text follows.") == len("And the repeated second one.")
+    assert _overlap("No shared text at all.", "Completely different start.") == 0
+    assert _overlap("ends with a", "a new chunk") == 0  # a lone letter is not an overlap
