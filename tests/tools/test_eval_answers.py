@@ -96,3 +96,11 @@ def test_cli_rejects_an_unknown_set_and_dumps_per_question_rows(cache: Path, cap
     assert [r["id"] for r in rows] == ["ford-001", "ford-002", "ford-003"]
     assert rep["sets"]["ford"]["scored"] == 3
     assert all(0.0 <= r["recall"] <= 1.0 and r["gold"] for r in rows)
+
+
+def test_every_quote_of_every_ford_answer_is_verbatim_in_its_cited_section(cache: Path) -> None:
+    """Issue 15 item 4 over a whole evaluation run (lexical engine: fast, same answer path)."""
+    rep = ev.evaluate(["ford"], lexical=True, examples=10, log=lambda m: None)
+    v = rep["sets"]["ford"]["verbatim"]
+    assert v["checked_answers"] == 105 + 30
+    assert v["violations"] == 0, v["examples"]
