@@ -71,11 +71,20 @@ def open_engine(paths: list[Path], embedder: Any | None, cache: bool = True) -> 
     if cache and done.is_file():
         print(f"index: reusing {data_dir}", file=sys.stderr)
         return Engine(data_dir, prof, EngineConfig(), embedder)
+    # Built aside and renamed into place: two runs at once (the lead's and a helper's) never
+    # see or delete each other's half-built index.
+    tmp = CACHE / f"{key}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    eng = build_engine(tmp, list(paths), tier=TIER, embedder=embedder)
+    (tmp / "complete").write_text(key)
+    eng.snapshot().close()
     shutil.rmtree(data_dir, ignore_errors=True)
-    data_dir.mkdir(parents=True)
-    eng = build_engine(data_dir, list(paths), tier=TIER, embedder=embedder)
-    done.write_text(key)
-    return eng
+    try:
+        os.rename(tmp, data_dir)
+    except OSError:  # another run put its copy in place first: use that one
+        shutil.rmtree(tmp, ignore_errors=True)
+    return Engine(data_dir, prof, EngineConfig(), embedder)
 
 
 def force_threshold(eng: Engine, threshold: float) -> float:

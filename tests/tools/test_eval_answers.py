@@ -70,7 +70,9 @@ def test_verbatim_checker_flags_a_quote_not_in_its_section(cache: Path) -> None:
     wrong_cit = dict(a, quotes=[{"text": quote, "citation": 7}])
     assert ae.verbatim_violations(snap, wrong_cit)[0]["why"] == "citation not found"
     other = copy.deepcopy(a)
-    other["answer"] = a["answer"] + "\nThe carburetor runs on diesel."   # no quotes: line by line
+    other.pop("quotes", None)     # an engine without quotes: each line of ``answer`` is checked
+    assert ae.verbatim_violations(snap, other) == []
+    other["answer"] = a["answer"] + "\nThe carburetor runs on diesel."
     assert len(ae.verbatim_violations(snap, other)) == 1
 
 
@@ -96,3 +98,27 @@ def test_cli_rejects_an_unknown_set_and_dumps_per_question_rows(cache: Path, cap
     assert [r["id"] for r in rows] == ["ford-001", "ford-002", "ford-003"]
     assert rep["sets"]["ford"]["scored"] == 3
     assert all(0.0 <= r["recall"] <= 1.0 and r["gold"] for r in rows)
+
+
+def test_every_quote_of_every_ford_answer_is_verbatim_in_its_cited_section(cache: Path) -> None:
+    """Issue 15 item 4 over a whole evaluation run (lexical engine: fast, same answer path)."""
+    rep = ev.evaluate(["ford"], lexical=True, examples=10, log=lambda m: None)
+    v = rep["sets"]["ford"]["verbatim"]
+    assert v["checked_answers"] == 105 + 30
+    assert v["violations"] == 0, v["examples"]
+
+
+def test_hybrid_run_with_the_real_int8_model(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tool's real configuration: the bundled int8 TFLite embedder (skipped without a runtime)."""
+    import evaluate
+
+    monkeypatch.setenv("NIC_EDGE_EMB_CACHE", "off")     # no vectors written to /tmp by tests
+    if evaluate.make_embedder() is None:
+        pytest.skip("no TFLite runtime: hybrid evaluator run not possible here")
+    rep = ev.evaluate(["ford"], ford_limit=4, log=lambda m: None)
+    manifest = json.loads((Path(__file__).resolve().parents[2] / "nic_edge" / "models" / "manifest.json").read_text())
+    assert rep["machine"]["model_sha256"] == manifest["sha256"]
+    r = rep["sets"]["ford"]
+    assert r["mode"] == "hybrid" and r["scored"] == 4
+    assert all(_in(q["useful"]) and _in(q["recall"]) for q in r["systems"].values())
+    assert r["verbatim"]["violations"] == 0
