@@ -248,7 +248,9 @@ class Engine:
         return out
 
     def _fill(self, out: dict, snap: Snapshot, ret: Retrieval, hybrid: bool, question: str) -> None:
+        t0 = time.perf_counter()
         quotes = reader.read(snap, ret, ans.content_terms(ret.terms))
+        self._timing("read", time.perf_counter() - t0)
         f = ans.features(snap, ret, hybrid, quotes, question)
         conf = ans.confidence(f, hybrid)
         out["confidence"] = round(conf, 4)

@@ -151,3 +151,20 @@ def test_section_glue_finds_short_overlaps() -> None:
                     "And the repeated second one. Then new text follows.") == len("And the repeated second one.")
     assert _overlap("No shared text at all.", "Completely different start.") == 0
     assert _overlap("ends with a", "a new chunk") == 0  # a lone letter is not an overlap
+
+
+@pytest.mark.parametrize("question,quote,lacks", [
+    ("What is the tire pressure for the front wheels?",
+     "The front wheels should not toe-in more than a quarter of an inch.", True),
+    ("What is the tire pressure for the front wheels?", "Inflate the front tires to 60 pounds.", False),
+    ("How much oil does the crank case hold?", "Clean the points with an old tooth-brush.", True),
+    ("How much oil does the crank case hold?", "The crank case holds about four quarts.", False),
+    ("What is the spark plug gap?", "Set the gap to 7/32 inch.", False),
+    ("What is the spark plug gap?", "The plug is at the top of each cylinder.", True),
+    ("How often should I rotate the tires?", "Rotate the tires every 5,000 miles.", False),
+    ("How do I adjust the carburetor?", "Turn the needle valve to the right.", False),  # no amount asked
+])
+def test_an_asked_quantity_must_be_in_the_quote(question: str, quote: str, lacks: bool) -> None:
+    from nic_edge.engine.answer import lacks_quantity
+
+    assert lacks_quantity(question, quote) is lacks
