@@ -138,7 +138,7 @@ class Engine:
         return Indexer(self.store, lambda: None if self._lexical_only else self.embedder, self.loader,
                        calibrate=self._calibrate)
 
-    def _calibrate(self, snap: Snapshot) -> dict:
+    def _calibrate(self, snap: Snapshot, pool: Any = None) -> dict:
         """Calibration of a generation that is not current yet: its questions go through this
         engine's own answer path (a twin engine pinned to ``snap``, threshold 0, no cache)."""
         asks = {}
@@ -150,7 +150,7 @@ class Engine:
             twin._model_error = self._model_error
             asks[mode] = twin.ask
         target = float(getattr(self.cfg, "target_abstain", 0.80))
-        return calib.calibrate(snap, asks, target, ans.DEFAULT_THRESHOLD)
+        return calib.calibrate(snap, asks, target, ans.DEFAULT_THRESHOLD, pool)
 
     def index_paths(self, paths: Iterable[Path | str], progress: Progress | None = None) -> IndexReport:
         with self._lock:

@@ -16,13 +16,16 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from nic_edge.engine.bm25 import STOPWORDS, analyze
 
 RUN = 4                      # a question never shares this many consecutive words with its passage
 POOL_FILE = "unanswerable_questions.txt"
+MANUALS_FILE = "other_manual_questions.txt"
 _WORD = re.compile(r"[a-z0-9']+")
 _ALPHA = re.compile(r"[A-Za-z][a-z]{3,13}")   # a plain word (not OCR debris, not a part number)
 
@@ -185,42 +188,112 @@ def answerable(snap: Any, limit: int, seed: int, per_chunk: int = 3) -> list[tup
     return out
 
 
-def load_pool(text: str | None = None) -> list[tuple[frozenset[str], str]]:
-    """(topic keywords, question) pairs of the bundled pool (or of ``text``).
+@dataclass(frozen=True)
+class Pool:
+    questions: list[tuple[frozenset[str], str]]   # (topic keywords, question)
+    parts: list[str]                              # things of other equipment
+    manuals: list[tuple[str, str, str]] = ()      # (manual file name, its sha256, question)
 
-    The pool file has ``# topic: word, word`` lines followed by that topic's questions."""
+
+def load_pool(text: str | None = None, manuals: str | None = None) -> Pool:
+    """The bundled pool (or ``text``): ``# topic: word, word`` lines, each followed by that
+    topic's questions, then a ``# parts:`` line followed by comma-separated part names; and
+    the questions about other manuals (``manuals``: ``# manual: NAME sha256=HEX`` lines, each
+    followed by questions generated from that manual by tools/gen_pool_questions.py)."""
+    data = resources.files("nic_edge.data")
     if text is None:
-        text = resources.files("nic_edge.data").joinpath(POOL_FILE).read_text("utf-8")
-    out: list[tuple[frozenset[str], str]] = []
+        text = data.joinpath(POOL_FILE).read_text("utf-8")
+    if manuals is None:
+        manuals = data.joinpath(MANUALS_FILE).read_text("utf-8")
+    by_manual: list[tuple[str, str, str]] = []
+    name = sha = ""
+    for line in manuals.splitlines():
+        line = line.strip()
+        if line.startswith("# manual:"):
+            name, _, sha = line[9:].strip().partition(" sha256=")
+        elif line and not line.startswith("#") and name:
+            by_manual.append((name, sha, line))
+    questions: list[tuple[frozenset[str], str]] = []
+    parts: list[str] = []
     topic: frozenset[str] = frozenset()
+    in_parts = False
     for line in text.splitlines():
         line = line.strip()
         if not line:
             continue
         if line.startswith("# topic:"):
-            topic = frozenset(w.strip().lower() for w in line[8:].split(",") if w.strip())
-        elif not line.startswith("#"):
-            out.append((topic, line))
-    return out
+            topic, in_parts = frozenset(w.strip().lower() for w in line[8:].split(",") if w.strip()), False
+        elif line.startswith("# parts:"):
+            in_parts = True
+        elif line.startswith("#"):
+            continue
+        elif in_parts:
+            parts.extend(x.strip().lower() for x in line.split(",") if x.strip())
+        else:
+            questions.append((topic, line))
+    return Pool(questions, parts, by_manual)
 
 
-def unanswerable(snap: Any, limit: int, seed: int,
-                 pool: list[tuple[frozenset[str], str]] | None = None) -> list[str]:
-    """Up to ``limit`` pool questions, minus the topics this index is about.
+def foreign_parts(snap: Any, pool: Pool) -> list[str]:
+    """Pool parts this index does not know: the last word (what the part is) never occurs."""
+    vocab = _Vocab(snap)
+    return [p for p in pool.parts if vocab.df(p.split()[-1]) == 0]
 
-    A pool topic whose keywords are common in the index (a printer manual loaded on the box
-    makes printer questions answerable) is left out: the pool must hold only questions the
-    manuals on the box do not cover."""
+
+def unanswerable(snap: Any, limit: int, seed: int, pool: Pool | None = None) -> list[str]:
+    """Up to ``limit`` questions the index should not answer, three kinds:
+
+    * technician questions about parts of other equipment ("How do I bleed the fuel
+      injector?" asked of a 1919 car manual): worded like the answerable ones, sharing the
+      manual's verbs and quantities, so the threshold is set against questions about another
+      product and not only against small talk -- on a held-out manual, calibrating on small
+      talk alone dropped the threshold to its floor and answered questions about other
+      vehicles;
+    * pool questions (other products, other domains, small talk), minus the topics this
+      index is about: a pool topic whose keywords are common in the index (a printer manual
+      makes printer questions answerable) is left out.
+    * questions generated (as the answerable ones are) from other, public-domain manuals --
+      the closest stand-in for "a question about another product" -- minus the manuals that
+      are in this index (same file name or same sha256).
+    Half are about other manuals, a quarter about unknown parts, a quarter general."""
     pool = load_pool() if pool is None else pool
+    rng = random.Random(seed ^ 0x5EED)
     vocab = _Vocab(snap)
     floor = max(3, snap.n // 200)
     excluded: dict[frozenset[str], bool] = {}
-    kept = []
-    for topic, q in pool:
+    general = []
+    for topic, q in pool.questions:
         if topic not in excluded:
             excluded[topic] = any(vocab.df(w) >= floor for w in topic)
         if not excluded[topic]:
-            kept.append(q)
-    rng = random.Random(seed ^ 0x5EED)
-    rng.shuffle(kept)
-    return kept[:limit]
+            general.append(q)
+    rng.shuffle(general)
+    info = snap.source_info()
+    present = {k.lower() for k in info["sources"]} | {str(v.get("sha256")) for v in info["sources"].values()}
+    present |= {Path(f).name.lower() for f in info["files"]} | {str(v.get("sha256")) for v in info["files"].values()}
+    others = [q for name, sha, q in pool.manuals if name.lower() not in present and sha not in present]
+    rng.shuffle(others)
+    others = others[: limit // 2]
+    parts = foreign_parts(snap, pool)
+    technical: list[str] = []
+    seen: set[str] = set()
+    verbs = sorted(VERBS)
+    for _ in range(4 * limit):
+        if not parts or len(technical) >= (limit - len(others)) // 2:
+            break
+        part = rng.choice(parts)
+        kind = rng.randrange(4)
+        if kind == 0:
+            q = rng.choice(HOW).format(v=rng.choice(verbs), n=part)
+        elif kind == 1:
+            q = rng.choice(WHAT_Q).format(q=rng.choice(sorted(QUANTITIES)), n=part)
+        elif kind == 2:
+            q = rng.choice(WHAT_PART).format(n=part)
+        else:
+            q = rng.choice(KEYWORDS).format(k=part)
+        if q not in seen:
+            seen.add(q)
+            technical.append(q)
+    out = others + technical + general[: limit - len(technical) - len(others)]
+    rng.shuffle(out)
+    return out

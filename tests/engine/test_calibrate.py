@@ -104,9 +104,9 @@ def test_calibration_sees_the_new_generation_before_it_is_current(tmp_path: Path
     seen: list[tuple[str | None, str, int]] = []
     real = calib.calibrate
 
-    def spy(snap, asks, target, default, qs=None):
+    def spy(snap, asks, target, default, pool=None):
         seen.append((eng.store.current_name(), snap.name, snap.n))
-        return real(snap, asks, target, default, qs)
+        return real(snap, asks, target, default, pool)
 
     monkeypatch.setattr(calib, "calibrate", spy)
     eng.index_paths([FORD])
@@ -143,3 +143,16 @@ def test_unknown_format_asks_for_a_reindex(tmp_path: Path) -> None:
     with pytest.raises(IndexStoreError) as err:
         IndexStore(tmp_path / "index").open_current()
     assert "nic-edge index" in (err.value.hint or "")
+
+
+def test_remove_recalibrates_the_index(tmp_path: Path) -> None:
+    eng = lexical(tmp_path)
+    small = tmp_path / "horn.txt"
+    small.write_text("Para 1-1: Horn\nThe horn button is on the wheel.\n")
+    first = eng.index_paths([FORD, small]).calibration
+    rep = eng.remove(["horn.txt"])
+    assert rep.removed == ["horn.txt"] and rep.calibration["status"] == "calibrated"
+    assert rep.calibration["created_at"] > first["created_at"]
+    rep = eng.remove([str(FORD)])
+    assert rep.calibration["status"] == "too_small" and eng.snapshot().n == 0
+    assert eng.threshold_source() == (ans.DEFAULT_THRESHOLD, "default")

@@ -64,8 +64,8 @@ def test_generation_is_seeded_by_index_content(ford: Engine, tmp_path: Path) -> 
 
 def test_pool_is_large_and_leaves_out_topics_the_index_covers(tmp_path: Path) -> None:
     pool = qgen.load_pool()
-    assert len(pool) >= 300
-    printer_qs = {q for topic, q in pool if "printer" in topic}
+    assert len(pool.questions) >= 300 and len(pool.parts) >= 100
+    printer_qs = {q for topic, q in pool.questions if "printer" in topic}
     assert printer_qs
     manual = tmp_path / "printer.txt"
     manual.write_text("\n\n".join(
@@ -73,7 +73,23 @@ def test_pool_is_large_and_leaves_out_topics_the_index_covers(tmp_path: Path) ->
         f"printer cover and press resume on the printer panel ({i})." for i in range(40)), "utf-8")
     eng = Engine(tmp_path / "d", load_profiles()["ultra_lite"], EngineConfig(), None)
     eng.index_paths([manual])
-    drawn = qgen.unanswerable(eng.snapshot(), 400, 1)
+    drawn = qgen.unanswerable(eng.snapshot(), 2000, 1)
     assert drawn and not printer_qs & set(drawn)
-    ford_drawn = set(qgen.unanswerable(ford_engine(tmp_path / "f").snapshot(), 400, 1))
+    ford_drawn = set(qgen.unanswerable(ford_engine(tmp_path / "f").snapshot(), 2000, 1))
     assert printer_qs <= ford_drawn
+
+
+def test_unanswerable_mixes_other_manuals_unknown_parts_and_general(ford: Engine) -> None:
+    snap = ford.snapshot()
+    pool = qgen.load_pool()
+    parts = qgen.foreign_parts(snap, pool)
+    assert "fuel injector" in parts and "carburetor" not in " ".join(parts)
+    assert "spark plug" not in parts  # the Model T manual has plugs
+    drawn = qgen.unanswerable(snap, 300, 5)
+    assert len(drawn) == 300 and len(set(drawn)) == 300
+    own = {q for name, _, q in pool.manuals if name == "ford_model_t_manual_1919.txt"}
+    others = {q for name, _, q in pool.manuals if name != "ford_model_t_manual_1919.txt"}
+    assert own and not own & set(drawn) - others   # never its own manual's questions
+    assert len(set(drawn) & others) == 150
+    technical = [q for q in drawn if any(p in q for p in parts)]
+    assert len(technical) >= 75
