@@ -52,8 +52,10 @@ def sources(shared: Path, ford_set: Path | None) -> dict[str, dict]:
     for manual in sorted((shared / "corpus").glob("*.txt")):
         out[manual.stem] = {"paths": [manual], "answerable": [], "refusals": [], "generate": True}
     ford = next((k for k in out if k.startswith("ford")), None)
-    if ford and ford_set is not None:
-        out[ford]["answerable"] += [r.get("question") or r.get("text") for r in _jsonl(ford_set)]
+    if ford and ford_set is not None and ford_set.is_file():
+        # The Ford set (rephrased by hand, tools/data/ford_qa.jsonl) replaces generated questions.
+        out[ford].update(answerable=[r.get("question") or r.get("text") for r in _jsonl(ford_set)],
+                         generate=False)
     mtrag = shared / "eval" / "mtragun_cloud"
     if (mtrag / "corpus.jsonl").is_file():
         qs = _jsonl(mtrag / "queries.jsonl")
@@ -101,7 +103,8 @@ def main() -> int:
     ap.add_argument("--cache", default="/tmp/nic_edge_loo", help="index cache dir (one data dir per source)")
     ap.add_argument("--lexical", action="store_true", help="no model (BM25 only)")
     ap.add_argument("--per-manual", type=int, default=40, help="generated questions per corpus manual and style")
-    ap.add_argument("--ford-set", default=None, help="JSONL of extra Ford questions")
+    ap.add_argument("--ford-set", default=str(Path(__file__).resolve().parent / "data" / "ford_qa.jsonl"),
+                    help="JSONL of Ford questions (default: the hand-rephrased Ford set, when present)")
     ap.add_argument("--json", default=None, help="write per-source figures here")
     args = ap.parse_args()
     shared = Path(args.shared)
@@ -112,7 +115,7 @@ def main() -> int:
     from nic_edge.engine.calibrate import NEVER, score
     from nic_edge.engine.questions import Pool, load_pool
 
-    srcs = sources(shared, Path(args.ford_set) if args.ford_set else None)
+    srcs = sources(shared, Path(args.ford_set))
     emb = None if args.lexical else make_embedder(threads=1)
     cache = Path(args.cache) / ("lexical" if args.lexical else "hybrid")
     built = {}

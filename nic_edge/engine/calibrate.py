@@ -5,8 +5,9 @@ loads (on a held-out manual the shipped 0.5 abstained on only 60 % of questions 
 products). So every time the index changes, before the new generation becomes current, the
 engine asks it a bounded set of synthetic questions (``questions.py``): answerable ones made
 from the indexed manuals and unanswerable ones from the bundled pool. The threshold is the
-lowest one that abstains on ``target_abstain`` of the unanswerable, clamped to
-[``LOW``, ``HIGH``]; the answerable ones tell how much the box will still answer.
+lowest one that abstains on ``target_abstain`` of the unanswerable, unless that answers fewer
+than ``MIN_ANSWERED`` of the answerable ones (then the highest that still does), clamped to
+[``LOW``, ``HIGH``].
 
 The questions go through the engine's real answer path (retrieval, answer, confidence; no
 cache) with the threshold at 0, so the confidence function is a black box here: a question
@@ -36,6 +37,7 @@ MAX_ANSWERABLE = 300          # issue 16: at most 300 (bench corpus: ~4 s, a few
 MAX_UNANSWERABLE = 300
 MIN_ANSWERABLE = 20           # fewer: the manual is too small to calibrate (keeps the default)
 MIN_CHUNKS = 10
+MIN_ANSWERED = 0.90           # never trade more than 10 % of the manual's own questions for the target
 NEVER = -1.0                  # score of a question the engine would not answer at any threshold
 
 Ask = Callable[[str], dict]
@@ -78,11 +80,28 @@ def share_answered(scores: list[float], t: float) -> float:
     return sum(1 for x in scores if x != NEVER and x >= t) / len(scores) if scores else 0.0
 
 
+def keep_answering(ans_scores: list[float], share: float) -> float:
+    """Highest threshold that still answers ``share`` of ``ans_scores``."""
+    s = sorted((x for x in ans_scores if x != NEVER), reverse=True)
+    k = math.ceil(share * len(ans_scores) - 1e-9)
+    if k <= 0 or not s:
+        return HIGH
+    return math.floor(s[min(k, len(s)) - 1] * 1e4) / 1e4
+
+
 def fit_mode(ans_scores: list[float], un_scores: list[float], target: float) -> dict:
-    """Threshold and expected shares for one retrieval mode."""
+    """Threshold and expected shares for one retrieval mode: the lowest threshold that abstains
+    on ``target`` of the unanswerable, unless that would answer fewer than ``MIN_ANSWERED`` of
+    the answerable -- then the highest threshold that still does (``limited_by`` says which).
+    Questions about other products of the same kind (a truck manual asked about another truck)
+    are close to answerable ones; without the floor, such a pool drove a car-repair index to
+    a threshold answering only 47 % of its own questions."""
     raw = choose_threshold(un_scores, target)
-    t = min(HIGH, max(LOW, raw))
+    keep = keep_answering(ans_scores, MIN_ANSWERED)
+    limited = raw > keep
+    t = min(HIGH, max(LOW, min(raw, keep)))
     return {"status": "calibrated", "threshold": round(t, 4), "unclamped": raw,
+            "limited_by": "min_answered" if limited else "target_abstain",
             "expected_answered": round(share_answered(ans_scores, t), 4),
             "expected_abstained": round(1.0 - share_answered(un_scores, t), 4)}
 

@@ -128,7 +128,8 @@ def _candidates(passage: str, vocab: _Vocab, rng: random.Random) -> list[str]:
     nps = noun_phrases(passage, vocab)
     if not nps:
         return []
-    heads = sorted({np.split()[-1] for _, np in nps}, key=lambda w: -vocab.idf(w))
+    # Ties broken by the word: set order changes with PYTHONHASHSEED, the questions must not.
+    heads = sorted({np.split()[-1] for _, np in nps}, key=lambda w: (-vocab.idf(w), w))
     out: list[str] = []
     # "How do I <verb> the <thing>?": a work verb followed within two words by a noun phrase.
     how = [(tokens[i], np) for pos, np in nps for i in range(max(0, pos - 2), pos + 1)

@@ -42,11 +42,21 @@ def test_choose_threshold_meets_the_target() -> None:
 
 
 def test_fit_clamps_and_reports_shares() -> None:
-    m = calib.fit_mode([0.99, 0.98, calib.NEVER, 0.5], [0.97] * 10, 0.8)
+    m = calib.fit_mode([0.99] * 10, [0.97] * 10, 0.8)
     assert m["threshold"] == calib.HIGH and m["unclamped"] > calib.HIGH
-    assert m["expected_answered"] == 0.5 and m["expected_abstained"] == 0.0
+    assert m["expected_answered"] == 1.0 and m["expected_abstained"] == 0.0
     m = calib.fit_mode([0.5], [0.01] * 10, 0.8)
     assert m["threshold"] == calib.LOW and m["expected_abstained"] == 1.0
+
+
+def test_target_never_costs_more_than_a_tenth_of_the_answerable() -> None:
+    answerable = [0.4 + i / 100 for i in range(50)]            # 0.40 .. 0.89
+    unanswerable = [i / 100 for i in range(10, 90)]            # 0.10 .. 0.89
+    m = calib.fit_mode(answerable, unanswerable, 0.8)
+    assert m["limited_by"] == "min_answered" and m["unclamped"] > m["threshold"]
+    assert m["expected_answered"] >= calib.MIN_ANSWERED
+    free = calib.fit_mode([0.95] * 50, unanswerable, 0.8)
+    assert free["limited_by"] == "target_abstain" and free["expected_abstained"] >= 0.8
 
 
 def test_index_is_calibrated_and_the_engine_uses_it(ford: tuple[Engine, dict]) -> None:

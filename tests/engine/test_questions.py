@@ -93,3 +93,19 @@ def test_unanswerable_mixes_other_manuals_unknown_parts_and_general(ford: Engine
     assert len(set(drawn) & others) == 150
     technical = [q for q in drawn if any(p in q for p in parts)]
     assert len(technical) >= 75
+
+
+def test_questions_do_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
+    """Set iteration order changes with PYTHONHASHSEED; two processes must agree."""
+    import subprocess
+    import sys
+
+    code = ("import sys, tempfile, pathlib; from tests.engine.test_questions import ford_engine; "
+            "from nic_edge.engine import questions as q, calibrate as c; "
+            "s = ford_engine(pathlib.Path(tempfile.mkdtemp())).snapshot(); "
+            "print(c.make_questions(s))")
+    root = Path(__file__).resolve().parents[2]
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                           env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"}, timeout=300).stdout
+            for seed in ("1", "2", "3")}
+    assert len(outs) == 1 and "answerable" in next(iter(outs))
