@@ -62,6 +62,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     for w in report.warnings:
         print(f"nic-edge: warning: {w}", file=sys.stderr)
     print(str(report))
+    if report.calibration is not None:
+        from nic_edge.engine.calibrate import summary
+        print(f"calibration: {summary(report.calibration)}")
     if args.remove:
         return EXIT_OK if report.removed else EXIT_FAIL
     done = report.indexed_files or report.unchanged
@@ -71,13 +74,16 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_manuals(args: argparse.Namespace) -> int:
-    app = _app(args, use_embedder=False)
+    # With the embedder (it loads lazily, never here): the calibration shown is the one of the
+    # mode `serve` would answer in.
+    app = _app(args)
     try:
         rows = app.engine.manuals()
+        calibration = app.engine.calibration()
     finally:
         app.close()
     if args.json:
-        print(json.dumps({"manuals": rows}, indent=2))
+        print(json.dumps({"manuals": rows, "calibration": calibration}, indent=2))
         return EXIT_OK
     if not rows:
         print("no manuals indexed (nic-edge index PATH...)")
@@ -87,6 +93,8 @@ def cmd_manuals(args: argparse.Namespace) -> int:
         at = r.get("indexed_at")
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)) + "Z" if isinstance(at, (int, float)) else str(at)
         print(f"{str(r.get('source'))[:40]:<40} {r.get('chunks', 0):>7} {r.get('sections', 0):>9}  {when}")
+    print(f"abstain threshold {calibration['threshold_in_use']:.2f} ({calibration['threshold_source']}): "
+          f"{calibration['summary']}")
     return EXIT_OK
 
 

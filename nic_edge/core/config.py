@@ -109,7 +109,10 @@ class CacheConfig:
 @dataclass(frozen=True)
 class EngineConfig:
     top_k: int = _opt(0, _range(0, 100), "chunks retrieved; 0 = tier")
-    abstain_threshold: float = _opt(-1.0, _range(-1, 1), "confidence below this abstains; -1 = built-in default")
+    abstain_threshold: float = _opt(-1.0, _range(-1, 1),
+                                    "confidence below this abstains; -1 = this index's calibrated threshold")
+    target_abstain: float = _opt(0.80, _range(0.5, 0.99),
+                                 "per-index calibration: share of off-topic questions to abstain on")
     max_question_chars: int = _opt(2000, _range(10, 100000), "longest question accepted")
 
 

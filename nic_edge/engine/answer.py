@@ -92,7 +92,7 @@ _UNITS = {
     "temperature": r"degrees?|°|fahrenheit|celsius|f|c",
     "speed": r"mph|rpm|km/?h|miles? (?:an|per) hour|revolutions?",
     "weight": r"pounds?|lbs?|kg|kilograms?|tons?",
-    "time": r"miles?|hours?|days?|weeks?|months?|years?|km|minutes?|seconds?|every",
+    "time": r"miles?|hours?|days?|weeks?|months?|years?|km|minutes?|seconds?|every|a|per",
     "resistance": r"ohms?|\u03a9|k\u03a9",
 }
 _ASKED = [(re.compile(p, re.I), dim) for p, dim in (
@@ -111,7 +111,9 @@ _ASKS_AMOUNT = re.compile(r"\bhow (?:much|many|often|long|far)\b|\bwhat(?:'s| is
                           r"(?:pressure|gap|torque|capacity|voltage|temperature|clearance|size|speed|"
                           r"weight|interval|resistance|current|amount)\b", re.I)
 _NUMBER = r"(?:\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|fifty|hundred|" \
-          r"thousand|half|quarter|dozen)\b)"
+          r"thousand|half|quarter|dozen|once|twice|daily|weekly|monthly|yearly|annually|hourly)\b)"
+
+_FREQUENCY = re.compile(r"\b(?:once|twice|daily|weekly|monthly|yearly|annually|hourly|every)\b", re.I)
 
 
 def lacks_quantity(question: str, quote: str) -> bool:
@@ -123,6 +125,8 @@ def lacks_quantity(question: str, quote: str) -> bool:
     dims = [dim for rx, dim in _ASKED if rx.search(question)]
     if not dims:
         return False
+    if "time" in dims and _FREQUENCY.search(quote):
+        return False  # "weekly", "every 5,000 miles": a frequency is a complete answer
     units = "|".join(_UNITS[d] for d in dims)
     # A number followed (within a few characters) by a unit of the asked dimension.
     return not re.search(_NUMBER + r"[\w./-]*\s?(?:\w+\s)?(?:" + units + r")(?![a-z])", quote, re.I)

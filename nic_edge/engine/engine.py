@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from nic_edge.engine import answer as ans
+from nic_edge.engine import calibrate as calib
+from nic_edge.engine import messages
 from nic_edge.engine import reader
 from nic_edge.engine.bm25 import analyze
 from nic_edge.engine.indexer import Indexer, IndexReport, Progress
@@ -52,6 +54,7 @@ class Engine:
         self._snap: Snapshot | None = None
         self._snap_name: str | None = None
         self._snap_problem: str | None = None
+        self._names: tuple[str | None, list[str]] | None = None
 
     # --- configuration ---------------------------------------------------------------
     @property
@@ -61,8 +64,22 @@ class Engine:
 
     @property
     def threshold(self) -> float:
+        return self.threshold_source()[0]
+
+    def threshold_source(self) -> tuple[float, str]:
+        """(threshold, "config" | "calibration" | "default"): an explicit
+        ``engine.abstain_threshold`` wins, then this index's calibration for the mode in use,
+        then the fitted default."""
         t = float(getattr(self.cfg, "abstain_threshold", -1.0))
-        return ans.DEFAULT_THRESHOLD if t < 0 else t
+        if t >= 0:
+            return t, "config"
+        snap = self.snapshot()
+        rec = snap.calibration if snap is not None else None
+        if rec and rec.get("status") == "calibrated":
+            m = (rec.get("modes") or {}).get(self.mode)
+            if m:
+                return float(m["threshold"]), "calibration"
+        return ans.DEFAULT_THRESHOLD, "default"
 
     @property
     def max_chars(self) -> int:
@@ -118,7 +135,22 @@ class Engine:
         return "hybrid"
 
     def _indexer(self) -> Indexer:
-        return Indexer(self.store, lambda: None if self._lexical_only else self.embedder, self.loader)
+        return Indexer(self.store, lambda: None if self._lexical_only else self.embedder, self.loader,
+                       calibrate=self._calibrate)
+
+    def _calibrate(self, snap: Snapshot, pool: Any = None) -> dict:
+        """Calibration of a generation that is not current yet: its questions go through this
+        engine's own answer path (a twin engine pinned to ``snap``, threshold 0, no cache)."""
+        asks = {}
+        modes = ["hybrid", "lexical"] if snap.has_vectors and self.embedder is not None else ["lexical"]
+        for mode in modes:
+            twin = Engine(self.data_dir, self.profile, calib.ProbeConfig(self.cfg), self.embedder,
+                          fusion=self.fusion, store=calib.PinnedStore(snap), loader=self.loader)
+            twin._lexical_only = self._lexical_only or mode == "lexical"
+            twin._model_error = self._model_error
+            asks[mode] = twin.ask
+        target = float(getattr(self.cfg, "target_abstain", 0.80))
+        return calib.calibrate(snap, asks, target, ans.DEFAULT_THRESHOLD, pool)
 
     def index_paths(self, paths: Iterable[Path | str], progress: Progress | None = None) -> IndexReport:
         with self._lock:
@@ -138,6 +170,16 @@ class Engine:
                         "indexed_at": s.get("indexed_at"), "kind": s.get("kind"), "file": s.get("file")})
         return out
 
+    def calibration(self) -> dict:
+        """This index's calibration for the mode in use, and the threshold actually used."""
+        snap = self.snapshot()
+        t, source = self.threshold_source()
+        rec = snap.calibration if snap is not None else None
+        out = calib.view(rec, self.mode)
+        out.update({"threshold_in_use": t, "threshold_source": source,
+                    "summary": calib.summary(rec, self.mode) if snap is not None else "no index"})
+        return out
+
     def status(self) -> dict:
         snap = self.snapshot()
         emb = self.embedder
@@ -150,7 +192,7 @@ class Engine:
                  "vectors": bool(snap and snap.has_vectors),
                  "model_sha256": snap.model_sha256 if snap else None,
                  "built_at": snap.manifest.get("created_at") if snap else None,
-                 "problem": self._snap_problem}
+                 "problem": self._snap_problem, "calibration": self.calibration()}
         return {"model": model, "index": index, "mode": self.mode, "lexical_only": self._lexical_only,
                 "top_k": self.top_k, "threshold": self.threshold, "fusion": self.fusion}
 
@@ -220,8 +262,9 @@ class Engine:
         t0 = time.perf_counter()
         out: dict[str, Any] = {"id": qid or uuid.uuid4().hex[:12],
                                "question": question if isinstance(question, str) else repr(question)[:200],
-                               "answer": None, "abstained": True, "reason": None, "confidence": 0.0,
-                               "quotes": [], "citations": [], "warnings": [], "cached": None, "latency_ms": 0.0,
+                               "answer": None, "abstained": True, "reason": None, "message": None,
+                               "confidence": 0.0, "quotes": [], "citations": [], "warnings": [], "cached": None,
+                               "latency_ms": 0.0,
                                "tier": str(getattr(self.profile, "name", "unknown")), "mode": self.mode}
         try:
             text = validate_question(question, self.max_chars)
@@ -232,6 +275,7 @@ class Engine:
                 raise InvalidInputError("top_k must be an integer 1-100", "omit top_k for the tier default")
         except InvalidInputError as exc:
             out["reason"] = "invalid_input"
+            out["message"] = messages.invalid(exc.message)
             log.debug("invalid question: %s", exc.message)
             out["latency_ms"] = round((time.perf_counter() - t0) * 1000, 3)
             return out
@@ -243,9 +287,18 @@ class Engine:
                 out["reason"] = "no_match"
             else:
                 self._fill(out, snap, ret, mode == "hybrid", text)
+            if out["abstained"]:
+                out["message"] = messages.not_covered(self._manual_names(snap))
             self._timing("answer", time.perf_counter() - t1)
         out["latency_ms"] = round((time.perf_counter() - t0) * 1000, 3)
         return out
+
+    def _manual_names(self, snap: Snapshot | None) -> list[str]:
+        # Read once per generation: sources.json is large for BEIR sets.
+        name = snap.name if snap is not None else None
+        if self._names is None or self._names[0] != name:
+            self._names = (name, messages.manual_names(snap.source_info() if snap is not None else None))
+        return self._names[1]
 
     def _fill(self, out: dict, snap: Snapshot, ret: Retrieval, hybrid: bool, question: str) -> None:
         t0 = time.perf_counter()

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from nic_edge.engine.bm25 import build_arrays, chunk_terms
-from nic_edge.engine.store import GenerationData, IndexStore, Snapshot
+from nic_edge.engine.store import FORMAT, GenerationData, IndexStore, Snapshot
 from nic_edge.engine.vectors import quantize
 from nic_edge.errors import IngestError, MissingDependencyError, ModelError
 from nic_edge.core.storage import file_sha256
@@ -51,6 +51,7 @@ class IndexReport:
     reembedded: int = 0
     vectors: bool = False
     warnings: list[str] = field(default_factory=list)
+    calibration: dict | None = None   # of the generation written (None: nothing was written)
 
     def __str__(self) -> str:
         parts = [f"{len(self.indexed_files)} file(s) indexed", f"{self.chunks_added} chunks added",
@@ -121,14 +122,17 @@ def _section_notices(rows: list[_Row]) -> None:
 class Indexer:
     """Writes generations; ``embedder_fn`` returns the embedder or None (lexical).
 
-    ``loader`` turns a path into Documents (default: the ingest package).
+    ``loader`` turns a path into Documents (default: the ingest package); ``calibrate``
+    (a new generation -> its calibration record) runs before the generation becomes current.
     """
 
     def __init__(self, store: IndexStore, embedder_fn: Callable[[], Any],
-                 loader: Callable[[Path], list[Any]] | None = None) -> None:
+                 loader: Callable[[Path], list[Any]] | None = None,
+                 calibrate: Callable[[Snapshot], dict | None] | None = None) -> None:
         self.store = store
         self.embedder_fn = embedder_fn
         self.loader = loader
+        self.calibrate = calibrate
 
     def index_paths(self, paths: Iterable[Path | str], progress: Progress | None = None) -> IndexReport:
         load_documents = self.loader
@@ -217,7 +221,7 @@ class Indexer:
         model_sha = getattr(embedder, "model_sha256", None) if embedder is not None else None
         old_vec_ok = bool(snap and snap.has_vectors and model_sha and snap.model_sha256 == model_sha)
         needs_vectors = bool(snap and model_sha and not old_vec_ok and snap.n)
-        if snap is not None and not new_docs and not drop and not needs_vectors:
+        if snap is not None and not new_docs and not drop and not needs_vectors and snap.format == FORMAT:
             report.chunks_total = snap.n
             report.vectors = snap.has_vectors
             return report  # nothing changed: no new generation
@@ -246,9 +250,10 @@ class Indexer:
             ordinals=[r.ordinal for r in rows], texts=[r.text for r in rows],
             notices=[r.notices or [] for r in rows], bm25=build_arrays(terms),
             emb=emb, emb_scale=scale, model_sha256=sha, source_info=sources, file_info=files)
-        new_snap = self.store.write(data)
+        new_snap = self.store.write(data, self.calibrate)
         report.chunks_total = new_snap.n
         report.vectors = new_snap.has_vectors
+        report.calibration = new_snap.calibration
         new_snap.close()
         if snap is not None:
             snap.close()

@@ -8,6 +8,7 @@ Layout under ``<data_dir>/index``::
     gen-<ns>/texts.bin      all chunk texts, UTF-8, one after another (+ texts_off.npy)
     gen-<ns>/ids.bin        chunk ids (+ ids_off.npy); strings.json: sources, sections, notices
     gen-<ns>/*.npy          per-chunk columns, BM25 postings, int8 embeddings + row scales
+    gen-<ns>/calibration.json  this index's abstain threshold (format 2; see calibrate.py)
 
 A writer builds a complete generation in a ``.tmp-*`` directory, fsyncs every file, renames the
 directory, then swaps ``CURRENT``. A crash at any point leaves ``CURRENT`` naming the previous,
@@ -35,7 +36,11 @@ from nic_edge.errors import IndexStoreError
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+# 2: the generation holds its per-index calibration (calibration.json). A format 1 generation
+# is the same files without it: still readable (default threshold) and rewritten as format 2
+# by the next `nic-edge index` (Indexer._commit), so no one has to delete an index by hand.
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
 ANALYZER = "alnum-stop-stemlite-v1"
 CURRENT = "CURRENT"
 
@@ -100,7 +105,7 @@ class Snapshot:
         self.name = path.name
         try:
             self.manifest: dict[str, Any] = json.loads((path / "manifest.json").read_text("utf-8"))
-            if self.manifest.get("format") != FORMAT:
+            if self.manifest.get("format") not in READABLE_FORMATS:
                 raise IndexStoreError(f"index format {self.manifest.get('format')} is not supported",
                                       "re-index the manuals with `nic-edge index`")
             self.n = int(self.manifest["chunks"])
@@ -119,6 +124,19 @@ class Snapshot:
         self._bm25: BM25Index | None = None
         self._vectors: VectorIndex | None = None
         self._source_info: dict[str, Any] | None = None
+        self._calibration: tuple[dict[str, Any] | None] | None = None
+
+    @property
+    def format(self) -> int:
+        return int(self.manifest.get("format") or 0)
+
+    @property
+    def calibration(self) -> dict[str, Any] | None:
+        """This generation's calibration record, None when it has none (format 1)."""
+        if self._calibration is None:
+            from nic_edge.engine.calibrate import read
+            self._calibration = (read(self.path),)
+        return self._calibration[0]
 
     def _load(self, name: str) -> np.ndarray:
         # A plain ndarray view of the read-only mapping (the view keeps the mapping alive):
@@ -222,14 +240,21 @@ class IndexStore:
                                   "re-index the manuals with `nic-edge index`")
         return Snapshot(path)
 
-    def write(self, data: GenerationData) -> Snapshot:
-        """Write a new generation and make it current atomically."""
+    def write(self, data: GenerationData,
+              before_switch: Callable[[Snapshot], dict[str, Any] | None] | None = None) -> Snapshot:
+        """Write a new generation and make it current atomically.
+
+        ``before_switch(snapshot)`` sees the complete generation before it is renamed and made
+        current (calibration asks it questions); what it returns is stored in the generation
+        as ``calibration.json``."""
         self.root.mkdir(parents=True, exist_ok=True)
         name = f"gen-{time.time_ns()}"
         tmp = self.root / f".tmp-{name}"
         tmp.mkdir()
         try:
             self._write_files(tmp, name, data)
+            if before_switch is not None:
+                self._finish(tmp, name, before_switch)
             _fsync_dir(tmp)
             self._fault("rename")
             os.rename(tmp, self.root / name)
@@ -247,6 +272,22 @@ class IndexStore:
             raise
         self._cleanup(keep=name)
         return Snapshot(self.root / name)
+
+    def _finish(self, tmp: Path, name: str, hook: Callable[[Snapshot], dict[str, Any] | None]) -> None:
+        from nic_edge.engine.calibrate import FILE
+
+        snap = Snapshot(tmp)
+        snap.name = name  # what it will be called once current (cache fingerprints use it)
+        try:
+            record = hook(snap)
+        finally:
+            snap.close()
+        if record is not None:
+            self._fault("calibration")
+            with open(tmp / FILE, "wb") as fh:
+                fh.write(json.dumps(record, indent=1).encode("utf-8"))
+                fh.flush()
+                os.fsync(fh.fileno())
 
     def _cleanup(self, keep: str) -> None:
         # Readers in other processes may still map an old generation: on POSIX their mappings

@@ -110,8 +110,14 @@ def _summary(status: dict[str, Any]) -> str:
         reasons = [reasons]
     why = "".join(f"<li>{escape(_fmt(r))}</li>" for r in reasons)
     source = escape(_fmt(tier.get("source")))
+    cal = _find(status.get("index"), "calibration")
+    cal_line = ""
+    if isinstance(cal, dict) and cal.get("summary"):
+        cal_line = (f'<p class="muted">Abstain threshold {escape(_fmt(cal.get("threshold_in_use")))} '
+                    f'({escape(_fmt(cal.get("threshold_source")))}): {escape(_fmt(cal.get("summary")))}</p>')
     return (f'<div class="cards">{"".join(cards)}</div>'
-            f'<p class="muted">Tier source: {source}</p>' + (f"<ul class=muted>{why}</ul>" if why else ""))
+            f'<p class="muted">Tier source: {source}</p>' + (f"<ul class=muted>{why}</ul>" if why else "")
+            + cal_line)
 
 
 def _alerts(alerts: dict[str, Any]) -> str:

@@ -12,7 +12,8 @@ from nic_edge.core.tiers import load_profiles
 from nic_edge.engine.engine import Engine
 from tests.engine.test_engine_support import HashEmbedder, fake_load, write_manual
 
-KEYS = {"id", "question", "answer", "abstained", "reason", "confidence", "citations", "warnings", "quotes",
+KEYS = {"id", "question", "answer", "abstained", "reason", "message", "confidence", "citations", "warnings",
+        "quotes",
         "cached", "latency_ms", "tier", "mode"}
 CITATION_KEYS = {"source", "section", "page", "chunk_id", "snippet", "score"}
 

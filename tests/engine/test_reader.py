@@ -162,6 +162,7 @@ def test_section_glue_finds_short_overlaps() -> None:
     ("What is the spark plug gap?", "Set the gap to 7/32 inch.", False),
     ("What is the spark plug gap?", "The plug is at the top of each cylinder.", True),
     ("How often should I rotate the tires?", "Rotate the tires every 5,000 miles.", False),
+    ("How often should I check the brake fluid?", "Check the brake fluid reservoir weekly.", False),
     ("How do I adjust the carburetor?", "Turn the needle valve to the right.", False),  # no amount asked
 ])
 def test_an_asked_quantity_must_be_in_the_quote(question: str, quote: str, lacks: bool) -> None:

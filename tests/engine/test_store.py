@@ -21,7 +21,7 @@ def make(tmp_path, embedder=None, fault=None):
                   embedder if embedder is not None else HashEmbedder(), store=store, loader=fake_load)
 
 
-@pytest.mark.parametrize("step", ["texts", "bm25", "vectors", "manifest", "rename", "switch"])
+@pytest.mark.parametrize("step", ["texts", "bm25", "vectors", "manifest", "calibration", "rename", "switch"])
 def test_crash_mid_index_keeps_previous_index(tmp_path, step):
     eng = make(tmp_path)
     eng.index_paths([write_manual(tmp_path)])

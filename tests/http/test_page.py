@@ -68,3 +68,12 @@ def test_render_tolerates_missing_and_odd_sections() -> None:
     html = page.render({"tier": "lite", "latency": {"p95_ms": 3}, "index": [1, 2], "cache": None},
                        {"active": ["plain text <b>"]}, answer={"abstained": True, "reason": None})
     assert "lite" in html and "plain text &lt;b&gt;" in html and "Not in the manuals." in html
+
+
+def test_status_page_shows_the_index_calibration_in_one_line() -> None:
+    status = {"index": {"chunks": 167, "calibration": {
+        "threshold_in_use": 0.42, "threshold_source": "calibration",
+        "summary": "threshold 0.42 (hybrid) calibrated on 200 answerable + 200 unanswerable synthetic questions"}}}
+    html = page.render(status, {})
+    line = [ln for ln in html.split("<p") if "Abstain threshold" in ln]
+    assert len(line) == 1 and "0.42 (calibration)" in line[0] and "calibrated on 200 answerable" in line[0]

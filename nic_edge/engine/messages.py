@@ -1,0 +1,48 @@
+"""Plain words for a technician when the box does not answer (the answer's ``message``).
+
+``reason`` stays the code for machines; ``message`` says what it means for the person asking:
+the manuals on this box do not cover the question, and which manuals those are, so they know
+whether to rephrase or to look elsewhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+from typing import Any
+
+NAMED = 3   # manuals named in full; the rest are counted ("and 4 more")
+
+
+def manual_names(source_info: dict[str, Any] | None) -> list[str]:
+    """The manuals on the box by file name (a BEIR file is one manual, not its records)."""
+    if not source_info:
+        return []
+    files = source_info.get("files") or {}
+    names = {PurePath(f).name for f in files}
+    if not names:
+        names = set(source_info.get("sources") or {})
+    return sorted(names, key=str.lower)
+
+
+def _listing(names: list[str]) -> str:
+    shown = names[:NAMED]
+    rest = len(names) - len(shown)
+    if rest > 0:
+        return ", ".join(shown) + f" and {rest} more"
+    if len(shown) == 1:
+        return shown[0]
+    return ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
+def not_covered(names: list[str]) -> str:
+    if not names:
+        return "No manuals are loaded on this box yet, so it cannot answer. Ask the integrator to add them."
+    if len(names) == 1:
+        head = f"The manual on this box ({names[0]}) does not cover this question"
+    else:
+        head = f"The {len(names)} manuals on this box ({_listing(names)}) do not cover this question"
+    return head + (", so no answer is given rather than a guess. Try other words, or check a manual "
+                   "that is not on this box.")
+
+def invalid(detail: str) -> str:
+    return f"This question could not be used: {detail}. Type the question as plain text and ask again."
