@@ -33,12 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Exit 0 all indexed, 3 some skipped, 1 nothing indexed, 2 usage/config error.")
     add_common(s)
     s.add_argument("paths", nargs="+", metavar="PATH", help="files or directories (or SOURCE names with --remove)")
-    s.add_argument("--remove", action="store_true", help="remove the named manuals (by source name)")
+    s.add_argument("--remove", action="store_true",
+                   help="remove the named manuals: a file path, a file's source name, or a BEIR record _id")
     s.add_argument("--quiet", action="store_true", help="no progress output")
 
-    s = sub.add_parser("manuals", help="list indexed manuals")
+    s = sub.add_parser("manuals", help="list indexed manuals, one entry per file",
+                       description="List indexed manuals, one entry per file: source, file (absolute path), "
+                                   "chunks, sections, indexed at.")
     add_common(s)
     s.add_argument("--json", action="store_true", help="JSON output")
+    s.add_argument("--records", action="store_true", help="also list each BEIR file's records")
 
     s = sub.add_parser("ask", help="ask a question (or --jsonl batch from stdin)",
                        description="Answer a question from the indexed manuals, with quoted, cited passages.")

@@ -73,7 +73,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_manuals(args: argparse.Namespace) -> int:
     app = _app(args, use_embedder=False)
     try:
-        rows = app.engine.manuals()
+        rows = app.engine.manuals(records=args.records)
     finally:
         app.close()
     if args.json:
@@ -82,11 +82,15 @@ def cmd_manuals(args: argparse.Namespace) -> int:
     if not rows:
         print("no manuals indexed (nic-edge index PATH...)")
         return EXIT_OK
-    print(f"{'SOURCE':<40} {'CHUNKS':>7} {'SECTIONS':>9}  INDEXED AT")
+    print(f"{'SOURCE':<32} {'CHUNKS':>7} {'SECTIONS':>9}  {'INDEXED AT':<20}  FILE")
     for r in rows:
         at = r.get("indexed_at")
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)) + "Z" if isinstance(at, (int, float)) else str(at)
-        print(f"{str(r.get('source'))[:40]:<40} {r.get('chunks', 0):>7} {r.get('sections', 0):>9}  {when}")
+        extra = f" ({r['record_count']} records)" if "record_count" in r else ""
+        print(f"{str(r.get('source'))[:32]:<32} {r.get('chunks', 0):>7} {r.get('sections', 0):>9}  {when:<20}  "
+              f"{r.get('file')}{extra}")
+        for rec in r.get("records") or []:
+            print(f"  {str(rec['source'])[:30]:<30} {rec.get('chunks', 0):>7} {rec.get('sections', 0):>9}")
     return EXIT_OK
 
 

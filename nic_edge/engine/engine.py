@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable
 from nic_edge.engine import answer as ans
 from nic_edge.engine import reader
 from nic_edge.engine.bm25 import analyze
+from nic_edge.engine.catalog import listing
 from nic_edge.engine.indexer import Indexer, IndexReport, Progress
 from nic_edge.engine.retrieval import DEFAULT_FUSION, Retrieval, retrieve
 from nic_edge.engine.store import IndexStore, Snapshot
@@ -128,15 +129,12 @@ class Engine:
         with self._lock:
             return self._indexer().remove(list(sources))
 
-    def manuals(self) -> list[dict]:
+    def manuals(self, records: bool = False) -> list[dict]:
+        """One entry per indexed file (catalog.listing); ``records`` adds a BEIR file's records."""
         snap = self.snapshot()
         if snap is None:
             return []
-        out = []
-        for name, s in sorted(snap.source_info()["sources"].items()):
-            out.append({"source": name, "chunks": s.get("chunks"), "sections": s.get("sections"),
-                        "indexed_at": s.get("indexed_at"), "kind": s.get("kind"), "file": s.get("file")})
-        return out
+        return listing(snap.file_info(), records)
 
     def status(self) -> dict:
         snap = self.snapshot()

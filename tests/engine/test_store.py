@@ -107,7 +107,7 @@ def test_bad_files_are_skipped_and_the_rest_indexed(tmp_path):
     assert {p for p, _ in rep.skipped} == {str(binary), str(tmp_path / "missing.txt")}
 
 
-def test_duplicate_ids_replace_and_are_counted(tmp_path):
+def test_duplicate_ids_replace_within_a_file_only(tmp_path):
     eng = make(tmp_path)
     one = tmp_path / "one.jsonl"
     one.write_text('{"_id": "d1", "title": "Horn", "text": "old horn text"}\n'
@@ -116,9 +116,9 @@ def test_duplicate_ids_replace_and_are_counted(tmp_path):
     two.write_text('{"_id": "d1", "title": "Horn", "text": "newest horn text"}\n', encoding="utf-8")
     assert eng.index_paths([one]).duplicates_replaced == 1
     rep = eng.index_paths([two])
-    assert rep.duplicates_replaced == 1
-    assert eng.status()["index"]["chunks"] == 1
-    assert eng.retrieve("horn", 1)[0]["source"] == "d1"
+    assert rep.duplicates_replaced == 0  # another file's record with the same _id is kept
+    assert eng.status()["index"]["chunks"] == 2
+    assert {h["source"] for h in eng.retrieve("horn", 2)} == {"d1"}
 
 
 def test_index_from_other_model_is_not_used_then_re_embedded(tmp_path):
