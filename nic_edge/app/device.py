@@ -56,9 +56,11 @@ class DeviceApp:
         self.embedder = self._make_embedder() if use_embedder else None
         self.engine = Engine(self.data_dir, self.profile, cfg.engine, self.embedder,
                              on_timing=self.metrics.observe_stage)
-        self.cache = self._make_cache()
+        # The audit log before the cache: opening the cache may recover a damaged store, and
+        # that event is audited (_event) while this constructor still runs.
         self.audit = AuditLog(self.data_dir, cfg.audit.max_bytes, cfg.audit.backups,
                               cfg.audit.log_question_text) if cfg.audit.enabled else None
+        self.cache = self._make_cache()
         rules_path = file_in_config(cfg, cfg.alerts.rules_file) if cfg.alerts.rules_file else None
         self.alert_evaluator = AlertEvaluator(load_rules(rules_path, self.decision.name), clock=clock,
                                               tier=self.decision.name)
