@@ -17,9 +17,11 @@ import logging
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
+from nic_edge.core.threads import ThreadCounts, thread_counts
 from nic_edge.engine import answer as ans
 from nic_edge.engine import reader
 from nic_edge.engine.bm25 import analyze
@@ -38,7 +40,8 @@ Timing = Callable[[str, float], None]
 class Engine:
     def __init__(self, data_dir: Path, profile: Any, engine_cfg: Any, embedder: Any | None,
                  on_timing: Timing | None = None, fusion: str = DEFAULT_FUSION,
-                 store: IndexStore | None = None, loader: Callable[[Path], list] | None = None) -> None:
+                 store: IndexStore | None = None, loader: Callable[[Path], list] | None = None,
+                 threads: ThreadCounts | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.store = store or IndexStore(self.data_dir / "index")
         self.embedder = embedder
@@ -47,6 +50,7 @@ class Engine:
         self.fusion = fusion
         self.cfg = engine_cfg
         self.profile = profile
+        self.threads = threads or thread_counts(profile)
         self._lexical_only = False
         self._model_error: str | None = None
         self._lock = threading.RLock()
@@ -69,11 +73,13 @@ class Engine:
     def max_chars(self) -> int:
         return int(getattr(self.cfg, "max_question_chars", 2000))
 
-    def apply_profile(self, profile: Any) -> None:
-        """Live tier switch: top_k, threads and batch size follow the new profile."""
+    def apply_profile(self, profile: Any, threads: ThreadCounts | None = None) -> None:
+        """Live tier switch: top_k and threads follow the new profile; ``threads`` comes from
+        the same core.threads.thread_counts the start-up used (computed here when None)."""
         self.profile = profile
+        self.threads = threads or thread_counts(profile)
         if self.embedder is not None and hasattr(self.embedder, "set_threads"):
-            self.embedder.set_threads(max(1, int(getattr(profile, "threads", 1)) or 1))
+            self.embedder.set_threads(self.threads.question)
         if not getattr(profile, "embeddings", True):
             self.set_lexical_only(True)
 
@@ -121,12 +127,26 @@ class Engine:
     def _indexer(self) -> Indexer:
         return Indexer(self.store, lambda: None if self._lexical_only else self.embedder, self.loader)
 
+    @contextmanager
+    def _index_threads(self) -> Iterator[None]:
+        """Indexing embeds with the indexing thread count, questions after it with theirs (the
+        model reloads lazily with the new count; indexing holds the engine lock anyway)."""
+        emb = self.embedder
+        if emb is None or not hasattr(emb, "set_threads") or self.threads.index == self.threads.question:
+            yield
+            return
+        emb.set_threads(self.threads.index)
+        try:
+            yield
+        finally:
+            emb.set_threads(self.threads.question)
+
     def index_paths(self, paths: Iterable[Path | str], progress: Progress | None = None) -> IndexReport:
-        with self._lock:
+        with self._lock, self._index_threads():
             return self._indexer().index_paths(paths, progress)
 
     def remove(self, sources: Iterable[str]) -> IndexReport:
-        with self._lock:
+        with self._lock, self._index_threads():
             return self._indexer().remove(list(sources))
 
     def manuals(self, records: bool = False) -> list[dict]:

@@ -174,3 +174,29 @@ def test_index_max_tokens_clips_only_what_is_embedded(tmp_path, monkeypatch):
     assert seen and all(emb.tokenizer.count(t) <= 6 for t in seen)
     snap = eng.snapshot()
     assert any(len(snap.text(i).split()) > 6 for i in range(snap.n))  # stored text is whole
+
+
+class _ThreadRecorder(HashEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads_seen: list[int] = []
+        self.threads = 1
+
+    def set_threads(self, n: int) -> None:
+        self.threads = n
+        self.threads_seen.append(n)
+
+    def embed(self, text):
+        self.used_with = getattr(self, "used_with", set()) | {self.threads}
+        return super().embed(text)
+
+
+def test_indexing_embeds_with_the_indexing_thread_count(tmp_path):
+    from nic_edge.core.threads import ThreadCounts
+
+    emb = _ThreadRecorder()
+    store = IndexStore(tmp_path / "data" / "index")
+    eng = Engine(tmp_path / "data", load_profiles()["full"], EngineConfig(), emb, store=store,
+                 loader=fake_load, threads=ThreadCounts(1, 4, "default"))
+    eng.index_paths([write_manual(tmp_path)])
+    assert emb.used_with == {4} and emb.threads_seen == [4, 1]  # back to 1 for questions
