@@ -167,3 +167,22 @@ def test_empty_folder_is_named_with_a_reason(tmp_path):
     rep = eng.index_paths([tmp_path / "empty"])
     assert rep.skipped and rep.skipped[0][0] == str(tmp_path / "empty")
     assert "no manual files" in rep.skipped[0][1]
+
+
+# What a generation of format 2 stores. A change to this list (or to the columns' meaning,
+# sources.json or the chunk id rules) must bump store.FORMAT and add a line to its history:
+# readers of another format give the "re-index needed" error instead of misreading the index.
+LAYOUT = {2: {"bm25_df.npy", "bm25_doc.npy", "bm25_ptr.npy", "bm25_terms.txt", "bm25_w.npy",
+              "doclen.npy", "emb.npy", "emb_scale.npy", "file.npy", "ids.bin", "ids_off.npy",
+              "manifest.json", "ngrp.npy", "ord.npy", "page.npy", "page_kind.npy", "sec.npy",
+              "sources.json", "src.npy", "strings.json", "texts.bin", "texts_off.npy"}}
+
+
+def test_generation_layout_matches_its_format_version(tmp_path):
+    eng = make(tmp_path / "data")
+    eng.index_paths([write_manual(tmp_path)])
+    gen = tmp_path / "data" / "index" / eng.store.current_name()
+    assert FORMAT in LAYOUT, "new index format: record its layout here"
+    assert {p.name for p in gen.iterdir()} == LAYOUT[FORMAT], "index layout changed: bump store.FORMAT"
+    strings = json.loads((gen / "strings.json").read_text())
+    assert set(strings) == {"sources", "sections", "notices", "files"}
