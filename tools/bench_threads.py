@@ -34,16 +34,13 @@ from nic_edge.core.tiers import load_profiles  # noqa: E402
 from nic_edge.engine.embedder import Embedder  # noqa: E402
 from nic_edge.engine.engine import Engine  # noqa: E402
 from nic_edge.engine.thread_probe import CHUNK, QUESTION  # noqa: E402
+from bench_tier_flip import QUESTIONS as FORD_QUESTIONS  # noqa: E402  (tools/ is sys.path[0])
 
-QUESTIONS = [
-    "How do I adjust the carburetor?", "What oil should be used?", "How is the transmission band adjusted?",
-    "How do I fix a flat tire?", "What causes the engine to overheat?", "How often should the radiator be filled?",
-    "What is the firing order?", "How do I clean the spark plugs?", "Why does the engine knock?",
-    "How do I remove the rear axle?", "What is the capacity of the gasoline tank?",
-    "How do I start the car in cold weather?", "How is the Ford magneto charged?",
-    "What should be done when the car is laid up for winter?", "How do I grind the valves?",
-    "How are the brakes adjusted?", "What does a lean mixture do?", "How is the fan belt tightened?",
-    "Where is the oil drained from?", "How do I replace a broken spring?",
+# The tier-flip benchmark's Ford questions, plus a few more.
+QUESTIONS = FORD_QUESTIONS + [
+    "How is the Ford magneto charged?", "What should be done when the car is laid up for winter?",
+    "How do I grind the valves?", "How are the brakes adjusted?", "What does a lean mixture do?",
+    "How is the fan belt tightened?", "Where is the oil drained from?", "How do I replace a broken spring?",
 ]
 
 
