@@ -119,7 +119,10 @@ def _format_answer(a: dict[str, Any]) -> str:
         for q in a.get("quotes") or [{"text": a["answer"], "citation": 0}]:
             out.append(f"{q['text']} [{q['citation'] + 1}]")
     for i, c in enumerate(a.get("citations") or [], 1):
-        where = ", ".join(x for x in (c.get("section"), f"p. {c['page']}" if c.get("page") else None) if x)
+        page = None
+        if c.get("page"):  # a counted page is not the number printed in the manual: say so
+            page = f"p. {c['page']}" + (" (counted)" if c.get("page_kind") == "counted" else "")
+        where = ", ".join(x for x in (c.get("section"), page) if x)
         out.append(f"  [{i}] {c['source']}" + (f" — {where}" if where else "") + f" (score {c['score']:.3f})")
     out.append(f"  ({a['mode']}, {a['latency_ms']:.1f} ms{', cached ' + a['cached'] if a.get('cached') else ''}, confidence {a['confidence']:.2f})")
     return "\n".join(out)

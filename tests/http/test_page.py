@@ -68,3 +68,11 @@ def test_render_tolerates_missing_and_odd_sections() -> None:
     html = page.render({"tier": "lite", "latency": {"p95_ms": 3}, "index": [1, 2], "cache": None},
                        {"active": ["plain text <b>"]}, answer={"abstained": True, "reason": None})
     assert "lite" in html and "plain text &lt;b&gt;" in html and "Not in the manuals." in html
+
+
+def test_counted_pages_are_marked() -> None:
+    def cite(kind: str) -> dict:
+        return {"abstained": False, "answer": "x", "quotes": [],
+                "citations": [{"source": "m.txt", "section": "S", "page": 7, "page_kind": kind, "snippet": "x"}]}
+    assert "page 7 (counted)" in page.render({}, {}, answer=cite("counted"))
+    assert "page 7</b>" in page.render({}, {}, answer=cite("printed"))
