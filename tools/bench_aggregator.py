@@ -279,6 +279,10 @@ def main() -> int:
     ap.add_argument("--file", help=argparse.SUPPRESS)
     ap.add_argument("--sim-t0", type=float, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    # Every figure depends on the CPU: print its model and int8 dot-product features.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from nic_edge.core.cpuinfo import cpu_banner  # noqa: E402
+    print(cpu_banner(), flush=True)
     if args.child == "aggregator":
         return aggregator_child(args)
     if args.child == "publisher":

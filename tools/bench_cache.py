@@ -202,6 +202,10 @@ def main() -> int:
     ap.add_argument("--lexical", action="store_true", help="engine without the embedding model")
     ap.add_argument("--stand-in", action="store_true", help="skip the engine, use a stand-in compute")
     args = ap.parse_args()
+    # Every figure depends on the CPU: print its model and int8 dot-product features.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from nic_edge.core.cpuinfo import cpu_banner  # noqa: E402
+    print(cpu_banner(), flush=True)
     r = run(args)
     text = report(r, "python3 tools/bench_cache.py " + " ".join(sys.argv[1:]))
     print(text)

@@ -184,6 +184,10 @@ def main() -> int:
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--rss-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    # Every figure depends on the CPU: print its model and int8 dot-product features.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from nic_edge.core.cpuinfo import cpu_banner  # noqa: E402
+    print(cpu_banner(), flush=True, file=sys.stderr if (args.worker or args.rss_worker or args.json) else sys.stdout)
     others = dict(item.split("=", 1) for item in args.compare)
     others = {name: Path(path) for name, path in others.items()}
     if args.fp32 is not None and args.fp32.is_file():

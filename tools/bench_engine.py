@@ -215,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lengths", default="128,96,80,64", help="clip: token lengths, first = baseline")
     ap.add_argument("--sample", type=int, default=300, help="clip: how many bench chunks")
     args = ap.parse_args(argv)
+    # Every figure depends on the CPU: print its model and int8 dot-product features.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from nic_edge.core.cpuinfo import cpu_banner  # noqa: E402
+    print(cpu_banner(), flush=True)
     if not (BENCH / "nic_chunks.jsonl").is_file():
         print(f"skip: benchmark data not found under {BENCH}")
         return 0

@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("files", nargs="+", type=Path)
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args(argv)
+    # Every figure depends on the CPU: print its model and int8 dot-product features.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from nic_edge.core.cpuinfo import cpu_banner  # noqa: E402
+    print(cpu_banner(), flush=True)
     # CPU seconds too: on a shared or busy box wall time mostly measures the neighbours.
     print(f"{'file':34s} {'KiB':>7s} {'chunks':>7s} {'ingest s':>9s} {'cpu s':>7s} "
           f"{'baseline s':>10s} {'ratio':>6s}")

@@ -59,6 +59,10 @@ def main() -> int:
     ap.add_argument("--alert-every", type=int, default=10)
     ap.add_argument("--core", type=int, default=0)
     args = ap.parse_args()
+    # Every figure depends on the CPU: print its model and int8 dot-product features.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from nic_edge.core.cpuinfo import cpu_banner  # noqa: E402
+    print(cpu_banner(), flush=True)
     os.sched_setaffinity(0, {args.core})
     binary = find_mosquitto()
     if binary is None:

@@ -56,6 +56,10 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--data-dir", type=Path)
     args = ap.parse_args()
+    # Every figure depends on the CPU: print its model and int8 dot-product features.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from nic_edge.core.cpuinfo import cpu_banner  # noqa: E402
+    print(cpu_banner(), flush=True)
     env = dict(os.environ, PYTHONPATH=str(ROOT), NIC_EDGE_TIER="ultra_lite")
     # An installed wheel carries compiled bytecode (pip compiles at install time). A checkout
     # run with PYTHONDONTWRITEBYTECODE=1 (as in some sandboxes) would recompile every module on

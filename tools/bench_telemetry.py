@@ -149,6 +149,10 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--cpu", type=int, default=0, help="core to pin to")
     args = ap.parse_args()
+    # Every figure depends on the CPU: print its model and int8 dot-product features.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from nic_edge.core.cpuinfo import cpu_banner  # noqa: E402
+    print(cpu_banner(), flush=True)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     values = np.random.default_rng(1).lognormal(-4.0, 1.2, N).tolist()

@@ -22,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 import tempfile
 import threading
 import time
@@ -209,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=30.0, help="per-request timeout")
     ap.add_argument("--startup-timeout", type=float, default=120.0)
     args = ap.parse_args(argv)
+    # Every figure depends on the CPU: print its model and int8 dot-product features.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from nic_edge.core.cpuinfo import cpu_banner  # noqa: E402
+    print(cpu_banner(), flush=True)
     clients = max(1, min(args.clients, 500))
     duration = max(1.0, min(args.duration, 3600.0))
     questions = load_questions(args.questions)

@@ -17,6 +17,7 @@ from nic_edge import __version__
 from nic_edge.cache.tiered import TieredCache, serve_cached
 from nic_edge.core import override_state
 from nic_edge.core.config import TIER_NAMES, Config, file_in_config, read_secret
+from nic_edge.core.threads import ThreadCounts, load_measured, thread_counts
 from nic_edge.core.tiers import Hardware, TierDecision, TierProfile, load_profiles, read_hardware, resolve
 from nic_edge.engine.engine import Engine
 from nic_edge.errors import ConfigError, InvalidInputError
@@ -53,12 +54,16 @@ class DeviceApp:
         self.started_at = clock()
         self.metrics = DeviceMetrics()
         self.events: list[dict[str, Any]] = []  # alert-worthy events (cache corruption, ...)
+        self._measured_threads = load_measured(self.data_dir, self._hardware.cpus)
+        self.threads: ThreadCounts = self._thread_counts(self.profile)
         self.embedder = self._make_embedder() if use_embedder else None
         self.engine = Engine(self.data_dir, self.profile, cfg.engine, self.embedder,
-                             on_timing=self.metrics.observe_stage)
-        self.cache = self._make_cache()
+                             on_timing=self.metrics.observe_stage, threads=self.threads)
+        # The audit log before the cache: opening the cache may recover a damaged store, and
+        # that event is audited (_event) while this constructor still runs.
         self.audit = AuditLog(self.data_dir, cfg.audit.max_bytes, cfg.audit.backups,
                               cfg.audit.log_question_text) if cfg.audit.enabled else None
+        self.cache = self._make_cache()
         rules_path = file_in_config(cfg, cfg.alerts.rules_file) if cfg.alerts.rules_file else None
         self.alert_evaluator = AlertEvaluator(load_rules(rules_path, self.decision.name), clock=clock,
                                               tier=self.decision.name)
@@ -77,11 +82,15 @@ class DeviceApp:
         return resolve(self.cfg.device.tier, override=override, env=self._env,
                        hardware=self._hardware, profiles=self.profiles)
 
+    def _thread_counts(self, profile: TierProfile) -> ThreadCounts:
+        # One function for start-up and live switches, so both give the same counts.
+        return thread_counts(profile, self._hardware.cpus, self._measured_threads)
+
     def _make_embedder(self) -> Any:
         if not self.profile.embeddings:
             return None
         from nic_edge.engine.embedder import Embedder
-        return Embedder(threads=self.profile.effective_threads(self._hardware.cpus),
+        return Embedder(threads=self.threads.question,
                         batch_size=self.profile.batch_size, on_timing=self.metrics.observe_stage)
 
     def _cache_sizes(self, p: TierProfile) -> tuple[int, int, int, float]:
@@ -165,7 +174,8 @@ class DeviceApp:
                 if self.budget.level >= 1:
                     items = min(items, SHRUNK_L1_ITEMS)
                 self.cache.resize(items, nbytes, l2, ttl)
-            self.engine.apply_profile(p)
+            self.threads = self._thread_counts(p)
+            self.engine.apply_profile(p, self.threads)
             if self.embedder is not None:
                 self.embedder.batch_size = p.batch_size
             if p.embeddings and self.budget.level < 2:
@@ -262,6 +272,7 @@ class DeviceApp:
                      "reasons": list(self.decision.reasons),
                      "memory_budget_mib": self.profile.memory_budget_mib},
             "hardware": hw.as_dict(),
+            "threads": self.threads.as_dict(),
             "mode": self.engine.mode,
             "model": engine.get("model", {}), "index": engine.get("index", {}),
             "cache": cache,

@@ -33,12 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Exit 0 all indexed, 3 some skipped, 1 nothing indexed, 2 usage/config error.")
     add_common(s)
     s.add_argument("paths", nargs="+", metavar="PATH", help="files or directories (or SOURCE names with --remove)")
-    s.add_argument("--remove", action="store_true", help="remove the named manuals (by source name)")
+    s.add_argument("--remove", action="store_true",
+                   help="remove the named manuals: a file path, a file's source name, or a BEIR record _id")
     s.add_argument("--quiet", action="store_true", help="no progress output")
 
-    s = sub.add_parser("manuals", help="list indexed manuals")
+    s = sub.add_parser("manuals", help="list indexed manuals, one entry per file",
+                       description="List indexed manuals, one entry per file: source, file (absolute path), "
+                                   "chunks, sections, indexed at.")
     add_common(s)
     s.add_argument("--json", action="store_true", help="JSON output")
+    s.add_argument("--records", action="store_true", help="also list each BEIR file's records")
 
     s = sub.add_parser("ask", help="ask a question (or --jsonl batch from stdin)",
                        description="Answer a question from the indexed manuals, with quoted, cited passages.")
@@ -56,9 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="JSON output")
     s.add_argument("--jsonl", action="store_true", help='read {"id","question"|"query"} lines on stdin')
 
-    s = sub.add_parser("tier", help="show the hardware tier, its source and reasons")
+    s = sub.add_parser("tier", help="show the hardware tier, its source and reasons, and thread counts",
+                       description="Show the tier, why, and the thread counts per job (question "
+                                   "embedding, indexing). --measure times the embedder at 1..4 threads "
+                                   "on this box and stores the winners in the data dir.")
     add_common(s)
     s.add_argument("--json", action="store_true", help="JSON output")
+    s.add_argument("--measure", action="store_true",
+                   help="measure the fastest thread count per job on this box (takes ~10-60 s) and keep it")
 
     s = sub.add_parser("check-config", help="validate a config file (exit 0 valid, 2 invalid)")
     s.add_argument("file", metavar="FILE", help="config TOML to validate")
@@ -92,16 +101,31 @@ def cmd_tier(args: argparse.Namespace) -> int:
     from nic_edge.core.tiers import resolve
     from nic_edge.core.override_state import read_override
 
+    from nic_edge.core.threads import load_measured, save_measured, thread_counts
+
     cfg = load(args)
-    override = read_override(data_dir(cfg, args.data_dir))
+    ddir = data_dir(cfg, args.data_dir)
+    override = read_override(ddir)
     decision = resolve(cfg.device.tier, override=override)
+    cpus = decision.hardware.cpus if decision.hardware else None
+    if args.measure:
+        from nic_edge.engine.embedder import Embedder
+        from nic_edge.engine.thread_probe import measure
+
+        result = measure(lambda t: Embedder(threads=t), cpus)
+        save_measured(ddir, result)
     d = decision.as_dict()
+    d["threads"] = thread_counts(decision.profile, cpus, load_measured(ddir, cpus)).as_dict()
     if args.json:
         print(json.dumps(d, indent=2))
     else:
         print(f"tier: {d['tier']} (source: {d['source']}, memory budget {d['memory_budget_mib']} MiB)")
         print(f"hardware: {d['ram_mib']} MiB RAM, {d['cpus']} CPUs, board: {d['board'] or 'unknown'}")
         for r in d["reasons"]:
+            print(f"  - {r}")
+        t = d["threads"]
+        print(f"threads: questions {t['question']}, indexing {t['index']} ({t['source']})")
+        for r in t["reasons"]:
             print(f"  - {r}")
     return EXIT_OK
 

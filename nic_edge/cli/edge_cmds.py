@@ -78,7 +78,7 @@ def cmd_manuals(args: argparse.Namespace) -> int:
     # mode `serve` would answer in.
     app = _app(args)
     try:
-        rows = app.engine.manuals()
+        rows = app.engine.manuals(records=args.records)
         calibration = app.engine.calibration()
     finally:
         app.close()
@@ -88,11 +88,15 @@ def cmd_manuals(args: argparse.Namespace) -> int:
     if not rows:
         print("no manuals indexed (nic-edge index PATH...)")
         return EXIT_OK
-    print(f"{'SOURCE':<40} {'CHUNKS':>7} {'SECTIONS':>9}  INDEXED AT")
+    print(f"{'SOURCE':<32} {'CHUNKS':>7} {'SECTIONS':>9}  {'INDEXED AT':<20}  FILE")
     for r in rows:
         at = r.get("indexed_at")
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)) + "Z" if isinstance(at, (int, float)) else str(at)
-        print(f"{str(r.get('source'))[:40]:<40} {r.get('chunks', 0):>7} {r.get('sections', 0):>9}  {when}")
+        extra = f" ({r['record_count']} records)" if "record_count" in r else ""
+        print(f"{str(r.get('source'))[:32]:<32} {r.get('chunks', 0):>7} {r.get('sections', 0):>9}  {when:<20}  "
+              f"{r.get('file')}{extra}")
+        for rec in r.get("records") or []:
+            print(f"  {str(rec['source'])[:30]:<30} {rec.get('chunks', 0):>7} {rec.get('sections', 0):>9}")
     print(f"abstain threshold {calibration['threshold_in_use']:.2f} ({calibration['threshold_source']}): "
           f"{calibration['summary']}")
     return EXIT_OK
@@ -123,7 +127,10 @@ def _format_answer(a: dict[str, Any]) -> str:
         for q in a.get("quotes") or [{"text": a["answer"], "citation": 0}]:
             out.append(f"{q['text']} [{q['citation'] + 1}]")
     for i, c in enumerate(a.get("citations") or [], 1):
-        where = ", ".join(x for x in (c.get("section"), f"p. {c['page']}" if c.get("page") else None) if x)
+        page = None
+        if c.get("page"):  # a counted page is not the number printed in the manual: say so
+            page = f"p. {c['page']}" + (" (counted)" if c.get("page_kind") == "counted" else "")
+        where = ", ".join(x for x in (c.get("section"), page) if x)
         out.append(f"  [{i}] {c['source']}" + (f" — {where}" if where else "") + f" (score {c['score']:.3f})")
     out.append(f"  ({a['mode']}, {a['latency_ms']:.1f} ms{', cached ' + a['cached'] if a.get('cached') else ''}, confidence {a['confidence']:.2f})")
     return "\n".join(out)

@@ -23,6 +23,7 @@ import hashlib
 import logging
 import os
 import shutil
+import struct
 import sys
 import tempfile
 import time
@@ -81,15 +82,25 @@ class _Unusable(Exception):
 
 
 def _check_not_truncated(env: Any, path: Path) -> None:
-    # The meta page records the last page in use; a data file shorter than that means a
-    # truncated copy, and reading the missing pages through the mmap raises SIGBUS.
-    info = env.info()
-    psize = env.stat()["psize"]
-    needed = (int(info["last_pgno"]) + 1) * int(psize)
+    # Reading a page past the end of a truncated data.mdb through the mmap raises SIGBUS, so
+    # the file is checked before anything reads data pages. Fast path: the file holds every
+    # page LMDB ever numbered (last_pgno). A shorter file is not necessarily truncated: pages
+    # allocated and freed within one transaction are numbered but never written, so LMDB's
+    # file can end before last_pgno (lmdb_extent.py); then the pages readers can reach are
+    # walked with pread and must all be inside the file.
+    from nic_edge.core.lmdb_extent import Truncated, needed_pages
+
+    psize = int(env.stat()["psize"])
     data = path / "data.mdb"
     actual = data.stat().st_size if data.exists() else 0
-    if actual < needed:
-        raise _Unusable(f"data.mdb truncated: {actual} bytes, needs {needed}")
+    if actual >= (int(env.info()["last_pgno"]) + 1) * psize:
+        return
+    try:
+        needed_pages(str(data), psize)
+    except Truncated as exc:
+        raise _Unusable(f"data.mdb truncated ({actual} bytes): {exc}") from exc
+    except (OSError, ValueError, struct.error) as exc:
+        raise _Unusable(f"data.mdb pages unreadable: {exc}") from exc
 
 
 def _check_marker(env: Any, marker: bytes) -> None:

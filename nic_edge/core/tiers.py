@@ -20,7 +20,7 @@ from nic_edge.errors import ConfigError
 
 _PROFILE_KEYS = {
     "min_ram_mib": int, "memory_budget_mib": int, "l1_items": int, "l1_bytes": int,
-    "l2_max_bytes": int, "l2_ttl_s": int, "threads": int, "batch_size": int, "top_k": int,
+    "l2_max_bytes": int, "l2_ttl_s": int, "threads": int, "index_threads": int, "batch_size": int, "top_k": int,
     "metrics_interval_s": int, "embeddings": bool,
 }
 
@@ -34,7 +34,8 @@ class TierProfile:
     l1_bytes: int
     l2_max_bytes: int
     l2_ttl_s: int
-    threads: int
+    threads: int        # question embedding; 0 = by measurement (core/threads.py)
+    index_threads: int  # indexing; 0 = by measurement
     batch_size: int
     top_k: int
     metrics_interval_s: int
@@ -44,8 +45,6 @@ class TierProfile:
     def memory_budget_bytes(self) -> int:
         return self.memory_budget_mib * 1024 * 1024
 
-    def effective_threads(self, cpu_count: int | None = None) -> int:
-        return self.threads if self.threads > 0 else max(1, cpu_count or os.cpu_count() or 1)
 
 
 def load_profiles(path: Path | None = None) -> dict[str, TierProfile]:

@@ -224,7 +224,7 @@ def cite(snap: Snapshot, ret: Retrieval, quotes: list[Any]) -> tuple[list[dict],
         if len(text) > SNIPPET_CHARS:
             text = text[:SNIPPET_CHARS].rstrip() + "\u2026"
         cites.append({"source": snap.source(r), "section": snap.section(r), "page": snap.page(r),
-                      "chunk_id": snap.chunk_id(r), "snippet": text,
+                      "page_kind": snap.page_kind(r), "chunk_id": snap.chunk_id(r), "snippet": text,
                       "score": round(float(score.get(r, 0.0)), 4), "row": r})
     return cites, [{"text": q.text, "citation": rows.index(q.row)} for q in quotes]
 

@@ -3,7 +3,8 @@
 A ``Chunk`` is the unit of retrieval and citation. Its ``text`` is the cleaned manual text
 (OCR furniture removed, words re-joined) and is what answers quote verbatim, so nothing
 downstream may rewrite it. ``section`` is the innermost heading holding the chunk and
-``page`` the 1-based page it starts on (``None`` when the format has no pages).
+``page`` the page it starts on (``None`` when the format has no pages): the printed page number
+where the manual shows them, else counted from 1 (``Document.page_kind`` says which).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class Document:
     sha256: str  # of the file bytes (JSONL: of the record's canonical JSON)
     kind: str  # "text" | "markdown" | "html" | "pdf" | "beir"
     duplicates_replaced: int = 0  # earlier JSONL records with the same _id this one replaced
+    # Which numbering ``Chunk.page`` uses: "printed" (read from the manual's own page headers or
+    # footers) or "counted" (physical page order); None when the format has no pages.
+    page_kind: str | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property

@@ -17,14 +17,17 @@ import logging
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
+from nic_edge.core.threads import ThreadCounts, thread_counts
 from nic_edge.engine import answer as ans
 from nic_edge.engine import calibrate as calib
 from nic_edge.engine import messages
 from nic_edge.engine import reader
 from nic_edge.engine.bm25 import analyze
+from nic_edge.engine.catalog import listing
 from nic_edge.engine.indexer import Indexer, IndexReport, Progress
 from nic_edge.engine.retrieval import DEFAULT_FUSION, Retrieval, retrieve
 from nic_edge.engine.store import IndexStore, Snapshot
@@ -39,7 +42,8 @@ Timing = Callable[[str, float], None]
 class Engine:
     def __init__(self, data_dir: Path, profile: Any, engine_cfg: Any, embedder: Any | None,
                  on_timing: Timing | None = None, fusion: str = DEFAULT_FUSION,
-                 store: IndexStore | None = None, loader: Callable[[Path], list] | None = None) -> None:
+                 store: IndexStore | None = None, loader: Callable[[Path], list] | None = None,
+                 threads: ThreadCounts | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.store = store or IndexStore(self.data_dir / "index")
         self.embedder = embedder
@@ -48,6 +52,7 @@ class Engine:
         self.fusion = fusion
         self.cfg = engine_cfg
         self.profile = profile
+        self.threads = threads or thread_counts(profile)
         self._lexical_only = False
         self._model_error: str | None = None
         self._lock = threading.RLock()
@@ -85,11 +90,13 @@ class Engine:
     def max_chars(self) -> int:
         return int(getattr(self.cfg, "max_question_chars", 2000))
 
-    def apply_profile(self, profile: Any) -> None:
-        """Live tier switch: top_k, threads and batch size follow the new profile."""
+    def apply_profile(self, profile: Any, threads: ThreadCounts | None = None) -> None:
+        """Live tier switch: top_k and threads follow the new profile; ``threads`` comes from
+        the same core.threads.thread_counts the start-up used (computed here when None)."""
         self.profile = profile
+        self.threads = threads or thread_counts(profile)
         if self.embedder is not None and hasattr(self.embedder, "set_threads"):
-            self.embedder.set_threads(max(1, int(getattr(profile, "threads", 1)) or 1))
+            self.embedder.set_threads(self.threads.question)
         if not getattr(profile, "embeddings", True):
             self.set_lexical_only(True)
 
@@ -152,23 +159,34 @@ class Engine:
         target = float(getattr(self.cfg, "target_abstain", 0.80))
         return calib.calibrate(snap, asks, target, ans.DEFAULT_THRESHOLD, pool)
 
+    @contextmanager
+    def _index_threads(self) -> Iterator[None]:
+        """Indexing embeds with the indexing thread count, questions after it with theirs (the
+        model reloads lazily with the new count; indexing holds the engine lock anyway)."""
+        emb = self.embedder
+        if emb is None or not hasattr(emb, "set_threads") or self.threads.index == self.threads.question:
+            yield
+            return
+        emb.set_threads(self.threads.index)
+        try:
+            yield
+        finally:
+            emb.set_threads(self.threads.question)
+
     def index_paths(self, paths: Iterable[Path | str], progress: Progress | None = None) -> IndexReport:
-        with self._lock:
+        with self._lock, self._index_threads():
             return self._indexer().index_paths(paths, progress)
 
     def remove(self, sources: Iterable[str]) -> IndexReport:
-        with self._lock:
+        with self._lock, self._index_threads():
             return self._indexer().remove(list(sources))
 
-    def manuals(self) -> list[dict]:
+    def manuals(self, records: bool = False) -> list[dict]:
+        """One entry per indexed file (catalog.listing); ``records`` adds a BEIR file's records."""
         snap = self.snapshot()
         if snap is None:
             return []
-        out = []
-        for name, s in sorted(snap.source_info()["sources"].items()):
-            out.append({"source": name, "chunks": s.get("chunks"), "sections": s.get("sections"),
-                        "indexed_at": s.get("indexed_at"), "kind": s.get("kind"), "file": s.get("file")})
-        return out
+        return listing(snap.file_info(), records)
 
     def calibration(self) -> dict:
         """This index's calibration for the mode in use, and the threshold actually used."""
@@ -297,7 +315,7 @@ class Engine:
         # Read once per generation: sources.json is large for BEIR sets.
         name = snap.name if snap is not None else None
         if self._names is None or self._names[0] != name:
-            self._names = (name, messages.manual_names(snap.source_info() if snap is not None else None))
+            self._names = (name, messages.manual_names(snap.file_info() if snap is not None else None))
         return self._names[1]
 
     def _fill(self, out: dict, snap: Snapshot, ret: Retrieval, hybrid: bool, question: str) -> None:

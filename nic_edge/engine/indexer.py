@@ -1,24 +1,30 @@
 """Add, replace and remove manuals: builds the next index generation from the current one.
 
-Unchanged files (same path, same sha256) are skipped without parsing; a changed file's old
-sources are dropped and its new documents added; a source that reappears (a JSONL ``_id`` seen
-in another file, or the same file name again) replaces the earlier one and is counted in
-``duplicates_replaced``. Kept chunks keep their int8 embedding rows, so only new chunks are
-embedded, in batches of the tier's ``batch_size``. When the model cannot load the index is
-built without vectors (lexical) and the next run with a model fills them in.
+Files are identified by their resolved path (see catalog.py). Unchanged files (same path, same
+sha256, and the index still holds all their chunks) are skipped without parsing; a changed
+file's old chunks are dropped and its new documents added. Records of different files never
+replace each other; within one BEIR file a later record with a duplicate ``_id`` replaces the
+earlier one (``duplicates_replaced``). Chunk ids stay unique across files: a chunk whose id is
+already held by another file's chunk gets the file's tag (``<id>@<tag>``). Kept chunks keep
+their int8 embedding rows, so only new chunks are embedded, in batches of the tier's
+``batch_size``. When the model cannot load the index is built without vectors (lexical) and
+the next run with a model fills them in. An index of another format is rebuilt from the files
+it names that still exist (the rest are reported).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from nic_edge.engine import catalog
 from nic_edge.engine.bm25 import build_arrays, chunk_terms
-from nic_edge.engine.store import FORMAT, GenerationData, IndexStore, Snapshot
+from nic_edge.engine.store import GenerationData, IndexStore, Snapshot
 from nic_edge.engine.vectors import quantize
 from nic_edge.errors import IngestError, MissingDependencyError, ModelError
 from nic_edge.core.storage import file_sha256
@@ -74,13 +80,20 @@ class _Row:
     text: str
     notices: list[str] | None = None
     old_row: int = -1
+    file: str = ""
+    page_kind: str | None = None
 
 
-def expand(paths: Iterable[Path | str]) -> list[Path]:
+def expand(paths: Iterable[Path | str], empty: list[tuple[str, str]] | None = None) -> list[Path]:
+    """Files as given, folders walked for manual files; a folder with none goes to ``empty``."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES))
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES)
+            if not found and empty is not None:
+                empty.append((str(p), "folder holds no manual files ("
+                              + " ".join(sorted(SUFFIXES)) + ")"))
+            out.extend(found)
         else:
             out.append(p)
     return out
@@ -108,7 +121,8 @@ def _section_notices(rows: list[_Row]) -> None:
     i = 0
     while i < len(rows):
         j = i
-        while j < len(rows) and rows[j].source == rows[i].source and rows[j].section == rows[i].section:
+        while (j < len(rows) and rows[j].file == rows[i].file and rows[j].source == rows[i].source
+               and rows[j].section == rows[i].section):
             j += 1
         found: dict[str, None] = {}
         for r in rows[i:j]:
@@ -139,106 +153,113 @@ class Indexer:
         if load_documents is None:
             from nic_edge.engine.ingest import load_documents
         report = IndexReport()
-        snap = self.store.open_current()
-        info = snap.source_info() if snap else {"sources": {}, "files": {}}
-        sources: dict[str, dict[str, Any]] = dict(info["sources"])
-        files: dict[str, dict[str, Any]] = dict(info["files"])
-        files_list = expand(paths)
-        new_docs: list[Any] = []
-        drop: set[str] = set()
+        files_list = expand(paths, report.skipped)
+        stale = self.store.stale_files()
+        if stale is not None:
+            files_list = self._migrate(files_list, stale, report)
+        snap = self.store.open_current() if stale is None else None
+        files: catalog.Files = dict(snap.file_info()) if snap else {}
+        held = snap.file_rows() if snap else {}
+        new_docs: dict[str, list[Any]] = {}
+        now = time.time()
         for n, path in enumerate(files_list):
             if progress:
                 progress(n, len(files_list), f"reading {path.name}")
             key = str(path.resolve())
+            if key in new_docs:
+                continue  # the same file named twice in one run
             try:
                 sha = file_sha256(path)
             except OSError as exc:
                 report.skipped.append((str(path), f"cannot read: {exc.strerror or exc}"))
                 continue
-            if key in files and files[key]["sha256"] == sha:
+            old = files.get(key)
+            if old is not None and old["sha256"] == sha and held.get(key, 0) == old.get("file_chunks"):
                 report.unchanged.append(str(path))
                 continue
             try:
                 docs = [d for d in load_documents(path) if d.chunks]
-            except IngestError as exc:
+            except (IngestError, MissingDependencyError) as exc:
+                # One bad file (or one needing an extra that is not installed) is skipped and
+                # named; the rest of the batch is indexed (exit 3, DESIGN).
                 report.skipped.append((str(path), str(exc)))
                 continue
             if not docs:
                 report.skipped.append((str(path), "no text found"))
                 continue
-            drop.update(files.get(key, {}).get("sources", []))
-            batch_seen: set[str] = set()
-            for d in docs:
-                report.duplicates_replaced += d.duplicates_replaced
-                if d.source in batch_seen or (d.source in sources and d.source not in drop):
-                    report.duplicates_replaced += 1
-                    new_docs = [x for x in new_docs if x.source != d.source]
-                batch_seen.add(d.source)
-                new_docs.append(d)
-                sources[d.source] = {"file": key, "sha256": d.sha256, "kind": d.kind,
-                                     "chunks": len(d.chunks), "sections": len(d.sections)}
-            files[key] = {"sha256": sha, "sources": sorted(batch_seen)}
+            report.duplicates_replaced += sum(d.duplicates_replaced for d in docs)
+            new_docs[key] = docs
+            files[key] = catalog.file_entry(path, sha, docs, now)
             report.indexed_files.append(str(path))
         if progress:
             progress(len(files_list), len(files_list), "read")
-        replaced = {d.source for d in new_docs}
-        for s in drop - replaced:
-            sources.pop(s, None)
-        return self._commit(snap, sources, files, new_docs, drop | replaced, report, progress)
+        return self._commit(snap, files, new_docs, set(new_docs), set(), report, progress,
+                            force=stale is not None)
+
+    def _migrate(self, files_list: list[Path], stale: list[str], report: IndexReport) -> list[Path]:
+        """Rebuild an index of another format from the files it names (and the ones given)."""
+        given = {str(p.resolve()) for p in files_list}
+        extra = [Path(f) for f in stale if f not in given and Path(f).is_file()]
+        gone = [f for f in stale if f not in given and not Path(f).is_file()]
+        report.warnings.append(f"index of an older format rebuilt: {len(extra)} file(s) it named re-read"
+                               + (f"; {len(gone)} no longer exist and must be indexed again: "
+                                  + ", ".join(gone) if gone else ""))
+        return files_list + extra
 
     def remove(self, names: Iterable[str]) -> IndexReport:
-        """Remove sources by name, or every source of an indexed file (by path)."""
+        """Remove indexed files (by path or source name) or single BEIR records (by ``_id``)."""
         report = IndexReport()
+        names = list(names)
         snap = self.store.open_current()
         if snap is None:
             report.skipped.extend((n, "nothing is indexed") for n in names)
             return report
-        info = snap.source_info()
-        sources, files = dict(info["sources"]), dict(info["files"])
-        drop: set[str] = set()
-        for name in names:
-            key = str(Path(name).resolve())
-            if name in sources:
-                drop.add(name)
-            elif key in files:
-                drop.update(files[key]["sources"])
-            else:
-                report.skipped.append((name, "not indexed"))
-        for s in drop:
-            sources.pop(s, None)
-            report.removed.append(s)
-        for key in [k for k, v in files.items() if set(v["sources"]) <= drop]:
-            files.pop(key)
-        for v in files.values():
-            v["sources"] = [s for s in v["sources"] if s not in drop]
-        return self._commit(snap, sources, files, [], drop, report, None)
+        files = {k: dict(v) for k, v in snap.file_info().items()}
+        drop_files, drop_records, report.skipped = catalog.resolve_removals(names, files)
+        for key in sorted(drop_files):
+            report.removed.append(files.pop(key)["source"])
+        for key, rid in sorted(drop_records):
+            files[key]["records"] = dict(files[key]["records"])
+            catalog.drop_record(files[key], rid)
+            report.removed.append(rid)
+            if not files[key]["records"]:
+                files.pop(key)
+                drop_files.add(key)
+        return self._commit(snap, files, {}, drop_files, drop_records, report, None)
 
-    def _commit(self, snap: Snapshot | None, sources: dict, files: dict, new_docs: list, drop: set[str],
-                report: IndexReport, progress: Progress | None) -> IndexReport:
-        import time
-
+    def _commit(self, snap: Snapshot | None, files: catalog.Files, new_docs: dict[str, list[Any]],
+                drop_files: set[str], drop_records: set[tuple[str, str]], report: IndexReport,
+                progress: Progress | None, force: bool = False) -> IndexReport:
         embedder = self.embedder_fn()
         model_sha = getattr(embedder, "model_sha256", None) if embedder is not None else None
         old_vec_ok = bool(snap and snap.has_vectors and model_sha and snap.model_sha256 == model_sha)
         needs_vectors = bool(snap and model_sha and not old_vec_ok and snap.n)
-        if snap is not None and not new_docs and not drop and not needs_vectors and snap.format == FORMAT:
+        if snap is not None and not new_docs and not drop_files and not drop_records \
+                and not needs_vectors and not force:
             report.chunks_total = snap.n
             report.vectors = snap.has_vectors
             return report  # nothing changed: no new generation
         rows: list[_Row] = []
         if snap is not None:
             for i in range(snap.n):
-                src = snap.source(i)
-                if src in drop:
+                key, src = snap.file(i), snap.source(i)
+                if key in drop_files or (key, src) in drop_records:
                     continue
                 rows.append(_Row(snap.chunk_id(i), src, snap.section(i), snap.page(i), snap.ordinal(i),
-                                 snap.text(i), snap.notices(i), i))
+                                 snap.text(i), snap.notices(i), i, key, snap.page_kind(i)))
+        used = {r.chunk_id for r in rows}
         new_rows: list[_Row] = []
-        now = time.time()
-        for d in new_docs:
-            sources[d.source]["indexed_at"] = now
-            for c in d.chunks:
-                new_rows.append(_Row(c.chunk_id, d.source, c.section, c.page, c.ordinal, c.text))
+        for key, docs in new_docs.items():
+            tag = catalog.file_tag(key)
+            for d in docs:
+                for c in d.chunks:
+                    cid = c.chunk_id
+                    if cid in used:  # another file holds this id: namespace ours
+                        cid = f"{c.chunk_id}@{tag}"
+                    used.add(cid)
+                    new_rows.append(_Row(cid, d.source, c.section, c.page, c.ordinal, c.text,
+                                         file=key, page_kind=getattr(d, "page_kind", None)
+                                         or ("counted" if c.page is not None else None)))
         _section_notices(new_rows)
         rows.extend(new_rows)
         report.chunks_added = len(new_rows)
@@ -249,7 +270,9 @@ class Indexer:
             sections=[r.section for r in rows], pages=[r.page for r in rows],
             ordinals=[r.ordinal for r in rows], texts=[r.text for r in rows],
             notices=[r.notices or [] for r in rows], bm25=build_arrays(terms),
-            emb=emb, emb_scale=scale, model_sha256=sha, source_info=sources, file_info=files)
+            files=[r.file for r in rows],
+            page_kinds=[r.page_kind if r.page is not None else None for r in rows],
+            emb=emb, emb_scale=scale, model_sha256=sha, file_info=files)
         new_snap = self.store.write(data, self.calibrate)
         report.chunks_total = new_snap.n
         report.vectors = new_snap.has_vectors

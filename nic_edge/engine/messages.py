@@ -13,15 +13,12 @@ from typing import Any
 NAMED = 3   # manuals named in full; the rest are counted ("and 4 more")
 
 
-def manual_names(source_info: dict[str, Any] | None) -> list[str]:
-    """The manuals on the box by file name (a BEIR file is one manual, not its records)."""
-    if not source_info:
+def manual_names(file_info: dict[str, Any] | None) -> list[str]:
+    """The manuals on the box by file name (a BEIR file is one manual, not its records);
+    ``file_info`` is the index's per-file catalog (Snapshot.file_info)."""
+    if not file_info:
         return []
-    files = source_info.get("files") or {}
-    names = {PurePath(f).name for f in files}
-    if not names:
-        names = set(source_info.get("sources") or {})
-    return sorted(names, key=str.lower)
+    return sorted({PurePath(f).name for f in file_info}, key=str.lower)
 
 
 def _listing(names: list[str]) -> str:

@@ -4,11 +4,20 @@ Answers must carry the notices of the sections they cite verbatim, and the chunk
 split a notice from its text, so both use :func:`notice_spans` (character offsets into the
 text). NOTE paragraphs are deliberately not notices: manuals use them for trivia.
 
-Two shapes occur in real manuals:
-* inline: ``WARNING: Disconnect the battery ...`` (also ``⚠ SAFETY WARNING:``, ``Caution:``);
-  the notice runs to the end of its line (lines are unwrapped paragraphs after ingest),
+The rule (tested over every corpus manual, the bundled sample and nic_qa's manual against
+tests/engine/fixtures/notices_expected.json):
+* inline with punctuation: ``WARNING: Disconnect the battery ...`` (also ``⚠ SAFETY WARNING:``,
+  ``Caution:``, ``CAUTION—``, ``Caution. Winding ...`` with a capital after the full stop);
+* inline bare: an upper-case keyword that opens a line or a sentence, then blanks and a
+  capitalised word in lower case: ``CAUTION  To avoid electric shock ...`` (two spaces, no
+  colon, as exported from a phone manual). Upper case followed by upper case is a table head
+  or a plate name ("KNOWN INFO 1 WARNING TEST OPTIONS", "CAUTION PLATE"), not a notice, and
+  a keyword inside a sentence ("Read WARNING on ...") is a reference to one;
+  inline notices run to the end of their line (lines are unwrapped paragraphs after ingest),
   capped at a few sentences so a reflowed OCR page does not become one "notice";
-* standalone: a line holding only ``CAUTION`` followed by its paragraph (TM style).
+* standalone: a line holding only ``CAUTION`` followed by its paragraph (TM style), also when
+  OCR reflow left the keyword at the end of the previous sentence's line ("... boards. CAUTION");
+  a block whose text points elsewhere ("Read WARNING on Voltage test.") is a table cell.
 """
 
 from __future__ import annotations
@@ -23,10 +32,18 @@ _STANDALONE = re.compile(
     r"^[ \t]*(?:[⚠•*][ \t]*)?(?:SAFETY[ \t]+)?(?:WARNING|CAUTION|DANGER)S?[ \t]*[.!:]?[ \t]*$",
     re.MULTILINE,
 )
+# The keyword closing a line right after a sentence: its paragraph follows on the next lines.
+_TRAILING = re.compile(r"(?<=[.;:)] )(?:WARNING|CAUTION|DANGER)S?[.!:]?[ \t]*$", re.MULTILINE)
 _INLINE = re.compile(
     r"(?:⚠[ \t]*)?(?:SAFETY[ \t]+)?\b(?:WARNING|CAUTION|DANGER|Warning|Caution|Danger)"
-    r"(?:[ \t]*[:!—–][ \t]*|[ \t]+-[ \t]+)(?=\S)"
+    r"(?:[ \t]*[:!—–][ \t]*|[ \t]+-[ \t]+|\.[ \t]+(?=[A-Z]))(?=\S)"
+    # bare: upper case keyword opening a line or a sentence, blanks, then "To avoid"-style text
+    r"|(?:^|(?<=[.;:!?)\]•] ))(?:⚠[ \t]*)?(?:SAFETY[ \t]+)?(?:WARNING|CAUTION|DANGER)S?[ \t]+(?=[A-Z][a-z])",
+    re.MULTILINE,
 )
+# "Read WARNING on Voltage test." -- a troubleshooting table's pointer to a notice printed
+# elsewhere (TM 10-3930-673-20-1): under a WARNING column head it is not a notice itself.
+_REFERENCE = re.compile(r"\bRead (?:WARNING|CAUTION|DANGER)S? on\b")
 _SENTENCE_END = re.compile(r"[.!?][\"”’)\]]*(?=\s|$)")
 
 
@@ -56,7 +73,9 @@ def notice_spans(text: str) -> list[tuple[int, int]]:
     if not any(k in lowered for k in ("warning", "caution", "danger")):
         return []  # the common case, and much cheaper than the regex scans below
     spans: list[tuple[int, int]] = []
-    for m in _STANDALONE.finditer(text):
+    heads = sorted(list(_STANDALONE.finditer(text)) + list(_TRAILING.finditer(text)),
+                   key=lambda m: m.start())
+    for m in heads:
         pos = m.end()
         words = 0
         end = m.end()
@@ -68,10 +87,15 @@ def notice_spans(text: str) -> list[tuple[int, int]]:
             line = text[pos:line_end]
             if not line.strip() or _STANDALONE.match(line) or _INLINE.match(line.lstrip()):
                 break
+            trailing = _TRAILING.search(line)
+            if trailing:  # the next notice's keyword closes this line: ours ends before it
+                if line[:trailing.start()].strip():
+                    end = pos + len(line[:trailing.start()].rstrip())
+                break
             words += len(line.split())
             end = line_end
             pos = line_end
-        if end > m.end():
+        if end > m.end() and not _REFERENCE.search(text, m.end(), min(end, m.end() + 200)):
             first_line_start = text.find("\n", m.end()) + 1
             cut = _cut_at_sentence(text, first_line_start, end, MAX_BLOCK_WORDS)
             spans.append((m.start() + len(m.group()) - len(m.group().lstrip()), cut))

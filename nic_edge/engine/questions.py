@@ -72,8 +72,9 @@ def copies_run(question: str, passage: str, n: int = RUN) -> bool:
 def content_seed(snap: Any) -> int:
     """A seed that changes with the index content and nothing else."""
     h = hashlib.sha256()
-    for name, info in sorted(snap.source_info()["sources"].items()):
-        h.update(f"{name}\0{info.get('sha256')}\0{info.get('chunks')}\n".encode("utf-8", "replace"))
+    # File names and hashes, not paths: the same manuals give the same seed on any box.
+    for key, info in sorted(snap.file_info().items(), key=lambda kv: (Path(kv[0]).name, str(kv[1].get("sha256")))):
+        h.update(f"{Path(key).name}\0{info.get('sha256')}\0{info.get('chunks')}\n".encode("utf-8", "replace"))
     h.update(str(snap.n).encode())
     return int.from_bytes(h.digest()[:8], "big")
 
@@ -269,9 +270,9 @@ def unanswerable(snap: Any, limit: int, seed: int, pool: Pool | None = None) -> 
         if not excluded[topic]:
             general.append(q)
     rng.shuffle(general)
-    info = snap.source_info()
-    present = {k.lower() for k in info["sources"]} | {str(v.get("sha256")) for v in info["sources"].values()}
-    present |= {Path(f).name.lower() for f in info["files"]} | {str(v.get("sha256")) for v in info["files"].values()}
+    info = snap.file_info()
+    present = {Path(f).name.lower() for f in info} | {str(v.get("sha256")) for v in info.values()}
+    present |= {str(r).lower() for v in info.values() for r in (v.get("records") or {})}
     others = [q for name, sha, q in pool.manuals if name.lower() not in present and sha not in present]
     rng.shuffle(others)
     others = others[: limit // 2]

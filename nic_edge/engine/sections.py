@@ -66,15 +66,18 @@ def _overlap(prev: str, nxt: str) -> int:
 
 def section_rows(snap: Snapshot, row: int, limit: int = MAX_SECTION_ROWS) -> tuple[int, int]:
     """(first, last) rows of ``row``'s section, at most ``limit`` rows centred on ``row``."""
-    src, sec = snap.source(row), snap.section(row)
+    key = (snap.file(row), snap.source(row), snap.section(row))
+
+    def same(r: int, step: int) -> bool:
+        return (snap.file(r), snap.source(r), snap.section(r)) == key \
+            and snap.ordinal(r) == snap.ordinal(r - step) + step
+
     half = limit // 2
     a = row
-    while a > 0 and row - a < half and snap.source(a - 1) == src and snap.section(a - 1) == sec \
-            and snap.ordinal(a - 1) == snap.ordinal(a) - 1:
+    while a > 0 and row - a < half and same(a - 1, -1):
         a -= 1
     b = row
-    while b + 1 < snap.n and b - a + 1 < limit and snap.source(b + 1) == src \
-            and snap.section(b + 1) == sec and snap.ordinal(b + 1) == snap.ordinal(b) + 1:
+    while b + 1 < snap.n and b - a + 1 < limit and same(b + 1, 1):
         b += 1
     return a, b
 

@@ -4,11 +4,13 @@ Layout under ``<data_dir>/index``::
 
     CURRENT                 name of the live generation (replaced with os.replace)
     gen-<ns>/manifest.json  format, chunk count, model sha256 + dim, BM25 params
-    gen-<ns>/sources.json   per source and per indexed file: sha256, rows, sections, time
+    gen-<ns>/sources.json   per indexed file (key: resolved path): source name, sha256, chunks,
+                            sections, time; a BEIR file also per record
     gen-<ns>/texts.bin      all chunk texts, UTF-8, one after another (+ texts_off.npy)
-    gen-<ns>/ids.bin        chunk ids (+ ids_off.npy); strings.json: sources, sections, notices
-    gen-<ns>/*.npy          per-chunk columns, BM25 postings, int8 embeddings + row scales
-    gen-<ns>/calibration.json  this index's abstain threshold (format 2; see calibrate.py)
+    gen-<ns>/ids.bin        chunk ids (+ ids_off.npy); strings.json: sources, sections, notices, files
+    gen-<ns>/*.npy          per-chunk columns (source, section, page, page kind, file, ...), BM25
+                            postings, int8 embeddings + row scales
+    gen-<ns>/calibration.json  this index's abstain threshold (see calibrate.py)
 
 A writer builds a complete generation in a ``.tmp-*`` directory, fsyncs every file, renames the
 directory, then swaps ``CURRENT``. A crash at any point leaves ``CURRENT`` naming the previous,
@@ -36,11 +38,16 @@ from nic_edge.errors import IndexStoreError
 
 log = logging.getLogger(__name__)
 
-# 2: the generation holds its per-index calibration (calibration.json). A format 1 generation
-# is the same files without it: still readable (default threshold) and rewritten as format 2
-# by the next `nic-edge index` (Indexer._commit), so no one has to delete an index by hand.
-FORMAT = 2
-READABLE_FORMATS = (1, 2)
+# The index format version. Bump it with EVERY change to what a generation stores or means
+# (new or changed files, columns, sources.json layout, chunk id rules): a reader refuses another
+# version with one "re-index needed" line, and `nic-edge index` rebuilds from the files the old
+# index names (see Indexer). History:
+#   1  first release
+#   2  rows carry their file (records of different files never replace each other; chunk ids
+#      unique across files), printed/counted page kind per row, sources.json keyed by file
+#   3  calibration.json: the index's own abstain threshold (engine/calibrate.py)
+FORMAT = 3
+PAGE_KINDS = ("counted", "printed")  # stored as 0/1 in page_kind.npy, -1 for no page
 ANALYZER = "alnum-stop-stemlite-v1"
 CURRENT = "CURRENT"
 
@@ -56,10 +63,11 @@ class GenerationData:
     texts: list[str]
     notices: list[list[str]]          # notices of each chunk's section ([] when none)
     bm25: BM25Arrays
+    files: list[str] = field(default_factory=list)            # resolved path of each row's file
+    page_kinds: list[str | None] = field(default_factory=list)  # "printed" | "counted" | None
     emb: np.ndarray | None = None      # int8 (n, dim)
     emb_scale: np.ndarray | None = None
     model_sha256: str | None = None
-    source_info: dict[str, dict[str, Any]] = field(default_factory=dict)
     file_info: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -97,6 +105,20 @@ class _Blob:
         self._fh.close()
 
 
+class FormatMismatch(IndexStoreError):
+    """The generation was written by a version with another index format."""
+
+    def __init__(self, found: object) -> None:
+        super().__init__(f"re-index needed: the index has format {found}, this nic-edge reads "
+                         f"format {FORMAT}; run `nic-edge index PATH...` (it re-reads the manuals "
+                         "the old index names)")
+        self.found = found
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    return json.loads((path / "manifest.json").read_text("utf-8"))
+
+
 class Snapshot:
     """One generation, mapped read-only."""
 
@@ -104,17 +126,18 @@ class Snapshot:
         self.path = path
         self.name = path.name
         try:
-            self.manifest: dict[str, Any] = json.loads((path / "manifest.json").read_text("utf-8"))
-            if self.manifest.get("format") not in READABLE_FORMATS:
-                raise IndexStoreError(f"index format {self.manifest.get('format')} is not supported",
-                                      "re-index the manuals with `nic-edge index`")
+            self.manifest: dict[str, Any] = read_manifest(path)
+            if self.manifest.get("format") != FORMAT:
+                raise FormatMismatch(self.manifest.get("format"))
             self.n = int(self.manifest["chunks"])
             load = self._load
             strings = json.loads((path / "strings.json").read_text("utf-8"))
             self._sources: list[str] = strings["sources"]
             self._sections: list[str] = strings["sections"]
             self._notice_groups: list[list[str]] = strings["notices"]
+            self._files: list[str] = strings["files"]
             self._src, self._sec, self._page = load("src"), load("sec"), load("page")
+            self._pkind, self._file = load("page_kind"), load("file")
             self._ord, self._ngrp = load("ord"), load("ngrp")
             self._texts = _Blob(path / "texts.bin", load("texts_off"))
             self._ids = _Blob(path / "ids.bin", load("ids_off"))
@@ -168,11 +191,18 @@ class Snapshot:
             self._vectors = VectorIndex(self._load("emb"), self._load("emb_scale"))
         return self._vectors
 
-    def source_info(self) -> dict[str, Any]:
-        """{"sources": {...}, "files": {...}} (read on demand: large for BEIR sets)."""
+    def file_info(self) -> dict[str, dict[str, Any]]:
+        """Per indexed file (resolved path): source, kind, sha256, chunks, sections, indexed_at,
+        and for BEIR files ``records`` (read on demand: large for BEIR sets)."""
         if self._source_info is None:
             self._source_info = json.loads((self.path / "sources.json").read_text("utf-8"))
-        return self._source_info
+        return self._source_info["files"]
+
+    def file_rows(self) -> dict[str, int]:
+        """Rows the index holds per file: compared with file_info's counts to spot a file
+        whose content in the index no longer matches what was indexed."""
+        counts = np.bincount(self._file, minlength=len(self._files)) if self.n else []
+        return {f: int(c) for f, c in zip(self._files, counts)}
 
     def text(self, i: int) -> str:
         return self._texts.get(i)
@@ -190,6 +220,13 @@ class Snapshot:
     def page(self, i: int) -> int | None:
         p = int(self._page[i])
         return None if p < 0 else p
+
+    def page_kind(self, i: int) -> str | None:
+        k = int(self._pkind[i])
+        return None if k < 0 or self.page(i) is None else PAGE_KINDS[k]
+
+    def file(self, i: int) -> str:
+        return self._files[int(self._file[i])]
 
     def ordinal(self, i: int) -> int:
         return int(self._ord[i])
@@ -239,6 +276,25 @@ class IndexStore:
             raise IndexStoreError(f"index generation {name} named by CURRENT is missing",
                                   "re-index the manuals with `nic-edge index`")
         return Snapshot(path)
+
+    def stale_files(self) -> list[str] | None:
+        """When CURRENT names a generation of another format: the manual files it names (so
+        `nic-edge index` can rebuild from them); None when there is nothing stale."""
+        name = self.current_name()
+        if name is None:
+            return None
+        try:
+            fmt = read_manifest(self.root / name).get("format")
+        except (OSError, ValueError):
+            return None  # unreadable, not stale: open_current says why
+        if fmt == FORMAT:
+            return None
+        try:
+            info = json.loads((self.root / name / "sources.json").read_text("utf-8"))
+            files = info.get("files", {}) if isinstance(info, dict) else {}
+            return sorted(str(k) for k in files) if isinstance(files, dict) else []
+        except (OSError, ValueError):
+            return []
 
     def write(self, data: GenerationData,
               before_switch: Callable[[Snapshot], dict[str, Any] | None] | None = None) -> Snapshot:
@@ -323,14 +379,19 @@ class IndexStore:
         put_blob("ids", data.chunk_ids)
         sources, src = _intern(list(data.sources))
         sections, sec = _intern(list(data.sections))
+        files, fil = _intern(list(data.files))
         groups: dict[tuple[str, ...], int] = {}
         ngrp = np.fromiter((groups.setdefault(tuple(ns), len(groups)) if ns else -1 for ns in data.notices),
                            dtype=np.int32, count=n)
         put_bytes("strings.json", json.dumps({"sources": sources, "sections": sections,
-                                              "notices": [list(g) for g in groups]}).encode("utf-8"))
+                                              "notices": [list(g) for g in groups],
+                                              "files": files}).encode("utf-8"))
         put_npy("src", src)
         put_npy("sec", sec)
         put_npy("page", np.asarray([-1 if p is None else p for p in data.pages], dtype=np.int32))
+        put_npy("page_kind", np.asarray([PAGE_KINDS.index(k) if k in PAGE_KINDS else -1
+                                         for k in data.page_kinds], dtype=np.int8))
+        put_npy("file", fil)
         put_npy("ord", np.asarray(data.ordinals, dtype=np.int32))
         put_npy("ngrp", ngrp)
         self._fault("bm25")
@@ -345,12 +406,11 @@ class IndexStore:
             put_npy("emb", data.emb.astype(np.int8, copy=False))
             put_npy("emb_scale", data.emb_scale.astype(np.float32, copy=False))
             dim = int(data.emb.shape[1])
-        put_bytes("sources.json", json.dumps({"sources": data.source_info,
-                                              "files": data.file_info}).encode("utf-8"))
+        put_bytes("sources.json", json.dumps({"files": data.file_info}).encode("utf-8"))
         self._fault("manifest")
         manifest = {
             "format": FORMAT, "generation": name, "created_at": time.time(), "chunks": n,
-            "sources": len(sources), "model_sha256": data.model_sha256 if dim else None, "dim": dim,
+            "sources": len(sources), "files": len(files), "model_sha256": data.model_sha256 if dim else None, "dim": dim,
             "bm25": {"k1": K1, "b": B, "title_boost": TITLE_BOOST, "analyzer": ANALYZER},
         }
         put_bytes("manifest.json", json.dumps(manifest, indent=1).encode("utf-8"))

@@ -149,6 +149,8 @@ def _answer(answer: dict[str, Any]) -> str:
         where = ", ".join(escape(_fmt(x)) for x in (c.get("source"), c.get("section")) if x)
         if c.get("page") is not None:
             where += f", page {escape(_fmt(c.get('page')))}"
+            if c.get("page_kind") == "counted":  # not the number printed in the manual
+                where += " (counted)"
         cites.append(f"<li><b>{where}</b><br><q>{escape(_fmt(c.get('snippet')))}</q></li>")
     if cites:
         parts.append(f"<h2>Sources</h2><ol>{''.join(cites)}</ol>")

@@ -114,3 +114,65 @@ def test_remove_manual(indexed: tuple[Path, Path], tmp_path: Path) -> None:
     rows = json.loads(run_cli("manuals", "--json", "--data-dir", str(data)).stdout)["manuals"]
     assert [m["source"] for m in rows] == ["tiny_manual.txt"]
     assert run_cli("index", "--remove", "nope.txt", "--data-dir", str(data)).returncode == 1
+
+
+def _beir(folder: Path, records: list[tuple[str, str, str]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "corpus.jsonl"
+    path.write_text("".join(json.dumps({"_id": i, "title": t, "text": x}) + "\n" for i, t, x in records))
+    return path
+
+
+def test_two_beir_corpora_with_overlapping_ids_are_both_kept(tmp_path: Path) -> None:
+    """Issue 17 must-show: both sets kept, each answered as when indexed alone."""
+    phone = _beir(tmp_path / "phone", [
+        ("section_1", "Battery charging", "Charge the phone battery with the supplied USB cable for two hours."),
+        ("section_2", "Screen care", "Clean the touch screen with a dry microfibre cloth only.")])
+    truck = _beir(tmp_path / "truck", [
+        ("section_1", "Wheel lug nuts", "Tighten the wheel lug nuts to 85-95 ft-lbs in a star pattern."),
+        ("section_2", "Radiator coolant", "Drain the radiator coolant every two years and refill with glycol.")])
+    qs = {"phone": "How long do I charge the phone battery?", "truck": "What torque for the wheel lug nuts?"}
+    alone = {}
+    for name, path in (("phone", phone), ("truck", truck)):
+        d = tmp_path / f"alone-{name}"
+        assert run_cli("index", str(path), "--data-dir", str(d)).returncode == 0
+        a = json.loads(run_cli("ask", qs[name], "--json", "--no-cache", "--data-dir", str(d)).stdout)
+        assert not a["abstained"]
+        alone[name] = (a["answer"], a["citations"][0]["source"])
+    both = tmp_path / "both"
+    assert run_cli("index", str(phone), "--data-dir", str(both)).returncode == 0
+    r = run_cli("index", str(truck), "--data-dir", str(both))
+    assert r.returncode == 0 and "0 duplicates replaced" in r.stdout, r.stdout
+    for name in ("phone", "truck"):
+        a = json.loads(run_cli("ask", qs[name], "--json", "--no-cache", "--data-dir", str(both)).stdout)
+        assert (a["answer"], a["citations"][0]["source"]) == alone[name]
+    rows = json.loads(run_cli("manuals", "--json", "--records", "--data-dir", str(both)).stdout)["manuals"]
+    assert [(m["source"], m["file"], m["chunks"]) for m in rows] == [
+        ("corpus.jsonl", str(phone.resolve()), 2), ("corpus.jsonl", str(truck.resolve()), 2)]
+    assert [x["source"] for x in rows[1]["records"]] == ["section_1", "section_2"]
+    r = run_cli("index", "--remove", str(truck), "--data-dir", str(both))
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(run_cli("manuals", "--json", "--data-dir", str(both)).stdout)["manuals"]
+    assert [m["file"] for m in rows] == [str(phone.resolve())]
+
+
+def test_empty_folder_exits_1_with_a_reason(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    r = run_cli("index", str(tmp_path / "empty"), "--data-dir", str(tmp_path / "d"))
+    assert r.returncode == 1
+    assert str(tmp_path / "empty") in r.stderr and "no manual files" in r.stderr
+
+
+def test_garbage_pdf_without_the_pdf_extra_is_skipped_and_the_rest_indexed(tmp_path: Path) -> None:
+    bad = tmp_path / "garbage.pdf"
+    bad.write_bytes(b"%PDF-1.4 garbage")
+    readme = tmp_path / "README.md"
+    readme.write_text("# Winch\n\nGrease the winch drum monthly with GAA grease.\n")
+    # A sitecustomize that hides pypdf: the quick-start install has no `pdf` extra.
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text("import sys\nsys.modules['pypdf'] = None\n")
+    r = run_cli("index", str(bad), str(readme), "--data-dir", str(tmp_path / "d"),
+                env={"PYTHONPATH": f"{hide}{os.pathsep}{ROOT}"})
+    assert r.returncode == 3, (r.stdout, r.stderr)
+    assert "garbage.pdf" in r.stderr and "pdf" in r.stderr and "1 file(s) indexed" in r.stdout

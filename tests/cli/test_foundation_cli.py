@@ -66,6 +66,7 @@ def test_tier_json(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["tier"] == "lite" and d["source"] == "env" and d["reasons"]
+    assert d["threads"]["question"] == 1 and d["threads"]["index"] == d["cpus"]  # issue 17 item 6
     r = run("tier", "--json", "--data-dir", str(tmp_path), env={"NIC_EDGE_TIER": ""})
     d = json.loads(r.stdout)
     assert d["tier"] in ("ultra_lite", "lite", "standard", "full") and d["source"] == "detected"

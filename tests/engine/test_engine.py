@@ -15,7 +15,7 @@ from tests.engine.test_engine_support import HashEmbedder, fake_load, write_manu
 KEYS = {"id", "question", "answer", "abstained", "reason", "message", "confidence", "citations", "warnings",
         "quotes",
         "cached", "latency_ms", "tier", "mode"}
-CITATION_KEYS = {"source", "section", "page", "chunk_id", "snippet", "score"}
+CITATION_KEYS = {"source", "section", "page", "page_kind", "chunk_id", "snippet", "score"}
 
 
 @pytest.fixture

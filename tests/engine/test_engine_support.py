@@ -119,5 +119,6 @@ CAUTION: Never work under a vehicle supported only by a jack.
 
 def write_manual(dir_: Path, name: str = "manual.txt", text: str = MANUAL) -> Path:
     p = Path(dir_) / name
+    p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(text, encoding="utf-8")
     return p

@@ -20,7 +20,7 @@ def test_names_a_few_manuals_then_counts_the_rest() -> None:
 
 
 def test_beir_file_is_named_once_not_per_record() -> None:
-    info = {"sources": {"doc-1": {}, "doc-2": {}}, "files": {"/data/manuals/cloud.jsonl": {}}}
+    info = {"/data/manuals/cloud.jsonl": {"records": {"doc-1": {}, "doc-2": {}}}}
     assert messages.manual_names(info) == ["cloud.jsonl"]
 
 

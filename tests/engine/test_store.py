@@ -107,7 +107,7 @@ def test_bad_files_are_skipped_and_the_rest_indexed(tmp_path):
     assert {p for p, _ in rep.skipped} == {str(binary), str(tmp_path / "missing.txt")}
 
 
-def test_duplicate_ids_replace_and_are_counted(tmp_path):
+def test_duplicate_ids_replace_within_a_file_only(tmp_path):
     eng = make(tmp_path)
     one = tmp_path / "one.jsonl"
     one.write_text('{"_id": "d1", "title": "Horn", "text": "old horn text"}\n'
@@ -116,9 +116,9 @@ def test_duplicate_ids_replace_and_are_counted(tmp_path):
     two.write_text('{"_id": "d1", "title": "Horn", "text": "newest horn text"}\n', encoding="utf-8")
     assert eng.index_paths([one]).duplicates_replaced == 1
     rep = eng.index_paths([two])
-    assert rep.duplicates_replaced == 1
-    assert eng.status()["index"]["chunks"] == 1
-    assert eng.retrieve("horn", 1)[0]["source"] == "d1"
+    assert rep.duplicates_replaced == 0  # another file's record with the same _id is kept
+    assert eng.status()["index"]["chunks"] == 2
+    assert {h["source"] for h in eng.retrieve("horn", 2)} == {"d1"}
 
 
 def test_index_from_other_model_is_not_used_then_re_embedded(tmp_path):
@@ -174,3 +174,29 @@ def test_index_max_tokens_clips_only_what_is_embedded(tmp_path, monkeypatch):
     assert seen and all(emb.tokenizer.count(t) <= 6 for t in seen)
     snap = eng.snapshot()
     assert any(len(snap.text(i).split()) > 6 for i in range(snap.n))  # stored text is whole
+
+
+class _ThreadRecorder(HashEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads_seen: list[int] = []
+        self.threads = 1
+
+    def set_threads(self, n: int) -> None:
+        self.threads = n
+        self.threads_seen.append(n)
+
+    def embed(self, text):
+        self.used_with = getattr(self, "used_with", set()) | {self.threads}
+        return super().embed(text)
+
+
+def test_indexing_embeds_with_the_indexing_thread_count(tmp_path):
+    from nic_edge.core.threads import ThreadCounts
+
+    emb = _ThreadRecorder()
+    store = IndexStore(tmp_path / "data" / "index")
+    eng = Engine(tmp_path / "data", load_profiles()["full"], EngineConfig(), emb, store=store,
+                 loader=fake_load, threads=ThreadCounts(1, 4, "default"))
+    eng.index_paths([write_manual(tmp_path)])
+    assert emb.used_with == {4} and emb.threads_seen == [4, 1]  # back to 1 for questions

@@ -77,3 +77,11 @@ def test_status_page_shows_the_index_calibration_in_one_line() -> None:
     html = page.render(status, {})
     line = [ln for ln in html.split("<p") if "Abstain threshold" in ln]
     assert len(line) == 1 and "0.42 (calibration)" in line[0] and "calibrated on 200 answerable" in line[0]
+
+
+def test_counted_pages_are_marked() -> None:
+    def cite(kind: str) -> dict:
+        return {"abstained": False, "answer": "x", "quotes": [],
+                "citations": [{"source": "m.txt", "section": "S", "page": 7, "page_kind": kind, "snippet": "x"}]}
+    assert "page 7 (counted)" in page.render({}, {}, answer=cite("counted"))
+    assert "page 7</b>" in page.render({}, {}, answer=cite("printed"))

@@ -51,7 +51,7 @@ def load_file(path: Path) -> IngestResult:
     """Read and chunk one manual file."""
     # Imported here so `import nic_edge.engine.ingest` stays cheap for CLI paths.
     from nic_edge.engine.ingest.chunking import chunk_sections
-    from nic_edge.engine.ingest.text import decode_text, parse_text, read_bytes
+    from nic_edge.engine.ingest.text import decode_text, parse_text_kind, read_bytes
 
     path = Path(path)
     kind = kind_of(path)
@@ -65,10 +65,11 @@ def load_file(path: Path) -> IngestResult:
             # The agreed Document API has no file-level slot: the first record carries them.
             result.documents[0].warnings.extend(result.warnings)
         return IngestResult(result.documents, result.warnings, result.duplicates_replaced)
+    page_kind: str | None = None
     if kind == "pdf":
-        from nic_edge.engine.ingest.pdf import parse_pdf
+        from nic_edge.engine.ingest.pdf import parse_pdf_kind
 
-        sections = parse_pdf(data, name)
+        sections, page_kind = parse_pdf_kind(data, name)
     elif kind == "markdown":
         from nic_edge.engine.ingest.markdown import parse_markdown
 
@@ -78,12 +79,12 @@ def load_file(path: Path) -> IngestResult:
 
         sections = parse_html(decode_text(data, name))
     else:
-        sections = parse_text(decode_text(data, name))
+        sections, page_kind = parse_text_kind(decode_text(data, name))
     chunks = chunk_sections(sections, name)
     if not chunks:
         raise IngestError(f"{name}: no text left after cleanup",
                           "check the file holds the manual text (not only images or markup)")
-    doc = Document(name, chunks, hashlib.sha256(data).hexdigest(), kind)
+    doc = Document(name, chunks, hashlib.sha256(data).hexdigest(), kind, page_kind=page_kind)
     log.debug("ingested %s: %d chunks, %d sections", name, len(chunks), len(doc.sections))
     return IngestResult([doc])
 

@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nic_edge.engine.ingest.pages import PageMap
 
 Line = tuple["int | None", str]
 
@@ -92,7 +96,7 @@ def _header_regex(headers: set[str]) -> re.Pattern[str] | None:
     alts = "|".join(re.escape(h).replace("\\ ", " ").replace(" ", r"\s+") for h in ordered)
     # A header with an optional page number on either side, as a whole line or at a line edge
     # or (learned headers only, see learn_running_headers) in the middle of a reflowed line.
-    return re.compile(rf"(?:^|(?<=\s))(?:{_PN}\s+)?(?:{alts})(?:\s+{_PN})?(?=\s|$)")
+    return re.compile(rf"(?:^|(?<=\s))(?:(?P<pn1>{_PN})\s+)?(?:{alts})(?:\s+(?P<pn2>{_PN}))?(?=\s|$)")
 
 
 def _drop_watermarks(lines: list[str]) -> tuple[list[str | int], set[str], int]:
@@ -146,8 +150,25 @@ def _dehyphenate(items: list[str | int]) -> None:
         prev = idx if items[idx] else prev
 
 
+class Printed(int):
+    """Marker: a page number printed here (header/footer ``lone=False``, bare number ``True``)."""
+
+    lone = False
+
+
+class LonePrinted(Printed):
+    lone = True
+
+
 def clean_lines(lines: list[Line], paged: bool) -> list[Line]:
-    """Normalise, drop furniture, de-hyphenate; assign pages when the source had none."""
+    """Normalise, drop furniture, de-hyphenate; assign pages (printed where shown)."""
+    counted, page_map = clean_pages(lines, paged)
+    return page_map.apply(counted)
+
+
+def clean_pages(lines: list[Line], paged: bool) -> tuple[list[Line], "PageMap"]:
+    """clean_lines with counted pages, and the map to the printed page numbers the furniture
+    shows (pages.py; ``PageMap.kind`` is "printed" | "counted" | None for no pages)."""
     texts = normalize_lines([t for _, t in lines])
     pages = [p for p, _ in lines]
     wm_headers: set[str] = set()
@@ -174,11 +195,18 @@ def clean_lines(lines: list[Line], paged: bool) -> list[Line]:
         pieces: list[str | int] = [item]
         if learned_re is not None and learned_re.search(item):
             pieces = []
-            for n, part in enumerate(learned_re.split(item)):
-                if n and implicit:
+            last = 0
+            for m in learned_re.finditer(item):
+                if item[last:m.start()].strip():
+                    pieces.append(item[last:m.start()].strip())
+                if implicit:
                     pieces.append(NEXT_PAGE)
-                if part.strip():
-                    pieces.append(part.strip())
+                pn = m.group("pn1") or m.group("pn2")
+                if pn and pn.isdigit():
+                    pieces.append(Printed(int(pn)))
+                last = m.end()
+            if item[last:].strip():
+                pieces.append(item[last:].strip())
         for piece in pieces:
             if isinstance(piece, str):
                 foot = _FOOTER_PN.match(piece)
@@ -186,8 +214,15 @@ def clean_lines(lines: list[Line], paged: bool) -> list[Line]:
                     if implicit:
                         out.append(int(foot.group(1) or foot.group(2)))
                         out_pages.append(page)
+                    else:
+                        out.append(Printed(int(foot.group(1) or foot.group(2))))
+                        out_pages.append(page)
                     continue
                 if _LONE_PN.match(piece):
+                    digits = piece.strip("•·*. ")
+                    if not implicit and digits.isdigit():
+                        out.append(LonePrinted(int(digits)))
+                        out_pages.append(page)
                     continue
             out.append(piece)
             out_pages.append(page)
@@ -195,30 +230,50 @@ def clean_lines(lines: list[Line], paged: bool) -> list[Line]:
     return _assign_pages(out, out_pages, paged)
 
 
-def _assign_pages(items: list[str | int], pages: list[int | None], paged: bool) -> list[Line]:
+def _assign_pages(items: list[str | int], pages: list[int | None], paged: bool
+                  ) -> tuple[list[Line], "PageMap"]:
     """Turn break markers into page numbers. NEXT_PAGE opens the next page; a positive int
-    is a "Page N" footer: the lines since the previous break were page N."""
-    has_breaks = any(isinstance(i, int) for i in items)
+    is a "Page N" footer: the lines since the previous break were page N. Printed markers
+    become anchors for pages.printed_pages."""
+    from nic_edge.engine.ingest.pages import Anchor, PageMap, page_map
+
+    has_breaks = any(isinstance(i, int) and not isinstance(i, Printed) for i in items)
+    footers = False
     result: list[list] = []
+    anchors: list[tuple[int | None, int, int, bool]] = []  # (counted page, printed, result index, lone)
     current = 1
     page_start = 0
     for item, page in zip(items, pages):
+        if isinstance(item, Printed):
+            # The page the marker sits on: a footer's before the break, a header's after it.
+            at_page = page if paged else (current if has_breaks else None)
+            anchors.append((at_page, int(item), len(result), item.lone))
+            continue
         if isinstance(item, int):
             if item != NEXT_PAGE:
                 for entry in result[page_start:]:
                     entry[0] = item
                 current = item + 1
+                footers = True
             elif any(e[1] for e in result[page_start:]):  # ignore breaks before any text
                 current += 1
             page_start = len(result)
             continue
         result.append([page if paged else (current if has_breaks else None), item])
     # Collapse blank runs: a blank line separates paragraphs, more says nothing.
-    compact: list[Line] = []
+    compact: list[list] = []
+    where: list[int] = []  # result index -> compact index (of the next kept line)
     for page, text in result:
+        where.append(len(compact))
         if not text and (not compact or not compact[-1][1]):
             continue
-        compact.append((page, text))
+        compact.append([page, text])
     while compact and not compact[-1][1]:
         compact.pop()
-    return compact
+    counted = [p for p, _ in compact]
+    lines = [(p, t) for p, t in compact]
+    if footers:  # "Page N" footers numbered the pages themselves
+        return lines, PageMap([], "printed")
+    marks = [Anchor(c, number, where[idx] if idx < len(where) else len(compact), lone)
+             for c, number, idx, lone in anchors if c is not None]
+    return lines, page_map(counted, marks)

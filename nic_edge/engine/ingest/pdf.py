@@ -10,7 +10,7 @@ import io
 import logging
 
 from nic_edge.engine.ingest.structure import Section
-from nic_edge.engine.ingest.text import text_sections
+from nic_edge.engine.ingest.text import text_sections_kind
 from nic_edge.errors import IngestError, MissingDependencyError
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,11 @@ def pdf_pages(data: bytes, name: str) -> list[str]:
 
 
 def parse_pdf(data: bytes, name: str) -> list[Section]:
+    return parse_pdf_kind(data, name)[0]
+
+
+def parse_pdf_kind(data: bytes, name: str) -> tuple[list[Section], str | None]:
+    """Sections and page kind: PDF page numbers are counted unless headers/footers print them."""
     pages = pdf_pages(data, name)
     lines = [(n, line) for n, page in enumerate(pages, 1) for line in page.split("\n")]
-    return text_sections(lines, paged=True)
+    return text_sections_kind(lines, paged=True)

@@ -100,11 +100,23 @@ def apply_qa_headings(lines: list[tuple[int | None, str]]) -> list[tuple[int | N
 
 def text_sections(lines: list[tuple[int | None, str]], paged: bool) -> list[Section]:
     """The manual-text pipeline shared by .txt and .pdf: clean, find headings, group."""
-    cleaned = ocr.clean_lines(lines, paged)
-    cleaned = apply_qa_headings(cleaned)
-    return build_sections(detect_headings(cleaned))
+    return text_sections_kind(lines, paged)[0]
+
+
+def text_sections_kind(lines: list[tuple[int | None, str]], paged: bool
+                       ) -> tuple[list[Section], str | None]:
+    """text_sections plus the page kind: "printed" where the manual's own page numbers were
+    found in its headers/footers, "counted" otherwise, None without pages (ocr.clean_pages)."""
+    cleaned, page_map = ocr.clean_pages(lines, paged)
+    # Q&A headings are marked per counted page, before counted pages become printed ones.
+    cleaned = page_map.apply(apply_qa_headings(cleaned))
+    return build_sections(detect_headings(cleaned)), page_map.kind
 
 
 def parse_text(text: str) -> list[Section]:
+    return parse_text_kind(text)[0]
+
+
+def parse_text_kind(text: str) -> tuple[list[Section], str | None]:
     lines, paged = split_pages(text)
-    return text_sections(lines, paged)
+    return text_sections_kind(lines, paged)

@@ -1,0 +1,88 @@
+"""The catalog of indexed files: what ``nic-edge manuals`` lists and ``--remove`` resolves.
+
+A file is identified by its resolved path, so two files with the same name (two BEIR sets
+both called ``corpus.jsonl``) are two entries, and records of different files never replace
+each other. A file's entry: ``source`` (the file name, what citations of non-BEIR files
+show), ``kind``, ``sha256`` (of the bytes), ``chunks`` (held), ``file_chunks`` (what the file
+yields), ``sections``, ``indexed_at``; a BEIR
+file also ``records``: per record ``_id`` its chunks and sections (citations show the ``_id``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+Files = dict[str, dict[str, Any]]
+
+
+def file_entry(path: Path, sha: str, docs: list[Any], now: float) -> dict[str, Any]:
+    kind = docs[0].kind if docs else None
+    chunks = sum(len(d.chunks) for d in docs)
+    # file_chunks: what the file yields (never changed by removing a record), checked against
+    # the rows the index holds to tell an unchanged file from one to restore.
+    entry: dict[str, Any] = {"source": path.name, "kind": kind, "sha256": sha,
+                             "chunks": chunks, "file_chunks": chunks,
+                             "sections": sum(len(d.sections) for d in docs), "indexed_at": now}
+    if kind == "beir":
+        entry["records"] = {d.source: {"chunks": len(d.chunks), "sections": len(d.sections)}
+                            for d in docs}
+    return entry
+
+
+def file_tag(key: str) -> str:
+    """A short stable tag of a file's resolved path, used to keep chunk ids unique."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
+
+
+def resolve_removals(names: list[str], files: Files
+                     ) -> tuple[set[str], set[tuple[str, str]], list[tuple[str, str]]]:
+    """(files to drop, (file, record _id) pairs to drop, (name, reason) not removed).
+
+    A name is a file path (resolved), else the name of exactly one indexed file, else the
+    ``_id`` of a record in exactly one BEIR file. An ambiguous name removes nothing: the
+    reason says to give the path.
+    """
+    drop_files: set[str] = set()
+    drop_records: set[tuple[str, str]] = set()
+    skipped: list[tuple[str, str]] = []
+    for name in names:
+        key = str(Path(name).resolve())
+        if key in files:
+            drop_files.add(key)
+            continue
+        by_name = [k for k, v in files.items() if v.get("source") == name]
+        by_record = [k for k, v in files.items() if name in (v.get("records") or {})]
+        match = by_name or by_record
+        if not match:
+            skipped.append((name, "not indexed"))
+        elif len(match) > 1:
+            skipped.append((name, f"{len(match)} indexed files match; give the file path: "
+                                  + ", ".join(sorted(match))))
+        elif by_name:
+            drop_files.add(match[0])
+        else:
+            drop_records.add((match[0], name))
+    return drop_files, drop_records, skipped
+
+
+def drop_record(entry: dict[str, Any], rid: str) -> None:
+    rec = entry["records"].pop(rid)
+    entry["chunks"] -= rec["chunks"]
+    entry["sections"] -= rec["sections"]
+
+
+def listing(files: Files, records: bool = False) -> list[dict[str, Any]]:
+    """One entry per file, sorted by source then path; ``records`` adds a BEIR file's records."""
+    out = []
+    for key, v in sorted(files.items(), key=lambda kv: (str(kv[1].get("source")), kv[0])):
+        row = {"source": v.get("source"), "file": key, "kind": v.get("kind"),
+               "chunks": v.get("chunks"), "sections": v.get("sections"),
+               "indexed_at": v.get("indexed_at")}
+        if v.get("records") is not None:
+            row["record_count"] = len(v["records"])
+            if records:
+                row["records"] = [{"source": rid, **r} for rid, r in v["records"].items()]
+        out.append(row)
+    return out

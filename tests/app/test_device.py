@@ -1,0 +1,46 @@
+"""DeviceApp construction: events raised while building parts reach the audit log (issue 17 item 2)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from nic_edge.app.device import DeviceApp
+from nic_edge.core.config import load_config
+from nic_edge.core.tiers import Hardware
+
+
+def test_cache_recovered_at_start_is_audited_not_a_crash(tmp_path: Path) -> None:
+    store = tmp_path / "cache"
+    store.mkdir()
+    (store / "data.mdb").write_bytes(os.urandom(64 * 1024))  # not an LMDB file: moved aside
+    app = DeviceApp(load_config(None), tmp_path, hardware=Hardware(1800, 2, None), env={},
+                    use_embedder=False)
+    try:
+        assert [e["event"] for e in app.events] == ["cache_l2_recovered"]
+        assert app.cache is not None and app.cache.stats()["l2_items"] == 0
+    finally:
+        app.close()
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert any(r.get("action") == "cache_l2_recovered" for r in records), records
+    assert list(tmp_path.glob("cache.corrupt-*"))
+
+
+def _app(tmp_path: Path, tier: str) -> DeviceApp:
+    return DeviceApp(load_config(None), tmp_path / tier, hardware=Hardware(16000, 4, None),
+                     env={"NIC_EDGE_TIER": tier})
+
+
+def test_live_switch_gives_the_same_thread_counts_as_start_up(tmp_path: Path) -> None:
+    started_full = _app(tmp_path, "full")
+    switched = _app(tmp_path, "ultra_lite")
+    try:
+        switched.apply_tier("full", "local")
+        assert switched.embedder.threads == started_full.embedder.threads == 1  # questions: 1 thread
+        assert switched.engine.threads == started_full.engine.threads
+        assert started_full.engine.threads.index == 4  # indexing: every core
+        assert switched.status()["threads"]["question"] == 1
+    finally:
+        started_full.close()
+        switched.close()

@@ -1,0 +1,43 @@
+"""Thread counts per job (issue 17 item 6): questions on 1 thread, indexing on every core."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nic_edge.core.cpuinfo import cpu_model, int8_features
+from nic_edge.core.threads import load_measured, save_measured, thread_counts
+from nic_edge.core.tiers import load_profiles
+
+
+def test_full_tier_answers_on_one_thread_and_indexes_on_all_cores() -> None:
+    p = load_profiles()
+    full = thread_counts(p["full"], cpus=8)
+    assert (full.question, full.index, full.source) == (1, 8, "default")
+    ul = thread_counts(p["ultra_lite"], cpus=4)
+    assert (ul.question, ul.index) == (1, 4) and "profile" in ul.source
+
+
+def test_a_measurement_for_this_box_wins_over_the_default(tmp_path: Path) -> None:
+    p = load_profiles()["standard"]
+    save_measured(tmp_path, {"question": 2, "index": 3, "cpus": 4, "cpu_model": cpu_model()})
+    measured = load_measured(tmp_path, cpus=4)
+    counts = thread_counts(p, cpus=4, measured=measured)
+    assert (counts.question, counts.index, counts.source) == (2, 3, "measured")
+    # Taken on another box (CPU count or model differs): ignored.
+    assert load_measured(tmp_path, cpus=2) is None
+    save_measured(tmp_path, {"question": 2, "index": 3, "cpus": 4, "cpu_model": "some other CPU"})
+    assert load_measured(tmp_path, cpus=4) is None
+
+
+def test_int8_features_are_read_from_cpuinfo(tmp_path: Path) -> None:
+    x86 = tmp_path / "x86"
+    x86.write_text("model name\t: AMD EPYC\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n")
+    assert cpu_model(x86) == "AMD EPYC"
+    assert int8_features(x86) == {"avx512_vnni": True, "avx_vnni": False, "asimddp": False}
+    a76 = tmp_path / "a76"  # Pi 5
+    a76.write_text("processor\t: 0\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics "
+                   "fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp\nCPU part\t: 0xd0b\n")
+    assert int8_features(a76)["asimddp"] and cpu_model(a76) == "Arm CPU part 0xd0b"
+    a53 = tmp_path / "a53"  # Pi Zero 2 W / Pi 3: no dot product
+    a53.write_text("Features\t: fp asimd evtstrm crc32 cpuid\n")
+    assert not any(int8_features(a53).values())
