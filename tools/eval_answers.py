@@ -209,7 +209,7 @@ def render(name: str, r: dict) -> str:
     sy = r["systems"]
     out = [f"== {name}: {r['scored']} scored of {r['in_scope']} in scope "
            f"(skipped {r['skipped'] or 'none'}); out of scope: {r['own_out_of_scope']} own, "
-           f"{r['foreign_out_of_scope']} from other domains, {r['off_topic']} off-topic; shipped threshold {r['threshold']:.2f}"]
+           f"{r['foreign_out_of_scope']} from other domains, {r['off_topic']} off-topic; threshold in use {r['threshold']:.2f} (the index's calibrated one, else the default)"]
     out += [f"   note: {n}" for n in r["notes"]]
     out.append(f"{'':28s}{'ours':>10s}{'(a) section':>13s}{'(b) window':>12s}")
     rows = [("answered", "answered", True), ("gold-token recall (answered)", "recall", True),

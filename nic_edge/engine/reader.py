@@ -20,6 +20,9 @@ A window is scored by general properties of manuals and questions, not by the vi
   window; a numbered/bulleted list is kept whole when it fits;
 * **length**: beyond ``TARGET_WORDS`` a window pays for every extra word; very short windows
   pay a little;
+* **meaning**: the section's best cosine to the question (its chunks' int8 vectors, computed by
+  retrieval anyway), against the best candidate's; the best vector hits that fusion ranked low
+  are read too (a paraphrase shares few words with the manual);
 * **noise**: lines that are not prose (``textquality.is_noise``) are never quoted; they split a
   section into runs that are read separately.
 
@@ -33,20 +36,23 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
+
 from nic_edge.engine.bm25 import BM25Index, analyze
 from nic_edge.engine.ingest.chunking import sentence_spans
-from nic_edge.engine.retrieval import Retrieval
+from nic_edge.engine.retrieval import Hit, Retrieval
 from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
 from nic_edge.engine.textquality import is_noise
 
-VERSION = "reader-1"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-2"      # part of the answer cache key: a changed reader never serves old answers
 SECTION_HITS = 5          # sections behind at most this many top hits are read
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
 MAX_WORDS = 300           # never longer (one quote)
 MAX_TOTAL_WORDS = 360     # all quotes together
 COSINE_WEIGHT = 3.0       # the section's semantic match to the question, against the best
+VECTOR_EXTRA = 2          # also read the sections of the best cosine hits fusion left out
 SECOND_MARGIN = 0.06      # a second section is quoted when it scores within this of the first
 RESTATE_NEW = 0.25        # a line whose words are at most this share new restates the question
 
@@ -187,7 +193,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str]) -> list[Quote]:
     cos_top = max((h.cosine or 0.0) for h in ret.hits[:SECTION_HITS])
     seen: set[tuple[str, str | None, int]] = set()
     cands: list[Quote] = []
-    for rank, hit in enumerate(ret.hits[:SECTION_HITS]):
+    for rank, hit in enumerate(_candidates(ret)):
         st = section_text(snap, hit.row, SECTION_ROWS)
         key = (st.source, st.section, st.rows[0])
         if key in seen:
@@ -201,7 +207,9 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str]) -> list[Quote]:
         # Retrieval's view of the section: its hit's fused score relative to the top hit.
         s += 0.35 * (hit.score / top) - 0.03 * rank
         if hit.cosine is not None and cos_top > 0:
-            s += COSINE_WEIGHT * (hit.cosine - cos_top)
+            # The section's best-matching chunk speaks for it (the hit may be a later chunk).
+            sec_cos = max(float(ret.cosines[r]) for r in st.rows) if ret.cosines is not None else hit.cosine
+            s += COSINE_WEIGHT * (sec_cos - cos_top)
         a, b = units[i].a, units[j].b
         cands.append(Quote(st.row_at(a), clean_quote(st.text[a:b]), s, key, hit.score, hit.cosine, rank))
     if not cands:
@@ -220,6 +228,19 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str]) -> list[Quote]:
         out.append(q)
         break
     return out
+
+
+def _candidates(ret: Retrieval) -> list[Hit]:
+    """The top fused hits, plus the best vector hits they miss: a paraphrase that shares few
+    words with the manual can be ranked low by fusion's BM25 weight yet be the closest meaning."""
+    hits = list(ret.hits[:SECTION_HITS])
+    if VECTOR_EXTRA and ret.cosines is not None and ret.cosines.size:
+        have = {h.row for h in hits}
+        extra = np.argpartition(-ret.cosines, min(VECTOR_EXTRA + len(have), ret.cosines.size - 1))
+        best = sorted(extra[:VECTOR_EXTRA + len(have)].tolist(), key=lambda r: -ret.cosines[r])
+        for r in [r for r in best if r not in have][:VECTOR_EXTRA]:
+            hits.append(Hit(int(r), 0.0, 0.0, float(ret.cosines[r])))
+    return hits
 
 
 def _near_duplicate(a: set[str], b: set[str]) -> bool:
