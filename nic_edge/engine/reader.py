@@ -45,12 +45,15 @@ from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
 from nic_edge.engine.textquality import is_noise
 
-VERSION = "reader-2"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-3"      # part of the answer cache key: a changed reader never serves old answers
 SECTION_HITS = 5          # sections behind at most this many top hits are read
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
 MAX_WORDS = 300           # never longer (one quote)
 MAX_TOTAL_WORDS = 360     # all quotes together
+MAX_UNITS = 40            # sentences/lines in one window
+NEW_TERMS_FULL = 25       # new content words that make a window "full of answer"
+WINDOW_MAX = 1.0 + 0.25 + 0.1 + 0.08  # the most _best_window can score (coverage, content, length, structure)
 COSINE_WEIGHT = 3.0       # the section's semantic match to the question, against the best
 VECTOR_EXTRA = 2          # also read the sections of the best cosine hits fusion left out
 SECOND_MARGIN = 0.06      # a second section is quoted when it scores within this of the first
@@ -136,41 +139,56 @@ class _Scorer:
 
 
 def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str]) -> tuple[float, int, int]:
-    """(score, i, j) of the best window units[i..j] (inclusive), or (-inf, -1, -1)."""
+    """(score, i, j) of the best window units[i..j] (inclusive), or (-inf, -1, -1).
+
+    Windows start only where a block starts or the question's words appear, hold at most
+    ``MAX_UNITS`` units, and are scored incrementally: the cost stays linear-ish in the section
+    even for tables split into hundreds of one-word lines."""
     best = (float("-inf"), -1, -1)
     n = len(units)
     restating = [sc.restates(u) for u in units]
+    q = sc.q
+    idf = sc.idf
+    q_in = [u.terms & q for u in units]
+    head_q = heading_terms & q
+    head_cov = sum(idf[t] for t in head_q)
     for i in range(n):
         u0 = units[i]
         if u0.noise or (restating[i] and i + 1 < n and not units[i + 1].noise and not u0.lead_in):
             continue  # a window never starts on noise, nor on a line that only restates
         starts_block = (i == 0 or u0.para_start or u0.item or units[i - 1].lead_in
                         or restating[i - 1] or units[i - 1].noise)
-        terms: set[str] = set(heading_terms)
+        if not starts_block and not q_in[i]:
+            continue  # mid-paragraph starts are worth trying only where the question's words are
+        covered = set(head_q)
+        cov_sum = head_cov
         new_terms: set[str] = set()
         words = top_num = 0
-        for j in range(i, n):
+        for j in range(i, min(n, i + MAX_UNITS)):
             u = units[j]
             if u.noise:
                 break
             words += u.words
             if words > MAX_WORDS and j > i:
                 break
-            terms |= u.terms
+            for t in q_in[j]:
+                if t not in covered:
+                    covered.add(t)
+                    cov_sum += idf[t]
             top_num = max(top_num, u.number)
-            if not restating[j]:
-                new_terms |= u.terms - sc.q
+            if not restating[j] and len(new_terms) < NEW_TERMS_FULL:
+                new_terms |= u.terms - q
             if u.lead_in and j + 1 < n:
                 continue  # a lead-in never ends a window
+            if cov_sum <= 0:
+                continue
             nxt = units[j + 1] if j + 1 < n else None
             ends_block = nxt is None or (nxt.para_start or nxt.noise or (nxt.item and not u.item)
                                          or restating[j + 1])
             # A numbered list or procedure cut before its next number is cut short.
             cut_list = top_num > 0 and any(v.number == top_num + 1 for v in units[j + 1:j + 12])
-            cov = sc.cov(terms)
-            if cov <= 0:
-                continue
-            s = cov + 0.25 * min(1.0, len(new_terms) / 25.0) + 0.1 * min(words, TARGET_WORDS) / TARGET_WORDS
+            s = cov_sum / sc.total + 0.25 * min(1.0, len(new_terms) / NEW_TERMS_FULL) \
+                + 0.1 * min(words, TARGET_WORDS) / TARGET_WORDS
             s += 0.04 * starts_block + 0.04 * ends_block - 0.1 * cut_list
             s -= 0.02 * i / n  # answers come early in a section
             if words > TARGET_WORDS:
@@ -191,26 +209,38 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str]) -> list[Quote]:
     sc = _Scorer(uniq, {t: bm.term_idf(t) for t in uniq})
     top = ret.hits[0].score or 1.0
     cos_top = max((h.cosine or 0.0) for h in ret.hits[:SECTION_HITS])
+    # Retrieval's view of each candidate section first (cheap): its hit's fused score against the
+    # top hit, its rank, and its best chunk's cosine against the best. A section whose retrieval
+    # part plus the most any window can score cannot come within SECOND_MARGIN of the best
+    # found so far is never read.
+    prior: list[tuple[float, int, Hit, SectionText]] = []
     seen: set[tuple[str, str | None, int]] = set()
-    cands: list[Quote] = []
     for rank, hit in enumerate(_candidates(ret)):
         st = section_text(snap, hit.row, SECTION_ROWS)
         key = (st.source, st.section, st.rows[0])
         if key in seen:
             continue
         seen.add(key)
-        heading = frozenset(analyze(st.section or ""))
-        units = _units(st, bm)
-        s, i, j = _best_window(units, sc, heading)
-        if i < 0:
-            continue
-        # Retrieval's view of the section: its hit's fused score relative to the top hit.
-        s += 0.35 * (hit.score / top) - 0.03 * rank
+        p = 0.35 * (hit.score / top) - 0.03 * rank
         if hit.cosine is not None and cos_top > 0:
             # The section's best-matching chunk speaks for it (the hit may be a later chunk).
             sec_cos = max(float(ret.cosines[r]) for r in st.rows) if ret.cosines is not None else hit.cosine
-            s += COSINE_WEIGHT * (sec_cos - cos_top)
+            p += COSINE_WEIGHT * (sec_cos - cos_top)
+        prior.append((p, rank, hit, st))
+    prior.sort(key=lambda x: -x[0])
+    cands: list[Quote] = []
+    best = float("-inf")
+    for p, rank, hit, st in prior:
+        if p + WINDOW_MAX < best - SECOND_MARGIN:
+            break
+        units = _units(st, bm)
+        s, i, j = _best_window(units, sc, frozenset(analyze(st.section or "")))
+        if i < 0:
+            continue
+        s += p
+        best = max(best, s)
         a, b = units[i].a, units[j].b
+        key = (st.source, st.section, st.rows[0])
         cands.append(Quote(st.row_at(a), clean_quote(st.text[a:b]), s, key, hit.score, hit.cosine, rank))
     if not cands:
         return []
