@@ -180,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  [{name}] {q}  -> {sec}")
     rows: list[tuple[str, int, tuple, float]] = []  # (indexed manual, label, features, confidence)
     dump: list[dict] = []
-    modes = ["plain", "bm25"] + (["vector", "rrf", "score"] if emb is not None else [])
+    modes = [] if args.no_modes else ["plain", "bm25"] + (["vector", "rrf", "score"] if emb is not None else [])
     alpha0 = retrieval.ALPHA
     if emb is not None and args.alphas:
         modes += [f"score@{a}" for a in args.alphas.split(",")]
@@ -285,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
                          "words; both (default): one set of each per manual")
     ap.add_argument("--alphas", default="",
                     help="also rank with score fusion at these BM25 weights, e.g. 0.6,0.7")
+    ap.add_argument("--no-modes", action="store_true",
+                    help="skip the per-retrieval-mode section R@k (only the confidence rows and fit)")
     ap.add_argument("--target", choices=("useful", "answerable"), default="useful",
                     help="what a positive is: the reader quoted the question's own section (useful, the "
                          "default) or merely asked of its own manual (answerable)")
