@@ -87,7 +87,6 @@ class Quote:
     hit_score: float    # retrieval score of the hit behind the section
     hit_cosine: float | None
     hit_rank: int
-    margin: float = 1.0  # this quote's section score minus the runner-up section's (first quote)
 
 
 def _units(st: SectionText, bm: BM25Index) -> list[Unit]:
@@ -246,8 +245,6 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str]) -> list[Quote]:
     if not cands:
         return []
     cands.sort(key=lambda q: -q.score)
-    if len(cands) > 1:
-        cands[0].margin = cands[0].score - cands[1].score
     out = [cands[0]]
     total = len(cands[0].text.split())
     first_terms = set(analyze(cands[0].text))
