@@ -66,3 +66,43 @@ def run_device(args: argparse.Namespace) -> int:
                                 f"(backup of {summary['device_id']}, nic-edge {summary['version']})"]
            + [f"  config: {n}" for n in summary["notes"]])
     return EXIT_OK
+
+
+def aggregator_main(argv: list[str]) -> int:
+    """``nic-aggregator backup|restore ...`` (cli/aggregator.py hands these over)."""
+    from nic_edge.cli.common import Parser, main_wrapper
+
+    def build() -> argparse.ArgumentParser:
+        p = Parser(prog="nic-aggregator", description="Back up or restore the aggregator's series and state.")
+        sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+        sub.required = True
+        for name, text in (("backup", "write a sealed backup of the aggregator's state (safe while it runs)"),
+                           ("restore", "check a backup and restore it into the aggregator's data dir")):
+            s = sub.add_parser(name, help=text, description=text)
+            s.add_argument("--config", metavar="FILE", help="aggregator config (finds aggregator.data_dir/out_dir)")
+            s.add_argument("--data-dir", metavar="DIR", help="the aggregator's LMDB dir (default from the config)")
+            s.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+            s.add_argument("--json", action="store_true", help="print the summary as JSON")
+            if name == "backup":
+                s.add_argument("--out", required=True, metavar="FILE", help="backup file to write")
+                s.add_argument("--include-secrets", action="store_true",
+                               help="also copy webhook/SMTP/MQTT secret files the config names")
+            else:
+                s.add_argument("file", metavar="FILE", help="backup file written by `nic-aggregator backup`")
+                s.add_argument("--force", action="store_true", help="replace a non-empty data dir (stop the aggregator first)")
+        return p
+
+    def dispatch(args: argparse.Namespace) -> int:
+        from nic_edge.fleet.aggregator.backup import backup_aggregator, restore_aggregator, state_dir
+        cfg = load(args)
+        data = state_dir(cfg, args.data_dir)
+        if args.command == "backup":
+            s = backup_aggregator(cfg, data, Path(args.out), args.include_secrets)
+            _print(s, args.json, [f"aggregator backup written to {s['file']} ({s['bytes']} bytes)",
+                                  f"sha256 {s['sha256']}"])
+        else:
+            s = restore_aggregator(Path(args.file), data, args.force)
+            _print(s, args.json, [f"restored {s['files']} files into {s['data_dir']}"])
+        return EXIT_OK
+
+    return main_wrapper("nic-aggregator", build, dispatch, argv)
