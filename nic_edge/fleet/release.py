@@ -30,11 +30,12 @@ from nic_edge.core.config import Config
 from nic_edge.core.release import FORMAT, MANIFEST, SIGNATURE, check_version, manifest_bytes, read_bundle, sign_announcement
 from nic_edge.errors import ReleaseError
 
-# pip --platform tags tried for each CPU architecture (manylinux for the C extensions, any for pure wheels).
-PLATFORMS = {
-    "aarch64": ["manylinux_2_28_aarch64", "manylinux2014_aarch64", "linux_aarch64"],
-    "x86_64": ["manylinux_2_28_x86_64", "manylinux2014_x86_64", "linux_x86_64"],
-}
+# pip --platform tags for each CPU architecture. pip does not widen an explicit manylinux_2_X tag
+# to older glibc versions, so every one up to the target's glibc is listed: Raspberry Pi OS
+# Bookworm has glibc 2.36. Pure-python wheels match any of them.
+TARGET_GLIBC_MINOR = 36
+PLATFORMS = {arch: [f"manylinux_2_{m}_{arch}" for m in range(TARGET_GLIBC_MINOR, 16, -1)]
+             + [f"manylinux2014_{arch}", f"linux_{arch}"] for arch in ("aarch64", "x86_64")}
 FINAL = ("applied", "rejected", "failed", "rolled_back")
 _WHEEL_NAME = re.compile(r"^(?P<name>[A-Za-z0-9_.]+)-(?P<version>[^-]+)-.+\.whl$")
 
