@@ -169,7 +169,8 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 class Box:
     """One box: prefix with venvs, a fake systemd running the service, an updater process."""
 
-    def __init__(self, root: Path, device: str, broker_port: int, pub: Path, deadline_s: float = 20.0) -> None:
+    def __init__(self, root: Path, device: str, broker_port: int, pub: Path, deadline_s: float = 20.0,
+                 real_service: bool = False) -> None:
         self.root, self.device = root, device
         root.mkdir(parents=True, exist_ok=True)
         self.prefix = root / "opt"
@@ -185,6 +186,9 @@ class Box:
             "software": {"prefix": str(self.prefix), "restart_command": f"{ctl} restart",
                          "restarts_command": f"{ctl} show", "health_url": f"http://127.0.0.1:{self.port}",
                          "health_deadline_s": deadline_s, "crash_loop_restarts": 3, "system_site_packages": False}})
+        # The real runtime as the unit's ExecStart (tools/demo_release_real.py), else the stand-in.
+        self.service_args = (["serve", "--config", str(self.config), "--data-dir", str(root / "data"),
+                              "--port", str(self.port)] if real_service else ["serve"])
         self.unit: subprocess.Popen[bytes] | None = None
         self.updater: subprocess.Popen[str] | None = None
         self.updater_log = root / "updater.log"
@@ -204,9 +208,12 @@ class Box:
         layout.switch(manifest["version"])
 
     def start_unit(self) -> None:
+        # No PYTHONPATH for the unit: the checkout's nic_edge would shadow the venv's (the
+        # updater caught exactly that: "/api/status reports version 0.1.0, not 0.1.1").
+        env = {k: v for k, v in self.env.items() if k != "PYTHONPATH"}
         self.unit = subprocess.Popen([sys.executable, str(FAKE_SYSTEMD), "run", str(self.unit_state),
-                                      str(self.prefix / "current" / "bin" / "nic-edge"), "serve"],
-                                     env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                      str(self.prefix / "current" / "bin" / "nic-edge"), *self.service_args],
+                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def start_updater(self) -> None:
         log = open(self.updater_log, "a")
