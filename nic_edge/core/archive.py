@@ -69,13 +69,16 @@ def _seal_text(digest: str, offset: int) -> bytes:
 
 def _seal_tail(digest: str, offset: int) -> bytes:
     """The exact bytes that follow offset O in a sealed file (seal member + tar end padding)."""
+    # tarfile pads the archive to a multiple of its record size counted from the start, so only
+    # O modulo the record size matters for the padding (no need to hold O bytes in memory).
+    lead = offset % tarfile.RECORDSIZE
     buf = io.BytesIO()
-    buf.write(b"\0" * offset)  # so tarfile's record padding lands where it does in the real file
+    buf.write(b"\0" * lead)
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        tar.offset = offset
+        tar.offset = lead
         text = _seal_text(digest, offset)
         tar.addfile(_info(SEAL, len(text)), io.BytesIO(text))
-    return buf.getvalue()[offset:]
+    return buf.getvalue()[lead:]
 
 
 class SealedWriter:
@@ -174,8 +177,9 @@ def verify_sealed(path: Path) -> dict[str, Any]:
                 break
             sha.update(block)
             left -= len(block)
-        tail = fh.read()
-    if sha.hexdigest() != digest or tail != _seal_tail(digest, offset):
+        want_tail = _seal_tail(digest, offset)
+        tail = fh.read(len(want_tail) + 1)
+    if sha.hexdigest() != digest or tail != want_tail:
         raise BackupError(f"{path}: digest mismatch, the file was changed or damaged",
                           "copy the backup again; do not restore from this file")
     return read_manifest(path)
