@@ -29,15 +29,16 @@ def known_markers() -> dict[str, str]:
 
 def check_compatible(manifest: dict[str, Any], model_sha: str | None = None) -> None:
     """Refuse a backup this software cannot use, with one line that says why."""
-    from nic_edge.engine.store import FORMAT as INDEX_FORMAT  # noqa: PLC0415
+    from nic_edge.engine import store  # noqa: PLC0415
+    readable = tuple(getattr(store, "READABLE_FORMATS", (store.FORMAT,)))
     if manifest.get("format") != FORMAT or manifest.get("kind") != "device":
         raise BackupError(f"not a device backup of format {FORMAT} (found {manifest.get('kind')!r}, "
                           f"{manifest.get('format')!r})", "restore it with the nic-edge version that wrote it")
     index = manifest.get("index")
     if index:
-        if index.get("format") != INDEX_FORMAT:
+        if index.get("format") not in readable:
             raise BackupError(f"backup index format {index.get('format')} is not supported by nic-edge "
-                              f"{_version()} (index format {INDEX_FORMAT})",
+                              f"{_version()} (reads index formats {', '.join(map(str, readable))})",
                               f"restore with nic-edge {manifest.get('version')}, or re-index with `nic-edge index`")
         want = model_sha if model_sha is not None else model_sha256()
         got = index.get("model_sha256")
