@@ -128,3 +128,39 @@ def test_health_wait_outcomes() -> None:
                               stop, 0.01)
     assert not ok and reason.startswith("crash loop")
     box.srv.shutdown()
+
+
+def test_downgrade_only_when_the_push_allows_it(agent: tuple[UpdateAgent, Any]) -> None:
+    a, key = agent
+    a.handle(_ann(key, version="0.9.0", allow_downgrade=True, sha256="c" * 64))
+    last = a._state()["last"]
+    assert last["version"] == "0.9.0" and last["status"] == "failed" and "download of" in last["reason"]
+
+
+@pytest.mark.parametrize("healthy", [True, False])
+def test_resume_after_kill_past_the_switch(tmp_path: Path, healthy: bool) -> None:
+    box = _Box("1.1.0" if healthy else "1.0.0")  # unhealthy: the new version never shows up
+    key = tmp_path / "k"
+    ed25519.generate(key)
+    cfg = write_toml(tmp_path / "d.toml", {"device": {"id": "box-a"}, "mqtt": {"host": "127.0.0.1"},
+                                           "fleet": {"signing_pub_file": "k.pub"},
+                                           "software": {"prefix": "opt", "health_url": box.url, "health_deadline_s": 1,
+                                                        "restart_command": "true", "restarts_command": "echo 0"}})
+    a = UpdateAgent(load_config(cfg))
+    for v in ("1.0.0", "1.1.0"):
+        (a.layout.venvs / v).mkdir(parents=True)
+    a.layout.work.mkdir(parents=True)
+    a.layout.switch("1.1.0")
+    a._save({"phase": "switched", "job": {"version": "1.1.0", "previous": "1.0.0", "sha256": "d" * 64,
+                                          "switched_at": time.time()}})
+    a._online_at = time.time() + 1
+    a._resume()
+    last = a._state()["last"]
+    if healthy:
+        assert last["status"] == "applied" and a.layout.current_version() == "1.1.0"
+        assert sorted(p.name for p in a.layout.venvs.iterdir()) == ["1.0.0", "1.1.0"]
+    else:
+        assert last["status"] == "rolled_back" and "not healthy within 1 s" in last["reason"]
+        assert a.layout.current_version() == "1.0.0" and not a.layout.venv("1.1.0").exists()
+    assert a._state()["phase"] == "idle"
+    box.srv.shutdown()
