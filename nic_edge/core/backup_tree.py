@@ -142,10 +142,13 @@ class TreeBackup:
         for _attempt in range(5):
             current = (root / "CURRENT").read_text("utf-8").strip()
             gen = root / current
+            handles: list[tuple[Path, Any]] = []
             try:
-                files = sorted(p for p in gen.iterdir() if p.is_file())
-                handles = [(p, open(p, "rb")) for p in files]
+                for p in sorted(p for p in gen.iterdir() if p.is_file()):
+                    handles.append((p, open(p, "rb")))
             except FileNotFoundError:
+                for _, fh in handles:
+                    fh.close()
                 continue  # the generation was replaced while we listed it: take the new one
             try:
                 manifest = json.loads(next(fh for p, fh in handles if p.name == "manifest.json").read())

@@ -137,3 +137,63 @@ def test_cli_errors_are_one_line(device: dict[str, Path], tmp_path: Path) -> Non
     assert not (tmp_path / "t").exists()
     for cmd in ("backup", "restore"):
         assert run_cli(cmd, "--help").returncode == 0
+
+
+def test_backup_while_reindexing_is_never_torn(tmp_path: Path) -> None:
+    """The indexer swaps generations (and deletes the old one) while backups copy the index."""
+    import threading
+
+    data = tmp_path / "data"
+    prepare_data_dir(data, tmp_path / "manuals")
+    extra = tmp_path / "manuals" / "extra.txt"
+    extra.write_text("SECTION 9: LIGHTS\n\nPara 9-1: Headlamp\nReplace the headlamp bulb with the switch off.\n")
+    stop = threading.Event()
+    swaps = []
+
+    def churn() -> None:
+        while not stop.is_set():
+            args = ("index", "--remove", "extra.txt") if len(swaps) % 2 else ("index", str(extra))
+            r = run_cli(*args, "--data-dir", str(data), "--quiet")
+            swaps.append(r.returncode)
+
+    t = threading.Thread(target=churn)
+    t.start()
+    try:
+        outs = []
+        while len(swaps) < 3:  # back to back, for as long as three generation swaps take
+            out = tmp_path / f"b{len(outs) % 6}.tar"
+            DeviceBackup(data, None).run(out)
+            outs.append(out)
+    finally:
+        stop.set()
+        t.join()
+    assert swaps.count(0) >= 3 and len(outs) >= 3
+    for i, out in enumerate(sorted(set(outs))):
+        target = tmp_path / f"r{i}"
+        restore_device(out, target)
+        r = run_cli("manuals", "--json", "--data-dir", str(target))
+        assert r.returncode == 0, r.stderr
+        names = sorted(m["source"] for m in json.loads(r.stdout)["manuals"])
+        assert names in (["tiny_manual.txt"], ["extra.txt", "tiny_manual.txt"]), names
+
+
+def test_generation_replaced_mid_listing_is_retried(device: dict[str, Path], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # As if the indexer swapped CURRENT and deleted the generation just read from it: the first
+    # read of CURRENT names a generation that no longer exists, the next one the live one.
+    real = Path.read_text
+    reads = []
+
+    def read_text(self: Path, *a: object, **kw: object) -> str:
+        if self.name == "CURRENT":
+            reads.append(self)
+            if len(reads) == 1:
+                return "gen-deleted-meanwhile\n"
+        return real(self, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    s = DeviceBackup(device["data"], None).run(tmp_path / "b.tar")
+    assert len(reads) == 2 and s["index"]["generation"] == real(device["data"] / "index/CURRENT").strip()
+    monkeypatch.undo()
+    restore_device(tmp_path / "b.tar", tmp_path / "t")
+    assert (tmp_path / "t/index/CURRENT").read_text() == (device["data"] / "index/CURRENT").read_text()
