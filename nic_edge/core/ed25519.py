@@ -33,6 +33,11 @@ def _serialization() -> Any:
     return serialization
 
 
+def need_cryptography() -> None:
+    """Raise MissingDependencyError (with the install hint) unless ``cryptography`` imports."""
+    _serialization()
+
+
 def _ed25519() -> Any:
     _serialization()
     from cryptography.hazmat.primitives.asymmetric import ed25519
