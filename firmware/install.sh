@@ -5,9 +5,15 @@
 #                                              (default: the checkout this script sits in)
 #   sudo sh firmware/install.sh --aggregator   also install nic-aggregator.service (not enabled)
 #
-# Installs system packages, creates the system user nic-edge, a venv in /opt/nic-edge/venv with
-# the package (system numpy reused: building it on a Pi Zero takes hours), the systemd units, and
-# enables nic-edge.service. Re-running upgrades the package and changes nothing else.
+# Installs system packages, creates the system user nic-edge, a venv with the package (system
+# numpy reused: building it on a Pi Zero takes hours), the systemd units, and enables
+# nic-edge.service and nic-edge-updater.service. Re-running upgrades the package and changes
+# nothing else.
+#
+# Layout (the software updater, `nic-edge updater`, keeps it; docs/UPDATES.md):
+#   /opt/nic-edge/venvs/<version>/       one venv per installed version
+#   /opt/nic-edge/current -> venvs/<version>   the one that runs; switched with one rename
+#   /opt/nic-edge/venv -> current        fixed path the units' ExecStart uses
 set -eu
 
 PREFIX=/opt/nic-edge
@@ -43,10 +49,32 @@ if ! id -u "$SVC_USER" >/dev/null 2>&1; then
         --shell /usr/sbin/nologin "$SVC_USER"
 fi
 
-echo "== venv $PREFIX/venv"
-mkdir -p "$PREFIX"
-[ -x "$PREFIX/venv/bin/python" ] || python3 -m venv --system-site-packages "$PREFIX/venv"
-"$PREFIX/venv/bin/pip" install --upgrade "$PKG"
+echo "== venv $PREFIX/venvs/<version>"
+mkdir -p "$PREFIX/venvs"
+STAGE="$PREFIX/venvs/.install-$$"
+rm -rf "$STAGE"
+python3 -m venv --system-site-packages "$STAGE"
+"$STAGE/bin/pip" install "$PKG"
+VERSION=$("$STAGE/bin/python" -c 'import nic_edge; print(nic_edge.__version__)')
+CURRENT=$(readlink "$PREFIX/current" 2>/dev/null || true)
+if [ "$CURRENT" = "venvs/$VERSION" ]; then
+    # Same version re-installed: upgrade the running venv in place (its paths are baked in).
+    rm -rf "$STAGE"
+    "$PREFIX/venvs/$VERSION/bin/pip" install --upgrade "$PKG"
+else
+    # A venv's scripts hold its absolute path: build it where it stays, so recreate, not move.
+    rm -rf "$STAGE" "$PREFIX/venvs/$VERSION"
+    python3 -m venv --system-site-packages "$PREFIX/venvs/$VERSION"
+    "$PREFIX/venvs/$VERSION/bin/pip" install "$PKG"
+    ln -sfn "venvs/$VERSION" "$PREFIX/.current.tmp"
+    mv -T "$PREFIX/.current.tmp" "$PREFIX/current"
+fi
+# The old layout had a real venv at $PREFIX/venv: replace it by the fixed link.
+if [ -d "$PREFIX/venv" ] && [ ! -L "$PREFIX/venv" ]; then
+    rm -rf "$PREFIX/venv"
+fi
+[ -L "$PREFIX/venv" ] || ln -s current "$PREFIX/venv"
+echo "installed nic-edge $VERSION: $PREFIX/current -> venvs/$VERSION"
 if [ -d "$HERE/../docs" ]; then
     mkdir -p "$PREFIX/docs" && cp "$HERE/../docs/PROVISIONING.md" "$PREFIX/docs/" 2>/dev/null || true
 fi
@@ -60,13 +88,14 @@ fi
 
 echo "== systemd units"
 install -m 0644 "$HERE/nic-edge.service" /etc/systemd/system/nic-edge.service
+install -m 0644 "$HERE/nic-edge-updater.service" /etc/systemd/system/nic-edge-updater.service
 if [ "$AGGREGATOR" = 1 ]; then
     install -m 0644 "$HERE/nic-aggregator.service" /etc/systemd/system/nic-aggregator.service
 fi
 rm -f /etc/nic-edge/NEEDS-INSTALL
 systemctl daemon-reload
-systemctl enable nic-edge.service
+systemctl enable nic-edge.service nic-edge-updater.service
 if [ -f /etc/nic-edge/device.toml ]; then
-    systemctl restart nic-edge.service
+    systemctl restart nic-edge.service nic-edge-updater.service
     echo "nic-edge started: systemctl status nic-edge; journalctl -u nic-edge -f"
 fi

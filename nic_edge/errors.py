@@ -64,3 +64,11 @@ class SignatureError(NicEdgeError):
 
 class ProvisioningError(NicEdgeError):
     """An image, boot partition or inventory cannot be written."""
+
+
+class BackupError(NicEdgeError):
+    """A backup cannot be written, or a backup file cannot be restored (damaged, incompatible)."""
+
+
+class ReleaseError(NicEdgeError):
+    """A software release bundle cannot be built, verified or installed."""

@@ -34,6 +34,7 @@ SECTION_DOCS = {
     "audit": "Audit log (JSONL in the data dir, size-rotated).",
     "fleet": "Signed tier overrides. On a device key_file is its derived key; for nic-fleet the fleet key.",
     "aggregator": "nic-aggregator only.",
+    "software": "Software updates (nic-edge updater): venvs beside each other, health deadline, rollback.",
 }
 
 

@@ -13,7 +13,9 @@ PROG = "nic-aggregator"
 
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog=PROG, description="Subscribe to the fleet's MQTT topics and render a static dashboard "
-                                      "(index.html, fleet.json, per-device pages) into --out.")
+                                      "(index.html, fleet.json, per-device pages) into --out. "
+                                      "`nic-aggregator backup --out FILE` / `nic-aggregator restore FILE` "
+                                      "copy its state (see their --help).")
     version_action(p)
     p.add_argument("--config", metavar="FILE", help="config with [mqtt] and [aggregator] sections")
     p.add_argument("--out", metavar="DIR", help="output directory (default aggregator.out_dir)")
@@ -28,6 +30,10 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in ("backup", "restore"):  # subcommands with their own parser (cli/backup_cmds.py)
+        from nic_edge.cli.backup_cmds import aggregator_main
+        return aggregator_main(args)
     return main_wrapper(PROG, build_parser, dispatch, argv)
 
 

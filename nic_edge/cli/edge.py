@@ -69,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--measure", action="store_true",
                    help="measure the fastest thread count per job on this box (takes ~10-60 s) and keep it")
 
+    from nic_edge.cli.backup_cmds import add_backup_parsers
+    add_backup_parsers(sub)
+
+    s = sub.add_parser("updater", help="run the software updater (separate service beside serve)",
+                       description="Apply signed releases announced on <prefix>/<id>/software/desired: install "
+                                   "into a new venv, switch the current symlink, restart the service, roll back "
+                                   "when it is not healthy within software.health_deadline_s.")
+    add_common(s)
+
     s = sub.add_parser("check-config", help="validate a config file (exit 0 valid, 2 invalid)")
     s.add_argument("file", metavar="FILE", help="config TOML to validate")
 
@@ -135,6 +144,12 @@ def dispatch(args: argparse.Namespace) -> int:
         return cmd_check_config(args)
     if args.command == "tier":
         return cmd_tier(args)
+    if args.command == "updater":
+        from nic_edge.updater.agent import run_updater
+        return run_updater(load(args))
+    if args.command in ("backup", "restore"):
+        from nic_edge.cli import backup_cmds
+        return backup_cmds.run_device(args)
     from nic_edge.cli import edge_cmds
     return getattr(edge_cmds, "cmd_" + args.command.replace("-", "_"))(args)
 

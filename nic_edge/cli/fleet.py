@@ -51,8 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--wait", type=float, default=2.0, metavar="S", help="seconds to listen without --follow")
     s.add_argument("--json", action="store_true", help="one JSON object per line")
 
-    s = sub.add_parser("keygen", help="create a new fleet key")
+    s = sub.add_parser("keygen", help="create a new fleet key (or, with --signing, an Ed25519 signing key)")
     s.add_argument("--out", required=True, metavar="FILE", help="where to write the key (mode 0600)")
+    s.add_argument("--signing", action="store_true",
+                   help="Ed25519 content/release signing key: private key in FILE, public key in FILE.pub")
 
     s = sub.add_parser("device-key", help="derive the key a device holds (for provisioning)")
     _common(s)
@@ -68,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
         add_flash_arguments = None
     if add_flash_arguments is not None:
         add_flash_arguments(s)
+
+    from nic_edge.cli.fleet_release import add_release_parser
+    add_release_parser(sub, _common)
     return p
 
 
@@ -85,6 +90,12 @@ def _fleet_key(args: argparse.Namespace, cfg: object) -> bytes:
 
 def dispatch(args: argparse.Namespace) -> int:
     from nic_edge.core import signing
+    if args.command == "keygen" and args.signing:
+        from nic_edge.core import ed25519
+        ed25519.generate(Path(args.out))
+        print(f"signing key written to {args.out}, public key to {ed25519.public_path(args.out)} "
+              "(the .pub goes on the devices; keep the key on the fleet box)")
+        return EXIT_OK
     if args.command == "keygen":
         signing.write_key(Path(args.out), signing.generate_key())
         print(f"fleet key written to {args.out} (keep it off the devices)")
@@ -98,6 +109,9 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "flash":
         from nic_edge.fleet.provision.cli import flash_main
         return flash_main(args, cfg)
+    if args.command == "release":
+        from nic_edge.cli.fleet_release import dispatch_release
+        return dispatch_release(args, cfg)
     from nic_edge.fleet import tools
     if args.command == "set-tier":
         if len(args.args) < 2:

@@ -137,6 +137,9 @@ class FleetConfig:
     max_age_s: float = _opt(7 * 86400.0, _range(0, 1e9), "reject desired states older than this")
     max_future_s: float = _opt(300.0, _range(0, 1e9), "reject desired states from further ahead")
     report_timeout_s: float = _opt(30.0, _range(0.1, 3600), "nic-fleet: wait this long for reports")
+    signing_key_file: str = _opt("", None, "nic-fleet: Ed25519 content signing key (keygen --signing)")
+    signing_pub_file: str = _opt("", None, "public key(s) content bundles must be signed with; empty = content updates refused")
+    content_url: str = _opt("", None, "nic-fleet content push: base URL the bundles folder is served at")
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,20 @@ class AggregatorConfig:
 
 
 @dataclass(frozen=True)
+class SoftwareConfig:
+    prefix: str = _opt("/opt/nic-edge", None, "updater: install root holding venvs/<version> and the current symlink")
+    service: str = _opt("nic-edge.service", None, "updater: the systemd unit restarted after a switch")
+    restart_command: str = _opt("", None, "updater: command restarting the service; empty = systemctl restart <service>")
+    restarts_command: str = _opt("", None, "updater: command printing the service's restart count; empty = systemctl show -p NRestarts --value <service>")
+    health_url: str = _opt("", None, "updater: base URL of the device's HTTP API; empty = http://127.0.0.1:<http.port>")
+    health_deadline_s: float = _opt(120.0, _range(1, 86400), "updater: new version must be healthy (healthz ok, MQTT online) within this")
+    crash_loop_restarts: int = _opt(3, _range(1, 1000), "updater: this many service restarts after a switch = crash loop, roll back")
+    python: str = _opt("", None, "updater: interpreter new venvs are made from; empty = the updater's base python")
+    system_site_packages: bool = _opt(True, None, "updater: new venvs see the system's python3-* packages (as firmware/install.sh)")
+    download_timeout_s: float = _opt(60.0, _range(0.1, 3600), "updater: socket timeout per bundle download request")
+
+
+@dataclass(frozen=True)
 class Config:
     device: DeviceConfig = field(default_factory=DeviceConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
@@ -176,6 +193,8 @@ class Config:
     audit: AuditConfig = field(default_factory=AuditConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
     aggregator: AggregatorConfig = field(default_factory=AggregatorConfig)
+
+    software: SoftwareConfig = field(default_factory=SoftwareConfig)
     source: str | None = None  # the file it came from (not a TOML key)
 
     @property
@@ -195,7 +214,7 @@ SECTIONS: dict[str, type] = {
 # Keys naming files that must exist when set (checked by check-config and at load).
 FILE_KEYS = (
     "http.token_file", "mqtt.ca_file", "mqtt.cert_file", "mqtt.key_file", "mqtt.password_file",
-    "fleet.key_file", "alerts.rules_file", "aggregator.webhook_secret_file",
+    "fleet.key_file", "fleet.signing_key_file", "fleet.signing_pub_file", "alerts.rules_file", "aggregator.webhook_secret_file",
     "aggregator.smtp_password_file",
 )
 

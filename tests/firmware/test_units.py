@@ -12,7 +12,8 @@ import pytest
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
 UNITS = sorted(FIRMWARE.glob("*.service"))
-EXEC = {"nic-edge.service": "/opt/nic-edge/venv/bin/nic-edge", "nic-aggregator.service": "/opt/nic-edge/venv/bin/nic-aggregator"}
+EXEC = {"nic-edge.service": "/opt/nic-edge/venv/bin/nic-edge", "nic-aggregator.service": "/opt/nic-edge/venv/bin/nic-aggregator",
+        "nic-edge-updater.service": "/opt/nic-edge/venv/bin/nic-edge"}
 
 
 def parse(unit: Path) -> dict[str, dict[str, list[str]]]:
@@ -31,8 +32,15 @@ def parse(unit: Path) -> dict[str, dict[str, list[str]]]:
     return out
 
 
-def test_both_units_exist() -> None:
-    assert [u.name for u in UNITS] == ["nic-aggregator.service", "nic-edge.service"]
+def test_all_units_exist() -> None:
+    assert [u.name for u in UNITS] == ["nic-aggregator.service", "nic-edge-updater.service", "nic-edge.service"]
+
+
+def test_updater_unit_is_separate_and_restarts() -> None:
+    # The updater must survive restarts of nic-edge.service (it restarts it and rolls it back).
+    svc = {k: v[-1] for k, v in parse(FIRMWARE / "nic-edge-updater.service")["Service"].items()}
+    assert svc["ExecStart"] == "/opt/nic-edge/venv/bin/nic-edge updater --config /etc/nic-edge/device.toml"
+    assert svc["Restart"] == "always" and svc["ReadWritePaths"] == "/opt/nic-edge"
 
 
 @pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)

@@ -30,6 +30,7 @@ MANIFEST_NAME = "MANIFEST"
 FIRSTBOOT_NAME = "firstboot.sh"
 SERVICE_NAME = "nic-edge.service"
 MANUALS_DIR = "manuals"
+SIGNING_PUB_NAME = "content-signing.pub"
 MAX_MANUALS_BYTES = 2 << 30  # a boot partition is ~512 MiB; this only guards against typos
 
 # Where each file key's content goes in the bundle, and whether it is a secret (mode 0600).
@@ -40,10 +41,13 @@ FILE_TARGETS: dict[str, tuple[str, bool]] = {
     "mqtt.cert_file": ("mqtt-client.crt", False),
     "mqtt.ca_file": ("mqtt-ca.crt", False),
     "alerts.rules_file": ("alerts.toml", False),
+    "fleet.signing_pub_file": (SIGNING_PUB_NAME, False),
     "aggregator.webhook_secret_file": ("webhook-secret", True),
     "aggregator.smtp_password_file": ("smtp-password", True),
 }
-assert set(FILE_TARGETS) | {"fleet.key_file"} == set(FILE_KEYS), "a new file key needs a bundle name"
+# fleet.signing_key_file is the fleet box's private key: never copied onto a card (refused below).
+assert set(FILE_TARGETS) | {"fleet.key_file", "fleet.signing_key_file"} == set(FILE_KEYS), \
+    "a new file key needs a bundle name"
 
 
 @dataclass
