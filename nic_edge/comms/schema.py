@@ -17,7 +17,7 @@ import math
 from typing import Any, Callable
 
 from nic_edge.comms import checks as c
-from nic_edge.core.config import TIER_NAMES
+from nic_edge.core.config import TIER_NAMES, device_id_problem
 from nic_edge.errors import NicEdgeError
 
 STATUS, INFO, METRICS, ALERTS = "status", "info", "metrics", "alerts"
@@ -53,8 +53,8 @@ class SchemaError(NicEdgeError, ValueError):
 def topic(prefix: str, device: str, kind: str) -> str:
     if kind not in KINDS:
         raise SchemaError(f"unknown topic kind {kind!r}")
-    if not device or any(ch in device for ch in "/+#"):
-        raise SchemaError(f"device id {device!r} is not usable in a topic")
+    if device_id_problem(device):
+        raise SchemaError(f"device id {device[:100]!r} is not usable in a topic: {device_id_problem(device)}")
     return f"{prefix}/{device}/{kind}"
 
 
@@ -98,7 +98,10 @@ def parse_topic(name: str, prefix: str = "nic") -> tuple[str, str]:
         raise SchemaError(f"topic {name!r} is not under prefix {prefix!r}")
     device, sep, kind = name[len(head):].partition("/")
     if not sep or not device or kind not in KINDS:
-        raise SchemaError(f"topic {name!r} is not <prefix>/<device>/<kind>")
+        raise SchemaError(f"topic {name[:200]!r} is not <prefix>/<device>/<kind>")
+    problem = device_id_problem(device)  # e.g. a 600-character id would break LMDB keys downstream
+    if problem:
+        raise SchemaError(f"topic {name[:100]!r}: device id {problem}")
     return device, kind
 
 

@@ -153,8 +153,13 @@ class Ingestor:
         """Apply one message; False when it was ignored, a duplicate or bad."""
         try:
             dev, kind = schema.parse_topic(topic, self.prefix)
-        except schema.SchemaError:
+        except schema.SchemaError:  # incl. device ids breaking the device rule (1-64 printable)
             self.ignored += 1
+            return False
+        if kind == schema.STATUS and not payload:
+            # the retained status was deleted (``nic-fleet forget``): the device is gone
+            return self.state.forget(dev)
+        if not self.state.admit(dev):  # the device cap
             return False
         try:
             if kind == schema.METRICS:
