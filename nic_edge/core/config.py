@@ -73,6 +73,10 @@ class HttpConfig:
     token_file: str = _opt("", None, "file holding the admin bearer token; empty = admin routes off")
     max_body_bytes: int = _opt(16384, _range(1024, 10 * 1024 * 1024), "largest request body")
     request_timeout_s: float = _opt(10.0, _range(0.5, 300), "socket timeout per request")
+    header_timeout_s: float = _opt(5.0, _range(0.5, 300), "a request head must arrive within this")
+    body_timeout_s: float = _opt(5.0, _range(0.5, 300), "a request body must arrive within this")
+    max_pending_per_client: int = _opt(16, _range(1, 4096),
+                                       "requests still arriving per client address; beyond, its oldest is dropped")
     workers: int = _opt(8, _range(1, 256), "most requests handled at once")
 
 
