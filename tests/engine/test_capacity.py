@@ -30,12 +30,15 @@ def test_a_file_beyond_the_memory_budget_is_refused_and_the_rest_indexed(tmp_pat
 
 
 def test_the_budget_counts_files_already_read_in_the_same_run(tmp_path: Path) -> None:
-    files = [_manual(tmp_path / f"m{i}.txt", 600_000) for i in range(3)]
-    budget = capacity.rss_bytes() + capacity.MEMORY_FACTOR * (1 << 20) + (8 << 20)
-    report = Indexer(IndexStore(tmp_path / "index"), lambda: None, memory_budget=budget).index_paths(files)
+    files = [_manual(tmp_path / f"m{i}.txt", 1 << 20) for i in range(3)]
+
+    def budget() -> int:  # room for 1.5 MiB of manual on top of what the process holds now
+        return capacity.rss_bytes() + capacity.MEMORY_FACTOR * (3 << 19)
+
+    report = Indexer(IndexStore(tmp_path / "index"), lambda: None, memory_budget=budget()).index_paths(files)
     assert len(report.indexed_files) == 1 and len(report.skipped) == 2
-    # the next run has room again for the files skipped now
-    report = Indexer(IndexStore(tmp_path / "index"), lambda: None, memory_budget=budget).index_paths(files[1:2])
+    # a later run has room again for a file skipped now
+    report = Indexer(IndexStore(tmp_path / "index"), lambda: None, memory_budget=budget()).index_paths(files[1:2])
     assert report.indexed_files == [str(files[1])]
 
 
