@@ -82,6 +82,17 @@ def reported_topic(prefix: str, device: str) -> str:
     return topic(prefix, device, REPORTED)
 
 
+# Every retained topic of a device (DESIGN.md MQTT table), status last: ``nic-fleet forget`` clears
+# them in this order, and an aggregator forgets a device when its retained status is cleared.
+SHADOW_KINDS = ("content/desired", "content/reported", "software/desired", "software/reported")
+FORGET_KINDS = (INFO, DESIRED, REPORTED, *SHADOW_KINDS, STATUS)
+
+
+def retained_topics(prefix: str, device: str) -> list[str]:
+    topic(prefix, device, STATUS)  # the device id rule
+    return [f"{prefix}/{device}/{k}" for k in FORGET_KINDS]
+
+
 def subscription(prefix: str, kind: str | None = None) -> str:
     """Wildcard filter over every device: ``nic/+/metrics``, or ``nic/#`` for all kinds."""
     if kind is None:

@@ -156,9 +156,9 @@ class Ingestor:
         except schema.SchemaError:  # incl. device ids breaking the device rule (1-64 printable)
             self.ignored += 1
             return False
-        if kind == schema.STATUS and not payload:
-            # the retained status was deleted (``nic-fleet forget``): the device is gone
-            return self.state.forget(dev)
+        if not payload and kind in schema.RETAINED:
+            # a retained message was deleted; the status last (``nic-fleet forget``): device gone
+            return self.state.forget(dev) if kind == schema.STATUS else False
         if not self.state.admit(dev):  # the device cap
             return False
         try:

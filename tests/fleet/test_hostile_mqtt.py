@@ -1,0 +1,115 @@
+"""Issue 22 over a real mosquitto: a retained 600-character id, `nic-fleet forget`, and the ACL."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from tests.fleet.aggregator_support import start_aggregator, write_agg_config
+from tests.support.broker import Broker, Subscriber
+from tests.support.device import run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def publish(broker: Broker, topic: str, payload: bytes, retain: bool = True, *, user: str | None = None,
+            password: str | None = None) -> bool:
+    """One QoS 1 publish; False when the broker did not accept it (e.g. ACL denial under MQTT 5)."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.properties import Properties  # noqa: F401 - MQTT 5 reason codes come back on PUBACK
+
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{time.monotonic_ns()}",
+                    protocol=mqtt.MQTTv5)
+    if user:
+        c.username_pw_set(user, password)
+    acked: list[Any] = []
+    c.on_publish = lambda client, userdata, mid, rc, props: acked.append(rc)
+    c.connect(broker.host, broker.port)
+    c.loop_start()
+    try:
+        c.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+        deadline = time.monotonic() + 5
+        while not acked and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        c.loop_stop()
+        c.disconnect()
+    return bool(acked) and not acked[0].is_failure
+
+
+def wait_json(path: Path, pred: Callable[[dict[str, Any]], bool], timeout: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    doc: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        try:
+            doc = json.loads(path.read_text())
+            if pred(doc):
+                return doc
+        except (OSError, ValueError):
+            pass  # not rendered yet
+        time.sleep(0.1)
+    raise AssertionError(f"condition not met; last fleet.json: {json.dumps(doc)[:1000]}")
+
+
+def ids(doc: dict[str, Any]) -> set[str]:
+    return {d["id"] for d in doc["devices"]}
+
+
+def _stop(p: subprocess.Popen) -> None:
+    p.terminate()
+    try:
+        p.wait(10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+
+
+def test_retained_overlong_id_does_not_freeze_the_dashboard_across_restarts(tmp_path: Path, mosquitto: Broker) -> None:
+    # the repro: mosquitto_pub -t "nic/$(python3 -c "print('L'*600)")/status" -m online -q 1 -r
+    assert publish(mosquitto, "nic/" + "L" * 600 + "/status", b"online")
+    assert publish(mosquitto, "nic/dev-ok/status", b"online")
+    out = tmp_path / "out"
+    cfg = write_agg_config(tmp_path / "agg.toml", mosquitto, out, render_interval_s=0.3)
+    for run in range(2):  # the retained message comes back after every restart
+        agg = start_aggregator(cfg, tmp_path / "agg.log")
+        try:
+            publish(mosquitto, f"nic/dev-new{run}/status", b"online")
+            doc = wait_json(out / "fleet.json", lambda d: f"dev-new{run}" in ids(d))
+            assert ids(doc) >= {"dev-ok", f"dev-new{run}"} and not any(len(i) > 64 for i in ids(doc))
+        finally:
+            _stop(agg)
+    assert "Traceback" not in (tmp_path / "agg.log").read_text()
+
+
+def test_nic_fleet_forget_removes_a_device_everywhere(tmp_path: Path, mosquitto: Broker) -> None:
+    out = tmp_path / "out"
+    cfg = write_agg_config(tmp_path / "agg.toml", mosquitto, out, render_interval_s=0.3)
+    for dev in ("keep-1", "old-box"):
+        assert publish(mosquitto, f"nic/{dev}/status", b"online")
+    agg = start_aggregator(cfg, tmp_path / "agg.log")
+    try:
+        wait_json(out / "fleet.json", lambda d: ids(d) == {"keep-1", "old-box"})
+        r = run_cli("--config", str(cfg), "forget", "old-box", module="nic_edge.cli.fleet")
+        assert r.returncode == 0, r.stderr
+        wait_json(out / "fleet.json", lambda d: ids(d) == {"keep-1"})
+        assert not (out / "devices" / "old-box.html").exists()
+    finally:
+        _stop(agg)
+    sub = Subscriber(mosquitto, ["nic/old-box/#"])  # nothing retained is left at the broker
+    try:
+        time.sleep(0.5)
+        assert sub.messages == []
+    finally:
+        sub.close()
+    # and the aggregator does not bring it back from its own store after a restart
+    agg = start_aggregator(cfg, tmp_path / "agg.log")
+    try:
+        publish(mosquitto, "nic/keep-2/status", b"online")
+        assert ids(wait_json(out / "fleet.json", lambda d: "keep-2" in ids(d))) == {"keep-1", "keep-2"}
+    finally:
+        _stop(agg)
