@@ -113,3 +113,54 @@ def test_nic_fleet_forget_removes_a_device_everywhere(tmp_path: Path, mosquitto:
         assert ids(wait_json(out / "fleet.json", lambda d: "keep-2" in ids(d))) == {"keep-1", "keep-2"}
     finally:
         _stop(agg)
+
+
+USERS = {"dev-a": "pw-a", "dev-b": "pw-b", "nic-fleet": "pw-fleet", "nic-aggregator": "pw-agg"}
+
+
+@pytest.fixture
+def acl_broker(tmp_path: Path, mosquitto_bin: str) -> Any:
+    """mosquitto with a password per device user and the ACL shipped in config/mosquitto/acl."""
+    if shutil.which("mosquitto_passwd") is None:
+        pytest.skip("mosquitto_passwd missing (apt-get install mosquitto-clients)")
+    b = Broker(tmp_path / "acl-broker", mosquitto_bin)
+    passwd = b.dir / "passwd"
+    passwd.write_text("")
+    for user, pw in USERS.items():
+        subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, pw], check=True, capture_output=True)
+    conf = b.config.read_text().replace("allow_anonymous true", "allow_anonymous false")
+    conf += f"password_file {passwd}\nacl_file {ROOT / 'config' / 'mosquitto' / 'acl'}\n"
+    b.config.write_text(conf)
+    b.start()
+    yield b
+    b.stop()
+
+
+def test_acl_lets_a_device_publish_only_as_itself(acl_broker: Broker) -> None:
+    b = acl_broker
+    b.username, b.password = "nic-aggregator", USERS["nic-aggregator"]
+    agg = Subscriber(b, ["nic/#"])
+    try:
+        assert publish(b, "nic/dev-a/metrics", b'{"own": 1}', retain=False, user="dev-a", password="pw-a")
+        assert not publish(b, "nic/dev-b/metrics", b'{"forged": 1}', retain=False, user="dev-a", password="pw-a")
+        assert not publish(b, "nic/dev-b/status", b"offline", user="dev-a", password="pw-a")
+        assert not publish(b, "nic/dev-a/metrics", b'{"agg": 1}', retain=False, user="nic-aggregator",
+                           password=USERS["nic-aggregator"])
+        assert publish(b, "nic/dev-b/tier/desired", b'{"signed": 1}', user="nic-fleet", password="pw-fleet")
+        assert agg.wait_for(lambda ms: any(m.topic == "nic/dev-b/tier/desired" for m in ms), 5)
+        time.sleep(0.3)
+        seen = {(m.topic, m.payload) for m in agg.messages}
+        assert ("nic/dev-a/metrics", b'{"own": 1}') in seen
+        assert not any(b"forged" in p or b"agg" in p or t == "nic/dev-b/status" for t, p in seen), seen
+    finally:
+        agg.close()
+    # a device reads its own desired state, not another's
+    b.username, b.password = "dev-a", "pw-a"
+    dev_a = Subscriber(b, ["nic/dev-b/tier/desired", "nic/dev-a/tier/desired"])
+    try:
+        time.sleep(0.5)
+        assert dev_a.messages == []
+        assert publish(b, "nic/dev-a/tier/desired", b'{"mine": 1}', user="nic-fleet", password="pw-fleet")
+        assert dev_a.wait_for(lambda ms: [m.topic for m in ms] == ["nic/dev-a/tier/desired"], 5)
+    finally:
+        dev_a.close()
