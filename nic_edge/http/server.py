@@ -12,7 +12,8 @@ Connection flow, chosen so that no client can hang a worker or grow the thread c
    response sent before reading the body (413, 401) is not destroyed by a TCP reset.
 Limits, as nginx/HAProxy apply them: per client address at most ``http.max_pending_per_client``
 requests may still be arriving; a new one beyond that drops that address's *oldest* still-arriving
-connection (never one whose request arrived). At the overall cap a lingering, then the oldest
+connection once it is ``SLOW_AFTER_S`` old (a burst of fresh ones may reach ``BURST_FACTOR`` times
+the cap), never one whose request arrived. At the overall cap a lingering, then the oldest
 still-arriving connection makes room; only when every connection is being served does a new one
 get an immediate 503 + Retry-After (logged at most once per ``BUSY_LOG_S``).
 """
@@ -33,8 +34,8 @@ from nic_edge.core.lifecycle import Service
 from nic_edge.errors import NicEdgeError
 from nic_edge.http import wire
 from nic_edge.http.app_protocol import AppProtocol
-from nic_edge.http.conn import (BUSY, LINGER_MAX_BYTES, LINGER_S, TOO_BIG, Arriving, BusyLog, Parked, Server,
-                                close, host_of, reject, shutdown)
+from nic_edge.http.conn import (BURST_FACTOR, BUSY, LINGER_MAX_BYTES, LINGER_S, SLOW_AFTER_S, TOO_BIG, Arriving,
+                                BusyLog, Parked, Server, close, host_of, reject, shutdown)
 
 log = logging.getLogger(__name__)
 
@@ -192,24 +193,34 @@ class HttpService(Service):
                 reject(sock, BUSY)
                 close(sock)
                 continue
-            parked = Parked("arriving", addr, self._clock() + self.header_timeout)
+            now = self._clock()
+            parked = Parked("arriving", addr, now + self.header_timeout)
             host = host_of(parked)
-            if self._arriving.count(host) >= self.cfg.max_pending_per_client:
-                # one address holding many half-sent requests (slowloris): its oldest goes,
-                # so it cannot starve anyone, and a real client of that address still gets in
-                self.dropped["per_client"] += 1
-                self._unpark(self._arriving.oldest(host))  # type: ignore[arg-type]
+            self._trim(host, now)
             with self._mu:
                 self._open += 1
             sock.setblocking(False)
             self._sel.register(sock, selectors.EVENT_READ, parked)
-            self._arriving.add(host, sock)
+            self._arriving.add(host, sock, now)
             self._arrive(sock, parked)  # the request is often in the buffer with the connection
+
+    def _trim(self, host: str, now: float) -> None:
+        """Make room for one more arriving request of ``host``: one address holding many half-sent
+        requests (slowloris) loses its oldest, so it cannot starve anyone and a real client of that
+        address still gets in. A burst of fresh connections is let through up to BURST_FACTOR x."""
+        cap = self.cfg.max_pending_per_client
+        while self._arriving.count(host) >= cap:
+            sock, since = self._arriving.oldest(host)  # type: ignore[misc]
+            if now - since < SLOW_AFTER_S and self._arriving.count(host) < BURST_FACTOR * cap:
+                return
+            self.dropped["per_client"] += 1
+            self._unpark(sock)
 
     def _make_room(self) -> bool:
         """At the overall cap: close a lingering connection (already answered), else the oldest
         still-arriving request of the address with the most of them. False if all are served."""
-        victim = next(iter(self._lingering), None) or self._arriving.oldest()
+        oldest = self._arriving.oldest()
+        victim = next(iter(self._lingering), None) or (oldest[0] if oldest else None)
         if victim is None:
             return False
         self.dropped["evicted"] += 1

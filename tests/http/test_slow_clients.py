@@ -79,7 +79,9 @@ def test_200_slowloris_sockets_from_one_address_do_not_deny_service(make_server)
 
 def test_per_address_cap_drops_that_address_oldest_half_sent_connections(make_server) -> None:
     svc = make_server(workers=2, request_timeout_s=10.0, max_pending_per_client=4)
-    socks = [_open(svc.port, ATTACKER, b"GET / HTTP/1.1\r\n") for _ in range(10)]
+    socks = [_open(svc.port, ATTACKER, b"GET / HTTP/1.1\r\n") for _ in range(6)]  # a burst: all kept
+    time.sleep(0.8)  # now they are slow, not merely new
+    socks += [_open(svc.port, ATTACKER, b"GET / HTTP/1.1\r\n") for _ in range(4)]
     time.sleep(0.3)
     try:
         assert all(_closed_by_server(s, 2.0) for s in socks[:6])      # the oldest went
