@@ -158,9 +158,9 @@ def bench_http(args: argparse.Namespace) -> None:
 
                 t = threading.Thread(target=poll)
                 t.start()
-                out = subprocess.run(["slowhttptest", "-H", "-c", "200", "-r", "200", "-i", "5", "-l", "20",
-                                      "-u", f"http://127.0.0.1:{port}/", "-p", "3"],
-                                     capture_output=True, text=True).stdout
+                r = subprocess.run(["slowhttptest", "-H", "-c", "200", "-r", "200", "-i", "5", "-l", "20",
+                                    "-u", f"http://127.0.0.1:{port}/", "-p", "3"], capture_output=True, text=True)
+                out = re.sub(r"\x1b\[[0-9;]*m", "", r.stdout + r.stderr)  # its status lines are coloured
                 stop.set()
                 t.join()
                 ok = [d * 1000 for c, d in probe if c == 200]
@@ -216,7 +216,15 @@ def bench_fleet(args: argparse.Namespace) -> None:
             print(f"published {args.ids} retained 'online' statuses under fake ids in {time.perf_counter() - t0:.1f} s")
             c.loop_stop()
             c.disconnect()
-            time.sleep(10)  # let ingestion, the commit and the renders settle
+            t0 = time.perf_counter()
+            prev = proc_stats(agg.pid)[0]
+            while time.perf_counter() - t0 < 300:  # until ingestion, commits and renders settle
+                time.sleep(2)
+                cur = proc_stats(agg.pid)[0]
+                if cur - prev < 0.1:  # under 5 % of a core over 2 s
+                    break
+                prev = cur
+            print(f"settled {time.perf_counter() - t0:.0f} s after the flood")
             cpu1, rss1, w1 = proc_stats(agg.pid)
             doc = json.loads((out / "fleet.json").read_text())
             time.sleep(args.idle_seconds)

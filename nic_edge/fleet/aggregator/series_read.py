@@ -119,15 +119,17 @@ class SeriesReads:
         with self.env.begin() as txn:
             return [(bytes(k), bytes(v)) for k, v in txn.cursor(db=self.dbs[db])]
 
-    def delete_side(self, db: str, key: bytes, prefix: bool = False) -> None:
-        """Delete one side record, or with ``prefix`` every record whose key starts with ``key``."""
+    def delete_side(self, db: str, keys: list[bytes], prefix: bool = False) -> None:
+        """Delete side records in one transaction: these keys, or with ``prefix`` every record
+        whose key starts with one of them."""
         with self.env.begin(write=True) as txn:
-            if not prefix:
-                txn.delete(key, db=self.dbs[db])
-                return
             cur = txn.cursor(db=self.dbs[db])
-            while cur.set_range(key) and bytes(cur.key()).startswith(key):
-                cur.delete()
+            for key in keys:
+                if not prefix:
+                    txn.delete(key, db=self.dbs[db])
+                    continue
+                while cur.set_range(key) and bytes(cur.key()).startswith(key):
+                    cur.delete()
 
     def prefix_items(self, db: str, prefix: bytes) -> list[tuple[bytes, bytes]]:
         out = []

@@ -103,6 +103,8 @@ class FleetState:
         self.version = 0                       # bumped by every applied message: "anything new?"
         self.forgotten: set[str] = set()       # device pages the renderer removes
         self._refused_logged = 0.0
+        self._doomed: set[str] = set()         # evicted unknown devices whose record the next flush deletes
+        self._unknown_order: OrderedDict[str, None] = OrderedDict()  # eviction candidates, oldest first
         self.lock = store.lock  # one lock for the state and the store's in-memory buckets
         self.devices: dict[str, DeviceState] = {}
         self._dirty: set[str] = set()          # device records to persist
@@ -125,6 +127,8 @@ class FleetState:
                 log.error("skipping unreadable device record: %s", exc)
                 continue
             self.devices[st.id] = st
+            if _unknown(st):
+                self._unknown_order[st.id] = None
             for _, a in self.store.prefix_items("alerts", st.id.encode() + b"\x00")[-HISTORY:]:
                 ev = self.store.unpack(a)
                 st.history.append(ev)
@@ -139,10 +143,12 @@ class FleetState:
             self.version += 1
             if dev in self.devices or len(self.devices) < self.max_devices:
                 return True
-            unknown = [st for st in self.devices.values() if _unknown(st)]
-            if unknown:
-                self._forget(min(unknown, key=_last_activity).id)
-                return True
+            while self._unknown_order:  # oldest first; entries that became known are skipped
+                cand = self._unknown_order.popitem(last=False)[0]
+                st = self.devices.get(cand)
+                if st is not None and _unknown(st):
+                    self._forget(cand, stored=False)
+                    return True
             self.stats["refused"] += 1
             now = time.monotonic()
             if now - self._refused_logged >= 60.0:  # a flood of new ids must not flood the log
@@ -166,12 +172,14 @@ class FleetState:
             cutoff = self.clock() - self.unknown_expire_s
             gone = [d for d, st in self.devices.items() if _unknown(st) and _last_activity(st) < cutoff]
             for dev in gone:
-                self._forget(dev)
+                self._forget(dev, stored=False)
         if gone:
             log.info("forgot %d unknown device(s) silent for %.0fs", len(gone), self.unknown_expire_s)
         return gone
 
-    def _forget(self, dev: str) -> None:  # under the lock
+    def _forget(self, dev: str, stored: bool = True) -> None:  # under the lock
+        """``stored=False``: an unknown device has no series or alerts, only its record, which the
+        next flush deletes together with others (a flood of fake ids costs one commit, not 3 each)."""
         del self.devices[dev]
         self._dirty.discard(dev)
         self._alert_puts = [p for p in self._alert_puts if not p[1].startswith(dev.encode() + b"\x00")]
@@ -180,15 +188,20 @@ class FleetState:
         self.forgotten.add(dev)
         self.stats["forgotten"] += 1
         self.changed.set()
+        if not stored:
+            self._doomed.add(dev)
+            return
         self.store.delete_device(dev)
-        self.store.delete_side("devices", dev.encode())
-        self.store.delete_side("alerts", dev.encode() + b"\x00", prefix=True)
+        self.store.delete_side("devices", [dev.encode()])
+        self.store.delete_side("alerts", [dev.encode() + b"\x00"], prefix=True)
 
     def device(self, dev: str) -> DeviceState:
         st = self.devices.get(dev)
         if st is None:
             self.forgotten.discard(dev)
+            self._doomed.discard(dev)
             st = self.devices[dev] = DeviceState(dev, first_seen=self.clock())
+            self._unknown_order[dev] = None
             self.changed.set()
             self.urgent.add(dev)
         return st
@@ -352,6 +365,10 @@ class FleetState:
                     self._alert_puts = taken[1] + self._alert_puts
         if gate is not None and self.store.flush_errors == errors:
             gate.release_acks(token)  # committed: the broker may forget them now
+        with self.lock:
+            doomed, self._doomed = self._doomed, set()
+        if doomed:
+            self.store.delete_side("devices", [d.encode() for d in doomed])
         return n
 
     def prune(self) -> int:
