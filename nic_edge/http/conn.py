@@ -143,6 +143,16 @@ def host_of(parked: "Parked") -> str:
     return str(parked.addr[0]) if parked.addr else "?"
 
 
+def recv_ready(sock: socket.socket) -> bytes | None:
+    """What a readable non-blocking socket holds: b"" at EOF or on an error, None if nothing yet."""
+    try:
+        return sock.recv(65536)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""  # reset: treated as closed
+
+
 def reject(sock: socket.socket, reply: bytes) -> None:
     try:
         sock.setblocking(False)  # never wait on a client that does not read: best effort

@@ -35,7 +35,7 @@ from nic_edge.errors import NicEdgeError
 from nic_edge.http import wire
 from nic_edge.http.app_protocol import AppProtocol
 from nic_edge.http.conn import (BURST_FACTOR, BUSY, LINGER_MAX_BYTES, LINGER_S, SLOW_AFTER_S, TOO_BIG, Arriving,
-                                BusyLog, Parked, Server, close, host_of, reject, shutdown)
+                                BusyLog, Parked, Server, close, host_of, recv_ready, reject, shutdown)
 
 log = logging.getLogger(__name__)
 
@@ -229,12 +229,9 @@ class HttpService(Service):
 
     def _arrive(self, sock: socket.socket, parked: Parked) -> None:
         """Read what arrived; once the request is complete, queue it for a worker."""
-        try:
-            data = sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
+        data = recv_ready(sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         buf = parked.buf
         if not data:  # the client closed (or half-closed) before finishing its request
             if buf:
@@ -293,12 +290,9 @@ class HttpService(Service):
                 self._finish(sock)
 
     def _linger_read(self, sock: socket.socket, parked: Parked) -> None:
-        try:
-            data = sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
+        data = recv_ready(sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         parked.drained += len(data)
         if not data or parked.drained > LINGER_MAX_BYTES:
             self._unpark(sock)

@@ -15,18 +15,10 @@ from nic_edge.fleet.aggregator.main import AggregatorLoop
 from nic_edge.fleet.aggregator.render import Renderer
 from nic_edge.fleet.aggregator.series import SeriesStore
 from nic_edge.fleet.aggregator.state import FleetState
-from tests.fleet.aggregator_support import load_sim
+from tests.fleet.aggregator_support import Clock, load_sim
 
 sim = load_sim()
 NOW = 1_700_000_000.0
-
-
-class Clock:
-    def __init__(self, t: float = NOW) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def make(tmp: Path, clock: Clock | None = None, **kw: object) -> tuple[FleetState, Ingestor]:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
-from tests.fleet.aggregator_support import start_aggregator, write_agg_config
+from tests.fleet.aggregator_support import start_aggregator, wait_json, write_agg_config
 from tests.support.broker import Broker, Subscriber
 from tests.support.device import run_cli
 
@@ -22,7 +21,6 @@ def publish(broker: Broker, topic: str, payload: bytes, retain: bool = True, *, 
             password: str | None = None) -> bool:
     """One QoS 1 publish; False when the broker did not accept it (e.g. ACL denial under MQTT 5)."""
     import paho.mqtt.client as mqtt
-    from paho.mqtt.properties import Properties  # noqa: F401 - MQTT 5 reason codes come back on PUBACK
 
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{time.monotonic_ns()}",
                     protocol=mqtt.MQTTv5)
@@ -41,20 +39,6 @@ def publish(broker: Broker, topic: str, payload: bytes, retain: bool = True, *, 
         c.loop_stop()
         c.disconnect()
     return bool(acked) and not acked[0].is_failure
-
-
-def wait_json(path: Path, pred: Callable[[dict[str, Any]], bool], timeout: float = 20.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    doc: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        try:
-            doc = json.loads(path.read_text())
-            if pred(doc):
-                return doc
-        except (OSError, ValueError):
-            pass  # not rendered yet
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met; last fleet.json: {json.dumps(doc)[:1000]}")
 
 
 def ids(doc: dict[str, Any]) -> set[str]:

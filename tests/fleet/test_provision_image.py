@@ -292,27 +292,25 @@ def load_config_from_image(img: Path, off: int, tmp: Path):  # type: ignore[no-u
     return load_config(dest / "device.toml")
 
 
-def test_ids_differing_only_in_case_collide(ws: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _inventory_refused(ws: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], rows: str, rc: int,
+                       words: str) -> None:
     img, _ = image_with(tmp_path, boot_files())
     inv = ws / "fleet.csv"
-    inv.write_text("id,tier\nTRUCK-01,lite\ntruck-01,full\n")
+    inv.write_text(rows)
     out = tmp_path / "out"
     _assert_refused(["--image", str(img), "--inventory", str(inv), "--template", str(ws / "device.toml"),
-                     "--out", str(out), "--fleet-key", str(ws / "fleet.key")], img, capsys, 1,
-                    "(letter case ignored): truck-01 (TRUCK-01: fleet.csv row 2, fleet.csv row 3)")
+                     "--out", str(out), "--fleet-key", str(ws / "fleet.key")], img, capsys, rc, words)
     assert not out.exists()
+
+
+def test_ids_differing_only_in_case_collide(ws: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _inventory_refused(ws, tmp_path, capsys, "id,tier\nTRUCK-01,lite\ntruck-01,full\n", 1,
+                       "(letter case ignored): truck-01 (TRUCK-01: fleet.csv row 2, fleet.csv row 3)")
 
 
 def test_quoted_id_with_a_line_break_is_refused_not_mangled(ws: Path, tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    img, _ = image_with(tmp_path, boot_files())
-    inv = ws / "fleet.csv"
-    inv.write_text('id,tier\n"evil\nid",lite\n')
-    out = tmp_path / "out"
-    _assert_refused(["--image", str(img), "--inventory", str(inv), "--template", str(ws / "device.toml"),
-                     "--out", str(out), "--fleet-key", str(ws / "fleet.key")], img, capsys, 2,
-                    "device.id")
-    assert not out.exists()
+    _inventory_refused(ws, tmp_path, capsys, 'id,tier\n"evil\nid",lite\n', 2, "device.id")
 
 
 def test_image_copies_are_sparse(ws: Path, tmp_path: Path) -> None:

@@ -124,11 +124,11 @@ class SeriesReads:
         whose key starts with one of them."""
         with self.env.begin(write=True) as txn:
             cur = txn.cursor(db=self.dbs[db])
-            for key in keys:
+            for k in keys:
                 if not prefix:
-                    txn.delete(key, db=self.dbs[db])
+                    txn.delete(k, db=self.dbs[db])
                     continue
-                while cur.set_range(key) and bytes(cur.key()).startswith(key):
+                while cur.set_range(k) and bytes(cur.key()).startswith(k):
                     cur.delete()
 
     def prefix_items(self, db: str, prefix: bytes) -> list[tuple[bytes, bytes]]:
