@@ -75,6 +75,9 @@ def test_forged_seq_does_not_silence_a_device(tmp_path: Path) -> None:
         clock.t += 10
         assert ing.handle("nic/dev1/metrics", _metrics(dev, clock.t))
     assert st.devices["dev1"].counts["messages"] == 6 and st.devices["dev1"].seq_max == 7
+    out = tmp_path / "out"
+    Renderer(st, out).render(now=clock.t)
+    assert json.loads((out / "fleet.json").read_text())["devices"][0]["seq_rejected"] == 1  # reported
     # a long silence explains a big (but not absurd) jump: an outbox that dropped its oldest
     clock.t += 86400
     assert ing.handle("nic/dev1/metrics", _metrics(dev, clock.t, seq=50_000))

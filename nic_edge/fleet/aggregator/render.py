@@ -68,7 +68,7 @@ class Renderer:
             "alerts_active": [{"alert_id": a["alert_id"], "rule": a["rule"], "severity": a["severity"],
                                "since": a["ts"], "message": a["message"]} for a in st.alerts_active.values()],
             "spool_backlog": m.get("backlog"), "replaying": bool(m.get("replayed")), "replay_lag_s": replay_lag,
-            "drops": m.get("drops"), "missing_seq": st.missing, "last_seq": st.seq_max,
+            "drops": m.get("drops"), "missing_seq": st.missing, "last_seq": st.seq_max, "seq_rejected": st.seq_rejected,
             "bad_payloads": st.counts["bad"], "duplicates": st.counts["duplicates"],
         }
 
