@@ -214,7 +214,10 @@ class HttpService(Service):
             if now - since < SLOW_AFTER_S and self._arriving.count(host) < BURST_FACTOR * cap:
                 return
             self.dropped["per_client"] += 1
+            before = self._arriving.count(host)
             self._unpark(sock)
+            if self._arriving.count(host) >= before:  # not ours any more: never spin on it
+                self._arriving.discard(host, sock)
 
     def _make_room(self) -> bool:
         """At the overall cap: close a lingering connection (already answered), else the oldest
@@ -321,7 +324,8 @@ class HttpService(Service):
         try:
             parked: Parked = self._sel.get_key(sock).data
         except (KeyError, ValueError):
-            return  # already gone
+            self._lingering.pop(sock, None)  # already gone: forget it everywhere
+            return
         self._sel.unregister(sock)
         if parked.kind == "arriving":
             self._arriving.discard(host_of(parked), sock)
