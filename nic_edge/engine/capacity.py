@@ -17,7 +17,7 @@ from nic_edge.errors import StorageError
 
 DISK_FACTOR = 3          # texts + terms + vectors of the new chunks, in the new generation
 DISK_SLACK = 4 << 20     # LMDB pages, metadata, the cache and audit log that share the disk
-MEMORY_FACTOR = 20       # measured (peak RSS - baseline) / file size: 15x (a 20 MB one-line file) to 18x
+MEMORY_FACTOR = 20       # measured (peak RSS - baseline) / file size: 14x (a 20 MB one-line file) to 17x
                          # (5 MB of paragraphs), after chunking stopped listing every word; plus margin
 _MIB = 1 << 20
 
