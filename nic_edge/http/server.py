@@ -7,7 +7,9 @@ Connection flow, chosen so that no client can hang a worker or grow the thread c
    ``http.header_timeout_s``, its body within ``http.body_timeout_s``, or the connection is closed.
 2. Only complete requests go to a queue served by exactly ``http.workers`` worker threads.
    A connection carries one request (``Connection: close``) so a worker never idles on keep-alive.
-   A body the worker must still read (after ``Expect: 100-continue``) has the body deadline.
+   ``Expect: 100-continue`` within the body limit is answered by the service thread too, so a
+   client that then drips its body holds no worker; a worker that still reads (never, by design,
+   kept as a safety net) is cut off at the body deadline.
 3. After the response the socket "lingers" in the selector until the client closes it, so a
    response sent before reading the body (413, 401) is not destroyed by a TCP reset.
 Limits, as nginx/HAProxy apply them: per client address at most ``http.max_pending_per_client``
@@ -251,7 +253,13 @@ class HttpService(Service):
                 return
             head_len, headerless = end
             parked.extra = b"\r\n" if headerless else b""
-            body = 0 if headerless else wire.body_wanted(buf[:head_len], self.cfg.max_body_bytes)
+            limit = self.cfg.max_body_bytes
+            body, expect = (0, False) if headerless else wire.body_wanted(buf[:head_len], limit)
+            if expect and body:
+                # the go-ahead comes from here, so a client that then drips its body holds no worker
+                reject(sock, wire.CONTINUE)
+                buf, head_len = wire.drop_expect(buf, head_len)
+                parked.buf = buf
             parked.need = head_len + body
             parked.deadline = self._clock() + self.body_timeout if body else parked.deadline
         if len(buf) >= parked.need:

@@ -15,6 +15,8 @@ MAX_HEAD = MAX_LINE + 16 * 1024  # a head still incomplete beyond this gets 431 
 _LENGTH = re.compile(rb"\ncontent-length[ \t]*:[ \t]*([0-9]{1,12})[ \t]*\r?\n", re.I)
 _EXPECT = re.compile(rb"\nexpect[ \t]*:", re.I)
 _CHUNKED = re.compile(rb"\ntransfer-encoding[ \t]*:", re.I)
+_EXPECT_LINE = re.compile(rb"\nexpect[ \t]*:[^\n]*\n", re.I)
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 def head_end(buf: bytes | bytearray) -> tuple[int, bool] | None:
@@ -31,17 +33,22 @@ def head_end(buf: bytes | bytearray) -> tuple[int, bool] | None:
     return (min(ends), False) if ends else None
 
 
-def body_wanted(head: bytes | bytearray, limit: int) -> int:
-    """Body bytes the service thread should collect before handing over: the Content-Length when
-    it is plain and within ``limit``; 0 when the worker must decide (none, too large, chunked,
-    ``Expect: 100-continue``, which needs the handler's go-ahead first)."""
-    if _EXPECT.search(head) or _CHUNKED.search(head):
-        return 0
+def body_wanted(head: bytes | bytearray, limit: int) -> tuple[int, bool]:
+    """``(bytes, expect)``: the body the service thread should collect before handing over (the
+    Content-Length when it is plain and within ``limit``; 0 when the handler must decide: none,
+    too large, chunked, ambiguous), and whether the client waits for ``100 Continue``."""
+    expect = bool(_EXPECT.search(head))
     m = _LENGTH.search(head)
-    if m is None or len(_LENGTH.findall(head)) != 1:
-        return 0
+    if _CHUNKED.search(head) or m is None or len(_LENGTH.findall(head)) != 1:
+        return 0, expect
     n = int(m.group(1))
-    return n if n <= limit else 0
+    return (n if n <= limit else 0), expect
+
+
+def drop_expect(buf: bytearray, head_len: int) -> tuple[bytearray, int]:
+    """The request without its ``Expect`` line (the service thread already sent 100 Continue)."""
+    head = _EXPECT_LINE.sub(b"\n", bytes(buf[:head_len]))
+    return bytearray(head) + buf[head_len:], len(head)
 
 
 class Prefixed(io.RawIOBase):

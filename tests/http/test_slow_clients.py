@@ -141,6 +141,19 @@ def test_dripping_client_does_not_hold_the_only_worker(make_server) -> None:
         dripper.close()
 
 
+def test_slow_body_after_100_continue_does_not_hold_the_only_worker(make_server) -> None:
+    svc = make_server(workers=1, request_timeout_s=10.0)
+    slow = _open(svc.port, ATTACKER, b"POST /api/ask HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n")
+    try:
+        slow.settimeout(3)
+        assert slow.recv(1024).startswith(b"HTTP/1.1 100 Continue")
+        slow.sendall(b'{"question": ')  # ... and the rest never comes
+        code, took = _timed_get(svc.port, timeout=5)
+        assert code == 200 and took < 1.0, took
+    finally:
+        slow.close()
+
+
 def test_slow_head_and_slow_body_time_out_early(make_server) -> None:
     svc = make_server(workers=2, request_timeout_s=30.0, header_timeout_s=0.5, body_timeout_s=0.5)
     head = _open(svc.port, first=b"GET / HTTP/1.1\r\n")
