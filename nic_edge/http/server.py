@@ -6,18 +6,16 @@ Connection flow, chosen so that no client can hang a worker or grow the thread c
    idle or dripping socket (slowloris, slow POST) never holds a worker. A head must arrive within
    ``http.header_timeout_s``, its body within ``http.body_timeout_s``, or the connection is closed.
 2. Only complete requests go to a queue served by exactly ``http.workers`` worker threads.
-   A connection carries one request (``Connection: close``) so a worker never idles on keep-alive.
-   ``Expect: 100-continue`` within the body limit is answered by the service thread too, so a
-   client that then drips its body holds no worker; a worker that still reads (never, by design,
-   kept as a safety net) is cut off at the body deadline.
+   One request per connection (``Connection: close``): a worker never idles on keep-alive.
+   The service thread answers ``Expect: 100-continue`` too, so no worker waits for a body (a
+   worker still reading anyway is cut off at the body deadline: a safety net).
 3. After the response the socket "lingers" in the selector until the client closes it, so a
    response sent before reading the body (413, 401) is not destroyed by a TCP reset.
 Limits, as nginx/HAProxy apply them: per client address at most ``http.max_pending_per_client``
-requests may still be arriving; a new one beyond that drops that address's *oldest* still-arriving
-connection once it is ``SLOW_AFTER_S`` old (a burst of fresh ones may reach ``BURST_FACTOR`` times
-the cap), never one whose request arrived. At the overall cap a lingering, then the oldest
-still-arriving connection makes room; only when every connection is being served does a new one
-get an immediate 503 + Retry-After (logged at most once per ``BUSY_LOG_S``).
+requests may still be arriving; beyond, that address's *oldest* arriving one goes once it is
+``SLOW_AFTER_S`` old (bursts may reach ``BURST_FACTOR`` x the cap), never one whose request arrived.
+At the overall cap a lingering, then the oldest arriving connection makes room; only when all are
+being served does a new one get 503 + Retry-After (logged at most once per ``BUSY_LOG_S``).
 """
 
 from __future__ import annotations
