@@ -19,6 +19,7 @@ DISK_FACTOR = 3          # texts + terms + vectors of the new chunks, in the new
 DISK_SLACK = 4 << 20     # LMDB pages, metadata, the cache and audit log that share the disk
 MEMORY_FACTOR = 20       # measured (peak RSS - baseline) / file size: 14x (a 20 MB one-line file) to 17x
                          # (5 MB of paragraphs), after chunking stopped listing every word; plus margin
+RUNTIME_FLOOR = 80 << 20  # measured RSS of `nic-edge index` with the model loaded, before reading a file
 _MIB = 1 << 20
 
 
@@ -47,22 +48,19 @@ def check_free_space(root: Path, new_bytes: int) -> None:
                            "larger one")
 
 
-def rss_bytes() -> int:
-    try:
-        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0  # not Linux: no baseline, the file estimate alone decides
-
-
 def memory_problem(size: int, held: int, budget: int | None) -> str | None:
-    """Why a file of ``size`` bytes cannot be indexed now (``held`` bytes of files already read
-    in this run stay in memory until the commit), or None."""
+    """Why a file of ``size`` bytes cannot be indexed in this run (``held`` bytes of files already
+    read in it stay in memory until the commit), or None. Deterministic: the run's estimate must
+    fit the budget above ``RUNTIME_FLOOR`` (what the runtime and model hold by themselves), not
+    whatever the process happens to hold right now."""
     if not budget:
         return None
-    need = rss_bytes() + MEMORY_FACTOR * (size + held)
-    if need <= budget:
+    room = budget - RUNTIME_FLOOR
+    need = MEMORY_FACTOR * (size + held)
+    if need <= room:
         return None
-    room = max(0, (budget - rss_bytes()) // MEMORY_FACTOR - held)
+    fits = max(0, room // MEMORY_FACTOR - held)
     return (f"too large to index within this tier's memory budget ({budget / _MIB:.0f} MiB): needs about "
-            f"{need / _MIB:.0f} MiB (at most ~{room / _MIB:.1f} MiB of manual fits now); split the file, index "
-            f"it in a separate run, or on a bigger box (NIC_EDGE_TIER=full) and copy the data dir")
+            f"{(RUNTIME_FLOOR + need) / _MIB:.0f} MiB (at most ~{fits / _MIB:.1f} MiB of manual fits in this run); "
+            f"split the file, index it in a separate run, or on a bigger box (NIC_EDGE_TIER=full) and copy the "
+            f"data dir")

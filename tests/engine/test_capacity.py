@@ -22,7 +22,7 @@ def _manual(path: Path, size: int) -> Path:
 def test_a_file_beyond_the_memory_budget_is_refused_and_the_rest_indexed(tmp_path: Path) -> None:
     small = _manual(tmp_path / "small.txt", 20_000)
     big = _manual(tmp_path / "big.txt", 4 << 20)
-    budget = capacity.rss_bytes() + capacity.MEMORY_FACTOR * (1 << 20)  # room for ~1 MiB of manual
+    budget = capacity.RUNTIME_FLOOR + capacity.MEMORY_FACTOR * (1 << 20)  # room for 1 MiB of manual
     report = Indexer(IndexStore(tmp_path / "index"), lambda: None, memory_budget=budget).index_paths([small, big])
     assert report.indexed_files == [str(small)]
     [(name, why)] = report.skipped
@@ -32,12 +32,12 @@ def test_a_file_beyond_the_memory_budget_is_refused_and_the_rest_indexed(tmp_pat
 def test_the_budget_counts_files_already_read_in_the_same_run(tmp_path: Path) -> None:
     files = [_manual(tmp_path / f"m{i}.txt", 1 << 20) for i in range(3)]
 
-    def budget() -> int:  # room for 1.5 MiB of manual on top of what the process holds now
-        return capacity.rss_bytes() + capacity.MEMORY_FACTOR * (3 << 19)
+    def budget() -> int:  # room for 1.5 MiB of manual per run
+        return capacity.RUNTIME_FLOOR + capacity.MEMORY_FACTOR * (3 << 19)
 
     report = Indexer(IndexStore(tmp_path / "index"), lambda: None, memory_budget=budget()).index_paths(files)
     assert len(report.indexed_files) == 1 and len(report.skipped) == 2
-    # a later run has room again for a file skipped now
+    # a later run has room again for a file skipped now, whatever the process holds meanwhile
     report = Indexer(IndexStore(tmp_path / "index"), lambda: None, memory_budget=budget()).index_paths(files[1:2])
     assert report.indexed_files == [str(files[1])]
 
