@@ -23,6 +23,7 @@ from nic_edge.engine.engine import Engine
 from nic_edge.errors import ConfigError, InvalidInputError
 from nic_edge.telemetry.alerts import AlertEvaluator, load_rules
 from nic_edge.telemetry.audit import AuditLog
+from nic_edge.telemetry.write_guard import WriteGuard
 from nic_edge.telemetry.device_metrics import DeviceMetrics
 from nic_edge.telemetry.profiler import BudgetActions, BudgetEnforcer
 
@@ -53,6 +54,7 @@ class DeviceApp:
         self.start_error: str | None = None
         self.started_at = clock()
         self.metrics = DeviceMetrics()
+        self.writes = WriteGuard(self.metrics.record_write_failure, clock)  # full disk: answers go on
         self.events: list[dict[str, Any]] = []  # alert-worthy events (cache corruption, ...)
         self._measured_threads = load_measured(self.data_dir, self._hardware.cpus)
         self.threads: ThreadCounts = self._thread_counts(self.profile)
@@ -72,6 +74,7 @@ class DeviceApp:
             enter_lexical=lambda: self._set_lexical(True), leave_lexical=lambda: self._set_lexical(False)))
         self.metrics.set_budget(self.budget.state())
         self.mqtt_status: Callable[[], dict[str, Any]] = lambda: {"state": "disabled"}
+        self.outbox_error: Callable[[], str | None] = lambda: None  # set by the runtime with MQTT on
         self.on_tier_change: list[Callable[[TierDecision], None]] = []
         self._token = self._read_token()
 
@@ -118,7 +121,7 @@ class DeviceApp:
         self.events.append({"event": name, "detail": detail, "ts": self._clock()})
         del self.events[:-50]
         if self.audit is not None:
-            self.audit.action(name, "system", detail, ok=False)
+            self.writes.run("audit", self.audit.action, name, "system", detail, ok=False)
 
     # -- ask path -------------------------------------------------------------------------
     def _fingerprint(self, top_k: int | None) -> str:
@@ -145,7 +148,8 @@ class DeviceApp:
         self.metrics.record_answer(answer, cache_consulted=use_cache and self.cache is not None)
         self.metrics.set_mode(self.engine.mode)
         if self.audit is not None:
-            self.audit.question(answer, question if isinstance(question, str) else None, surface)
+            self.writes.run("audit", self.audit.question, answer, question if isinstance(question, str) else None,
+                            surface)
         return answer
 
     def retrieve(self, query: object, k: object = None) -> dict[str, Any]:
@@ -197,7 +201,7 @@ class DeviceApp:
         override_state.write_state(self.data_dir, state)
         decision = self.apply_tier(tier, "local")
         if self.audit is not None:
-            self.audit.action("tier_local", actor, {"tier": tier}, ok=True)
+            self.writes.run("audit", self.audit.action, "tier_local", actor, {"tier": tier}, ok=True)
         return {"tier": decision.as_dict()}
 
     # -- budget actions -------------------------------------------------------------------
@@ -223,6 +227,7 @@ class DeviceApp:
         self.budget.feed(sample.get("rss_bytes"))
         self.metrics.set_budget(self.budget.state())
         self.metrics.set_mode(self.engine.mode)
+        self.writes.poll(self.cache, self.outbox_error)
 
     # -- admin ----------------------------------------------------------------------------
     def admin_token(self) -> str | None:
@@ -231,7 +236,7 @@ class DeviceApp:
     def clear_cache(self, actor: str) -> dict[str, Any]:
         result = self.cache.clear() if self.cache is not None else {"cleared": 0, "enabled": False}
         if self.audit is not None:
-            self.audit.action("cache_clear", actor, result, ok=True)
+            self.writes.run("audit", self.audit.action, "cache_clear", actor, result, ok=True)
         return result
 
     # -- status ---------------------------------------------------------------------------
@@ -240,8 +245,11 @@ class DeviceApp:
             return "starting", {"reason": self.start_error or "indexing or starting up"}
         mode = self.engine.mode
         degraded = self.budget.level > 0 or (mode == "lexical" and self.profile.embeddings and self.embedder is not None)
-        return ("degraded" if degraded else "ok"), {"mode": mode, "tier": self.decision.name,
-                                                     "memory": self.budget.state()["state"]}
+        details = {"mode": mode, "tier": self.decision.name, "memory": self.budget.state()["state"]}
+        failing = self.writes.problems()
+        if failing:  # answers go on, but the audit trail, cache or telemetry are being lost
+            details["storage"] = failing
+        return ("degraded" if degraded or failing else "ok"), details
 
     def alerts(self) -> dict[str, Any]:
         return {"active": self.alert_evaluator.active(), "recent": self.alert_evaluator.recent(50)}
@@ -296,4 +304,4 @@ class DeviceApp:
         if self.cache is not None:
             self.cache.close()
         if self.audit is not None:
-            self.audit.close()
+            self.writes.run("audit", self.audit.close)

@@ -136,6 +136,7 @@ class Device:
         self.telemetry = self.runtime.add(TelemetryService(
             self.publisher, lambda: metrics_snapshot(app, self.sampler, self.publisher.status()), interval))
         app.mqtt_status = self.publisher.status
+        app.outbox_error = lambda: self.publisher.storage_error if self.publisher is not None else None
         app.on_tier_change.append(lambda d: self.publisher.refresh_info())
 
     def _on_desired(self, payload: bytes) -> None:

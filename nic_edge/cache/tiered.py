@@ -172,6 +172,11 @@ class TieredCache:
         if n >= _BATCH:
             self._flush_now.set()
 
+    @property
+    def write_errors(self) -> int:
+        """L2 storage errors (e.g. a full disk); the answer was served anyway."""
+        return 0 if self._l2 is None else self._l2.counters["errors"]
+
     def flush(self) -> int:
         """Write pending answers to L2 in one transaction; returns how many were stored."""
         with self._pending_lock:

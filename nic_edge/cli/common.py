@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
@@ -70,14 +71,28 @@ def run(prog: str, func: Callable[[], int]) -> int:
         except OSError:
             pass
         return EXIT_OK
-    except Exception as exc:  # boundary: a bug still gets one line; the traceback goes to the log
-        logging.getLogger("nic_edge").debug("internal error", exc_info=True)
-        print(f"{prog}: internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)",
-              file=sys.stderr)
-        if logging.getLogger().isEnabledFor(logging.INFO):
-            import traceback
-            traceback.print_exc()
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            report_internal(prog, exc)
+            return EXIT_FAIL
+        # the disk filled up mid-way (the up-front checks passed): say so, not "internal error"
+        print(f"{prog}: error: no space left on device{f' ({exc.filename})' if exc.filename else ''} "
+              "(hint: free space on the data dir's disk and run the command again; nothing half-written "
+              "is used)", file=sys.stderr)
         return EXIT_FAIL
+    except Exception as exc:  # boundary: a bug still gets one line; the traceback goes to the log
+        report_internal(prog, exc)
+        return EXIT_FAIL
+
+
+def report_internal(prog: str, exc: BaseException) -> None:
+    """Report an unexpected error in one line (the traceback only with -v)."""
+    logging.getLogger("nic_edge").debug("internal error", exc_info=exc)
+    print(f"{prog}: internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)",
+          file=sys.stderr)
+    if logging.getLogger().isEnabledFor(logging.INFO):
+        import traceback
+        traceback.print_exception(exc)
 
 
 def version_action(p: argparse.ArgumentParser) -> None:

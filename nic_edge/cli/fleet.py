@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--wait", type=float, default=2.0, metavar="S", help="seconds to listen without --follow")
     s.add_argument("--json", action="store_true", help="one JSON object per line")
 
+    s = sub.add_parser("forget", help="remove devices: clear their retained topics; aggregators drop them")
+    _common(s)
+    s.add_argument("devices", nargs="+", metavar="DEVICE")
+
     s = sub.add_parser("keygen", help="create a new fleet key (or, with --signing, an Ed25519 signing key)")
     s.add_argument("--out", required=True, metavar="FILE", help="where to write the key (mode 0600)")
     s.add_argument("--signing", action="store_true",
@@ -124,6 +128,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return tools.set_tier(cfg, args.devices, None, _fleet_key(args, cfg), args.timeout, args.no_wait)
     if args.command == "status":
         return tools.status(cfg, args.json, args.wait)
+    if args.command == "forget":
+        return tools.forget(cfg, args.devices)
     if args.command == "alerts":
         return tools.alerts(cfg, args.follow, args.wait, args.json)
     raise AssertionError(args.command)

@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 # this date cannot be real for this build, so the age check is skipped (the version check stays).
 MIN_PLAUSIBLE_TIME = 1767225600.0  # 2026-01-01T00:00:00Z
 TIMESYNC_FLAG = Path("/run/systemd/timesync/synchronized")
+# Versions are milliseconds since the epoch at issue (fleet/tools.py), +1 past the last report.
+# A version further ahead of its issued_at than this cannot come from the fleet tool; accepted, it
+# would make every later real override look like a replay (a 2**80 version locks a box out).
+VERSION_WINDOW_MS = 30 * 86400 * 1000
 
 
 def clock_synchronised(now: float, flag: Path = TIMESYNC_FLAG) -> bool:
@@ -102,6 +106,13 @@ class OverrideManager:
             # A deleted retained message: by contract it changes nothing.
             return self._report("ignored", "empty payload ignored; override unchanged", last_version)
         version = desired["version"]
+        now = self._clock()
+        if last_version is not None and self._synced(now) and last_version > now * 1000 + VERSION_WINDOW_MS:
+            # stored by an older build that took a forged jump: a real clock shows it cannot be
+            # a real version, so it no longer blocks real overrides (restart or next message recovers)
+            log.warning("stored override version %d is beyond any real clock; ignored for the replay check",
+                        last_version)
+            last_version = None
         if self._key is None:
             return self._reject("this device has no fleet key (fleet.key_file); overrides are refused", version, payload)
         try:
@@ -109,6 +120,9 @@ class OverrideManager:
         except SignatureError as exc:
             return self._reject(exc.message, version, payload)
         digest = hashlib.sha256(signing.canonical_bytes(desired, self.device_id)).hexdigest()
+        if version > desired["issued_at"] * 1000 + VERSION_WINDOW_MS:
+            return self._reject(f"version {version} is too far ahead of issued_at (versions are issue times "
+                                f"in ms); not applied so later overrides are not locked out", version, payload)
         if last_version is not None and version < last_version:
             return self._reject(f"replayed version {version} < last applied {last_version}", version, payload)
         if last_version == version:
@@ -117,7 +131,6 @@ class OverrideManager:
                 status = "cleared" if desired["tier"] is None else "applied"
                 return self._report(status, "already applied", version)
             return self._reject(f"version {version} was already applied with a different payload", version, payload)
-        now = self._clock()
         notes = []
         if self._synced(now):
             issued = desired["issued_at"]

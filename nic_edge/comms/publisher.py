@@ -145,6 +145,11 @@ class MqttPublisher(Service):
         self._storage_error = None
         return seq
 
+    @property
+    def storage_error(self) -> str | None:
+        """The outbox write failure of the last submit (e.g. disk full), None once writes work."""
+        return self._storage_error
+
     def set_reported(self, report: dict[str, Any]) -> None:
         """Publish retained ``tier/reported`` now if connected, and again on every connect."""
         self._reported = schema.encode_reported(report)

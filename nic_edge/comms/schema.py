@@ -17,7 +17,7 @@ import math
 from typing import Any, Callable
 
 from nic_edge.comms import checks as c
-from nic_edge.core.config import TIER_NAMES
+from nic_edge.core.config import TIER_NAMES, device_id_problem
 from nic_edge.errors import NicEdgeError
 
 STATUS, INFO, METRICS, ALERTS = "status", "info", "metrics", "alerts"
@@ -53,8 +53,8 @@ class SchemaError(NicEdgeError, ValueError):
 def topic(prefix: str, device: str, kind: str) -> str:
     if kind not in KINDS:
         raise SchemaError(f"unknown topic kind {kind!r}")
-    if not device or any(ch in device for ch in "/+#"):
-        raise SchemaError(f"device id {device!r} is not usable in a topic")
+    if device_id_problem(device):
+        raise SchemaError(f"device id {device[:100]!r} is not usable in a topic: {device_id_problem(device)}")
     return f"{prefix}/{device}/{kind}"
 
 
@@ -82,6 +82,17 @@ def reported_topic(prefix: str, device: str) -> str:
     return topic(prefix, device, REPORTED)
 
 
+# Every retained topic of a device (DESIGN.md MQTT table), status last: ``nic-fleet forget`` clears
+# them in this order, and an aggregator forgets a device when its retained status is cleared.
+SHADOW_KINDS = ("content/desired", "content/reported", "software/desired", "software/reported")
+FORGET_KINDS = (INFO, DESIRED, REPORTED, *SHADOW_KINDS, STATUS)
+
+
+def retained_topics(prefix: str, device: str) -> list[str]:
+    topic(prefix, device, STATUS)  # the device id rule
+    return [f"{prefix}/{device}/{k}" for k in FORGET_KINDS]
+
+
 def subscription(prefix: str, kind: str | None = None) -> str:
     """Wildcard filter over every device: ``nic/+/metrics``, or ``nic/#`` for all kinds."""
     if kind is None:
@@ -98,7 +109,10 @@ def parse_topic(name: str, prefix: str = "nic") -> tuple[str, str]:
         raise SchemaError(f"topic {name!r} is not under prefix {prefix!r}")
     device, sep, kind = name[len(head):].partition("/")
     if not sep or not device or kind not in KINDS:
-        raise SchemaError(f"topic {name!r} is not <prefix>/<device>/<kind>")
+        raise SchemaError(f"topic {name[:200]!r} is not <prefix>/<device>/<kind>")
+    problem = device_id_problem(device)  # e.g. a 600-character id would break LMDB keys downstream
+    if problem:
+        raise SchemaError(f"topic {name[:100]!r}: device id {problem}")
     return device, kind
 
 

@@ -37,12 +37,16 @@ def _one_of(*choices: str) -> Check:
     return check
 
 
-def _device_id(v: str) -> str | None:
-    if v == "":
-        return None  # filled from the hostname
-    if len(v) > 64 or any(c in v for c in "/+#") or not v.isprintable() or v.strip() != v:
+def device_id_problem(v: str) -> str | None:
+    """The device id rule (DESIGN.md): what is wrong with ``v``, or None. Shared by the config,
+    the MQTT topic boundary (comms/schema.py) and the fleet tools."""
+    if not v or len(v) > 64 or any(c in v for c in "/+#") or not v.isprintable() or v.strip() != v:
         return "must be 1-64 printable characters without '/', '+', '#' or surrounding spaces"
     return None
+
+
+def _device_id(v: str) -> str | None:
+    return None if v == "" else device_id_problem(v)  # "" is filled from the hostname
 
 
 def _tier(v: str) -> str | None:
@@ -69,6 +73,10 @@ class HttpConfig:
     token_file: str = _opt("", None, "file holding the admin bearer token; empty = admin routes off")
     max_body_bytes: int = _opt(16384, _range(1024, 10 * 1024 * 1024), "largest request body")
     request_timeout_s: float = _opt(10.0, _range(0.5, 300), "socket timeout per request")
+    header_timeout_s: float = _opt(5.0, _range(0.5, 300), "a request head must arrive within this")
+    body_timeout_s: float = _opt(5.0, _range(0.5, 300), "a request body must arrive within this")
+    max_pending_per_client: int = _opt(16, _range(1, 4096),
+                                       "requests still arriving per client address; beyond, its oldest is dropped")
     workers: int = _opt(8, _range(1, 256), "most requests handled at once")
 
 
@@ -166,6 +174,8 @@ class AggregatorConfig:
     ack_after_commit: str = _opt("auto", _one_of("auto", "on", "off"),
                                  "acknowledge snapshots only once committed (none lost if killed); auto = on with MQTT 5")
     commit_interval_s: float = _opt(0.5, _range(0.05, 60), "LMDB commit + fsync interval")
+    max_devices: int = _opt(2000, _range(1, 1_000_000), "device ids held; beyond, new ids are ignored")
+    unknown_expire_s: float = _opt(3600.0, _range(1, 1e8), "forget ids that never sent info/metrics, silent this long")
 
 
 @dataclass(frozen=True)

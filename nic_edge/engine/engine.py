@@ -143,7 +143,7 @@ class Engine:
 
     def _indexer(self) -> Indexer:
         return Indexer(self.store, lambda: None if self._lexical_only else self.embedder, self.loader,
-                       calibrate=self._calibrate)
+                       calibrate=self._calibrate, memory_budget=getattr(self.profile, "memory_budget_bytes", None))
 
     def _calibrate(self, snap: Snapshot, pool: Any = None) -> dict:
         """Calibration of a generation that is not current yet: its questions go through this

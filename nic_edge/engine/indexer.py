@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from nic_edge.engine import catalog
+from nic_edge.engine import capacity, catalog
 from nic_edge.engine.bm25 import build_arrays, chunk_terms
 from nic_edge.engine.store import GenerationData, IndexStore, Snapshot
 from nic_edge.engine.vectors import quantize
@@ -84,6 +84,13 @@ class _Row:
     page_kind: str | None = None
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # reported as unreadable by the loop
+
+
 def expand(paths: Iterable[Path | str], empty: list[tuple[str, str]] | None = None) -> list[Path]:
     """Files as given, folders walked for manual files; a folder with none goes to ``empty``."""
     out: list[Path] = []
@@ -142,11 +149,13 @@ class Indexer:
 
     def __init__(self, store: IndexStore, embedder_fn: Callable[[], Any],
                  loader: Callable[[Path], list[Any]] | None = None,
-                 calibrate: Callable[[Snapshot], dict | None] | None = None) -> None:
+                 calibrate: Callable[[Snapshot], dict | None] | None = None,
+                 memory_budget: int | None = None) -> None:
         self.store = store
         self.embedder_fn = embedder_fn
         self.loader = loader
         self.calibrate = calibrate
+        self.memory_budget = memory_budget  # the tier's RSS budget: files that cannot fit are skipped
 
     def index_paths(self, paths: Iterable[Path | str], progress: Progress | None = None) -> IndexReport:
         load_documents = self.loader
@@ -154,6 +163,7 @@ class Indexer:
             from nic_edge.engine.ingest import load_documents
         report = IndexReport()
         files_list = expand(paths, report.skipped)
+        capacity.check_free_space(self.store.root, sum(_size(p) for p in files_list))
         stale = self.store.stale_files()
         if stale is not None:
             files_list = self._migrate(files_list, stale, report)
@@ -162,6 +172,7 @@ class Indexer:
         held = snap.file_rows() if snap else {}
         new_docs: dict[str, list[Any]] = {}
         now = time.time()
+        read_bytes = 0  # of files read in this run: their documents stay in memory until the commit
         for n, path in enumerate(files_list):
             if progress:
                 progress(n, len(files_list), f"reading {path.name}")
@@ -177,6 +188,11 @@ class Indexer:
             if old is not None and old["sha256"] == sha and held.get(key, 0) == old.get("file_chunks"):
                 report.unchanged.append(str(path))
                 continue
+            too_big = capacity.memory_problem(_size(path), read_bytes, self.memory_budget)
+            if too_big:
+                report.skipped.append((str(path), too_big))
+                continue
+            read_bytes += _size(path)
             try:
                 docs = [d for d in load_documents(path) if d.chunks]
             except (IngestError, MissingDependencyError) as exc:

@@ -226,3 +226,21 @@ def alerts(cfg: Config, follow: bool, wait: float, as_json: bool) -> int:
     if not seen and not follow:
         print("no alerts received", file=sys.stderr)
     return 0
+
+
+def forget(cfg: Config, devices: list[str]) -> int:
+    """Delete every retained message of each device (status last); a running aggregator drops
+    the device, its history and page when it sees the status deleted. A box that is still
+    running publishes its status again on its next connect and reappears."""
+    prefix = cfg.mqtt.topic_prefix
+    topics = {dev: schema.retained_topics(prefix, dev) for dev in devices}  # the id rule, before any write
+    fc = FleetClient(cfg, "forget")
+    fc.connect([])
+    try:
+        for dev, names in topics.items():
+            for t in names:
+                fc.publish(t, b"", retain=True)  # an empty retained publish deletes it at the broker
+            print(f"{dev}: forgotten (retained topics cleared; aggregators drop it)")
+    finally:
+        fc.close()
+    return 0

@@ -1,16 +1,21 @@
 """HttpService: the stdlib HTTP server with bounded workers and per-connection deadlines.
 
 Connection flow, chosen so that no client can hang a worker or grow the thread count:
-1. The service thread (``nic-http``) accepts connections and parks them in a selector until the
-   client has sent something, so idle sockets (slowloris) cost no worker and /healthz keeps
-   answering. Parked connections are dropped after ``http.request_timeout_s``.
-2. Readable connections go to a queue served by exactly ``http.workers`` worker threads.
-   A connection carries one request (``Connection: close``) so a worker never idles on keep-alive.
-3. While a worker still reads the request, the service thread enforces an overall deadline (a
-   client dripping one byte at a time is cut off, not just one that goes silent).
-4. After the response the socket "lingers" in the selector until the client closes it, so a
+1. The service thread (``nic-http``) accepts connections and reads each request head (and a body
+   with a plain Content-Length within ``http.max_body_bytes``) itself, without blocking, so an
+   idle or dripping socket (slowloris, slow POST) never holds a worker. A head must arrive within
+   ``http.header_timeout_s``, its body within ``http.body_timeout_s``, or the connection is closed.
+2. Only complete requests go to a queue served by exactly ``http.workers`` worker threads.
+   One request per connection (``Connection: close``): a worker never idles on keep-alive.
+   The service thread answers ``Expect: 100-continue`` too, so no worker waits for a body (a
+   worker still reading anyway is cut off at the body deadline: a safety net).
+3. After the response the socket "lingers" in the selector until the client closes it, so a
    response sent before reading the body (413, 401) is not destroyed by a TCP reset.
-Open connections are capped; beyond the cap a new connection gets an immediate 503 + Retry-After.
+Limits, as nginx/HAProxy apply them: per client address at most ``http.max_pending_per_client``
+requests may still be arriving; beyond, that address's *oldest* arriving one goes once it is
+``SLOW_AFTER_S`` old (bursts may reach ``BURST_FACTOR`` x the cap), never one whose request arrived.
+At the overall cap a lingering, then the oldest arriving connection makes room; only when all are
+being served does a new one get 503 + Retry-After (logged at most once per ``BUSY_LOG_S``).
 """
 
 from __future__ import annotations
@@ -19,68 +24,20 @@ import logging
 import queue
 import selectors
 import socket
-import socketserver
 import threading
 import time
-from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
+from collections import OrderedDict
 from typing import Callable
 
 from nic_edge.core.config import HttpConfig
 from nic_edge.core.lifecycle import Service
 from nic_edge.errors import NicEdgeError
+from nic_edge.http import wire
 from nic_edge.http.app_protocol import AppProtocol
-from nic_edge.http.handler import RequestHandler
+from nic_edge.http.conn import (BURST_FACTOR, BUSY, LINGER_MAX_BYTES, LINGER_S, SLOW_AFTER_S, TOO_BIG, Arriving,
+                                BusyLog, Parked, Server, close, host_of, recv_ready, reject, shutdown)
 
 log = logging.getLogger(__name__)
-
-LINGER_S = 2.0                # how long a finished connection may take to close
-LINGER_MAX_BYTES = 1 << 20    # unread request bytes discarded before giving up on a graceful close
-_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-         b"Retry-After: 1\r\nConnection: close\r\nContent-Length: 56\r\n\r\n"
-         b'{"error": "server busy, retry shortly", "reason": "busy"}')
-
-
-@dataclass
-class _Parked:
-    kind: str          # "listen" | "wake" | "pending" | "linger"
-    addr: tuple = ()
-    deadline: float = 0.0
-    drained: int = 0
-
-
-class _Server(ThreadingHTTPServer):
-    """Listening socket and handler plumbing; the accept loop lives in HttpService."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128   # the kernel backlog absorbs bursts; the selector drains it quickly
-
-    def __init__(self, address: tuple[str, int], app: AppProtocol, cfg: HttpConfig,
-                 service: "HttpService") -> None:
-        self.app = app
-        self.cfg = cfg
-        self.service = service
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, RequestHandler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind calls getfqdn(), which can stall for seconds on a box without DNS
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = port
-
-    def request_read(self, sock: socket.socket) -> None:
-        """Called by the handler once the request is read: ends the overall read deadline and
-        gives the response phase the full per-operation timeout again."""
-        self.service._reading_done(sock)
-        try:
-            sock.settimeout(self.cfg.request_timeout_s)
-        except OSError:
-            pass  # already closed; the write that follows reports it
-
 
 class HttpService(Service):
     """The local HTTP surface. ``HttpService(app, cfg.http)``; after ``start()``, ``.port`` holds
@@ -94,10 +51,13 @@ class HttpService(Service):
         super().__init__()
         self.app = app
         self.cfg = http_cfg or HttpConfig()
-        self.max_connections = max_connections or max(64, self.cfg.workers * 16)
+        self.max_connections = max_connections or max(128, self.cfg.workers * 32)
+        self.header_timeout = min(self.cfg.header_timeout_s, self.cfg.request_timeout_s)
+        self.body_timeout = min(self.cfg.body_timeout_s, self.cfg.request_timeout_s)
         self.port: int | None = None
+        self.dropped = {"busy": 0, "per_client": 0, "evicted": 0, "timeout": 0}
         self._clock = clock
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._sel: selectors.BaseSelector | None = None
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._handoff: queue.SimpleQueue = queue.SimpleQueue()
@@ -106,19 +66,18 @@ class HttpService(Service):
         self._wake_w: socket.socket | None = None
         self._reading: dict[socket.socket, float] = {}
         self._active: set[socket.socket] = set()
+        self._heads: dict[socket.socket, bytes] = {}
+        # service thread only: still-arriving requests per address; lingering connections, oldest first
+        self._arriving = Arriving()
+        self._lingering: OrderedDict[socket.socket, None] = OrderedDict()
+        self._busy_log = BusyLog()
         self._open = 0
         self._mu = threading.Lock()
 
     @property
     def url(self) -> str:
-        host = self.cfg.bind
-        if host in ("0.0.0.0", ""):
-            host = "127.0.0.1"
-        elif host == "::":
-            host = "::1"
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(self.cfg.bind, self.cfg.bind)
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     @property
     def open_connections(self) -> int:
@@ -127,7 +86,7 @@ class HttpService(Service):
     # ---- lifecycle -------------------------------------------------------------------------
     def on_start(self) -> None:
         try:
-            self._server = _Server((self.cfg.bind, self.cfg.port), self.app, self.cfg, self)
+            self._server = Server((self.cfg.bind, self.cfg.port), self.app, self.cfg, self)
         except OSError as exc:
             raise NicEdgeError(
                 f"cannot listen on {self.cfg.bind}:{self.cfg.port}: {exc.strerror or exc}",
@@ -135,11 +94,11 @@ class HttpService(Service):
         self._server.socket.setblocking(False)
         self.port = self._server.server_address[1]
         self._sel = selectors.DefaultSelector()
-        self._sel.register(self._server.socket, selectors.EVENT_READ, _Parked("listen"))
+        self._sel.register(self._server.socket, selectors.EVENT_READ, Parked("listen"))
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
-        self._sel.register(self._wake_r, selectors.EVENT_READ, _Parked("wake"))
+        self._sel.register(self._wake_r, selectors.EVENT_READ, Parked("wake"))
         self._queue = queue.SimpleQueue()
         self._handoff = queue.SimpleQueue()
         self._workers = [threading.Thread(target=self._worker, name=f"nic-http-worker-{i}", daemon=True)
@@ -151,20 +110,23 @@ class HttpService(Service):
     def run(self) -> None:
         sel = self._sel
         assert sel is not None
+        next_expiry = 0.0
         while not self._stop.is_set():
             for key, _ in sel.select(0.25):
-                parked: _Parked = key.data
+                parked: Parked = key.data
                 if parked.kind == "listen":
                     self._accept()
                 elif parked.kind == "wake":
                     self._drain_wake()
-                elif parked.kind == "pending":
-                    sel.unregister(key.fileobj)
-                    self._queue.put((key.fileobj, parked.addr, parked.deadline))
+                elif parked.kind == "arriving":
+                    self._arrive(key.fileobj, parked)  # type: ignore[arg-type]
                 else:
                     self._linger_read(key.fileobj, parked)  # type: ignore[arg-type]
             self._take_handoffs()
-            self._expire()
+            now = self._clock()
+            if now >= next_expiry:  # a scan of every connection: not on every event under a flood
+                self._expire(now)
+                next_expiry = now + 0.1
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
@@ -175,7 +137,7 @@ class HttpService(Service):
         with self._mu:
             active = list(self._active)
         for sock in active:  # unblock workers stuck in a read
-            _shutdown(sock, socket.SHUT_RDWR)
+            shutdown(sock, socket.SHUT_RDWR)
         for _ in self._workers:
             self._queue.put(None)
         deadline = time.monotonic() + 2.0
@@ -184,8 +146,8 @@ class HttpService(Service):
         self._workers = []
         if self._sel is not None:
             for key in list(self._sel.get_map().values()):
-                if key.data.kind in ("pending", "linger"):
-                    _close(key.fileobj)  # type: ignore[arg-type]
+                if key.data.kind in ("arriving", "linger"):
+                    close(key.fileobj)  # type: ignore[arg-type]
             self._sel.close()
             self._sel = None
         while True:  # connections queued but never served
@@ -194,7 +156,7 @@ class HttpService(Service):
             except queue.Empty:
                 break
             if item is not None:
-                _close(item[0])
+                close(item[0])
         for s in (self._wake_r, self._wake_w):
             if s is not None:
                 s.close()
@@ -202,6 +164,9 @@ class HttpService(Service):
         if self._server is not None:
             self._server.server_close()
             self._server = None
+        self._arriving.clear()
+        self._lingering.clear()
+        self._heads.clear()
         self._open = 0
         log.info("HTTP stopped")
 
@@ -216,17 +181,93 @@ class HttpService(Service):
             except OSError as exc:  # e.g. EMFILE: back off until the next select round
                 log.warning("accept failed: %s", exc)
                 return
-            with self._mu:
-                full = self._open >= self.max_connections
-                if not full:
-                    self._open += 1
-            if full:
-                log.warning("HTTP connection limit (%d) reached; answering 503", self.max_connections)
-                _reject_busy(sock)
+            if self._open >= self.max_connections and not self._make_room():
+                self.dropped["busy"] += 1
+                self._busy_log.note(self._clock(), self.max_connections)
+                reject(sock, BUSY)
+                close(sock)
                 continue
+            now = self._clock()
+            parked = Parked("arriving", addr, now + self.header_timeout)
+            host = host_of(parked)
+            self._trim(host, now)
+            with self._mu:
+                self._open += 1
             sock.setblocking(False)
-            deadline = self._clock() + self.cfg.request_timeout_s
-            self._sel.register(sock, selectors.EVENT_READ, _Parked("pending", addr, deadline))
+            self._sel.register(sock, selectors.EVENT_READ, parked)
+            self._arriving.add(host, sock, now)
+            self._arrive(sock, parked)  # the request is often in the buffer with the connection
+
+    def _trim(self, host: str, now: float) -> None:
+        """Make room for one more arriving request of ``host``: one address holding many half-sent
+        requests (slowloris) loses its oldest, so it cannot starve anyone and a real client of that
+        address still gets in. A burst of fresh connections is let through up to BURST_FACTOR x."""
+        cap = self.cfg.max_pending_per_client
+        while self._arriving.count(host) >= cap:
+            sock, since = self._arriving.oldest(host)  # type: ignore[misc]
+            if now - since < SLOW_AFTER_S and self._arriving.count(host) < BURST_FACTOR * cap:
+                return
+            self.dropped["per_client"] += 1
+            before = self._arriving.count(host)
+            self._unpark(sock)
+            if self._arriving.count(host) >= before:  # not ours any more: never spin on it
+                self._arriving.discard(host, sock)
+
+    def _make_room(self) -> bool:
+        """At the overall cap: close a lingering connection (already answered), else the oldest
+        still-arriving request of the address with the most of them. False if all are served."""
+        oldest = self._arriving.oldest()
+        victim = next(iter(self._lingering), None) or (oldest[0] if oldest else None)
+        if victim is None:
+            return False
+        self.dropped["evicted"] += 1
+        self._unpark(victim)
+        return True
+
+    def _arrive(self, sock: socket.socket, parked: Parked) -> None:
+        """Read what arrived; once the request is complete, queue it for a worker."""
+        data = recv_ready(sock)
+        if data is None:
+            return
+        buf = parked.buf
+        if not data:  # the client closed (or half-closed) before finishing its request
+            if buf:
+                self._dispatch(sock, parked)  # the handler answers what it can (400 short body...)
+            else:
+                self._unpark(sock)
+            return
+        buf += data
+        if parked.need < 0:
+            end = wire.head_end(buf)
+            if end is None:
+                if len(buf) > wire.MAX_HEAD:
+                    self._unpark(sock, TOO_BIG)
+                return
+            head_len, headerless = end
+            parked.extra = b"\r\n" if headerless else b""
+            limit = self.cfg.max_body_bytes
+            body, expect = (0, False) if headerless else wire.body_wanted(buf[:head_len], limit)
+            if expect and body:
+                # the go-ahead comes from here, so a client that then drips its body holds no worker
+                reject(sock, wire.CONTINUE)
+                buf, head_len = wire.drop_expect(buf, head_len)
+                parked.buf = buf
+            parked.need = head_len + body
+            parked.deadline = self._clock() + self.body_timeout if body else parked.deadline
+        if len(buf) >= parked.need:
+            self._dispatch(sock, parked)
+
+    def _dispatch(self, sock: socket.socket, parked: Parked) -> None:
+        assert self._sel is not None
+        self._sel.unregister(sock)
+        self._arriving.discard(host_of(parked), sock)
+        with self._mu:
+            self._heads[sock] = bytes(parked.buf) + parked.extra
+        self._queue.put((sock, parked.addr))
+
+    def _take_head(self, sock: socket.socket) -> bytes | None:
+        with self._mu:
+            return self._heads.pop(sock, None)
 
     def _drain_wake(self) -> None:
         assert self._wake_r is not None
@@ -246,47 +287,56 @@ class HttpService(Service):
             try:
                 sock.setblocking(False)
                 self._sel.register(sock, selectors.EVENT_READ,
-                                   _Parked("linger", deadline=self._clock() + LINGER_S))
+                                   Parked("linger", deadline=self._clock() + LINGER_S))
+                self._lingering[sock] = None
             except (OSError, ValueError):  # already closed by the peer side
                 self._finish(sock)
 
-    def _linger_read(self, sock: socket.socket, parked: _Parked) -> None:
-        try:
-            data = sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
+    def _linger_read(self, sock: socket.socket, parked: Parked) -> None:
+        data = recv_ready(sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         parked.drained += len(data)
         if not data or parked.drained > LINGER_MAX_BYTES:
             self._unpark(sock)
 
-    def _expire(self) -> None:
+    def _expire(self, now: float) -> None:
         assert self._sel is not None
-        now = self._clock()
         for key in list(self._sel.get_map().values()):
-            parked: _Parked = key.data
-            if parked.kind in ("pending", "linger") and now >= parked.deadline:
-                if parked.kind == "pending":
-                    log.debug("closing idle connection from %s", parked.addr[0] if parked.addr else "?")
+            parked: Parked = key.data
+            if parked.kind in ("arriving", "linger") and now >= parked.deadline:
+                if parked.kind == "arriving":
+                    self.dropped["timeout"] += 1
+                    log.debug("request from %s not received in time; closing",
+                              parked.addr[0] if parked.addr else "?")
                 self._unpark(key.fileobj)  # type: ignore[arg-type]
         with self._mu:
             late = [s for s, d in self._reading.items() if now >= d]
             for s in late:
                 del self._reading[s]
         for sock in late:
-            # the worker is blocked reading a request that is taking too long: cut it off
-            log.info("request not received within %.1fs of connecting; closing connection",
-                     self.cfg.request_timeout_s)
-            _shutdown(sock, socket.SHUT_RDWR)
+            # a worker is blocked reading a body (after 100 Continue) that takes too long
+            log.info("request body not received within %.1fs; closing connection", self.body_timeout)
+            shutdown(sock, socket.SHUT_RDWR)
 
-    def _unpark(self, sock: socket.socket) -> None:
+    def _unpark(self, sock: socket.socket, reply: bytes = b"") -> None:
         assert self._sel is not None
+        try:
+            parked: Parked = self._sel.get_key(sock).data
+        except (KeyError, ValueError):
+            self._lingering.pop(sock, None)  # already gone: forget it everywhere
+            return
         self._sel.unregister(sock)
+        if parked.kind == "arriving":
+            self._arriving.discard(host_of(parked), sock)
+        else:
+            self._lingering.pop(sock, None)
+        if reply:
+            reject(sock, reply)
         self._finish(sock)
 
     def _finish(self, sock: socket.socket) -> None:
-        _close(sock)
+        close(sock)
         with self._mu:
             self._open = max(0, self._open - 1)
 
@@ -298,20 +348,18 @@ class HttpService(Service):
                 return
             self._serve(*item)
 
-    def _serve(self, sock: socket.socket, addr: tuple, deadline: float) -> None:
-        """Handle one connection; ``deadline`` (from accept time) bounds receiving the request."""
+    def _serve(self, sock: socket.socket, addr: tuple) -> None:
+        """Handle one connection whose request arrived; a body still to read (after ``Expect:
+        100-continue``) must come within ``body_timeout``."""
         server = self._server
-        timeout = self.cfg.request_timeout_s
-        # a request that waited in the queue under load already sits in the socket buffer: give it
-        # a short grace instead of cutting it off for a deadline it could not meet
-        deadline = max(deadline, self._clock() + min(1.0, timeout))
         with self._mu:
-            self._reading[sock] = deadline
+            self._reading[sock] = self._clock() + self.body_timeout
             self._active.add(sock)
         try:
             if server is None or self._stop.is_set():
                 return
-            sock.settimeout(max(0.05, min(timeout, deadline - self._clock())))
+            sock.setblocking(True)
+            sock.settimeout(self.body_timeout)
             server.finish_request(sock, addr)
         except (OSError, ValueError) as exc:  # peer vanished, timed out, or was cut off
             log.debug("connection from %s ended: %s", addr[0] if addr else "?", exc)
@@ -321,11 +369,12 @@ class HttpService(Service):
             with self._mu:
                 self._reading.pop(sock, None)
                 self._active.discard(sock)
+                self._heads.pop(sock, None)
             self._after(sock)
 
     def _after(self, sock: socket.socket) -> None:
         """Half-close and let the service thread linger until the client closes."""
-        _shutdown(sock, socket.SHUT_WR)
+        shutdown(sock, socket.SHUT_WR)
         if self._stop.is_set() or self._wake_w is None:
             self._finish(sock)
             return
@@ -344,26 +393,3 @@ class HttpService(Service):
     def _reading_done(self, sock: socket.socket) -> None:
         with self._mu:
             self._reading.pop(sock, None)
-
-
-def _reject_busy(sock: socket.socket) -> None:
-    try:
-        sock.settimeout(0.5)
-        sock.sendall(_BUSY)
-    except OSError:
-        pass  # the client gave up already; nothing to tell it
-    _close(sock)
-
-
-def _shutdown(sock: socket.socket, how: int) -> None:
-    try:
-        sock.shutdown(how)
-    except OSError:
-        pass  # not connected any more
-
-
-def _close(sock: socket.socket) -> None:
-    try:
-        sock.close()
-    except OSError:
-        pass  # closing twice / already reset

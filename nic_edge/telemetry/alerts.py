@@ -38,7 +38,7 @@ SEVERITIES = ("info", "warning", "critical")
 METRICS = (
     "answer_latency_p95_ms", "error_rate", "cache_hit_rate", "questions_in_window", "rss_mib",
     "memory_budget_ratio", "memory_degraded_level", "lexical_mode", "cpu_temp_c", "cpu_percent",
-    "throttled_now", "disk_free_mib",
+    "throttled_now", "disk_free_mib", "storage_write_failures",
 )
 _KEYS = ("name", "metric", "op", "threshold", "tiers", "clear_threshold", "clear_tiers", "for_s",
          "cooldown_s", "severity", "message")

@@ -19,6 +19,7 @@ from nic_edge.telemetry.metrics import Registry, sketch_entry
 STAGES = ("tokenize", "embed", "bm25", "vector", "fuse", "answer", "cache")
 OUTCOMES = ("answered", "abstained", "invalid", "error")
 CACHE_RESULTS = ("l1", "l2", "miss")
+STORES = ("audit", "cache", "outbox")  # writes that may fail (full disk) without failing an answer
 # Resource sample key -> (gauge name, help). Values come from ResourceSampler.sample().
 RESOURCE_GAUGES = {
     "rss_bytes": ("nic_edge_resident_memory_bytes", "Resident set size of the runtime process"),
@@ -36,11 +37,11 @@ RESOURCE_GAUGES = {
 class _Half:
     """One half of the sliding alert window: latency sketch plus counts."""
 
-    __slots__ = ("sketch", "questions", "errors", "lookups", "hits")
+    __slots__ = ("sketch", "questions", "errors", "lookups", "hits", "write_failures")
 
     def __init__(self) -> None:
         self.sketch = LatencySketch()
-        self.questions = self.errors = self.lookups = self.hits = 0
+        self.questions = self.errors = self.lookups = self.hits = self.write_failures = 0
 
 
 class DeviceMetrics:
@@ -62,6 +63,9 @@ class DeviceMetrics:
         self.cache_lookups = r.counter("nic_edge_cache_lookups_total", "Answer cache lookups by result", ("result",))
         self.lexical = r.gauge("nic_edge_lexical_mode", "1 while answering lexically (no embeddings)")
         self.alerts_firing = r.gauge("nic_edge_alerts_firing", "Alert rules currently firing")
+        self.write_failures = r.counter("nic_edge_storage_write_failures_total",
+                                        "Failed audit, cache or outbox writes (e.g. disk full)", ("store",))
+        self._write_failures = {w: self.write_failures.labels(w) for w in STORES}
         self._resource_gauges = {k: r.gauge(name, doc) for k, (name, doc) in RESOURCE_GAUGES.items()}
         # Pre-create label sets so /metrics lists every stage and outcome from the start.
         self._stages = {s: self.stage_latency.labels(s) for s in STAGES}
@@ -101,6 +105,13 @@ class DeviceMetrics:
     def record_error(self, seconds: float | None = None) -> None:
         """A question failed with an unexpected error (HTTP 500-class or CLI failure)."""
         self.record_question("error", seconds, None)
+
+    def record_write_failure(self, store: str) -> None:
+        """An audit/cache/outbox write failed; the answer was still given (alert + degraded)."""
+        self._write_failures[store].inc()
+        with self._wlock:
+            self._rotate()
+            self._cur.write_failures += 1
 
     def record_question(self, outcome: str, seconds: float | None, cache: str | None) -> None:
         hist, count = self._outcomes[outcome]
@@ -168,6 +179,7 @@ class DeviceMetrics:
             errors = sum(h.errors for h in halves)
             lookups = sum(h.lookups for h in halves)
             hits = sum(h.hits for h in halves)
+            failures = sum(h.write_failures for h in halves)
         p95 = sk.quantile(0.95) if sk.count >= self._min else None
         res, bud = self._resources, self._budget
         rss, budget = res.get("rss_bytes"), bud.get("budget_bytes")
@@ -186,6 +198,7 @@ class DeviceMetrics:
             "cpu_percent": res.get("cpu_percent"),
             "throttled_now": None if res.get("throttled_now") is None else float(res["throttled_now"]),
             "disk_free_mib": None if disk is None else disk / 1048576.0,
+            "storage_write_failures": float(failures),
         }
 
     def latency_summary(self) -> dict[str, Any]:

@@ -84,3 +84,17 @@ def test_other_tools_help(prog: str) -> None:
     r = subprocess.run([sys.executable, "-m", prog, "--help"], capture_output=True, text=True,
                        env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=60)
     assert r.returncode == 0 and "usage" in r.stdout
+
+
+def test_disk_full_mid_command_is_one_line_with_a_hint(capsys) -> None:
+    import errno as _errno
+
+    from nic_edge.cli.common import run
+
+    def body() -> int:
+        raise OSError(_errno.ENOSPC, "No space left on device", "/data/index/gen-2/data.mdb")
+
+    assert run("nic-edge", body) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no space left on device" in err and "hint" in err
+    assert "internal error" not in err

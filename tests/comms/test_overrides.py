@@ -179,3 +179,26 @@ def test_clock_synchronised(tmp_path: Path) -> None:
     flag.write_text("")
     assert clock_synchronised(NOW, flag)
     assert not clock_synchronised(0.0, flag)
+
+
+def test_forged_huge_version_is_rejected_and_does_not_lock_out_real_overrides(tmp_path: Path) -> None:
+    m, box, _ = manager(tmp_path)
+    real = int((NOW - 10) * 1000)
+    rep = m.handle(raw(signed(version=2**80)))  # validly signed, absurd version
+    assert rep["status"] == "rejected" and "too far ahead" in rep["reason"] and box.applied == []
+    assert m.handle(raw(signed(version=real)))["status"] == "applied"
+    assert m.handle(raw(signed(tier=None, version=real + 1)))["status"] == "cleared"
+
+
+def test_stored_forged_version_from_an_older_build_is_ignored(tmp_path: Path) -> None:
+    # what an older build left behind after applying a forged 2**80 version
+    override_state.write_state(tmp_path, {"tier": "full", "source": "fleet", "version": 2**80,
+                                          "payload_sha256": "x", "applied_at": NOW})
+    m, box, _ = manager(tmp_path)
+    rep = m.handle(raw(signed(tier="lite", version=int((NOW - 10) * 1000))))
+    assert rep["status"] == "applied" and box.applied == ["lite"]
+    # without a trustworthy clock the stored version still counts (nothing to judge it by)
+    override_state.write_state(tmp_path, {"tier": "full", "source": "fleet", "version": 2**80,
+                                          "payload_sha256": "x", "applied_at": NOW})
+    m2, box2, _ = manager(tmp_path, synced=False)
+    assert m2.handle(raw(signed(tier="lite", version=int((NOW - 10) * 1000))))["status"] == "rejected"

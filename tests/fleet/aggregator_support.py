@@ -7,9 +7,10 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM = ROOT / "tools" / "device_sim.py"
@@ -129,3 +130,28 @@ def write_agg_config(path: Path, broker: Any, out: Path, **agg: Any) -> Path:
 def start_aggregator(config: Path, log: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "nic_edge.cli.aggregator", "--config", str(config), "-v"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(log, "ab"))
+
+
+class Clock:
+    """A settable clock for FleetState tests."""
+
+    def __init__(self, t: float = 1_700_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def wait_json(path: Path, pred: Callable[[dict[str, Any]], bool], timeout: float = 20.0) -> dict[str, Any]:
+    """Poll a rendered fleet.json until ``pred`` holds."""
+    deadline = time.monotonic() + timeout
+    doc: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        try:
+            doc = json.loads(path.read_text())
+            if pred(doc):
+                return doc
+        except (OSError, ValueError):
+            pass  # not rendered yet
+        time.sleep(0.1)
+    raise AssertionError(f"condition not met; last fleet.json: {json.dumps(doc)[:2000]}")

@@ -10,30 +10,17 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
-from tests.fleet.aggregator_support import SimProc, WebhookReceiver, load_sim, start_aggregator, write_agg_config
+from tests.fleet.aggregator_support import (SimProc, WebhookReceiver, load_sim, start_aggregator, wait_json,
+                                           write_agg_config)
 from nic_edge.fleet.aggregator.notify import SIG_HEADER, TS_HEADER, verify_signature
 from nic_edge.fleet.aggregator.series import SeriesStore
 from tests.support.broker import Broker
 
 SECRET = "webhook-s3cret"
-
-
-def wait_json(path: Path, pred: Callable[[dict[str, Any]], bool], timeout: float = 20.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    doc: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        try:
-            doc = json.loads(path.read_text())
-            if pred(doc):
-                return doc
-        except (OSError, ValueError):
-            pass  # not rendered yet
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met; last fleet.json: {json.dumps(doc)[:2000]}")
 
 
 def by_id(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fleet.aggregator_support import load_sim
+from tests.fleet.aggregator_support import Clock, load_sim
 from nic_edge.comms import schema
 from nic_edge.core.config import parse_config
 from nic_edge.core.sketch import LatencySketch
@@ -23,14 +23,6 @@ from nic_edge.fleet.aggregator.state import FleetState
 
 sim = load_sim()
 NOW = 1_700_000_000.0
-
-
-class Clock:
-    def __init__(self, t: float = NOW) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def make(tmp: Path, clock: Clock | None = None) -> tuple[FleetState, Ingestor]:

@@ -236,7 +236,7 @@ def test_inventory_duplicate_ids(ws: Path, tmp_path: Path, capsys: pytest.Captur
     out = tmp_path / "out"
     _assert_refused(["--image", str(img), "--inventory", str(inv), "--template", str(ws / "device.toml"),
                      "--out", str(out), "--fleet-key", str(ws / "fleet.key")], img, capsys, 1,
-                    "duplicate device ids in fleet.csv: truck-01 (fleet.csv row 2, fleet.csv row 4)")
+                    "duplicate device ids in fleet.csv (letter case ignored): truck-01 (fleet.csv row 2, fleet.csv row 4)")
     assert not out.exists()
 
 
@@ -290,3 +290,38 @@ def load_config_from_image(img: Path, off: int, tmp: Path):  # type: ignore[no-u
     dest = tmp / "cli-readback"
     extract_bundle(img, off, dest)
     return load_config(dest / "device.toml")
+
+
+def _inventory_refused(ws: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], rows: str, rc: int,
+                       words: str) -> None:
+    img, _ = image_with(tmp_path, boot_files())
+    inv = ws / "fleet.csv"
+    inv.write_text(rows)
+    out = tmp_path / "out"
+    _assert_refused(["--image", str(img), "--inventory", str(inv), "--template", str(ws / "device.toml"),
+                     "--out", str(out), "--fleet-key", str(ws / "fleet.key")], img, capsys, rc, words)
+    assert not out.exists()
+
+
+def test_ids_differing_only_in_case_collide(ws: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _inventory_refused(ws, tmp_path, capsys, "id,tier\nTRUCK-01,lite\ntruck-01,full\n", 1,
+                       "(letter case ignored): truck-01 (TRUCK-01: fleet.csv row 2, fleet.csv row 3)")
+
+
+def test_quoted_id_with_a_line_break_is_refused_not_mangled(ws: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    _inventory_refused(ws, tmp_path, capsys, 'id,tier\n"evil\nid",lite\n', 2, "device.id")
+
+
+def test_image_copies_are_sparse(ws: Path, tmp_path: Path) -> None:
+    img, off = image_with(tmp_path, boot_files())
+    with open(img, "r+b") as f:  # a base image with a large, empty root filesystem (like Raspberry Pi OS Lite)
+        f.truncate(img.stat().st_size + (64 << 20))
+    out = tmp_path / "out"
+    (ws / "fleet.csv").write_text("id,tier\ntruck-01,lite\n")
+    assert run(["--image", str(img), "--inventory", str(ws / "fleet.csv"), "--template", str(ws / "device.toml"),
+                "--out", str(out), "--fleet-key", str(ws / "fleet.key")]) == 0
+    copy = out / "truck-01.img"
+    assert copy.stat().st_size == img.stat().st_size
+    assert copy.stat().st_blocks * 512 < (16 << 20), copy.stat().st_blocks * 512  # holes stay holes
+    assert outside_fat_sha(copy) == outside_fat_sha(img)

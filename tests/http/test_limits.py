@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -56,13 +57,28 @@ def test_slow_drip_requests_are_cut_off(make_server) -> None:
             sock.close()
 
 
-def test_connection_cap_answers_503_quickly() -> None:
-    svc = HttpService(FakeApp(), HttpConfig(port=0, workers=1, request_timeout_s=2.0), max_connections=3)
+def test_connection_cap_answers_503_only_when_every_connection_is_served(app: FakeApp) -> None:
+    app.ask_delay_s = 1.5
+    svc = HttpService(app, HttpConfig(port=0, workers=1, request_timeout_s=5.0), max_connections=3)
+    svc.start()
+    ask = b'POST /api/ask HTTP/1.1\r\nContent-Length: 17\r\n\r\n{"question": "q"}'
+    busy = [_idle(svc.port, ask) for _ in range(3)]  # their requests arrived: served or queued
+    try:
+        time.sleep(0.3)
+        reply = raw(svc.port, b"GET /healthz HTTP/1.1\r\n\r\n", timeout=5)
+        assert statuses(reply) == [503] and b"Retry-After: 1" in reply
+    finally:
+        for sock in busy:
+            sock.close()
+        svc.stop()
+
+
+def test_idle_connections_make_room_at_the_cap() -> None:
+    svc = HttpService(FakeApp(), HttpConfig(port=0, workers=1, request_timeout_s=5.0), max_connections=3)
     svc.start()
     socks = [_idle(svc.port) for _ in range(3)]
     try:
-        reply = raw(svc.port, b"GET /healthz HTTP/1.1\r\n\r\n", timeout=5)
-        assert statuses(reply) == [503] and b"Retry-After: 1" in reply
+        assert statuses(raw(svc.port, b"GET /healthz HTTP/1.1\r\n\r\n", timeout=5)) == [200]
     finally:
         for sock in socks:
             sock.close()

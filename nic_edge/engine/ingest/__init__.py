@@ -57,6 +57,7 @@ def load_file(path: Path) -> IngestResult:
     kind = kind_of(path)
     data = read_bytes(path)
     name = path.name
+    digest = hashlib.sha256(data).hexdigest()
     if kind == "beir":
         from nic_edge.engine.ingest.beir import parse_beir
 
@@ -70,21 +71,26 @@ def load_file(path: Path) -> IngestResult:
         from nic_edge.engine.ingest.pdf import parse_pdf_kind
 
         sections, page_kind = parse_pdf_kind(data, name)
-    elif kind == "markdown":
-        from nic_edge.engine.ingest.markdown import parse_markdown
-
-        sections = parse_markdown(decode_text(data, name))
-    elif kind == "html":
-        from nic_edge.engine.ingest.html import parse_html
-
-        sections = parse_html(decode_text(data, name))
     else:
-        sections, page_kind = parse_text_kind(decode_text(data, name))
+        # the bytes are not needed once decoded: a large manual is not held twice while parsing
+        text = decode_text(data, name)
+        del data
+        if kind == "markdown":
+            from nic_edge.engine.ingest.markdown import parse_markdown
+
+            sections = parse_markdown(text)
+        elif kind == "html":
+            from nic_edge.engine.ingest.html import parse_html
+
+            sections = parse_html(text)
+        else:
+            sections, page_kind = parse_text_kind(text)
+        del text
     chunks = chunk_sections(sections, name)
     if not chunks:
         raise IngestError(f"{name}: no text left after cleanup",
                           "check the file holds the manual text (not only images or markup)")
-    doc = Document(name, chunks, hashlib.sha256(data).hexdigest(), kind, page_kind=page_kind)
+    doc = Document(name, chunks, digest, kind, page_kind=page_kind)
     log.debug("ingested %s: %d chunks, %d sections", name, len(chunks), len(doc.sections))
     return IngestResult([doc])
 

@@ -20,6 +20,8 @@ from nic_edge.errors import IngestError
 
 log = logging.getLogger(__name__)
 
+MAX_ID_CHARS = 512
+
 
 @dataclass
 class BeirResult:
@@ -34,7 +36,7 @@ def record_sections(title: str | None, text: str) -> list[Section]:
 
 
 def parse_beir(text: str, name: str) -> BeirResult:
-    records: dict[str, tuple[dict, int]] = {}
+    records: dict[str, tuple[dict, int, str]] = {}
     warnings: list[str] = []
     replaced = 0
     for lineno, line in enumerate(text.split("\n"), 1):
@@ -42,8 +44,13 @@ def parse_beir(text: str, name: str) -> BeirResult:
             continue
         try:
             rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            warnings.append(f"{name}:{lineno}: not valid JSON ({exc.msg}); line skipped")
+            canonical = json.dumps(rec, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        except (ValueError, RecursionError) as exc:
+            # ValueError: broken JSON, or an integer too long to convert; RecursionError: absurd
+            # nesting (100k '[') -- one bad line is a warning, the rest of the file is indexed
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply" \
+                if isinstance(exc, RecursionError) else str(exc)[:80]
+            warnings.append(f"{name}:{lineno}: not valid JSON ({why}); line skipped")
             continue
         if not isinstance(rec, dict):
             warnings.append(f"{name}:{lineno}: not a JSON object; line skipped")
@@ -56,18 +63,22 @@ def parse_beir(text: str, name: str) -> BeirResult:
             warnings.append(f"{name}:{lineno}: record {rid!s} has no text; skipped")
             continue
         rid = str(rid)
+        if not rid.isprintable() or len(rid) > MAX_ID_CHARS:
+            # the _id becomes the source name shown and cited everywhere: no control characters
+            warnings.append(f"{name}:{lineno}: _id {rid[:60]!r} has control characters or is over "
+                            f"{MAX_ID_CHARS} characters; record skipped")
+            continue
         dups = 0
         if rid in records:
             dups = records.pop(rid)[1] + 1  # re-insert: the later record takes the later place
             replaced += 1
             warnings.append(f"{name}:{lineno}: duplicate _id {rid} replaces the earlier record")
-        records[rid] = (rec, dups)
+        records[rid] = (rec, dups, canonical)
     if not records:
         raise IngestError(f"{name}: no usable records (each line needs \"_id\" and \"text\")",
                           "check the file is BEIR-style JSONL: one JSON object per line")
     docs: list[Document] = []
-    for rid, (rec, dups) in records.items():
-        canonical = json.dumps(rec, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    for rid, (rec, dups, canonical) in records.items():
         title = rec.get("title")
         title = normalize_line(title) if isinstance(title, str) else None
         chunks = chunk_sections(record_sections(title, rec["text"]), rid)

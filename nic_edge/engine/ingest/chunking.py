@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from array import array
 from collections.abc import Iterable
 
 from nic_edge.engine.document import Chunk
@@ -84,12 +85,23 @@ def _units(text: str) -> list[tuple[int, int, bool]]:
     return units
 
 
+def _n_words(text: str, start: int, end: int) -> int:
+    if end - start < 4096:
+        return len(text[start:end].split())
+    # a huge unit (a 50 MB one-line file): count without a list of every word (~55 bytes each)
+    return sum(1 for _ in _WORDS.finditer(text, start, end))
+
+
 def _split_long(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    words = [(m.start(), m.end()) for m in _WORDS.finditer(text, start, end)]
+    # word bounds in two int arrays (16 bytes a word) rather than a list of tuples (~110 bytes)
+    starts, ends = array("q"), array("q")
+    for m in _WORDS.finditer(text, start, end):
+        starts.append(m.start())
+        ends.append(m.end())
     step = MAX_WORDS - LONG_UNIT_OVERLAP
     return [
-        (words[i][0], words[min(i + MAX_WORDS, len(words)) - 1][1])
-        for i in range(0, max(len(words) - LONG_UNIT_OVERLAP, 1), step)
+        (starts[i], ends[min(i + MAX_WORDS, len(starts)) - 1])
+        for i in range(0, max(len(starts) - LONG_UNIT_OVERLAP, 1), step)
     ]
 
 
@@ -97,12 +109,12 @@ def chunk_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the chunks of one section's text."""
     units: list[tuple[int, int]] = []
     for s, e, notice in _units(text):
-        n_words = len(text[s:e].split())
+        n_words = _n_words(text, s, e)
         if n_words > (NOTICE_MAX_WORDS if notice else MAX_WORDS):
             units.extend(_split_long(text, s, e))
         else:
             units.append((s, e))
-    counts = [len(text[s:e].split()) for s, e in units]
+    counts = [_n_words(text, s, e) for s, e in units]
     spans: list[tuple[int, int]] = []
     i = 0
     while i < len(units):

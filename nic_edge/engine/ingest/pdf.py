@@ -33,11 +33,17 @@ def pdf_pages(data: bytes, name: str) -> list[str]:
         raise IngestError(f"{name}: not a PDF file (no %PDF header)", hint)
     try:
         reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
+        # Most protected vendor manuals have only an owner password (no printing/copying): they
+        # open with the empty user password. Only a password needed to *open* the file stops us.
         if reader.is_encrypted and not reader.decrypt(""):
-            raise IngestError(f"{name}: PDF is password-protected", "save an unprotected copy")
+            raise IngestError(f"{name}: PDF needs a password to open",
+                              "save a copy without an open password (owner-only restrictions are fine)")
         pages = [page.extract_text() or "" for page in reader.pages]
     except IngestError:
         raise
+    except pypdf.errors.DependencyError as exc:  # AES needs cryptography (the pdf extra has it)
+        raise MissingDependencyError(f"{name}: this PDF is AES-encrypted; reading it needs the "
+                                     f"cryptography package ({exc})", "pip install 'nic-edge[pdf]'") from exc
     except Exception as exc:  # boundary: pypdf raises many types on malformed files
         raise IngestError(f"{name}: cannot parse PDF ({type(exc).__name__}: {exc})", hint) from exc
     if not pages:

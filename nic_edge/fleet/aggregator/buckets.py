@@ -210,3 +210,14 @@ class Bucket:
             b.sk, b.owned = LatencySketch.from_dict(unpack(sk)), True
         b.touched = False
         return b
+
+
+def drop_unwritable(by_db: dict[Any, list[tuple[bytes, bytes]]], limit: int) -> list[bytes]:
+    """Remove (and return the keys of) records whose key LMDB cannot hold (over ``limit``, its
+    511-byte maximum, or empty): one such record would fail the whole transaction."""
+    bad: list[bytes] = []
+    for db, items in by_db.items():
+        if any(not 0 < len(k) <= limit for k, _ in items):
+            bad += [k for k, _ in items if not 0 < len(k) <= limit]
+            by_db[db] = [(k, v) for k, v in items if 0 < len(k) <= limit]
+    return bad

@@ -153,8 +153,13 @@ class Ingestor:
         """Apply one message; False when it was ignored, a duplicate or bad."""
         try:
             dev, kind = schema.parse_topic(topic, self.prefix)
-        except schema.SchemaError:
+        except schema.SchemaError:  # incl. device ids breaking the device rule (1-64 printable)
             self.ignored += 1
+            return False
+        if not payload and kind in schema.RETAINED:
+            # a retained message was deleted; the status last (``nic-fleet forget``): device gone
+            return self.state.forget(dev) if kind == schema.STATUS else False
+        if not self.state.admit(dev):  # the device cap
             return False
         try:
             if kind == schema.METRICS:

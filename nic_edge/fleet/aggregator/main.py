@@ -24,10 +24,13 @@ log = logging.getLogger(__name__)
 FLUSH_INTERVAL_S = 0.5   # the loop's tick; aggregator.commit_interval_s (default 0.5) spaces the commits
 MIN_RENDER_GAP_S = 1.0   # "render on change" is rate-limited to this
 PRUNE_INTERVAL_S = 600.0
+HEARTBEAT_S = 300.0      # an idle fleet is re-rendered this often ("last seen" ages), not every interval
 
 
 class AggregatorLoop(Service):
-    """One thread: flush to LMDB, render on change and on the interval, analytics, report, prune."""
+    """One thread: flush to LMDB, render on change (checked every interval), analytics, report,
+    prune and expiry of unknown ids. An idle fleet is re-rendered only every ``HEARTBEAT_S`` or when
+    a device goes stale, so it costs no CPU and no SD-card writes in between."""
 
     name = "aggregator-loop"
 
@@ -47,12 +50,14 @@ class AggregatorLoop(Service):
         mono = time.monotonic
         last_render = last_analytics = last_prune = last_commit = -1e18
         last_report = mono()  # the first report comes one interval after start (and on --once)
+        rendered_version = -1
         while not self.wait(min(FLUSH_INTERVAL_S, self.commit_interval)):
             now = mono()
             if now - last_commit >= self.commit_interval or self.commit_failures:
-                if not self._commit():
-                    continue  # pages read LMDB: no render on top of a failed commit
-                last_commit = now
+                if self._commit():
+                    last_commit = now
+                elif now - last_render < self.render_interval:
+                    continue  # retried next tick; the dashboard is still rendered each interval below
             if now - last_analytics >= self.analytics_interval:
                 report = now - last_report >= self.report_interval
                 self.renderer.run_analytics(report=report)
@@ -60,13 +65,18 @@ class AggregatorLoop(Service):
                 if report:
                     last_report = now
             changed = self.state.changed.is_set() and now - last_render >= MIN_RENDER_GAP_S
-            if changed or now - last_render >= self.render_interval:
+            due = now - last_render >= self.render_interval and (
+                self.state.version != rendered_version or now - last_render >= HEARTBEAT_S
+                or self.renderer.status_flips(time.time() - (now - last_render), time.time()))
+            if changed or due:  # nothing new, no render: an idle fleet costs no CPU and no writes
                 self.state.changed.clear()
+                rendered_version = self.state.version
                 timing = self.renderer.render()
                 self.renders += 1
                 last_render = now
                 log.debug("rendered: %s", timing)
             if now - last_prune >= PRUNE_INTERVAL_S:
+                self.state.expire()
                 log.debug("pruned %d old buckets", self.state.prune())
                 last_prune = now
 
@@ -109,7 +119,7 @@ def run_aggregator(args: argparse.Namespace, cfg: Config) -> int:
     a = cfg.aggregator
     store = SeriesStore(data)
     try:
-        state = FleetState(store)
+        state = FleetState(store, max_devices=a.max_devices, unknown_expire_s=a.unknown_expire_s)
         renderer = Renderer(state, out, a.render_interval_s, a.offline_after_s)
         if getattr(args, "once", False):
             renderer.run_analytics(report=True)

@@ -68,7 +68,7 @@ class Renderer:
             "alerts_active": [{"alert_id": a["alert_id"], "rule": a["rule"], "severity": a["severity"],
                                "since": a["ts"], "message": a["message"]} for a in st.alerts_active.values()],
             "spool_backlog": m.get("backlog"), "replaying": bool(m.get("replayed")), "replay_lag_s": replay_lag,
-            "drops": m.get("drops"), "missing_seq": st.missing, "last_seq": st.seq_max,
+            "drops": m.get("drops"), "missing_seq": st.missing, "last_seq": st.seq_max, "seq_rejected": st.seq_rejected,
             "bad_payloads": st.counts["bad"], "duplicates": st.counts["duplicates"],
         }
 
@@ -101,7 +101,11 @@ class Renderer:
     def render(self, now: float | None = None, all_pages: bool = False) -> dict[str, float]:
         now = time.time() if now is None else now
         t0 = time.perf_counter()
-        self.state.flush()  # pages read history (alerts, series) from LMDB: make it current first
+        try:
+            self.state.flush()  # pages read history (alerts, series) from LMDB: make it current first
+        except Exception as exc:  # boundary: a failing commit (retried by the loop) must not stop the dashboard
+            log.warning("rendering from memory: commit failed (%s)", exc)
+        self._remove_forgotten()
         rows, fleet, _ = self.model(now)
         doc = {"generated_at": now, "devices": rows, "fleet": fleet}
         # index.html first: whoever polls fleet.json then finds the page of the same render
@@ -120,6 +124,21 @@ class Renderer:
                 with self.state.lock:
                     self.state.touched.discard(r["id"])
         return {"index_s": t1 - t0, "pages": float(len(due)), "pages_s": time.perf_counter() - t1}
+
+    def status_flips(self, since: float, now: float) -> bool:
+        """Whether a device went silent past ``offline_after_s`` between two renders."""
+        if self.offline_after <= 0:
+            return False
+        with self.state.lock:
+            return any(st.online and st.last_seen is not None and since < st.last_seen + self.offline_after <= now
+                       for st in self.state.devices.values())
+
+    def _remove_forgotten(self) -> None:
+        with self.state.lock:
+            gone, self.state.forgotten = self.state.forgotten, set()
+        for dev in gone:
+            self._page_at.pop(dev, None)
+            (self.out / "devices" / H.page_name(dev)).unlink(missing_ok=True)
 
     def run_analytics(self, now: float | None = None, report: bool = False) -> dict[str, Any]:
         now = time.time() if now is None else now

@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from nic_edge.core.storage import import_lmdb, open_env
-from nic_edge.fleet.aggregator.buckets import (DEFAULT_RESOLUTIONS, IDX, Bucket, Point, Resolution, key,
-                                               store_codec)
+from nic_edge.fleet.aggregator.buckets import (DEFAULT_RESOLUTIONS, IDX, Bucket, Point, Resolution,
+                                               drop_unwritable, key, store_codec)
 from nic_edge.fleet.aggregator.series_read import SeriesReads
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,7 @@ class SeriesStore(SeriesReads):
         self._rebuilt = False
         self.points_dropped_old = 0
         self.flush_errors = 0
+        self.records_dropped = 0  # records LMDB could not hold (see _drop_unwritable)
         self.pack, self.unpack = store_codec()
 
     # -- writing --------------------------------------------------------------------------
@@ -246,6 +247,10 @@ class SeriesStore(SeriesReads):
                 rows += [(self.dbs[db], k, v) for db, k, v in extra]
                 for db, k, v in rows:
                     by_db.setdefault(db, []).append((k, v))
+                bad = drop_unwritable(by_db, self.env.max_key_size())
+                if bad:  # one record LMDB cannot hold must not fail every commit (and render)
+                    self.records_dropped += len(bad)
+                    log.error("aggregator: %d record(s) with an unusable key dropped (e.g. %r)", len(bad), bad[0][:80])
                 self._dirty = []
                 self._pending, self._writing = {}, writing
             try:

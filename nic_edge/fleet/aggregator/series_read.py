@@ -119,6 +119,18 @@ class SeriesReads:
         with self.env.begin() as txn:
             return [(bytes(k), bytes(v)) for k, v in txn.cursor(db=self.dbs[db])]
 
+    def delete_side(self, db: str, keys: list[bytes], prefix: bool = False) -> None:
+        """Delete side records in one transaction: these keys, or with ``prefix`` every record
+        whose key starts with one of them."""
+        with self.env.begin(write=True) as txn:
+            cur = txn.cursor(db=self.dbs[db])
+            for k in keys:
+                if not prefix:
+                    txn.delete(k, db=self.dbs[db])
+                    continue
+                while cur.set_range(k) and bytes(cur.key()).startswith(k):
+                    cur.delete()
+
     def prefix_items(self, db: str, prefix: bytes) -> list[tuple[bytes, bytes]]:
         out = []
         with self.env.begin() as txn:

@@ -27,6 +27,12 @@ from nic_edge.fleet.aggregator.series import SeriesStore
 log = logging.getLogger(__name__)
 
 SEQ_WINDOW = 1024
+# A forward seq jump must be explainable by the time since the device was last heard: at most
+# SEQ_JUMP_BASE + SEQ_JUMP_RATE per second of silence (a box sends a snapshot every few seconds;
+# its outbox replays what it kept). One forged seq of 2**62 would otherwise make every later real
+# snapshot a "duplicate".
+SEQ_JUMP_BASE = 10_000
+SEQ_JUMP_RATE = 10.0
 _MASK = (1 << SEQ_WINDOW) - 1
 HISTORY = 50            # alert events kept per device in memory (all are in LMDB)
 WINDOW_S = 600          # the "recent latency" window the overview shows (5-minute buckets)
@@ -53,6 +59,8 @@ class DeviceState:
     seq_max: int | None = None
     seq_bits: int = 0
     missing: int = 0
+    seq_rejected: int = 0   # implausible jumps refused
+    resync: bool = False    # the box (re)connected: a seq outside the window starts a new count
     counts: dict[str, int] = field(default_factory=lambda: {"messages": 0, "duplicates": 0, "bad": 0})
     # not persisted:
     history: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
@@ -60,8 +68,8 @@ class DeviceState:
     bad_logged: bool = False
 
     def record(self, pack: Callable[[Any], bytes]) -> bytes:
-        d = {k: getattr(self, k) for k in ("id", "online", "status_ts", "first_seen", "last_seen", "info",
-                                            "reported", "metrics", "alerts_active", "seq_max", "missing", "counts")}
+        d = {k: getattr(self, k) for k in ("id", "online", "status_ts", "first_seen", "last_seen", "info", "reported",
+                                            "metrics", "alerts_active", "seq_max", "missing", "seq_rejected", "counts")}
         d["seq_bits"] = format(self.seq_bits, "x")
         return pack(d)
 
@@ -82,9 +90,21 @@ class DeviceState:
 
 
 class FleetState:
-    def __init__(self, store: SeriesStore, clock: Callable[[], float] = time.time) -> None:
+    """``max_devices`` caps the ids held: over the cap the oldest *unknown* device (one that never
+    sent info or a snapshot, e.g. a forged ``status``) makes room, else the new id is refused.
+    Unknown devices silent for ``unknown_expire_s`` are forgotten (``expire``)."""
+
+    def __init__(self, store: SeriesStore, clock: Callable[[], float] = time.time,
+                 max_devices: int = 2000, unknown_expire_s: float = 3600.0) -> None:
         self.store = store
         self.clock = clock
+        self.max_devices = max_devices
+        self.unknown_expire_s = unknown_expire_s
+        self.version = 0                       # bumped by every applied message: "anything new?"
+        self.forgotten: set[str] = set()       # device pages the renderer removes
+        self._refused_logged = 0.0
+        self._doomed: set[str] = set()         # evicted unknown devices whose record the next flush deletes
+        self._unknown_order: OrderedDict[str, None] = OrderedDict()  # eviction candidates, oldest first
         self.lock = store.lock  # one lock for the state and the store's in-memory buckets
         self.devices: dict[str, DeviceState] = {}
         self._dirty: set[str] = set()          # device records to persist
@@ -92,7 +112,8 @@ class FleetState:
         self.changed = threading.Event()       # something worth an immediate re-render
         self.urgent: set[str] = set()          # device pages to re-render at once
         self.touched: set[str] = set()         # device pages with new data
-        self.stats = {"messages": 0, "duplicates": 0, "bad": 0, "alerts": 0, "stale": 0}
+        self.stats = {"messages": 0, "duplicates": 0, "bad": 0, "alerts": 0, "stale": 0, "refused": 0,
+                      "forgotten": 0, "seq_jumps": 0}
         # MqttIngest with ack_after_commit: PUBACKs wait for the commit of what they acknowledge
         self.ack_gate: Any = None
         self._load()
@@ -106,6 +127,8 @@ class FleetState:
                 log.error("skipping unreadable device record: %s", exc)
                 continue
             self.devices[st.id] = st
+            if _unknown(st):
+                self._unknown_order[st.id] = None
             for _, a in self.store.prefix_items("alerts", st.id.encode() + b"\x00")[-HISTORY:]:
                 ev = self.store.unpack(a)
                 st.history.append(ev)
@@ -113,10 +136,72 @@ class FleetState:
         if self.devices:
             log.info("loaded %d devices from the aggregator store", len(self.devices))
 
+    # -- roster: cap, expiry, forget -------------------------------------------------------
+    def admit(self, dev: str) -> bool:
+        """Whether a message of ``dev`` may be applied (the device cap); counts a refusal."""
+        with self.lock:
+            self.version += 1
+            if dev in self.devices or len(self.devices) < self.max_devices:
+                return True
+            while self._unknown_order:  # oldest first; entries that became known are skipped
+                cand = self._unknown_order.popitem(last=False)[0]
+                st = self.devices.get(cand)
+                if st is not None and _unknown(st):
+                    self._forget(cand, stored=False)
+                    return True
+            self.stats["refused"] += 1
+            now = time.monotonic()
+            if now - self._refused_logged >= 60.0:  # a flood of new ids must not flood the log
+                self._refused_logged = now
+                log.warning("device cap (aggregator.max_devices = %d) reached: ignoring new device %r "
+                            "(%d refused so far); raise the cap or `nic-fleet forget` old devices",
+                            self.max_devices, dev[:64], self.stats["refused"])
+            return False
+
+    def forget(self, dev: str) -> bool:
+        """Drop a device: state, stored records, history and (at the next render) its page."""
+        with self.lock:
+            if dev not in self.devices:
+                return False
+            self._forget(dev)
+            return True
+
+    def expire(self) -> list[str]:
+        """Forget unknown devices silent for ``unknown_expire_s``; returns their ids."""
+        with self.lock:
+            cutoff = self.clock() - self.unknown_expire_s
+            gone = [d for d, st in self.devices.items() if _unknown(st) and _last_activity(st) < cutoff]
+            for dev in gone:
+                self._forget(dev, stored=False)
+        if gone:
+            log.info("forgot %d unknown device(s) silent for %.0fs", len(gone), self.unknown_expire_s)
+        return gone
+
+    def _forget(self, dev: str, stored: bool = True) -> None:  # under the lock
+        """``stored=False``: an unknown device has no series or alerts, only its record, which the
+        next flush deletes together with others (a flood of fake ids costs one commit, not 3 each)."""
+        del self.devices[dev]
+        self._dirty.discard(dev)
+        self._alert_puts = [p for p in self._alert_puts if not p[1].startswith(dev.encode() + b"\x00")]
+        self.urgent.discard(dev)
+        self.touched.discard(dev)
+        self.forgotten.add(dev)
+        self.stats["forgotten"] += 1
+        self.changed.set()
+        if not stored:
+            self._doomed.add(dev)
+            return
+        self.store.delete_device(dev)
+        self.store.delete_side("devices", [dev.encode()])
+        self.store.delete_side("alerts", [dev.encode() + b"\x00"], prefix=True)
+
     def device(self, dev: str) -> DeviceState:
         st = self.devices.get(dev)
         if st is None:
+            self.forgotten.discard(dev)
+            self._doomed.discard(dev)
             st = self.devices[dev] = DeviceState(dev, first_seen=self.clock())
+            self._unknown_order[dev] = None
             self.changed.set()
             self.urgent.add(dev)
         return st
@@ -124,9 +209,21 @@ class FleetState:
     # -- de-dup --------------------------------------------------------------------------
     def _accept_seq(self, st: DeviceState, seq: int) -> bool:
         mx = st.seq_max
-        if mx is None:
-            st.seq_max, st.seq_bits = seq, 1
+        now = self.clock()
+        plausible = mx is not None and seq - mx <= SEQ_JUMP_BASE + SEQ_JUMP_RATE * max(0.0, now - (st.last_seen or now))
+        if mx is None or (st.resync and (not plausible or mx - seq >= SEQ_WINDOW)):
+            # first seq, or the box reconnected with a count that does not follow (its data dir
+            # was reset, or an earlier forged seq got in): start afresh from this one
+            st.seq_max, st.seq_bits, st.resync = seq, 1, False
             return True
+        if seq > mx and not plausible:
+            st.seq_rejected += 1
+            self.stats["seq_jumps"] += 1
+            if st.seq_rejected in (1, 100) or st.seq_rejected % 10_000 == 0:
+                log.warning("device %s: seq jump %d -> %d is not plausible; ignored (%d so far)",
+                            st.id, mx, seq, st.seq_rejected)
+            return False
+        st.resync = False
         if seq > mx:
             shift = seq - mx
             st.missing += shift - 1
@@ -159,6 +256,8 @@ class FleetState:
         with self.lock:
             st = self.device(dev)
             now = self.clock()
+            if online and not retained:
+                st.resync = True  # a (re)connect: its next seq may legitimately not follow
             if st.online != online:
                 st.online, st.status_ts = online, now
                 self.changed.set()
@@ -266,6 +365,10 @@ class FleetState:
                     self._alert_puts = taken[1] + self._alert_puts
         if gate is not None and self.store.flush_errors == errors:
             gate.release_acks(token)  # committed: the broker may forget them now
+        with self.lock:
+            doomed, self._doomed = self._doomed, set()
+        if doomed:
+            self.store.delete_side("devices", [d.encode() for d in doomed])
         return n
 
     def prune(self) -> int:
@@ -281,3 +384,12 @@ class FleetState:
     def alert_history(self, dev: str, limit: int = 200) -> list[dict[str, Any]]:
         rows = self.store.prefix_items("alerts", dev.encode() + b"\x00")[-limit:]
         return [self.store.unpack(v) for _, v in rows]
+
+
+def _unknown(st: DeviceState) -> bool:
+    """Never sent info or a metrics snapshot: nothing shows it is one of ours."""
+    return st.info is None and st.seq_max is None
+
+
+def _last_activity(st: DeviceState) -> float:
+    return max(t for t in (st.first_seen, st.status_ts, st.last_seen, 0.0) if t is not None)

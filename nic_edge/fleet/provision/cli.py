@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import sys
 from importlib import resources
 from pathlib import Path
@@ -121,12 +120,30 @@ def _plan(args: argparse.Namespace, bundles: list[Bundle]) -> list[tuple[Bundle,
         plan = [(b, "bundle-dir", out / b.device_id) for b in bundles]
     else:
         raise ProvisioningError("nowhere to write", hint="pass --image FILE, --boot DIR or --out DIR")
+    folded: dict[str, str] = {}
     for b, _, path in plan:
+        other = folded.setdefault(b.device_id.casefold(), b.device_id)
+        if other != b.device_id:  # one file on a case-insensitive medium (FAT, exFAT, macOS, Windows)
+            raise ProvisioningError(f"device ids {other!r} and {b.device_id!r} differ only in letter case",
+                                    hint="give each box an id that differs in more than case; nothing was written")
         if any(c in b.device_id for c in "\\:\0") or b.device_id in (".", ".."):
             raise ProvisioningError(f"device id {b.device_id!r} cannot be used as a file name under --out")
         if path.exists() and not args.force:
             raise ProvisioningError(f"{path} already exists", hint="remove it or pass --force")
     return plan
+
+
+def sparse_copy(src: Path, dst: Path, block: int = 1 << 20) -> None:
+    """Copy ``src`` to ``dst`` leaving all-zero blocks as holes (a 1 MB base image with a 400 MB
+    empty root partition must not become 400 MB per device)."""
+    zero = bytes(block)
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        while chunk := fin.read(block):
+            if chunk == zero[:len(chunk)]:
+                fout.seek(len(chunk), os.SEEK_CUR)
+            else:
+                fout.write(chunk)
+        fout.truncate()  # the size, including a trailing hole
 
 
 def run_flash(args: argparse.Namespace, cfg: Config | None) -> list[FlashResult]:
@@ -154,7 +171,7 @@ def run_flash(args: argparse.Namespace, cfg: Config | None) -> list[FlashResult]
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_name(path.name + ".partial")
                 try:
-                    shutil.copyfile(args.image, tmp)
+                    sparse_copy(Path(args.image), tmp)  # a mostly empty image stays small on disk
                     os.chmod(tmp, 0o600)  # the copy will hold secrets
                     results.append(write_bundle(open_image(tmp), bundle, str(path)))
                 except BaseException:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,7 +117,9 @@ def _rows(path: Path) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any],
             raise ConfigError([(f"{path.name}: device", "must be [[device]] tables")], str(path))
         rows = [(f"{path.name} device {i}", dict(d)) for i, d in enumerate(devices, start=1)]
         return rows, dict(doc.get("defaults", {})), doc.get("template")
-    reader = csv.DictReader(text.splitlines())
+    # newline="": a quoted cell keeps its line break (then refused by the id rule) instead of
+    # being silently glued together ("evil\nid" -> "evilid") as splitlines() did
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     if not reader.fieldnames or "id" not in [f.strip() for f in reader.fieldnames]:
         raise ConfigError([(f"{path.name}: header", "needs an 'id' column")], str(path))
     rows = []
@@ -143,7 +146,8 @@ def load_inventory(path: Path, template: Path | None = None) -> list[DeviceEntry
         ident = str(overrides.get("id", "") or "").strip()
         if not ident:
             raise ConfigError([(f"{where}: id", "missing device id")], str(path))
-        seen.setdefault(ident, []).append(where)
+        # casefolded: TRUCK-01 and truck-01 would share one folder on a FAT/exFAT/NTFS medium
+        seen.setdefault(ident.casefold(), []).append(f"{ident}: {where}" if ident.casefold() != ident else where)
         data = {sec: dict(v) for sec, v in base_data.items()}
         _apply(data, defaults, path.parent, f"{path.name} defaults")
         _apply(data, overrides, path.parent, where)
@@ -151,6 +155,6 @@ def load_inventory(path: Path, template: Path | None = None) -> list[DeviceEntry
     dups = {k: v for k, v in seen.items() if len(v) > 1}
     if dups:
         desc = "; ".join(f"{k} ({', '.join(v)})" for k, v in sorted(dups.items()))
-        raise ProvisioningError(f"duplicate device ids in {path.name}: {desc}",
+        raise ProvisioningError(f"duplicate device ids in {path.name} (letter case ignored): {desc}",
                                 hint="each box needs its own id; nothing was written")
     return entries

@@ -1,0 +1,62 @@
+"""WriteGuard: audit, cache and outbox writes that fail (a full disk) never cost an answer.
+
+A failed write is counted (``nic_edge_storage_write_failures_total{store}``, which the default
+``storage_write_failing`` alert rule watches), logged once per store and problem, and reported by
+``/healthz`` as ``degraded`` for ``window_s`` after the last failure. Cache and outbox catch their
+own storage errors (they count them); ``poll`` turns those counts into the same signal.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+from nic_edge.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+
+class WriteGuard:
+    def __init__(self, record: Callable[[str], None], clock: Callable[[], float] = time.time,
+                 window_s: float = 300.0) -> None:
+        self._record = record
+        self._clock = clock
+        self.window_s = window_s
+        self._lock = threading.Lock()
+        self._last: dict[str, tuple[float, str]] = {}  # store -> (when, what failed)
+        self.counts: dict[str, int] = {}
+        self._cache_errors = 0
+
+    def run(self, store: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> None:
+        """Call ``fn``; an OSError/StorageError is noted, not raised (the caller has an answer)."""
+        try:
+            fn(*args, **kw)
+        except (OSError, StorageError) as exc:
+            self.note(store, str(exc))
+
+    def note(self, store: str, message: str) -> None:
+        with self._lock:
+            first = self._last.get(store, (0.0, ""))[1] != message
+            self._last[store] = (self._clock(), message)
+            self.counts[store] = self.counts.get(store, 0) + 1
+        self._record(store)
+        if first:  # a full disk fails every write: log the problem once, count the rest
+            log.error("%s write failed: %s (answers go on; /healthz reports degraded)", store, message)
+
+    def poll(self, cache: Any = None, outbox_error: Callable[[], str | None] | None = None) -> None:
+        """Periodic check of the stores that count their own failures."""
+        errors = getattr(cache, "write_errors", 0) if cache is not None else 0
+        if errors > self._cache_errors:
+            self.note("cache", f"{errors - self._cache_errors} answer cache write(s) failed")
+        self._cache_errors = errors
+        problem = outbox_error() if outbox_error is not None else None
+        if problem:
+            self.note("outbox", problem)
+
+    def problems(self) -> dict[str, str]:
+        """Stores whose last failure is within the window: store -> message."""
+        now = self._clock()
+        with self._lock:
+            return {s: m for s, (t, m) in self._last.items() if now - t <= self.window_s}

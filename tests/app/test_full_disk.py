@@ -1,0 +1,112 @@
+"""A full disk (issue 22): answers survive failing audit/cache/outbox writes; indexing says why.
+
+The audit log is pointed at ``/dev/full`` (every write fails with a real ENOSPC from the kernel);
+as root, a small tmpfs is filled for real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from nic_edge.app.device import DeviceApp
+from nic_edge.core.config import HttpConfig, parse_config
+from nic_edge.http.server import HttpService
+from tests.http.client import request
+from tests.support.device import TINY_MANUAL, run_cli
+
+QUESTION = "How do I replace the fuel filter?"
+
+
+@pytest.fixture
+def full_audit_app(tmp_path: Path) -> Iterator[DeviceApp]:
+    if not os.path.exists("/dev/full"):
+        pytest.skip("/dev/full not available")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "audit.jsonl").symlink_to("/dev/full")  # every audit write: ENOSPC
+    manual = tmp_path / "tiny_manual.txt"
+    manual.write_text(TINY_MANUAL)
+    app = DeviceApp(parse_config({"device": {"id": "disk-test", "tier": "lite"}}), data, use_embedder=False)
+    app.engine.index_paths([manual])
+    app.started = True
+    yield app
+    app.close()
+
+
+def test_answers_survive_a_failing_audit_log_over_http(full_audit_app: DeviceApp) -> None:
+    app = full_audit_app
+    svc = HttpService(app, HttpConfig(port=0))
+    svc.start()
+    try:
+        before = request(svc.port, "GET", "/healthz").json()
+        assert before["status"] == "ok"
+        r = request(svc.port, "POST", "/api/ask", {"question": QUESTION})
+        assert r.status == 200 and not r.json()["abstained"], r.body
+        health = request(svc.port, "GET", "/healthz").json()
+        assert health["status"] == "degraded" and "No space left" in health["storage"]["audit"]
+        metrics = request(svc.port, "GET", "/metrics").text
+        assert 'nic_edge_storage_write_failures_total{store="audit"} 1' in metrics
+    finally:
+        svc.stop()
+    # the default rules raise an alert from the counter
+    events = app.alert_evaluator.evaluate(app.metrics.alert_values())
+    assert "storage_write_failing" in [e["rule"] for e in events if e["state"] == "firing"]
+
+
+def test_failed_cache_and_outbox_writes_count_as_degraded(full_audit_app: DeviceApp) -> None:
+    app = full_audit_app
+    app.outbox_error = lambda: "outbox write failed: No space left on device"
+    app.on_resources({"rss_bytes": 50 << 20})
+    state, details = app.health()
+    assert state == "degraded" and set(details["storage"]) == {"outbox"}
+    assert app.writes.counts == {"outbox": 1}
+
+
+def _mount_tmpfs(path: Path, size: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root; the /dev/full tests cover the same path")
+    path.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {r.stderr.decode(errors='replace').strip()}")
+
+
+def _fill(path: Path) -> None:
+    with open(path / "filler", "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        except OSError:
+            pass
+
+
+def test_cli_ask_answers_on_a_full_tmpfs(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _mount_tmpfs(data, "16m")
+    try:
+        manual = tmp_path / "tiny_manual.txt"
+        manual.write_text(TINY_MANUAL)
+        r = run_cli("index", str(manual), "--data-dir", str(data), "--quiet")
+        assert r.returncode == 0, r.stderr
+        _fill(data)
+        r = run_cli("ask", QUESTION, "--json", "--data-dir", str(data))
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["answer"]
+        # indexing onto the full disk: refused up front, one line, with a hint
+        other = tmp_path / "other_manual.txt"
+        other.write_text(TINY_MANUAL.replace("fuel", "oil"))
+        r = run_cli("index", str(other), "--data-dir", str(data), "--quiet")
+        assert r.returncode == 1
+        lines = r.stderr.strip().splitlines()
+        lines = [l for l in lines if l.startswith("nic-edge")]  # (TFLite prints an INFO line)
+        assert len(lines) == 1 and "free" in lines[0] and "hint" in lines[0].lower(), r.stderr
+        assert "internal error" not in r.stderr
+    finally:
+        subprocess.run(["umount", "-l", str(data)], check=False)
