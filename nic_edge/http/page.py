@@ -20,7 +20,7 @@ CSS = """
 *{box-sizing:border-box}body{font:16px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f4f5f7;color:#1b1f24}
 header{background:#1f3a5f;color:#fff;padding:.7rem 1rem}header h1{margin:0;font-size:1.15rem}header small{opacity:.85}
 main{padding:.7rem;max-width:56rem;margin:auto}
-section{background:#fff;border-radius:8px;padding:.8rem 1rem;margin:0 0 .8rem;box-shadow:0 1px 2px #0002;overflow-wrap:anywhere}
+section{background:#fff;border-radius:8px;padding:.8rem 1rem;margin:0 0 .8rem;box-shadow:0 1px 2px #0002;overflow-wrap:break-word}
 h2{font-size:1.05rem;margin:.1rem 0 .6rem}
 form{display:flex;flex-wrap:wrap;gap:.5rem}input[type=text]{flex:1 1 12rem;min-width:0;font-size:1rem;padding:.55rem}
 button{font-size:1rem;padding:.55rem 1.1rem;background:#1f3a5f;color:#fff;border:0;border-radius:4px}
@@ -33,10 +33,14 @@ ol.src{padding-left:0;list-style:none;margin:.4rem 0}ol.src li{margin:.25rem 0}
 .muted{color:#5b6370;font-size:.88rem}.ok{color:#1a7f37;font-weight:600}.bad{color:#c62828;font-weight:600}
 .warning{color:#a86400;font-weight:600}.critical{color:#c62828;font-weight:600}
 table{border-collapse:collapse;width:100%;font-size:.92rem}th,td{padding:.3rem .4rem;border-bottom:1px solid #e3e6ea;text-align:left;vertical-align:top}
-th{color:#5b6370;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th{color:#5b6370;font-weight:600;white-space:nowrap}td{overflow-wrap:anywhere}.lat{white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 dl.h{display:grid;grid-template-columns:minmax(7rem,max-content) 1fr;gap:.3rem .8rem;margin:0}dl.h dt{color:#5b6370}dl.h dd{margin:0}
 details summary{cursor:pointer;font-weight:600}details table{font-size:.82rem;margin-top:.4rem}details td:first-child{color:#5b6370;width:45%}
 """
+
+
+TIER_SOURCES = {"detected": "detected from the hardware", "config": "set in the config file",
+                "env": "set by NIC_EDGE_TIER", "override": "set by the fleet", "local": "set on this box"}
 
 
 def _num(v: Any) -> bool:
@@ -121,10 +125,11 @@ def _health(status: dict[str, Any], alerts: dict[str, Any]) -> str:
              if degraded else '<span class="ok">working normally</span>')
     lat = _get(status, "latency", "answer") or {}
     count = lat.get("count")
-    latency = ("no questions answered yet" if not count else
-               f'<table><tr><th>typical</th><th>95 % within</th><th>99 % within</th></tr><tr>'
-               f'<td class=n>{_ms(lat.get("p50_ms"))}</td><td class=n>{_ms(lat.get("p95_ms"))}</td>'
-               f'<td class=n>{_ms(lat.get("p99_ms"))}</td></tr></table><span class="muted">{count} answers</span>')
+    # one item per percentile, each kept on one line: a narrow screen wraps between them only
+    latency = ("no questions answered yet" if not count else " · ".join(
+        f'<span class="lat">{label} {_ms(lat.get(key))}</span>'
+        for label, key in (("typical", "p50_ms"), ("95 % within", "p95_ms"), ("99 % within", "p99_ms")))
+        + f' <span class="muted lat">({count:,} answers)</span>')
     res = status.get("resources") if isinstance(status.get("resources"), dict) else {}
     rss = res.get("rss_bytes") if _num(res.get("rss_bytes")) else (res["rss_mib"] * 1048576 if _num(res.get("rss_mib")) else None)
     budget = res.get("budget_mib")
@@ -140,7 +145,8 @@ def _health(status: dict[str, Any], alerts: dict[str, Any]) -> str:
             ("Disk free", escape(_mib(res.get("disk_free_bytes"))))]
     if _num(res.get("cpu_temp_c")):
         rows.append(("CPU temperature", escape(f"{res['cpu_temp_c']:.0f} °C")))
-    rows += [("Hardware tier", escape(f"{tier.get('name') or '—'} (from {tier.get('source') or '?'})")),
+    how = TIER_SOURCES.get(str(tier.get("source")), str(tier.get("source") or "?"))
+    rows += [("Hardware tier", escape(f"{tier.get('name') or '—'} ({how})")),
              ("Fleet link", escape(link)), ("Running for", escape(_duration(status.get("uptime_s")))),
              ("Alerts", _alerts(alerts))]
     return '<dl class="h">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>" + _calibration(status)
