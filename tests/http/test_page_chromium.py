@@ -28,6 +28,9 @@ Spark plugs
 
 The spark plug gap should be 7/32 of an inch. Clean the plugs every 1000 miles.
 """
+# one question per width: the second would otherwise come from the answer cache
+QUESTIONS = {360: "Is it safe to adjust the carburetor with the engine hot?",
+             1280: "Can I adjust the carburetor while the engine is hot?"}
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
@@ -42,23 +45,23 @@ def chromium() -> Iterator[Chromium]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from nic_edge.app.device import DeviceApp
-    from nic_edge.http.server import HttpService
+    """What `nic-edge serve` runs (app.serve.Device: engine with the real model, resource sampler,
+    HTTP), over the bundled sample manual and a small second one."""
+    from nic_edge.app.serve import Device
+    from nic_edge.core.resources import SAMPLE_MANUAL, data_file
 
     tmp = tmp_path_factory.mktemp("page")
     manual = tmp / "model_t_carburetor.txt"
     manual.write_text(MANUAL)
-    cfg = parse_config({"device": {"tier": "ultra_lite"}, "http": {"port": 0}})
-    app = DeviceApp(cfg, tmp / "data", use_embedder=False)
-    app.engine.index_paths([manual])
-    app.started = True
-    http = HttpService(app, cfg.http)
-    http.start()
+    cfg = parse_config({"device": {"id": "workshop-box-3", "tier": "lite"}, "http": {"port": 0}})
+    device = Device(cfg, tmp / "data")
+    device.app.engine.index_paths([data_file(SAMPLE_MANUAL), manual])
+    device.start()
     try:
-        yield http.url
+        assert device.app.started, device.app.start_error
+        yield device.http.url
     finally:
-        http.stop()
-        app.close()
+        device.stop()
 
 
 @pytest.mark.parametrize("width", [360, 1280])
@@ -68,12 +71,13 @@ def test_status_page_layout(chromium: Chromium, served: str, width: int, tmp_pat
     m = chromium.measure()
     assert m["innerWidth"] == width and m["scripts"] == 0
     assert m["scrollWidth"] <= width, f"horizontal overflow at {width}px: {m['wide']}"
-    assert chromium.eval("document.querySelector('#manuals td').textContent") == "model_t_carburetor.txt"
+    names = chromium.eval("[...document.querySelectorAll('#manuals tr td:first-child')].map(td => td.textContent)")
+    assert names == ["ford_model_t_manual_1919.txt", "model_t_carburetor.txt"]
     assert chromium.eval("document.querySelector('details').open") is False  # diagnostics collapsed
     chromium.screenshot(tmp_path / "before.png")
     _save(chromium, f"status-page-{width}.png")
 
-    chromium.submit_form("How do I adjust the carburetor?")
+    chromium.submit_form(QUESTIONS[width])
     m = chromium.measure()
     assert m["scrollWidth"] <= width, f"horizontal overflow at {width}px after a question: {m['wide']}"
     top = chromium.eval("""(() => { const y = s => document.querySelector(s).getBoundingClientRect().top;
@@ -81,11 +85,11 @@ def test_status_page_layout(chromium: Chromium, served: str, width: int, tmp_pat
     assert top["warn"] < top["quote"] < top["sources"] < top["manuals"], top
     assert "WARNING: Never adjust the carburetor" in chromium.eval("document.querySelector('.warn').textContent")
     markers = chromium.eval("[...document.querySelectorAll('blockquote .mk')].map(e => e.textContent)")
-    if _api_answer(served, "How do I adjust the carburetor?").get("quotes"):  # the reader's quotes
+    if _api_answer(served, QUESTIONS[width]).get("quotes"):  # the reader's quotes
         assert markers and markers[0] == "[1]", markers
     else:  # an engine without quotes: the answer text, sources still numbered
         assert markers == []
-    assert chromium.eval("document.querySelector('ol.src li').textContent").startswith("[1] model_t_carburetor.txt")
+    assert chromium.eval("document.querySelector('ol.src li').textContent").startswith("[1] ")
     # each latency item stays on one line (a line box of one text line is < 2 line heights)
     heights = chromium.eval("[...document.querySelectorAll('.lat')].map(e => e.getClientRects().length)")
     assert heights and all(n == 1 for n in heights), heights
@@ -93,7 +97,7 @@ def test_status_page_layout(chromium: Chromium, served: str, width: int, tmp_pat
 
     chromium.submit_form("What torque do the rotor blades of a helicopter need?")
     text = chromium.eval("document.querySelector('.abstain').textContent")
-    assert "model_t_carburetor.txt" in text and "low_confidence" not in text and "no_match" not in text
+    assert "ford_model_t_manual_1919.txt" in text and "model_t_carburetor.txt" in text and "low_confidence" not in text and "no_match" not in text
     assert chromium.measure()["scrollWidth"] <= width
     _save(chromium, f"status-page-abstained-{width}.png")
 
