@@ -15,20 +15,10 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from tests.fleet import dashboard_scenario as S
-from tests.support.chromium import Chromium, binary
+from tests.support.chromium import Chromium, save_screenshot
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 NOW = time.time()
 CONNECTED = {"address": "127.0.0.1:1883", "state": "connected", "since": NOW - 3600, "error": None, "failures": 0}
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Chromium]:
-    exe = binary()
-    if exe is None:
-        pytest.skip("chromium not installed (tools/test.sh installs it); dashboard layout tests skipped")
-    with Chromium(exe) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +61,7 @@ def test_overview_worst_first_health_and_trends(chromium: Chromium, dashboard: P
     assert "Broker 127.0.0.1:1883: connected" in text and "Data as of" in text
     assert not _links_resolve(chromium)
     assert "report" not in chromium.eval("[...document.querySelectorAll('a')].map(a => a.textContent).join(' ')")
-    _save(chromium, "dashboard.png")
+    save_screenshot(chromium, "dashboard.png")
     chromium.open(360)
     chromium.goto((dashboard / "index.html").as_uri())
     m = chromium.measure()
@@ -89,7 +79,7 @@ def test_device_page_states_data_age_without_raw_seq(chromium: Chromium, dashboa
     assert text.index("critical") < text.index("Charts, last hour")
     assert S.CRITICAL_MESSAGE in text
     assert not _links_resolve(chromium)
-    _save(chromium, "dashboard-device.png")
+    save_screenshot(chromium, "dashboard-device.png")
 
 
 def test_unreachable_broker_is_not_an_empty_fleet(chromium: Chromium, tmp_path: Path) -> None:
@@ -111,10 +101,3 @@ def test_unreachable_broker_is_not_an_empty_fleet(chromium: Chromium, tmp_path: 
     assert "this is not an empty fleet" in text
     assert not _links_resolve(chromium)
 
-
-def _save(chromium: Chromium, name: str) -> None:
-    """Refresh the docs screenshot only when asked (NIC_EDGE_SCREENSHOTS=1, tools/screenshots.sh)."""
-    import os
-    if os.environ.get("NIC_EDGE_SCREENSHOTS") == "1":
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        chromium.screenshot(SHOTS / name)

@@ -15,7 +15,7 @@ from typing import Iterator
 import pytest
 
 from nic_edge.core.config import parse_config
-from tests.support.chromium import Chromium, binary
+from tests.support.chromium import Chromium, save_screenshot
 
 MANUAL = """Ford Model T Manual
 
@@ -31,16 +31,6 @@ The spark plug gap should be 7/32 of an inch. Clean the plugs every 1000 miles.
 # one question per width: the second would otherwise come from the answer cache
 QUESTIONS = {360: "Is it safe to adjust the carburetor with the engine hot?",
              1280: "Can I adjust the carburetor while the engine is hot?"}
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Chromium]:
-    exe = binary()
-    if exe is None:
-        pytest.skip("chromium not installed (tools/test.sh installs it); browser layout tests skipped")
-    with Chromium(exe) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +65,7 @@ def test_status_page_layout(chromium: Chromium, served: str, width: int, tmp_pat
     assert names == ["ford_model_t_manual_1919.txt", "model_t_carburetor.txt"]
     assert chromium.eval("document.querySelector('details').open") is False  # diagnostics collapsed
     chromium.screenshot(tmp_path / "before.png")
-    _save(chromium, f"status-page-{width}.png")
+    save_screenshot(chromium, f"status-page-{width}.png")
 
     chromium.submit_form(QUESTIONS[width])
     m = chromium.measure()
@@ -93,13 +83,13 @@ def test_status_page_layout(chromium: Chromium, served: str, width: int, tmp_pat
     # each latency item stays on one line (a line box of one text line is < 2 line heights)
     heights = chromium.eval("[...document.querySelectorAll('.lat')].map(e => e.getClientRects().length)")
     assert heights and all(n == 1 for n in heights), heights
-    _save(chromium, f"status-page-answer-{width}.png")
+    save_screenshot(chromium, f"status-page-answer-{width}.png")
 
     chromium.submit_form("What torque do the rotor blades of a helicopter need?")
     text = chromium.eval("document.querySelector('.abstain').textContent")
     assert "ford_model_t_manual_1919.txt" in text and "model_t_carburetor.txt" in text and "low_confidence" not in text and "no_match" not in text
     assert chromium.measure()["scrollWidth"] <= width
-    _save(chromium, f"status-page-abstained-{width}.png")
+    save_screenshot(chromium, f"status-page-abstained-{width}.png")
 
 
 def _api_answer(base: str, question: str) -> dict:
@@ -110,10 +100,3 @@ def _api_answer(base: str, question: str) -> dict:
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read())
 
-
-def _save(chromium: Chromium, name: str) -> None:
-    """Refresh the docs screenshot only when asked (NIC_EDGE_SCREENSHOTS=1, tools/screenshots.sh)."""
-    import os
-    if os.environ.get("NIC_EDGE_SCREENSHOTS") == "1":
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        chromium.screenshot(SHOTS / name)

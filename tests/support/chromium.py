@@ -19,7 +19,9 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+import pytest
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -163,3 +165,23 @@ class Chromium:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Chromium]:
+    """One browser per test module; skipped (with the reason) where chromium is not installed."""
+    exe = binary()
+    if exe is None:
+        pytest.skip("chromium not installed (tools/test.sh installs it); browser layout tests skipped")
+    with Chromium(exe) as c:
+        yield c
+
+
+def save_screenshot(c: Chromium, name: str) -> None:
+    """Refresh docs/screenshots/<name> only when asked (NIC_EDGE_SCREENSHOTS=1: tools/screenshots.sh)."""
+    if os.environ.get("NIC_EDGE_SCREENSHOTS") == "1":
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        c.screenshot(SHOTS / name)
