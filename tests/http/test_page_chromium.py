@@ -17,14 +17,16 @@ import pytest
 from nic_edge.core.config import parse_config
 from tests.support.chromium import Chromium, save_screenshot
 
-MANUAL = """Ford Model T Manual
+MANUAL = """# Ford Model T: carburetor and plugs
 
-Carburetor adjustment
+## Carburetor adjustment
+
+WARNING: Never adjust the carburetor with the engine hot.
 
 To adjust the carburetor, turn the needle valve to the right until the engine runs smoothly,
-then a quarter turn back. WARNING: Never adjust the carburetor with the engine hot.
+then a quarter turn back.
 
-Spark plugs
+## Spark plugs
 
 The spark plug gap should be 7/32 of an inch. Clean the plugs every 1000 miles.
 """
@@ -41,7 +43,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from nic_edge.core.resources import SAMPLE_MANUAL, data_file
 
     tmp = tmp_path_factory.mktemp("page")
-    manual = tmp / "model_t_carburetor.txt"
+    manual = tmp / "model_t_carburetor.md"
     manual.write_text(MANUAL)
     cfg = parse_config({"device": {"id": "workshop-box-3", "tier": "lite"}, "http": {"port": 0}})
     device = Device(cfg, tmp / "data")
@@ -62,7 +64,7 @@ def test_status_page_layout(chromium: Chromium, served: str, width: int, tmp_pat
     assert m["innerWidth"] == width and m["scripts"] == 0
     assert m["scrollWidth"] <= width, f"horizontal overflow at {width}px: {m['wide']}"
     names = chromium.eval("[...document.querySelectorAll('#manuals tr td:first-child')].map(td => td.textContent)")
-    assert names == ["ford_model_t_manual_1919.txt", "model_t_carburetor.txt"]
+    assert names == ["ford_model_t_manual_1919.txt", "model_t_carburetor.md"]
     assert chromium.eval("document.querySelector('details').open") is False  # diagnostics collapsed
     chromium.screenshot(tmp_path / "before.png")
     save_screenshot(chromium, f"status-page-{width}.png")
@@ -87,7 +89,7 @@ def test_status_page_layout(chromium: Chromium, served: str, width: int, tmp_pat
 
     chromium.submit_form("What torque do the rotor blades of a helicopter need?")
     text = chromium.eval("document.querySelector('.abstain').textContent")
-    assert "ford_model_t_manual_1919.txt" in text and "model_t_carburetor.txt" in text and "low_confidence" not in text and "no_match" not in text
+    assert "ford_model_t_manual_1919.txt" in text and "model_t_carburetor.md" in text and "low_confidence" not in text and "no_match" not in text
     assert chromium.measure()["scrollWidth"] <= width
     save_screenshot(chromium, f"status-page-abstained-{width}.png")
 
