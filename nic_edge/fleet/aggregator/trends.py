@@ -1,8 +1,8 @@
 """Fleet trends for the overview: answer p95, devices reporting and active alerts, per hour over
 the last 24 h.
 
-Computed at the analytics cadence (a minute or more), not every render: it reads one hour
-bucket per device and hour. The fleet p95 of an hour merges the devices' latency sketches of
+Computed at the analytics cadence (a minute or more), not every render: two range reads per
+device (the hour buckets' numbers and their sketches). The fleet p95 of an hour merges the devices' latency sketches of
 that hour (never an average of percentiles); "reporting" counts devices that sent at least one
 snapshot in the hour; active alerts are replayed from each device's firing/resolved events and
 sampled at the end of each hour.
@@ -25,16 +25,15 @@ def fleet_trends(store: SeriesStore, devices: Iterable[str], alert_events: dict[
     starts = [first + i * STEP_S for i in range(hours)]
     sketches = [LatencySketch() for _ in starts]
     reporting = [0] * hours
+    base = first // STEP_S
     for dev in devices:
         for rec in store.series(dev, "1h", first, now):
             i = (int(rec["t"]) - first) // STEP_S
             if 0 <= i < hours and rec.get("n"):
                 reporting[i] += 1
-        for i, t in enumerate(starts):
-            if reporting[i]:
-                sk = store.merged_sketch(dev, "1h", t, min(t + STEP_S - 1, now))
-                if sk.count:
-                    sketches[i].merge(sk)
+        for idx, sk in store.sketches(dev, "1h", first, now).items():
+            if 0 <= idx - base < hours and sk.count:
+                sketches[idx - base].merge(sk)
     p95 = []
     for t, sk in zip(starts, sketches):
         if sk.count:
