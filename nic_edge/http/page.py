@@ -158,7 +158,7 @@ def _calibration(status: dict[str, Any]) -> str:
     if not isinstance(cal, dict) or not cal.get("summary"):
         return ""
     t = cal.get("threshold_in_use")
-    value = f"{t:.2f}" if _num(t) else "—"
+    value = f"{t:.3g}" if _num(t) else "—"
     return (f'<p class="muted">Abstain threshold {escape(value)} ({escape(str(cal.get("threshold_source") or "?"))}): '
             f'{escape(str(cal["summary"]))}</p>')
 
