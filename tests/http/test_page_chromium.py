@@ -33,6 +33,8 @@ The spark plug gap should be 7/32 of an inch. Clean the plugs every 1000 miles.
 # one question per width: the second would otherwise come from the answer cache
 QUESTIONS = {360: "Is it safe to adjust the carburetor with the engine hot?",
              1280: "Can I adjust the carburetor while the engine is hot?"}
+OFF_TOPIC = {360: "What torque do the rotor blades of a helicopter need?",
+             1280: "How often should the helicopter rotor blades be balanced?"}
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +89,7 @@ def test_status_page_layout(chromium: Chromium, served: str, width: int, tmp_pat
     assert heights and all(n == 1 for n in heights), heights
     save_screenshot(chromium, f"status-page-answer-{width}.png")
 
-    chromium.submit_form("What torque do the rotor blades of a helicopter need?")
+    chromium.submit_form(OFF_TOPIC[width])
     text = chromium.eval("document.querySelector('.abstain').textContent")
     assert "ford_model_t_manual_1919.txt" in text and "model_t_carburetor.md" in text and "low_confidence" not in text and "no_match" not in text
     assert chromium.measure()["scrollWidth"] <= width
