@@ -110,7 +110,7 @@ def test_each_source_once_and_quotes_keep_their_number() -> None:
     assert 'Drain the bowl. <span class="mk">[2]</span>' in html
     assert 'Close it again. <span class="mk">[2]</span>' in html  # same place, same number
     assert html.count("Para 2-4: Fuel") == 1
-    assert "tm9_802.txt, Para 2-4: Fuel, page 12 of the file" in html  # a counted page says so
+    assert "tm9_802.txt, Para 2-4: Fuel, page 12 (counted)" in html  # a counted page says so
     assert "tm9_802.txt, Para 3-1: Oil, page 30</li>" in html
     assert html.index("CAUTION: hot") < html.index("Open the fuel cock.")
 
@@ -157,4 +157,4 @@ def test_counted_pages_are_marked() -> None:
         return {"abstained": False, "answer": "x", "quotes": [],
                 "citations": [{"source": "m.txt", "section": "S", "page": 7, "page_kind": kind, "snippet": "x"}]}
     assert "page 7 (counted)" in page.render({}, {}, answer=cite("counted"))
-    assert "page 7</b>" in page.render({}, {}, answer=cite("printed"))
+    assert "S, page 7</li>" in page.render({}, {}, answer=cite("printed"))  # printed: no marker
