@@ -1,5 +1,6 @@
-"""Shared fixtures. Helpers for a real mosquitto broker live in tests/support/broker.py."""
+"""Shared fixtures: a real mosquitto broker (tests/support/broker.py), a real headless Chromium
+(tests/support/chromium.py)."""
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.support.broker"]
+pytest_plugins = ["tests.support.broker", "tests.support.chromium"]

@@ -60,6 +60,8 @@ class SimDevice:
         self.temp = 48.0 + self.rng.random() * 4
         self.sent: dict[int, bytes] = {}  # seq -> metrics body (for replay tests), bounded
         self.latency_factor = 1.0
+        self.mode = "hybrid"  # "lexical": a box answering from keywords only (degraded)
+        self.memory_state = "ok"
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -94,7 +96,7 @@ class SimDevice:
             entry["sketch"] = ans.to_compact()  # as DeviceMetrics.snapshot sends it
         light = _legacy_entry if self.legacy else schema.light_entry
         return {
-            "ts": ts, "tier": self.tier, "mode": "hybrid",
+            "ts": ts, "tier": self.tier, "mode": self.mode,
             "latency": {"answer": entry, "stages": {s: light(sketch_entry(sk)) for s, sk in stages.items()},
                         "outcomes": {o: light(sketch_entry(sk)) for o, sk in outcomes.items()}},
             "cache": {"l1_hits": self.cache["l1"], "l2_hits": self.cache["l2"], "l1_misses": self.cache["miss"],
@@ -104,7 +106,7 @@ class SimDevice:
             "resources": {"ts": ts, "rss_bytes": int(self.rss), "cpu_percent": 5 + rng.random() * 20,
                           "cpu_temp_c": round(self.temp, 1), "throttled": 0, "throttled_now": False,
                           "disk_free_bytes": int(self.disk_free), "disk_total_bytes": 32 * 1024 ** 3,
-                          "memory_budget_bytes": budget, "memory_state": "ok"},
+                          "memory_budget_bytes": budget, "memory_state": self.memory_state},
             "counters": {**{f'nic_edge_questions_total{{{o}}}': float(c) for o, c in self.counters.items()},
                          **{f'nic_edge_cache_lookups_total{{{k}}}': float(c) for k, c in self.cache.items()}},
             "summary": {"latency_p50_ms": None if not n else entry["p50"] * 1000.0,

@@ -1,30 +1,73 @@
 #!/usr/bin/env bash
 # Install what the tests need (system packages with apt when missing, the package with its
 # test extra) and run the test suite. This is the README's test command and what CI runs.
+#
+# Quiet on purpose: apt and dpkg output goes to a log shown only when something fails. Nothing
+# installed here starts or enables a service (mosquitto's own service is stopped and disabled;
+# the tests start their own brokers on free ports). promtool comes out of Debian's `prometheus`
+# package without installing it: `apt-get download` + `dpkg-deb -x` extract the one binary into
+# the test venv, so no Prometheus server, no postinst, no service, nothing outside the venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+VENV=${NIC_EDGE_TEST_VENV:-.venv-test}
+LOG=$(mktemp -t nic-edge-test-setup.XXXXXX)
+trap 'rm -f "$LOG"' EXIT
+say() { echo "test.sh: $*" >&2; }
+quiet() {  # run a setup step with its output in the log; show the log if it fails
+  if ! "$@" >>"$LOG" 2>&1; then
+    say "failed: $*"; tail -n 40 "$LOG" >&2; exit 1
+  fi
+}
+if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
 
 need=()
-command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+had_mosquitto=yes
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || { need+=(mosquitto); had_mosquitto=no; }
 command -v mosquitto_passwd >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v mcopy >/dev/null 2>&1 || need+=(mtools)
 command -v mkfs.vfat >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.vfat ] || need+=(dosfstools)
-command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+updated=no
 if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  echo "installing system packages: ${need[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+  say "installing system packages: ${need[*]}"
+  quiet $SUDO apt-get update -qq
+  updated=yes
+  # policy-rc.d exit 101: no package may start a service during this install
+  rc_policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$rc_policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$rc_policy" >/dev/null && $SUDO chmod 755 "$rc_policy"
+    trap 'rm -f "$LOG"; $SUDO rm -f "$rc_policy"' EXIT
+  fi
+  quiet $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+  $SUDO rm -f "$rc_policy"
+  trap 'rm -f "$LOG"' EXIT
+  if [ "$had_mosquitto" = no ] && command -v systemctl >/dev/null 2>&1; then
+    $SUDO systemctl disable --now mosquitto.service >>"$LOG" 2>&1 || true
+  fi
 fi
 
-PY=${PYTHON:-python3}
-VENV=${NIC_EDGE_TEST_VENV:-.venv-test}
 if [ ! -x "$VENV/bin/python" ]; then
+  say "creating $VENV"
   "$PY" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e '.[test]'
-# Mosquitto's Debian service is not needed: the tests start their own brokers on free ports.
+if ! command -v promtool >/dev/null 2>&1 && [ ! -x "$VENV/bin/promtool" ]; then
+  say "extracting promtool from Debian's prometheus package (not installing it)"
+  [ "$updated" = yes ] || [ -n "$(ls /var/lib/apt/lists/*_Packages 2>/dev/null | head -n 1)" ] || quiet $SUDO apt-get update -qq
+  tmp=$(mktemp -d)
+  (cd "$tmp" && quiet apt-get download prometheus)
+  quiet dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
+  install -m 755 "$tmp/x/usr/bin/promtool" "$VENV/bin/promtool"
+  rm -rf "$tmp"
+fi
+# editable install: redone only when pyproject.toml (dependencies, entry points) changed
+stamp="$VENV/.nic-edge-test-installed"
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  say "installing nic-edge with its test extra into $VENV"
+  quiet "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[test]'
+  echo "$want" > "$stamp"
+fi
+export PATH="$PWD/$VENV/bin:$PATH"  # promtool when it lives in the venv
 exec "$VENV/bin/python" -m pytest -q "$@"

@@ -283,6 +283,7 @@ class DeviceApp:
             "threads": self.threads.as_dict(),
             "mode": self.engine.mode,
             "model": engine.get("model", {}), "index": engine.get("index", {}),
+            "manuals": self.engine.manuals(),  # by name on the status page; abstentions name them
             "cache": cache,
             "latency": self._latency_ms(),
             "resources": {**res, "rss_mib": None if rss is None else round(rss / 1048576.0, 1),

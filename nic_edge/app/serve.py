@@ -171,7 +171,7 @@ class Device:
         """With no manuals indexed, index the bundled sample manual first."""
         if not self.app.engine.manuals():
             sample = data_file(SAMPLE_MANUAL)
-            log.warning("no manuals indexed: indexing the bundled sample manual %s", sample.name)
+            log.info("no manuals indexed: indexing the bundled sample manual %s", sample.name)
             report = self.app.engine.index_paths([sample])
             log.info("%s", report)
 

@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] in ("backup", "restore"):  # subcommands with their own parser (cli/backup_cmds.py)
         from nic_edge.cli.backup_cmds import aggregator_main
         return aggregator_main(args)
-    return main_wrapper(PROG, build_parser, dispatch, argv)
+    return main_wrapper(PROG, build_parser, dispatch, argv, daemon=lambda a: not a.once)
 
 
 if __name__ == "__main__":

@@ -32,9 +32,13 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
 
 
-def setup_logging(verbose: int) -> None:
-    level = logging.WARNING - 10 * min(verbose, 2)
+def setup_logging(verbose: int, default: int = logging.WARNING) -> None:
+    """``default`` is WARNING for tools, INFO for ``serve`` (a daemon says what it does); each
+    ``-v`` one level more. Native runtime chatter (TFLite's INFO lines) shows only with ``-v``."""
+    level = max(logging.DEBUG, default - 10 * min(verbose, 2))
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from nic_edge.core.native_log import NATIVE_LOGGER
+    logging.getLogger(NATIVE_LOGGER).setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def load(args: argparse.Namespace) -> Config:
@@ -100,8 +104,10 @@ def version_action(p: argparse.ArgumentParser) -> None:
 
 
 def main_wrapper(prog: str, build: Callable[[], argparse.ArgumentParser],
-                 dispatch: Callable[[argparse.Namespace], int], argv: Sequence[str] | None) -> int:
+                 dispatch: Callable[[argparse.Namespace], int], argv: Sequence[str] | None,
+                 daemon: Callable[[argparse.Namespace], bool] = lambda args: False) -> int:
+    """``daemon(args)``: the command runs as a service and logs at INFO by default."""
     parser = build()
     args = parser.parse_args(argv)
-    setup_logging(getattr(args, "verbose", 0))
+    setup_logging(getattr(args, "verbose", 0), logging.INFO if daemon(args) else logging.WARNING)
     return run(prog, lambda: dispatch(args))

@@ -53,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--top-k", type=int, metavar="N", help="chunks to retrieve (default: tier)")
     s.add_argument("--no-cache", action="store_true", help="bypass the answer cache")
 
-    s = sub.add_parser("retrieve", help="show the ranked chunks behind an answer")
+    s = sub.add_parser("retrieve", help="show the ranked chunks behind an answer",
+                       description="Show the ranked chunks (source, section, page, score) that an answer "
+                                   "would be built from. Exit 1 when no manuals are indexed.")
     add_common(s)
     s.add_argument("query", nargs="?", help="the query (omit with --jsonl)")
     s.add_argument("--k", type=int, default=10, metavar="N", help="hits to return (default 10)")
@@ -61,9 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--jsonl", action="store_true", help='read {"id","question"|"query"} lines on stdin')
 
     s = sub.add_parser("tier", help="show the hardware tier, its source and reasons, and thread counts",
-                       description="Show the tier, why, and the thread counts per job (question "
-                                   "embedding, indexing). --measure times the embedder at 1..4 threads "
-                                   "on this box and stores the winners in the data dir.")
+                       description="Show the hardware tier this box runs at, where the choice came from "
+                                   "(fleet override > device.tier > NIC_EDGE_TIER > detection) and why, and the "
+                                   "thread counts per job (question embedding, indexing). --measure times the "
+                                   "embedder at 1..4 threads on this box and stores the winners in the data dir.")
     add_common(s)
     s.add_argument("--json", action="store_true", help="JSON output")
     s.add_argument("--measure", action="store_true",
@@ -78,10 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
                                    "when it is not healthy within software.health_deadline_s.")
     add_common(s)
 
-    s = sub.add_parser("check-config", help="validate a config file (exit 0 valid, 2 invalid)")
-    s.add_argument("file", metavar="FILE", help="config TOML to validate")
+    s = sub.add_parser("check-config", help="validate a config file (exit 0 valid, 2 invalid)",
+                       description="Validate a device config file: every key, the tier profiles and the alert "
+                                   "rules it names. Exit 0 valid, 2 invalid (key.path: message, and a hint).")
+    s.add_argument("file", metavar="FILE", nargs="?",
+                   help="config TOML to validate (default: --config, then $NIC_EDGE_CONFIG)")
+    s.add_argument("--config", metavar="FILE", dest="config", help="same as FILE")
+    s.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
 
-    s = sub.add_parser("cache", help="answer cache: stats or clear")
+    s = sub.add_parser("cache", help="answer cache: stats or clear",
+                       description="Show answer cache statistics, or clear the cache (L1 and L2). "
+                                   "A running `serve` keeps its own L1: clear through POST /api/cache/clear there.")
     add_common(s)
     s.add_argument("action", choices=("stats", "clear"), help="what to do")
     s.add_argument("--json", action="store_true", help="JSON output")
@@ -89,8 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    if args.file and args.config and args.file != args.config:
+        print(f"{PROG}: error: give the file once (FILE or --config) (see {PROG} check-config --help)", file=sys.stderr)
+        return EXIT_USAGE
+    path = args.file or args.config or os.environ.get("NIC_EDGE_CONFIG")
+    if not path:
+        print(f"{PROG}: error: no config file: give FILE, --config FILE or set NIC_EDGE_CONFIG "
+              f"(see {PROG} check-config --help)", file=sys.stderr)
+        return EXIT_USAGE
+    args.file = path
     try:
-        cfg = load_config(args.file)
+        cfg = load_config(path)
     except ConfigError as err:
         for line in err.lines():
             print(line, file=sys.stderr)
@@ -155,7 +174,7 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return main_wrapper(PROG, build_parser, dispatch, argv)
+    return main_wrapper(PROG, build_parser, dispatch, argv, daemon=lambda a: a.command in ("serve", "updater"))
 
 
 if __name__ == "__main__":

@@ -119,20 +119,21 @@ def _parse_line(line: str, keys: tuple[str, ...]) -> tuple[Any, Any]:
     raise ValueError(f"missing {' or '.join(repr(k) for k in keys)}")
 
 
-def _format_answer(a: dict[str, Any]) -> str:
-    out = [f"! {w}" for w in a.get("warnings") or []]  # safety first, as on the status page
+def _format_answer(a: dict[str, Any], manuals: list[dict[str, Any]]) -> str:
+    """Safety notices first (as on the page), then the quotes with [n], then each source once."""
+    from nic_edge.app import wording
+    out = [f"! {w}" for w in a.get("warnings") or []]
+    quotes, sources = wording.numbered(a)
     if a["abstained"]:
-        out.append(a.get("message") or f"Not in the manuals ({a['reason']}, confidence {a['confidence']:.2f}).")
+        out.append(wording.abstention(a, manuals))
+    elif quotes:
+        out.extend(f'"{text}" [{n}]' if n else f'"{text}"' for text, n in quotes)
     else:
-        for q in a.get("quotes") or [{"text": a["answer"], "citation": 0}]:
-            out.append(f"{q['text']} [{q['citation'] + 1}]")
-    for i, c in enumerate(a.get("citations") or [], 1):
-        page = None
-        if c.get("page"):  # a counted page is not the number printed in the manual: say so
-            page = f"p. {c['page']}" + (" (counted)" if c.get("page_kind") == "counted" else "")
-        where = ", ".join(x for x in (c.get("section"), page) if x)
-        out.append(f"  [{i}] {c['source']}" + (f" — {where}" if where else "") + f" (score {c['score']:.3f})")
-    out.append(f"  ({a['mode']}, {a['latency_ms']:.1f} ms{', cached ' + a['cached'] if a.get('cached') else ''}, confidence {a['confidence']:.2f})")
+        out.append(a["answer"])
+    for n, c in sources:
+        out.append(f"  [{n}] {wording.where(c)} (score {c['score']:.3f})")
+    out.append(f"  ({a['mode']}, {a['latency_ms']:.1f} ms{', cached ' + a['cached'] if a.get('cached') else ''}, "
+               f"confidence {a['confidence']:.2f})")
     return "\n".join(out)
 
 
@@ -140,13 +141,25 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.jsonl == (args.question is not None):
         print("nic-edge: error: give a QUESTION or --jsonl (not both) (see nic-edge ask --help)", file=sys.stderr)
         return EXIT_USAGE
+    if not args.jsonl:
+        from nic_edge.engine.validate import validate_question
+        try:
+            validate_question(args.question, max_chars=1 << 30)  # before the model loads; length: below
+        except InvalidInputError as exc:
+            print(f"nic-edge: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     app = _app(args)
     try:
-        if not app.engine.manuals():
+        manuals = app.engine.manuals()
+        if not manuals:
             raise NicEdgeError("no manuals indexed", hint="run `nic-edge index PATH...` first")
         if not args.jsonl:
             a = app.ask(args.question, args.top_k, surface="cli", use_cache=not args.no_cache)
-            print(json.dumps(a, ensure_ascii=False, indent=2) if args.json else _format_answer(a))
+            if a.get("reason") == "invalid_input":
+                print(f"nic-edge: error: question is too long (at most {app.engine.max_chars} characters)",
+                      file=sys.stderr)
+                return EXIT_USAGE
+            print(json.dumps(a, ensure_ascii=False, indent=2) if args.json else _format_answer(a, manuals))
             return EXIT_OK
         for n, line in _lines(sys.stdin):
             try:
@@ -172,6 +185,8 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     app = _app(args)
     try:
+        if not app.engine.manuals():
+            raise NicEdgeError("no manuals indexed", hint="run `nic-edge index PATH...` first")
         if not args.jsonl:
             res = app.retrieve(args.query, args.k)
             if args.json:
@@ -202,8 +217,15 @@ def cmd_cache(args: argparse.Namespace) -> int:
         res = app.clear_cache("cli") if args.action == "clear" else app.cache.stats()
     finally:
         app.close()
-    print(json.dumps(res, indent=2) if args.json or args.action == "stats" else f"cache cleared: {res}")
+    if args.json or args.action == "stats":
+        print(json.dumps(res, indent=2))
+    else:
+        print(f"answer cache cleared: {_count(res.get('l1'))} in memory (L1), {_count(res.get('l2'))} on disk (L2)")
     return EXIT_OK
+
+
+def _count(n: Any) -> str:
+    return f"{n} answer" + ("" if n == 1 else "s") if isinstance(n, int) else "no answers"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -30,25 +30,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("set-tier", help="push a signed tier override to devices and wait for their reports")
     _common(s)
-    s.add_argument("args", nargs="+", metavar="DEVICE... TIER", help="device ids followed by the tier")
+    s.add_argument("devices", nargs="+", metavar="DEVICE", help="device ids")
+    s.add_argument("tier", metavar="TIER", help=f"the tier: {', '.join(TIER_NAMES)}")
     s.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for reports (default fleet.report_timeout_s)")
     s.add_argument("--no-wait", action="store_true", help="publish and exit without waiting")
+    s.add_argument("--fleet-key", metavar="FILE", help="fleet key file (default fleet.key_file)")
 
     s = sub.add_parser("clear-tier", help="clear the override: devices return to their config/auto tier")
     _common(s)
-    s.add_argument("devices", nargs="+", metavar="DEVICE")
-    s.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for reports")
+    s.add_argument("devices", nargs="+", metavar="DEVICE", help="device ids")
+    s.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for reports (default fleet.report_timeout_s)")
     s.add_argument("--no-wait", action="store_true", help="publish and exit without waiting")
+    s.add_argument("--fleet-key", metavar="FILE", help="fleet key file (default fleet.key_file)")
 
     s = sub.add_parser("status", help="devices online/offline, tier, source, last report (retained topics)")
     _common(s)
     s.add_argument("--json", action="store_true", help="JSON output")
-    s.add_argument("--wait", type=float, default=1.5, metavar="S", help="seconds to collect retained messages")
+    s.add_argument("--wait", type=float, default=1.5, metavar="S", help="seconds to collect retained messages (default %(default)s)")
 
     s = sub.add_parser("alerts", help="show alerts (de-duplicated); --follow keeps listening")
     _common(s)
     s.add_argument("--follow", action="store_true", help="keep printing new alerts until interrupted")
-    s.add_argument("--wait", type=float, default=2.0, metavar="S", help="seconds to listen without --follow")
+    s.add_argument("--wait", type=float, default=2.0, metavar="S", help="seconds to listen without --follow (default %(default)s)")
     s.add_argument("--json", action="store_true", help="one JSON object per line")
 
     s = sub.add_parser("forget", help="remove devices: clear their retained topics; aggregators drop them")
@@ -94,6 +97,8 @@ def _fleet_key(args: argparse.Namespace, cfg: object) -> bytes:
 
 def dispatch(args: argparse.Namespace) -> int:
     from nic_edge.core import signing
+    if args.command in ("keygen", "device-key"):
+        _check_out_dir(Path(args.out))
     if args.command == "keygen" and args.signing:
         from nic_edge.core import ed25519
         ed25519.generate(Path(args.out))
@@ -118,12 +123,9 @@ def dispatch(args: argparse.Namespace) -> int:
         return dispatch_release(args, cfg)
     from nic_edge.fleet import tools
     if args.command == "set-tier":
-        if len(args.args) < 2:
-            raise_usage("set-tier needs DEVICE... TIER")
-        *devices, tier = args.args
-        if tier not in TIER_NAMES:
-            raise_usage(f"unknown tier {tier!r}; choose from {', '.join(TIER_NAMES)}")
-        return tools.set_tier(cfg, devices, tier, _fleet_key(args, cfg), args.timeout, args.no_wait)
+        if args.tier not in TIER_NAMES:
+            raise_usage(f"unknown tier {args.tier!r}; choose from {', '.join(TIER_NAMES)}")
+        return tools.set_tier(cfg, args.devices, args.tier, _fleet_key(args, cfg), args.timeout, args.no_wait)
     if args.command == "clear-tier":
         return tools.set_tier(cfg, args.devices, None, _fleet_key(args, cfg), args.timeout, args.no_wait)
     if args.command == "status":
@@ -133,6 +135,13 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "alerts":
         return tools.alerts(cfg, args.follow, args.wait, args.json)
     raise AssertionError(args.command)
+
+
+def _check_out_dir(out: Path) -> None:
+    """A key goes only into a directory that exists: a typo must not create a tree silently."""
+    from nic_edge.errors import NicEdgeError
+    if not out.parent.is_dir():
+        raise NicEdgeError(f"directory {out.parent} does not exist", hint="create it first or choose another --out")
 
 
 def raise_usage(msg: str) -> None:

@@ -27,6 +27,7 @@ import numpy as np
 from nic_edge.errors import MissingDependencyError, ModelError
 from nic_edge.engine.tokenizer import WordPieceTokenizer
 from nic_edge.core.storage import file_sha256
+from nic_edge.core.native_log import native_stderr_to_log
 from nic_edge.core.resources import models_dir
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,9 @@ class Embedder:
                                  f"({self.model_sha256[:12]}...)", hint="the model is corrupt; reinstall nic-edge")
             _ = self.tokenizer
             try:
-                interp = interpreter_cls(model_path=str(path), num_threads=self.threads)
+                with native_stderr_to_log():  # the runtime's own INFO lines: only with -v
+                    interp = interpreter_cls(model_path=str(path), num_threads=self.threads)
+                    interp.allocate_tensors()  # the XNNPACK delegate is created (and announced) here
             except (ValueError, RuntimeError) as exc:
                 raise ModelError(f"{name} cannot load {path.name}: {exc}",
                                  hint=f"use the other runtime ({ENV_RUNTIME}) or upgrade {name}") from exc

@@ -314,14 +314,24 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._html(200, page.render(self.app.status(), self.app.alerts()))
 
     def _page_ask_get(self) -> None:
-        # a bookmarked or reloaded /ask lands back on the page instead of an error
-        self._send(303, b"", HTML_TYPE, {"Location": "/"})
+        # GET /ask?question=... answers too (a link or bookmark to an answer); a bare /ask, e.g.
+        # a reload after the POST, lands back on the page instead of an error
+        try:
+            query = urllib.parse.urlsplit(self.path).query
+        except ValueError:
+            query = ""
+        if not query:
+            self._send(303, b"", HTML_TYPE, {"Location": "/"})
+            return
+        self._page_answer(query.encode("latin-1", "replace"))
 
     def _page_ask(self) -> None:
-        raw = self._read_body()
+        self._page_answer(self._read_body())
+
+    def _page_answer(self, raw: bytes) -> None:
         try:
             fields = urllib.parse.parse_qs(raw.decode("utf-8"), max_num_fields=20, errors="strict")
-        except ValueError:
+        except (ValueError, UnicodeDecodeError):
             fields = None
         question = (fields or {}).get("question", [""])[0]
         code, answer, error = 200, None, None

@@ -1,193 +1,246 @@
 """The status page: one server-rendered HTML document, inline CSS, no scripts or external assets.
 
-It must stay readable on a phone in a cab or plant room, and the ask box is a plain form so it
-works without JavaScript. Everything that comes from the app is escaped; the status dict is
-rendered defensively because its inner sections belong to other parts and may grow.
+Written for a technician on a phone in a cab or plant room: the answer first (safety notices on
+top, each quote with its [n] marker, each source once), then the manuals on the box by name and
+a few lines of device health in human units. Everything else sits in a collapsed "Diagnostics"
+section (and in ``/api/status``). The ask box is a plain form, so it works without JavaScript.
+Everything that comes from the app is escaped; the status dict is read defensively because its
+inner sections belong to other parts and may grow.
 """
 
 from __future__ import annotations
 
+import time
 from html import escape
 from typing import Any
 
+from nic_edge.app import wording
+
 CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f4f5f7;color:#1b1f24}
-header{background:#1f3a5f;color:#fff;padding:.8rem 1rem}header h1{margin:0;font-size:1.2rem}
-header small{opacity:.8}main{padding:.8rem;max-width:60rem;margin:auto}
-section{background:#fff;border-radius:8px;padding:.8rem 1rem;margin:0 0 .8rem;box-shadow:0 1px 2px #0002}
-h2{font-size:1rem;margin:.1rem 0 .6rem}.cards{display:flex;flex-wrap:wrap;gap:.5rem}
-.card{flex:1 1 8rem;background:#eef2f7;border-radius:6px;padding:.5rem}.card b{display:block;font-size:1.1rem}
-table{border-collapse:collapse;width:100%;font-size:.9rem}td{padding:.2rem .4rem;border-bottom:1px solid #e3e6ea;
-vertical-align:top;word-break:break-word}td:first-child{color:#555;width:40%}
-form{display:flex;flex-wrap:wrap;gap:.5rem}input[type=text]{flex:1 1 14rem;font-size:1rem;padding:.5rem}
-button{font-size:1rem;padding:.5rem 1rem;background:#1f3a5f;color:#fff;border:0;border-radius:4px}
+*{box-sizing:border-box}body{font:16px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f4f5f7;color:#1b1f24}
+header{background:#1f3a5f;color:#fff;padding:.7rem 1rem}header h1{margin:0;font-size:1.15rem}header small{opacity:.85}
+main{padding:.7rem;max-width:56rem;margin:auto}
+section{background:#fff;border-radius:8px;padding:.8rem 1rem;margin:0 0 .8rem;box-shadow:0 1px 2px #0002;overflow-wrap:break-word}
+h2{font-size:1.05rem;margin:.1rem 0 .6rem}
+form{display:flex;flex-wrap:wrap;gap:.5rem}input[type=text]{flex:1 1 12rem;min-width:0;font-size:1rem;padding:.55rem}
+button{font-size:1rem;padding:.55rem 1.1rem;background:#1f3a5f;color:#fff;border:0;border-radius:4px}
 blockquote{margin:.5rem 0;padding:.5rem .8rem;border-left:4px solid #1f3a5f;background:#f0f4fa}
-.warn{background:#fff4d6;border-left:4px solid #d98c00;padding:.5rem .8rem;margin:.4rem 0}
+.mk{font-weight:600;color:#1f3a5f;white-space:nowrap}
+.warn{background:#fff4d6;border-left:4px solid #d98c00;padding:.5rem .8rem;margin:0 0 .5rem}
+.abstain{background:#eef1f5;border-left:4px solid #6b7785;padding:.6rem .8rem;margin:0}
 .err{background:#fde8e8;border-left:4px solid #c62828;padding:.5rem .8rem}
-.alert-critical{color:#c62828}.alert-warning{color:#a86400}.muted{color:#666;font-size:.85rem}
-ol{padding-left:1.2rem}li{margin:.3rem 0}
+ol.src{padding-left:0;list-style:none;margin:.4rem 0}ol.src li{margin:.25rem 0}
+.muted{color:#5b6370;font-size:.88rem}.ok{color:#1a7f37;font-weight:600}.bad{color:#c62828;font-weight:600}
+.warning{color:#a86400;font-weight:600}.critical{color:#c62828;font-weight:600}
+table{border-collapse:collapse;width:100%;font-size:.92rem}th,td{padding:.3rem .4rem;border-bottom:1px solid #e3e6ea;text-align:left;vertical-align:top}
+th{color:#5b6370;font-weight:600;white-space:nowrap}td{overflow-wrap:anywhere}.lat{white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+dl.h{display:grid;grid-template-columns:minmax(7rem,max-content) 1fr;gap:.3rem .8rem;margin:0}dl.h dt{color:#5b6370}dl.h dd{margin:0}
+details summary{cursor:pointer;font-weight:600}details table{font-size:.82rem;margin-top:.4rem}details td:first-child{color:#5b6370;width:45%}
 """
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
+TIER_SOURCES = {"detected": "detected from the hardware", "config": "set in the config file",
+                "env": "set by NIC_EDGE_TIER", "override": "set by the fleet", "local": "set on this box"}
+
+
+def _num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _ms(v: Any) -> str:
+    if not _num(v):
         return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_fmt(v) for v in value) if len(value) <= 8 else f"{len(value)} items"
-    return str(value)
+    return f"{v:.0f} ms" if v >= 10 else f"{v:.1f} ms"
 
 
-def _flatten(data: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, Any]]:
-    if not isinstance(data, dict):
-        return [(prefix or "value", data)]
-    rows: list[tuple[str, Any]] = []
-    for key, value in data.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict) and depth < 2:
-            rows.extend(_flatten(value, name, depth + 1))
-        else:
-            rows.append((name, value))
-    return rows
+def _mib(nbytes: Any) -> str:
+    if not _num(nbytes):
+        return "—"
+    return f"{nbytes / 1073741824:.1f} GiB" if nbytes >= 10 * 1073741824 else f"{nbytes / 1048576:,.0f} MiB"
 
 
-def _table(data: Any) -> str:
-    rows = _flatten(data)
+def _when(ts: Any) -> str:
+    return time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(ts)) if _num(ts) and ts > 0 else "—"
+
+
+def _duration(s: Any) -> str:
+    if not _num(s):
+        return "—"
+    if s < 120:
+        return f"{s:.0f} s"
+    if s < 7200:
+        return f"{s / 60:.0f} min"
+    return f"{s / 3600:.1f} h" if s < 172800 else f"{s / 86400:.1f} days"
+
+
+def _get(d: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(key)
+    return d
+
+
+# -- the answer --------------------------------------------------------------------------------
+def _answer(answer: dict[str, Any], manuals: Any) -> str:
+    parts = [f'<div class="warn"><b>Safety notice:</b> {escape(str(w))}</div>'
+             for w in answer.get("warnings") or []]
+    quotes, sources = wording.numbered(answer)
+    if answer.get("abstained") or not answer.get("answer"):
+        parts.append(f'<p class="abstain">{escape(wording.abstention(answer, manuals))}</p>')
+    elif quotes:
+        parts.extend(f'<blockquote>{escape(text)}' + (f' <span class="mk">[{n}]</span>' if n else "") + "</blockquote>"
+                     for text, n in quotes)
+    else:
+        parts.append(f"<blockquote>{escape(str(answer['answer']))}</blockquote>")
+    if sources:
+        items = "".join(f'<li><span class="mk">[{n}]</span> {escape(wording.where(c))}</li>' for n, c in sources)
+        parts.append(f'<h2>Sources</h2><ol class="src">{items}</ol>')
+    conf = answer.get("confidence")
+    meta = [f"confidence {conf * 100:.0f} %" if _num(conf) else None,
+            f"answered in {_ms(answer.get('latency_ms'))}",
+            "from the answer cache" if answer.get("cached") else None,
+            "keyword search only (lexical mode)" if answer.get("mode") == "lexical" else None]
+    parts.append(f'<p class="muted">{escape(" · ".join(m for m in meta if m))}</p>')
+    return "".join(parts)
+
+
+# -- the box -----------------------------------------------------------------------------------
+def _manuals(manuals: Any) -> str:
+    rows = [m for m in manuals if isinstance(m, dict)] if isinstance(manuals, list) else []
     if not rows:
-        return '<p class="muted">no data</p>'
-    body = "".join(f"<tr><td>{escape(k)}</td><td>{escape(_fmt(v))}</td></tr>" for k, v in rows[:60])
-    return f"<table>{body}</table>"
+        return '<p>No manuals are indexed yet. Add them with <code>nic-edge index PATH...</code>.</p>'
+    body = "".join(f"<tr><td>{escape(str(m.get('source')))}</td><td class=n>{escape(str(m.get('sections') or '—'))}</td>"
+                   f"<td>{escape(_when(m.get('indexed_at')))}</td></tr>" for m in rows[:200])
+    more = f'<p class="muted">and {len(rows) - 200} more (nic-edge manuals)</p>' if len(rows) > 200 else ""
+    return f"<table><tr><th>Manual</th><th>Sections</th><th>Indexed</th></tr>{body}</table>{more}"
 
 
-def _find(data: Any, *names: str) -> Any:
-    """First value under any of ``names``, searched breadth-first through nested dicts."""
-    queue = [data]
-    while queue:
-        item = queue.pop(0)
-        if not isinstance(item, dict):
-            continue
-        for name in names:
-            if item.get(name) is not None:
-                return item[name]
-        queue.extend(v for v in item.values() if isinstance(v, dict))
-    return None
-
-
-def _card(label: str, value: str) -> str:
-    return f'<div class="card">{escape(label)}<b>{escape(value)}</b></div>'
-
-
-def _percent(value: Any) -> str:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"{value * 100:.0f}%" if value <= 1 else f"{value:.0f}%"
-    return _fmt(value)
-
-
-def _ms(value: Any) -> str:
-    return f"{value:.1f} ms" if isinstance(value, (int, float)) and not isinstance(value, bool) else "—"
-
-
-def _summary(status: dict[str, Any]) -> str:
+def _health(status: dict[str, Any], alerts: dict[str, Any]) -> str:
+    mode = status.get("mode")
+    mem = _get(status, "resources", "budget") or {}
+    degraded = mode == "lexical" or mem.get("degraded") or mem.get("over_budget")
+    state = ('<span class="bad">degraded</span>: ' + ("answers use keyword search only" if mode == "lexical"
+                                                       else "over its memory budget, caches shrunk")
+             if degraded else '<span class="ok">working normally</span>')
+    lat = _get(status, "latency", "answer") or {}
+    count = lat.get("count")
+    # one item per percentile, each kept on one line: a narrow screen wraps between them only
+    latency = ("no questions answered yet" if not count else " · ".join(
+        f'<span class="lat">{label} {_ms(lat.get(key))}</span>'
+        for label, key in (("typical", "p50_ms"), ("95 % within", "p95_ms"), ("99 % within", "p99_ms")))
+        + f' <span class="muted lat">({count:,} answers)</span>')
+    res = status.get("resources") if isinstance(status.get("resources"), dict) else {}
+    rss = res.get("rss_bytes") if _num(res.get("rss_bytes")) else (res["rss_mib"] * 1048576 if _num(res.get("rss_mib")) else None)
+    budget = res.get("budget_mib")
+    memory = f"{_mib(rss)} of {budget:,} MiB budget" if _num(budget) else _mib(rss)
     tier = status.get("tier") if isinstance(status.get("tier"), dict) else {"name": status.get("tier")}
-    latency = status.get("latency")
-    mqtt = status.get("mqtt")
-    rss = _find(status.get("resources"), "rss_mib")
-    budget = _find(status.get("resources"), "budget_mib", "memory_budget_mib")
-    mqtt_state = _find(mqtt, "state", "connected") if isinstance(mqtt, dict) else mqtt
-    cards = [
-        _card("Tier", _fmt(tier.get("name"))),
-        _card("Mode", _fmt(status.get("mode") or _find(status, "mode"))),
-        _card("Cache hit rate", _percent(_find(status.get("cache"), "hit_rate"))),
-        _card("p50 / p95 / p99", " / ".join(_ms(_find(latency, k, k + "_ms")) for k in ("p50", "p95", "p99"))),
-        _card("Memory", f"{_fmt(rss)} / {_fmt(budget)} MiB" if rss is not None else "—"),
-        _card("MQTT", _fmt(mqtt_state)),
-    ]
-    reasons = tier.get("reasons") or []
-    if isinstance(reasons, str):
-        reasons = [reasons]
-    why = "".join(f"<li>{escape(_fmt(r))}</li>" for r in reasons)
-    source = escape(_fmt(tier.get("source")))
-    cal = _find(status.get("index"), "calibration")
-    cal_line = ""
-    if isinstance(cal, dict) and cal.get("summary"):
-        cal_line = (f'<p class="muted">Abstain threshold {escape(_fmt(cal.get("threshold_in_use")))} '
-                    f'({escape(_fmt(cal.get("threshold_source")))}): {escape(_fmt(cal.get("summary")))}</p>')
-    return (f'<div class="cards">{"".join(cards)}</div>'
-            f'<p class="muted">Tier source: {source}</p>' + (f"<ul class=muted>{why}</ul>" if why else "")
-            + cal_line)
+    mqtt = status.get("mqtt") if isinstance(status.get("mqtt"), dict) else {}
+    link = str(mqtt.get("state") or "—")
+    if link == "disabled":
+        link = "not configured (no [mqtt] host)"
+    elif _num(mqtt.get("backlog")) and mqtt["backlog"]:
+        link += f", {mqtt['backlog']} reports waiting on disk"
+    rows = [("Status", state), ("Answer time", latency), ("Memory", escape(memory)),
+            ("Disk free", escape(_mib(res.get("disk_free_bytes"))))]
+    if _num(res.get("cpu_temp_c")):
+        rows.append(("CPU temperature", escape(f"{res['cpu_temp_c']:.0f} °C")))
+    how = TIER_SOURCES.get(str(tier.get("source")), str(tier.get("source") or "?"))
+    rows += [("Hardware tier", escape(f"{tier.get('name') or '—'} ({how})")),
+             ("Fleet link", escape(link)), ("Running for", escape(_duration(status.get("uptime_s")))),
+             ("Alerts", _alerts(alerts))]
+    return '<dl class="h">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>" + _calibration(status)
+
+
+def _calibration(status: dict[str, Any]) -> str:
+    """The index's abstain threshold and where it came from (per-index calibration), one line."""
+    cal = _get(status, "index", "calibration")
+    if not isinstance(cal, dict) or not cal.get("summary"):
+        return ""
+    t = cal.get("threshold_in_use")
+    value = f"{t:.3g}" if _num(t) else "—"
+    return (f'<p class="muted">Abstain threshold {escape(value)} ({escape(str(cal.get("threshold_source") or "?"))}): '
+            f'{escape(str(cal["summary"]))}</p>')
 
 
 def _alerts(alerts: dict[str, Any]) -> str:
     active = alerts.get("active") if isinstance(alerts, dict) else None
     if not active:
-        return '<p class="muted">No active alerts.</p>'
+        return "none"
     items = []
-    for a in active[:50]:
+    for a in active[:20]:
         a = a if isinstance(a, dict) else {"message": a}
-        sev = str(a.get("severity", "warning"))
-        items.append(f'<li class="alert-{escape(sev)}"><b>{escape(sev)}</b> {escape(_fmt(a.get("rule")))}: '
-                     f'{escape(_fmt(a.get("message")))}</li>')
-    return f"<ul>{''.join(items)}</ul>"
+        sev = "critical" if a.get("severity") == "critical" else "warning"
+        items.append(f'<div><span class="{sev}">{sev}</span> {escape(str(a.get("message") or a.get("rule") or ""))}</div>')
+    return "".join(items)
 
 
-def _answer(answer: dict[str, Any]) -> str:
-    parts: list[str] = []
-    for w in answer.get("warnings") or []:
-        parts.append(f'<div class="warn"><b>Safety notice:</b> {escape(_fmt(w))}</div>')
-    if answer.get("abstained") or not answer.get("answer"):
-        reason = answer.get("reason") or "no_match"
-        parts.append(f"<p><b>Not in the manuals.</b> <span class=muted>({escape(str(reason))})</span></p>")
-    else:
-        parts.append(f"<blockquote>{escape(str(answer['answer']))}</blockquote>")
-    cites = []
-    for c in (answer.get("citations") or [])[:20]:
-        if not isinstance(c, dict):
-            continue
-        where = ", ".join(escape(_fmt(x)) for x in (c.get("source"), c.get("section")) if x)
-        if c.get("page") is not None:
-            where += f", page {escape(_fmt(c.get('page')))}"
-            if c.get("page_kind") == "counted":  # not the number printed in the manual
-                where += " (counted)"
-        cites.append(f"<li><b>{where}</b><br><q>{escape(_fmt(c.get('snippet')))}</q></li>")
-    if cites:
-        parts.append(f"<h2>Sources</h2><ol>{''.join(cites)}</ol>")
-    meta = (f"confidence {_fmt(answer.get('confidence'))} · {_ms(answer.get('latency_ms'))} · "
-            f"cache {_fmt(answer.get('cached'))} · {_fmt(answer.get('mode'))}")
-    parts.append(f'<p class="muted">{escape(meta)}</p>')
-    return "".join(parts)
+# -- diagnostics (collapsed) -------------------------------------------------------------------
+def _human(key: str, v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if _num(v):
+        if key.endswith("_bytes") or key in ("l2_map_size",):
+            return _mib(v)
+        if key in ("ts", "since", "indexed_at") or key.endswith("_at"):
+            return _when(v)
+        if key.endswith("_ms"):
+            return _ms(v)
+        if key.endswith(("_s", "_seconds")) or key == "uptime_s":
+            return _duration(v) if v >= 1 else f"{v * 1000:.0f} ms"
+        return f"{v:.3g}" if isinstance(v, float) else f"{v:,}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_human(key, x) for x in v) if len(v) <= 6 else f"{len(v)} items"
+    text = str(v)
+    return text[:12] + "…" if len(text) == 64 and all(c in "0123456789abcdef" for c in text) else text
+
+
+def _flatten(data: Any, prefix: str = "") -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    for key, value in (data.items() if isinstance(data, dict) else []):
+        name = f"{prefix} › {key}" if prefix else str(key)
+        if isinstance(value, dict):
+            rows.extend(_flatten(value, name))
+        else:
+            rows.append((name, _human(str(key), value)))
+    return rows
+
+
+def _diagnostics(status: dict[str, Any]) -> str:
+    skip = {"manuals", "alerts", "device_id", "version"}
+    rows = _flatten({k: v for k, v in status.items() if k not in skip})
+    body = "".join(f"<tr><td>{escape(k)}</td><td>{escape(v)}</td></tr>" for k, v in rows[:400])
+    return (f'<details><summary>Diagnostics</summary><p class="muted">For maintainers; the same as '
+            f'<a href="/api/status">/api/status</a> (JSON).</p><table>{body}</table></details>')
 
 
 def render(status: dict[str, Any], alerts: dict[str, Any], *, question: str = "",
            answer: dict[str, Any] | None = None, error: str | None = None) -> str:
     """The whole page. ``answer``/``error`` are set after a POST /ask."""
     status = status if isinstance(status, dict) else {}
-    device = escape(_fmt(status.get("device_id")))
-    version = escape(_fmt(status.get("version")))
+    alerts = alerts if isinstance(alerts, dict) else {}
+    device = escape(str(status.get("device_id") or "nic-edge"))
+    version = escape(str(status.get("version") or "?"))
+    manuals = status.get("manuals")
     result = ""
     if error:
         result = f'<section><div class="err">{escape(error)}</div></section>'
     elif answer is not None:
-        result = f"<section><h2>Answer</h2>{_answer(answer)}</section>"
-    sections = "".join(
-        f"<section><h2>{title}</h2>{_table(status.get(key))}</section>"
-        for title, key in (("Index", "index"), ("Model", "model"), ("Cache", "cache"),
-                           ("Latency", "latency"), ("Resources", "resources"), ("MQTT", "mqtt"))
-        if status.get(key) is not None)
+        result = f'<section id="answer"><h2>Answer</h2>{_answer(answer, manuals)}</section>'
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>nic-edge · {device}</title><style>{CSS}</style></head>
-<body><header><h1>nic-edge · {device}</h1><small>version {version}</small></header><main>
+<body><header><h1>{device}</h1><small>manual assistant · nic-edge {version}</small></header><main>
 <section><h2>Ask the manuals</h2>
 <form method="post" action="/ask"><input type="text" name="question" maxlength="2000" required
  value="{escape(question)}" placeholder="e.g. How do I adjust the carburetor?" aria-label="Question">
 <button type="submit">Ask</button></form></section>
 {result}
-<section><h2>Device</h2>{_summary(status)}</section>
-<section><h2>Active alerts</h2>{_alerts(alerts)}</section>
-{sections}
+<section id="manuals"><h2>Manuals on this box</h2>{_manuals(manuals)}</section>
+<section id="health"><h2>Device health</h2>{_health(status, alerts)}</section>
+<section id="diagnostics">{_diagnostics(status)}</section>
 </main></body></html>
 """

@@ -143,7 +143,9 @@ def test_status_tier_and_render(tmp_path: Path) -> None:
         assert (out / "devices" / page_name(d)).is_file()
     clock.t = NOW + 600  # silent longer than offline_after_s -> shown as stale, not online
     r.render(clock.t)
-    assert json.loads((out / "fleet.json").read_text())["devices"][0]["status"] == "stale"
+    after = {d["id"]: d for d in json.loads((out / "fleet.json").read_text())["devices"]}
+    assert after["a1"]["status"] == "stale" and after["a1"]["health"]["level"] == "silent"
+    assert [d["id"] for d in json.loads((out / "fleet.json").read_text())["devices"]][0] == "b2"  # worst first
     assert not [p for p in out.rglob(".*.tmp")]  # atomic writes leave no temp files
 
 

@@ -57,9 +57,10 @@ class FakeApp:
             return {**base, "answer": None, "abstained": True, "reason": "no_match",
                     "confidence": 0.05, "citations": [], "warnings": []}
         return {**base, "answer": "Set the spark lever <down> & retard.", "abstained": False,
-                "reason": None, "confidence": 0.82,
+                "quotes": [{"text": "Set the spark lever <down> & retard.", "citation": 0}],
+                "reason": None, "message": None, "confidence": 0.82,
                 "citations": [{"source": "ford_model_t_manual_1919.txt", "section": "Para 1-2: <Starting>",
-                               "page": None, "chunk_id": "ford_model_t_manual_1919.txt#3",
+                               "page": 7, "page_kind": "printed", "chunk_id": "ford_model_t_manual_1919.txt#3",
                                "snippet": "Set the spark lever <down> & retard.", "score": 0.9}],
                 "warnings": ["WARNING: keep thumb <beside> the crank"]}
 
@@ -77,11 +78,16 @@ class FakeApp:
                 "tier": {"name": self.tier or "ultra_lite", "source": "detected",
                          "reasons": ["RAM 0.9 GiB < 1.5 GiB", "model 'Raspberry Pi <3>'"]},
                 "mode": "hybrid", "model": {"loaded": False, "sha256": "abc"},
-                "index": {"manuals": 1, "chunks": 412},
+                "index": {"sources": 1, "chunks": 412, "built_at": 1796305822.5},
+                "manuals": [{"source": "ford_model_t_manual_1919.txt", "chunks": 412, "sections": 119,
+                             "indexed_at": 1796305822.5, "kind": "text", "file": "/data/ford_model_t_manual_1919.txt"}],
+                "uptime_s": 4000.0,
                 "cache": {"hit_rate": 0.25, "l1": {"items": 3}, "l2": {"items": 9}},
-                "latency": {"answer": {"p50_ms": 12.0, "p95_ms": 40.0, "p99_ms": 80.5, "count": 20}},
-                "resources": {"rss_mib": 61.2, "budget_mib": 160, "cpu_temp_c": 48.0},
-                "mqtt": {"state": "disconnected", "outbox": 4},
+                "latency": {"answer": {"p50_ms": 12.0, "p95_ms": 40.0, "p99_ms": 80.6, "count": 20},
+                            "stages": {"tokenize": {"p50_ms": 0.2, "p95_ms": 0.3, "p99_ms": 0.4, "count": 20}}},
+                "resources": {"rss_bytes": 64172851, "rss_mib": 61.2, "budget_mib": 160, "cpu_temp_c": 48.0,
+                              "disk_free_bytes": 5 * 1073741824},
+                "mqtt": {"state": "disconnected", "backlog": 4},
                 "alerts": {"active": 1}}
 
     def health(self) -> tuple[str, dict]:

@@ -1,4 +1,9 @@
-"""The status page: self-contained HTML, escaped, and an ask form that works without JavaScript."""
+"""The status page: answer first (notices on top, quotes with [n], sources once), abstentions in
+plain words naming the manuals, manuals by name, health in human units, diagnostics collapsed;
+self-contained HTML, escaped, and an ask form that works without JavaScript.
+
+The layout in a real browser (360 px and 1280 px) is checked in tests/http/test_page_chromium.py.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +15,41 @@ from tests.http.client import request
 from tests.http.fakes import FakeApp
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+MANUALS = [{"source": "tm9_802.txt", "sections": 40, "indexed_at": 1796305822.5},
+           {"source": "ford_model_t_manual_1919.txt", "sections": 119, "indexed_at": 1796305822.5}]
 
 
 def _form(question: str) -> str:
     return urllib.parse.urlencode({"question": question})
 
 
+def _outside_diagnostics(html: str) -> str:
+    return re.sub(r"<details>.*?</details>", "", html, flags=re.S)
+
+
 def test_page_is_self_contained_and_phone_ready(port: int) -> None:
     html = request(port, "GET", "/").text
     assert '<meta name="viewport"' in html
     assert "<script" not in html.lower()
-    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html), "external asset"
+    assert not re.search(r"""(src|href|action)\s*=\s*["']?(https?:)?//""", html), "external asset"
     assert '<form method="post" action="/ask">' in html and 'name="question"' in html
-    for shown in ("fake-01", "ultra_lite", "detected", "hybrid", "25%", "12.0 ms", "40.0 ms", "80.5 ms",
-                  "61.2 / 160 MiB", "disconnected", "cpu_temp_high", "412"):
+    for shown in ("fake-01", "ultra_lite (detected from the hardware)", "typical 12 ms", "95 % within 40 ms", "99 % within 81 ms", "61 MiB of 160 MiB budget",
+                  "5,120 MiB", "48 °C", "disconnected, 4 reports waiting on disk", "67 min", "CPU &lt;hot&gt; 81 C"):
         assert shown in html, shown
+
+
+def test_manuals_by_name_and_health_in_human_units(port: int) -> None:
+    html = request(port, "GET", "/").text
+    top = _outside_diagnostics(html)
+    assert "<td>ford_model_t_manual_1919.txt</td><td class=n>119</td>" in top
+    assert re.search(r"<td>2026-\d\d-\d\d \d\d:\d\d [A-Z]+</td>", top), "indexed date, not an epoch"
+    # the internal keys and raw values live only in the collapsed diagnostics
+    for raw in ("1796305822", "tokenize", "hit_rate", "sha256", "64172851"):
+        assert raw not in top, raw
+    assert "<details><summary>Diagnostics</summary>" in html and "<details open" not in html
+    diag = re.search(r"<details>.*?</details>", html, re.S).group(0)
+    assert "latency › stages › tokenize › p95_ms" in diag and "1796305822" not in diag
+    assert '<a href="/api/status">' in diag
 
 
 def test_page_escapes_app_text(port: int) -> None:
@@ -33,20 +58,68 @@ def test_page_escapes_app_text(port: int) -> None:
     assert "Raspberry Pi &lt;3&gt;" in html
 
 
-def test_form_ask_renders_answer(port: int, app: FakeApp) -> None:
+def test_form_ask_renders_answer_first_with_markers(port: int, app: FakeApp) -> None:
     got = request(port, "POST", "/ask", _form("How do I <start> it?"), FORM)
     assert got.status == 200 and got.headers["content-type"].startswith("text/html")
     html = got.text
-    assert "<blockquote>Set the spark lever &lt;down&gt; &amp; retard.</blockquote>" in html
-    assert "ford_model_t_manual_1919.txt, Para 1-2: &lt;Starting&gt;" in html
-    assert "WARNING: keep thumb &lt;beside&gt; the crank" in html
+    assert ('<blockquote>Set the spark lever &lt;down&gt; &amp; retard. <span class="mk">[1]</span></blockquote>'
+            in html)
+    assert '<span class="mk">[1]</span> ford_model_t_manual_1919.txt, Para 1-2: &lt;Starting&gt;, page 7</li>' in html
+    notice = html.index("WARNING: keep thumb &lt;beside&gt; the crank")
+    assert notice < html.index("<blockquote>") < html.index("Manuals on this box"), "notice, answer, then the box"
     assert 'value="How do I &lt;start&gt; it?"' in html  # the question stays in the box
     assert app.calls[-1] == ("ask", ("How do I <start> it?", None))
 
 
-def test_form_abstained(port: int) -> None:
+def test_get_ask_with_a_question_answers_too(port: int, app: FakeApp) -> None:
+    got = request(port, "GET", "/ask?" + _form("How do I start it?"))
+    assert got.status == 200 and '<span class="mk">[1]</span>' in got.text
+    assert app.calls[-1] == ("ask", ("How do I start it?", None))
+
+
+def test_form_abstained_names_the_manuals(port: int) -> None:
     html = request(port, "POST", "/ask", _form("something unknown"), FORM).text
-    assert "Not in the manuals." in html and "no_match" in html
+    assert "no_match" not in _outside_diagnostics(html)
+    assert re.search(r'<p class="abstain">Nothing in the manuals on this box matches that question\. '
+                     r"Manual on this box: ford_model_t_manual_1919\.txt\.", html)
+
+
+def test_abstention_uses_the_engine_message_when_there_is_one() -> None:
+    answer = {"abstained": True, "answer": None, "reason": "low_confidence", "citations": [],
+              "message": "The manuals here cover the Ford Model T <1919>; nothing about tyres."}
+    html = page.render({"manuals": MANUALS}, {}, answer=answer)
+    assert '<p class="abstain">The manuals here cover the Ford Model T &lt;1919&gt;; nothing about tyres.</p>' in html
+    answer["message"] = None
+    html = page.render({"manuals": MANUALS}, {}, answer=answer)
+    assert "do not answer that clearly enough" in html
+    assert "The 2 manuals on this box: tm9_802.txt and ford_model_t_manual_1919.txt." in html
+    assert "low_confidence" not in _outside_diagnostics(html)
+
+
+def test_each_source_once_and_quotes_keep_their_number() -> None:
+    cite = {"source": "tm9_802.txt", "section": "Para 2-4: Fuel", "page": 12, "page_kind": "counted",
+            "chunk_id": "tm9_802.txt#4", "snippet": "x", "score": 0.7}
+    other = {"source": "tm9_802.txt", "section": "Para 3-1: Oil", "page": 30, "page_kind": "printed",
+             "chunk_id": "tm9_802.txt#9", "snippet": "y", "score": 0.6}
+    answer = {"abstained": False, "answer": "a\n\nb\n\nc", "warnings": ["CAUTION: hot"],
+              "citations": [cite, dict(cite, chunk_id="tm9_802.txt#5"), other],
+              "quotes": [{"text": "Open the fuel cock.", "citation": 2}, {"text": "Drain the bowl.", "citation": 0},
+                         {"text": "Close it again.", "citation": 1}]}
+    html = page.render({"manuals": MANUALS}, {}, answer=answer)
+    assert 'Open the fuel cock. <span class="mk">[1]</span>' in html
+    assert 'Drain the bowl. <span class="mk">[2]</span>' in html
+    assert 'Close it again. <span class="mk">[2]</span>' in html  # same place, same number
+    assert html.count("Para 2-4: Fuel") == 1
+    assert "tm9_802.txt, Para 2-4: Fuel, page 12 (counted)" in html  # a counted page says so
+    assert "tm9_802.txt, Para 3-1: Oil, page 30</li>" in html
+    assert html.index("CAUTION: hot") < html.index("Open the fuel cock.")
+
+
+def test_answer_without_quotes_falls_back_to_answer_text() -> None:
+    answer = {"abstained": False, "answer": "Retard the spark.", "citations": [
+        {"source": "m.txt", "section": None, "page": None, "chunk_id": "m#1", "snippet": "s", "score": 1.0}]}
+    html = page.render({}, {}, answer=answer)
+    assert "<blockquote>Retard the spark.</blockquote>" in html and '<span class="mk">[1]</span> m.txt</li>' in html
 
 
 def test_form_invalid_question_is_400_page(port: int) -> None:
@@ -64,10 +137,10 @@ def test_form_get_redirects_home(port: int) -> None:
 
 def test_render_tolerates_missing_and_odd_sections() -> None:
     html = page.render({}, {})
-    assert "No active alerts." in html
-    html = page.render({"tier": "lite", "latency": {"p95_ms": 3}, "index": [1, 2], "cache": None},
+    assert "No manuals are indexed yet" in html
+    html = page.render({"tier": "lite", "latency": {"p95_ms": 3}, "index": [1, 2], "cache": None, "manuals": "x"},
                        {"active": ["plain text <b>"]}, answer={"abstained": True, "reason": None})
-    assert "lite" in html and "plain text &lt;b&gt;" in html and "Not in the manuals." in html
+    assert "lite" in html and "plain text &lt;b&gt;" in html and "No manuals are indexed on this box yet" in html
 
 
 def test_status_page_shows_the_index_calibration_in_one_line() -> None:
@@ -84,4 +157,4 @@ def test_counted_pages_are_marked() -> None:
         return {"abstained": False, "answer": "x", "quotes": [],
                 "citations": [{"source": "m.txt", "section": "S", "page": 7, "page_kind": kind, "snippet": "x"}]}
     assert "page 7 (counted)" in page.render({}, {}, answer=cite("counted"))
-    assert "page 7</b>" in page.render({}, {}, answer=cite("printed"))
+    assert "S, page 7</li>" in page.render({}, {}, answer=cite("printed"))  # printed: no marker

@@ -1,4 +1,4 @@
-"""PDF manuals via the optional ``pypdf`` (``pip install 'nic-edge[pdf]'``), imported lazily.
+"""PDF manuals via ``pypdf`` (a default dependency; the ``pdf`` extra still names it), imported lazily.
 
 Each PDF page's text keeps its 1-based page number; the text then goes through the same
 cleanup and heading detection as plain-text manuals.
@@ -21,7 +21,7 @@ def _pypdf():  # type: ignore[no-untyped-def]
         import pypdf  # noqa: PLC0415 - optional dependency, loaded only for PDFs
     except ImportError as exc:
         raise MissingDependencyError("reading PDF manuals needs the pypdf package",
-                                     "pip install 'nic-edge[pdf]'") from exc
+                                     "pip install pypdf (a nic-edge dependency: reinstall nic-edge)") from exc
     return pypdf
 
 

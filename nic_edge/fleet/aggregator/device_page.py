@@ -3,9 +3,11 @@ anomalies and trends, alert history. Percentiles per point come from each bucket
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from nic_edge.fleet.aggregator import html as H
+from nic_edge.fleet.aggregator import overview
 from nic_edge.fleet.aggregator.analytics import gauge
 
 if TYPE_CHECKING:
@@ -35,10 +37,18 @@ def device_html(rd: "Renderer", r: dict[str, Any], now: float) -> str:
     store = rd.state.store
     dev = r["id"]
     st_cls = {"online": "on", "offline": "off", "stale": "stale"}.get(r["status"], "mut")
-    body = [H.cards([
-        ("status", f'<span class="{st_cls}">{H.esc(r["status"])}</span>'),
+    h = r["health"]
+    built = time.strftime("%H:%M:%S %Z", time.localtime(now))
+    seen = ("never" if r["last_seen"] is None else
+            time.strftime("%H:%M:%S", time.localtime(r["last_seen"])) + f", {H.age(now - r['last_seen'])} before that")
+    body = [f'<p class="mut">Data as of {H.esc(built)} (last report {H.esc(seen)}). This page is rebuilt at '
+            f'once when the status, tier or alerts change, otherwise at most every {rd.page_interval:.0f} s; '
+            f'the <a href="../index.html">overview</a> is rebuilt every {rd.interval:.0f} s.</p>',
+            f'<p><b class="{overview.CSS_CLASS[h["level"]]}">{H.esc(h["level"])}</b>: {H.esc(h["text"])}</p>']
+    body += [H.cards([
+        ("health (connection)", f'<span class="{overview.CSS_CLASS[h["level"]]}">{H.esc(h["level"])}</span> '
+                                f'<small class="{st_cls}">{H.esc(r["status"])}</small>'),
         ("tier (source)", f'{H.esc(r["tier"] or "?")} <small class="mut">{H.esc(r["tier_source"] or "")}</small>'),
-        ("last seen", H.ago(now, r["last_seen"])),
         ("answer p95 (10 min)", H.fmt(r["latency_p95_ms"], 0, " ms")),
         ("cache hit rate", H.pct(r["cache_hit_rate"])),
         ("memory / budget", H.mib(r["memory_bytes"]) + " / " + H.mib(r["memory_budget_bytes"])),
@@ -47,9 +57,9 @@ def device_html(rd: "Renderer", r: dict[str, Any], now: float) -> str:
         ("spool backlog", H.fmt(r["spool_backlog"], 0)),
         ("version · mode", f'{H.esc(r["version"] or "?")} · {H.esc(r["mode"] or "?")}'),
     ])]
-    body.append(f'<p class="mut">Board: {H.esc(r["board"] or "unknown")}. Last seq {H.fmt(r["last_seq"])}, '
-                f'{H.fmt(r["missing_seq"])} missing, {H.fmt(r["duplicates"])} duplicates, '
-                f'{H.fmt(r["bad_payloads"])} bad payloads. Tier report: {H.esc(r["tier_status"] or "none")}.</p>')
+    body.append(f'<p class="mut">Board: {H.esc(r["board"] or "unknown")}. Reports lost in transit: '
+                f'{H.fmt(r["missing_seq"])}; repeated: {H.fmt(r["duplicates"])}; unreadable: '
+                f'{H.fmt(r["bad_payloads"])}. Last tier change: {H.esc(r["tier_status"] or "none")}.</p>')
     for title, res, span in WINDOWS:
         step = store.step(res)
         t1 = now

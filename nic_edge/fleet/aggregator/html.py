@@ -26,11 +26,14 @@ main{padding:.8rem;max-width:1200px;margin:auto}h2{font-size:1.05rem;margin:1.2r
 .tw{overflow-x:auto;background:var(--card);border:1px solid var(--line);border-radius:8px}
 table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{padding:.35rem .5rem;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
 th{background:#eef1f4;position:sticky;top:0}td.n{text-align:right;font-variant-numeric:tabular-nums}
+td.w{white-space:normal;min-width:9rem;max-width:22rem}td small{color:var(--mut)}
+.note{background:#fff;border:1px solid var(--line);border-left:4px solid var(--mut);border-radius:6px;padding:.5rem .7rem}
+.bad-note{border-left-color:var(--bad);background:#fdf0f0}
 .on{color:var(--ok);font-weight:600}.off{color:var(--bad);font-weight:600}.stale{color:var(--warn);font-weight:600}
 .sev-critical{color:var(--bad);font-weight:600}.sev-warning{color:var(--warn);font-weight:600}.mut{color:var(--mut)}
 .bar{display:inline-block;width:60px;height:8px;background:#e3e7ec;border-radius:4px;vertical-align:middle;margin-right:.3rem}
 .bar i{display:block;height:8px;border-radius:4px;background:var(--ok)}.bar i.hi{background:var(--warn)}.bar i.over{background:var(--bad)}
-.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:.6rem}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(340px,100%),1fr));gap:.6rem}
 figure{margin:0;background:var(--card);border:1px solid var(--line);border-radius:8px;padding:.4rem}
 figcaption{font-size:.85rem;color:var(--mut);margin-bottom:.2rem}svg{width:100%;height:auto;display:block}
 .lg{font-size:.8rem;margin-right:.6rem}footer{color:var(--mut);font-size:.8rem;padding:1rem}
@@ -69,10 +72,13 @@ def page(title: str, body: str, generated_at: float, refresh_s: float | None, up
             f"</body></html>")
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Sequence[int] = ()) -> str:
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Sequence[int] = (),
+          wrap: Sequence[int] = ()) -> str:
+    """``numeric`` columns align right; ``wrap`` columns (free text) wrap instead of widening the table."""
+    def cls(i: int) -> str:
+        return ' class="n"' if i in numeric else ' class="w"' if i in wrap else ""
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>"
-                                     for i, c in enumerate(r)) + "</tr>" for r in rows)
+    body = "".join("<tr>" + "".join(f"<td{cls(i)}>{c}</td>" for i, c in enumerate(r)) + "</tr>" for r in rows)
     return f'<div class="tw"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
@@ -104,12 +110,15 @@ def bar(ratio: float | None) -> str:
     return f'<span class="bar"><i class="{cls}" style="width:{min(100.0, ratio * 100):.0f}%"></i></span>'
 
 
+def age(seconds: float) -> str:
+    s = max(0.0, seconds)
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:.0f} min" if s < 7200 else f"{s / 3600:.0f} h" if s < 172800 else f"{s / 86400:.0f} d"
+
+
 def ago(now: float, ts: float | None) -> str:
     if ts is None:
         return '<span class="mut">never</span>'
-    s = max(0.0, now - ts)
-    text = f"{s:.0f} s" if s < 120 else f"{s / 60:.0f} min" if s < 7200 else f"{s / 3600:.0f} h" if s < 172800 else f"{s / 86400:.0f} d"
-    return f'<span title="{esc(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)))}">{esc(text)} ago</span>'
+    return f'<span title="{esc(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)))}">{esc(age(now - ts))} ago</span>'
 
 
 def chart(title: str, series: Sequence[tuple[str, Sequence[tuple[float, float]]]], t0: float, t1: float,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from typing import Any, Callable
 
 from nic_edge.comms import schema
@@ -222,6 +223,9 @@ class MqttIngest(Service):
         self.subscribed = threading.Event()
         self._client: Any = None
         self._logged: str | None = None
+        # shown on the dashboard: an unreachable broker must not read as an empty fleet
+        self.broker: dict[str, Any] = {"address": f"{cfg.mqtt.host}:{cfg.mqtt.port}", "state": "connecting",
+                                       "since": time.time(), "error": None, "failures": 0}
         self.buffered = True  # netbuf.BufferedClient: ~3x less CPU per received message than paho's path
         mode = cfg.aggregator.ack_after_commit
         # PUBACK only once committed: a killed aggregator loses nothing (the broker re-sends).
@@ -255,6 +259,7 @@ class MqttIngest(Service):
         client.reconnect_delay_set(1, int(max(1, self.cfg.mqtt.reconnect_max_s)))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_subscribe = lambda *a: self.subscribed.set()
         client.on_message = self._on_message
         kw = connect_kwargs(self.cfg)
@@ -272,9 +277,11 @@ class MqttIngest(Service):
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
         if rc.is_failure:
-            self._log_once(f"broker refused the connection: {rc}")
+            self._set_broker("refused", str(rc))
+            self._log_once(f"broker {self.broker['address']} refused the connection: {rc}")
             return
         self._logged = None
+        self._set_broker("connected", None)
         log.info("connected to %s:%s, subscribing to %s", self.cfg.mqtt.host, self.cfg.mqtt.port, self.filters)
         if self.hold_acks:
             # netbuf holds the PUBACKs of a plain TCP connection; anything else takes paho's own
@@ -291,7 +298,22 @@ class MqttIngest(Service):
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
         self.connected.clear()
         if not self._stop.is_set():
-            self._log_once(f"disconnected from broker: {rc}; reconnecting")
+            self._set_broker("disconnected", str(rc))
+            self._log_once(f"disconnected from broker {self.broker['address']}: {rc}; reconnecting")
+
+    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        # paho's retry loop swallows the OSError (refused, no route, DNS): say so, once per state
+        self._set_broker("unreachable", "cannot connect")
+        self._log_once(f"cannot connect to broker {self.broker['address']}; retrying every "
+                       f"{max(1, self.cfg.mqtt.reconnect_max_s):.0f} s at most (mqtt.host, mqtt.port)")
+
+    def _set_broker(self, state: str, error: str | None) -> None:
+        b = dict(self.broker)
+        if b["state"] != state:
+            b["since"] = time.time()
+        b["failures"] = 0 if state == "connected" else b["failures"] + 1
+        b["state"], b["error"] = state, error
+        self.broker = b  # one assignment: readers on the render thread see old or new, never half
 
     def _log_once(self, msg: str) -> None:
         if msg != self._logged:

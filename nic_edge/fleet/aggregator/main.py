@@ -149,6 +149,7 @@ def _serve(cfg: Config, state: FleetState, renderer: Renderer) -> int:
     if a.metrics_port:
         runtime.add(MetricsServer(a.metrics_bind, a.metrics_port, renderer.model))
     mqtt = runtime.add(MqttIngest(cfg, ingestor))
+    renderer.broker = lambda: mqtt.broker  # the dashboard shows the connection's state
     restore = runtime.install_signal_handlers()
     try:
         runtime.start()

@@ -16,13 +16,15 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from nic_edge.core.storage import atomic_write_bytes
 from nic_edge.core.sketch import LatencySketch
 from nic_edge.fleet.aggregator import analytics
 from nic_edge.fleet.aggregator import html as H
+from nic_edge.fleet.aggregator.overview import health, overview_html
 from nic_edge.fleet.aggregator.state import DeviceState, FleetState
+from nic_edge.fleet.aggregator.trends import fleet_trends
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +36,16 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 class Renderer:
     def __init__(self, state: FleetState, out: Path, render_interval_s: float = 10.0,
-                 offline_after_s: float = 0.0, page_interval_s: float = 60.0) -> None:
+                 offline_after_s: float = 0.0, page_interval_s: float = 60.0,
+                 broker: Callable[[], dict[str, Any]] | None = None) -> None:
         self.state = state
+        self.broker = broker  # the live connection's state; None: rendered from stored data only
         self.out = Path(out)
         self.interval = render_interval_s
         self.offline_after = offline_after_s
         self.page_interval = max(page_interval_s, render_interval_s)
         self.analytics: dict[str, Any] = {"devices": {}, "anomalies": [], "fleet": {}, "computed_at": None}
+        self.trends: dict[str, Any] | None = None
         self._page_at: dict[str, float] = {}
         (self.out / "devices").mkdir(parents=True, exist_ok=True)
 
@@ -70,14 +75,15 @@ class Renderer:
             "spool_backlog": m.get("backlog"), "replaying": bool(m.get("replayed")), "replay_lag_s": replay_lag,
             "drops": m.get("drops"), "missing_seq": st.missing, "last_seq": st.seq_max, "seq_rejected": st.seq_rejected,
             "bad_payloads": st.counts["bad"], "duplicates": st.counts["duplicates"],
-        }
+        } | {"health": health(status, m.get("mode"), m.get("memory_state"), st.alerts_active.values())}
 
     def model(self, now: float) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, LatencySketch]]:
         with self.state.lock:
-            devices = sorted(self.state.devices.values(), key=lambda s: s.id)
+            devices = list(self.state.devices.values())
             sketches = {st.id: self.state.recent_sketch(st.id) for st in devices}
             rows = [self._row(st, now, sketches[st.id]) for st in devices]
             stats = dict(self.state.stats)
+        rows.sort(key=lambda r: (-r["health"]["rank"], r["id"]))  # worst first
         merged = LatencySketch()
         for r in rows:
             if r["online"]:
@@ -107,7 +113,7 @@ class Renderer:
             log.warning("rendering from memory: commit failed (%s)", exc)
         self._remove_forgotten()
         rows, fleet, _ = self.model(now)
-        doc = {"generated_at": now, "devices": rows, "fleet": fleet}
+        doc = {"generated_at": now, "devices": rows, "fleet": fleet, "broker": self.broker_state()}
         # index.html first: whoever polls fleet.json then finds the page of the same render
         write_atomic(self.out / "index.html", self.index_html(rows, fleet, now).encode())
         write_atomic(self.out / "fleet.json", json.dumps(doc, separators=(",", ":"), allow_nan=False).encode())
@@ -144,47 +150,19 @@ class Renderer:
         now = time.time() if now is None else now
         rows, fleet, _ = self.model(now)
         self.analytics = analytics.run(self.state.store, rows, now)
+        with self.state.lock:
+            events = {st.id: list(st.history) for st in self.state.devices.values()}
+        self.trends = fleet_trends(self.state.store, [r["id"] for r in rows], events, now)
         if report:
             fleet["anomalies"] = self.analytics["anomalies"]
             analytics.write_report(self.out, self.analytics, rows, fleet, write_atomic)
         return self.analytics
 
+    def broker_state(self) -> dict[str, Any] | None:
+        return self.broker() if self.broker is not None else None
+
     def index_html(self, rows: list[dict[str, Any]], fleet: dict[str, Any], now: float) -> str:
-        cls = {"online": "on", "offline": "off", "stale": "stale", "unknown": "mut"}
-        body = [H.cards([
-            ("devices online", f'{fleet["online"]} / {fleet["devices"]}'),
-            ("active alerts", H.fmt(fleet["alerts_active"])),
-            ("fleet answer p50 (10 min)", H.fmt(fleet["latency_p50_ms"], 0, " ms")),
-            ("fleet answer p95 (10 min)", H.fmt(fleet["latency_p95_ms"], 0, " ms")),
-            ("fleet answer p99 (10 min)", H.fmt(fleet["latency_p99_ms"], 0, " ms")),
-            ("mean cache hit rate", H.pct(fleet["cache_hit_rate_mean"])),
-            ("questions/day (7 d)", H.fmt(fleet["questions_per_day"], 0)),
-        ]), "<h2>Devices</h2>"]
-        trs = []
-        for r in rows:
-            alerts = ", ".join(f'<span class="sev-{H.esc(a["severity"])}">{H.esc(a["rule"])}</span>'
-                               for a in r["alerts_active"]) or '<span class="mut">none</span>'
-            spool = ("replaying " + H.fmt(r["replay_lag_s"], 0, " s behind")) if r["replaying"] else H.fmt(r["spool_backlog"], 0)
-            trs.append([
-                f'<a href="{H.href(r["id"])}">{H.esc(r["id"])}</a>',
-                f'<span class="{cls[r["status"]]}">{H.esc(r["status"])}</span>',
-                f'{H.esc(r["tier"] or "?")} <span class="mut">{H.esc(r["tier_source"] or "")}</span>',
-                H.ago(now, r["last_seen"]), H.fmt(r["latency_p95_ms"], 0, " ms"), H.pct(r["cache_hit_rate"]),
-                H.bar(r["memory_ratio"]) + H.mib(r["memory_bytes"]) + " / " + H.mib(r["memory_budget_bytes"]),
-                H.fmt(r["cpu_temp_c"], 1, " °C"), alerts, spool])
-        body.append(H.table(["device", "status", "tier (source)", "last seen", "answer p95", "cache hits",
-                             "memory / budget", "CPU temp", "active alerts", "spool backlog"], trs, numeric=(4, 5, 7)))
-        if fleet["anomalies"]:
-            body.append("<h2>Anomalies</h2>")
-            body.append(H.table(["device", "against", "metric", "value", "median", "robust z"],
-                                ([H.esc(a["device"]), H.esc(a["scope"]), H.esc(a["metric"]), H.fmt(a["value"], 2),
-                                  H.fmt(a["median"], 2), H.fmt(a["z"])] for a in fleet["anomalies"][:100]),
-                                numeric=(3, 4, 5)))
-        ing = fleet["ingest"]
-        body.append(f'<p class="mut">Ingested {ing["messages"]} snapshots, {ing["alerts"]} alert events; '
-                    f'{ing["duplicates"]} duplicates and {ing["bad"]} bad payloads ignored. '
-                    f'<a href="fleet.json">fleet.json</a> · <a href="report.html">report</a></p>')
-        return H.page("nic_edge fleet", "".join(body), now, self.interval)
+        return overview_html(self, rows, fleet, now)
 
     def device_page(self, r: dict[str, Any], now: float) -> None:
         from nic_edge.fleet.aggregator.device_page import device_html  # noqa: PLC0415 - keeps modules small

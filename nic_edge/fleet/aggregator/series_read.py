@@ -102,17 +102,25 @@ class SeriesReads:
         return out
 
     def merged_sketch(self, device: str, res: str, since: float, until: float | None = None) -> LatencySketch:
-        lo, hi = self._range(device, res, since, until)
         out = LatencySketch()
+        for sk in self.sketches(device, res, since, until).values():
+            out.merge(sk)
+        return out
+
+    def sketches(self, device: str, res: str, since: float, until: float | None = None) -> dict[int, LatencySketch]:
+        """Each bucket's latency sketch in the range, by bucket index (one read for all of them).
+        Sketches of buckets still in memory are theirs: merge from them, never into them."""
+        lo, hi = self._range(device, res, since, until)
+        out: dict[int, LatencySketch] = {}
         with self.lock:
             mem = self._in_memory(device, res, lo, hi)
-            for b in mem.values():
+            for i, b in mem.items():
                 sk = b.sketch()
                 if sk is not None:
-                    out.merge(sk)
+                    out[i] = sk
         for i, v in self._stored(self._sk[res], res, device, lo, hi):
             if i not in mem:
-                out.merge(LatencySketch.from_dict(self.unpack(v)))
+                out[i] = LatencySketch.from_dict(self.unpack(v))
         return out
 
     def items(self, db: str) -> list[tuple[bytes, bytes]]:
