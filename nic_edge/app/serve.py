@@ -168,8 +168,20 @@ class Device:
         log.info("nic-edge %s serving on %s (tier %s)", self.app.device_id, self.http.url, self.app.decision.name)
 
     def prepare(self) -> None:
-        """With no manuals indexed, index the bundled sample manual first."""
-        if not self.app.engine.manuals():
+        """Index the manuals in ``<data_dir>/manuals`` that are not indexed yet (where first boot
+        puts flashed manuals; unchanged files are skipped by their hash). Only when that folder
+        is empty or missing and nothing is indexed, index the bundled sample manual."""
+        from nic_edge.engine.indexer import expand
+
+        folder = self.app.data_dir / "manuals"
+        files = expand([folder]) if folder.is_dir() else []
+        if files:
+            log.info("indexing %d file(s) from %s that are not indexed yet", len(files), folder)
+            report = self.app.engine.index_paths(files)
+            log.info("%s", report)
+            for path, why in report.skipped:
+                log.warning("skipped %s: %s", path, why)
+        elif not self.app.engine.manuals():
             sample = data_file(SAMPLE_MANUAL)
             log.info("no manuals indexed: indexing the bundled sample manual %s", sample.name)
             report = self.app.engine.index_paths([sample])
