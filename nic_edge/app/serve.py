@@ -100,6 +100,7 @@ class Device:
         self.publisher = None
         self.telemetry = None
         self.overrides = None
+        self.content = None
         if cfg.mqtt.host:
             self._setup_mqtt(data)
         self.alerts = self.runtime.add(AlertService(app.alert_evaluator, app.metrics.alert_values,
@@ -132,6 +133,9 @@ class Device:
         self.publisher = MqttPublisher(cfg, outbox, info_fn=app.info, on_desired=self._on_desired)
         self.publisher.set_reported(self.overrides.reported_on_connect())
         self.runtime.add(self.publisher)
+        from nic_edge.app.content import make_updater
+
+        self.content = self.runtime.add(make_updater(cfg, app, data, self.publisher, audit))
         interval = lambda: cfg.mqtt.metrics_interval_s or float(app.profile.metrics_interval_s)  # noqa: E731
         self.telemetry = self.runtime.add(TelemetryService(
             self.publisher, lambda: metrics_snapshot(app, self.sampler, self.publisher.status()), interval))

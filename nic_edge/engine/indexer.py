@@ -171,7 +171,7 @@ class Indexer:
         files: catalog.Files = dict(snap.file_info()) if snap else {}
         held = snap.file_rows() if snap else {}
         new_docs: dict[str, list[Any]] = {}
-        now = time.time()
+        now = self.store.clock()
         read_bytes = 0  # of files read in this run: their documents stay in memory until the commit
         for n, path in enumerate(files_list):
             if progress:

@@ -1,0 +1,64 @@
+"""Compose the content updater for a device: keys, model, index store and MQTT wiring.
+
+The trusted public keys are every key in ``fleet.signing_pub_file`` (a rotation ring may hold
+two) plus any accepted through a signed key rotation (``<data_dir>/content/keys.pem``, see
+fleet/rotation.py). No key: the updater still runs and rejects every announcement, saying why.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+from nic_edge.comms import content_schema as cs
+from nic_edge.comms import schema
+from nic_edge.comms.content_updates import ContentUpdater
+from nic_edge.core import ed25519
+from nic_edge.core.config import Config, file_in_config
+from nic_edge.engine import bundle_install
+from nic_edge.engine.store import FORMAT
+from nic_edge.errors import NicEdgeError
+
+log = logging.getLogger(__name__)
+
+ROTATED_KEYS = "keys.pem"
+
+
+def trusted_keys(cfg: Config, data_dir: Path) -> list[Any]:
+    keys: list[Any] = []
+    sources = []
+    if cfg.fleet.signing_pub_file:
+        sources.append(file_in_config(cfg, cfg.fleet.signing_pub_file))
+    rotated = Path(data_dir) / "content" / ROTATED_KEYS
+    if rotated.exists():
+        sources.append(rotated)
+    for path in sources:
+        try:
+            keys.extend(ed25519.load_public_keys(path))
+        except NicEdgeError as exc:  # boundary: a bad key file disables updates, not the box
+            log.error("content signing keys: %s", exc)
+    return keys
+
+
+def make_updater(cfg: Config, app: Any, data_dir: Path, publisher: Any,
+                 audit: Callable[[str, dict[str, Any], bool], None] | None = None,
+                 fault: Callable[[str], None] | None = None) -> ContentUpdater:
+    engine = app.engine
+    keys = trusted_keys(cfg, data_dir)
+    if not keys:
+        log.warning("no content signing public key (fleet.signing_pub_file): content updates will be refused")
+
+    def publish(rep: dict[str, Any]) -> None:
+        publisher.set_retained(schema.CONTENT_REPORTED, cs.encode_reported(rep))
+
+    updater = ContentUpdater(
+        app.device_id, data_dir, cfg.content, keys,
+        model_sha=lambda: getattr(app.embedder, "model_sha256", None) if app.embedder is not None else None,
+        index_format=FORMAT,
+        install=lambda b: bundle_install.install(engine.store, b),
+        marker=lambda: bundle_install.current_marker(engine.store),
+        publish=publish, audit=audit, fault=fault)
+    publisher.add_handler(schema.CONTENT_DESIRED, updater.offer)
+    app.content_status = updater.status
+    return updater

@@ -1,0 +1,135 @@
+"""``nic-fleet content build | verify | push | status | serve`` (argument parsing and dispatch).
+
+``build`` is the one fleet command that runs the engine and the embedding model (it indexes
+once for the whole fleet); it imports them only when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from nic_edge.cli.common import EXIT_OK, Parser
+from nic_edge.errors import ConfigError, NicEdgeError
+
+
+def add_parser(sub: Any, common: Any) -> None:
+    c = sub.add_parser("content", help="build, verify, push and track signed manual bundles")
+    common(c)
+    csub = c.add_subparsers(dest="content_command", metavar="ACTION", parser_class=Parser)
+    csub.required = True
+
+    s = csub.add_parser("build", help="index manuals once with the real model; write a signed bundle")
+    common(s)
+    s.add_argument("manuals", nargs="+", metavar="MANUAL", help="manual files or folders")
+    s.add_argument("--key", metavar="FILE", help="Ed25519 signing key (default fleet.signing_key_file)")
+    s.add_argument("--out", required=True, metavar="BUNDLE", help="bundle file to write")
+    s.add_argument("--version", dest="bundle_version", type=int, metavar="N",
+                   help="bundle version (default: created_at, i.e. SOURCE_DATE_EPOCH or newest input mtime)")
+    s.add_argument("--threads", type=int, default=0, metavar="N", help="embedding threads (default: all CPUs)")
+
+    s = csub.add_parser("verify", help="check a bundle's signature and every file offline")
+    common(s)
+    s.add_argument("bundle", metavar="BUNDLE")
+    s.add_argument("--pub", metavar="FILE", help="public key(s) (default fleet.signing_pub_file)")
+
+    s = csub.add_parser("push", help="announce a bundle to devices (retained, signed) and wait for reports")
+    common(s)
+    s.add_argument("bundle", metavar="BUNDLE")
+    s.add_argument("devices", nargs="*", metavar="DEVICE")
+    s.add_argument("--all", action="store_true", help="every device with a retained status on the broker")
+    s.add_argument("--url", metavar="URL", help="where devices download it (default fleet.content_url/<file name>)")
+    s.add_argument("--key", metavar="FILE", help="Ed25519 signing key (default fleet.signing_key_file)")
+    s.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for reports (default fleet.report_timeout_s)")
+    s.add_argument("--no-wait", action="store_true", help="publish and exit")
+
+    s = csub.add_parser("status", help="desired vs reported content version per device")
+    common(s)
+    s.add_argument("--json", action="store_true", help="JSON output")
+    s.add_argument("--wait", type=float, default=1.5, metavar="S", help="seconds to collect retained messages")
+
+    s = csub.add_parser("serve", help="serve a folder of bundles over HTTP (Range supported)")
+    common(s)
+    s.add_argument("folder", metavar="DIR")
+    s.add_argument("--bind", default="127.0.0.1", metavar="ADDR", help="address (0.0.0.0 for the devices' network)")
+    s.add_argument("--port", type=int, default=8070, metavar="N")
+
+
+def _cfg_file(cfg: Any, value: str | None, key: str, flag: str) -> Path:
+    from nic_edge.core.config import file_in_config
+    if value:
+        return Path(value)
+    setting = getattr(cfg.fleet, key.split(".")[1])
+    if not setting:
+        raise ConfigError([(key, f"not set; pass {flag} FILE or set it in --config")])
+    return file_in_config(cfg, setting)
+
+
+def dispatch(args: argparse.Namespace, cfg: Any) -> int:
+    from nic_edge.core import ed25519
+    from nic_edge.fleet import content
+
+    action = args.content_command
+    if action == "build":
+        return _build(args, cfg)
+    if action == "verify":
+        keys = ed25519.load_public_keys(_cfg_file(cfg, args.pub, "fleet.signing_pub_file", "--pub"))
+        manifest = content.verify(Path(args.bundle), keys)
+        print(f"{args.bundle}: signature and {len(manifest['files'])} files OK: {content.describe(manifest)}")
+        return EXIT_OK
+    if action == "push":
+        if bool(args.devices) == bool(args.all):
+            raise NicEdgeError("name devices or pass --all (not both)", hint="nic-fleet content push BUNDLE DEVICE...")
+        key = ed25519.load_private(_cfg_file(cfg, args.key, "fleet.signing_key_file", "--key"))
+        return content.push(cfg, Path(args.bundle), None if args.all else list(args.devices), key,
+                            args.url, args.timeout, args.no_wait)
+    if action == "status":
+        return content.status(cfg, args.json, args.wait)
+    if action == "serve":
+        return _serve(args)
+    raise AssertionError(action)
+
+
+def _build(args: argparse.Namespace, cfg: Any) -> int:
+    from nic_edge.core import ed25519
+    from nic_edge.engine import bundle_build
+    from nic_edge.engine.embedder import Embedder
+    from nic_edge.fleet.content import describe
+
+    key = ed25519.load_private(_cfg_file(cfg, args.key, "fleet.signing_key_file", "--key"))
+    embedder = Embedder(threads=args.threads or os.cpu_count() or 1, batch_size=8)
+
+    def progress(done: int, total: int, what: str) -> None:
+        if sys.stderr.isatty():
+            print(f"\r{what}: {done}/{total}   ", end="", file=sys.stderr, flush=True)
+
+    manifest = bundle_build.build([Path(m) for m in args.manuals], key, Path(args.out), embedder,
+                                  version=args.bundle_version, progress=progress)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    print(f"{args.out}: {describe(manifest)}")
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from nic_edge.core.lifecycle import Runtime
+    from nic_edge.fleet.content_server import BundleServer
+
+    runtime = Runtime()
+    server = runtime.add(BundleServer(Path(args.folder), args.bind, args.port))
+    restore = runtime.install_signal_handlers()
+    try:
+        try:
+            runtime.start()
+        except OSError as exc:
+            raise NicEdgeError(f"cannot serve on {args.bind}:{args.port}: {exc.strerror or exc}",
+                               hint="choose another --port") from exc
+        print(f"serving {args.folder} on {server.url} (Ctrl-C to stop)", flush=True)  # type: ignore[attr-defined]
+        runtime.wait()
+    finally:
+        runtime.stop()
+        restore()
+    return EXIT_OK

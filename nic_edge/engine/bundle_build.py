@@ -1,0 +1,100 @@
+"""Build a signed content bundle: index manuals with the real engine and model, once, on the
+fleet box, so boxes download embeddings instead of computing them (hours on a Pi Zero 2 W).
+
+Same inputs and key give a byte-identical bundle: inputs are sorted, the index store gets a fixed
+clock (``created_at`` = ``SOURCE_DATE_EPOCH`` when set, else the newest input file's mtime), the
+fleet box's own paths are replaced by ``bundle:<file name>`` in the generation's file records,
+and the bundle writer (``core.bundle``) fixes everything else. Whatever files the engine writes
+into the generation (calibration included) travel in the bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from nic_edge.core import bundle as bundle_file
+from nic_edge.core.storage import file_sha256
+from nic_edge.engine.indexer import Indexer, Progress, expand
+from nic_edge.engine.store import FORMAT, IndexStore
+from nic_edge.errors import NicEdgeError
+
+log = logging.getLogger(__name__)
+
+FILE_PREFIX = "bundle:"
+
+
+def created_at(files: list[Path], env: dict[str, str] | None = None) -> int:
+    """``SOURCE_DATE_EPOCH`` (reproducible-builds.org) when set, else the newest input mtime."""
+    env = os.environ if env is None else env
+    raw = env.get("SOURCE_DATE_EPOCH", "").strip()
+    if raw:
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise NicEdgeError(f"SOURCE_DATE_EPOCH={raw!r} is not an integer",
+                               hint="seconds since 1970, e.g. $(git log -1 --format=%ct)") from exc
+    return max(int(f.stat().st_mtime) for f in files)
+
+
+def _relabel_files(gen_dir: Path) -> None:
+    """Fleet-box paths mean nothing on a device (and differ between build machines): name each
+    indexed file ``bundle:<file name>`` in sources.json."""
+    path = gen_dir / "sources.json"
+    info = json.loads(path.read_text("utf-8"))
+    files, sources = info.get("files"), info.get("sources")
+    if not isinstance(files, dict) or not isinstance(sources, dict):
+        return
+    names = {key: FILE_PREFIX + Path(key).name for key in files}
+    if len(set(names.values())) != len(names):
+        raise NicEdgeError("two manuals share a file name", hint="rename one: a bundle names files by name")
+    info["files"] = {names[k]: v for k, v in files.items()}
+    for s in sources.values():
+        if isinstance(s, dict) and s.get("file") in names:
+            s["file"] = names[s["file"]]
+    path.write_text(json.dumps(info), "utf-8")
+
+
+def build(manuals: list[Path], private_key: Any, out: Path, embedder: Any, *,
+          version: int | None = None, env: dict[str, str] | None = None,
+          loader: Any = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Index ``manuals`` into a temporary store with ``embedder``; write the signed bundle."""
+    files = sorted(expand(manuals), key=lambda p: (p.name, str(p.resolve())))
+    if not files:
+        raise NicEdgeError("no manuals given", hint="name .txt/.md/.html/.pdf/.jsonl files or folders")
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise NicEdgeError(f"not a file: {missing[0]}", hint="check the path")
+    when = created_at(files, env)
+    with tempfile.TemporaryDirectory(prefix="nic-content-") as tmp:
+        store = IndexStore(Path(tmp) / "index", clock=lambda: float(when))
+        report = Indexer(store, lambda: embedder, loader).index_paths(files, progress)
+        if report.skipped:
+            path, why = report.skipped[0]
+            raise NicEdgeError(f"{len(report.skipped)} manual(s) could not be indexed, first {path}: {why}",
+                               hint="a bundle replaces the box's manual set: fix or drop the file")
+        snap = store.open_current()
+        if snap is None or not snap.has_vectors:
+            raise NicEdgeError("the index has no embeddings (model unavailable)",
+                               hint="content bundles carry embeddings: install the model runtime on the fleet box")
+        info = snap.source_info()
+        gen_dir, model_sha, chunks = snap.path, snap.model_sha256, snap.n
+        snap.close()
+        by_file = {key: Path(key).name for key in info["files"]}
+        sources = [{"source": name, "file": by_file.get(s.get("file"), s.get("file")),
+                    "sha256": s.get("sha256"), "chunks": s.get("chunks")}
+                   for name, s in sorted(info["sources"].items())]
+        file_shas = {f.name: file_sha256(f) for f in files}
+        _relabel_files(gen_dir)
+        manifest = {"version": int(version if version is not None else when), "created_at": when,
+                    "model_sha256": model_sha, "index_format": FORMAT, "chunks": chunks,
+                    "sources": sources, "inputs": [{"file": n, "sha256": s} for n, s in sorted(file_shas.items())]}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        final = bundle_file.write_bundle(out, gen_dir, manifest, private_key)
+    log.info("content bundle %s: version %d, %d chunks, %d bytes of index", out, final["version"],
+             chunks, final["total_bytes"])
+    return final
