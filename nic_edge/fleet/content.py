@@ -107,10 +107,11 @@ def _wait_reports(fc: FleetClient, prefix: str, devices: set[str], version: int,
     deadline = time.monotonic() + timeout
     results: dict[str, dict[str, Any]] = {}
     while len(results) < len(devices) and time.monotonic() < deadline:
-        for topic, payload, _ in fc.drain(min(deadline, time.monotonic() + 0.2)):
+        for topic, payload, retained in fc.drain(min(deadline, time.monotonic() + 0.2)):
             try:
                 dev, kind = schema.parse_topic(topic, prefix)
-                if kind != schema.CONTENT_REPORTED or dev not in devices:
+                # A retained report predates this push (e.g. an earlier try of the same version).
+                if retained or kind != schema.CONTENT_REPORTED or dev not in devices:
                     continue
                 rep = cs.parse_reported(payload)
             except schema.SchemaError:
