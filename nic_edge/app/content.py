@@ -1,8 +1,9 @@
 """Compose the content updater for a device: keys, model, index store and MQTT wiring.
 
-The trusted public keys are every key in ``fleet.signing_pub_file`` (a rotation ring may hold
-two) plus any accepted through a signed key rotation (``<data_dir>/content/keys.pem``, see
-fleet/rotation.py). No key: the updater still runs and rejects every announcement, saying why.
+The trusted public keys are the ring adopted from the last applied bundle
+(``<data_dir>/content/keys.pem``; how a key rotation arrives, see fleet/rotation.py), else every
+key in the flashed ``fleet.signing_pub_file``. No key: the updater still runs and rejects every
+announcement, saying why.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Callable
 
 from nic_edge.comms import content_schema as cs
 from nic_edge.comms import schema
-from nic_edge.comms.content_updates import ContentUpdater
+from nic_edge.comms.content_updates import KEYS_FILE, ContentUpdater
 from nic_edge.core import ed25519
 from nic_edge.core.config import Config, file_in_config
 from nic_edge.engine import bundle_install
@@ -22,23 +23,18 @@ from nic_edge.errors import NicEdgeError
 
 log = logging.getLogger(__name__)
 
-ROTATED_KEYS = "keys.pem"
-
 
 def trusted_keys(cfg: Config, data_dir: Path) -> list[Any]:
-    keys: list[Any] = []
-    sources = []
-    if cfg.fleet.signing_pub_file:
-        sources.append(file_in_config(cfg, cfg.fleet.signing_pub_file))
-    rotated = Path(data_dir) / "content" / ROTATED_KEYS
-    if rotated.exists():
-        sources.append(rotated)
-    for path in sources:
-        try:
-            keys.extend(ed25519.load_public_keys(path))
-        except NicEdgeError as exc:  # boundary: a bad key file disables updates, not the box
-            log.error("content signing keys: %s", exc)
-    return keys
+    rotated = Path(data_dir) / "content" / KEYS_FILE
+    path = rotated if rotated.exists() else (
+        file_in_config(cfg, cfg.fleet.signing_pub_file) if cfg.fleet.signing_pub_file else None)
+    if path is None:
+        return []
+    try:
+        return ed25519.load_public_keys(path)
+    except NicEdgeError as exc:  # boundary: a bad key file disables updates, not the box
+        log.error("content signing keys: %s", exc)
+        return []
 
 
 def make_updater(cfg: Config, app: Any, data_dir: Path, publisher: Any,

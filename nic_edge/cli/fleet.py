@@ -121,6 +121,9 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "content":
         from nic_edge.cli import fleet_content
         return fleet_content.dispatch(args, cfg)
+    if args.command == "rotate-key":
+        from nic_edge.cli import fleet_content
+        return fleet_content.rotate_key(args, cfg)
     if args.command == "flash":
         from nic_edge.fleet.provision.cli import flash_main
         return flash_main(args, cfg)

@@ -51,6 +51,15 @@ def add_parser(sub: Any, common: Any) -> None:
     s.add_argument("--json", action="store_true", help="JSON output")
     s.add_argument("--wait", type=float, default=1.5, metavar="S", help="seconds to collect retained messages")
 
+    r = sub.add_parser("rotate-key", help="rotate the content signing key with an overlap window (no reflashing)")
+    common(r)
+    r.add_argument("--key", metavar="FILE", help="current signing key (default fleet.signing_key_file)")
+    g = r.add_mutually_exclusive_group()
+    g.add_argument("--status", action="store_true", help="which devices have the new key")
+    g.add_argument("--finish", action="store_true", help="make the new key current (all devices have it)")
+    r.add_argument("--force", action="store_true", help="--finish even though some devices lack the new key")
+    r.add_argument("--wait", type=float, default=1.5, metavar="S", help="seconds to collect retained reports")
+
     s = csub.add_parser("serve", help="serve a folder of bundles over HTTP (Range supported)")
     common(s)
     s.add_argument("folder", metavar="DIR")
@@ -99,7 +108,10 @@ def _build(args: argparse.Namespace, cfg: Any) -> int:
     from nic_edge.engine.embedder import Embedder
     from nic_edge.fleet.content import describe
 
-    key = ed25519.load_private(_cfg_file(cfg, args.key, "fleet.signing_key_file", "--key"))
+    from nic_edge.fleet import rotation
+
+    key_path = _cfg_file(cfg, args.key, "fleet.signing_key_file", "--key")
+    key = ed25519.load_private(key_path)
     embedder = Embedder(threads=args.threads or os.cpu_count() or 1, batch_size=8)
 
     def progress(done: int, total: int, what: str) -> None:
@@ -107,10 +119,36 @@ def _build(args: argparse.Namespace, cfg: Any) -> int:
             print(f"\r{what}: {done}/{total}   ", end="", file=sys.stderr, flush=True)
 
     manifest = bundle_build.build([Path(m) for m in args.manuals], key, Path(args.out), embedder,
-                                  version=args.bundle_version, progress=progress)
+                                  version=args.bundle_version, progress=progress,
+                                  trusted_keys=rotation.trusted_pems(key_path))
+    rotation.note_build(key_path, manifest["version"])
     if sys.stderr.isatty():
         print(file=sys.stderr)
     print(f"{args.out}: {describe(manifest)}")
+    return EXIT_OK
+
+
+def rotate_key(args: argparse.Namespace, cfg: Any) -> int:
+    from nic_edge.fleet import content, rotation
+
+    key = _cfg_file(cfg, args.key, "fleet.signing_key_file", "--key")
+    if not (args.status or args.finish):
+        rec = rotation.start(key)
+        print(f"rotation started: new key {rec['new_key_id']} in {rotation.next_path(key)} (old {rec['old_key_id']}); "
+              "bundles now carry both public keys: build and push one, then --status, then --finish")
+        return EXIT_OK
+    rec = rotation.read_record(key)
+    if rec is None:
+        raise NicEdgeError("no rotation record", hint="start one with nic-fleet rotate-key")
+    reports = {dev: row["reported"] for dev, row in content.collect(cfg, args.wait).items()} if cfg.mqtt.host else {}
+    if args.finish:
+        rec = rotation.finish(key, reports, args.force)
+        print(f"key {rec['new_key_id']} is now current in {key}; old key retired (record {rotation.record_path(key)})")
+        return EXIT_OK
+    print(f"rotation {rec['state']}: old {rec['old_key_id']} -> new {rec['new_key_id']}, "
+          f"first bundle with the new key: {rec.get('first_version') or 'none built yet'}")
+    for row in rotation.device_rows(rec, reports):
+        print(f"{row['id']:<20} applied {str(row['applied_version']):>12}  new key: {'yes' if row['has_new_key'] else 'NO'}")
     return EXIT_OK
 
 

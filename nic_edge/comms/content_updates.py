@@ -27,11 +27,14 @@ from nic_edge.comms import content_schema as cs
 from nic_edge.comms.download import Downloader, DownloadError
 from nic_edge.comms.schema import SchemaError
 from nic_edge.core import bundle as bundle_file
+from nic_edge.core import ed25519
 from nic_edge.core.lifecycle import Service
 from nic_edge.core.storage import atomic_write_bytes
 from nic_edge.errors import IndexStoreError, NicEdgeError, SignatureError
 
 log = logging.getLogger(__name__)
+
+KEYS_FILE = "keys.pem"  # the key ring adopted from the last applied bundle (wins over the flashed one)
 
 
 class Rejected(Exception):
@@ -102,7 +105,8 @@ class ContentUpdater(Service):
         st = self.state()
         return {"applied_version": st.get("applied_version"), "applied_at": st.get("applied_at"),
                 "phase": self.phase, "last_report": self.last_report,
-                "bytes_downloaded": self.downloader.bytes_received, "keys": len(self.public_keys)}
+                "bytes_downloaded": self.downloader.bytes_received,
+                "keys": [ed25519.key_id(k) for k in self.public_keys]}
 
     # -- input from MQTT (any thread) --------------------------------------------------------
     def offer(self, payload: bytes) -> None:
@@ -165,6 +169,7 @@ class ContentUpdater(Service):
             self._save({"applied_version": version, "sha256": desired["sha256"], "generation": gen,
                         "applied_at": self._clock()})
             part.unlink(missing_ok=True)
+            self._adopt_keys(bundle)
             log.info("content version %d applied as %s", version, gen)
             return self._report(version, "applied", None)
         except SchemaError as exc:
@@ -173,6 +178,26 @@ class ContentUpdater(Service):
             return self._report(version, exc.status, exc.reason)
         finally:
             self.phase = "idle"
+
+    def _adopt_keys(self, b: bundle_file.Bundle) -> None:
+        """From now on trust exactly the keys the applied (signed) bundle lists: how a key
+        rotation reaches boxes without reflashing (fleet/rotation.py)."""
+        pems = b.manifest.get("trusted_keys")
+        if not isinstance(pems, list) or not pems:
+            return
+        try:
+            data = "".join(str(p) for p in pems).encode("ascii")
+            keys = ed25519.load_public_keys(data)
+        except (NicEdgeError, UnicodeEncodeError) as exc:
+            log.error("bundle %d lists unusable trusted keys (%s); keeping the current ones", b.version, exc)
+            return
+        if len(keys) != len(pems):
+            log.error("bundle %d lists malformed trusted keys; keeping the current ones", b.version)
+            return
+        atomic_write_bytes(self.dir / KEYS_FILE, data)
+        if {ed25519.key_id(k) for k in keys} != {ed25519.key_id(k) for k in self.public_keys}:
+            log.warning("content signing keys now %s", ", ".join(ed25519.key_id(k) for k in keys))
+        self.public_keys = keys
 
     def _check(self, d: dict[str, Any]) -> None:
         try:

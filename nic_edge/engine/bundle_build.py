@@ -61,8 +61,16 @@ def _relabel_files(gen_dir: Path) -> None:
 
 def build(manuals: list[Path], private_key: Any, out: Path, embedder: Any, *,
           version: int | None = None, env: dict[str, str] | None = None,
-          loader: Any = None, progress: Progress | None = None) -> dict[str, Any]:
-    """Index ``manuals`` into a temporary store with ``embedder``; write the signed bundle."""
+          loader: Any = None, progress: Progress | None = None,
+          trusted_keys: list[bytes] | None = None) -> dict[str, Any]:
+    """Index ``manuals`` into a temporary store with ``embedder``; write the signed bundle.
+
+    ``trusted_keys`` (PEM public keys; default: the signing key's own) are what a box trusts
+    after applying the bundle: a key rotation lists the old and the new key (fleet/rotation.py).
+    """
+    from nic_edge.core import ed25519
+
+    pems = trusted_keys if trusted_keys is not None else [ed25519.public_pem(private_key)]
     files = sorted(expand(manuals), key=lambda p: (p.name, str(p.resolve())))
     if not files:
         raise NicEdgeError("no manuals given", hint="name .txt/.md/.html/.pdf/.jsonl files or folders")
@@ -92,7 +100,8 @@ def build(manuals: list[Path], private_key: Any, out: Path, embedder: Any, *,
         _relabel_files(gen_dir)
         manifest = {"version": int(version if version is not None else when), "created_at": when,
                     "model_sha256": model_sha, "index_format": FORMAT, "chunks": chunks,
-                    "sources": sources, "inputs": [{"file": n, "sha256": s} for n, s in sorted(file_shas.items())]}
+                    "sources": sources, "inputs": [{"file": n, "sha256": s} for n, s in sorted(file_shas.items())],
+                    "trusted_keys": [pem.decode("ascii") for pem in pems]}
         out.parent.mkdir(parents=True, exist_ok=True)
         final = bundle_file.write_bundle(out, gen_dir, manifest, private_key)
     log.info("content bundle %s: version %d, %d chunks, %d bytes of index", out, final["version"],
