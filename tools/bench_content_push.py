@@ -61,9 +61,10 @@ def build(manuals: list[Path], key: object, out: Path) -> float:
 
 
 def one_run(n: int, broker: Broker, server: BundleServer, bundle: Path, key: object, pub: Path,
-            work: Path, rate: int) -> dict[str, float]:
+            work: Path, rate: int, run: int) -> dict[str, float]:
     model = str(bundle_file.read_bundle(bundle, None).model_sha256)
-    devices = [SimDevice(f"sim-{i:03d}", work / f"sim-{i:03d}", broker.client_settings(), pub,
+    # Fresh ids per run: the broker still holds the previous run's retained announcements.
+    devices = [SimDevice(f"r{run}-sim-{i:03d}", work / f"sim-{i:03d}", broker.client_settings(), pub,
                          model_sha=model, content={"rate_bytes_per_s": rate}).start() for i in range(n)]
     try:
         deadline = time.monotonic() + 60
@@ -119,7 +120,7 @@ def main() -> int:
         server = BundleServer(served)
         server.start()
         try:
-            results = [one_run(args.devices, broker, server, bundle, key, pub, t / f"run{i}", args.rate)
+            results = [one_run(args.devices, broker, server, bundle, key, pub, t / f"run{i}", args.rate, i)
                        for i in range(args.runs)]
         finally:
             server.stop()
