@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 KEYS_FILE = "keys.pem"  # the key ring adopted from the last applied bundle (wins over the flashed one)
 
 
+class _Stopped(Exception):
+    """The service is stopping mid-update: no report (the retained announcement resumes it)."""
+
+
 class Rejected(Exception):
     def __init__(self, status: str, reason: str) -> None:
         super().__init__(reason)
@@ -125,16 +129,17 @@ class ContentUpdater(Service):
 
     def run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(0.5)
-            if self._stop.is_set():
-                break
+            if not self._wake.wait(0.1):  # short: stop() sets only the stop event
+                continue
             self._wake.clear()
             payload = self._take()
-            if payload is not None:
+            if payload is None:
+                continue
+            try:
                 self.handle(payload)
-
-    def on_stop(self) -> None:
-        self._wake.set()
+            except Exception:  # boundary: one bad update must not end content updates for good
+                log.exception("content update crashed")
+                self.phase = "idle"
 
     def _report(self, version: int | None, status: str, reason: str | None) -> dict[str, Any]:
         rep = cs.make_reported(version, status, reason, self._clock(), self.applied_version())
@@ -176,6 +181,11 @@ class ContentUpdater(Service):
             return self._report(version, "rejected", str(exc))
         except Rejected as exc:
             return self._report(version, exc.status, exc.reason)
+        except _Stopped:
+            log.info("content update of version %s interrupted by shutdown; resumes at the next start", version)
+            return None
+        except OSError as exc:  # the data dir (disk full, permissions): nothing was switched
+            return self._report(version, "failed", f"data dir error: {exc}")
         finally:
             self.phase = "idle"
 
@@ -236,14 +246,16 @@ class ContentUpdater(Service):
                 break
             except DownloadError as exc:
                 if self._stop.is_set():
-                    raise Rejected("failed", "stopped during download; resumes on restart") from exc
+                    raise _Stopped() from exc
                 if exc.permanent or attempt == self.cfg.max_attempts:
                     verdict = "rejected" if "truncated" in exc.message or "more than" in exc.message else "failed"
                     raise Rejected(verdict, f"{exc.message} (attempt {attempt})") from exc
                 log.info("content download attempt %d failed: %s; retrying in %.1fs", attempt, exc.message, delay)
                 # A newer announcement interrupts the wait: it supersedes this one.
-                if self._stop.wait(delay * (0.5 + 0.5 * random.random())) or self._offer is not None:
-                    raise Rejected("failed", "superseded or stopped during download retries") from exc
+                if self._stop.wait(delay * (0.5 + 0.5 * random.random())):
+                    raise _Stopped() from exc
+                if self._offer is not None:
+                    raise Rejected("failed", "superseded by a newer announcement during download retries") from exc
                 delay = min(self.cfg.retry_max_s, delay * 2)
         sha = bundle_file.file_digest(part)[0]
         if sha != d["sha256"]:

@@ -10,6 +10,7 @@ The rate cap is a token bucket that waits on the caller's stop event, so stop() 
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import threading
@@ -68,7 +69,7 @@ class Downloader:
                 raise DownloadError(f"truncated download: the server holds fewer than the announced {size} bytes "
                                     f"(have {have})", permanent=True) from exc
             raise DownloadError(f"HTTP {exc.code} from {url}", permanent=exc.code in (403, 404, 410)) from exc
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             raise DownloadError(f"cannot fetch {url}: {getattr(exc, 'reason', exc)}") from exc
         with resp:
             if have and resp.status == 206:
@@ -87,7 +88,7 @@ class Downloader:
                 want = min(BLOCK, size - have + 1)  # one byte extra reveals an oversized body
                 try:
                     block = resp.read(want)  # type: ignore[attr-defined]
-                except (OSError, ValueError) as exc:
+                except (OSError, ValueError, http.client.HTTPException) as exc:
                     raise DownloadError(f"connection lost after {have} bytes: {exc}") from exc
                 if not block:
                     break
