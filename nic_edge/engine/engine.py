@@ -181,6 +181,12 @@ class Engine:
         with self._lock, self._index_threads():
             return self._indexer().remove(list(sources))
 
+    def install(self, install: Callable[[IndexStore], str]) -> str:
+        """Switch to a generation built elsewhere (a pushed content bundle) under the index lock,
+        so it never interleaves with a local index run in this process."""
+        with self._lock:
+            return install(self.store)
+
     def manuals(self, records: bool = False) -> list[dict]:
         """One entry per indexed file (catalog.listing); ``records`` adds a BEIR file's records."""
         snap = self.snapshot()
