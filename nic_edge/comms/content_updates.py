@@ -89,6 +89,10 @@ class ContentUpdater(Service):
         self.dir.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(self.dir / "state.json", json.dumps(state).encode("utf-8"))
 
+    def _write_keys(self, data: bytes) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(self.dir / KEYS_FILE, data)
+
     def applied_version(self) -> int | None:
         v = self.state().get("applied_version")
         return v if isinstance(v, int) else None
@@ -101,6 +105,7 @@ class ContentUpdater(Service):
         state = self.state()
         if state.get("applied_version") is None or marker["version"] > state["applied_version"]:
             log.warning("content version %d is live but was not recorded (crash?); recording it", marker["version"])
+            self._adopt_keys(marker.get("trusted_keys"), marker["version"])
             state.update(applied_version=marker["version"], sha256=None,
                          applied_at=self._clock())
             self._save(state)
@@ -171,10 +176,10 @@ class ContentUpdater(Service):
             self.phase = "switching"
             gen = self._install(bundle)
             self._fault("switched")
+            self._adopt_keys(bundle.manifest.get("trusted_keys"), version)
             self._save({"applied_version": version, "sha256": desired["sha256"], "generation": gen,
                         "applied_at": self._clock()})
             part.unlink(missing_ok=True)
-            self._adopt_keys(bundle)
             log.info("content version %d applied as %s", version, gen)
             return self._report(version, "applied", None)
         except SchemaError as exc:
@@ -184,27 +189,26 @@ class ContentUpdater(Service):
         except _Stopped:
             log.info("content update of version %s interrupted by shutdown; resumes at the next start", version)
             return None
-        except OSError as exc:  # the data dir (disk full, permissions): nothing was switched
+        except OSError as exc:  # the data dir (disk full, permissions); a switch done is found on restart
             return self._report(version, "failed", f"data dir error: {exc}")
         finally:
             self.phase = "idle"
 
-    def _adopt_keys(self, b: bundle_file.Bundle) -> None:
+    def _adopt_keys(self, pems: Any, version: int) -> None:
         """From now on trust exactly the keys the applied (signed) bundle lists: how a key
         rotation reaches boxes without reflashing (fleet/rotation.py)."""
-        pems = b.manifest.get("trusted_keys")
         if not isinstance(pems, list) or not pems:
             return
         try:
             data = "".join(str(p) for p in pems).encode("ascii")
             keys = ed25519.load_public_keys(data)
         except (NicEdgeError, UnicodeEncodeError) as exc:
-            log.error("bundle %d lists unusable trusted keys (%s); keeping the current ones", b.version, exc)
+            log.error("bundle %d lists unusable trusted keys (%s); keeping the current ones", version, exc)
             return
         if len(keys) != len(pems):
-            log.error("bundle %d lists malformed trusted keys; keeping the current ones", b.version)
+            log.error("bundle %d lists malformed trusted keys; keeping the current ones", version)
             return
-        atomic_write_bytes(self.dir / KEYS_FILE, data)
+        self._write_keys(data)
         if {ed25519.key_id(k) for k in keys} != {ed25519.key_id(k) for k in self.public_keys}:
             log.warning("content signing keys now %s", ", ".join(ed25519.key_id(k) for k in keys))
         self.public_keys = keys

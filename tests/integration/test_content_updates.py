@@ -275,3 +275,10 @@ def test_bundle_sha_is_what_the_announcement_names(kit: Kit) -> None:
     body = fleet_content.announcement(v, "http://x/v15.nicb")
     assert body["sha256"] == hashlib.sha256(v.read_bytes()).hexdigest() and body["size"] == v.stat().st_size
     assert body["format"] == FORMAT and body["model_sha256"] == FAKE_MODEL
+
+
+def test_push_all_reaches_every_device_with_a_retained_status(kit: Kit, device: SimDevice) -> None:
+    v = kit.bundle("v16", NEW_MANUAL, 16)
+    lines: list[str] = []
+    rc = fleet_content.push(kit.fleet_cfg, v, None, kit.key, kit.url(v), 20.0, False, out=lines.append)
+    assert rc == 0 and "to 1 device(s)" in lines[0] and lines[-1] == "dev-a: applied"

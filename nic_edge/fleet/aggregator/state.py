@@ -278,19 +278,16 @@ class FleetState:
             self._dirty.add(dev)
 
     def apply_reported(self, dev: str, rep: dict[str, Any]) -> None:
-        with self.lock:
-            st = self.device(dev)
-            if st.reported != rep:
-                st.reported = rep
-                self.changed.set()
-                self.urgent.add(dev)
-                self._dirty.add(dev)
+        self._apply_report(dev, "reported", rep)
 
     def apply_content(self, dev: str, rep: dict[str, Any]) -> None:
+        self._apply_report(dev, "content", rep)
+
+    def _apply_report(self, dev: str, attr: str, rep: dict[str, Any]) -> None:
         with self.lock:
             st = self.device(dev)
-            if st.content != rep:
-                st.content = rep
+            if getattr(st, attr) != rep:
+                setattr(st, attr, rep)
                 self.changed.set()
                 self.urgent.add(dev)
                 self._dirty.add(dev)
