@@ -52,7 +52,7 @@ def make_updater(cfg: Config, app: Any, data_dir: Path, publisher: Any,
         app.device_id, data_dir, cfg.content, keys,
         model_sha=lambda: getattr(app.embedder, "model_sha256", None) if app.embedder is not None else None,
         index_format=FORMAT,
-        install=lambda b: engine.install(lambda store: bundle_install.install(store, b)),
+        install=lambda b: engine.install(lambda store: bundle_install.install(store, b, fault)),
         marker=lambda: bundle_install.current_marker(engine.store),
         publish=publish, audit=audit, fault=fault)
     publisher.add_handler(schema.CONTENT_DESIRED, updater.offer)
