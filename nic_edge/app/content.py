@@ -39,7 +39,8 @@ def trusted_keys(cfg: Config, data_dir: Path) -> list[Any]:
 
 def make_updater(cfg: Config, app: Any, data_dir: Path, publisher: Any,
                  audit: Callable[[str, dict[str, Any], bool], None] | None = None,
-                 fault: Callable[[str], None] | None = None) -> ContentUpdater:
+                 fault: Callable[[str], None] | None = None,
+                 on_device_keys: Callable[[Any], None] | None = None) -> ContentUpdater:
     engine = app.engine
     keys = trusted_keys(cfg, data_dir)
     if not keys:
@@ -54,7 +55,7 @@ def make_updater(cfg: Config, app: Any, data_dir: Path, publisher: Any,
         index_format=FORMAT,
         install=lambda b: engine.install(lambda store: bundle_install.install(store, b, fault)),
         marker=lambda: bundle_install.current_marker(engine.store),
-        publish=publish, audit=audit, fault=fault)
+        publish=publish, audit=audit, fault=fault, on_device_keys=on_device_keys)
     publisher.add_handler(schema.CONTENT_DESIRED, updater.offer)
     app.content_status = updater.status
     return updater

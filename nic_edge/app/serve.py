@@ -135,7 +135,8 @@ class Device:
         self.runtime.add(self.publisher)
         from nic_edge.app.content import make_updater
 
-        self.content = self.runtime.add(make_updater(cfg, app, data, self.publisher, audit))
+        self.content = self.runtime.add(make_updater(cfg, app, data, self.publisher, audit,
+                                                     on_device_keys=self.overrides.adopt_wrapped))
         interval = lambda: cfg.mqtt.metrics_interval_s or float(app.profile.metrics_interval_s)  # noqa: E731
         self.telemetry = self.runtime.add(TelemetryService(
             self.publisher, lambda: metrics_snapshot(app, self.sampler, self.publisher.status()), interval))

@@ -53,7 +53,11 @@ def add_parser(sub: Any, common: Any) -> None:
 
     r = sub.add_parser("rotate-key", help="rotate the content signing key with an overlap window (no reflashing)")
     common(r)
-    r.add_argument("--key", metavar="FILE", help="current signing key (default fleet.signing_key_file)")
+    r.add_argument("--key", metavar="FILE",
+                   help="current key (default fleet.signing_key_file; with --hmac fleet.key_file)")
+    r.add_argument("--hmac", action="store_true", help="rotate the fleet HMAC key of tier overrides instead")
+    r.add_argument("devices", nargs="*", metavar="DEVICE", help="--hmac start: the devices to give the new key")
+    r.add_argument("--all", action="store_true", help="--hmac start: every device with a retained status")
     g = r.add_mutually_exclusive_group()
     g.add_argument("--status", action="store_true", help="which devices have the new key")
     g.add_argument("--finish", action="store_true", help="make the new key current (all devices have it)")
@@ -118,10 +122,14 @@ def _build(args: argparse.Namespace, cfg: Any) -> int:
         if sys.stderr.isatty():
             print(f"\r{what}: {done}/{total}   ", end="", file=sys.stderr, flush=True)
 
+    fleet_key = _cfg_file(cfg, None, "fleet.key_file", "--key") if cfg.fleet.key_file else None
     manifest = bundle_build.build([Path(m) for m in args.manuals], key, Path(args.out), embedder,
                                   version=args.bundle_version, progress=progress,
-                                  trusted_keys=rotation.trusted_pems(key_path))
-    rotation.note_build(key_path, manifest["version"])
+                                  trusted_keys=rotation.trusted_pems(key_path),
+                                  device_keys=rotation.wrapped_device_keys(fleet_key) if fleet_key else None)
+    for k in (key_path, fleet_key):
+        if k is not None:
+            rotation.note_build(k, manifest["version"])
     if sys.stderr.isatty():
         print(file=sys.stderr)
     print(f"{args.out}: {describe(manifest)}")
@@ -131,11 +139,17 @@ def _build(args: argparse.Namespace, cfg: Any) -> int:
 def rotate_key(args: argparse.Namespace, cfg: Any) -> int:
     from nic_edge.fleet import content, rotation
 
-    key = _cfg_file(cfg, args.key, "fleet.signing_key_file", "--key")
+    key = _cfg_file(cfg, args.key, "fleet.key_file" if args.hmac else "fleet.signing_key_file", "--key")
     if not (args.status or args.finish):
-        rec = rotation.start(key)
+        if args.hmac:
+            devices = list(args.devices) or (content.known_devices(cfg) if args.all else [])
+            rec = rotation.start_hmac(key, devices)
+            what = f"bundles now carry the new device keys of {len(rec['devices'])} device(s)"
+        else:
+            rec = rotation.start(key)
+            what = "bundles now carry both public keys"
         print(f"rotation started: new key {rec['new_key_id']} in {rotation.next_path(key)} (old {rec['old_key_id']}); "
-              "bundles now carry both public keys: build and push one, then --status, then --finish")
+              f"{what}: build and push one, then --status, then --finish")
         return EXIT_OK
     rec = rotation.read_record(key)
     if rec is None:

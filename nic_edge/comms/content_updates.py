@@ -55,6 +55,7 @@ class ContentUpdater(Service):
                  install: Callable[[bundle_file.Bundle], str], marker: Callable[[], dict | None],
                  publish: Callable[[dict[str, Any]], None] | None = None,
                  audit: Callable[[str, dict[str, Any], bool], None] | None = None,
+                 on_device_keys: Callable[[Any], None] | None = None,
                  clock: Callable[[], float] = time.time, fault: Callable[[str], None] | None = None) -> None:
         super().__init__()
         self.device_id = device_id
@@ -65,6 +66,7 @@ class ContentUpdater(Service):
         self._install, self._marker = self._guard(install), marker
         self._publish = publish or (lambda rep: None)
         self._audit = audit
+        self._on_device_keys = on_device_keys or (lambda blobs: None)  # HMAC key rotation (overrides)
         self._clock = clock
         self._fault = fault or (lambda step: None)
         self._offer_lock = threading.Lock()
@@ -106,6 +108,7 @@ class ContentUpdater(Service):
         if state.get("applied_version") is None or marker["version"] > state["applied_version"]:
             log.warning("content version %d is live but was not recorded (crash?); recording it", marker["version"])
             self._adopt_keys(marker.get("trusted_keys"), marker["version"])
+            self._on_device_keys(marker.get("device_keys"))
             state.update(applied_version=marker["version"], sha256=None,
                          applied_at=self._clock())
             self._save(state)
@@ -177,6 +180,7 @@ class ContentUpdater(Service):
             gen = self._install(bundle)
             self._fault("switched")
             self._adopt_keys(bundle.manifest.get("trusted_keys"), version)
+            self._on_device_keys(bundle.manifest.get("device_keys"))
             self._save({"applied_version": version, "sha256": desired["sha256"], "generation": gen,
                         "applied_at": self._clock()})
             part.unlink(missing_ok=True)

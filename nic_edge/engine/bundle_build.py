@@ -62,11 +62,13 @@ def _relabel_files(gen_dir: Path) -> None:
 def build(manuals: list[Path], private_key: Any, out: Path, embedder: Any, *,
           version: int | None = None, env: dict[str, str] | None = None,
           loader: Any = None, progress: Progress | None = None,
-          trusted_keys: list[bytes] | None = None) -> dict[str, Any]:
+          trusted_keys: list[bytes] | None = None,
+          device_keys: dict[str, str] | None = None) -> dict[str, Any]:
     """Index ``manuals`` into a temporary store with ``embedder``; write the signed bundle.
 
     ``trusted_keys`` (PEM public keys; default: the signing key's own) are what a box trusts
     after applying the bundle: a key rotation lists the old and the new key (fleet/rotation.py).
+    ``device_keys`` ({device: wrapped next HMAC key}) travel during a fleet HMAC key rotation.
     """
     from nic_edge.core import ed25519
 
@@ -102,6 +104,8 @@ def build(manuals: list[Path], private_key: Any, out: Path, embedder: Any, *,
                     "model_sha256": model_sha, "index_format": FORMAT, "chunks": chunks,
                     "sources": sources, "inputs": [{"file": n, "sha256": s} for n, s in sorted(file_shas.items())],
                     "trusted_keys": [pem.decode("ascii") for pem in pems]}
+        if device_keys:
+            manifest["device_keys"] = dict(sorted(device_keys.items()))
         out.parent.mkdir(parents=True, exist_ok=True)
         final = bundle_file.write_bundle(out, gen_dir, manifest, private_key)
     log.info("content bundle %s: version %d, %d chunks, %d bytes of index", out, final["version"],

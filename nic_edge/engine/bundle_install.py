@@ -35,7 +35,8 @@ def install(store: IndexStore, bundle: bundle_file.Bundle,
         fault("extracted")
         marker = {"version": bundle.version, "created_at": bundle.manifest.get("created_at"),
                   "manifest_sha256": _sha(bundle.manifest_bytes),
-                  "trusted_keys": bundle.manifest.get("trusted_keys")}
+                  "trusted_keys": bundle.manifest.get("trusted_keys"),
+                  "device_keys": bundle.manifest.get("device_keys")}
         with open(staging / MARKER, "w", encoding="utf-8") as fh:
             json.dump(marker, fh)
             fh.flush()

@@ -63,6 +63,17 @@ def _devices_seen(fc: FleetClient, prefix: str, wait: float) -> list[str]:
     return sorted(seen)
 
 
+def known_devices(cfg: Config, wait: float = 1.5) -> list[str]:
+    """Every device with a retained status or info on the broker."""
+    prefix = cfg.mqtt.topic_prefix
+    fc = FleetClient(cfg, "devices")
+    fc.connect([schema.subscription(prefix, schema.STATUS), schema.subscription(prefix, schema.INFO)])
+    try:
+        return _devices_seen(fc, prefix, wait)
+    finally:
+        fc.close()
+
+
 def push(cfg: Config, path: Path, devices: list[str] | None, private_key: Any, url: str | None,
          timeout: float | None, no_wait: bool, out: Any = print) -> int:
     """Publish to ``devices`` (None: every device with a retained status/info); exit 1 unless all applied."""

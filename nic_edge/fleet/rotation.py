@@ -1,4 +1,5 @@
-"""``nic-fleet rotate-key``: replace the content signing key without reflashing any box.
+"""``nic-fleet rotate-key``: replace the content signing key (or, with ``--hmac``, the fleet
+HMAC key of tier overrides) without reflashing any box.
 
 Boxes learn public keys from the bundles themselves: every bundle carries ``trusted_keys`` in
 its signed manifest, and a box that applies it trusts exactly those keys from then on (the
@@ -12,6 +13,12 @@ flashed ``fleet.signing_pub_file`` only bootstraps a box that has applied no bun
 3. ``rotate-key --finish`` (refused while a known device lacks the new key, unless ``--force``)
    makes the next key current (the old files are kept as ``KEY.retired-<time>``). Bundles are
    now signed with the new key and list only it, so applying one retires the old key on the box.
+
+The fleet HMAC key (``--hmac DEVICE... | --all``) goes the same way: ``KEY.next`` is a new fleet
+key; while the rotation is open every bundle carries, per listed device, its next derived key
+wrapped under its current one (core/keywrap.py); a box that applies the bundle accepts tier
+overrides signed with either key, and retires the old one at the first override signed with
+the new one. ``--finish`` makes the new fleet key current for ``set-tier``.
 Fleet-side: core and the payload schema only.
 """
 
@@ -23,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nic_edge.core import ed25519
+from nic_edge.core import ed25519, keywrap, signing
 from nic_edge.core.storage import atomic_write_bytes
 from nic_edge.errors import NicEdgeError
 
@@ -58,6 +65,37 @@ def trusted_pems(key: Path) -> list[bytes]:
     return pems
 
 
+def wrapped_device_keys(fleet_key: Path) -> dict[str, str] | None:
+    """During an HMAC rotation: {device: its next device key wrapped under its current one}."""
+    rec = read_record(fleet_key)
+    if rec is None or rec.get("state") != "overlap" or rec.get("kind") != "hmac":
+        return None
+    old, new = signing.read_key(fleet_key), signing.read_key(next_path(fleet_key))
+    return {dev: keywrap.wrap(signing.derive_device_key(old, dev), signing.derive_device_key(new, dev), dev)
+            for dev in rec["devices"]}
+
+
+def start_hmac(key: Path, devices: list[str], now: float | None = None) -> dict[str, Any]:
+    if not key.exists():
+        raise NicEdgeError(f"no fleet key at {key}", hint="check fleet.key_file")
+    if not devices:
+        raise NicEdgeError("no devices for the HMAC key rotation", hint="name them or pass --all")
+    rec = read_record(key)
+    if rec is not None and rec.get("state") == "overlap":
+        raise NicEdgeError("a rotation is already in progress", hint="nic-fleet rotate-key --hmac --status / --finish")
+    signing.write_key(next_path(key), signing.generate_key())
+    rec = {"kind": "hmac", "state": "overlap", "started_at": now or time.time(),
+           "old_key_id": _hmac_id(signing.read_key(key)), "new_key_id": _hmac_id(signing.read_key(next_path(key))),
+           "devices": sorted(set(devices)), "first_version": None, "history": (rec or {}).get("history", [])}
+    _write_record(key, rec)
+    return rec
+
+
+def _hmac_id(key: bytes) -> str:
+    import hashlib
+    return hashlib.sha256(b"nic-edge key id\x00" + key).hexdigest()[:16]
+
+
 def note_build(key: Path, version: int) -> None:
     """Called by ``content build``: the first bundle carrying the next key is what boxes need."""
     rec = read_record(key)
@@ -75,7 +113,7 @@ def start(key: Path, now: float | None = None) -> dict[str, Any]:
     if rec is not None and rec.get("state") == "overlap":
         raise NicEdgeError("a rotation is already in progress", hint="nic-fleet rotate-key --status / --finish")
     ed25519.generate(next_path(key))
-    rec = {"state": "overlap", "started_at": now or time.time(),
+    rec = {"kind": "signing", "state": "overlap", "started_at": now or time.time(),
            "old_key_id": ed25519.key_id(ed25519.load_private(key)),
            "new_key_id": ed25519.key_id(ed25519.load_private(next_path(key))), "first_version": None,
            "history": (rec or {}).get("history", [])}
@@ -107,7 +145,7 @@ def finish(key: Path, reports: dict[str, dict[str, Any] | None], force: bool, no
                            hint="push a bundle to them first, or --force (they then need reflashing)")
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now or time.time()))
     nxt = next_path(key)
-    for suffix in ("", ".pub"):
+    for suffix in ("",) if rec.get("kind") == "hmac" else ("", ".pub"):
         old, new = Path(str(key) + suffix), Path(str(nxt) + suffix)
         os.replace(old, Path(f"{key}.retired-{stamp}{suffix}"))
         os.replace(new, old)

@@ -78,3 +78,52 @@ def test_rotation_overlap_then_finish_retires_the_old_key(kit: Kit, device: SimD
     again = SimDevice("dev-a", device.data, kit.broker.client_settings(), kit.pub)
     assert again.updater.status()["keys"] == [rec["new_key_id"]]
     again.publisher.outbox.close()
+
+
+def test_fleet_hmac_key_rotation_reaches_boxes_through_a_bundle(kit: Kit, tmp_path: Path) -> None:
+    from nic_edge.comms import key_ring
+    from nic_edge.core import signing
+    from nic_edge.core.config import parse_config
+    from nic_edge.fleet import tools
+
+    fleet_key = tmp_path / "fleet.key"
+    signing.write_key(fleet_key, signing.generate_key())
+    k0 = signing.read_key(fleet_key)
+    devs = {d: SimDevice(d, tmp_path / d, kit.broker.client_settings(), kit.pub,
+                         device_key=signing.derive_device_key(k0, d)).start() for d in ("dev-h", "dev-x")}
+    fcfg = parse_config({"mqtt": kit.broker.client_settings(), "fleet": {"report_timeout_s": 15.0}}, check_files=False)
+
+    def set_tier(dev: str, tier: str) -> dict:
+        assert tools.set_tier(fcfg, [dev], tier, signing.read_key(fleet_key), 15.0, False) in (0, 1)
+        return devs[dev].overrides.last_report
+
+    try:
+        assert set_tier("dev-h", "lite")["status"] == "applied"
+        rec = rotation.start_hmac(fleet_key, ["dev-h"])  # dev-x is not part of it
+        wrapped = rotation.wrapped_device_keys(fleet_key)
+        assert set(wrapped) == {"dev-h"} and rotation.wrapped_device_keys(fleet_key) == wrapped  # deterministic
+        src = kit.tmp / "src-h"
+        src.mkdir()
+        bundle = kit.served / "h.nicb"
+        m = bundle_build.build([write_manual(src, "manual.txt", NEW_MANUAL)], kit.key, bundle, HashEmbedder(FAKE_MODEL),
+                               version=20, env={}, loader=fake_load, device_keys=wrapped)
+        rotation.note_build(fleet_key, m["version"])
+        assert k0.hex() not in bundle.read_bytes().hex()  # no key in the clear
+        for d in devs:
+            assert push(kit, kit.tmp / "signing.key", bundle, d)[-1] == f"{d}: applied"
+        assert devs["dev-h"].overrides.key_count == 2 and devs["dev-x"].overrides.key_count == 1
+        ring = tmp_path / "dev-h" / key_ring.RING_FILE
+        assert ring.stat().st_mode & 0o777 == 0o600
+        assert set_tier("dev-h", "standard")["status"] == "applied"  # overlap: the old key still works
+        reports = {d: row["reported"] for d, row in fleet_content.collect(kit.fleet_cfg, 1.0).items() if d == "dev-h"}
+        rotation.finish(fleet_key, reports, force=False)
+        assert signing.read_key(fleet_key) != k0
+        assert set_tier("dev-h", "full")["status"] == "applied"  # the new key
+        assert devs["dev-h"].overrides.key_count == 1  # ... which retired the old one
+        assert key_ring.load(tmp_path / "dev-h") == [signing.derive_device_key(signing.read_key(fleet_key), "dev-h")]
+        assert tools.set_tier(fcfg, ["dev-h"], "lite", k0, 15.0, False) == 1
+        assert devs["dev-h"].overrides.last_report["status"] == "rejected"
+        assert rec["new_key_id"] == rotation.read_record(fleet_key)["history"][-1]["new_key_id"]
+    finally:
+        for d in devs.values():
+            d.stop()

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from nic_edge.app.content import make_updater
 from nic_edge.comms.outbox import open_outbox
+from nic_edge.comms.overrides import Applied, OverrideManager
 from nic_edge.comms.publisher import MqttPublisher
 from nic_edge.core.config import EngineConfig, parse_config
 from nic_edge.core.tiers import load_profiles
@@ -38,7 +39,8 @@ class SimDevice:
     def __init__(self, device_id: str, data_dir: Path, broker: dict[str, Any], pub: Path | None, *,
                  model_sha: str = FAKE_MODEL, content: dict[str, Any] | None = None,
                  fault: Callable[[str], None] | None = None,
-                 store_fault: Callable[[str], None] | None = None) -> None:
+                 store_fault: Callable[[str], None] | None = None,
+                 device_key: bytes | None = None) -> None:
         self.id = device_id
         self.data = Path(data_dir)
         self.cfg = device_config(device_id, broker, pub, content)
@@ -48,8 +50,27 @@ class SimDevice:
                              loader=fake_load, store=store)
         self.app = types.SimpleNamespace(engine=self.engine, embedder=self.embedder, device_id=device_id,
                                          content_status=None)
-        self.publisher = MqttPublisher(self.cfg, open_outbox(self.data, self.cfg.mqtt.spool_max_bytes))
-        self.updater = make_updater(self.cfg, self.app, self.data, self.publisher, fault=fault)
+        self.overrides = None
+        on_desired = None
+        if device_key is not None:  # tier overrides too, wired as serve.py does
+            self.tier: str | None = None
+            self.overrides = OverrideManager(
+                device_id, device_key, self.data, apply=self._apply_tier,
+                current=lambda: Applied(self.tier or "lite", "fleet" if self.tier else "auto"),
+                max_age_s=3600.0, max_future_s=300.0)
+            on_desired = self._on_desired
+        self.publisher = MqttPublisher(self.cfg, open_outbox(self.data, self.cfg.mqtt.spool_max_bytes),
+                                       on_desired=on_desired)
+        self.updater = make_updater(self.cfg, self.app, self.data, self.publisher, fault=fault,
+                                    on_device_keys=self.overrides.adopt_wrapped if self.overrides else None)
+
+    def _apply_tier(self, tier: str | None) -> Applied:
+        self.tier = tier
+        return Applied(tier or "lite", "fleet")
+
+    def _on_desired(self, payload: bytes) -> None:
+        assert self.overrides is not None
+        self.publisher.set_reported(self.overrides.handle(payload))
 
     def start(self) -> "SimDevice":
         self.publisher.start()
