@@ -124,6 +124,8 @@ def start(key: Path, now: float | None = None) -> dict[str, Any]:
 def device_rows(rec: dict[str, Any], reports: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
     """Per device: has it applied a bundle carrying the new key?"""
     first = rec.get("first_version")
+    # An HMAC rotation names its devices: each must get the new key, reported or not.
+    reports = {**{dev: None for dev in rec.get("devices", [])}, **reports}
     rows = []
     for dev, rep in sorted(reports.items()):
         applied = (rep or {}).get("applied_version")
