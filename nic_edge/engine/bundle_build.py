@@ -19,7 +19,7 @@ from typing import Any
 
 from nic_edge.core import bundle as bundle_file
 from nic_edge.core.storage import file_sha256
-from nic_edge.engine.indexer import Indexer, Progress, expand
+from nic_edge.engine.indexer import Progress, expand
 from nic_edge.engine.store import FORMAT, IndexStore
 from nic_edge.errors import NicEdgeError
 
@@ -61,7 +61,7 @@ def _relabel_files(gen_dir: Path) -> None:
 
 def build(manuals: list[Path], private_key: Any, out: Path, embedder: Any, *,
           version: int | None = None, env: dict[str, str] | None = None,
-          loader: Any = None, progress: Progress | None = None,
+          loader: Any = None, progress: Progress | None = None, tier: str = "lite",
           trusted_keys: list[bytes] | None = None,
           device_keys: dict[str, str] | None = None) -> dict[str, Any]:
     """Index ``manuals`` into a temporary store with ``embedder``; write the signed bundle.
@@ -69,7 +69,12 @@ def build(manuals: list[Path], private_key: Any, out: Path, embedder: Any, *,
     ``trusted_keys`` (PEM public keys; default: the signing key's own) are what a box trusts
     after applying the bundle: a key rotation lists the old and the new key (fleet/rotation.py).
     ``device_keys`` ({device: wrapped next HMAC key}) travel during a fleet HMAC key rotation.
+    The index is built and calibrated by an ``Engine`` with ``tier``'s profile, as a box would.
     """
+    from nic_edge.core.config import EngineConfig
+    from nic_edge.core.tiers import load_profiles
+    from nic_edge.engine.engine import Engine
+
     from nic_edge.core import ed25519
 
     pems = trusted_keys if trusted_keys is not None else [ed25519.public_pem(private_key)]
@@ -82,7 +87,8 @@ def build(manuals: list[Path], private_key: Any, out: Path, embedder: Any, *,
     when = created_at(files, env)
     with tempfile.TemporaryDirectory(prefix="nic-content-") as tmp:
         store = IndexStore(Path(tmp) / "index", clock=lambda: float(when))
-        report = Indexer(store, lambda: embedder, loader).index_paths(files, progress)
+        engine = Engine(Path(tmp), load_profiles()[tier], EngineConfig(), embedder, store=store, loader=loader)
+        report = engine.index_paths(files, progress)
         if report.skipped:
             path, why = report.skipped[0]
             raise NicEdgeError(f"{len(report.skipped)} manual(s) could not be indexed, first {path}: {why}",
@@ -100,7 +106,9 @@ def build(manuals: list[Path], private_key: Any, out: Path, embedder: Any, *,
                    for name, s in sorted(info["sources"].items())]
         file_shas = {f.name: file_sha256(f) for f in files}
         _relabel_files(gen_dir)
+        calibration = (report.calibration or {}).get("status")
         manifest = {"version": int(version if version is not None else when), "created_at": when,
+                    "calibration": calibration, "calibrated_for_tier": tier,
                     "model_sha256": model_sha, "index_format": FORMAT, "chunks": chunks,
                     "sources": sources, "inputs": [{"file": n, "sha256": s} for n, s in sorted(file_shas.items())],
                     "trusted_keys": [pem.decode("ascii") for pem in pems]}

@@ -157,7 +157,7 @@ class Engine:
             twin._model_error = self._model_error
             asks[mode] = twin.ask
         target = float(getattr(self.cfg, "target_abstain", 0.80))
-        return calib.calibrate(snap, asks, target, ans.DEFAULT_THRESHOLD, pool)
+        return calib.calibrate(snap, asks, target, ans.DEFAULT_THRESHOLD, pool, clock=self.store.fixed_clock)
 
     @contextmanager
     def _index_threads(self) -> Iterator[None]:

@@ -258,6 +258,11 @@ class IndexStore:
     def clock(self) -> float:
         return time.time() if self._clock is None else self._clock()
 
+    @property
+    def fixed_clock(self) -> Callable[[], float] | None:
+        """The injected clock (a reproducible bundle build), None on a box (wall time)."""
+        return self._clock
+
     def _new_name(self) -> str:
         return f"gen-{time.time_ns() if self._clock is None else int(round(self._clock() * 1e9))}"
 
