@@ -12,6 +12,7 @@ from nic_edge.comms import content_schema as cs  # noqa: E402
 from nic_edge.core import bundle as bundle_file  # noqa: E402
 from nic_edge.core import ed25519  # noqa: E402
 from nic_edge.engine import bundle_build, bundle_install  # noqa: E402
+from nic_edge.engine.store import FORMAT  # noqa: E402
 from tests.engine.test_engine_support import HashEmbedder, fake_load, write_manual  # noqa: E402
 from tests.support.content_device import SimDevice  # noqa: E402
 
@@ -32,7 +33,7 @@ def test_switch_done_but_not_recorded_is_recovered_from_the_marker(tmp_path: Pat
         assert dev.updater.applied_version() == 5
         assert len(dev.updater.public_keys) == 2  # the rotation ring the bundle carried
         # the retained announcement, seen again after the restart: a no-op, nothing downloaded
-        body = cs.sign_desired(cs.make_desired(5, "http://127.0.0.1:1/b.nicb", 1, "0" * 64, "fake-model-1", 1), "d", key)
+        body = cs.sign_desired(cs.make_desired(5, "http://127.0.0.1:1/b.nicb", 1, "0" * 64, "fake-model-1", FORMAT), "d", key)
         rep = dev.updater.handle(cs.encode_desired(body))
         assert rep["status"] == "applied" and rep["reason"] == "already applied"
     finally:
