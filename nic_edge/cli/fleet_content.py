@@ -30,6 +30,8 @@ def add_parser(sub: Any, common: Any) -> None:
     s.add_argument("--version", dest="bundle_version", type=int, metavar="N",
                    help="bundle version (default: created_at, i.e. SOURCE_DATE_EPOCH or newest input mtime)")
     s.add_argument("--threads", type=int, default=0, metavar="N", help="embedding threads (default: all CPUs)")
+    s.add_argument("--tier", default="lite", choices=("ultra_lite", "lite", "standard", "full"),
+                   help="calibrate the abstain threshold as a box of this tier would (default lite)")
 
     s = csub.add_parser("verify", help="check a bundle's signature and every file offline")
     common(s)
@@ -124,7 +126,7 @@ def _build(args: argparse.Namespace, cfg: Any) -> int:
 
     fleet_key = _cfg_file(cfg, None, "fleet.key_file", "--key") if cfg.fleet.key_file else None
     manifest = bundle_build.build([Path(m) for m in args.manuals], key, Path(args.out), embedder,
-                                  version=args.bundle_version, progress=progress,
+                                  version=args.bundle_version, progress=progress, tier=args.tier,
                                   trusted_keys=rotation.trusted_pems(key_path),
                                   device_keys=rotation.wrapped_device_keys(fleet_key) if fleet_key else None)
     for k in (key_path, fleet_key):
