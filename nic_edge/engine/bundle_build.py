@@ -43,20 +43,21 @@ def created_at(files: list[Path], env: dict[str, str] | None = None) -> int:
 
 def _relabel_files(gen_dir: Path) -> None:
     """Fleet-box paths mean nothing on a device (and differ between build machines): name each
-    indexed file ``bundle:<file name>`` in sources.json."""
-    path = gen_dir / "sources.json"
-    info = json.loads(path.read_text("utf-8"))
-    files, sources = info.get("files"), info.get("sources")
-    if not isinstance(files, dict) or not isinstance(sources, dict):
+    indexed file ``bundle:<file name>`` wherever the generation records it (the catalog in
+    sources.json, each row's file in strings.json)."""
+    src_path, str_path = gen_dir / "sources.json", gen_dir / "strings.json"
+    info, strings = json.loads(src_path.read_text("utf-8")), json.loads(str_path.read_text("utf-8"))
+    files = info.get("files")
+    if not isinstance(files, dict):
         return
     names = {key: FILE_PREFIX + Path(key).name for key in files}
     if len(set(names.values())) != len(names):
         raise NicEdgeError("two manuals share a file name", hint="rename one: a bundle names files by name")
     info["files"] = {names[k]: v for k, v in files.items()}
-    for s in sources.values():
-        if isinstance(s, dict) and s.get("file") in names:
-            s["file"] = names[s["file"]]
-    path.write_text(json.dumps(info), "utf-8")
+    if isinstance(strings.get("files"), list):
+        strings["files"] = [names.get(k, k) for k in strings["files"]]
+    src_path.write_text(json.dumps(info), "utf-8")
+    str_path.write_text(json.dumps(strings), "utf-8")
 
 
 def build(manuals: list[Path], private_key: Any, out: Path, embedder: Any, *,
@@ -97,13 +98,12 @@ def build(manuals: list[Path], private_key: Any, out: Path, embedder: Any, *,
         if snap is None or not snap.has_vectors:
             raise NicEdgeError("the index has no embeddings (model unavailable)",
                                hint="content bundles carry embeddings: install the model runtime on the fleet box")
-        info = snap.source_info()
+        files_info = snap.file_info()
         gen_dir, model_sha, chunks = snap.path, snap.model_sha256, snap.n
         snap.close()
-        by_file = {key: Path(key).name for key in info["files"]}
-        sources = [{"source": name, "file": by_file.get(s.get("file"), s.get("file")),
-                    "sha256": s.get("sha256"), "chunks": s.get("chunks")}
-                   for name, s in sorted(info["sources"].items())]
+        sources = [{"source": f.get("source"), "file": Path(key).name, "sha256": f.get("sha256"),
+                    "chunks": f.get("chunks")}
+                   for key, f in sorted(files_info.items(), key=lambda kv: (Path(kv[0]).name, kv[0]))]
         file_shas = {f.name: file_sha256(f) for f in files}
         _relabel_files(gen_dir)
         calibration = (report.calibration or {}).get("status")

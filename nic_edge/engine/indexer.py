@@ -15,7 +15,6 @@ it names that still exist (the rest are reported).
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
