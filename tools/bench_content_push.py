@@ -37,17 +37,9 @@ from tests.support.content_device import SimDevice  # noqa: E402
 
 
 def cpu_info() -> str:
-    model, flags = platform.processor() or "?", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith(("flags", "Features")):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    int8 = [f for f in ("avx512_vnni", "avx_vnni", "asimddp") if f in flags] or ["none"]
-    return f"{model}; int8 features: {', '.join(int8)}; {os.cpu_count()} CPUs; Python {platform.python_version()}"
+    from nic_edge.core.cpuinfo import cpu_banner
+
+    return f"{cpu_banner()}; {os.cpu_count()} CPUs; Python {platform.python_version()}"
 
 
 def build(manuals: list[Path], key: object, out: Path) -> float:
