@@ -24,6 +24,17 @@ from nic_edge.errors import NicEdgeError
 log = logging.getLogger(__name__)
 
 
+def bundle_applied(data_dir: Path) -> bool:
+    """True once a pushed content bundle has been applied: it then owns the box's manual set."""
+    import json
+
+    try:
+        state = json.loads((Path(data_dir) / "content" / "state.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(state, dict) and isinstance(state.get("applied_version"), int)
+
+
 def trusted_keys(cfg: Config, data_dir: Path) -> list[Any]:
     rotated = Path(data_dir) / "content" / KEYS_FILE
     path = rotated if rotated.exists() else (

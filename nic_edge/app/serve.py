@@ -180,6 +180,13 @@ class Device:
 
         folder = self.app.data_dir / "manuals"
         files = expand([folder]) if folder.is_dir() else []
+        from nic_edge.app.content import bundle_applied
+
+        if files and bundle_applied(self.app.data_dir):
+            # A pushed bundle replaced the manual set (docs/CONTENT_UPDATES.md): the flashed
+            # folder must not come back on top of it at every start.
+            log.info("a pushed content bundle owns the manual set: %s is not indexed at start", folder)
+            files = []
         if files:
             log.info("indexing %d file(s) from %s that are not indexed yet", len(files), folder)
             report = self.app.engine.index_paths(files)

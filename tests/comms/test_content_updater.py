@@ -50,3 +50,14 @@ def test_malformed_announcements_are_rejected_with_the_reason(tmp_path: Path) ->
         assert rep["status"] == "rejected" and "not JSON" in rep["reason"]
     finally:
         dev.publisher.outbox.close()
+
+
+def test_bundle_applied_flag(tmp_path: Path) -> None:
+    from nic_edge.app.content import bundle_applied
+
+    assert not bundle_applied(tmp_path)
+    (tmp_path / "content").mkdir()
+    (tmp_path / "content" / "state.json").write_text('{"applied_version": 3}')
+    assert bundle_applied(tmp_path)
+    (tmp_path / "content" / "state.json").write_text("garbage")
+    assert not bundle_applied(tmp_path)
