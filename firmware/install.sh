@@ -41,7 +41,7 @@ apt-get update
 # python3-numpy from Debian is prebuilt for the Pi; lmdb/msgpack/psutil wheels come from PyPI or
 # piwheels, the python3-* packages below are fallbacks the venv can see.
 apt-get install -y --no-install-recommends python3 python3-venv python3-pip python3-numpy \
-    python3-lmdb python3-msgpack python3-psutil ca-certificates
+    python3-lmdb python3-msgpack python3-psutil python3-cryptography ca-certificates
 
 echo "== user $SVC_USER"
 if ! id -u "$SVC_USER" >/dev/null 2>&1; then

@@ -33,6 +33,7 @@ SECTION_DOCS = {
     "alerts": "Alert rules (config/alerts.toml ships the defaults).",
     "audit": "Audit log (JSONL in the data dir, size-rotated).",
     "fleet": "Signed tier overrides. On a device key_file is its derived key; for nic-fleet the fleet key.",
+    "content": "Signed content bundles pushed by nic-fleet content push (downloads, retries).",
     "aggregator": "nic-aggregator only.",
     "software": "Software updates (nic-edge updater): venvs beside each other, health deadline, rollback.",
 }

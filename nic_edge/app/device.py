@@ -75,6 +75,7 @@ class DeviceApp:
         self.metrics.set_budget(self.budget.state())
         self.mqtt_status: Callable[[], dict[str, Any]] = lambda: {"state": "disabled"}
         self.outbox_error: Callable[[], str | None] = lambda: None  # set by the runtime with MQTT on
+        self.content_status: Callable[[], dict[str, Any]] = lambda: {"state": "disabled"}
         self.on_tier_change: list[Callable[[TierDecision], None]] = []
         self._token = self._read_token()
 
@@ -289,6 +290,7 @@ class DeviceApp:
             "resources": {**res, "rss_mib": None if rss is None else round(rss / 1048576.0, 1),
                           "budget_mib": self.profile.memory_budget_mib, "budget": budget},
             "mqtt": self.mqtt_status(),
+            "content": self.content_status(),
             "alerts": {"active": self.alert_evaluator.active()},
             "events": self.events[-10:],
         }

@@ -100,6 +100,7 @@ class Device:
         self.publisher = None
         self.telemetry = None
         self.overrides = None
+        self.content = None
         if cfg.mqtt.host:
             self._setup_mqtt(data)
         self.alerts = self.runtime.add(AlertService(app.alert_evaluator, app.metrics.alert_values,
@@ -132,6 +133,10 @@ class Device:
         self.publisher = MqttPublisher(cfg, outbox, info_fn=app.info, on_desired=self._on_desired)
         self.publisher.set_reported(self.overrides.reported_on_connect())
         self.runtime.add(self.publisher)
+        from nic_edge.app.content import make_updater
+
+        self.content = self.runtime.add(make_updater(cfg, app, data, self.publisher, audit,
+                                                     on_device_keys=self.overrides.adopt_wrapped))
         interval = lambda: cfg.mqtt.metrics_interval_s or float(app.profile.metrics_interval_s)  # noqa: E731
         self.telemetry = self.runtime.add(TelemetryService(
             self.publisher, lambda: metrics_snapshot(app, self.sampler, self.publisher.status()), interval))
@@ -175,6 +180,13 @@ class Device:
 
         folder = self.app.data_dir / "manuals"
         files = expand([folder]) if folder.is_dir() else []
+        from nic_edge.app.content import bundle_applied
+
+        if files and bundle_applied(self.app.data_dir):
+            # A pushed bundle replaced the manual set (docs/CONTENT_UPDATES.md): the flashed
+            # folder must not come back on top of it at every start.
+            log.info("a pushed content bundle owns the manual set: %s is not indexed at start", folder)
+            files = []
         if files:
             log.info("indexing %d file(s) from %s that are not indexed yet", len(files), folder)
             report = self.app.engine.index_paths(files)

@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--signing", action="store_true",
                    help="Ed25519 content/release signing key: private key in FILE, public key in FILE.pub")
 
+    from nic_edge.cli import fleet_content
+    fleet_content.add_parser(sub, _common)
+
     s = sub.add_parser("device-key", help="derive the key a device holds (for provisioning)")
     _common(s)
     s.add_argument("device", metavar="DEVICE")
@@ -115,6 +118,12 @@ def dispatch(args: argparse.Namespace) -> int:
         signing.write_key(Path(args.out), key)
         print(f"device key for {args.device} written to {args.out}")
         return EXIT_OK
+    if args.command == "content":
+        from nic_edge.cli import fleet_content
+        return fleet_content.dispatch(args, cfg)
+    if args.command == "rotate-key":
+        from nic_edge.cli import fleet_content
+        return fleet_content.rotate_key(args, cfg)
     if args.command == "flash":
         from nic_edge.fleet.provision.cli import flash_main
         return flash_main(args, cfg)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from nic_edge.comms import schema
+from nic_edge.comms import key_ring, schema
 from nic_edge.core import override_state, signing
 from nic_edge.errors import NicEdgeError, SignatureError
 
@@ -58,8 +58,10 @@ class OverrideManager:
                  synced: Callable[[float], bool] = clock_synchronised,
                  audit: Callable[[str, dict[str, Any], bool], None] | None = None) -> None:
         self.device_id = device_id
-        self._key = device_key
         self._dir = Path(data_dir)
+        # The key ring: the flashed device key, or the ring a fleet HMAC key rotation left
+        # (<data_dir>/device-keys; both keys accepted until an override signed with the newer).
+        self._keys = key_ring.load(self._dir) or ([device_key] if device_key else [])
         self._apply = apply
         self._current = current
         self._max_age = max_age_s
@@ -113,10 +115,10 @@ class OverrideManager:
             log.warning("stored override version %d is beyond any real clock; ignored for the replay check",
                         last_version)
             last_version = None
-        if self._key is None:
+        if not self._keys:
             return self._reject("this device has no fleet key (fleet.key_file); overrides are refused", version, payload)
         try:
-            signing.verify(desired, self.device_id, self._key)
+            key = key_ring.verify(desired, self.device_id, self._keys)
         except SignatureError as exc:
             return self._reject(exc.message, version, payload)
         digest = hashlib.sha256(signing.canonical_bytes(desired, self.device_id)).hexdigest()
@@ -149,10 +151,34 @@ class OverrideManager:
         except NicEdgeError as exc:
             override_state.write_state(self._dir, previous)
             return self._reject(f"could not apply: {exc}", version, payload)
+        if len(self._keys) > 1 and key == self._keys[-1]:
+            # Signed with the newest key: the rotation reached this box; the old key is retired.
+            self._keys = [key]
+            key_ring.save(self._dir, self._keys)
+            log.info("fleet HMAC key rotation complete on this box: old key retired")
         if self._audit:
             self._audit("tier_override", {"status": "applied", "tier": tier, "version": version}, True)
         log.info("tier override version %d applied: %s", version, tier or "cleared")
         return self._report("cleared" if tier is None else "applied", "; ".join(notes) or None, version)
+
+    def adopt_wrapped(self, blobs: Any) -> None:
+        """A content bundle carried this box's next HMAC key, wrapped under its current one."""
+        if not isinstance(blobs, dict) or not isinstance(blobs.get(self.device_id), str):
+            return
+        with self._lock:
+            try:
+                new = key_ring.unwrap(self._keys, blobs[self.device_id], self.device_id)
+            except NicEdgeError as exc:
+                log.error("fleet key rotation: %s", exc)
+                return
+            if new not in self._keys:
+                self._keys = self._keys[-1:] + [new]
+                key_ring.save(self._dir, self._keys)
+                log.info("fleet key rotation: new device key accepted alongside the current one")
+
+    @property
+    def key_count(self) -> int:
+        return len(self._keys)
 
     def reported_on_connect(self) -> dict[str, Any]:
         """The report published on (re)connect: what is applied now."""

@@ -104,6 +104,8 @@ class MqttPublisher(Service):
         self._rejected = 0
         self._storage_error: str | None = None
         self._reported: bytes | None = None
+        self._handlers: dict[str, Callable[[bytes], None]] = {}  # topic -> handler (other desired kinds)
+        self._retained: dict[str, bytes] = {}  # topic -> payload republished on every connect
         self._dirty = threading.Event()  # info or reported changed: republish them
         # Owned by the publisher thread.
         self._client: Any = None
@@ -153,6 +155,16 @@ class MqttPublisher(Service):
     def set_reported(self, report: dict[str, Any]) -> None:
         """Publish retained ``tier/reported`` now if connected, and again on every connect."""
         self._reported = schema.encode_reported(report)
+        self._dirty.set()
+
+    def add_handler(self, kind: str, handler: Callable[[bytes], None]) -> None:
+        """Subscribe to this device's ``kind`` topic (e.g. ``content/desired``) from the next
+        connect; ``handler`` runs on the MQTT thread, so it must only hand the payload over."""
+        self._handlers[self._topics[kind]] = handler
+
+    def set_retained(self, kind: str, payload: bytes) -> None:
+        """Publish a retained ``kind`` message now if connected, and again on every connect."""
+        self._retained[self._topics[kind]] = payload
         self._dirty.set()
 
     def refresh_info(self) -> None:
@@ -262,10 +274,13 @@ class MqttPublisher(Service):
         self._acks.append(seq)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
-        if msg.topic != self._topics[schema.DESIRED] or self._on_desired is None:
+        handler = self._handlers.get(msg.topic)
+        if handler is None and msg.topic == self._topics[schema.DESIRED]:
+            handler = self._on_desired
+        if handler is None:
             return
         try:
-            self._on_desired(bytes(msg.payload))
+            handler(bytes(msg.payload))
         except Exception:  # boundary: a bad override handler must not kill telemetry
             log.exception("mqtt: on_desired handler failed")
 
@@ -282,6 +297,8 @@ class MqttPublisher(Service):
         self._publish_state(client, discovery=True)
         if self._on_desired is not None:
             client.subscribe(self._topics[schema.DESIRED], qos=1)
+        for topic in self._handlers:
+            client.subscribe(topic, qos=1)
         try:
             while not self._stop.is_set():
                 if self._dirty.is_set():
@@ -304,6 +321,8 @@ class MqttPublisher(Service):
         client.publish(self._topics[schema.INFO], schema.encode_info(info), qos=1, retain=True)
         if self._reported is not None:
             client.publish(self._topics[schema.REPORTED], self._reported, qos=1, retain=True)
+        for topic, payload in list(self._retained.items()):
+            client.publish(topic, payload, qos=1, retain=True)
         if discovery and self._discovery_fn is not None:
             for topic, payload in self._discovery_fn(info):
                 client.publish(topic, payload, qos=1, retain=True)

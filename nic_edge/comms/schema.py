@@ -22,14 +22,17 @@ from nic_edge.errors import NicEdgeError
 
 STATUS, INFO, METRICS, ALERTS = "status", "info", "metrics", "alerts"
 DESIRED, REPORTED = "tier/desired", "tier/reported"
-KINDS = (STATUS, INFO, METRICS, ALERTS, DESIRED, REPORTED)
-RETAINED = frozenset({STATUS, INFO, DESIRED, REPORTED})
+# Content updates (payloads: comms/content_schema.py).
+CONTENT_DESIRED, CONTENT_REPORTED = "content/desired", "content/reported"
+KINDS = (STATUS, INFO, METRICS, ALERTS, DESIRED, REPORTED, CONTENT_DESIRED, CONTENT_REPORTED)
+RETAINED = frozenset({STATUS, INFO, DESIRED, REPORTED, CONTENT_DESIRED, CONTENT_REPORTED})
 ONLINE, OFFLINE = b"online", b"offline"
 
 # Largest payload accepted per kind. Metrics carry several latency sketches (a few KiB each);
 # desired is tiny and signed, so anything big there is hostile.
 MAX_PAYLOAD_BYTES: dict[str, int] = {STATUS: 16, INFO: 16 * 1024, METRICS: 256 * 1024, ALERTS: 8 * 1024,
-                                      DESIRED: 1024, REPORTED: 2048}
+                                      DESIRED: 1024, REPORTED: 2048,
+                                      CONTENT_DESIRED: 4096, CONTENT_REPORTED: 2048}
 SEVERITIES = ("info", "warning", "critical")
 ALERT_STATES = ("firing", "resolved")
 REPORT_STATUSES = ("applied", "rejected", "cleared", "ignored")

@@ -151,6 +151,15 @@ class FleetConfig:
 
 
 @dataclass(frozen=True)
+class ContentConfig:
+    rate_bytes_per_s: int = _opt(0, _range(0, 1 << 40), "bundle download rate cap; 0 = unlimited")
+    retry_max_s: float = _opt(300.0, _range(0.01, 86400), "download retry backoff cap (doubles from retry_min_s)")
+    retry_min_s: float = _opt(1.0, _range(0.001, 3600), "first download retry delay")
+    max_attempts: int = _opt(10, _range(1, 1000), "download attempts before reporting failed")
+    timeout_s: float = _opt(30.0, _range(0.1, 3600), "socket timeout per download request")
+
+
+@dataclass(frozen=True)
 class AggregatorConfig:
     render_interval_s: float = _opt(10.0, _range(0.1, 86400), "dashboard render interval")
     out_dir: str = _opt("", None, "dashboard output dir (or --out)")
@@ -202,6 +211,7 @@ class Config:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
+    content: ContentConfig = field(default_factory=ContentConfig)
     aggregator: AggregatorConfig = field(default_factory=AggregatorConfig)
 
     software: SoftwareConfig = field(default_factory=SoftwareConfig)

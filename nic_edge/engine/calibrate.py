@@ -107,10 +107,12 @@ def fit_mode(ans_scores: list[float], un_scores: list[float], target: float) -> 
 
 
 def calibrate(snap: Any, asks: dict[str, Ask], target: float, default: float,
-              pool: qgen.Pool | None = None) -> dict:
+              pool: qgen.Pool | None = None, clock: Callable[[], float] | None = None) -> dict:
     """Calibration record of ``snap`` (not yet current) for each mode in ``asks``
-    (``pool``: the unanswerable pool, default the bundled one)."""
-    t0 = time.perf_counter()
+    (``pool``: the unanswerable pool, default the bundled one). ``clock`` (a reproducible
+    content bundle build) dates the record and times it instead of the wall clock."""
+    tick = time.perf_counter if clock is None else clock
+    t0 = tick()
     qs = make_questions(snap, pool)
     big = len(qs.answerable) >= MIN_ANSWERABLE and snap.n >= MIN_CHUNKS and qs.unanswerable
     modes: dict[str, dict] = {}
@@ -126,10 +128,10 @@ def calibrate(snap: Any, asks: dict[str, Ask], target: float, default: float,
     note = None if big else (f"too small to calibrate ({len(qs.answerable)} answerable questions from "
                              f"{snap.n} chunks; needs {MIN_ANSWERABLE} and {MIN_CHUNKS}): keeps the "
                              f"fitted default {default}")
-    rec = {"status": status, "method": METHOD, "created_at": time.time(), "target_abstain": target,
+    rec = {"status": status, "method": METHOD, "created_at": (clock or time.time)(), "target_abstain": target,
            "default_threshold": default, "n_answerable": len(qs.answerable),
            "n_unanswerable": len(qs.unanswerable), "modes": modes, "note": note,
-           "seconds": round(time.perf_counter() - t0, 3)}
+           "seconds": round(tick() - t0, 3)}
     log.info("index calibration: %s", summary(rec))
     return rec
 

@@ -157,7 +157,7 @@ class Engine:
             twin._model_error = self._model_error
             asks[mode] = twin.ask
         target = float(getattr(self.cfg, "target_abstain", 0.80))
-        return calib.calibrate(snap, asks, target, ans.DEFAULT_THRESHOLD, pool)
+        return calib.calibrate(snap, asks, target, ans.DEFAULT_THRESHOLD, pool, clock=self.store.fixed_clock)
 
     @contextmanager
     def _index_threads(self) -> Iterator[None]:
@@ -180,6 +180,12 @@ class Engine:
     def remove(self, sources: Iterable[str]) -> IndexReport:
         with self._lock, self._index_threads():
             return self._indexer().remove(list(sources))
+
+    def install(self, install: Callable[[IndexStore], str]) -> str:
+        """Switch to a generation built elsewhere (a pushed content bundle) under the index lock,
+        so it never interleaves with a local index run in this process."""
+        with self._lock:
+            return install(self.store)
 
     def manuals(self, records: bool = False) -> list[dict]:
         """One entry per indexed file (catalog.listing); ``records`` adds a BEIR file's records."""

@@ -15,7 +15,6 @@ it names that still exist (the rest are reported).
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -171,7 +170,7 @@ class Indexer:
         files: catalog.Files = dict(snap.file_info()) if snap else {}
         held = snap.file_rows() if snap else {}
         new_docs: dict[str, list[Any]] = {}
-        now = time.time()
+        now = self.store.clock()
         read_bytes = 0  # of files read in this run: their documents stay in memory until the commit
         for n, path in enumerate(files_list):
             if progress:

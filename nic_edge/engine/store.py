@@ -241,12 +241,30 @@ class Snapshot:
 
 
 class IndexStore:
-    """Generations under ``root``; ``fault_hook(step)`` lets tests crash a write mid-way."""
+    """Generations under ``root``; ``fault_hook(step)`` lets tests crash a write mid-way.
 
-    def __init__(self, root: Path, fault_hook: Callable[[str], None] | None = None) -> None:
+    ``clock`` (default ``time.time``) dates what a write records (generation name, manifest
+    ``created_at``, per-source ``indexed_at``): a content bundle build passes a fixed clock so the
+    same inputs give byte-identical files.
+    """
+
+    def __init__(self, root: Path, fault_hook: Callable[[str], None] | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
         self.root = Path(root)
         self._fault = fault_hook or (lambda step: None)
+        self._clock = clock
         self._current: tuple[tuple[int, int, int], str | None] | None = None
+
+    def clock(self) -> float:
+        return time.time() if self._clock is None else self._clock()
+
+    @property
+    def fixed_clock(self) -> Callable[[], float] | None:
+        """The injected clock (a reproducible bundle build), None on a box (wall time)."""
+        return self._clock
+
+    def _new_name(self) -> str:
+        return f"gen-{time.time_ns() if self._clock is None else int(round(self._clock() * 1e9))}"
 
     def current_name(self) -> str | None:
         # Asked several times per question: re-read CURRENT only when its inode/mtime/size
@@ -304,7 +322,7 @@ class IndexStore:
         current (calibration asks it questions); what it returns is stored in the generation
         as ``calibration.json``."""
         self.root.mkdir(parents=True, exist_ok=True)
-        name = f"gen-{time.time_ns()}"
+        name = self._new_name()
         tmp = self.root / f".tmp-{name}"
         tmp.mkdir()
         try:
@@ -316,17 +334,11 @@ class IndexStore:
             os.rename(tmp, self.root / name)
             _fsync_dir(self.root)
             self._fault("switch")
-            ptr_tmp = self.root / f"{CURRENT}.tmp"
-            with open(ptr_tmp, "w", encoding="utf-8") as fh:
-                fh.write(name + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(ptr_tmp, self.root / CURRENT)
-            _fsync_dir(self.root)
+            self._switch(name)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        self._cleanup(keep=name)
+        self._cleanup(keep={name})
         return Snapshot(self.root / name)
 
     def _finish(self, tmp: Path, name: str, hook: Callable[[Snapshot], dict[str, Any] | None]) -> None:
@@ -345,11 +357,37 @@ class IndexStore:
                 fh.flush()
                 os.fsync(fh.fileno())
 
-    def _cleanup(self, keep: str) -> None:
+    def install(self, staged: Path, name: str) -> str:
+        """Make a complete, fsynced generation directory ``staged`` (on this file system) the
+        current one as ``name``, atomically; the previous generation is kept for a roll-back.
+        A crash before the CURRENT swap leaves the old generation current."""
+        if not name.startswith("gen-") or "/" in name:
+            raise IndexStoreError(f"bad generation name {name!r}", "generation names start with gen-")
+        Snapshot(staged).close()  # refuse anything this build cannot read, before it is current
+        previous = self.current_name()
+        if (self.root / name).exists():
+            name = f"{name}-{time.time_ns()}"
+        os.rename(staged, self.root / name)
+        _fsync_dir(self.root)
+        self._fault("switch")
+        self._switch(name)
+        self._cleanup(keep={name} | ({previous} if previous else set()))
+        return name
+
+    def _switch(self, name: str) -> None:
+        ptr_tmp = self.root / f"{CURRENT}.tmp"
+        with open(ptr_tmp, "w", encoding="utf-8") as fh:
+            fh.write(name + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(ptr_tmp, self.root / CURRENT)
+        _fsync_dir(self.root)
+
+    def _cleanup(self, keep: set[str]) -> None:
         # Readers in other processes may still map an old generation: on POSIX their mappings
         # stay valid after unlink, so old generations can go at once.
         for p in self.root.iterdir():
-            if p.is_dir() and p.name != keep and (p.name.startswith("gen-") or p.name.startswith(".tmp-")):
+            if p.is_dir() and p.name not in keep and (p.name.startswith("gen-") or p.name.startswith(".tmp-")):
                 shutil.rmtree(p, ignore_errors=True)
 
     def _write_files(self, d: Path, name: str, data: GenerationData) -> None:
@@ -409,7 +447,7 @@ class IndexStore:
         put_bytes("sources.json", json.dumps({"files": data.file_info}).encode("utf-8"))
         self._fault("manifest")
         manifest = {
-            "format": FORMAT, "generation": name, "created_at": time.time(), "chunks": n,
+            "format": FORMAT, "generation": name, "created_at": self.clock(), "chunks": n,
             "sources": len(sources), "files": len(files), "model_sha256": data.model_sha256 if dim else None, "dim": dim,
             "bm25": {"k1": K1, "b": B, "title_boost": TITLE_BOOST, "analyzer": ANALYZER},
         }

@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any
 
-from nic_edge.comms import schema
+from nic_edge.comms import content_schema, schema
 from nic_edge.core import signing
 from nic_edge.core.config import Config
 from nic_edge.core.mqtt_client import connect_kwargs, make_client
@@ -150,7 +150,7 @@ def set_tier(cfg: Config, devices: list[str], tier: str | None, fleet_key: bytes
 def collect_status(cfg: Config, wait: float) -> dict[str, dict[str, Any]]:
     prefix = cfg.mqtt.topic_prefix
     fc = FleetClient(cfg, "status")
-    kinds = (schema.STATUS, schema.INFO, schema.REPORTED)
+    kinds = (schema.STATUS, schema.INFO, schema.REPORTED, schema.CONTENT_REPORTED)
     fc.connect([schema.subscription(prefix, k) for k in kinds])
     try:
         msgs = fc.drain(time.monotonic() + wait)
@@ -161,7 +161,7 @@ def collect_status(cfg: Config, wait: float) -> dict[str, dict[str, Any]]:
         try:
             dev, kind = schema.parse_topic(topic, prefix)
             d = devices.setdefault(dev, {"id": dev, "online": None, "tier": None, "source": None,
-                                         "last_report": None, "version": None})
+                                         "last_report": None, "version": None, "content": None})
             if kind == schema.STATUS:
                 d["online"] = schema.parse_status(payload)
             elif kind == schema.INFO:
@@ -172,6 +172,8 @@ def collect_status(cfg: Config, wait: float) -> dict[str, dict[str, Any]]:
                 rep = schema.parse_reported(payload)
                 d.update(tier=rep["tier"], source=rep["source"], version=rep["version"],
                          last_report={"status": rep["status"], "reason": rep["reason"], "ts": rep["ts"]})
+            elif kind == schema.CONTENT_REPORTED:
+                d["content"] = content_schema.parse_reported(payload)
         except schema.SchemaError as exc:
             log.warning("ignoring %s: %s", topic, exc)
     return devices
@@ -186,12 +188,14 @@ def status(cfg: Config, as_json: bool, wait: float) -> int:
     if not rows:
         print("no devices seen (nothing retained under %s/+/status)" % cfg.mqtt.topic_prefix)
         return 0
-    print(f"{'DEVICE':<20} {'STATE':<8} {'TIER':<11} {'SOURCE':<9} LAST REPORT")
+    print(f"{'DEVICE':<20} {'STATE':<8} {'TIER':<11} {'SOURCE':<9} {'CONTENT':>12} LAST REPORT")
     for d in rows:
         state = {True: "online", False: "offline", None: "?"}[d["online"]]
         lr = d["last_report"]
         last = "-" if not lr else f"{lr['status']} {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(lr['ts']))}Z"
-        print(f"{d['id']:<20} {state:<8} {d['tier'] or '-':<11} {d['source'] or '-':<9} {last}")
+        content = (d["content"] or {}).get("applied_version")
+        print(f"{d['id']:<20} {state:<8} {d['tier'] or '-':<11} {d['source'] or '-':<9} "
+              f"{'-' if content is None else content:>12} {last}")
     return 0
 
 

@@ -114,9 +114,9 @@ def test_calibration_sees_the_new_generation_before_it_is_current(tmp_path: Path
     seen: list[tuple[str | None, str, int]] = []
     real = calib.calibrate
 
-    def spy(snap, asks, target, default, pool=None):
+    def spy(snap, asks, target, default, pool=None, **kw):
         seen.append((eng.store.current_name(), snap.name, snap.n))
-        return real(snap, asks, target, default, pool)
+        return real(snap, asks, target, default, pool, **kw)
 
     monkeypatch.setattr(calib, "calibrate", spy)
     eng.index_paths([FORD])

@@ -56,6 +56,8 @@ def device_html(rd: "Renderer", r: dict[str, Any], now: float) -> str:
         ("disk free", H.mib(r["disk_free_bytes"])),
         ("spool backlog", H.fmt(r["spool_backlog"], 0)),
         ("version · mode", f'{H.esc(r["version"] or "?")} · {H.esc(r["mode"] or "?")}'),
+        ("content (last report)", f'{H.esc(str(r.get("content_version") or "-"))} '
+                                  f'<small class="mut">{H.esc(r.get("content_status") or "")}</small>'),
     ])]
     body.append(f'<p class="mut">Board: {H.esc(r["board"] or "unknown")}. Reports lost in transit: '
                 f'{H.fmt(r["missing_seq"])}; repeated: {H.fmt(r["duplicates"])}; unreadable: '

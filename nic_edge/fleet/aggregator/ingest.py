@@ -29,7 +29,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from nic_edge.comms import schema
+from nic_edge.comms import content_schema, schema
 from nic_edge.core.config import Config
 from nic_edge.core.lifecycle import Service
 from nic_edge.core.mqtt_client import connect_kwargs, make_client
@@ -41,7 +41,8 @@ from nic_edge.fleet.aggregator.state import FleetState, num
 
 log = logging.getLogger(__name__)
 
-SUBSCRIBED_KINDS = (schema.STATUS, schema.INFO, schema.METRICS, schema.ALERTS, schema.REPORTED)
+SUBSCRIBED_KINDS = (schema.STATUS, schema.INFO, schema.METRICS, schema.ALERTS, schema.REPORTED,
+                    schema.CONTENT_REPORTED)
 _RES_KEYS = (("rss", "rss_bytes"), ("budget", "memory_budget_bytes"), ("temp", "cpu_temp_c"),
              ("cpu", "cpu_percent"), ("disk_free", "disk_free_bytes"), ("disk_total", "disk_total_bytes"))
 _NUM = (int, float)  # exact types: bool is not a number here
@@ -181,6 +182,8 @@ class Ingestor:
                 self.state.apply_info(dev, schema.parse_info(payload))
             elif kind == schema.REPORTED:
                 self.state.apply_reported(dev, schema.parse_reported(payload))
+            elif kind == schema.CONTENT_REPORTED:
+                self.state.apply_content(dev, content_schema.parse_reported(payload))
             else:
                 self.ignored += 1
                 return False

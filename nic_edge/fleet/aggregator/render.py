@@ -75,6 +75,8 @@ class Renderer:
             "spool_backlog": m.get("backlog"), "replaying": bool(m.get("replayed")), "replay_lag_s": replay_lag,
             "drops": m.get("drops"), "missing_seq": st.missing, "last_seq": st.seq_max, "seq_rejected": st.seq_rejected,
             "bad_payloads": st.counts["bad"], "duplicates": st.counts["duplicates"],
+            "content_version": (st.content or {}).get("applied_version"),
+            "content_status": (st.content or {}).get("status"), "content_reason": (st.content or {}).get("reason"),
         } | {"health": health(status, m.get("mode"), m.get("memory_state"), st.alerts_active.values())}
 
     def model(self, now: float) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, LatencySketch]]:

@@ -54,6 +54,7 @@ class DeviceState:
     last_seen: float | None = None
     info: dict[str, Any] | None = None
     reported: dict[str, Any] | None = None
+    content: dict[str, Any] | None = None  # the last content/reported
     metrics: dict[str, Any] = field(default_factory=dict)
     alerts_active: dict[str, dict[str, Any]] = field(default_factory=dict)
     seq_max: int | None = None
@@ -69,7 +70,8 @@ class DeviceState:
 
     def record(self, pack: Callable[[Any], bytes]) -> bytes:
         d = {k: getattr(self, k) for k in ("id", "online", "status_ts", "first_seen", "last_seen", "info", "reported",
-                                            "metrics", "alerts_active", "seq_max", "missing", "seq_rejected", "counts")}
+                                            "content", "metrics", "alerts_active", "seq_max", "missing", "seq_rejected",
+                                            "counts")}
         d["seq_bits"] = format(self.seq_bits, "x")
         return pack(d)
 
@@ -276,10 +278,16 @@ class FleetState:
             self._dirty.add(dev)
 
     def apply_reported(self, dev: str, rep: dict[str, Any]) -> None:
+        self._apply_report(dev, "reported", rep)
+
+    def apply_content(self, dev: str, rep: dict[str, Any]) -> None:
+        self._apply_report(dev, "content", rep)
+
+    def _apply_report(self, dev: str, attr: str, rep: dict[str, Any]) -> None:
         with self.lock:
             st = self.device(dev)
-            if st.reported != rep:
-                st.reported = rep
+            if getattr(st, attr) != rep:
+                setattr(st, attr, rep)
                 self.changed.set()
                 self.urgent.add(dev)
                 self._dirty.add(dev)

@@ -106,17 +106,23 @@ def load_config_data(path: Path) -> dict[str, Any]:
 
 def build_bundle(data: dict[str, Any], base_dir: Path, fleet_key: bytes, *,
                  source: str | None = None, manuals: Path | None = None,
-                 extra_files: dict[str, tuple[bytes, int]] | None = None) -> Bundle:
+                 extra_files: dict[str, tuple[bytes, int]] | None = None,
+                 signing_pub: bytes | None = None) -> Bundle:
     """Validate ``data`` (a parsed device config) and assemble its bundle.
 
     Relative file paths in ``data`` resolve against ``base_dir``. ``extra_files`` adds firmware
-    files (name -> (content, mode)). Raises ConfigError for an invalid config or missing secret.
+    files (name -> (content, mode)). ``signing_pub`` (the fleet's content signing public key)
+    is flashed when the device config names none. Raises ConfigError for an invalid config or
+    missing secret.
     """
     label = source or "device config"
     cfg = parse_config(data, source=source, check_files=False)
     if not cfg.device.id:
         raise ConfigError([("device.id", "must be set for a provisioned device (the box is named by it)")], source)
     problems: list[tuple[str, str]] = []
+    if cfg.fleet.signing_key_file:
+        problems.append(("fleet.signing_key_file", "the private signing key never goes on a device; "
+                                                   "set fleet.signing_pub_file (the .pub) instead"))
     out: dict[str, dict[str, Any]] = {sec: dict(vals) for sec, vals in data.items()}
     bundle = Bundle(cfg.device.id, cfg)
     for key_path, (name, secret) in FILE_TARGETS.items():
@@ -145,6 +151,9 @@ def build_bundle(data: dict[str, Any], base_dir: Path, fleet_key: bytes, *,
     bundle.files[DEVICE_KEY_NAME] = derive_device_key(fleet_key, cfg.device.id).hex().encode("ascii") + b"\n"
     bundle.secrets.add(DEVICE_KEY_NAME)
     out.setdefault("fleet", {})["key_file"] = DEVICE_KEY_NAME
+    if signing_pub is not None and not cfg.fleet.signing_pub_file:
+        bundle.files[SIGNING_PUB_NAME] = signing_pub
+        out["fleet"]["signing_pub_file"] = SIGNING_PUB_NAME
     text = dump_config(out, f"nic-edge device config for {cfg.device.id}, written by nic-fleet flash")
     # Round-trip: what lands on the card must parse exactly as validated here.
     bundle.config = parse_config(tomllib.loads(text), source=source, check_files=False)

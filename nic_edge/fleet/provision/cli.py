@@ -72,7 +72,25 @@ def _fleet_key(args: argparse.Namespace, cfg: Config | None) -> bytes:
                                                  "(create one with nic-fleet keygen --out FILE)")
 
 
-def _bundles(args: argparse.Namespace, fleet_key: bytes) -> list[Bundle]:
+def _signing_pub(cfg: Config | None) -> bytes | None:
+    """The fleet's content signing public key (fleet.signing_pub_file, else the .pub next to
+    fleet.signing_key_file), flashed so boxes can verify pushed bundles; None if neither is set."""
+    if cfg is None:
+        return None
+    if cfg.fleet.signing_pub_file:
+        path = file_in_config(cfg, cfg.fleet.signing_pub_file)
+    elif cfg.fleet.signing_key_file:
+        path = file_in_config(cfg, cfg.fleet.signing_key_file + ".pub")
+    else:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ProvisioningError(f"cannot read the signing public key {path}: {exc.strerror or exc}",
+                                hint="nic-fleet keygen --signing --out FILE writes FILE.pub") from exc
+
+
+def _bundles(args: argparse.Namespace, fleet_key: bytes, signing_pub: bytes | None = None) -> list[Bundle]:
     extras = {dst: (firmware_file(src), 0o755 if dst.endswith(".sh") else 0o644) for src, dst in FIRMWARE_FILES}
     manuals = Path(args.manuals) if args.manuals else None
     if args.device_config:
@@ -87,7 +105,7 @@ def _bundles(args: argparse.Namespace, fleet_key: bytes) -> list[Bundle]:
     for data, where in entries:
         try:
             bundles.append(build_bundle(data, Path.cwd(), fleet_key, source=where,
-                                        manuals=manuals, extra_files=extras))
+                                        manuals=manuals, extra_files=extras, signing_pub=signing_pub))
         except ConfigError as exc:
             problems.extend((f"{where}: {p}", m) for p, m in exc.problems)
     if problems:
@@ -148,7 +166,7 @@ def sparse_copy(src: Path, dst: Path, block: int = 1 << 20) -> None:
 
 def run_flash(args: argparse.Namespace, cfg: Config | None) -> list[FlashResult]:
     """Validate all devices, then write; raises NicEdgeError subclasses."""
-    bundles = _bundles(args, _fleet_key(args, cfg))
+    bundles = _bundles(args, _fleet_key(args, cfg), _signing_pub(cfg))
     plan = _plan(args, bundles)
     if args.image:
         # Validate the base image once (writable only matters when writing in place).
