@@ -176,12 +176,11 @@ class Device:
         """Index the manuals in ``<data_dir>/manuals`` that are not indexed yet (where first boot
         puts flashed manuals; unchanged files are skipped by their hash). Only when that folder
         is empty or missing and nothing is indexed, index the bundled sample manual."""
+        from nic_edge.app.content import bundle_applied
         from nic_edge.engine.indexer import expand
 
         folder = self.app.data_dir / "manuals"
         files = expand([folder]) if folder.is_dir() else []
-        from nic_edge.app.content import bundle_applied
-
         if files and bundle_applied(self.app.data_dir):
             # A pushed bundle replaced the manual set (docs/CONTENT_UPDATES.md): the flashed
             # folder must not come back on top of it at every start.
