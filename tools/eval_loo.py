@@ -72,18 +72,18 @@ def sources(shared: Path, ford_set: Path | None) -> dict[str, dict]:
     return out
 
 
-def build(name: str, spec: dict, cache: Path, emb: object | None):
+def build(name: str, spec: dict, cache: Path, emb: object | None, target: float = 0.80):
     from nic_edge.core.config import EngineConfig
     from nic_edge.core.tiers import load_profiles
     from nic_edge.engine import calibrate as calib
     from nic_edge.engine.engine import Engine
 
     prof = load_profiles()["standard"]
-    eng = Engine(cache / name, prof, EngineConfig(), emb, fusion="score")
+    eng = Engine(cache / name, prof, EngineConfig(target_abstain=target), emb, fusion="score")
     rep = eng.index_paths(spec["paths"])
     snap = eng.snapshot()
-    # Re-calibrate with the code as it is now (a cached index may carry an older record).
-    rec = rep.calibration if rep.calibration is not None else eng._calibrate(snap)
+    # Re-calibrate with the code (and --target) as it is now: a cached index may carry an older record.
+    rec = rep.calibration if rep.calibration is not None and target == 0.80 else eng._calibrate(snap)
     probe = Engine(cache / name, prof, calib.ProbeConfig(EngineConfig()), emb, fusion="score")
     return eng, probe, rec
 
@@ -106,6 +106,7 @@ def main() -> int:
     ap.add_argument("--ford-set", default=str(Path(__file__).resolve().parent / "data" / "ford_qa.jsonl"),
                     help="JSONL of Ford questions (default: the hand-rephrased Ford set, when present)")
     ap.add_argument("--json", default=None, help="write per-source figures here")
+    ap.add_argument("--target", type=float, default=0.80, help="engine.target_abstain to calibrate with")
     args = ap.parse_args()
     shared = Path(args.shared)
     if not (shared / "corpus").is_dir():
@@ -121,7 +122,7 @@ def main() -> int:
     built = {}
     for name, spec in srcs.items():
         print(f"indexing {name} ...", file=sys.stderr, flush=True)
-        built[name] = build(name, spec, cache, emb)
+        built[name] = build(name, spec, cache, emb, args.target)
         if spec["generate"]:
             rng = random.Random(7)
             eng = built[name][0]

@@ -78,10 +78,14 @@ class Engine:
         t = float(getattr(self.cfg, "abstain_threshold", -1.0))
         if t >= 0:
             return t, "config"
-        snap = self.snapshot()
+        # Asked twice per answer: use the generation ask() just opened instead of re-checking
+        # CURRENT (a stat, 10-20 us on a loaded box) and `mode` (two more).
+        snap = self._snap if self._snap is not None else self.snapshot()
         rec = snap.calibration if snap is not None else None
         if rec and rec.get("status") == "calibrated":
-            m = (rec.get("modes") or {}).get(self.mode)
+            lexical = (self.embedder is None or self._lexical_only or self._model_error
+                       or self._snap_problem)
+            m = (rec.get("modes") or {}).get("lexical" if lexical else "hybrid")
             if m:
                 return float(m["threshold"]), "calibration"
         return ans.DEFAULT_THRESHOLD, "default"

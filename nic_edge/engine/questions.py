@@ -36,6 +36,13 @@ stop connect disconnect test reset charge align bleed grease oil flush mount dis
 disassemble repair calibrate measure release lock unlock open close lower raise engage disengage
 operate service change set prime seal attach detach secure clear wash cool heat tune time
 """.split())
+# Words that open lines of procedures and tables without naming a thing: step verbs and the
+# manual's own structure words.
+NOT_THINGS = frozenset("""
+observe listen wait run add allow use ensure verify make turn apply perform note see refer place
+keep follow repeat continue avoid do step steps notice table figure specification specifications
+parameter parameters symptom symptoms cause causes normal additional position section paragraph
+""".split())
 # What people ask a figure of: "What is the <quantity> of the <part>?".
 QUANTITIES = frozenset("""
 pressure capacity gap clearance torque voltage temperature speed weight size level setting
@@ -95,9 +102,11 @@ class _Vocab:
 
     def good(self, word: str) -> bool:
         # A word of at least two chunks (one-off words are often OCR debris) and not in most
-        # of them (those say nothing about where the answer is).
+        # of them (those say nothing about where the answer is). Not "a third": a small,
+        # focused manual (nic_qa's 49-chunk vehicle manual) has "engine" in half its chunks,
+        # and a third left it no questions at all.
         d = self.df(word)
-        return d >= 2 and d <= max(2, self.n // 3)
+        return d >= 2 and d <= max(2, (3 * self.n) // 5)
 
     def idf(self, word: str) -> float:
         terms = analyze(word)
@@ -107,20 +116,28 @@ class _Vocab:
 _NP = re.compile(r"\b(?:the|a|an|this|each|your|its|their|both)\s+((?:[a-z][a-z-]{2,}\s+){0,2}[a-z][a-z-]{2,})\b")
 
 
+_LINE_NP = re.compile(r"^[ \t]*(?:[-*\u2022]|\(?\d{1,2}[.)])?[ \t]*((?:[a-z][a-z-]{2,}[ \t]+){0,2}[a-z][a-z-]{2,})\b",
+                      re.M)
+
+
 def noun_phrases(passage: str, vocab: _Vocab) -> list[tuple[int, str]]:
     """(word position, phrase) of the things a passage talks about: what follows an article
     or determiner up to the next function word ("remove the carburetor float" -> "carburetor
     float"). Plain English manuals name parts that way; no tagger needed."""
     low = passage.lower()
     out: list[tuple[int, str]] = []
-    for m in _NP.finditer(low):
+    # Terse manuals write lists and tables without articles ("Clogged fuel filter (service
+    # life ...)"): the words opening a line name a thing too.
+    for m in [*_NP.finditer(low), *_LINE_NP.finditer(low)]:
         ws: list[str] = []
         for w in m.group(1).split():
-            if w in STOPWORDS or w in VERBS or w.endswith(("ly", "ing")) or not vocab.good(w):
+            if (w in STOPWORDS or w in VERBS or w in NOT_THINGS or w.endswith(("ly", "ing"))
+                    or not vocab.good(w)):
                 break
             ws.append(w)
         if ws:
-            out.append((len(words(low[:m.start()])), " ".join(ws[-2:])))
+            out.append((len(words(low[:m.start(1)])), " ".join(ws[-2:])))
+    out.sort()
     return out
 
 

@@ -72,6 +72,6 @@ def test_api_status_and_page_show_the_calibration(data: Path, tmp_path: Path) ->
         assert cal["status"] == "calibrated" and cal["threshold_source"] == "calibration"
         with urllib.request.urlopen(srv.url + "/", timeout=10) as r:
             html = r.read().decode()
-        assert f"Abstain threshold {cal['threshold_in_use']:.3g}" in html  # shown to 3 digits
+        assert f"Abstain threshold {cal['threshold_in_use']:.3g} (calibration)" in html
     finally:
         assert srv.stop() == 0
