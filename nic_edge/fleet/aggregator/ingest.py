@@ -37,7 +37,8 @@ from nic_edge.core.sketch import LatencySketch
 from nic_edge.errors import ConfigError
 from nic_edge.fleet.aggregator.buckets import Point
 from nic_edge.fleet.aggregator.netbuf import buffered_client_class
-from nic_edge.fleet.aggregator.state import FleetState, num
+from nic_edge.fleet.aggregator.device_state import num
+from nic_edge.fleet.aggregator.state import FleetState
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ from nic_edge.core.sketch import LatencySketch
 from nic_edge.fleet.aggregator import analytics
 from nic_edge.fleet.aggregator import html as H
 from nic_edge.fleet.aggregator.overview import health, overview_html
-from nic_edge.fleet.aggregator.state import DeviceState, FleetState
+from nic_edge.fleet.aggregator.device_state import DeviceState
+from nic_edge.fleet.aggregator.state import FleetState
 from nic_edge.fleet.aggregator.trends import fleet_trends
 
 log = logging.getLogger(__name__)

@@ -13,15 +13,14 @@ All public methods take the lock; the MQTT thread applies, the service thread fl
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
-from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from collections import OrderedDict
 from typing import Any, Callable
 
 from nic_edge.core.sketch import LatencySketch
 from nic_edge.fleet.aggregator.buckets import Point
+from nic_edge.fleet.aggregator.device_state import HISTORY, DeviceState, last_activity, unknown
 from nic_edge.fleet.aggregator.series import SeriesStore
 
 log = logging.getLogger(__name__)
@@ -34,61 +33,7 @@ SEQ_WINDOW = 1024
 SEQ_JUMP_BASE = 10_000
 SEQ_JUMP_RATE = 10.0
 _MASK = (1 << SEQ_WINDOW) - 1
-HISTORY = 50            # alert events kept per device in memory (all are in LMDB)
 WINDOW_S = 600          # the "recent latency" window the overview shows (5-minute buckets)
-
-
-def num(v: Any) -> float | None:
-    """A finite number or None (payload sub-objects are only loosely typed by the schema)."""
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-        return float(v)
-    return None
-
-
-@dataclass
-class DeviceState:
-    id: str
-    online: bool | None = None
-    status_ts: float | None = None
-    first_seen: float | None = None
-    last_seen: float | None = None
-    info: dict[str, Any] | None = None
-    reported: dict[str, Any] | None = None
-    content: dict[str, Any] | None = None  # the last content/reported
-    metrics: dict[str, Any] = field(default_factory=dict)
-    alerts_active: dict[str, dict[str, Any]] = field(default_factory=dict)
-    seq_max: int | None = None
-    seq_bits: int = 0
-    missing: int = 0
-    seq_rejected: int = 0   # implausible jumps refused
-    resync: bool = False    # the box (re)connected: a seq outside the window starts a new count
-    counts: dict[str, int] = field(default_factory=lambda: {"messages": 0, "duplicates": 0, "bad": 0})
-    # not persisted:
-    history: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
-    alert_seen: OrderedDict = field(default_factory=OrderedDict)
-    bad_logged: bool = False
-
-    def record(self, pack: Callable[[Any], bytes]) -> bytes:
-        d = {k: getattr(self, k) for k in ("id", "online", "status_ts", "first_seen", "last_seen", "info", "reported",
-                                            "content", "metrics", "alerts_active", "seq_max", "missing", "seq_rejected",
-                                            "counts")}
-        d["seq_bits"] = format(self.seq_bits, "x")
-        return pack(d)
-
-    @classmethod
-    def from_record(cls, raw: bytes, unpack: Callable[[bytes], Any]) -> "DeviceState":
-        d = unpack(raw)
-        bits = int(d.pop("seq_bits", "0"), 16)
-        st = cls(**d)
-        st.seq_bits = bits
-        return st
-
-    def tier(self) -> tuple[str | None, str | None]:
-        if self.reported and self.reported.get("tier"):
-            return self.reported["tier"], self.reported.get("source")
-        t = self.metrics.get("tier") or (self.info or {}).get("tier")
-        return t, ("info" if t else None)
-
 
 
 class FleetState:
@@ -129,7 +74,7 @@ class FleetState:
                 log.error("skipping unreadable device record: %s", exc)
                 continue
             self.devices[st.id] = st
-            if _unknown(st):
+            if unknown(st):
                 self._unknown_order[st.id] = None
             for _, a in self.store.prefix_items("alerts", st.id.encode() + b"\x00")[-HISTORY:]:
                 ev = self.store.unpack(a)
@@ -148,7 +93,7 @@ class FleetState:
             while self._unknown_order:  # oldest first; entries that became known are skipped
                 cand = self._unknown_order.popitem(last=False)[0]
                 st = self.devices.get(cand)
-                if st is not None and _unknown(st):
+                if st is not None and unknown(st):
                     self._forget(cand, stored=False)
                     return True
             self.stats["refused"] += 1
@@ -172,7 +117,7 @@ class FleetState:
         """Forget unknown devices silent for ``unknown_expire_s``; returns their ids."""
         with self.lock:
             cutoff = self.clock() - self.unknown_expire_s
-            gone = [d for d, st in self.devices.items() if _unknown(st) and _last_activity(st) < cutoff]
+            gone = [d for d, st in self.devices.items() if unknown(st) and last_activity(st) < cutoff]
             for dev in gone:
                 self._forget(dev, stored=False)
         if gone:
@@ -392,12 +337,3 @@ class FleetState:
     def alert_history(self, dev: str, limit: int = 200) -> list[dict[str, Any]]:
         rows = self.store.prefix_items("alerts", dev.encode() + b"\x00")[-limit:]
         return [self.store.unpack(v) for _, v in rows]
-
-
-def _unknown(st: DeviceState) -> bool:
-    """Never sent info or a metrics snapshot: nothing shows it is one of ours."""
-    return st.info is None and st.seq_max is None
-
-
-def _last_activity(st: DeviceState) -> float:
-    return max(t for t in (st.first_seen, st.status_ts, st.last_seen, 0.0) if t is not None)
