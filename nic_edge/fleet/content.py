@@ -19,6 +19,7 @@ from nic_edge.core import bundle as bundle_file
 from nic_edge.core import ed25519
 from nic_edge.core.config import Config
 from nic_edge.errors import NicEdgeError
+from nic_edge.fleet.reports import summarize
 from nic_edge.fleet.tools import FleetClient
 
 
@@ -101,16 +102,8 @@ def push(cfg: Config, path: Path, devices: list[str] | None, private_key: Any, u
                                 timeout if timeout is not None else cfg.fleet.report_timeout_s)
     finally:
         fc.close()
-    ok = True
-    for dev in devices:
-        rep = results.get(dev)
-        if rep is None:
-            ok = False
-            out(f"{dev}: no report yet (offline or still downloading); the retained announcement applies when it can")
-            continue
-        ok = ok and rep["status"] == "applied"
-        out(f"{dev}: {rep['status']}" + (f" ({rep['reason']})" if rep.get("reason") else ""))
-    return 0 if ok else 1
+    return summarize(devices, results, "no report yet (offline or still downloading); the retained "
+                     "announcement applies when it can", out=out)
 
 
 def _wait_reports(fc: FleetClient, prefix: str, devices: set[str], version: int,

@@ -28,7 +28,9 @@ from nic_edge.comms import schema
 from nic_edge.core import ed25519
 from nic_edge.core.config import Config
 from nic_edge.core.release import FORMAT, MANIFEST, SIGNATURE, check_version, manifest_bytes, read_bundle, sign_announcement
+from nic_edge.core.storage import file_sha256
 from nic_edge.errors import ReleaseError
+from nic_edge.fleet.reports import summarize
 
 # pip --platform tags for each CPU architecture. pip does not widen an explicit manylinux_2_X tag
 # to older glibc versions, so every one up to the target's glibc is listed: Raspberry Pi OS
@@ -91,21 +93,13 @@ def build_release(out: Path, key_file: Path, project: Path | None = None, wheel:
                 _add(tar, rel, (wheels / Path(rel).name).read_bytes())
         os.replace(tmp_out, out)
     return {"file": str(out), "version": version, "name": name, "wheels": len(files), "bytes": out.stat().st_size,
-            "sha256": _sha256(out)}
+            "sha256": file_sha256(out)}
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     ti = tarfile.TarInfo(name)
     ti.size, ti.mode, ti.mtime, ti.uname, ti.gname = len(data), 0o644, 0, "", ""
     tar.addfile(ti, io.BytesIO(data))
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def desired_topic(prefix: str, device: str) -> str:
@@ -135,7 +129,7 @@ def push_release(cfg: Config, bundle: Path, devices: list[str], all_devices: boo
             if not devices:
                 raise ReleaseError("no devices seen under " + prefix + "/+/status", "name the devices instead of --all")
         body = {"version": manifest["version"], "url": url, "size": Path(bundle).stat().st_size,
-                "sha256": _sha256(Path(bundle)), "format": FORMAT, "allow_downgrade": bool(allow_downgrade),
+                "sha256": file_sha256(Path(bundle)), "format": FORMAT, "allow_downgrade": bool(allow_downgrade),
                 "issued_at": time.time()}
         for dev in devices:
             payload = sign_announcement(body, dev, key)
@@ -162,14 +156,5 @@ def _wait_reports(fc: Any, prefix: str, devices: list[str], body: dict[str, Any]
             if (dev in devices and isinstance(rep, dict) and rep.get("version") == body["version"]
                     and rep.get("status") in FINAL and rep.get("ts", 0) >= body["issued_at"] - 1):
                 results[dev] = rep
-    ok = True
-    for dev in devices:
-        rep = results.get(dev)
-        if rep is None:
-            ok = False
-            print(f"{dev}: no report within the timeout; the announcement is retained and applies when it connects")
-        else:
-            ok = ok and rep["status"] == "applied"
-            reason = f" ({rep['reason']})" if rep.get("reason") else ""
-            print(f"{dev}: {rep['status']} {rep['version']}{reason}")
-    return 0 if ok else 1
+    return summarize(devices, results, "no report within the timeout; the announcement is retained and "
+                     "applies when it connects", lambda rep: f" {rep['version']}")

@@ -20,6 +20,7 @@ from nic_edge.core import signing
 from nic_edge.core.config import Config
 from nic_edge.core.mqtt_client import connect_kwargs, make_client
 from nic_edge.errors import NicEdgeError
+from nic_edge.fleet.reports import summarize
 
 log = logging.getLogger(__name__)
 
@@ -130,19 +131,10 @@ def set_tier(cfg: Config, devices: list[str], tier: str | None, fleet_key: bytes
                     continue
                 if dev in wanted and rep.get("version") == wanted[dev] and rep["status"] != "ignored":
                     results[dev] = rep
-        ok = True
-        want_status = "cleared" if tier is None else "applied"
-        for dev in devices:
-            rep = results.get(dev)
-            if rep is None:
-                ok = False
-                print(f"{dev}: no report within the timeout (device offline?); desired state is retained and applies when it connects")
-            else:
-                good = rep["status"] == want_status
-                ok = ok and good
-                reason = f" ({rep['reason']})" if rep.get("reason") else ""
-                print(f"{dev}: {rep['status']}: tier {rep['tier']} from {rep['source']}{reason}")
-        return 0 if ok else 1
+        return summarize(devices, results, "no report within the timeout (device offline?); desired state is "
+                         "retained and applies when it connects",
+                         lambda rep: f": tier {rep['tier']} from {rep['source']}",
+                         want="cleared" if tier is None else "applied")
     finally:
         fc.close()
 
