@@ -16,11 +16,11 @@ generic off-topic questions) -- never on the evaluation sets.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from nic_edge.engine.bm25 import analyze, stem
+from nic_edge.engine.quantity import lacks_quantity
 from nic_edge.engine.retrieval import Retrieval
 from nic_edge.engine.store import Snapshot
 
@@ -80,59 +80,6 @@ class Features:
 
     def vector(self) -> tuple[float, ...]:
         return tuple(getattr(self, f) for f in FEATURES)
-
-
-# A question that asks for a quantity must be answered with one: "how much/many/often" with any
-# number, a named dimension ("what pressure", "what gap", "how hot") with a number and a unit of
-# that dimension. The unit words are general measurement vocabulary, not any manual's.
-_UNITS = {
-    "pressure": r"psi|pounds?|lbs?|kpa|bar|atmospheres?",
-    "length": r"inch(?:es)?|in\.|mm|millimet(?:er|re)s?|cm|centimet(?:er|re)s?|thousandths?|feet|foot|ft|\"",
-    "torque": r"ft\.?[- ]?lbs?|lb\.?[- ]?ft|foot[- ]pounds?|n\.?m|newton",
-    "volume": r"quarts?|gallons?|pints?|lit(?:er|re)s?|ml|ounces?|oz|cups?|qts?|gal",
-    "voltage": r"volts?|v",
-    "current": r"amps?|amperes?|ma|a",
-    "temperature": r"degrees?|°|fahrenheit|celsius|f|c",
-    "speed": r"mph|rpm|km/?h|miles? (?:an|per) hour|revolutions?",
-    "weight": r"pounds?|lbs?|kg|kilograms?|tons?",
-    "time": r"miles?|hours?|days?|weeks?|months?|years?|km|minutes?|seconds?|every|a|per",
-    "resistance": r"ohms?|\u03a9|k\u03a9",
-}
-_ASKED = [(re.compile(p, re.I), dim) for p, dim in (
-    (r"\bpressure\b", "pressure"),
-    (r"\b(?:gap|clearance|thickness|diameter|width|how (?:wide|thick|far|deep))\b", "length"),
-    (r"\btorque\b|\bhow tight\b", "torque"),
-    (r"\bcapacity\b|\bhow much (?:oil|fuel|gas|gasoline|water|coolant|fluid|antifreeze)\b|\bhold\b", "volume"),
-    (r"\bvoltage\b", "voltage"),
-    (r"\b(?:current|amperage)\b", "current"),
-    (r"\btemperature\b|\bhow (?:hot|cold)\b", "temperature"),
-    (r"\bhow fast\b|\bspeed\b", "speed"),
-    (r"\bweight\b|\bhow heavy\b", "weight"),
-    (r"\bhow often\b|\binterval\b|\bhow long\b", "time"),
-    (r"\bresistance\b", "resistance"))]
-_ASKS_AMOUNT = re.compile(r"\bhow (?:much|many|often|long|far)\b|\bwhat(?:'s| is| are)? the (?:[\w-]+\s+){0,3}"
-                          r"(?:pressure|gap|torque|capacity|voltage|temperature|clearance|size|speed|"
-                          r"weight|interval|resistance|current|amount)\b", re.I)
-_NUMBER = r"(?:\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|fifty|hundred|" \
-          r"thousand|half|quarter|dozen|once|twice|daily|weekly|monthly|yearly|annually|hourly)\b)"
-
-_FREQUENCY = re.compile(r"\b(?:once|twice|daily|weekly|monthly|yearly|annually|hourly|every)\b", re.I)
-
-
-def lacks_quantity(question: str, quote: str) -> bool:
-    """True when ``question`` asks for an amount and ``quote`` states none of the kind asked."""
-    if not _ASKS_AMOUNT.search(question):
-        return False
-    if not re.search(_NUMBER, quote, re.I):
-        return True
-    dims = [dim for rx, dim in _ASKED if rx.search(question)]
-    if not dims:
-        return False
-    if "time" in dims and _FREQUENCY.search(quote):
-        return False  # "weekly", "every 5,000 miles": a frequency is a complete answer
-    units = "|".join(_UNITS[d] for d in dims)
-    # A number followed (within a few characters) by a unit of the asked dimension.
-    return not re.search(_NUMBER + r"[\w./-]*\s?(?:\w+\s)?(?:" + units + r")(?![a-z])", quote, re.I)
 
 
 def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | None = None,

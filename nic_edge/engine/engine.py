@@ -269,7 +269,7 @@ class Engine:
         snap, ret, mode = self._run(text, k or self.top_k)
         if snap is None or ret is None:
             return {"mode": mode, "features": None, "rows": [], "confidence": 0.0}
-        quotes = reader.read(snap, ret, ans.content_terms(ret.terms))
+        quotes = reader.read(snap, ret, ans.content_terms(ret.terms), text)
         f = ans.features(snap, ret, mode == "hybrid", quotes, text)
         return {"mode": mode, "features": f.vector(), "rows": [h.row for h in ret.hits],
                 "sections": [snap.section(h.row) for h in ret.hits],
@@ -330,7 +330,7 @@ class Engine:
 
     def _fill(self, out: dict, snap: Snapshot, ret: Retrieval, hybrid: bool, question: str) -> None:
         t0 = time.perf_counter()
-        quotes = reader.read(snap, ret, ans.content_terms(ret.terms))
+        quotes = reader.read(snap, ret, ans.content_terms(ret.terms), question)
         self._timing("read", time.perf_counter() - t0)
         f = ans.features(snap, ret, hybrid, quotes, question)
         conf = ans.confidence(f, hybrid)

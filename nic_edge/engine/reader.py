@@ -23,6 +23,9 @@ A window is scored by general properties of manuals and questions, not by the vi
 * **meaning**: the section's best cosine to the question (its chunks' int8 vectors, computed by
   retrieval anyway), against the best candidate's; the best vector hits that fusion ranked low
   are read too (a paraphrase shares few words with the manual);
+* **amounts**: a question that asks for one ("What spark plug gap should I use?", ``quantity.py``)
+  prefers a window that states it, and a shorter one: the figure with what leads to it, not the
+  whole procedure around it;
 * **noise**: lines that are not prose (``textquality.is_noise``) are never quoted; they split a
   section into runs that are read separately.
 
@@ -40,12 +43,13 @@ import numpy as np
 
 from nic_edge.engine.bm25 import BM25Index, analyze
 from nic_edge.engine.ingest.chunking import sentence_spans
+from nic_edge.engine.quantity import AmountAsked, amount_asked
 from nic_edge.engine.retrieval import Hit, Retrieval
 from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
 from nic_edge.engine.textquality import is_noise
 
-VERSION = "reader-3"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-4"      # part of the answer cache key: a changed reader never serves old answers
 SECTION_HITS = 5          # sections behind at most this many top hits are read
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
@@ -53,7 +57,11 @@ MAX_WORDS = 300           # never longer (one quote)
 MAX_TOTAL_WORDS = 360     # all quotes together
 MAX_UNITS = 40            # sentences/lines in one window
 NEW_TERMS_FULL = 25       # new content words that make a window "full of answer"
-WINDOW_MAX = 1.0 + 0.25 + 0.1 + 0.08  # the most _best_window can score (coverage, content, length, structure)
+CONTENT_WEIGHT = 0.25     # a window full of new content words against one with none
+LENGTH_WEIGHT = 0.1       # a window of TARGET_WORDS against an empty one
+QUANTITY_TARGET_WORDS = 100  # TARGET_WORDS when the question asks for an amount
+QUANTITY_BONUS = 0.15     # a window that states the amount asked for, against one that does not
+WINDOW_MAX = 1.0 + CONTENT_WEIGHT + LENGTH_WEIGHT + 0.08 + QUANTITY_BONUS  # the most a window scores
 COSINE_WEIGHT = 3.0       # the section's semantic match to the question, against the best
 VECTOR_EXTRA = 2          # also read the sections of the best cosine hits fusion left out
 SECOND_MARGIN = 0.06      # a second section is quoted when it scores within this of the first
@@ -76,6 +84,7 @@ class Unit:
     para_start: bool    # follows a blank line or starts the section
     question: bool      # a question line (ends with "?")
     number: int         # its list number ("2." / "(2)" / "Step 2"), 0 when none
+    amount: bool = False  # states the amount the question asks for
 
 
 @dataclass
@@ -89,7 +98,7 @@ class Quote:
     hit_rank: int
 
 
-def _units(st: SectionText, bm: BM25Index) -> list[Unit]:
+def _units(st: SectionText, bm: BM25Index, asked: AmountAsked | None = None) -> list[Unit]:
     text = st.text
     vocab, df = bm.vocab, bm.df
 
@@ -104,7 +113,7 @@ def _units(st: SectionText, bm: BM25Index) -> list[Unit]:
         gap = text[max(0, a - 3):a]
         out.append(Unit(a, b, terms, len(s.split()), is_noise(s, known), bool(_LIST_ITEM.match(s)),
                         s.rstrip().endswith(":"), a == 0 or "\n\n" in gap or not out,
-                        s.rstrip().endswith("?"), _number(s)))
+                        s.rstrip().endswith("?"), _number(s), asked is not None and asked.stated(s)))
     return out
 
 
@@ -138,7 +147,8 @@ class _Scorer:
         return self.cov(u.terms) >= 0.4 and new <= max(1, RESTATE_NEW * len(u.terms))
 
 
-def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str]) -> tuple[float, int, int]:
+def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
+                 asked: AmountAsked | None = None) -> tuple[float, int, int]:
     """(score, i, j) of the best window units[i..j] (inclusive), or (-inf, -1, -1).
 
     Windows start only where a block starts or the question's words appear, hold at most
@@ -152,6 +162,8 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str]) 
     q_in = [u.terms & q for u in units]
     head_q = heading_terms & q
     head_cov = sum(idf[t] for t in head_q)
+    # A question that asks for an amount wants the line that states it, not the whole procedure.
+    target = QUANTITY_TARGET_WORDS if asked is not None else TARGET_WORDS
     for i in range(n):
         u0 = units[i]
         if u0.noise or (restating[i] and i + 1 < n and not units[i + 1].noise and not u0.lead_in):
@@ -164,6 +176,7 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str]) 
         cov_sum = head_cov
         new_terms: set[str] = set()
         words = top_num = 0
+        amount = False
         for j in range(i, min(n, i + MAX_UNITS)):
             u = units[j]
             if u.noise:
@@ -176,6 +189,7 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str]) 
                     covered.add(t)
                     cov_sum += idf[t]
             top_num = max(top_num, u.number)
+            amount = amount or u.amount
             if not restating[j] and len(new_terms) < NEW_TERMS_FULL:
                 new_terms |= u.terms - q
             if u.lead_in and j + 1 < n:
@@ -187,12 +201,12 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str]) 
                                          or restating[j + 1])
             # A numbered list or procedure cut before its next number is cut short.
             cut_list = top_num > 0 and any(v.number == top_num + 1 for v in units[j + 1:j + 12])
-            s = cov_sum / sc.total + 0.25 * min(1.0, len(new_terms) / NEW_TERMS_FULL) \
-                + 0.1 * min(words, TARGET_WORDS) / TARGET_WORDS
+            s = cov_sum / sc.total + CONTENT_WEIGHT * min(1.0, len(new_terms) / NEW_TERMS_FULL) \
+                + LENGTH_WEIGHT * min(words, target) / target + QUANTITY_BONUS * amount
             s += 0.04 * starts_block + 0.04 * ends_block - 0.1 * cut_list
             s -= 0.02 * i / n  # answers come early in a section
-            if words > TARGET_WORDS:
-                s -= 0.5 * (words - TARGET_WORDS) / TARGET_WORDS
+            if words > target:
+                s -= 0.5 * (words - target) / target
             elif words < 8:
                 s -= 0.08
             if s > best[0]:
@@ -200,13 +214,15 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str]) 
     return best
 
 
-def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str]) -> list[Quote]:
-    """Quotes answering the question, best first (at most two sections)."""
+def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str = "") -> list[Quote]:
+    """Quotes answering the question, best first (at most two sections). ``question`` (its
+    text) tells whether it asks for an amount."""
     bm = snap.bm25
     uniq = list(dict.fromkeys(q_terms))
     if not ret.hits or not uniq:
         return []
     sc = _Scorer(uniq, {t: bm.term_idf(t) for t in uniq})
+    asked = amount_asked(question) if question else None
     top = ret.hits[0].score or 1.0
     cos_top = max((h.cosine or 0.0) for h in ret.hits[:SECTION_HITS])
     # Retrieval's view of each candidate section first (cheap): its hit's fused score against the
@@ -233,8 +249,8 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str]) -> list[Quote]:
     for p, rank, hit, st in prior:
         if p + WINDOW_MAX < best - SECOND_MARGIN:
             break
-        units = _units(st, bm)
-        s, i, j = _best_window(units, sc, frozenset(analyze(st.section or "")))
+        units = _units(st, bm, asked)
+        s, i, j = _best_window(units, sc, frozenset(analyze(st.section or "")), asked)
         if i < 0:
             continue
         s += p

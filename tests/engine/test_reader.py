@@ -6,7 +6,6 @@ depend on the model), and every quote is checked verbatim against its cited sect
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
@@ -58,6 +57,18 @@ Fill the cooling system with a mixture of equal parts clean water and ethylene g
 
 Fill the cooling system with a mixture of equal parts clean water and ethylene glycol antifreeze.
 Cover the vehicle and disconnect the battery.
+
+## Spark Plug Service
+
+Remove the spark plug lead by pulling on the boot, never on the wire. Clean the area around the
+plug with compressed air so no dirt falls into the cylinder. Unscrew the plug with a plug socket and
+inspect the insulator for cracks and the electrodes for wear and deposits. Replace a plug whose
+insulator is cracked or whose electrodes are rounded. Before fitting a plug, check the spark plug gap
+with a wire feeler gauge.
+The spark plug gap is 0.8 mm (0.032 inch).
+Bend only the side electrode to correct the gap. Thread the new plug in by hand to avoid cross
+threading, then tighten it with the socket until the washer seats and a further quarter turn. Refit
+the lead firmly until it clicks. Repeat for every cylinder, one at a time, so the leads are not mixed up.
 """
 
 
@@ -123,6 +134,15 @@ def test_identical_text_in_two_sections_is_quoted_once(engine: Engine) -> None:
     assert out["answer"].count("equal parts clean water") == 1
 
 
+def test_a_question_for_an_amount_gets_the_line_that_states_it(engine: Engine) -> None:
+    out = _ask(engine, "What spark plug gap should I use?")
+    text = out["answer"]
+    assert "0.8 mm" in text
+    # The figure, with what leads to it, not the whole service procedure around it.
+    assert len(text.split()) <= 100, text
+    assert "Repeat for every cylinder" not in text
+
+
 def test_line_breaks_inside_a_sentence_become_spaces() -> None:
     raw = "The speaker\nis connected with\nthe optical cable.\n1. First step.\n2. Second step."
     assert clean_quote(raw) == "The speaker is connected with the optical cable.\n1. First step.\n2. Second step."
@@ -164,8 +184,15 @@ def test_section_glue_finds_short_overlaps() -> None:
     ("How often should I rotate the tires?", "Rotate the tires every 5,000 miles.", False),
     ("How often should I check the brake fluid?", "Check the brake fluid reservoir weekly.", False),
     ("How do I adjust the carburetor?", "Turn the needle valve to the right.", False),  # no amount asked
+    ("What spark plug gap should I use?", "Check the plug for deposits.", True),
+    ("What spark plug gap should I use?", "Set the gap to 0.8 mm.", False),
+    ("How tight should the oil filter be?", "Tighten a further 3/4 turn after the gasket contacts.", False),
+    ("How tight should the oil filter be?", "Use an oil filter wrench.", True),
+    ("How much does it cost to replace the converter?", "Replace the converter if it rattles (2 bolts).", True),
+    ("How much does it cost to replace the converter?", "A new converter costs about $250.", False),
+    ("How much does it cost to replace the converter?", "Budget 250 dollars for the part.", False),
 ])
 def test_an_asked_quantity_must_be_in_the_quote(question: str, quote: str, lacks: bool) -> None:
-    from nic_edge.engine.answer import lacks_quantity
+    from nic_edge.engine.quantity import lacks_quantity
 
     assert lacks_quantity(question, quote) is lacks
