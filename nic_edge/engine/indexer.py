@@ -279,6 +279,7 @@ class Indexer:
         rows.extend(new_rows)
         report.chunks_added = len(new_rows)
         emb, scale, sha = self._vectors(snap, rows, embedder, model_sha, old_vec_ok, report, progress)
+        heads = self._heading_vectors(snap if old_vec_ok else None, rows, embedder, progress) if sha else {}
         terms = (chunk_terms(r.section, r.text) for r in rows)
         data = GenerationData(
             chunk_ids=[r.chunk_id for r in rows], sources=[r.source for r in rows],
@@ -287,7 +288,7 @@ class Indexer:
             notices=[r.notices or [] for r in rows], bm25=build_arrays(terms),
             files=[r.file for r in rows],
             page_kinds=[r.page_kind if r.page is not None else None for r in rows],
-            emb=emb, emb_scale=scale, model_sha256=sha, file_info=files)
+            emb=emb, emb_scale=scale, heading_emb=heads, model_sha256=sha, file_info=files)
         new_snap = self.store.write(data, self.calibrate)
         report.chunks_total = new_snap.n
         report.vectors = new_snap.has_vectors
@@ -296,6 +297,35 @@ class Indexer:
         if snap is not None:
             snap.close()
         return report
+
+    def _heading_vectors(self, snap: Snapshot | None, rows: list[_Row], embedder: Any,
+                         progress: Progress | None) -> dict[str, tuple[np.ndarray, float]]:
+        """An int8 vector per distinct section heading, for the reader's heading match (a
+        paraphrased question is closest in meaning to the heading that names it); the old
+        generation's are kept, only new headings are embedded (a few tokens each: ~1 % of
+        what the chunks cost)."""
+        out: dict[str, tuple[np.ndarray, float]] = {}
+        old = snap.heading_vectors if snap is not None else None
+        if old is not None and snap is not None:
+            for i, h in enumerate(snap.headings):
+                out[h] = (np.array(old.mat[i]), float(old.scale[i]))
+        todo = sorted({r.section for r in rows if r.section and r.section not in out})
+        tokenizer = getattr(embedder, "tokenizer", None)
+        try:
+            for a in range(0, len(todo), EMBED_SLICE):
+                part = todo[a:a + EMBED_SLICE]
+                texts = [clip_tokens(t, tokenizer, INDEX_MAX_TOKENS) for t in part] \
+                    if tokenizer is not None and INDEX_MAX_TOKENS else part
+                q, s = quantize(np.asarray(embedder.embed_many(texts), dtype=np.float32))
+                for i, h in enumerate(part):
+                    out[h] = (q[i], float(s[i]))
+                if progress:
+                    progress(a + len(part), len(todo), "embedding headings")
+        except (MissingDependencyError, ModelError) as exc:
+            # Headings without vectors match nothing (cosine 0): answers lose the heading
+            # match, nothing else.
+            log.warning("headings not embedded: %s", exc)
+        return out
 
     def _vectors(self, snap: Snapshot | None, rows: list[_Row], embedder: Any, model_sha: str | None,
                  old_ok: bool, report: IndexReport, progress: Progress | None

@@ -21,7 +21,8 @@ A window is scored by general properties of manuals and questions, not by the vi
 * **length**: beyond ``TARGET_WORDS`` a window pays for every extra word; very short windows
   pay a little;
 * **meaning**: the section's best cosine to the question (its chunks' int8 vectors, computed by
-  retrieval anyway), against the best candidate's; the best vector hits that fusion ranked low
+  retrieval anyway), against the best candidate's, and its heading's (an int8 vector per heading
+  stored with the index), against the best candidate heading's; the best vector hits that fusion ranked low
   are read too (a paraphrase shares few words with the manual);
 * **amounts**: a question that asks for one ("What spark plug gap should I use?", ``quantity.py``)
   prefers a window that states it, and a shorter one: the figure with what leads to it, not the
@@ -49,7 +50,7 @@ from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
 from nic_edge.engine.textquality import is_noise
 
-VERSION = "reader-4"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-5"      # part of the answer cache key: a changed reader never serves old answers
 SECTION_HITS = 5          # sections behind at most this many top hits are read
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
@@ -63,6 +64,7 @@ QUANTITY_TARGET_WORDS = 100  # TARGET_WORDS when the question asks for an amount
 QUANTITY_BONUS = 0.15     # a window that states the amount asked for, against one that does not
 WINDOW_MAX = 1.0 + CONTENT_WEIGHT + LENGTH_WEIGHT + 0.08 + QUANTITY_BONUS  # the most a window scores
 COSINE_WEIGHT = 3.0       # the section's semantic match to the question, against the best
+HEADING_WEIGHT = 3.0      # its heading's semantic match to the question, against the best heading
 VECTOR_EXTRA = 2          # also read the sections of the best cosine hits fusion left out
 SECOND_MARGIN = 0.06      # a second section is quoted when it scores within this of the first
 RESTATE_NEW = 0.25        # a line whose words are at most this share new restates the question
@@ -243,6 +245,10 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
             sec_cos = max(float(ret.cosines[r]) for r in st.rows) if ret.cosines is not None else hit.cosine
             p += COSINE_WEIGHT * (sec_cos - cos_top)
         prior.append((p, rank, hit, st))
+    heads = _heading_cosines(snap, ret, [st for _, _, _, st in prior])
+    if heads:
+        best_head = max(heads)
+        prior = [(p + HEADING_WEIGHT * (h - best_head), r, hit, st) for (p, r, hit, st), h in zip(prior, heads)]
     prior.sort(key=lambda x: -x[0])
     cands: list[Quote] = []
     best = float("-inf")
@@ -274,6 +280,21 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         out.append(q)
         break
     return out
+
+
+def _heading_cosines(snap: Snapshot, ret: Retrieval, sections: list[SectionText]) -> list[float]:
+    """Cosine of each candidate section's heading to the question ([] when lexical, or when no
+    candidate has a heading). Manuals answer under the heading that names the question; a
+    paraphrase ("What does the gearbox do?") shares no word with it ("What is the function of
+    the Transmission?") but is close in meaning."""
+    hv = snap.heading_vectors
+    if hv is None or ret.qvec is None:
+        return []
+    q = np.asarray(ret.qvec, dtype=np.float32).reshape(-1)
+    ids = [snap.section_id(st.rows[0]) for st in sections]
+    if all(i < 0 for i in ids):
+        return []
+    return [float(hv.mat[i].astype(np.float32) @ q) * float(hv.scale[i]) if i >= 0 else 0.0 for i in ids]
 
 
 def _candidates(ret: Retrieval) -> list[Hit]:

@@ -54,6 +54,7 @@ class Retrieval:
     bm25_rank: dict[int, int]
     vec_rank: dict[int, int]
     cosines: np.ndarray | None = None   # every chunk's cosine to the question (hybrid), for the reader
+    qvec: np.ndarray | None = None      # the question's vector (hybrid): the reader matches headings with it
 
 
 def _ranks(order: np.ndarray) -> dict[int, int]:
@@ -95,7 +96,7 @@ def retrieve(bm25: BM25Index, terms: Sequence[str], k: int, vectors: VectorIndex
     if fusion == "vector":
         rows = vec_order[:k]
         hits = [Hit(int(r), float(cos[r]), float(bm[r]), float(cos[r])) for r in rows]
-        return Retrieval(hits, list(terms), bm_top, bm_rank, vec_rank, cos)
+        return Retrieval(hits, list(terms), bm_top, bm_rank, vec_rank, cos, qvec)
     pool = np.union1d(bm_order, vec_order)
     if fusion == "rrf":
         miss = POOL + RRF_K  # a chunk outside a side's pool gets (almost) nothing from it
@@ -113,4 +114,4 @@ def retrieve(bm25: BM25Index, terms: Sequence[str], k: int, vectors: VectorIndex
     hits = [Hit(int(pool[i]), float(fused[i]), float(bm[pool[i]]), float(cos[pool[i]])) for i in order]
     if timing:
         timing("fuse", clock() - t1)
-    return Retrieval(hits, list(terms), bm_top, bm_rank, vec_rank, cos)
+    return Retrieval(hits, list(terms), bm_top, bm_rank, vec_rank, cos, qvec)

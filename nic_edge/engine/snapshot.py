@@ -26,7 +26,9 @@ from nic_edge.errors import IndexStoreError
 #   2  rows carry their file (records of different files never replace each other; chunk ids
 #      unique across files), printed/counted page kind per row, sources.json keyed by file
 #   3  calibration.json: the index's own abstain threshold (engine/calibrate.py)
-FORMAT = 3
+#   4  head_emb.npy + head_emb_scale.npy: an int8 vector per section heading (row i = the
+#      i-th string of strings.json "sections"), for the reader's heading match
+FORMAT = 4
 PAGE_KINDS = ("counted", "printed")  # stored as 0/1 in page_kind.npy, -1 for no page
 
 
@@ -90,6 +92,7 @@ class Snapshot:
                                   "re-index the manuals with `nic-edge index`") from exc
         self._bm25: BM25Index | None = None
         self._vectors: VectorIndex | None = None
+        self._headings: VectorIndex | None = None
         self._source_info: dict[str, Any] | None = None
         self._calibration: tuple[dict[str, Any] | None] | None = None
 
@@ -134,6 +137,21 @@ class Snapshot:
         if self._vectors is None and self.has_vectors:
             self._vectors = VectorIndex(self._load("emb"), self._load("emb_scale"))
         return self._vectors
+
+    @property
+    def heading_vectors(self) -> VectorIndex | None:
+        """One vector per section heading (``section_id`` indexes it); None when lexical."""
+        if self._headings is None and self.has_vectors and self._sections:
+            self._headings = VectorIndex(self._load("head_emb"), self._load("head_emb_scale"))
+        return self._headings
+
+    def section_id(self, i: int) -> int:
+        """Index of row ``i``'s section heading among the generation's headings, -1 for none."""
+        return int(self._sec[i])
+
+    @property
+    def headings(self) -> list[str]:
+        return self._sections
 
     def file_info(self) -> dict[str, dict[str, Any]]:
         """Per indexed file (resolved path): source, kind, sha256, chunks, sections, indexed_at,

@@ -9,7 +9,7 @@ Layout under ``<data_dir>/index``::
     gen-<ns>/texts.bin      all chunk texts, UTF-8, one after another (+ texts_off.npy)
     gen-<ns>/ids.bin        chunk ids (+ ids_off.npy); strings.json: sources, sections, notices, files
     gen-<ns>/*.npy          per-chunk columns (source, section, page, page kind, file, ...), BM25
-                            postings, int8 embeddings + row scales
+                            postings, int8 embeddings + row scales, int8 heading embeddings
     gen-<ns>/calibration.json  this index's abstain threshold (see calibrate.py)
 
 A writer builds a complete generation in a ``.tmp-*`` directory, fsyncs every file, renames the
@@ -56,6 +56,7 @@ class GenerationData:
     page_kinds: list[str | None] = field(default_factory=list)  # "printed" | "counted" | None
     emb: np.ndarray | None = None      # int8 (n, dim)
     emb_scale: np.ndarray | None = None
+    heading_emb: dict[str, tuple[np.ndarray, float]] = field(default_factory=dict)  # heading -> int8 row, scale
     model_sha256: str | None = None
     file_info: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -279,6 +280,16 @@ class IndexStore:
             put_npy("emb", data.emb.astype(np.int8, copy=False))
             put_npy("emb_scale", data.emb_scale.astype(np.float32, copy=False))
             dim = int(data.emb.shape[1])
+            # One vector per heading, in strings.json "sections" order (a missing one is zero:
+            # cosine 0, as for a heading that means nothing).
+            head = np.zeros((len(sections), dim), dtype=np.int8)
+            head_scale = np.ones(len(sections), dtype=np.float32)
+            for i, h in enumerate(sections):
+                got = data.heading_emb.get(h)
+                if got is not None:
+                    head[i], head_scale[i] = got
+            put_npy("head_emb", head)
+            put_npy("head_emb_scale", head_scale)
         put_bytes("sources.json", json.dumps({"files": data.file_info}).encode("utf-8"))
         self._fault("manifest")
         manifest = {

@@ -177,6 +177,7 @@ LAYOUT = {2: {"bm25_df.npy", "bm25_doc.npy", "bm25_ptr.npy", "bm25_terms.txt", "
               "manifest.json", "ngrp.npy", "ord.npy", "page.npy", "page_kind.npy", "sec.npy",
               "sources.json", "src.npy", "strings.json", "texts.bin", "texts_off.npy"}}
 LAYOUT[3] = LAYOUT[2] | {"calibration.json"}
+LAYOUT[4] = LAYOUT[3] | {"head_emb.npy", "head_emb_scale.npy"}
 
 
 def test_generation_layout_matches_its_format_version(tmp_path):
