@@ -183,6 +183,8 @@ class AggregatorConfig:
     ack_after_commit: str = _opt("auto", _one_of("auto", "on", "off"),
                                  "acknowledge snapshots only once committed (none lost if killed); auto = on with MQTT 5")
     commit_interval_s: float = _opt(0.5, _range(0.05, 60), "LMDB commit + fsync interval")
+    session_expiry_s: int = _opt(86400, _range(0, 4294967295),
+                                 "MQTT 5: the broker keeps this aggregator's session (queued snapshots) this long while it is away")
     max_devices: int = _opt(2000, _range(1, 1_000_000), "device ids held; beyond, new ids are ignored")
     unknown_expire_s: float = _opt(3600.0, _range(1, 1e8), "forget ids that never sent info/metrics, silent this long")
 

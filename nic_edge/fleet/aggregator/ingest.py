@@ -271,7 +271,8 @@ class MqttIngest(Service):
             from paho.mqtt.packettypes import PacketTypes  # noqa: PLC0415 - lazy paho
             from paho.mqtt.properties import Properties  # noqa: PLC0415
             props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = 86400  # the broker queues QoS 1 traffic while we restart
+            # the broker queues QoS 1 traffic while we restart (or are killed)
+            props.SessionExpiryInterval = self.cfg.aggregator.session_expiry_s
             if self.hold_acks:
                 props.ReceiveMaximum = 65535  # unacknowledged messages the broker may send us
             kw.update(clean_start=False, properties=props)
@@ -303,7 +304,10 @@ class MqttIngest(Service):
         self.connected.clear()
         if not self._stop.is_set():
             self._set_broker("disconnected", str(rc))
-            self._log_once(f"disconnected from broker {self.broker['address']}: {rc}; reconnecting")
+            taken = getattr(rc, "value", None) == 142  # MQTT 5 "Session taken over": same client id
+            self._log_once(f"disconnected from broker {self.broker['address']}: {rc}; reconnecting" + (
+                f" (another client uses the client id {self.client_id!r}: give each aggregator its own, "
+                "--client-id or mqtt.client_id)" if taken else ""))
 
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:
         # paho's retry loop swallows the OSError (refused, no route, DNS): say so, once per state
