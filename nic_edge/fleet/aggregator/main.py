@@ -14,7 +14,7 @@ import socket
 import time
 from pathlib import Path
 
-from nic_edge.core.config import Config, file_in_config
+from nic_edge.core.config import Config, file_in_config, read_secret
 from nic_edge.core.lifecycle import Runtime, Service
 from nic_edge.errors import ConfigError
 from nic_edge.fleet.aggregator import instance
@@ -162,6 +162,12 @@ def _serve(cfg: Config, state: FleetState, renderer: Renderer, client_id: str) -
         runtime.add(notifier)
     if a.metrics_port:
         runtime.add(MetricsServer(a.metrics_bind, a.metrics_port, renderer.model))
+    if a.remote_write_url:
+        from nic_edge.fleet.aggregator.remote_write import RemoteWriter  # noqa: PLC0415
+        token = read_secret(cfg, "aggregator.remote_write_bearer_token_file") \
+            if a.remote_write_bearer_token_file else None
+        runtime.add(RemoteWriter(a.remote_write_url, renderer.model, client_id, a.remote_write_interval_s,
+                                 a.remote_write_timeout_s, a.remote_write_queue, token))
     mqtt = runtime.add(MqttIngest(cfg, ingestor, client_id=client_id))
     renderer.broker = lambda: mqtt.broker  # the dashboard shows the connection's state
     restore = runtime.install_signal_handlers()
