@@ -44,6 +44,17 @@ def test_snappy_literal_blocks_decode(size: int) -> None:
     assert len(block) <= size + 5 + 4 * (size // 65536 + 1)
 
 
+def test_compressed_write_request_decodes_to_the_same_bytes() -> None:
+    long_id = "d" * 150  # a label longer than one copy element (64 bytes)
+    series = [({"__name__": f"nic_m{i % 9}", "device": f"dev-{i // 9:05d}" if i % 50 else long_id,
+                "aggregator": "agg-a"}, [(i * 0.5, 1_700_000_000_000 + i)]) for i in range(20_000)]
+    raw = promwire.write_request(series)
+    block = promwire.compressed_write_request(series)
+    assert promwire.snappy_decode(block) == raw  # > 64 KiB apart: literals again, then copies
+    assert len(block) < len(raw) / 2
+    assert promwire.compressed_write_request([]) == promwire.varint(0)
+
+
 def test_snappy_decoder_handles_copies() -> None:
     # "abcd" as a literal, then a 2-byte-offset copy of 8 bytes at offset 4 (overlapping itself),
     # then a 1-byte-offset copy of 4 bytes at offset 2: what Go's snappy.Encode emits for repeats

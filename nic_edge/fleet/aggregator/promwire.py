@@ -11,11 +11,12 @@ The remote-write 1.0 body is a ``prometheus.WriteRequest`` protobuf compressed w
 Only these four messages are needed, so they are encoded by hand (no protobuf dependency).
 Labels are sorted by name with ``__name__`` first, as the receiver requires.
 
-Snappy: ``snappy_block`` writes literal-only blocks, which are valid snappy (every decoder,
-Go's included, accepts them) at ratio 1.0. A real compressor in pure Python costs ~1 us per
-input byte, more CPU than the rest of the aggregator for a large fleet, while a fleet's samples
-are ~100 KB/s at most on a LAN (docs/FLEET_HA.md). ``snappy_decode`` (the full format, copies
-included) exists for the tests and for reading what other writers send.
+Snappy: a general compressor in pure Python costs ~1 us per input byte, more CPU than the rest
+of the aggregator for a large fleet. But the encoder knows the structure: most of a batch is
+labels repeated from series to series, so ``compressed_write_request`` emits a repeated label
+as a snappy copy of its previous occurrence and the rest as literals (valid snappy; Go's decoder
+in Prometheus reads it). ``snappy_block`` writes literal-only blocks (also valid snappy, ratio
+1.0). ``snappy_decode`` (the full format) exists for the tests and for reading other writers.
 """
 
 from __future__ import annotations
@@ -44,28 +45,73 @@ def _field(num: int, data: bytes) -> bytes:
     return varint(num << 3 | 2) + varint(len(data)) + data
 
 
-def _label(name: str, value: str) -> bytes:
-    return _field(1, _field(1, name.encode()) + _field(2, value.encode()))
-
-
-def _sample(value: float, ts_ms: int) -> bytes:
+def _sample(value: float, ts: bytes) -> bytes:
     # field 1: double (wire type 1, fixed64 little-endian); field 2: int64 varint (wire type 0)
-    return _field(2, b"\x09" + struct.pack("<d", value) + b"\x10" + varint(ts_ms))
+    body = b"\x09" + struct.pack("<d", value) + b"\x10" + ts
+    return b"\x12" + varint(len(body)) + body
+
+
+def _chunks(series: Iterable[Series]) -> list[tuple[bytes, bool]]:
+    """The WriteRequest as (bytes, repeated) pieces; ``repeated`` pieces are label encodings,
+    one bytes object per distinct label (cached), which the compressor may refer back to."""
+    labels_cache: dict[tuple[str, str], bytes] = {}
+    ts_cache: dict[int, bytes] = {}
+    out: list[tuple[bytes, bool]] = []
+    for labels, samples in series:
+        parts: list[tuple[bytes, bool]] = []
+        for k in sorted(labels, key=lambda k: (k != "__name__", k)):
+            enc = labels_cache.get((k, labels[k]))
+            if enc is None:
+                enc = labels_cache[(k, labels[k])] = _field(1, _field(1, k.encode()) + _field(2, labels[k].encode()))
+            parts.append((enc, True))
+        for v, t in samples:
+            tb = ts_cache.get(t)
+            if tb is None:
+                tb = ts_cache[t] = varint(t)
+            parts.append((_sample(v, tb), False))
+        out.append((b"\x0a" + varint(sum(len(b) for b, _ in parts)), False))
+        out += parts
+    return out
 
 
 def write_request(series: Iterable[Series]) -> bytes:
     """The protobuf bytes of one WriteRequest."""
-    out = bytearray()
-    for labels, samples in series:
-        ts = b"".join(_label(k, labels[k]) for k in sorted(labels, key=lambda k: (k != "__name__", k)))
-        ts += b"".join(_sample(v, t) for v, t in samples)
-        out += _field(1, ts)
+    return b"".join(b for b, _ in _chunks(series))
+
+
+def compressed_write_request(series: Iterable[Series]) -> bytes:
+    """The WriteRequest as a snappy block, the body of a remote-write POST.
+
+    A tiny structural snappy encoder: a label seen within the last 64 KiB becomes a copy of
+    its earlier bytes (2-byte-offset copy elements), everything else a literal. Labels
+    (metric names, device ids, the aggregator label) are most of a batch, so this gets most of
+    what a general compressor would, at one dict lookup per label."""
+    chunks = _chunks(series)
+    out = bytearray(varint(sum(len(b) for b, _ in chunks)))
+    seen: dict[bytes, int] = {}
+    lit = bytearray()
+    pos = 0
+    for b, repeated in chunks:
+        prev = seen.get(b) if repeated else None
+        if prev is not None and pos - prev <= 0xFFFF and len(b) >= 4:
+            if lit:
+                _literal(out, lit)
+                lit = bytearray()
+            off = (pos - prev).to_bytes(2, "little")
+            for i in range(0, len(b), 64):  # one copy element holds at most 64 bytes
+                out.append(((min(64, len(b) - i) - 1) << 2) | 2)
+                out += off
+        else:
+            lit += b
+        if repeated:
+            seen[b] = pos
+        pos += len(b)
+    if lit:
+        _literal(out, lit)
     return bytes(out)
 
 
-def snappy_block(data: bytes) -> bytes:
-    """``data`` as a snappy block of literals (valid snappy, no compression)."""
-    out = bytearray(varint(len(data)))
+def _literal(out: bytearray, data: bytes | bytearray) -> None:
     view = memoryview(data)
     for i in range(0, len(data), _MAX_LITERAL):
         chunk = view[i:i + _MAX_LITERAL]
@@ -81,6 +127,12 @@ def snappy_block(data: bytes) -> bytes:
             out.append(62 << 2)
             out += n.to_bytes(3, "little")
         out += chunk
+
+
+def snappy_block(data: bytes) -> bytes:
+    """``data`` as a snappy block of literals (valid snappy, no compression)."""
+    out = bytearray(varint(len(data)))
+    _literal(out, data)
     return bytes(out)
 
 

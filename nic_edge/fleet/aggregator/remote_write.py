@@ -92,8 +92,7 @@ class RemoteWriter(Service):
     def sample(self) -> None:
         now = self.clock()
         rows, fleet, sketches = self.model(now)
-        body = promwire.snappy_block(promwire.write_request(batch(rows, fleet, sketches, int(now * 1000),
-                                                                  self.labels)))
+        body = promwire.compressed_write_request(batch(rows, fleet, sketches, int(now * 1000), self.labels))
         if len(self.queue) == self.queue.maxlen:
             self.stats["dropped"] += 1  # deque drops the oldest on append
         self.queue.append(body)
