@@ -194,9 +194,9 @@ class AggregatorConfig:
     max_devices: int = _opt(2000, _range(1, 1_000_000), "device ids held; beyond, new ids are ignored")
     remote_write_url: str = _opt("", _http_url, "Prometheus remote-write URL for fleet series "
                                  "(e.g. http://prom:9090/api/v1/write); empty = off")
-    remote_write_interval_s: float = _opt(15.0, _range(1, 3600), "seconds between remote-write samples")
+    remote_write_interval_s: float = _opt(30.0, _range(1, 3600), "seconds between remote-write samples")
     remote_write_timeout_s: float = _opt(10.0, _range(0.5, 300), "HTTP timeout per remote-write request")
-    remote_write_queue: int = _opt(240, _range(1, 100000),
+    remote_write_queue: int = _opt(120, _range(1, 100000),
                                    "batches waiting while Prometheus is unreachable; beyond, the oldest are dropped")
     remote_write_bearer_token_file: str = _opt("", None, "file holding a bearer token for remote write (optional)")
     unknown_expire_s: float = _opt(3600.0, _range(1, 1e8), "forget ids that never sent info/metrics, silent this long")

@@ -55,21 +55,32 @@ def _chunks(series: Iterable[Series]) -> list[tuple[bytes, bool]]:
     """The WriteRequest as (bytes, repeated) pieces; ``repeated`` pieces are label encodings,
     one bytes object per distinct label (cached), which the compressor may refer back to."""
     labels_cache: dict[tuple[str, str], bytes] = {}
+    order_cache: dict[tuple[str, ...], list[str]] = {}
     ts_cache: dict[int, bytes] = {}
     out: list[tuple[bytes, bool]] = []
+    append = out.append
     for labels, samples in series:
+        names = tuple(labels)
+        order = order_cache.get(names)
+        if order is None:
+            order = order_cache[names] = sorted(names, key=lambda k: (k != "__name__", k))
         parts: list[tuple[bytes, bool]] = []
-        for k in sorted(labels, key=lambda k: (k != "__name__", k)):
-            enc = labels_cache.get((k, labels[k]))
+        size = 0
+        for k in order:
+            v = labels[k]
+            enc = labels_cache.get((k, v))
             if enc is None:
-                enc = labels_cache[(k, labels[k])] = _field(1, _field(1, k.encode()) + _field(2, labels[k].encode()))
+                enc = labels_cache[(k, v)] = _field(1, _field(1, k.encode()) + _field(2, v.encode()))
             parts.append((enc, True))
+            size += len(enc)
         for v, t in samples:
             tb = ts_cache.get(t)
             if tb is None:
                 tb = ts_cache[t] = varint(t)
-            parts.append((_sample(v, tb), False))
-        out.append((b"\x0a" + varint(sum(len(b) for b, _ in parts)), False))
+            enc = _sample(v, tb)
+            parts.append((enc, False))
+            size += len(enc)
+        append((b"\x0a" + varint(size), False))
         out += parts
     return out
 
@@ -92,20 +103,26 @@ def compressed_write_request(series: Iterable[Series]) -> bytes:
     lit = bytearray()
     pos = 0
     for b, repeated in chunks:
-        prev = seen.get(b) if repeated else None
-        if prev is not None and pos - prev <= 0xFFFF and len(b) >= 4:
-            if lit:
-                _literal(out, lit)
-                lit = bytearray()
-            off = (pos - prev).to_bytes(2, "little")
-            for i in range(0, len(b), 64):  # one copy element holds at most 64 bytes
-                out.append(((min(64, len(b) - i) - 1) << 2) | 2)
-                out += off
-        else:
-            lit += b
+        n = len(b)
         if repeated:
+            prev = seen.get(b)
             seen[b] = pos
-        pos += len(b)
+            if prev is not None and pos - prev <= 0xFFFF and n >= 4:
+                if lit:
+                    _literal(out, lit)
+                    lit = bytearray()
+                off = (pos - prev).to_bytes(2, "little")
+                if n <= 64:
+                    out.append(((n - 1) << 2) | 2)
+                    out += off
+                else:
+                    for i in range(0, n, 64):  # one copy element holds at most 64 bytes
+                        out.append(((min(64, n - i) - 1) << 2) | 2)
+                        out += off
+                pos += n
+                continue
+        lit += b
+        pos += n
     if lit:
         _literal(out, lit)
     return bytes(out)

@@ -75,8 +75,8 @@ def batch(rows: list[dict[str, Any]], fleet: dict[str, Any], sketches: dict[str,
 class RemoteWriter(Service):
     name = "aggregator-remote-write"
 
-    def __init__(self, url: str, model: Model, instance: str, interval_s: float = 15.0,
-                 timeout_s: float = 10.0, queue: int = 240, token: str | None = None,
+    def __init__(self, url: str, model: Model, instance: str, interval_s: float = 30.0,
+                 timeout_s: float = 10.0, queue: int = 120, token: str | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         super().__init__()
         self.url, self.model, self.interval, self.timeout = url, model, interval_s, timeout_s
