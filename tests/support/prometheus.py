@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.support.broker import free_port
+from tests.support.broker import free_port, terminate
 
 
 def find_prometheus() -> str | None:
@@ -72,13 +72,7 @@ class Prometheus:
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc, 15)
         self.log.close()
 
 
