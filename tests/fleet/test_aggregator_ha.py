@@ -172,3 +172,34 @@ def test_leftover_temp_files_are_cleared_per_instance(tmp_path: Path) -> None:
     assert instance.clear_leftovers(out, "agg-a") == 2
     assert not any(p.exists() for p in mine) and all(p.exists() for p in theirs)
     assert instance.tag_of("nic-aggregator-host/1 x") == "nic-aggregator-host_1_x"
+
+
+def test_same_client_id_twice_is_named_in_the_log(tmp_path: Path, mosquitto: Broker, caplog: Any) -> None:
+    """Two aggregators sharing one client id take the session from each other; the one pushed
+    out says what to check and change (mosquitto 2.0 closes the old connection without a reason
+    code, so the hint comes from a connection dropped right after its CONNACK)."""
+    import logging
+
+    from nic_edge.core.config import parse_config
+    from nic_edge.fleet.aggregator.ingest import Ingestor, MqttIngest
+    from nic_edge.fleet.aggregator.state import FleetState
+
+    cfg = parse_config({"mqtt": {"host": mosquitto.host, "port": mosquitto.port, "protocol": "5"}})
+    stores = [SeriesStore(tmp_path / f"s{i}") for i in range(2)]
+    first = MqttIngest(cfg, Ingestor(FleetState(stores[0])), client_id="agg-same")
+    second = MqttIngest(cfg, Ingestor(FleetState(stores[1])), client_id="agg-same")
+    caplog.set_level(logging.WARNING, logger="nic_edge.fleet.aggregator.ingest")
+    try:
+        first.start()
+        assert first.subscribed.wait(10)
+        second.start()
+        deadline = time.monotonic() + 10
+        while "does another client use the client id 'agg-same'?" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        second.stop()
+        first.stop()
+        for st in stores:
+            st.close()
+    assert "does another client use the client id 'agg-same'?" in caplog.text
+    assert "--client-id or mqtt.client_id" in caplog.text

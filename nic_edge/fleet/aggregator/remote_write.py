@@ -104,8 +104,11 @@ class RemoteWriter(Service):
         while not self._stop.is_set():
             now = mono()
             if now >= next_sample:
-                self.sample()
                 next_sample = now + self.interval
+                try:
+                    self.sample()
+                except Exception:  # boundary: a bad sample must not end the history feed
+                    log.exception("remote write: sampling the fleet failed; next try in %.0f s", self.interval)
             if self.queue and now >= self._retry_at:
                 self.drain()
             wake = next_sample if not self.queue else min(next_sample, max(self._retry_at, mono()))
