@@ -3,4 +3,4 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.support.broker", "tests.support.chromium"]
+pytest_plugins = ["tests.support.broker", "tests.support.chromium", "tests.support.prometheus"]

@@ -282,13 +282,13 @@ def main() -> int:
     # Every figure depends on the CPU: print its model and int8 dot-product features.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from nic_edge.core.cpuinfo import cpu_banner  # noqa: E402
-    print(cpu_banner(), flush=True)
-    if args.child == "aggregator":
+    if args.child == "aggregator":  # its first stdout line must be "ready" (the parent reads it)
         return aggregator_child(args)
     if args.child == "publisher":
         import pickle
         publish_all(args.port, pickle.loads(Path(args.file).read_bytes()))
         return 0
+    print(cpu_banner(), flush=True)
     json_lib = "stdlib json" if args.no_orjson else "orjson" if _has_orjson() else "stdlib json (orjson not installed)"
     print(f"decoder/encoder: {json_lib}; interpreter {sys.executable} (Python {platform.python_version()}); "
           f"aggregator clock: {args.clock}; load average {os.getloadavg()[0]:.2f}", flush=True)

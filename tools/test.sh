@@ -4,9 +4,11 @@
 #
 # Quiet on purpose: apt and dpkg output goes to a log shown only when something fails. Nothing
 # installed here starts or enables a service (mosquitto's own service is stopped and disabled;
-# the tests start their own brokers on free ports). promtool comes out of Debian's `prometheus`
-# package without installing it: `apt-get download` + `dpkg-deb -x` extract the one binary into
-# the test venv, so no Prometheus server, no postinst, no service, nothing outside the venv.
+# the tests start their own brokers on free ports). promtool and the prometheus server (the
+# remote-write test starts its own on a free port) come out of Debian's `prometheus` package
+# without installing it: `apt-get download` + `dpkg-deb -x` extract the two binaries into the
+# test venv (~95 MB), so no postinst, no service, no web-UI JavaScript packages, nothing outside
+# the venv. Done once; later runs find them there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -52,13 +54,17 @@ if [ ! -x "$VENV/bin/python" ]; then
   say "creating $VENV"
   "$PY" -m venv "$VENV"
 fi
-if ! command -v promtool >/dev/null 2>&1 && [ ! -x "$VENV/bin/promtool" ]; then
-  say "extracting promtool from Debian's prometheus package (not installing it)"
+prom_need=()
+for b in promtool prometheus; do
+  command -v "$b" >/dev/null 2>&1 || [ -x "$VENV/bin/$b" ] || prom_need+=("$b")
+done
+if [ ${#prom_need[@]} -gt 0 ]; then
+  say "extracting ${prom_need[*]} from Debian's prometheus package (19 MB download; not installing it)"
   [ "$updated" = yes ] || [ -n "$(ls /var/lib/apt/lists/*_Packages 2>/dev/null | head -n 1)" ] || quiet $SUDO apt-get update -qq
   tmp=$(mktemp -d)
   (cd "$tmp" && quiet apt-get download prometheus)
   quiet dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
-  install -m 755 "$tmp/x/usr/bin/promtool" "$VENV/bin/promtool"
+  for b in "${prom_need[@]}"; do install -m 755 "$tmp/x/usr/bin/$b" "$VENV/bin/$b"; done
   rm -rf "$tmp"
 fi
 # editable install: redone only when pyproject.toml (dependencies, entry points) changed

@@ -19,6 +19,12 @@ def build_parser() -> argparse.ArgumentParser:
     version_action(p)
     p.add_argument("--config", metavar="FILE", help="config with [mqtt] and [aggregator] sections")
     p.add_argument("--out", metavar="DIR", help="output directory (default aggregator.out_dir)")
+    p.add_argument("--client-id", metavar="ID",
+                   help="MQTT client id, i.e. this aggregator's persistent session (default mqtt.client_id, "
+                        "else nic-aggregator-<hostname>); each of several aggregators needs its own")
+    p.add_argument("--state-dir", metavar="DIR",
+                   help="this aggregator's own state (LMDB) dir (default aggregator.data_dir, else <out>/.state); "
+                        "locked while it runs")
     p.add_argument("--once", action="store_true", help="render once from stored state and exit")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     return p

@@ -53,6 +53,12 @@ def _tier(v: str) -> str | None:
     return None if v == "auto" or v in TIER_NAMES else "must be 'auto' or one of " + ", ".join(TIER_NAMES)
 
 
+def _http_url(v: str) -> str | None:
+    if v == "" or (v.startswith(("http://", "https://")) and len(v) > 8 and not any(c.isspace() for c in v)):
+        return None
+    return "must be an http:// or https:// URL (or empty for off)"
+
+
 def _topic_prefix(v: str) -> str | None:
     if not v or any(c in v for c in "+#") or v.startswith("/") or v.endswith("/"):
         return "must be a non-empty MQTT topic without '+', '#' or leading/trailing '/'"
@@ -183,7 +189,16 @@ class AggregatorConfig:
     ack_after_commit: str = _opt("auto", _one_of("auto", "on", "off"),
                                  "acknowledge snapshots only once committed (none lost if killed); auto = on with MQTT 5")
     commit_interval_s: float = _opt(0.5, _range(0.05, 60), "LMDB commit + fsync interval")
+    session_expiry_s: int = _opt(86400, _range(0, 4294967295),
+                                 "MQTT 5: the broker keeps this aggregator's session (queued snapshots) this long while it is away")
     max_devices: int = _opt(2000, _range(1, 1_000_000), "device ids held; beyond, new ids are ignored")
+    remote_write_url: str = _opt("", _http_url, "Prometheus remote-write URL for fleet series "
+                                 "(e.g. http://prom:9090/api/v1/write); empty = off")
+    remote_write_interval_s: float = _opt(30.0, _range(1, 3600), "seconds between remote-write samples")
+    remote_write_timeout_s: float = _opt(10.0, _range(0.5, 300), "HTTP timeout per remote-write request")
+    remote_write_queue: int = _opt(120, _range(1, 100000),
+                                   "batches waiting while Prometheus is unreachable; beyond, the oldest are dropped")
+    remote_write_bearer_token_file: str = _opt("", None, "file holding a bearer token for remote write (optional)")
     unknown_expire_s: float = _opt(3600.0, _range(1, 1e8), "forget ids that never sent info/metrics, silent this long")
 
 

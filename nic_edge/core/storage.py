@@ -206,7 +206,8 @@ def open_env(
     return OpenedEnv(env, path, recovered=True, moved_to=moved, reason=reason)
 
 
-def atomic_write_bytes(path: Path | str, data: bytes, mode: int = 0o644, durable: bool = True) -> None:
+def atomic_write_bytes(path: Path | str, data: bytes, mode: int = 0o644, durable: bool = True,
+                       tmp_tag: str = "") -> None:
     """Write ``data`` so that ``path`` holds either the old or the new content after a crash.
 
     ``durable=False`` skips the fsyncs: readers still never see a half-written file, but a power
@@ -214,10 +215,12 @@ def atomic_write_bytes(path: Path | str, data: bytes, mode: int = 0o644, durable
     spares an SD card).
 
     Temp file in the same directory, fsync, ``os.replace``, then fsync of the directory so the
-    rename itself survives a power cut.
+    rename itself survives a power cut. ``tmp_tag`` goes into the temp name (``.NAME.~TAG~XXXX.tmp``)
+    so that a writer sharing the directory with others can find its own leftovers.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    prefix = f".{path.name}.~{tmp_tag}~" if tmp_tag else f".{path.name}."
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -127,8 +127,8 @@ def write_agg_config(path: Path, broker: Any, out: Path, **agg: Any) -> Path:
     return path
 
 
-def start_aggregator(config: Path, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "nic_edge.cli.aggregator", "--config", str(config), "-v"],
+def start_aggregator(config: Path, log: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "nic_edge.cli.aggregator", "--config", str(config), "-v", *extra],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(log, "ab"))
 
 

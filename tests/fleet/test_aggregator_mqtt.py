@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -25,22 +24,6 @@ SECRET = "webhook-s3cret"
 
 def by_id(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {d["id"]: d for d in doc["devices"]}
-
-
-@pytest.fixture
-def stop_procs() -> Any:
-    procs: list[Any] = []
-    yield procs
-    for p in procs:
-        if isinstance(p, subprocess.Popen):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-        else:
-            p.close()
 
 
 def test_fleet_dashboard_end_to_end(tmp_path: Path, mosquitto: Broker, stop_procs: list[Any]) -> None:

@@ -33,6 +33,17 @@ def find_mosquitto() -> str | None:
     return None
 
 
+def terminate(proc: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM, wait up to ``timeout``, then SIGKILL (shared by the server fixtures)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -124,13 +135,7 @@ class Broker:
         """SIGTERM (mosquitto saves its persistence file on the way out), then wait."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc, 5)
         if self.proc.stderr:
             self.proc.stderr.close()
         self.proc = None

@@ -227,6 +227,7 @@ class MqttIngest(Service):
         self.subscribed = threading.Event()
         self._client: Any = None
         self._logged: str | None = None
+        self._connected_at = -1e18  # monotonic time of the last CONNACK
         # shown on the dashboard: an unreachable broker must not read as an empty fleet
         self.broker: dict[str, Any] = {"address": f"{cfg.mqtt.host}:{cfg.mqtt.port}", "state": "connecting",
                                        "since": time.time(), "error": None, "failures": 0}
@@ -271,7 +272,8 @@ class MqttIngest(Service):
             from paho.mqtt.packettypes import PacketTypes  # noqa: PLC0415 - lazy paho
             from paho.mqtt.properties import Properties  # noqa: PLC0415
             props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = 86400  # the broker queues QoS 1 traffic while we restart
+            # the broker queues QoS 1 traffic while we restart (or are killed)
+            props.SessionExpiryInterval = self.cfg.aggregator.session_expiry_s
             if self.hold_acks:
                 props.ReceiveMaximum = 65535  # unacknowledged messages the broker may send us
             kw.update(clean_start=False, properties=props)
@@ -285,6 +287,7 @@ class MqttIngest(Service):
             self._log_once(f"broker {self.broker['address']} refused the connection: {rc}")
             return
         self._logged = None
+        self._connected_at = time.monotonic()
         self._set_broker("connected", None)
         log.info("connected to %s:%s, subscribing to %s", self.cfg.mqtt.host, self.cfg.mqtt.port, self.filters)
         if self.hold_acks:
@@ -303,7 +306,13 @@ class MqttIngest(Service):
         self.connected.clear()
         if not self._stop.is_set():
             self._set_broker("disconnected", str(rc))
-            self._log_once(f"disconnected from broker {self.broker['address']}: {rc}; reconnecting")
+            # MQTT 5 "Session taken over" (142), or (mosquitto 2.0 just closes the socket) a
+            # connection dropped within seconds of its CONNACK: most likely a second client with
+            # the same client id, i.e. two aggregators sharing one; they would take turns forever
+            taken = getattr(rc, "value", None) == 142 or time.monotonic() - self._connected_at < 10.0
+            self._log_once(f"disconnected from broker {self.broker['address']}: {rc}; reconnecting" + (
+                f" (dropped right after connecting: does another client use the client id {self.client_id!r}? "
+                "give each aggregator its own, --client-id or mqtt.client_id)" if taken else ""))
 
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:
         # paho's retry loop swallows the OSError (refused, no route, DNS): say so, once per state

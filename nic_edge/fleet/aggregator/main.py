@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import socket
 import time
 from pathlib import Path
 
-from nic_edge.core.config import Config, file_in_config
+from nic_edge.core.config import Config, file_in_config, read_secret
 from nic_edge.core.lifecycle import Runtime, Service
 from nic_edge.errors import ConfigError
+from nic_edge.fleet.aggregator import instance
 from nic_edge.fleet.aggregator.render import Renderer
 from nic_edge.fleet.aggregator.series import SeriesStore
 from nic_edge.fleet.aggregator.state import FleetState
@@ -110,6 +113,8 @@ def paths(args: argparse.Namespace, cfg: Config) -> tuple[Path, Path]:
         raise ConfigError([("aggregator.out_dir", "no output directory: pass --out DIR or set aggregator.out_dir")],
                           cfg.source)
     out = Path(out_s) if getattr(args, "out", None) else file_in_config(cfg, out_s)
+    if getattr(args, "state_dir", None):
+        return out, Path(args.state_dir)
     data = file_in_config(cfg, cfg.aggregator.data_dir) if cfg.aggregator.data_dir else out / ".state"
     return out, data
 
@@ -117,21 +122,30 @@ def paths(args: argparse.Namespace, cfg: Config) -> tuple[Path, Path]:
 def run_aggregator(args: argparse.Namespace, cfg: Config) -> int:
     out, data = paths(args, cfg)
     a = cfg.aggregator
-    store = SeriesStore(data)
-    try:
-        state = FleetState(store, max_devices=a.max_devices, unknown_expire_s=a.unknown_expire_s)
-        renderer = Renderer(state, out, a.render_interval_s, a.offline_after_s)
-        if getattr(args, "once", False):
-            renderer.run_analytics(report=True)
-            renderer.render(all_pages=True)
-            print(f"rendered {len(state.devices)} devices into {out}")
-            return 0
-        return _serve(cfg, state, renderer)
-    finally:
-        store.close()
+    once = getattr(args, "once", False)
+    client = instance.client_id(args, cfg)
+    ident = {"id": client, "host": socket.gethostname(), "pid": os.getpid(), "tag": instance.tag_of(client)}
+    # one state dir per serving aggregator (--once only reads it and may run beside one)
+    with instance.InstanceLock(data) as lock:
+        if not once:
+            lock.acquire(client)
+        store = SeriesStore(data)
+        try:
+            state = FleetState(store, max_devices=a.max_devices, unknown_expire_s=a.unknown_expire_s)
+            renderer = Renderer(state, out, a.render_interval_s, a.offline_after_s,
+                                instance=None if once else ident)
+            if once:
+                renderer.run_analytics(report=True)
+                renderer.render(all_pages=True)
+                print(f"rendered {len(state.devices)} devices into {out}")
+                return 0
+            instance.clear_leftovers(out, ident["tag"])
+            return _serve(cfg, state, renderer, client)
+        finally:
+            store.close()
 
 
-def _serve(cfg: Config, state: FleetState, renderer: Renderer) -> int:
+def _serve(cfg: Config, state: FleetState, renderer: Renderer, client_id: str) -> int:
     from nic_edge.fleet.aggregator.ingest import Ingestor, MqttIngest  # noqa: PLC0415 - paho only when serving
     from nic_edge.fleet.aggregator.notify import Notifier  # noqa: PLC0415
     from nic_edge.fleet.aggregator.prom import MetricsServer  # noqa: PLC0415
@@ -148,7 +162,13 @@ def _serve(cfg: Config, state: FleetState, renderer: Renderer) -> int:
         runtime.add(notifier)
     if a.metrics_port:
         runtime.add(MetricsServer(a.metrics_bind, a.metrics_port, renderer.model))
-    mqtt = runtime.add(MqttIngest(cfg, ingestor))
+    if a.remote_write_url:
+        from nic_edge.fleet.aggregator.remote_write import RemoteWriter  # noqa: PLC0415
+        token = read_secret(cfg, "aggregator.remote_write_bearer_token_file") \
+            if a.remote_write_bearer_token_file else None
+        runtime.add(RemoteWriter(a.remote_write_url, renderer.model, client_id, a.remote_write_interval_s,
+                                 a.remote_write_timeout_s, a.remote_write_queue, token))
+    mqtt = runtime.add(MqttIngest(cfg, ingestor, client_id=client_id))
     renderer.broker = lambda: mqtt.broker  # the dashboard shows the connection's state
     restore = runtime.install_signal_handlers()
     try:

@@ -41,36 +41,44 @@ def _val(v: Any) -> str | None:
     return None
 
 
-def exposition(rows: list[dict[str, Any]], fleet: dict[str, Any]) -> str:
-    out: list[str] = []
+Family = tuple[str, str, str, list[tuple[dict[str, str], float]]]  # name, help, type, [(labels, value)]
 
-    def fam(name: str, doc: str, kind: str = "gauge") -> None:
-        out.append(f"# HELP {name} {doc}")
-        out.append(f"# TYPE {name} {kind}")
 
-    fam("nic_fleet_devices", "Devices known to the aggregator by state")
-    out.append(f'nic_fleet_devices{{state="online"}} {fleet["online"]}')
-    out.append(f'nic_fleet_devices{{state="offline"}} {fleet["offline"]}')
-    fam("nic_fleet_alerts_active", "Alerts firing across the fleet")
-    out.append(f"nic_fleet_alerts_active {fleet['alerts_active']}")
-    fam("nic_fleet_answer_latency_seconds", "Fleet answer latency quantiles (merged device histograms, 10 min)")
-    for q, key in (("0.5", "latency_p50_ms"), ("0.95", "latency_p95_ms"), ("0.99", "latency_p99_ms")):
-        if fleet.get(key) is not None:
-            out.append(f'nic_fleet_answer_latency_seconds{{quantile="{q}"}} {fleet[key] / 1000.0!r}')
-    fam("nic_fleet_ingest_messages_total", "Messages handled by the aggregator by result", "counter")
-    for k in ("messages", "alerts", "duplicates", "bad"):
-        out.append(f'nic_fleet_ingest_messages_total{{result="{k}"}} {fleet["ingest"][k]}')
+def families(rows: list[dict[str, Any]], fleet: dict[str, Any]) -> list[Family]:
+    """The fleet's series, shared by ``/metrics`` (``exposition``) and remote write (remote_write.py)."""
+    out: list[Family] = [
+        ("nic_fleet_devices", "Devices known to the aggregator by state", "gauge",
+         [({"state": "online"}, fleet["online"]), ({"state": "offline"}, fleet["offline"])]),
+        ("nic_fleet_alerts_active", "Alerts firing across the fleet", "gauge", [({}, fleet["alerts_active"])]),
+        ("nic_fleet_answer_latency_seconds", "Fleet answer latency quantiles (merged device histograms, 10 min)",
+         "gauge", [({"quantile": q}, fleet[key] / 1000.0)
+                   for q, key in (("0.5", "latency_p50_ms"), ("0.95", "latency_p95_ms"), ("0.99", "latency_p99_ms"))
+                   if fleet.get(key) is not None]),
+        ("nic_fleet_ingest_messages_total", "Messages handled by the aggregator by result", "counter",
+         [({"result": k}, fleet["ingest"][k]) for k in ("messages", "alerts", "duplicates", "bad")]),
+    ]
     for name, doc, key in _DEVICE_GAUGES:
-        fam(name, doc)
+        samples = []
         for r in rows:
             v = r.get(key)
             if key == "latency_p95_ms":
                 v = None if v is None else v / 1000.0
             elif key == "alerts_active":
                 v = len(v)
-            s = _val(v)
-            if s is not None:
-                out.append(f'{name}{{device="{_esc(r["id"])}",tier="{_esc(r["tier"] or "")}"}} {s}')
+            if _val(v) is not None:
+                samples.append(({"device": r["id"], "tier": r["tier"] or ""}, float(v)))
+        out.append((name, doc, "gauge", samples))
+    return out
+
+
+def exposition(rows: list[dict[str, Any]], fleet: dict[str, Any]) -> str:
+    out: list[str] = []
+    for name, doc, kind, samples in families(rows, fleet):
+        out.append(f"# HELP {name} {doc}")
+        out.append(f"# TYPE {name} {kind}")
+        for labels, v in samples:
+            lab = ",".join(f'{k}="{_esc(x)}"' for k, x in labels.items())
+            out.append(f"{name}{{{lab}}} {_val(v)}" if lab else f"{name} {_val(v)}")
     return "\n".join(out) + "\n"
 
 

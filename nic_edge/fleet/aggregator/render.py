@@ -1,7 +1,10 @@
 """Render the static dashboard: index.html, fleet.json, devices/<id>.html, atomically.
 
 Every file is written to a temp file in the same directory and ``os.replace``d, so a web server
-or a browser never sees half a page. No fsync: the dashboard is re-derived from the LMDB store
+or a browser never sees half a page. Several aggregators may render into one directory
+(active-active, docs/FLEET_HA.md): each names its temp files with its own tag, each writes whole
+files of its own complete copy of the fleet, and ``fleet.json`` says which one rendered it
+(``rendered_by``). No fsync: the dashboard is re-derived from the LMDB store
 at the next render, and 1,000 fsyncs per cycle would cost more than the render itself.
 
 The overview and fleet.json are rebuilt every cycle. Device pages are rebuilt at once when
@@ -30,16 +33,20 @@ from nic_edge.fleet.aggregator.trends import fleet_trends
 log = logging.getLogger(__name__)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, tag: str = "") -> None:
     """Temp file + rename, no fsync: re-rendered every few seconds, so durability buys nothing."""
-    atomic_write_bytes(path, data, durable=False)
+    atomic_write_bytes(path, data, durable=False, tmp_tag=tag)
 
 
 class Renderer:
     def __init__(self, state: FleetState, out: Path, render_interval_s: float = 10.0,
                  offline_after_s: float = 0.0, page_interval_s: float = 60.0,
-                 broker: Callable[[], dict[str, Any]] | None = None) -> None:
+                 broker: Callable[[], dict[str, Any]] | None = None,
+                 instance: dict[str, Any] | None = None) -> None:
         self.state = state
+        # {"id", "tag", ...}: which aggregator renders (fleet.json ``rendered_by``; temp file tag)
+        self.instance = instance
+        self.tag = (instance or {}).get("tag", "")
         self.broker = broker  # the live connection's state; None: rendered from stored data only
         self.out = Path(out)
         self.interval = render_interval_s
@@ -117,9 +124,11 @@ class Renderer:
         self._remove_forgotten()
         rows, fleet, _ = self.model(now)
         doc = {"generated_at": now, "devices": rows, "fleet": fleet, "broker": self.broker_state()}
+        if self.instance is not None:
+            doc["rendered_by"] = {k: v for k, v in self.instance.items() if k != "tag"}
         # index.html first: whoever polls fleet.json then finds the page of the same render
-        write_atomic(self.out / "index.html", self.index_html(rows, fleet, now).encode())
-        write_atomic(self.out / "fleet.json", json.dumps(doc, separators=(",", ":"), allow_nan=False).encode())
+        self.write(self.out / "index.html", self.index_html(rows, fleet, now).encode())
+        self.write(self.out / "fleet.json", json.dumps(doc, separators=(",", ":"), allow_nan=False).encode())
         t1 = time.perf_counter()
         with self.state.lock:
             urgent, touched = set(self.state.urgent), set(self.state.touched)
@@ -158,7 +167,7 @@ class Renderer:
         self.trends = fleet_trends(self.state.store, [r["id"] for r in rows], events, now)
         if report:
             fleet["anomalies"] = self.analytics["anomalies"]
-            analytics.write_report(self.out, self.analytics, rows, fleet, write_atomic)
+            analytics.write_report(self.out, self.analytics, rows, fleet, self.write)
         return self.analytics
 
     def broker_state(self) -> dict[str, Any] | None:
@@ -170,4 +179,7 @@ class Renderer:
     def device_page(self, r: dict[str, Any], now: float) -> None:
         from nic_edge.fleet.aggregator.device_page import device_html  # noqa: PLC0415 - keeps modules small
         text = device_html(self, r, now)
-        write_atomic(self.out / "devices" / H.page_name(r["id"]), text.encode())
+        self.write(self.out / "devices" / H.page_name(r["id"]), text.encode())
+
+    def write(self, path: Path, data: bytes) -> None:
+        write_atomic(path, data, self.tag)
