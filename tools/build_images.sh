@@ -81,12 +81,18 @@ fi
 tag_latest "$BASE" "$BASE_TAG"
 
 # --- Python staging: wheels installed by the host's pip for the image's python3.11 ----------------
+# the host's pip picks wheels for this very python3.11/glibc 2.36 (Debian bookworm, as the image);
+# another architecture names its wheel tags explicitly (glibc <= 2.36)
+PLATFORM_ARGS=()
+if [ "$(dpkg --print-architecture)" != "$ARCH" ]; then
+  PLATFORM_ARGS=(--python-version 3.11 --implementation cp --abi cp311 --abi abi3 --abi none --platform any)
+  for g in 2014 _2_27 _2_28 _2_31 _2_34 _2_35 _2_36; do PLATFORM_ARGS+=(--platform "manylinux${g}_$PYARCH"); done
+fi
 stage_python() {  # $1 = staging dir, $2.. = pip arguments
   local dir=$1; shift
   rm -rf "$dir"; mkdir -p "$dir"
-  python3 -m pip install --disable-pip-version-check -q --no-warn-script-location \
-    --target "$dir/opt/nic-edge/lib" --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311 --abi abi3 --abi none \
-    --platform "manylinux2014_$PYARCH" --platform "manylinux_2_28_$PYARCH" --platform any "$@" \
+  python3 -m pip install --disable-pip-version-check -q --no-warn-script-location --root-user-action=ignore \
+    --target "$dir/opt/nic-edge/lib" --only-binary=:all: "${PLATFORM_ARGS[@]}" "$@" \
     || { say "pip failed for $dir"; exit 1; }
   # console scripts are not used (their shebang names the build host's interpreter): the images
   # run `python3 -m nic_edge...`; bytecode is compiled at image path /opt/nic-edge/lib so a
