@@ -10,7 +10,8 @@
 #
 # Env: NIC_FLEET_DIR (stack dir: config, secrets, data, dashboard; default containers/fleet),
 #      NIC_MQTT_PORT (1883), NIC_DASHBOARD_PORT (8088), NIC_AGG_A_PORT (9108), NIC_AGG_B_PORT
-#      (9109): loopback ports; NIC_RENDER_INTERVAL (10 s); NIC_COMPOSE (default podman-compose,
+#      (9109): loopback ports; NIC_RENDER_INTERVAL (10 s), NIC_COMMIT_INTERVAL (0.5 s: the
+#      aggregators' LMDB commit, i.e. acknowledgement, interval); NIC_COMPOSE (default podman-compose,
 #      else `docker compose`); NIC_FLEET_PROJECT (compose project name, default nic-fleet).
 # CONTAINERS_CONF defaults to containers/containers.conf (runc, cgroupfs, no default ulimits).
 set -euo pipefail
@@ -71,6 +72,7 @@ init() {
   local name
   for name in a b; do
     sed -e "s/@NAME@/$name/" -e "s/@RENDER_INTERVAL@/${NIC_RENDER_INTERVAL:-10}/" \
+        -e "s/@COMMIT_INTERVAL@/${NIC_COMMIT_INTERVAL:-0.5}/" \
       containers/fleet-config/aggregator.toml.in > "$FLEET/config/aggregator-$name.toml"
   done
   add_user nic-aggregator

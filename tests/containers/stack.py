@@ -54,13 +54,14 @@ def wait_for(pred: Callable[[], Any], timeout: float, what: str, step: float = 0
 class Stack:
     """One compose project in its own stack dir: broker, aggregator-a/-b, dashboard."""
 
-    def __init__(self, base: Path, render_interval: float = 2.0) -> None:
+    def __init__(self, base: Path, render_interval: float = 2.0, commit_interval: float = 0.5) -> None:
         self.dir = base / "fleet"
         self.project = f"nic-ct-{os.getpid()}"
         self.render_interval = render_interval
         self.ports = {k: free_port() for k in ("mqtt", "dashboard", "agg_a", "agg_b")}
         self.env = dict(os.environ, CONTAINERS_CONF=str(CONF), NIC_FLEET_DIR=str(self.dir),
                         NIC_FLEET_PROJECT=self.project, NIC_RENDER_INTERVAL=str(render_interval),
+                        NIC_COMMIT_INTERVAL=str(commit_interval),
                         NIC_MQTT_PORT=str(self.ports["mqtt"]), NIC_DASHBOARD_PORT=str(self.ports["dashboard"]),
                         NIC_AGG_A_PORT=str(self.ports["agg_a"]), NIC_AGG_B_PORT=str(self.ports["agg_b"]))
         self.devices: list[Device] = []

@@ -25,7 +25,9 @@ IMAGES = ("localhost/nic-edge-aggregator:latest", "localhost/nic-edge-device:lat
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     base = tmp_path_factory.mktemp("stack")
-    s = Stack(base, render_interval=2.0)
+    # a long commit interval keeps ~3 snapshots per device delivered but not yet committed (so not
+    # yet acknowledged) at any moment: the aggregator kill below always lands on some
+    s = Stack(base, render_interval=2.0, commit_interval=3.0)
     try:
         s.up()
         for dev in DEVICES:
