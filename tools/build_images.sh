@@ -61,7 +61,13 @@ if [ "$PRINT_TAGS" = yes ]; then
   echo "base=$BASE_TAG aggregator=$AGG_TAG device=$DEV_TAG broker=$BRK_TAG"; exit 0
 fi
 exists() { podman image exists "$1"; }
-tag_latest() { podman tag "$1:$2" "$1:latest"; }
+tag_latest() {  # move :latest to this build and untag older builds (their layers go once unused)
+  local t
+  podman tag "$1:$2" "$1:latest"
+  for t in $(podman images --format '{{.Tag}}' "$1"); do
+    case "$t" in latest|"$2") ;; *) podman rmi "$1:$t" >/dev/null 2>&1 || true ;; esac
+  done
+}
 
 # --- base: debootstrap minbase + python3 + tini, imported ----------------------------------------
 BASE=localhost/nic-edge-base
