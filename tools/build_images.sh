@@ -14,7 +14,9 @@
 # host with its pip (same Debian python3.11 as the image) into a staging tree that the
 # Containerfiles COPY, so no RUN step needs the network except the broker's apt-get.
 #
-# Usage: bash tools/build_images.sh [--print-tags] [--arch amd64]
+# Usage: bash tools/build_images.sh [--print-tags] [--arch amd64|arm64]
+#   --arch arm64 on an amd64 host needs qemu-user-static with binfmt_misc (debootstrap's second
+#   stage and the broker's RUN execute arm64 binaries); its tags end in -arm64 (`:latest-arm64`).
 # Env:   NIC_EDGE_IMAGE_CACHE (default /var/tmp/nic-edge-images: rootfs tarball, wheel staging)
 #        CONTAINERS_CONF (default containers/containers.conf: runc, cgroupfs, no default ulimits)
 set -euo pipefail
@@ -24,7 +26,7 @@ export CONTAINERS_CONF=${CONTAINERS_CONF:-$ROOT/containers/containers.conf}
 CACHE=${NIC_EDGE_IMAGE_CACHE:-/var/tmp/nic-edge-images}
 MIRROR=${NIC_EDGE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
-ARCH=amd64
+ARCH=$(dpkg --print-architecture 2>/dev/null || echo amd64)
 PRINT_TAGS=no
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -36,7 +38,14 @@ while [ $# -gt 0 ]; do
   shift
 done
 case "$ARCH" in amd64) PYARCH=x86_64 ;; arm64) PYARCH=aarch64 ;; *) PYARCH=unknown ;; esac
-[ "$ARCH" = amd64 ] || { echo "build_images.sh: only --arch amd64 is built here (arm64: see docs/CONTAINERS.md)" >&2; exit 2; }
+[ "$PYARCH" != unknown ] || { echo "build_images.sh: --arch amd64 or arm64" >&2; exit 2; }
+SUFFIX=""
+if [ "$(dpkg --print-architecture)" != "$ARCH" ]; then
+  SUFFIX="-$ARCH"
+  [ -e "/proc/sys/fs/binfmt_misc/qemu-$PYARCH" ] || {
+    echo "build_images.sh: --arch $ARCH on this host needs qemu-user-static and binfmt_misc" \
+         "(apt-get install qemu-user-static binfmt-support; see docs/CONTAINERS.md)" >&2; exit 2; }
+fi
 say() { echo "build_images.sh: $*" >&2; }
 mkdir -p "$CACHE"
 
@@ -52,20 +61,23 @@ src_hash() {
       [ -f "$f" ] && { echo "$f"; cat "$f"; }
     done | sha256sum | cut -c1-12
 }
-BASE_TAG=$(echo "$SUITE $ARCH $MIRROR" | cat - containers/base/* | sha256sum | cut -c1-12)
+BASE_TAG=$(echo "$SUITE $ARCH $MIRROR" | cat - containers/base/* | sha256sum | cut -c1-12)$SUFFIX
 SRC=$(src_hash)
-AGG_TAG=$(echo "$BASE_TAG $SRC" | cat - containers/aggregator.Containerfile containers/requirements-aggregator.txt containers/healthcheck.py | sha256sum | cut -c1-12)
-DEV_TAG=$(echo "$BASE_TAG $SRC" | cat - containers/device.Containerfile containers/healthcheck.py | sha256sum | cut -c1-12)
-BRK_TAG=$(echo "$BASE_TAG" | cat - containers/broker.Containerfile containers/healthcheck_tcp.py | sha256sum | cut -c1-12)
+AGG_TAG=$(echo "$BASE_TAG $SRC" | cat - containers/aggregator.Containerfile containers/requirements-aggregator.txt containers/healthcheck.py | sha256sum | cut -c1-12)$SUFFIX
+DEV_TAG=$(echo "$BASE_TAG $SRC" | cat - containers/device.Containerfile containers/healthcheck.py | sha256sum | cut -c1-12)$SUFFIX
+BRK_TAG=$(echo "$BASE_TAG" | cat - containers/broker.Containerfile containers/healthcheck_tcp.py | sha256sum | cut -c1-12)$SUFFIX
 if [ "$PRINT_TAGS" = yes ]; then
   echo "base=$BASE_TAG aggregator=$AGG_TAG device=$DEV_TAG broker=$BRK_TAG"; exit 0
 fi
 exists() { podman image exists "$1"; }
 tag_latest() {  # move :latest to this build and untag older builds (their layers go once unused)
   local t
-  podman tag "$1:$2" "$1:latest"
+  podman tag "$1:$2" "$1:latest$SUFFIX"
   for t in $(podman images --format '{{.Tag}}' "$1"); do
-    case "$t" in latest|"$2") ;; *) podman rmi "$1:$t" >/dev/null 2>&1 || true ;; esac
+    case "$t" in "latest$SUFFIX"|"$2") continue ;; esac
+    if [ -n "$SUFFIX" ]; then [[ "$t" == *"$SUFFIX" ]] || continue
+    else [[ "$t" == *-* ]] && continue; fi  # another architecture's tags are left alone
+    podman rmi "$1:$t" >/dev/null 2>&1 || true
   done
 }
 
@@ -81,7 +93,7 @@ if ! exists "$BASE:$BASE_TAG"; then
     || { tail -n 30 "$CACHE/debootstrap.log" >&2; exit 1; }
   chroot "$rootfs" /bin/sh -s < containers/base/slim.sh
   tar -C "$rootfs" --numeric-owner -cf "$CACHE/rootfs-$BASE_TAG.tar" .
-  podman import --change 'CMD ["/bin/sh"]' "$CACHE/rootfs-$BASE_TAG.tar" "$BASE:$BASE_TAG" >/dev/null
+  podman import --arch "$ARCH" --change 'CMD ["/bin/sh"]' "$CACHE/rootfs-$BASE_TAG.tar" "$BASE:$BASE_TAG" >/dev/null
   rm -rf "$rootfs" "$CACHE/rootfs-$BASE_TAG.tar"
 fi
 tag_latest "$BASE" "$BASE_TAG"
@@ -120,14 +132,14 @@ WHEEL=$(ls "$wheel_dir"/nic_edge-*.whl)
 build() {  # $1 image, $2 tag, $3 Containerfile, $4 context
   local img=$1 tag=$2 file=$3 ctx=$4
   say "building $img:$tag"
-  buildah build --quiet --layers --network host --format docker --build-arg "BASE=$BASE:$BASE_TAG" \
+  buildah build --quiet --layers --network host --arch "$ARCH" --format docker --build-arg "BASE=$BASE:$BASE_TAG" \
     -f "$file" -t "$img:$tag" "$ctx" >"$CACHE/build-${img##*/}.log" 2>&1 \
     || { say "buildah failed for $img"; tail -n 30 "$CACHE/build-${img##*/}.log" >&2; exit 1; }
 }
 
 AGG=localhost/nic-edge-aggregator
 if ! exists "$AGG:$AGG_TAG"; then
-  ctx=$CACHE/ctx-aggregator
+  ctx=$CACHE/ctx-aggregator$SUFFIX
   # the fleet side never imports the engine: no numpy/TFLite, and the model files are dropped
   stage_python "$ctx/root" --no-deps "$WHEEL" -r containers/requirements-aggregator.txt
   rm -rf "$ctx"/root/opt/nic-edge/lib/nic_edge/models/*.tflite "$ctx"/root/opt/nic-edge/lib/nic_edge/models/*.npy
@@ -137,7 +149,7 @@ tag_latest "$AGG" "$AGG_TAG"
 
 DEV=localhost/nic-edge-device
 if ! exists "$DEV:$DEV_TAG"; then
-  ctx=$CACHE/ctx-device
+  ctx=$CACHE/ctx-device$SUFFIX
   stage_python "$ctx/root" "$WHEEL"
   cp containers/healthcheck.py "$ctx"/; build "$DEV" "$DEV_TAG" containers/device.Containerfile "$ctx"
 fi
@@ -149,4 +161,4 @@ if ! exists "$BRK:$BRK_TAG"; then
 fi
 tag_latest "$BRK" "$BRK_TAG"
 
-podman images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^localhost/nic-edge-.*:latest' >&2
+podman images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "^localhost/nic-edge-.*:latest$SUFFIX " >&2
