@@ -129,7 +129,7 @@ def main() -> int:
                 f'[device]\nid = "bench-dev"\n[http]\nbind = "127.0.0.1"\nport = {hport}\n[mqtt]\nhost = "127.0.0.1"\n'
                 f'port = {ports["NIC_MQTT_PORT"]}\nusername = "bench-dev"\npassword_file = "/config/mqtt.password"\n')
             sh("chown", "-R", "10001:10001", str(home), env=env)
-            sh("podman", "rm", "-f", dev, env=env, check=False)
+            sh("podman", "rm", "-f", "-v", dev, env=env, check=False)
             sh("podman", "create", "--name", dev, "--network", "host", "--read-only", "--tmpfs", "/tmp",
                "-v", f"{home}/config:/config:ro", "-v", f"{home}/data:/data", "localhost/nic-edge-device:latest", env=env)
             url = f"http://127.0.0.1:{hport}/healthz"
@@ -144,7 +144,7 @@ def main() -> int:
         for svc, cid in list(services.items()) + [("device (1 box, MQTT on)", dev)]:
             print(f"  {svc:<22} {rss_mib(cid, env):6.1f} MiB")
     finally:
-        sh("podman", "rm", "-f", dev, env=env, check=False)
+        sh("podman", "rm", "-f", "-v", dev, env=env, check=False)
         sh("bash", "tools/fleet_stack.sh", "down", env=env, check=False)
         sh("podman", "network", "rm", "-f", f"{project}_default", env=env, check=False)
         shutil.rmtree(tmp, ignore_errors=True)

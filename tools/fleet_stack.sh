@@ -5,7 +5,8 @@
 #   bash tools/fleet_stack.sh init               write config, secrets, data dirs (kept if present)
 #   bash tools/fleet_stack.sh add-user NAME      a broker user (a device id, nic-fleet, ...): prints
 #                                                its password file for mqtt.password_file
-#   bash tools/fleet_stack.sh down               stop and remove the containers (data stays)
+#   bash tools/fleet_stack.sh down               stop and remove the containers (data stays in
+#                                                NIC_FLEET_DIR)
 #   bash tools/fleet_stack.sh compose ARGS...    any compose command (ps, logs, kill ...)
 #
 # Env: NIC_FLEET_DIR (stack dir: config, secrets, data, dashboard; default containers/fleet),
@@ -107,7 +108,8 @@ case "$cmd" in
     done
     echo "$FLEET/secrets/users/$1.password"
     ;;
-  down) compose down "$@" ;;
+  # -v: the containers' anonymous volumes only; the stack's state is in bind mounts and stays
+  down) compose down -v "$@" ;;
   compose) compose "$@" ;;
   -h|--help|'') sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; [ -n "$cmd" ] || exit 2 ;;
   *) say "unknown command $cmd (see --help)"; exit 2 ;;

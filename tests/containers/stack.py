@@ -97,7 +97,7 @@ class Stack:
 
     def down(self) -> None:
         for d in self.devices:
-            self.podman("rm", "-f", "-t", "5", d.name, check=False)
+            self.podman("rm", "-f", "-v", "-t", "5", d.name, check=False)
         run(["bash", "tools/fleet_stack.sh", "down"], env=self.env, check=False, timeout=300)
         self.podman("network", "rm", "-f", f"{self.project}_default", check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
