@@ -4,3 +4,8 @@
 from __future__ import annotations
 
 pytest_plugins = ["tests.support.broker", "tests.support.chromium", "tests.support.prometheus"]
+
+# The container tests (tests/containers: images, compose stack) need root podman and minutes of
+# build time: only `bash tools/test.sh --containers` runs them (it sets NIC_EDGE_CONTAINER_TESTS).
+if not __import__("os").environ.get("NIC_EDGE_CONTAINER_TESTS"):
+    collect_ignore = ["containers"]

@@ -9,8 +9,14 @@
 # without installing it: `apt-get download` + `dpkg-deb -x` extract the two binaries into the
 # test venv (~95 MB), so no postinst, no service, no web-UI JavaScript packages, nothing outside
 # the venv. Done once; later runs find them there.
+#
+# `bash tools/test.sh --containers [pytest args]` runs only the container tests instead
+# (tests/containers: builds the images, cached, and brings the compose stack up on loopback); it
+# also installs podman, buildah, podman-compose, debootstrap and runc with apt when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+CONTAINERS=no
+if [ "${1:-}" = "--containers" ]; then CONTAINERS=yes; shift; fi
 PY=${PYTHON:-python3}
 VENV=${NIC_EDGE_TEST_VENV:-.venv-test}
 LOG=$(mktemp -t nic-edge-test-setup.XXXXXX)
@@ -76,4 +82,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 export PATH="$PWD/$VENV/bin:$PATH"  # promtool when it lives in the venv
+if [ "$CONTAINERS" = yes ]; then
+  bash tools/container_deps.sh
+  export NIC_EDGE_CONTAINER_TESTS=1 CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/containers/containers.conf}
+  exec "$VENV/bin/python" -m pytest -q tests/containers "$@"
+fi
 exec "$VENV/bin/python" -m pytest -q "$@"

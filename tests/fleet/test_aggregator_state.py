@@ -209,6 +209,32 @@ def test_prometheus_exposition(tmp_path: Path) -> None:
         assert line.startswith("#") or re.fullmatch(r'[a-z_0-9]+(\{.*\})? \S+', line), line
 
 
+def test_metrics_server_serves_healthz_and_metrics(tmp_path: Path) -> None:
+    """The container HEALTHCHECK's route: a real server on a free loopback port."""
+    import urllib.error
+    import urllib.request
+
+    from nic_edge.fleet.aggregator.prom import MetricsServer
+
+    st, ing = make(tmp_path)
+    ing.handle("nic/dev-h/status", b"online", True)
+    ing.handle("nic/dev-h/metrics", sim.SimDevice("dev-h", seed=3).metrics_payload(NOW))
+    srv = MetricsServer("127.0.0.1", 0, Renderer(st, tmp_path / "o").model)
+    srv.start()
+    try:
+        base = f"http://127.0.0.1:{srv.port}"
+        with urllib.request.urlopen(base + "/healthz", timeout=5) as r:
+            assert r.status == 200 and r.headers["Content-Type"] == "application/json"
+            assert json.loads(r.read()) == {"status": "ok", "devices": 1}
+        with urllib.request.urlopen(base + "/metrics", timeout=5) as r:
+            assert b'nic_fleet_device_up{device="dev-h"' in r.read()
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(base + "/nope", timeout=5)
+        assert e.value.code == 404
+    finally:
+        srv.stop()
+
+
 def test_numbers_beyond_float_range_are_bad_payloads(tmp_path: Path) -> None:
     st = FleetState(SeriesStore(tmp_path / "s"), clock=Clock())
     ing = Ingestor(st, strict=True)  # the stdlib decoder reads any integer (orjson refuses these)

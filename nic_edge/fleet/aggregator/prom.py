@@ -1,10 +1,13 @@
 """Optional Prometheus ``/metrics`` endpoint with fleet gauges (stdlib http.server, own thread).
 
 Values come from the renderer's model (the same numbers as fleet.json), recomputed per scrape.
+``/healthz`` on the same port answers the container HEALTHCHECK (containers/): 200 with the
+device count once the model can be computed, i.e. the state is readable.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -95,13 +98,17 @@ class MetricsServer(Service):
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server API
-                if self.path.split("?")[0] != "/metrics":
+                path = self.path.split("?")[0]
+                if path not in ("/metrics", "/healthz"):
                     self.send_error(404)
                     return
                 rows, fleet, _ = model(time.time())
-                body = exposition(rows, fleet).encode()
+                if path == "/healthz":
+                    body, ctype = json.dumps({"status": "ok", "devices": len(rows)}).encode(), "application/json"
+                else:
+                    body, ctype = exposition(rows, fleet).encode(), "text/plain; version=0.0.4; charset=utf-8"
                 self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
