@@ -5,10 +5,10 @@
 #                                              (default: the checkout this script sits in)
 #   sudo sh firmware/install.sh --aggregator   also install nic-aggregator.service (not enabled)
 #
-# Installs system packages, creates the system user nic-edge, a venv with the package (system
-# numpy reused: building it on a Pi Zero takes hours), the systemd units, and enables
-# nic-edge.service and nic-edge-updater.service. Re-running upgrades the package and changes
-# nothing else.
+# Installs system packages, creates the system user nic-edge, a venv with the package, the
+# systemd units, and enables nic-edge.service and nic-edge-updater.service (on a booted box it
+# also starts them when a config is in place; in a chroot, e.g. while building an image, it only
+# enables them). Re-running upgrades the package and changes nothing else.
 #
 # Layout (the software updater, `nic-edge updater`, keeps it; docs/UPDATES.md):
 #   /opt/nic-edge/venvs/<version>/       one venv per installed version
@@ -93,9 +93,25 @@ if [ "$AGGREGATOR" = 1 ]; then
     install -m 0644 "$HERE/nic-aggregator.service" /etc/systemd/system/nic-aggregator.service
 fi
 rm -f /etc/nic-edge/NEEDS-INSTALL
-systemctl daemon-reload
-systemctl enable nic-edge.service nic-edge-updater.service
-if [ -f /etc/nic-edge/device.toml ]; then
-    systemctl restart nic-edge.service nic-edge-updater.service
-    echo "nic-edge started: systemctl status nic-edge; journalctl -u nic-edge -f"
+UNITS="nic-edge.service nic-edge-updater.service"
+# systemd runs this box (a booted Pi) or not (a chroot building an image, a container): there
+# only `systemctl enable` works, offline; daemon-reload and restart fail with "System has not
+# been booted with systemd as init system" and must not stop the install.
+if [ -d /run/systemd/system ] && ! systemd-detect-virt --quiet --chroot 2>/dev/null; then
+    systemctl daemon-reload
+    systemctl enable $UNITS
+    if [ -f /etc/nic-edge/device.toml ]; then
+        systemctl restart $UNITS
+        echo "nic-edge started: systemctl status nic-edge; journalctl -u nic-edge -f"
+    fi
+else
+    if ! systemctl enable $UNITS; then
+        # What `systemctl enable` does for WantedBy=multi-user.target, for a systemctl that
+        # cannot work offline.
+        mkdir -p /etc/systemd/system/multi-user.target.wants
+        for unit in $UNITS; do
+            ln -sfn "/etc/systemd/system/$unit" "/etc/systemd/system/multi-user.target.wants/$unit"
+        done
+    fi
+    echo "systemd is not running here (chroot or image build): $UNITS enabled, they start at the next boot"
 fi
