@@ -38,10 +38,13 @@ fi
 echo "== system packages"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-# python3-numpy from Debian is prebuilt for the Pi; lmdb/msgpack/psutil wheels come from PyPI or
-# piwheels, the python3-* packages below are fallbacks the venv can see.
-apt-get install -y --no-install-recommends python3 python3-venv python3-pip python3-numpy \
-    python3-lmdb python3-msgpack python3-psutil python3-cryptography ca-certificates
+# The venv sees Debian's python3-lmdb, python3-msgpack and python3-psutil (prebuilt for the Pi,
+# at or above pyproject's floors) and pip keeps them. numpy and cryptography come from PyPI or
+# piwheels as wheels instead: ai-edge-litert needs ml_dtypes, whose current releases need
+# numpy >= 2 (Bookworm has 1.24), and the package needs cryptography >= 41 (Bookworm has 38).
+# docs/PROVISIONING.md lists what an install really holds.
+apt-get install -y --no-install-recommends python3 python3-venv python3-pip \
+    python3-lmdb python3-msgpack python3-psutil ca-certificates
 
 echo "== user $SVC_USER"
 if ! id -u "$SVC_USER" >/dev/null 2>&1; then
