@@ -110,7 +110,9 @@ class Device:
             self.alerts.threaded = False
         self.notifier = Notifier()
         # The ping proves the HTTP surface is still up, not merely that a thread runs.
-        self.watchdog = self.runtime.add(WatchdogService(self.notifier, health=lambda: self.http.running))
+        self.watchdog = self.runtime.add(WatchdogService(
+            self.notifier, health=lambda: self.http.running,
+            status=lambda: f"serving on {self.where()}" if self.app.started else None))
 
     def _setup_mqtt(self, data: Path) -> None:
         from nic_edge.comms.outbox import Outbox
@@ -169,7 +171,7 @@ class Device:
             return
         self.app.started = True
         where = self.where()
-        self.notifier.status(f"serving on {where}")
+        self.watchdog.refresh_status()  # STATUS=serving on ...; re-sent by the watchdog when it changes
         if self.publisher is not None:
             self.publisher.refresh_info()
         log.info("nic-edge %s serving on %s (tier %s)", self.app.device_id, where, self.app.decision.name)

@@ -22,7 +22,7 @@ from typing import Any, Iterator
 import pytest
 
 from tests.support.broker import Broker, Subscriber, find_mosquitto, free_port
-from tests.system.vm import Agent, GuestError, Qemu, read_boot_file, require_host_tools
+from tests.system.vm import MQTT_GUEST_ADDRESS, Agent, GuestError, Qemu, read_boot_file, require_host_tools
 
 REPO = Path(__file__).resolve().parents[2]
 DEVICE = "sys-amd64"
@@ -162,7 +162,7 @@ def box(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
     (ws / "manuals" / "bilge-pump-bp40.txt").write_text(MANUAL)
     (ws / "device.toml").write_text(
         f'[device]\nid = "{DEVICE}"\ntier = "lite"\n[http]\nbind = "0.0.0.0"\nport = 8080\n'
-        '[mqtt]\nhost = "10.0.2.2"\nport = 1883\nmetrics_interval_s = 15\n')
+        f'[mqtt]\nhost = "{MQTT_GUEST_ADDRESS}"\nport = 1883\nmetrics_interval_s = 15\n')
     fleet = [str(Path(sys.executable).parent / "nic-fleet")]
     subprocess.run([*fleet, "keygen", "--out", str(ws / "fleet.key")], check=True, capture_output=True)
     t = time.monotonic()
@@ -182,6 +182,8 @@ def box(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
         if rc is None:
             vm.kill()
             pytest.fail(f"first boot did not reboot within {FIRST_BOOT_S} s\n" + vm.console_tail())
+        if rc != 0:  # -no-reboot: a guest reboot exits 0; anything else is qemu failing
+            pytest.fail(f"qemu failed in the first boot (exit {rc})\n" + vm.console_tail())
         figures["first_boot_s"] = round(vm.elapsed(), 1)
         b.first_boot_console = vm.console_text()
         b.cmdline_after_first_boot = read_boot_file(image, "cmdline.txt").strip()
@@ -195,15 +197,16 @@ def box(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
         figures["total_s"] = round(time.monotonic() - t0, 1)
         (work / "figures.json").write_text(json.dumps(figures, indent=1))
         say("figures " + json.dumps(figures) + f" (logs in {work})")
-        if b.agent is not None:
-            b.agent.close()
         if b.vm is not None and b.vm.running():
             try:
-                Agent(b.vm).run("systemctl poweroff", timeout=10)
+                if b.agent is not None:
+                    b.agent.run("systemctl --no-block poweroff", timeout=30)
             except (OSError, TimeoutError):
                 pass
-            if b.vm.wait_exit(120) is None:
+            if b.vm.wait_exit(180) is None:
                 b.vm.kill()
+        if b.agent is not None:
+            b.agent.close()
         sub.close()
         broker.stop()
         image.unlink(missing_ok=True)  # logs stay; the 2 GB card image does not
@@ -236,7 +239,12 @@ def test_ready_and_healthz(box: Box) -> None:
     assert unit["ActiveState"] == "active" and unit["SubState"] == "running", unit
     # READY=1 reached systemd (Type=notify is "activating" until then).
     assert unit["Type"] == "notify"
-    # bind 0.0.0.0: the status names the box's own address, not loopback (defect 4).
+    # bind 0.0.0.0: the status names the box's own address, not loopback (defect 4). The DHCP
+    # lease may come after READY: the watchdog ping (every 30 s) refreshes the text.
+    deadline = time.monotonic() + 180
+    while "10.0.2.15:8080" not in unit["StatusText"] and time.monotonic() < deadline:
+        time.sleep(5)
+        unit = box.unit("StatusText")
     assert "127.0.0.1" not in unit["StatusText"] and "10.0.2.15:8080" in unit["StatusText"], unit
 
 

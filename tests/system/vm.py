@@ -20,6 +20,9 @@ from pathlib import Path
 # The Pi kernel resolves console=serial0 to its UART; a generic kernel needs the real name.
 SERIAL_ALIASES = {"amd64": {"serial0": "ttyS0"}}
 AGENT_PORT = "org.nic.system-test.0"
+# The host's broker as the guest sees it: a guestfwd address on qemu's user network (10.0.2.2,
+# the host alias, is refused by restrict=on, which keeps every other packet inside the VM).
+MQTT_GUEST_ADDRESS = "10.0.2.100"
 
 
 class GuestError(AssertionError):
@@ -69,7 +72,7 @@ class Qemu:
     """One boot of the image. The console goes to ``console.log``; the guest agent's
     virtio-serial port to a unix socket; HTTP port 8080 to 127.0.0.1:``http_port``; the guest
     reaches only the host's MQTT broker (``restrict=on``: nothing else leaves the VM), at
-    10.0.2.2:1883."""
+    ``MQTT_GUEST_ADDRESS``:1883."""
 
     def __init__(self, image: Path, workdir: Path, *, http_port: int, mqtt_port: int, name: str,
                  memory_mb: int = 1536, cpus: int = 2) -> None:
@@ -90,7 +93,7 @@ class Qemu:
             args += ["-initrd", str(copy_boot_file(self.image, initramfs, self.dir / f"initrd-{self.name}"))]
         self.cmdline = kernel_cmdline(self.image, arch)
         net = (f"user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:{self.http_port}-:8080,"
-               f"guestfwd=tcp:10.0.2.2:1883-tcp:127.0.0.1:{self.mqtt_port}")
+               f"guestfwd=tcp:{MQTT_GUEST_ADDRESS}:1883-tcp:127.0.0.1:{self.mqtt_port}")
         cmd = ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-cpu", "max", "-m", str(self.memory_mb),
                "-smp", str(self.cpus), *args, "-append", self.cmdline,
                "-drive", f"file={self.image},format=raw,if=virtio,cache=unsafe",

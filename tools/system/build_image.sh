@@ -18,7 +18,8 @@
 #
 # TEST ONLY pieces added to the image (not part of the product, all named nic-system-test*):
 # the guest agent (tests/system/guest/) that runs the test's commands over a virtio-serial port,
-# a persistent journal and a DHCP network config for qemu's user network.
+# a persistent journal copied to the serial console, and a DHCP network config for qemu's user
+# network.
 set -euo pipefail
 ARCH=${1:-amd64}
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -132,7 +133,15 @@ printf '127.0.0.1 localhost\n127.0.1.1 nic-system-test\n' > "$ROOT/etc/hosts"
 printf 'nameserver 10.0.2.3\n' > "$ROOT/etc/resolv.conf"
 # TEST ONLY: DHCP on qemu's user network, a persistent journal (the first boot's log is read in
 # the second boot) and the guest agent.
-mkdir -p "$ROOT/etc/systemd/network" "$ROOT/var/log/journal"
+mkdir -p "$ROOT/etc/systemd/network" "$ROOT/var/log/journal" "$ROOT/etc/systemd/journald.conf.d"
+# ... and the journal on the serial console, whose tail a failing test prints.
+printf '# nic-system-test
+[Journal]
+ForwardToConsole=yes
+TTYPath=/dev/ttyS0
+MaxLevelConsole=info
+' \
+    > "$ROOT/etc/systemd/journald.conf.d/nic-system-test.conf"
 printf '# nic-system-test: qemu user network\n[Match]\nName=en* eth*\n[Network]\nDHCP=ipv4\n' \
     > "$ROOT/etc/systemd/network/20-nic-system-test.network"
 install -m 0755 "$REPO/tests/system/guest/nic-system-test-agent" "$ROOT/usr/local/sbin/nic-system-test-agent"
