@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+from pathlib import Path
 from typing import Iterable, Mapping
 
 log = logging.getLogger(__name__)
@@ -20,11 +21,43 @@ _WILDCARDS = {"0.0.0.0": (socket.AF_INET,), "": (socket.AF_INET,), "::": (socket
 Interfaces = Mapping[str, Iterable[tuple[int, str]]]
 
 
-def interface_addresses() -> dict[str, list[tuple[int, str]]]:
-    """``{interface: [(family, address), ...]}`` of this host (psutil, imported lazily)."""
-    import psutil
+def interface_addresses(proc: Path = Path("/proc/net")) -> dict[str, list[tuple[int, str]]]:
+    """``{interface: [(family, address), ...]}`` of this host.
 
-    return {name: [(a.family, a.address) for a in addrs] for name, addrs in psutil.net_if_addrs().items()}
+    psutil (imported lazily) asks the kernel over netlink, which the hardened unit forbids
+    (``RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6``); there the addresses come from
+    /proc/net instead (IPv4 local addresses from ``fib_trie``, IPv6 from ``if_inet6``).
+    """
+    try:
+        import psutil
+
+        return {name: [(a.family, a.address) for a in addrs] for name, addrs in psutil.net_if_addrs().items()}
+    except OSError:
+        return proc_addresses(proc)
+
+
+def proc_addresses(proc: Path = Path("/proc/net")) -> dict[str, list[tuple[int, str]]]:
+    """The same from /proc/net files (no interface names for IPv4: listed under ``"inet"``)."""
+    out: dict[str, list[tuple[int, str]]] = {}
+    last = ""
+    for line in (proc / "fib_trie").read_text().splitlines():
+        text = line.strip()
+        if text.startswith("|-- "):
+            last = text[4:]
+        elif text.startswith("/32 host LOCAL") and last:
+            if (socket.AF_INET, last) not in out.setdefault("inet", []):
+                out["inet"].append((socket.AF_INET, last))
+    try:
+        lines = (proc / "if_inet6").read_text().splitlines()
+    except FileNotFoundError:  # IPv6 disabled
+        lines = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) == 6:
+            raw = fields[0]
+            address = str(ipaddress.IPv6Address(":".join(raw[i:i + 4] for i in range(0, 32, 4))))
+            out.setdefault(fields[5], []).append((socket.AF_INET6, address))
+    return out
 
 
 def _reachable(family: int, address: str) -> bool:
@@ -46,8 +79,8 @@ def reachable_urls(bind: str, port: int | None, interfaces: Interfaces | None = 
     if interfaces is None:
         try:
             interfaces = interface_addresses()
-        except OSError as exc:  # no /proc/net or similar: fall back to the port alone
-            log.warning("cannot list interface addresses: %s", exc)
+        except OSError as exc:  # neither netlink nor /proc/net: name the port alone
+            log.debug("cannot list interface addresses: %s", exc)
             return []
     urls: list[str] = []
     for family in sorted(families, key=lambda f: f != socket.AF_INET):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from nic_edge.app.serve import Device
 from nic_edge.core.config import parse_config
-from nic_edge.http.addresses import reachable_urls, serving_text
+from nic_edge.http.addresses import proc_addresses, reachable_urls, serving_text
 
 LAN = {
     "lo": [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")],
@@ -43,3 +43,39 @@ def test_device_status_text_with_wildcard_bind_is_not_loopback(tmp_path: Path) -
         assert "127.0.0.1" not in where and "8080" in where
     finally:
         device.app.close()
+
+
+FIB_TRIE = """Main:
+  +-- 0.0.0.0/0 3 0 5
+     |-- 0.0.0.0
+        /0 universe UNICAST
+     +-- 10.0.2.0/24 2 0 2
+        +-- 10.0.2.0/28 2 0 2
+           |-- 10.0.2.0
+              /24 link UNICAST
+           |-- 10.0.2.15
+              /32 host LOCAL
+        |-- 10.0.2.255
+           /32 link BROADCAST
+     +-- 127.0.0.0/8 2 0 2
+           |-- 127.0.0.1
+              /32 host LOCAL
+Local:
+  +-- 0.0.0.0/0 3 0 5
+           |-- 10.0.2.15
+              /32 host LOCAL
+"""
+IF_INET6 = """fec00000000000005054fffe123456 02 40 00 00     eth0
+00000000000000000000000000000001 01 80 10 80       lo
+fe8000000000000000fc00fffe000001 04 40 20 80     eth0
+"""
+
+
+def test_addresses_from_proc_when_netlink_is_forbidden(tmp_path: Path) -> None:
+    """The hardened unit forbids AF_NETLINK (psutil's way): /proc/net gives the addresses."""
+    (tmp_path / "fib_trie").write_text(FIB_TRIE)
+    (tmp_path / "if_inet6").write_text(IF_INET6.replace("fec00000000000005054fffe123456", "20010db8000000000000000000000015"))
+    found = proc_addresses(tmp_path)
+    assert found["inet"] == [(socket.AF_INET, "10.0.2.15"), (socket.AF_INET, "127.0.0.1")]
+    assert (socket.AF_INET6, "2001:db8::15") in found["eth0"]
+    assert serving_text("0.0.0.0", 8080, found).startswith("http://10.0.2.15:8080 ")
