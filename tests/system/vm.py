@@ -14,6 +14,7 @@ import select
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ AGENT_PORT = "org.nic.system-test.0"
 # The host's broker as the guest sees it: a guestfwd address on qemu's user network (10.0.2.2,
 # the host alias, is refused by restrict=on, which keeps every other packet inside the VM).
 MQTT_GUEST_ADDRESS = "10.0.2.100"
+RELAY = Path(__file__).with_name("relay.py")  # one relay process per guest connection
 
 
 class GuestError(AssertionError):
@@ -93,7 +95,7 @@ class Qemu:
             args += ["-initrd", str(copy_boot_file(self.image, initramfs, self.dir / f"initrd-{self.name}"))]
         self.cmdline = kernel_cmdline(self.image, arch)
         net = (f"user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:{self.http_port}-:8080,"
-               f"guestfwd=tcp:{MQTT_GUEST_ADDRESS}:1883-tcp:127.0.0.1:{self.mqtt_port}")
+               f"guestfwd=tcp:{MQTT_GUEST_ADDRESS}:1883-cmd:{sys.executable} {RELAY} 127.0.0.1 {self.mqtt_port}")
         cmd = ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-cpu", "max", "-m", str(self.memory_mb),
                "-smp", str(self.cpus), *args, "-append", self.cmdline,
                "-drive", f"file={self.image},format=raw,if=virtio,cache=unsafe",
