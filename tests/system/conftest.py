@@ -8,6 +8,8 @@ from typing import Any, Iterator
 
 import pytest
 
+from tests.system.vm import SUMMARY
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get("NIC_SYSTEM_TEST"):
@@ -25,3 +27,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     box = getattr(item, "funcargs", {}).get("box")
     if report.failed and box is not None and getattr(box, "vm", None) is not None:
         report.sections.append(("guest console (tail)", box.vm.console_tail(120)))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """The build log lines and the figures of the run (timings), shown even with -q."""
+    lines = config.stash.get(SUMMARY, [])
+    if lines:
+        terminalreporter.section("system test")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -22,7 +22,7 @@ from typing import Any, Iterator
 import pytest
 
 from tests.support.broker import Broker, Subscriber, find_mosquitto, free_port
-from tests.system.vm import MQTT_GUEST_ADDRESS, Agent, GuestError, Qemu, read_boot_file, require_host_tools
+from tests.system.vm import MQTT_GUEST_ADDRESS, SUMMARY, Agent, GuestError, Qemu, read_boot_file, require_host_tools
 
 REPO = Path(__file__).resolve().parents[2]
 DEVICE = "sys-amd64"
@@ -133,11 +133,10 @@ def box(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
         pytest.fail(f"missing host tools: {missing + ([] if mosquitto else ['mosquitto'])} "
                     "(bash tools/test.sh --system installs them)")
     work = tmp_path_factory.mktemp("system-amd64")
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    summary = request.config.stash.setdefault(SUMMARY, [])
 
     def say(text: str) -> None:
-        if reporter is not None:
-            reporter.write_line(f"system: {text}")
+        summary.append(f"system: {text}")
 
     t0 = time.monotonic()
     built = subprocess.run(["bash", str(REPO / "tools/system/build_image.sh"), "amd64"],

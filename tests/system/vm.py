@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 # The Pi kernel resolves console=serial0 to its UART; a generic kernel needs the real name.
 SERIAL_ALIASES = {"amd64": {"serial0": "ttyS0"}}
 AGENT_PORT = "org.nic.system-test.0"
@@ -25,6 +27,10 @@ AGENT_PORT = "org.nic.system-test.0"
 # the host alias, is refused by restrict=on, which keeps every other packet inside the VM).
 MQTT_GUEST_ADDRESS = "10.0.2.100"
 RELAY = Path(__file__).with_name("relay.py")  # one relay process per guest connection
+
+
+# Lines for the end-of-run summary (tests/system/conftest.py): build log and figures.
+SUMMARY = pytest.StashKey[list[str]]()
 
 
 class GuestError(AssertionError):
