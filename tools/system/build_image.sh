@@ -59,12 +59,18 @@ trap cleanup EXIT
 if [ ! -f "$BASE" ]; then
     say "debootstrap $SUITE $ARCH (cached afterwards as ${BASE##*/})"
     start=$(date +%s)
-    if ! debootstrap --variant=minbase --arch="$ARCH" --include="$BASE_PKGS" "$SUITE" "$ROOT" "$MIRROR" \
-            >"$WORK/debootstrap.log" 2>&1; then
+    ok=0
+    for attempt in 1 2; do  # a second try only for a network hiccup; a real failure fails twice
+        if debootstrap --variant=minbase --arch="$ARCH" --include="$BASE_PKGS" "$SUITE" "$ROOT" "$MIRROR" \
+                >"$WORK/debootstrap.log" 2>&1; then
+            ok=1; break
+        fi
         tail -n 30 "$WORK/debootstrap.log" >&2
         [ -f "$ROOT/debootstrap/debootstrap.log" ] && tail -n 30 "$ROOT/debootstrap/debootstrap.log" >&2
-        say "debootstrap failed"; exit 1
-    fi
+        say "debootstrap failed (attempt $attempt)"
+        rm -rf "$ROOT"
+    done
+    [ "$ok" = 1 ] || exit 1
     chroot "$ROOT" apt-get clean
     tar -C "$ROOT" -cf "$BASE.tmp" . && mv -f "$BASE.tmp" "$BASE"
     rm -rf "$ROOT"
