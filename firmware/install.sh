@@ -5,10 +5,10 @@
 #                                              (default: the checkout this script sits in)
 #   sudo sh firmware/install.sh --aggregator   also install nic-aggregator.service (not enabled)
 #
-# Installs system packages, creates the system user nic-edge, a venv with the package (system
-# numpy reused: building it on a Pi Zero takes hours), the systemd units, and enables
-# nic-edge.service and nic-edge-updater.service. Re-running upgrades the package and changes
-# nothing else.
+# Installs system packages, creates the system user nic-edge, a venv with the package, the
+# systemd units, and enables nic-edge.service and nic-edge-updater.service (on a booted box it
+# also starts them when a config is in place; in a chroot, e.g. while building an image, it only
+# enables them). Re-running upgrades the package and changes nothing else.
 #
 # Layout (the software updater, `nic-edge updater`, keeps it; docs/UPDATES.md):
 #   /opt/nic-edge/venvs/<version>/       one venv per installed version
@@ -38,10 +38,13 @@ fi
 echo "== system packages"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-# python3-numpy from Debian is prebuilt for the Pi; lmdb/msgpack/psutil wheels come from PyPI or
-# piwheels, the python3-* packages below are fallbacks the venv can see.
-apt-get install -y --no-install-recommends python3 python3-venv python3-pip python3-numpy \
-    python3-lmdb python3-msgpack python3-psutil python3-cryptography ca-certificates
+# The venv sees Debian's python3-lmdb, python3-msgpack and python3-psutil (prebuilt for the Pi,
+# at or above pyproject's floors) and pip keeps them. numpy and cryptography come from PyPI or
+# piwheels as wheels instead: ai-edge-litert needs ml_dtypes, whose current releases need
+# numpy >= 2 (Bookworm has 1.24), and the package needs cryptography >= 41 (Bookworm has 38).
+# docs/PROVISIONING.md lists what an install really holds.
+apt-get install -y --no-install-recommends python3 python3-venv python3-pip \
+    python3-lmdb python3-msgpack python3-psutil ca-certificates
 
 echo "== user $SVC_USER"
 if ! id -u "$SVC_USER" >/dev/null 2>&1; then
@@ -93,9 +96,25 @@ if [ "$AGGREGATOR" = 1 ]; then
     install -m 0644 "$HERE/nic-aggregator.service" /etc/systemd/system/nic-aggregator.service
 fi
 rm -f /etc/nic-edge/NEEDS-INSTALL
-systemctl daemon-reload
-systemctl enable nic-edge.service nic-edge-updater.service
-if [ -f /etc/nic-edge/device.toml ]; then
-    systemctl restart nic-edge.service nic-edge-updater.service
-    echo "nic-edge started: systemctl status nic-edge; journalctl -u nic-edge -f"
+UNITS="nic-edge.service nic-edge-updater.service"
+# systemd runs this box (a booted Pi) or not (a chroot building an image, a container): there
+# only `systemctl enable` works, offline; daemon-reload and restart fail with "System has not
+# been booted with systemd as init system" and must not stop the install.
+if [ -d /run/systemd/system ] && ! systemd-detect-virt --quiet --chroot 2>/dev/null; then
+    systemctl daemon-reload
+    systemctl enable $UNITS
+    if [ -f /etc/nic-edge/device.toml ]; then
+        systemctl restart $UNITS
+        echo "nic-edge started: systemctl status nic-edge; journalctl -u nic-edge -f"
+    fi
+else
+    if ! systemctl enable $UNITS; then
+        # What `systemctl enable` does for WantedBy=multi-user.target, for a systemctl that
+        # cannot work offline.
+        mkdir -p /etc/systemd/system/multi-user.target.wants
+        for unit in $UNITS; do
+            ln -sfn "/etc/systemd/system/$unit" "/etc/systemd/system/multi-user.target.wants/$unit"
+        done
+    fi
+    echo "systemd is not running here (chroot or image build): $UNITS enabled, they start at the next boot"
 fi

@@ -171,18 +171,28 @@ install_service() {
     [ -f "$UNIT_DIR/nic-edge.service" ] || { log "nic-edge.service not found"; return 0; }
     rm -f "$ETC/NEEDS-INSTALL"
     wants="$UNIT_DIR/multi-user.target.wants/nic-edge.service"
-    if [ "$FAKE" = 1 ]; then
+    # Say what state the service is in either way: a unit already installed and enabled by
+    # install.sh (an image built that way) must not leave the journal silent about it.
+    if [ -L "$wants" ]; then
+        log "nic-edge.service was already enabled; it starts at boot"
+    elif [ "$FAKE" = 1 ]; then
         # What "systemctl enable" does, for fake roots and unprivileged test runs.
-        if [ ! -L "$wants" ]; then
-            mkdir -p "${wants%/*}"
-            ln -s /etc/systemd/system/nic-edge.service "$wants"
-        fi
+        mkdir -p "${wants%/*}"
+        ln -s /etc/systemd/system/nic-edge.service "$wants"
+        log "enabled nic-edge.service; it starts at boot"
     elif [ -n "$ROOT" ]; then
-        [ -L "$wants" ] || systemctl --root="$ROOT" enable nic-edge.service
+        systemctl --root="$ROOT" enable nic-edge.service
+        log "enabled nic-edge.service; it starts at boot"
     else
+        systemctl enable nic-edge.service
+        log "enabled nic-edge.service; it starts at boot"
+    fi
+    if [ "$FAKE" != 1 ] && [ -z "$ROOT" ]; then
         systemctl daemon-reload || true
-        [ -L "$wants" ] || systemctl enable nic-edge.service
-        [ "$NOW" = 1 ] && systemctl restart nic-edge.service
+        if [ "$NOW" = 1 ]; then
+            systemctl restart nic-edge.service
+            log "started nic-edge.service"
+        fi
     fi
     return 0
 }

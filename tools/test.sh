@@ -10,6 +10,14 @@
 # test venv (~95 MB), so no postinst, no service, no web-UI JavaScript packages, nothing outside
 # the venv. Done once; later runs find them there.
 #
+#   bash tools/test.sh [PYTEST ARGS]   the everyday suite (no emulator, no image)
+#   bash tools/test.sh --system        that suite, then the oldest claimed dependency versions
+#                                      (tools/system/oldest-versions.txt: engine + core tests in
+#                                      .venv-oldest), then the amd64 system test (tests/system/:
+#                                      builds a Pi OS-like image, boots it under qemu; installs
+#                                      qemu-system-x86 and debootstrap when missing). CI runs this.
+#                                      Image cache: $NIC_SYSTEM_CACHE (~/.cache/nic-edge-system).
+#
 # `bash tools/test.sh --containers [pytest args]` runs only the container tests instead
 # (tests/containers: builds the images, cached, and brings the compose stack up on loopback); it
 # also installs podman, buildah, podman-compose, debootstrap and runc with apt when missing.
@@ -28,6 +36,10 @@ quiet() {  # run a setup step with its output in the log; show the log if it fai
   fi
 }
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+SYSTEM=""
+case "${1:-}" in
+  --system) SYSTEM=amd64; shift ;;
+esac
 
 need=()
 had_mosquitto=yes
@@ -37,6 +49,12 @@ command -v mcopy >/dev/null 2>&1 || need+=(mtools)
 command -v mkfs.vfat >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.vfat ] || need+=(dosfstools)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if [ -n "$SYSTEM" ]; then
+  command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
+  command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
+  command -v sfdisk >/dev/null 2>&1 || [ -x /usr/sbin/sfdisk ] || need+=(fdisk)
+  command -v mke2fs >/dev/null 2>&1 || [ -x /usr/sbin/mke2fs ] || need+=(e2fsprogs)
+fi
 updated=no
 if [ ${#need[@]} -gt 0 ]; then
   say "installing system packages: ${need[*]}"
@@ -87,4 +105,21 @@ if [ "$CONTAINERS" = yes ]; then
   export NIC_EDGE_CONTAINER_TESTS=1 CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/containers/containers.conf}
   exec "$VENV/bin/python" -m pytest -q tests/containers "$@"
 fi
-exec "$VENV/bin/python" -m pytest -q "$@"
+[ -n "$SYSTEM" ] || exec "$VENV/bin/python" -m pytest -q "$@"
+
+"$VENV/bin/python" -m pytest -q "$@"
+# The oldest versions pyproject.toml claims, in a venv of their own (engine and core tests).
+OLD_VENV=${NIC_EDGE_OLDEST_VENV:-.venv-oldest}
+constraints=tools/system/oldest-versions.txt
+[ -x "$OLD_VENV/bin/python" ] || { say "creating $OLD_VENV"; "$PY" -m venv "$OLD_VENV"; }
+want=$(cat pyproject.toml "$constraints" | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$OLD_VENV/.installed" 2>/dev/null)" != "$want" ]; then
+  say "installing nic-edge with the oldest claimed versions ($constraints) into $OLD_VENV"
+  quiet "$OLD_VENV/bin/python" -m pip install --disable-pip-version-check -q -c "$constraints" -e '.[test]'
+  echo "$want" > "$OLD_VENV/.installed"
+fi
+say "oldest versions: $("$OLD_VENV/bin/python" -m pip list --disable-pip-version-check 2>/dev/null \
+  | awk 'tolower($1) ~ /^(numpy|lmdb|msgpack|psutil|paho-mqtt|pypdf|cryptography|ai-edge-litert|ml.dtypes)$/ {printf "%s %s, ", $1, $2}')"
+"$OLD_VENV/bin/python" -m pytest -q -p no:cacheprovider tests/engine tests/core
+say "system test ($SYSTEM): image build (cached in ${NIC_SYSTEM_CACHE:-$HOME/.cache/nic-edge-system}), qemu boots"
+NIC_SYSTEM_TEST=$SYSTEM exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/system

@@ -20,6 +20,7 @@ from nic_edge.core.config import Config, data_dir, file_in_config
 from nic_edge.core.lifecycle import Runtime
 from nic_edge.core.resources import SAMPLE_MANUAL, data_file
 from nic_edge.core.sdnotify import Notifier, WatchdogService
+from nic_edge.http.addresses import serving_text
 from nic_edge.http.server import HttpService
 from nic_edge.telemetry.alerts import AlertService
 from nic_edge.telemetry.profiler import ResourceSampler
@@ -109,7 +110,9 @@ class Device:
             self.alerts.threaded = False
         self.notifier = Notifier()
         # The ping proves the HTTP surface is still up, not merely that a thread runs.
-        self.watchdog = self.runtime.add(WatchdogService(self.notifier, health=lambda: self.http.running))
+        self.watchdog = self.runtime.add(WatchdogService(
+            self.notifier, health=lambda: self.http.running,
+            status=lambda: f"serving on {self.where()}" if self.app.started else None))
 
     def _setup_mqtt(self, data: Path) -> None:
         from nic_edge.comms.outbox import Outbox
@@ -159,7 +162,7 @@ class Device:
         self.runtime.start()
         # READY as soon as HTTP answers (503 "starting" until prepared): indexing the sample
         # manual on a Pi Zero can outlast systemd's start timeout.
-        self.notifier.ready(f"starting on {self.http.url}")
+        self.notifier.ready(f"starting on {self.where()}")
         try:
             self.prepare()
         except Exception as exc:  # boundary: serve on (degraded) and say why on /healthz
@@ -167,10 +170,16 @@ class Device:
             log.exception("startup failed")
             return
         self.app.started = True
-        self.notifier.status(f"serving on {self.http.url}")
+        where = self.where()
+        self.watchdog.refresh_status()  # STATUS=serving on ...; re-sent by the watchdog when it changes
         if self.publisher is not None:
             self.publisher.refresh_info()
-        log.info("nic-edge %s serving on %s (tier %s)", self.app.device_id, self.http.url, self.app.decision.name)
+        log.info("nic-edge %s serving on %s (tier %s)", self.app.device_id, where, self.app.decision.name)
+
+    def where(self) -> str:
+        """The address a technician uses: with a wildcard bind, the box's LAN address(es), not
+        the loopback URL this host itself would use (``self.http.url``)."""
+        return serving_text(self.http.cfg.bind, self.http.port)
 
     def prepare(self) -> None:
         """Index the manuals in ``<data_dir>/manuals`` that are not indexed yet (where first boot

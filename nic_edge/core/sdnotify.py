@@ -95,16 +95,21 @@ class WatchdogService(Service):
     """Pings the systemd watchdog every ``WATCHDOG_USEC/2`` while ``health()`` returns True.
 
     A wedged or unhealthy runtime stops pinging, so systemd restarts it (``Restart=on-failure``).
-    Not started when the unit has no watchdog.
+    Not started when the unit has no watchdog. ``status()``, when given, is asked at each ping
+    and a changed text is sent as ``STATUS=``: the LAN address a wildcard bind is reachable on
+    often arrives (DHCP) after the runtime said it was serving.
     """
 
     name = "sd-watchdog"
 
     def __init__(self, notifier: Notifier | None = None, health: Callable[[], bool] | None = None,
-                 interval_s: float | None = None, env: Mapping[str, str] | None = None) -> None:
+                 interval_s: float | None = None, env: Mapping[str, str] | None = None,
+                 status: Callable[[], str | None] | None = None) -> None:
         super().__init__()
         self.notifier = notifier or Notifier(env)
         self.health = health
+        self.status = status
+        self.last_status: str | None = None
         self.interval_s = interval_s if interval_s is not None else watchdog_interval(env)
         self.pings = 0
         self.skipped = 0
@@ -121,10 +126,18 @@ class WatchdogService(Service):
             if not healthy:
                 self.skipped += 1
                 return False
+        self.refresh_status()
         if self.notifier.watchdog():
             self.pings += 1
             return True
         return False
+
+    def refresh_status(self) -> None:
+        if self.status is None:
+            return
+        text = self.status()
+        if text and text != self.last_status and self.notifier.status(text):
+            self.last_status = text
 
     def run(self) -> None:
         assert self.interval_s

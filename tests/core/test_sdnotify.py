@@ -110,3 +110,21 @@ def test_watchdog_service_inert_without_watchdog() -> None:
     assert not svc.threaded
     svc.start()
     svc.stop()
+
+
+def test_watchdog_sends_a_changed_status(sock_path: tuple[socket.socket, str]) -> None:
+    """A LAN address that arrives after start (DHCP) reaches systemd's STATUS= line."""
+    s, path = sock_path
+    texts = iter(["serving on port 8080 (no LAN address yet)", "serving on port 8080 (no LAN address yet)",
+                  "serving on http://192.0.2.15:8080"])
+    w = WatchdogService(Notifier({"NOTIFY_SOCKET": path}), interval_s=30.0, status=lambda: next(texts))
+    got = []
+    for _ in range(3):
+        assert w.ping_once()
+        got.append(recv(s))
+        while True:  # drain what this cycle sent (STATUS only when changed, then WATCHDOG)
+            if got[-1] == "WATCHDOG=1":
+                break
+            got.append(recv(s))
+    assert got == ["STATUS=serving on port 8080 (no LAN address yet)", "WATCHDOG=1", "WATCHDOG=1",
+                   "STATUS=serving on http://192.0.2.15:8080", "WATCHDOG=1"]

@@ -117,6 +117,33 @@ def test_first_boot_enables_service_when_venv_present(root: Path) -> None:
     assert snapshot(root) == before
 
 
+def test_first_boot_says_the_service_is_enabled_when_install_sh_came_first(root: Path) -> None:
+    """An image built with install.sh has the unit installed and enabled before first boot: the
+    journal must still say the service is enabled (it used to say nothing)."""
+    venv = root / "opt/nic-edge/venv/bin"
+    venv.mkdir(parents=True)
+    (venv / "nic-edge").write_text("#!/bin/sh\n")
+    (venv / "nic-edge").chmod(0o755)
+    units = root / "etc/systemd/system"
+    (units / "multi-user.target.wants").mkdir(parents=True)
+    shutil.copy(SCRIPT.parent / "nic-edge.service", units / "nic-edge.service")
+    (units / "multi-user.target.wants/nic-edge.service").symlink_to("/etc/systemd/system/nic-edge.service")
+    proc = hook(root)
+    assert proc.returncode == 0, proc.stderr
+    assert "nic-edge.service was already enabled" in proc.stderr
+    fresh = hook(root)  # nothing new: still says where the service stands
+    assert "already enabled" in fresh.stderr
+
+
+def test_first_boot_says_it_enabled_the_service(root: Path) -> None:
+    venv = root / "opt/nic-edge/venv/bin"
+    venv.mkdir(parents=True)
+    (venv / "nic-edge").write_text("#!/bin/sh\n")
+    (venv / "nic-edge").chmod(0o755)
+    proc = hook(root)
+    assert proc.returncode == 0 and "enabled nic-edge.service" in proc.stderr, proc.stderr
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown to another user")
 def test_first_boot_real_mode_chowns_to_service_user(root: Path) -> None:
     """Not FAKE: chown to the service user (here 'nobody', which exists everywhere)."""
