@@ -36,8 +36,8 @@ BOOT_MB=256
 say() { echo "build_image: $*" >&2; }
 
 case "$ARCH" in
-    amd64) KERNEL_PKG=linux-image-amd64 ;;
-    arm64) KERNEL_PKG=linux-image-arm64 ;;
+    amd64) KERNEL_PKG=linux-image-amd64; CONSOLE_TTY=ttyS0 ;;
+    arm64) KERNEL_PKG=linux-image-arm64; CONSOLE_TTY=ttyAMA0 ;;  # qemu virt's PL011 UART
     *) say "unsupported arch $ARCH (amd64 or arm64)"; exit 2 ;;
 esac
 SYS_FS=sysfs
@@ -160,9 +160,9 @@ mkdir -p "$ROOT/etc/systemd/network" "$ROOT/var/log/journal" "$ROOT/etc/systemd/
 printf '# nic-system-test
 [Journal]
 ForwardToConsole=yes
-TTYPath=/dev/ttyS0
+TTYPath=/dev/%s
 MaxLevelConsole=info
-' \
+' "$CONSOLE_TTY" \
     > "$ROOT/etc/systemd/journald.conf.d/nic-system-test.conf"
 printf '# nic-system-test: qemu user network\n[Match]\nName=en* eth*\n[Network]\nDHCP=ipv4\n' \
     > "$ROOT/etc/systemd/network/20-nic-system-test.network"
