@@ -14,19 +14,8 @@ from typing import Iterator
 
 import pytest
 
+from tests.system import test_boot_amd64 as amd64
 from tests.system.test_boot_amd64 import Box, booted_box
-from tests.system.test_boot_amd64 import test_clean_stop as test_clean_stop  # noqa: F401
-from tests.system.test_boot_amd64 import test_first_boot_applied as test_first_boot_applied  # noqa: F401
-from tests.system.test_boot_amd64 import (  # noqa: F401
-    test_flashed_manual_answered_with_citation as test_flashed_manual_answered_with_citation,
-)
-from tests.system.test_boot_amd64 import test_ready_and_healthz as test_ready_and_healthz  # noqa: F401
-from tests.system.test_boot_amd64 import (  # noqa: F401
-    test_reports_to_the_fleet_broker as test_reports_to_the_fleet_broker,
-)
-from tests.system.test_boot_amd64 import (  # noqa: F401
-    test_watchdog_restarts_a_stopped_process as test_watchdog_restarts_a_stopped_process,
-)
 
 pytestmark = pytest.mark.skipif(os.environ.get("NIC_SYSTEM_TEST") != "arm64",
                                 reason="arm64 system test: run `bash tools/test.sh --system-arm64` (on demand)")
@@ -41,3 +30,12 @@ AGENT_S = 1800
 def box(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Box]:
     yield from booted_box(tmp_path_factory, request, arch="arm64", device=DEVICE, memory_mb=1024,
                           first_boot_s=FIRST_BOOT_S, agent_s=AGENT_S)
+
+
+# The amd64 checks, in the amd64 file's order (they share one booted box and run in order).
+test_first_boot_applied = amd64.test_first_boot_applied
+test_ready_and_healthz = amd64.test_ready_and_healthz
+test_flashed_manual_answered_with_citation = amd64.test_flashed_manual_answered_with_citation
+test_reports_to_the_fleet_broker = amd64.test_reports_to_the_fleet_broker
+test_watchdog_restarts_a_stopped_process = amd64.test_watchdog_restarts_a_stopped_process
+test_clean_stop = amd64.test_clean_stop
