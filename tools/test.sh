@@ -17,6 +17,11 @@
 #                                      builds a Pi OS-like image, boots it under qemu; installs
 #                                      qemu-system-x86 and debootstrap when missing). CI runs this.
 #                                      Image cache: $NIC_SYSTEM_CACHE (~/.cache/nic-edge-system).
+#   bash tools/test.sh --system-arm64  on demand, not in CI: only the arm64 system test (the image
+#                                      built through qemu-user + binfmt, booted under
+#                                      qemu-system-aarch64 -M virt -cpu cortex-a72); installs
+#                                      qemu-system-arm, qemu-user-static and debootstrap when
+#                                      missing and registers qemu-aarch64 with binfmt_misc.
 #
 # `bash tools/test.sh --containers [pytest args]` runs only the container tests instead
 # (tests/containers: builds the images, cached, and brings the compose stack up on loopback); it
@@ -39,6 +44,7 @@ if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
 SYSTEM=""
 case "${1:-}" in
   --system) SYSTEM=amd64; shift ;;
+  --system-arm64) SYSTEM=arm64; shift ;;
 esac
 
 need=()
@@ -49,8 +55,13 @@ command -v mcopy >/dev/null 2>&1 || need+=(mtools)
 command -v mkfs.vfat >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.vfat ] || need+=(dosfstools)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
-if [ -n "$SYSTEM" ]; then
+if [ "$SYSTEM" = arm64 ]; then
+  command -v qemu-system-aarch64 >/dev/null 2>&1 || need+=(qemu-system-arm)
+  [ -x /usr/bin/qemu-aarch64-static ] || need+=(qemu-user-static)
+elif [ -n "$SYSTEM" ]; then
   command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
+fi
+if [ -n "$SYSTEM" ]; then
   command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
   command -v sfdisk >/dev/null 2>&1 || [ -x /usr/sbin/sfdisk ] || need+=(fdisk)
   command -v mke2fs >/dev/null 2>&1 || [ -x /usr/sbin/mke2fs ] || need+=(e2fsprogs)
@@ -106,6 +117,16 @@ if [ "$CONTAINERS" = yes ]; then
   exec "$VENV/bin/python" -m pytest -q tests/containers "$@"
 fi
 [ -n "$SYSTEM" ] || exec "$VENV/bin/python" -m pytest -q "$@"
+if [ "$SYSTEM" = arm64 ]; then
+  # The image's chroot runs arm64 programs through qemu-user: register it when the package's
+  # binfmt entry is not active (a container without systemd-binfmt).
+  if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+    [ -e /proc/sys/fs/binfmt_misc/register ] || $SUDO mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    grep -h '^:qemu-aarch64:' /usr/lib/binfmt.d/qemu-aarch64.conf | $SUDO tee /proc/sys/fs/binfmt_misc/register >/dev/null
+  fi
+  say "arm64 system test: image build through qemu-user (cached in ${NIC_SYSTEM_CACHE:-$HOME/.cache/nic-edge-system}), qemu-system-aarch64 boots"
+  NIC_SYSTEM_TEST=arm64 exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/system/test_boot_arm64.py "$@"
+fi
 
 "$VENV/bin/python" -m pytest -q "$@"
 # The oldest versions pyproject.toml claims, in a venv of their own (engine and core tests).

@@ -76,9 +76,11 @@ def _post(port: int, path: str, body: dict[str, Any], timeout: float = 300) -> t
 class Box:
     """The booted guest and what the test learnt on the way."""
 
-    def __init__(self, workdir: Path, image: Path, broker: Broker, sub: Subscriber, original_cmdline: str) -> None:
+    def __init__(self, workdir: Path, image: Path, broker: Broker, sub: Subscriber, original_cmdline: str,
+                 arch: str = "amd64", device: str = DEVICE, memory_mb: int = 1536) -> None:
         self.dir, self.image, self.broker, self.sub = workdir, image, broker, sub
         self.original_cmdline = original_cmdline
+        self.arch, self.device, self.memory_mb = arch, device, memory_mb
         self.http_port = free_port()
         self.vm: Qemu | None = None
         self.agent: Agent | None = None
@@ -87,8 +89,9 @@ class Box:
         self.cmdline_after_first_boot = ""
 
     def boot(self, name: str) -> Qemu:
-        self.vm = Qemu(self.image, self.dir, http_port=self.http_port, mqtt_port=self.broker.port, name=name)
-        self.vm.start()
+        self.vm = Qemu(self.image, self.dir, http_port=self.http_port, mqtt_port=self.broker.port, name=name,
+                       memory_mb=self.memory_mb)
+        self.vm.start(self.arch)
         return self.vm
 
     def wait_healthy(self, timeout: float) -> float:
@@ -125,21 +128,29 @@ class Box:
 
 @pytest.fixture(scope="module")
 def box(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Box]:
+    yield from booted_box(tmp_path_factory, request, arch="amd64", device=DEVICE, memory_mb=1536,
+                          first_boot_s=FIRST_BOOT_S, agent_s=AGENT_S)
+
+
+def booted_box(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, *, arch: str,
+               device: str, memory_mb: int, first_boot_s: float, agent_s: float) -> Iterator[Box]:
+    """Build (or take from the cache) the image, flash it, run the first boot, boot it again and
+    yield the box once its guest agent answers. Shared with the arm64 variant."""
     if os.geteuid() != 0:
         pytest.skip("the system test needs root (debootstrap, chroot)")
-    missing = require_host_tools()
+    missing = require_host_tools(arch)
     mosquitto = find_mosquitto()
     if missing or mosquitto is None:
         pytest.fail(f"missing host tools: {missing + ([] if mosquitto else ['mosquitto'])} "
                     "(bash tools/test.sh --system installs them)")
-    work = tmp_path_factory.mktemp("system-amd64")
+    work = tmp_path_factory.mktemp(f"system-{arch}")
     summary = request.config.stash.setdefault(SUMMARY, [])
 
     def say(text: str) -> None:
         summary.append(f"system: {text}")
 
     t0 = time.monotonic()
-    built = subprocess.run(["bash", str(REPO / "tools/system/build_image.sh"), "amd64"],
+    built = subprocess.run(["bash", str(REPO / "tools/system/build_image.sh"), arch],
                            capture_output=True, text=True, timeout=3600)
     if built.returncode != 0:
         pytest.fail(f"image build failed:\n{built.stderr[-6000:]}")
@@ -154,13 +165,13 @@ def box(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 
     broker = Broker(work / "broker", mosquitto)
     broker.start()
-    sub = Subscriber(broker, [f"nic/{DEVICE}/#"])
+    sub = Subscriber(broker, [f"nic/{device}/#"])
     # The device's files, flashed from the host as an integrator would.
     ws = work / "ws"
     (ws / "manuals").mkdir(parents=True)
     (ws / "manuals" / "bilge-pump-bp40.txt").write_text(MANUAL)
     (ws / "device.toml").write_text(
-        f'[device]\nid = "{DEVICE}"\ntier = "lite"\n[http]\nbind = "0.0.0.0"\nport = 8080\n'
+        f'[device]\nid = "{device}"\ntier = "lite"\n[http]\nbind = "0.0.0.0"\nport = 8080\n'
         f'[mqtt]\nhost = "{MQTT_GUEST_ADDRESS}"\nport = 1883\nmetrics_interval_s = 15\n')
     fleet = [str(Path(sys.executable).parent / "nic-fleet")]
     subprocess.run([*fleet, "keygen", "--out", str(ws / "fleet.key")], check=True, capture_output=True)
@@ -171,16 +182,16 @@ def box(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
     assert flashed.returncode == 0, flashed.stderr
     figures["flash_s"] = round(time.monotonic() - t, 2)
 
-    b = Box(work, image, broker, sub, original_cmdline)
+    b = Box(work, image, broker, sub, original_cmdline, arch=arch, device=device, memory_mb=memory_mb)
     b.figures = figures
     try:
         # Boot 1: the hook runs from systemd.run= and the box reboots (qemu exits).
         vm = b.boot("firstboot")
         assert "nic-edge/firstboot.sh" in vm.cmdline, vm.cmdline
-        rc = vm.wait_exit(FIRST_BOOT_S)
+        rc = vm.wait_exit(first_boot_s)
         if rc is None:
             vm.kill()
-            pytest.fail(f"first boot did not reboot within {FIRST_BOOT_S} s\n" + vm.console_tail())
+            pytest.fail(f"first boot did not reboot within {first_boot_s:.0f} s\n" + vm.console_tail())
         if rc != 0:  # -no-reboot: a guest reboot exits 0; anything else is qemu failing
             pytest.fail(f"qemu failed in the first boot (exit {rc})\n" + vm.console_tail())
         figures["first_boot_s"] = round(vm.elapsed(), 1)
@@ -189,7 +200,7 @@ def box(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
         # Boot 2: a normal boot with the restored command line.
         vm = b.boot("boot2")
         b.agent = Agent(vm)
-        b.agent.connect(AGENT_S)
+        b.agent.connect(agent_s)
         figures["boot_to_agent_s"] = round(vm.elapsed(), 1)
         yield b
     finally:
@@ -262,18 +273,18 @@ def test_flashed_manual_answered_with_citation(box: Box) -> None:
 
 
 def test_reports_to_the_fleet_broker(box: Box) -> None:
-    sub = box.sub
+    sub, device = box.sub, box.device
     ok = sub.wait_for(lambda ms: any(m.topic.endswith("/metrics") for m in ms), timeout=180)
-    assert ok, f"no metrics snapshot on nic/{DEVICE}/metrics: {[m.topic for m in sub.messages]}"
-    status = [m for m in sub.on_topic(f"{DEVICE}/status")]
+    assert ok, f"no metrics snapshot on nic/{device}/metrics: {[m.topic for m in sub.messages]}"
+    status = [m for m in sub.on_topic(f"{device}/status")]
     assert status and status[-1].payload == b"online", status
-    info = sub.on_topic(f"{DEVICE}/info")
+    info = sub.on_topic(f"{device}/info")
     assert info, "no info message"
     assert json.loads(info[-1].payload)["tier"], info[-1].payload
-    metrics = json.loads(sub.on_topic(f"{DEVICE}/metrics")[-1].payload)
+    metrics = json.loads(sub.on_topic(f"{device}/metrics")[-1].payload)
     assert {"seq", "ts", "replayed"} <= set(metrics), metrics
     # status and info are retained: a subscriber arriving now gets them at once.
-    late = Subscriber(box.broker, [f"nic/{DEVICE}/status", f"nic/{DEVICE}/info"])
+    late = Subscriber(box.broker, [f"nic/{device}/status", f"nic/{device}/info"])
     try:
         assert late.wait_for(lambda ms: len({m.topic for m in ms if m.retain}) == 2, timeout=30), late.messages
     finally:

@@ -21,7 +21,13 @@ from pathlib import Path
 import pytest
 
 # The Pi kernel resolves console=serial0 to its UART; a generic kernel needs the real name.
-SERIAL_ALIASES = {"amd64": {"serial0": "ttyS0"}}
+SERIAL_ALIASES = {"amd64": {"serial0": "ttyS0"}, "arm64": {"serial0": "ttyAMA0"}}
+# The emulated machine per arch. arm64 (on demand, NIC_SYSTEM_TEST=arm64): qemu's generic `virt`
+# board with the Pi 4's CPU core (cortex-a72), not a Pi board model.
+MACHINES = {
+    "amd64": ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-cpu", "max"],
+    "arm64": ["qemu-system-aarch64", "-machine", "virt", "-accel", "tcg", "-cpu", "cortex-a72"],
+}
 AGENT_PORT = "org.nic.system-test.0"
 # The host's broker as the guest sees it: a guestfwd address on qemu's user network (10.0.2.2,
 # the host alias, is refused by restrict=on, which keeps every other packet inside the VM).
@@ -102,7 +108,7 @@ class Qemu:
         self.cmdline = kernel_cmdline(self.image, arch)
         net = (f"user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:{self.http_port}-:8080,"
                f"guestfwd=tcp:{MQTT_GUEST_ADDRESS}:1883-cmd:{sys.executable} {RELAY} 127.0.0.1 {self.mqtt_port}")
-        cmd = ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-cpu", "max", "-m", str(self.memory_mb),
+        cmd = [*MACHINES[arch], "-m", str(self.memory_mb),
                "-smp", str(self.cpus), *args, "-append", self.cmdline,
                "-drive", f"file={self.image},format=raw,if=virtio,cache=unsafe",
                "-nic", net, "-device", "virtio-rng-pci",
@@ -218,6 +224,6 @@ class Agent:
         return out
 
 
-def require_host_tools() -> list[str]:
-    return [t for t in ("qemu-system-x86_64", "debootstrap", "sfdisk", "mcopy", "mtype", "mkfs.vfat", "mke2fs")
+def require_host_tools(arch: str = "amd64") -> list[str]:
+    return [t for t in (MACHINES[arch][0], "debootstrap", "sfdisk", "mcopy", "mtype", "mkfs.vfat", "mke2fs")
             if shutil.which(t) is None and not Path("/usr/sbin", t).exists()]

@@ -3,7 +3,7 @@
 # nic-edge installed by firmware/install.sh in its chroot. Used by the system test
 # (tests/system/, `bash tools/test.sh --system`); prints the image's path on its last line.
 #
-#   bash tools/system/build_image.sh [amd64]
+#   bash tools/system/build_image.sh [amd64|arm64]
 #
 # Layout, as Raspberry Pi OS Bookworm: MBR with a FAT32 boot partition "bootfs" (config.txt,
 # cmdline.txt, kernel and initramfs) and an ext4 root "rootfs", both referred to by PARTUUID
@@ -20,6 +20,12 @@
 # the guest agent (tests/system/guest/) that runs the test's commands over a virtio-serial port,
 # a persistent journal copied to the serial console, and a DHCP network config for qemu's user
 # network.
+#
+# arm64 (on demand, `bash tools/test.sh --system-arm64`) is built the same way on an x86 host
+# through qemu-user + binfmt_misc (qemu-user-static): every program run in the chroot is
+# emulated. Under it QEMU_CPU=cortex-a72 (numpy gave wrong results and tflite-runtime failed on
+# qemu-user's default CPU model) and an empty tmpfs over the chroot's /sys (ai-edge-litert
+# segfaults reading the x86 host's /sys/devices/system/cpu cache files).
 set -euo pipefail
 ARCH=${1:-amd64}
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -30,9 +36,19 @@ BOOT_MB=256
 say() { echo "build_image: $*" >&2; }
 
 case "$ARCH" in
-    amd64) KERNEL_PKG=linux-image-amd64 ;;
-    *) say "unsupported arch $ARCH (amd64 only)"; exit 2 ;;
+    amd64) KERNEL_PKG=linux-image-amd64; CONSOLE_TTY=ttyS0 ;;
+    arm64) KERNEL_PKG=linux-image-arm64; CONSOLE_TTY=ttyAMA0 ;;  # qemu virt's PL011 UART
+    *) say "unsupported arch $ARCH (amd64 or arm64)"; exit 2 ;;
 esac
+SYS_FS=sysfs
+EMU_ENV=()  # what the chroot's `env -i` passes on to the emulator (arm64 on x86 only)
+if [ "$ARCH" = arm64 ] && [ "$(uname -m)" != aarch64 ]; then
+    [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || {
+        say "arm64 on $(uname -m) needs qemu-user-static registered with binfmt_misc (qemu-aarch64)"; exit 2; }
+    export QEMU_CPU=cortex-a72
+    EMU_ENV=(QEMU_CPU=cortex-a72)
+    SYS_FS=tmpfs
+fi
 [ "$(id -u)" = 0 ] || { say "needs root (debootstrap, chroot)"; exit 2; }
 for tool in debootstrap mkfs.vfat mcopy mke2fs sfdisk; do
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || { say "missing $tool"; exit 2; }
@@ -96,7 +112,7 @@ mkdir -p "$ROOT"
 tar -C "$ROOT" -xf "$BASE"
 mnt() { mount "$@"; MOUNTS+=("${@: -1}"); }
 mnt -t proc proc "$ROOT/proc"
-mnt -t sysfs sysfs "$ROOT/sys"
+mnt -t "$SYS_FS" "$SYS_FS" "$ROOT/sys"
 mnt --bind /dev "$ROOT/dev"
 mnt --bind /dev/pts "$ROOT/dev/pts"
 mkdir -p "$CACHE/pip-cache" "$ROOT/root/.cache/pip"
@@ -116,7 +132,7 @@ if [ -f "$host_ca" ]; then
     pip_ca=(PIP_CERT=/tmp/nic-edge-build-ca.crt)
 fi
 if ! chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-        PIP_DISABLE_PIP_VERSION_CHECK=1 "${pip_ca[@]}" sh /tmp/nic-edge-src/firmware/install.sh /tmp/nic-edge-src \
+        PIP_DISABLE_PIP_VERSION_CHECK=1 "${pip_ca[@]}" "${EMU_ENV[@]}" sh /tmp/nic-edge-src/firmware/install.sh /tmp/nic-edge-src \
         >"$WORK/install.log" 2>&1; then
     tail -n 40 "$WORK/install.log" >&2
     say "firmware/install.sh failed in the chroot"; exit 1
@@ -144,9 +160,9 @@ mkdir -p "$ROOT/etc/systemd/network" "$ROOT/var/log/journal" "$ROOT/etc/systemd/
 printf '# nic-system-test
 [Journal]
 ForwardToConsole=yes
-TTYPath=/dev/ttyS0
+TTYPath=/dev/%s
 MaxLevelConsole=info
-' \
+' "$CONSOLE_TTY" \
     > "$ROOT/etc/systemd/journald.conf.d/nic-system-test.conf"
 printf '# nic-system-test: qemu user network\n[Match]\nName=en* eth*\n[Network]\nDHCP=ipv4\n' \
     > "$ROOT/etc/systemd/network/20-nic-system-test.network"
