@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nic_edge.engine.bm25 import analyze, stem
-from nic_edge.engine.quantity import lacks_quantity
+from nic_edge.engine.quantity import lacks_quantity, subject_terms
 from nic_edge.engine.retrieval import Retrieval
 from nic_edge.engine.store import Snapshot
 
@@ -44,6 +44,10 @@ from nic_edge.engine.store import Snapshot
 # feature (best section's score minus the runner-up's) was tried: AUROC alone 0.72 on Ford but
 # 0.41 on MTRAG-UN, fitted weight -0.29, fit AUROC 0.920 vs 0.917 -- not kept.
 # Never fitted on nic_qa, MTRAG, the Ford answer set or the bench questions.
+# Part of the answer cache key (with reader.VERSION): a changed confidence never serves a cached
+# answer's old confidence or abstention. confidence-2: the asked amount must stand beside the
+# asked thing (quantity.AmountAsked.stated_for).
+VERSION = "confidence-2"
 FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree", "prox",
             "q_cov", "q_cos", "q_rank", "q_lacks")
 COEF_HYBRID = (-1.963, 1.148, -0.161, 10.692, 5.605, 0.148, 0.341, 4.402, 0.027, 2.058, 0.0)
@@ -81,6 +85,7 @@ class Features:
     q_cos: float = 0.0    # semantic match of the quoted section's hit to the question
     q_rank: float = 0.0   # 1 / (1 + retrieval rank of the quoted section's hit): reader and ranking agree
     q_lacks: float = 0.0  # 1 when the question asks for a quantity and the quote states none
+                          # beside the thing asked about (quantity.AmountAsked.stated_for)
 
     def vector(self) -> tuple[float, ...]:
         return tuple(getattr(self, f) for f in FEATURES)
@@ -116,7 +121,8 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
         f.q_cov = sum(w for t, w in zip(uniq, idf) if t in have) / total
         f.q_cos = float(q.hit_cosine or 0.0) if hybrid else 0.0
         f.q_rank = 1.0 / (1 + q.hit_rank)
-        f.q_lacks = float(lacks_quantity(question, q.text))
+        subject = subject_terms(uniq, idf, bm.vocab)
+        f.q_lacks = float(lacks_quantity(question, q.text, subject, q.section_key[1] or ""))
     return f
 
 

@@ -228,7 +228,8 @@ class Engine:
     def fingerprint(self) -> str:
         snap = self.snapshot()
         parts = [snap.name if snap else "-", str(getattr(self.embedder, "model_sha256", None)),
-                 str(self.top_k), f"{self.threshold:.4f}", self.mode, self.fusion, reader.VERSION]
+                 str(self.top_k), f"{self.threshold:.4f}", self.mode, self.fusion, reader.VERSION,
+                 ans.VERSION]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
     # --- questions -------------------------------------------------------------------

@@ -3,14 +3,19 @@
 A technician who asks "How tight should the oil filter be?" or "What spark plug gap should I
 use?" wants the figure, not the procedure around it. Two parts of the engine use this: the
 reader prefers a short window that states the figure (reader.py), and confidence is halved when
-the quote states none (answer.py). The unit words are general measurement vocabulary, not any
-manual's.
+the quote states none beside the thing asked about (answer.py): a torque table that lists other
+fasteners, a capacity line for another fluid, does not answer "What's the torque for the
+crankshaft pulley bolt?" or "What's the transmission fluid capacity?". The unit words are
+general measurement vocabulary, not any manual's.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Container, Sequence
+
+from nic_edge.engine.bm25 import analyze
 
 _UNITS = {
     "pressure": r"psi|pounds?|lbs?|kpa|bar|atmospheres?",
@@ -49,6 +54,20 @@ _NUMBER = r"(?:\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|t
 _HAS_NUMBER = re.compile(_NUMBER, re.I)
 _FREQUENCY = re.compile(r"\b(?:once|twice|daily|weekly|monthly|yearly|annually|hourly|every)\b", re.I)
 _CURRENCY = re.compile(r"[$\u20ac\u00a3]\s?\d")
+# Words that say which amount is asked, not what it is asked about: "the torque spec for the
+# crankshaft pulley bolt" is about the crankshaft pulley bolt.
+_ASKING_WORDS = frozenset(analyze(
+    "pressure gap torque capacity voltage temperature clearance size speed weight interval resistance "
+    "current amount cost costs price spec specs specification specifications much many often long far "
+    "tight hot cold normal recommended recommend proper correct right rated rating value level setting "
+    "figure number quantity "
+    # and the verbs of asking for one ("how much grease goes in", "what gap should I use")
+    "go goes put use used using need needs get gets take takes make makes come comes give gives "
+    "keep keeps allow allowed"))
+_SEGMENT_BREAK = re.compile(r"\n|(?<=[.!?;])\s")
+SUBJECT_BEFORE = 300   # characters before an amount that may name what it is the amount of
+SUBJECT_AFTER = 200    # ... and after it ("every three months the hubs should be repacked")
+SUBJECT_MIN = 0.5      # more than this IDF share of the asked thing's words must stand beside the amount
 
 
 @dataclass(frozen=True)
@@ -69,6 +88,51 @@ class AmountAsked:
             return True
         return bool(self.with_unit.search(text))
 
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Where ``text`` states an amount of the kind asked."""
+        rxs: list[re.Pattern[str]] = [self.with_unit] if self.with_unit is not None else [_HAS_NUMBER]
+        if "time" in self.dims:
+            rxs.append(_FREQUENCY)
+        if "money" in self.dims:
+            rxs.append(_CURRENCY)
+        return sorted({m.span() for rx in rxs for m in rx.finditer(text)})
+
+    def stated_for(self, text: str, subject: Sequence[tuple[str, float]], heading: str = "") -> bool:
+        """Does ``text`` state an amount of the kind asked *beside the thing it is asked about*?
+        ``subject``: the question's words naming that thing, with their IDF weights. An amount
+        qualifies when its sentence or line and the one before it (prose names the thing, then
+        gives the figure: "Do not put too much grease in the differential housing. It should
+        not be more than one-third full."), or the section heading, hold more than
+        ``SUBJECT_MIN`` of the subject's weight (half of "transmission fluid" is not the
+        transmission fluid). A torque table without the asked bolt, a
+        capacity line for another fluid, states an amount but not the one asked."""
+        total = sum(w for _, w in subject)
+        if total <= 0:
+            return self.stated(text)
+        head = set(analyze(heading))
+        breaks = [0] + [m.end() for m in _SEGMENT_BREAK.finditer(text)] + [len(text) + 1]
+        for s, e in self.spans(text):
+            k = max(i for i, b in enumerate(breaks) if b <= s)   # segment holding the amount
+            lo = max(breaks[max(0, k - 1)], s - SUBJECT_BEFORE)
+            nxt = next((b for b in breaks if b > e), len(text))
+            hi = min(nxt, e + SUBJECT_AFTER)
+            have = set(analyze(text[lo:hi])) | head
+            if sum(w for t, w in subject if t in have) > SUBJECT_MIN * total:
+                return True
+        return False
+
+
+def subject_terms(terms: Sequence[str], idf: Sequence[float], known: Container[str]) -> list[tuple[str, float]]:
+    """The question's content terms naming what an amount is asked about (not the words that
+    say which amount is asked), with their weights. A word no manual here uses ("diff" for
+    differential, "crankshaft" asked of a manual without one) weighs as much as an average
+    known word of the question, not the maximal IDF an unknown word gets in retrieval: it
+    cannot be in any quote, so alone it would always outweigh what the quote does name."""
+    kept = [(t, w) for t, w in zip(terms, idf) if t not in _ASKING_WORDS]
+    seen = [w for t, w in kept if t in known]
+    usual = sum(seen) / len(seen) if seen else 1.0
+    return [(t, w if t in known else usual) for t, w in kept]
+
 
 def amount_asked(question: str) -> AmountAsked | None:
     """None when ``question`` asks for no amount."""
@@ -82,7 +146,16 @@ def amount_asked(question: str) -> AmountAsked | None:
     return AmountAsked(dims, re.compile(_NUMBER + r"[\w./-]*\s?(?:\w+\s)?(?:" + units + r")(?![a-z])", re.I))
 
 
-def lacks_quantity(question: str, quote: str) -> bool:
-    """True when ``question`` asks for an amount and ``quote`` states none of the kind asked."""
+def lacks_quantity(question: str, quote: str, subject: Sequence[tuple[str, float]] | None = None,
+                   heading: str = "") -> bool:
+    """True when ``question`` asks for an amount and ``quote`` states none of the kind asked
+    (with ``subject``: none beside the thing asked about, see ``AmountAsked.stated_for``)."""
     asked = amount_asked(question)
-    return asked is not None and not asked.stated(quote)
+    if asked is None:
+        return False
+    if not subject or not SUBJECT_CHECK:
+        return not asked.stated(quote)
+    return not asked.stated_for(quote, subject, heading)
+
+
+SUBJECT_CHECK = True

@@ -200,6 +200,57 @@ def test_an_asked_quantity_must_be_in_the_quote(question: str, quote: str, lacks
     assert lacks_quantity(question, quote) is lacks
 
 
+TORQUE_TABLE = ("Oil drain plug 25 ft-lbs Replace washer if damaged Oil filter 3/4 turn after contact "
+                "Hand tighten only Lug nuts 85-95 ft-lbs Tighten in star pattern")
+
+
+def _subject(question: str, known: set[str]) -> list[tuple[str, float]]:
+    from nic_edge.engine.bm25 import analyze
+    from nic_edge.engine.quantity import subject_terms
+
+    terms = list(dict.fromkeys(analyze(question)))
+    return subject_terms(terms, [2.0] * len(terms), known)
+
+
+@pytest.mark.parametrize("question, quote, heading, lacks", [
+    # a torque table that names other fasteners, not the asked one
+    ("What's the torque spec for the crankshaft pulley bolt?", TORQUE_TABLE, "", True),
+    ("What's the torque spec for the lug nuts?", TORQUE_TABLE, "", False),
+    ("How tight should the oil filter be?", TORQUE_TABLE, "", False),
+    # a capacity line for another fluid
+    ("What's the transmission fluid capacity?", "Brake Fluid Capacity 0.5 quarts Pad Minimum Thickness 3mm",
+     "", True),
+    ("What's the brake fluid capacity?", "Brake Fluid Capacity 0.5 quarts Pad Minimum Thickness 3mm", "", False),
+    # prose names the thing in the sentence before the figure
+    ("How much grease goes in the diff housing?",
+     "Do not put too much grease in the differential housing.\nThe housing should not be more than "
+     "one-third full.", "", False),
+    # ... or after it, in the same sentence
+    ("What's the interval for repacking wheel bearings with grease?",
+     "Every three or four months the wheels should be removed and the hubs and bearings cleansed, then "
+     "repacked with clean grease.", "", False),
+    # the heading names the thing: "Capacities" table under a "Cooling System" heading
+    ("What's the coolant capacity of the cooling system?", "Capacity 12 quarts (11.4 liters)",
+     "Cooling System", False),
+])
+def test_the_asked_amount_must_stand_beside_the_asked_thing(question: str, quote: str, heading: str,
+                                                            lacks: bool) -> None:
+    from nic_edge.engine.bm25 import analyze
+    from nic_edge.engine.quantity import lacks_quantity
+
+    known = set(analyze(quote + " " + heading + " differential wheel bearing grease transmission"))
+    assert lacks_quantity(question, quote, _subject(question, known), heading) is lacks
+
+
+def test_an_unknown_word_weighs_as_an_average_known_one() -> None:
+    from nic_edge.engine.quantity import subject_terms
+
+    # "diff" is no word of the manual: it must not outweigh "grease" and "housing" together
+    got = dict(subject_terms(["much", "greas", "goe", "diff", "hous"], [1.0, 2.0, 9.0, 9.0, 4.0],
+                             {"greas", "hous", "much"}))
+    assert got == {"greas": 2.0, "diff": 3.0, "hous": 4.0}
+
+
 QA_MANUAL = """# CAR MANUAL
 
 ## How is the Engine started?
@@ -232,3 +283,32 @@ def test_a_paraphrase_is_answered_under_the_heading_that_means_it(tmp_path: Path
     out = _ask(eng, "What does the ignition circuit do?")
     assert out["citations"][out["quotes"][0]["citation"]]["section"] == "What is the purpose of the Ignition System?"
     assert "electric spark" in out["answer"]
+
+
+SPEC_MANUAL = """# SERVICE DATA
+
+## Torque Specifications
+
+Oil drain plug 25 ft-lbs Replace washer if damaged
+Oil filter 3/4 turn after contact Hand tighten only
+Lug nuts 85-95 ft-lbs Tighten in star pattern
+
+## Wheels
+
+Rotate the wheels front to back at every second service and check the tread depth.
+"""
+
+
+def test_a_torque_table_without_the_asked_bolt_halves_confidence(tmp_path: Path) -> None:
+    from nic_edge.engine import answer
+
+    path = tmp_path / "service_data.md"
+    path.write_text(SPEC_MANUAL, encoding="utf-8")
+    eng = Engine(tmp_path / "data", load_profiles()["ultra_lite"], EngineConfig(abstain_threshold=0.0), None)
+    assert eng.index_paths([path]).indexed_files
+    lacks = answer.FEATURES.index("q_lacks")
+    asked = eng.explain("What's the torque spec for the lug nuts?")
+    assert "Lug nuts 85-95 ft-lbs" in asked["quotes"][0] and asked["features"][lacks] == 0.0
+    other = eng.explain("What's the torque spec for the crankshaft pulley bolt?")
+    # the table states torques (the rule before: "an amount is stated"), none of them this bolt's
+    assert "ft-lbs" in other["quotes"][0] and other["features"][lacks] == 1.0, other
