@@ -11,11 +11,12 @@ general measurement vocabulary, not any manual's.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Container, Sequence
 
-from nic_edge.engine.bm25 import analyze
+from nic_edge.engine.bm25 import _TOKEN, STOPWORDS, analyze, stem
 
 _UNITS = {
     "pressure": r"psi|pounds?|lbs?|kpa|bar|atmospheres?",
@@ -109,15 +110,25 @@ class AmountAsked:
         total = sum(w for _, w in subject)
         if total <= 0:
             return self.stated(text)
+        spans = self.spans(text)
+        if not spans:
+            return False
         head = set(analyze(heading))
+        weight = dict(subject)
+        # the text's subject words with their offsets, once (a spec table holds dozens of amounts)
+        low = text.lower()
+        found = [(m.start(), t) for m in _TOKEN.finditer(low)
+                 if m.group() not in STOPWORDS and (t := stem(m.group())) in weight]
+        starts = [p for p, _ in found]
         breaks = [0] + [m.end() for m in _SEGMENT_BREAK.finditer(text)] + [len(text) + 1]
-        for s, e in self.spans(text):
-            k = max(i for i, b in enumerate(breaks) if b <= s)   # segment holding the amount
+        need = SUBJECT_MIN * total
+        base = sum(w for t, w in weight.items() if t in head)
+        for s, e in spans:
+            k = bisect.bisect_right(breaks, s) - 1          # segment holding the amount
             lo = max(breaks[max(0, k - 1)], s - SUBJECT_BEFORE)
-            nxt = next((b for b in breaks if b > e), len(text))
-            hi = min(nxt, e + SUBJECT_AFTER)
-            have = set(analyze(text[lo:hi])) | head
-            if sum(w for t, w in subject if t in have) > SUBJECT_MIN * total:
+            hi = min(breaks[min(bisect.bisect_right(breaks, e), len(breaks) - 1)], e + SUBJECT_AFTER)
+            near = {t for _, t in found[bisect.bisect_left(starts, lo):bisect.bisect_left(starts, hi)]}
+            if base + sum(weight[t] for t in near if t not in head) > need:
                 return True
         return False
 
