@@ -17,8 +17,11 @@
 #                                      builds a Pi OS-like image, boots it under qemu; installs
 #                                      qemu-system-x86 and debootstrap when missing). CI runs this.
 #                                      Image cache: $NIC_SYSTEM_CACHE (~/.cache/nic-edge-system).
-#   bash tools/test.sh --system-arm64  on demand, not in CI: only the arm64 system test (the image
-#                                      built through qemu-user + binfmt, booted under
+#   bash tools/test.sh --system-arm64  on demand, not in CI: only the arm64 tests: the userland
+#                                      test (tools/system/userland_arm64.sh: engine and core
+#                                      tests in an arm64 chroot under qemu-user, embeddings
+#                                      checked against this host's), then the system test (the
+#                                      image built through qemu-user + binfmt, booted under
 #                                      qemu-system-aarch64 -M virt -cpu cortex-a72); installs
 #                                      qemu-system-arm, qemu-user-static and debootstrap when
 #                                      missing and registers qemu-aarch64 with binfmt_misc.
@@ -124,6 +127,8 @@ if [ "$SYSTEM" = arm64 ]; then
     [ -e /proc/sys/fs/binfmt_misc/register ] || $SUDO mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
     grep -h '^:qemu-aarch64:' /usr/lib/binfmt.d/qemu-aarch64.conf | $SUDO tee /proc/sys/fs/binfmt_misc/register >/dev/null
   fi
+  say "arm64 userland test: engine and core tests on arm64 Debian under qemu-user (tools/system/userland_arm64.sh)"
+  $SUDO env PYTHON="$PWD/$VENV/bin/python" NIC_SYSTEM_CACHE="${NIC_SYSTEM_CACHE:-$HOME/.cache/nic-edge-system}" bash tools/system/userland_arm64.sh
   say "arm64 system test: image build through qemu-user (cached in ${NIC_SYSTEM_CACHE:-$HOME/.cache/nic-edge-system}), qemu-system-aarch64 boots"
   NIC_SYSTEM_TEST=arm64 exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/system/test_boot_arm64.py "$@"
 fi

@@ -3,7 +3,10 @@
 # nic-edge installed by firmware/install.sh in its chroot. Used by the system test
 # (tests/system/, `bash tools/test.sh --system`); prints the image's path on its last line.
 #
-#   bash tools/system/build_image.sh [amd64|arm64]
+#   bash tools/system/build_image.sh [amd64|arm64] [--base-only]
+#
+# --base-only: build (or take from the cache) only the debootstrap base system and print the
+# path of its tar (the arm64 userland test, tools/system/userland_arm64.sh, starts from it).
 #
 # Layout, as Raspberry Pi OS Bookworm: MBR with a FAT32 boot partition "bootfs" (config.txt,
 # cmdline.txt, kernel and initramfs) and an ext4 root "rootfs", both referred to by PARTUUID
@@ -28,6 +31,8 @@
 # segfaults reading the x86 host's /sys/devices/system/cpu cache files).
 set -euo pipefail
 ARCH=${1:-amd64}
+BASE_ONLY=no
+[ "${2:-}" = "--base-only" ] && BASE_ONLY=yes
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 CACHE=${NIC_SYSTEM_CACHE:-$HOME/.cache/nic-edge-system}
 MIRROR=${NIC_SYSTEM_MIRROR:-http://deb.debian.org/debian}
@@ -91,6 +96,10 @@ if [ ! -f "$BASE" ]; then
     tar -C "$ROOT" -cf "$BASE.tmp" . && mv -f "$BASE.tmp" "$BASE"
     rm -rf "$ROOT"
     say "base system built in $(( $(date +%s) - start )) s"
+fi
+if [ "$BASE_ONLY" = yes ]; then
+    echo "$BASE"
+    exit 0
 fi
 
 # The package source as install.sh gets it: the files git knows (committed or not), no venvs.
