@@ -46,8 +46,9 @@ from nic_edge.engine.store import Snapshot
 # Never fitted on nic_qa, MTRAG, the Ford answer set or the bench questions.
 # Part of the answer cache key (with reader.VERSION): a changed confidence never serves a cached
 # answer's old confidence or abstention. confidence-2: the asked amount must stand beside the
-# asked thing (quantity.AmountAsked.stated_for).
-VERSION = "confidence-2"
+# asked thing (quantity.AmountAsked.stated_for); confidence-3: a heading-backed reader choice is
+# not doubted for disagreeing with retrieval (HEAD_LEAD_RANK).
+VERSION = "confidence-3"
 FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree", "prox",
             "q_cov", "q_cos", "q_rank", "q_lacks")
 COEF_HYBRID = (-1.963, 1.148, -0.161, 10.692, 5.605, 0.148, 0.341, 4.402, 0.027, 2.058, 0.0)
@@ -58,6 +59,15 @@ DEFAULT_THRESHOLD = 0.5
 # An answer that does not state the quantity the question asks for ("What is the tire pressure?"
 # answered by a passage with no figure) is not useful, however well the passage matches.
 QUANTITY_MISSING_FACTOR = 0.5
+# A reader choice against retrieval's ranking is doubt (``q_rank`` < 1) -- unless the quoted
+# section's heading is the candidates' closest to the question (reader.HEAD_LEAD_MIN): manuals
+# answer under the heading that names the question, and a paraphrase ("What does the ignition
+# circuit do?") shares its words with another section while its heading ("What is the purpose of
+# the Ignition System?") means it. Such a choice counts as agreement. The generated questions
+# the model is fitted on copy their words from the manual, so retrieval rarely misses their
+# section and the fit cannot learn this: a rule, set on the Ford set and leave-one-manual-out
+# (docs/benchmarks/answers.md, "Sixth session").
+HEAD_LEAD_RANK = 1.0
 PROX_WINDOW = 2       # terms (stopwords removed): chosen by leave-one-manual-out AUROC over 1..20
 
 # Words of how people ask, not of what they ask about: unknown to a manual, they would count
@@ -121,6 +131,8 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
         f.q_cov = sum(w for t, w in zip(uniq, idf) if t in have) / total
         f.q_cos = float(q.hit_cosine or 0.0) if hybrid else 0.0
         f.q_rank = 1.0 / (1 + q.hit_rank)
+        if q.head_lead:
+            f.q_rank = max(f.q_rank, HEAD_LEAD_RANK)
         subject = subject_terms(uniq, idf, bm.vocab)
         f.q_lacks = float(lacks_quantity(question, q.text, subject, q.section_key[1] or ""))
     return f

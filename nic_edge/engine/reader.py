@@ -66,6 +66,7 @@ WINDOW_MAX = 1.0 + CONTENT_WEIGHT + LENGTH_WEIGHT + 0.08 + QUANTITY_BONUS  # the
 COSINE_WEIGHT = 3.0       # the section's semantic match to the question, against the best
 HEADING_WEIGHT = 3.0      # its heading's semantic match to the question, against the best heading
 VECTOR_EXTRA = 2          # also read the sections of the best cosine hits fusion left out
+HEAD_LEAD_MIN = 0.6       # a candidate heading this close to the question (cosine), and the closest, names it
 SECOND_MARGIN = 0.06      # a second section is quoted when it scores within this of the first
 RESTATE_NEW = 0.25        # a line whose words are at most this share new restates the question
 
@@ -98,6 +99,7 @@ class Quote:
     hit_score: float    # retrieval score of the hit behind the section
     hit_cosine: float | None
     hit_rank: int
+    head_lead: bool = False  # its heading is the candidates' closest in meaning to the question
 
 
 def _units(st: SectionText, bm: BM25Index, asked: AmountAsked | None = None) -> list[Unit]:
@@ -246,9 +248,12 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
             p += COSINE_WEIGHT * (sec_cos - cos_top)
         prior.append((p, rank, hit, st))
     heads = _heading_cosines(snap, ret, [st for _, _, _, st in prior])
+    lead: set[tuple[str, str | None, int]] = set()
     if heads:
         best_head = max(heads)
         prior = [(p + HEADING_WEIGHT * (h - best_head), r, hit, st) for (p, r, hit, st), h in zip(prior, heads)]
+        lead = {(st.source, st.section, st.rows[0]) for (_, _, _, st), h in zip(prior, heads)
+                if h >= best_head and h >= HEAD_LEAD_MIN}
     prior.sort(key=lambda x: -x[0])
     cands: list[Quote] = []
     best = float("-inf")
@@ -263,7 +268,8 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         best = max(best, s)
         a, b = units[i].a, units[j].b
         key = (st.source, st.section, st.rows[0])
-        cands.append(Quote(st.row_at(a), clean_quote(st.text[a:b]), s, key, hit.score, hit.cosine, rank))
+        cands.append(Quote(st.row_at(a), clean_quote(st.text[a:b]), s, key, hit.score, hit.cosine, rank,
+                           key in lead))
     if not cands:
         return []
     cands.sort(key=lambda q: -q.score)

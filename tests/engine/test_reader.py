@@ -285,6 +285,28 @@ def test_a_paraphrase_is_answered_under_the_heading_that_means_it(tmp_path: Path
     assert "electric spark" in out["answer"]
 
 
+def test_a_heading_backed_choice_is_not_doubted_for_disagreeing_with_retrieval(tmp_path: Path) -> None:
+    """Retrieval ranks the starting procedure first for "What does the ignition circuit do?"
+    (shared words); the reader quotes the section whose heading means the question. Confidence
+    counts a reader choice against retrieval's ranking as doubt (``q_rank``), but not when the
+    quoted section's heading is the closest to the question: then it counts as agreement."""
+    from nic_edge.engine import answer
+    from nic_edge.engine.embedder import Embedder
+
+    path = tmp_path / "car.md"
+    path.write_text(QA_MANUAL, encoding="utf-8")
+    eng = Engine(tmp_path / "data", load_profiles()["standard"], EngineConfig(abstain_threshold=0.0), Embedder())
+    eng.index_paths([path])
+    ex = eng.explain("What does the ignition circuit do?")
+    assert ex["quoted_sections"][0] == "What is the purpose of the Ignition System?"
+    assert ex["sections"][0] != ex["quoted_sections"][0], ex["sections"]   # retrieval disagreed
+    rank = answer.FEATURES.index("q_rank")
+    assert ex["features"][rank] == answer.HEAD_LEAD_RANK == 1.0
+    # a question whose quoted section is retrieval's own first: nothing to override
+    same = eng.explain("How is the carburetor adjusted?")
+    assert same["sections"][0] == same["quoted_sections"][0] and same["features"][rank] == 1.0
+
+
 SPEC_MANUAL = """# SERVICE DATA
 
 ## Torque Specifications
