@@ -66,16 +66,9 @@ BASE_PKGS="systemd-sysv,udev,kmod,$KERNEL_PKG,initramfs-tools,dosfstools,e2fspro
 base_key=$(printf '%s\n' "base-v1" "$SUITE" "$ARCH" "$BASE_PKGS" "$MIRROR" | sha256sum | cut -c1-16)
 BASE="$CACHE/base-$ARCH-$base_key.tar"
 
-WORK=$(mktemp -d "$CACHE/work.XXXXXX")
-ROOT="$WORK/root"
-MOUNTS=()
-cleanup() {
-    local i
-    for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do umount -l "${MOUNTS[$i]}" 2>/dev/null || true; done
-    MOUNTS=()
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=tools/system/chroot.sh
+. "$REPO/tools/system/chroot.sh"
+chroot_workdir "$CACHE" work
 
 if [ ! -f "$BASE" ]; then
     say "debootstrap $SUITE $ARCH (cached afterwards as ${BASE##*/})"
@@ -106,7 +99,7 @@ fi
 SRC_TAR="$WORK/src.tar"
 (cd "$REPO" && git ls-files -co --exclude-standard -- nic_edge firmware config pyproject.toml README.md LICENSE* \
     | LC_ALL=C sort | tar --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$SRC_TAR" -T -)
-image_key=$( { echo "image-v1 $base_key"; sha256sum "$0" "$REPO"/tests/system/guest/*; tar -xOf "$SRC_TAR" | sha256sum;
+image_key=$( { echo "image-v1 $base_key"; sha256sum "$0" "$REPO/tools/system/chroot.sh" "$REPO"/tests/system/guest/*; tar -xOf "$SRC_TAR" | sha256sum;
                tar -tvf "$SRC_TAR" | awk '{print $1, $NF}'; } | sha256sum | cut -c1-16)
 IMAGE="$CACHE/image-$ARCH-$image_key.img"
 if [ -f "$IMAGE" ]; then
@@ -119,11 +112,7 @@ start=$(date +%s)
 say "installing nic-edge into a copy of the base system with firmware/install.sh (chroot)"
 mkdir -p "$ROOT"
 tar -C "$ROOT" -xf "$BASE"
-mnt() { mount "$@"; MOUNTS+=("${@: -1}"); }
-mnt -t proc proc "$ROOT/proc"
-mnt -t "$SYS_FS" "$SYS_FS" "$ROOT/sys"
-mnt --bind /dev "$ROOT/dev"
-mnt --bind /dev/pts "$ROOT/dev/pts"
+chroot_mounts "$ROOT" "$SYS_FS"
 mkdir -p "$CACHE/pip-cache" "$ROOT/root/.cache/pip"
 mnt --bind "$CACHE/pip-cache" "$ROOT/root/.cache/pip"
 cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"

@@ -33,27 +33,16 @@ BASE=$(bash "$REPO/tools/system/build_image.sh" arm64 --base-only | tail -n 1)
 [ -f "$BASE" ] || { say "no base system ($BASE)"; exit 1; }
 
 mkdir -p "$CACHE"
-WORK=$(mktemp -d "$CACHE/userland.XXXXXX")
-ROOT="$WORK/root"
-MOUNTS=()
-cleanup() {
-    local i
-    for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do umount -l "${MOUNTS[$i]}" 2>/dev/null || true; done
-    MOUNTS=()
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-mnt() { mount "$@"; MOUNTS+=("${@: -1}"); }
+# shellcheck source=tools/system/chroot.sh
+. "$REPO/tools/system/chroot.sh"
+chroot_workdir "$CACHE" userland
 
 t0=$(date +%s)
 mkdir -p "$ROOT"
 tar -C "$ROOT" -xf "$BASE"
-mnt -t proc proc "$ROOT/proc"
 SYS_FS=sysfs
 [ "$(uname -m)" = aarch64 ] || SYS_FS=tmpfs
-mnt -t "$SYS_FS" "$SYS_FS" "$ROOT/sys"
-mnt --bind /dev "$ROOT/dev"
-mnt --bind /dev/pts "$ROOT/dev/pts"
+chroot_mounts "$ROOT" "$SYS_FS"
 mkdir -p "$CACHE/pip-cache-userland" "$ROOT/root/.cache/pip"
 mnt --bind "$CACHE/pip-cache-userland" "$ROOT/root/.cache/pip"
 cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
