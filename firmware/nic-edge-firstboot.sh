@@ -4,7 +4,8 @@
 # Started once by systemd.run= on the kernel command line (Raspberry Pi OS Bookworm style, chained
 # after Raspberry Pi Imager's firstrun.sh when present) or by a cloud-init runcmd entry. It:
 #   1. moves the bundle from the boot partition (<boot>/nic-edge) into /etc/nic-edge, secrets 0600
-#      owned by the service user, manuals into /var/lib/nic-edge/manuals;
+#      owned by the service user, manuals into /var/lib/nic-edge/manuals, a prebuilt content
+#      bundle into /var/lib/nic-edge/content/flashed.nicb (the service applies it at start);
 #   2. deletes the bundle, secrets included, from the FAT partition (keeps only this script);
 #   3. installs and enables nic-edge.service when /opt/nic-edge/venv exists, else leaves
 #      /etc/nic-edge/NEEDS-INSTALL and says so in the journal;
@@ -122,6 +123,7 @@ install_bundle() {
             firstboot.sh) continue ;;  # stays on the boot partition (it is running)
             nic-edge.service) dest="$ETC/.nic-edge.service" ;;
             manuals/*) dest="$STATE/$name"; mode=0640 ;;
+            content.nicb) dest="$STATE/content/flashed.nicb"; mode=0640 ;;  # serve applies it
             *) dest="$ETC/$name" ;;
         esac
         mkdir -p "$(dirname "$dest")"
@@ -132,10 +134,11 @@ install_bundle() {
         esac
         mv -f "$dest.nic-tmp" "$dest"
     done < "$BUNDLE/MANIFEST"
-    if [ -d "$STATE/manuals" ]; then
-        chmod 0750 "$STATE/manuals"
-        [ "$FAKE" = 1 ] || chown -R "$SVC_USER:$(id -gn "$SVC_USER")" "$STATE/manuals"
-    fi
+    for dir in "$STATE/manuals" "$STATE/content"; do
+        [ -d "$dir" ] || continue
+        chmod 0750 "$dir"
+        [ "$FAKE" = 1 ] || chown -R "$SVC_USER:$(id -gn "$SVC_USER")" "$dir"
+    done
     sync
     # Now delete everything but this script from the FAT partition, secrets first.
     while read -r mode name; do

@@ -48,7 +48,7 @@ def trusted_keys(cfg: Config, data_dir: Path) -> list[Any]:
         return []
 
 
-def make_updater(cfg: Config, app: Any, data_dir: Path, publisher: Any,
+def make_updater(cfg: Config, app: Any, data_dir: Path, publisher: Any | None,
                  audit: Callable[[str, dict[str, Any], bool], None] | None = None,
                  fault: Callable[[str], None] | None = None,
                  on_device_keys: Callable[[Any], None] | None = None) -> ContentUpdater:
@@ -58,7 +58,8 @@ def make_updater(cfg: Config, app: Any, data_dir: Path, publisher: Any,
         log.warning("no content signing public key (fleet.signing_pub_file): content updates will be refused")
 
     def publish(rep: dict[str, Any]) -> None:
-        publisher.set_retained(schema.CONTENT_REPORTED, cs.encode_reported(rep))
+        if publisher is not None:
+            publisher.set_retained(schema.CONTENT_REPORTED, cs.encode_reported(rep))
 
     updater = ContentUpdater(
         app.device_id, data_dir, cfg.content, keys,
@@ -67,6 +68,30 @@ def make_updater(cfg: Config, app: Any, data_dir: Path, publisher: Any,
         install=lambda b: engine.install(lambda store: bundle_install.install(store, b, fault)),
         marker=lambda: bundle_install.current_marker(engine.store),
         publish=publish, audit=audit, fault=fault, on_device_keys=on_device_keys)
-    publisher.add_handler(schema.CONTENT_DESIRED, updater.offer)
+    if publisher is not None:  # without MQTT: only a flashed bundle (apply_flashed)
+        publisher.add_handler(schema.CONTENT_DESIRED, updater.offer)
     app.content_status = updater.status
     return updater
+
+
+FLASHED = "flashed.nicb"   # <data_dir>/content/FLASHED: the bundle first boot moved off the card
+
+
+def apply_flashed(updater: ContentUpdater, data_dir: Path) -> dict[str, Any] | None:
+    """Apply the content bundle flashed with the config, if one waits in the data dir, before
+    the box indexes anything itself: a prebuilt, signed index answers within a minute of first
+    boot where a Pi Zero would embed the manuals for an hour. Applied (or already applied): the
+    file is deleted (the index holds it now). Refused: renamed ``flashed.nicb.rejected`` so it is
+    not retried at every start, with the reason in the log, the audit log and the report.
+    None when there is no flashed bundle."""
+    path = Path(data_dir) / "content" / FLASHED
+    if not path.is_file():
+        return None
+    log.info("applying the content bundle flashed with the config (%s)", path)
+    rep = updater.apply_file(path)
+    if rep.get("status") == "applied":
+        path.unlink(missing_ok=True)
+    elif rep.get("status") == "rejected":
+        path.replace(path.with_name(FLASHED + ".rejected"))
+        log.error("flashed content bundle refused: %s (kept as %s.rejected)", rep.get("reason"), FLASHED)
+    return rep

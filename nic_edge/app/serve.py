@@ -182,12 +182,26 @@ class Device:
         return serving_text(self.http.cfg.bind, self.http.port)
 
     def prepare(self) -> None:
-        """Index the manuals in ``<data_dir>/manuals`` that are not indexed yet (where first boot
-        puts flashed manuals; unchanged files are skipped by their hash). Only when that folder
-        is empty or missing and nothing is indexed, index the bundled sample manual."""
-        from nic_edge.app.content import bundle_applied
+        """Apply a content bundle flashed with the config (``<data_dir>/content/flashed.nicb``,
+        docs/PROVISIONING.md): a prebuilt index that then owns the manual set. Else index the
+        manuals in ``<data_dir>/manuals`` that are not indexed yet (where first boot puts flashed
+        manuals; unchanged files are skipped by their hash). Only when that folder is empty or
+        missing and nothing is indexed, index the bundled sample manual."""
+        from nic_edge.app.content import FLASHED, apply_flashed, bundle_applied, make_updater
         from nic_edge.engine.indexer import expand
 
+        content = self.app.data_dir / "content"
+        updater = self.content
+        if updater is None and content.is_dir():
+            # No MQTT: no pushed bundles, but a flashed one is applied, and /api/status shows it.
+            audit = self.app.audit
+
+            def record(action: str, details: dict[str, Any], ok: bool) -> None:
+                if audit is not None:
+                    audit.action(action, "fleet", details, ok)
+            updater = make_updater(self.cfg, self.app, self.app.data_dir, None, record)
+        if updater is not None and (content / FLASHED).is_file():
+            apply_flashed(updater, self.app.data_dir)
         folder = self.app.data_dir / "manuals"
         files = expand([folder]) if folder.is_dir() else []
         if files and bundle_applied(self.app.data_dir):

@@ -198,6 +198,48 @@ class ContentUpdater(Service):
         finally:
             self.phase = "idle"
 
+    def apply_file(self, path: Path) -> dict[str, Any]:
+        """Apply a bundle file that is already on the box: one flashed with the config
+        (``nic-fleet flash --content``; first boot puts it in ``<data_dir>/content/``). The
+        checks of a pushed bundle that do not need an announcement: the bundle's signature with
+        the trusted keys, a version not older than what runs, this box's model and index format,
+        every index file's sha256; then the same switch, key adoption and state. Returns the
+        report (published like a pushed one's when MQTT is configured)."""
+        version: int | None = None
+        try:
+            sha = bundle_file.file_digest(path)[0]
+            try:
+                b = bundle_file.read_bundle(path, self.public_keys)
+            except NicEdgeError as exc:
+                raise Rejected("rejected", f"flashed bundle refused: {exc.message}") from exc
+            version = b.version
+            applied = self.applied_version()
+            if applied is not None and version < applied:
+                raise Rejected("rejected", f"flashed version {version} < applied {applied}")
+            if applied == version:
+                return self._report(version, "applied", "already applied")
+            mine = self._model_sha()
+            if b.model_sha256 != mine:
+                raise Rejected("rejected", f"flashed bundle is for model {(b.model_sha256 or '?')[:12]}, "
+                                           f"this box runs {(mine or 'no model')[:12]}")
+            if b.index_format != self._format:
+                raise Rejected("rejected", f"flashed bundle index format {b.index_format}, this box reads "
+                                           f"format {self._format}")
+            self.phase = "switching"
+            gen = self._install(b)
+            self._adopt_keys(b.manifest.get("trusted_keys"), version)
+            self._on_device_keys(b.manifest.get("device_keys"))
+            self._save({"applied_version": version, "sha256": sha, "generation": gen,
+                        "applied_at": self._clock(), "source": "flashed"})
+            log.info("flashed content version %d applied as %s", version, gen)
+            return self._report(version, "applied", None)
+        except Rejected as exc:
+            return self._report(version, exc.status, exc.reason)
+        except OSError as exc:
+            return self._report(version, "failed", f"data dir error: {exc}")
+        finally:
+            self.phase = "idle"
+
     def _adopt_keys(self, pems: Any, version: int) -> None:
         """From now on trust exactly the keys the applied (signed) bundle lists: how a key
         rotation reaches boxes without reflashing (fleet/rotation.py)."""

@@ -20,7 +20,8 @@ from nic_edge.engine.bm25 import _TOKEN, STOPWORDS, analyze, stem
 
 _UNITS = {
     "pressure": r"psi|pounds?|lbs?|kpa|bar|atmospheres?",
-    "length": r"inch(?:es)?|in\.|mm|millimet(?:er|re)s?|cm|centimet(?:er|re)s?|thousandths?|feet|foot|ft|\"",
+    "length": r"inch(?:es)?|in\.|mm|millimet(?:er|re)s?|cm|centimet(?:er|re)s?|thousandths?|feet|foot|ft|\"|"
+              r"met(?:er|re)s?|m|km|kilomet(?:er|re)s?|yards?|yd",
     "torque": r"ft\.?[- ]?lbs?|lb\.?[- ]?ft|foot[- ]pounds?|n\.?m|newton|turns?",
     "volume": r"quarts?|gallons?|pints?|lit(?:er|re)s?|ml|ounces?|oz|cups?|qts?|gal",
     "voltage": r"volts?|v",

@@ -193,6 +193,9 @@ def test_section_glue_finds_short_overlaps() -> None:
     ("How much does it cost to replace the converter?", "Replace the converter if it rattles (2 bolts).", True),
     ("How much does it cost to replace the converter?", "A new converter costs about $250.", False),
     ("How much does it cost to replace the converter?", "Budget 250 dollars for the part.", False),
+    ("How far from the wall should the headlamps be aimed?", "Aim them ten metres from a wall.", False),
+    ("How far from the wall should the headlamps be aimed?", "Aim them 10 m from a wall.", False),
+    ("How far from the wall should the headlamps be aimed?", "Aim them after a 10 min warm-up.", True),
 ])
 def test_an_asked_quantity_must_be_in_the_quote(question: str, quote: str, lacks: bool) -> None:
     from nic_edge.engine.quantity import lacks_quantity

@@ -31,6 +31,8 @@ FIRSTBOOT_NAME = "firstboot.sh"
 SERVICE_NAME = "nic-edge.service"
 MANUALS_DIR = "manuals"
 SIGNING_PUB_NAME = "content-signing.pub"
+CONTENT_NAME = "content.nicb"   # a prebuilt, signed index (nic-fleet content build); first boot
+                                # moves it to /var/lib/nic-edge/content/flashed.nicb
 MAX_MANUALS_BYTES = 2 << 30  # a boot partition is ~512 MiB; this only guards against typos
 
 # Where each file key's content goes in the bundle, and whether it is a secret (mode 0600).
@@ -107,12 +109,13 @@ def load_config_data(path: Path) -> dict[str, Any]:
 def build_bundle(data: dict[str, Any], base_dir: Path, fleet_key: bytes, *,
                  source: str | None = None, manuals: Path | None = None,
                  extra_files: dict[str, tuple[bytes, int]] | None = None,
-                 signing_pub: bytes | None = None) -> Bundle:
+                 signing_pub: bytes | None = None, content_bundle: bytes | None = None) -> Bundle:
     """Validate ``data`` (a parsed device config) and assemble its bundle.
 
     Relative file paths in ``data`` resolve against ``base_dir``. ``extra_files`` adds firmware
     files (name -> (content, mode)). ``signing_pub`` (the fleet's content signing public key)
-    is flashed when the device config names none. Raises ConfigError for an invalid config or
+    is flashed when the device config names none. ``content_bundle``: a content bundle's bytes (checked
+    by the caller), carried as ``content.nicb``. Raises ConfigError for an invalid config or
     missing secret.
     """
     label = source or "device config"
@@ -164,6 +167,8 @@ def build_bundle(data: dict[str, Any], base_dir: Path, fleet_key: bytes, *,
             bundle.executables.add(name)
     if manuals is not None:
         _add_manuals(bundle, manuals)
+    if content_bundle is not None:
+        bundle.files[CONTENT_NAME] = content_bundle
     bundle.files[MANIFEST_NAME] = _manifest(bundle)
     return bundle
 

@@ -43,6 +43,9 @@ def add_flash_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write OUT/<id>.img copies of --image, or (without --image/--boot) OUT/<id>/ bundle dirs")
     parser.add_argument("--manuals", metavar="DIR",
                         help="manuals to carry (first boot copies them to /var/lib/nic-edge/manuals)")
+    parser.add_argument("--content", metavar="BUNDLE.nicb",
+                        help="a prebuilt index to carry (nic-fleet content build): the box applies it at first "
+                             "start instead of indexing, verified with the flashed content-signing.pub")
     parser.add_argument("--fleet-key", metavar="FILE", help="fleet key (default: fleet.key_file of the fleet config)")
     parser.add_argument("--force", action="store_true", help="overwrite existing OUT/<id>.img or OUT/<id>/")
     parser.add_argument("--dry-run", action="store_true", help="validate and show what would be written; write nothing")
@@ -90,9 +93,33 @@ def _signing_pub(cfg: Config | None) -> bytes | None:
                                 hint="nic-fleet keygen --signing --out FILE writes FILE.pub") from exc
 
 
+def _content(path: Path, signing_pub: bytes | None) -> bytes:
+    """The content bundle to flash, refused here unless the public key being flashed verifies
+    it (a box would refuse it at first start and index its manuals instead, for hours)."""
+    from nic_edge.core import bundle as bundle_file
+    from nic_edge.core import ed25519
+
+    if signing_pub is None:
+        raise ProvisioningError("--content needs the fleet's content signing public key on the card",
+                                hint="set fleet.signing_pub_file (or fleet.signing_key_file) in the nic-fleet config")
+    try:
+        keys = ed25519.load_public_keys(signing_pub)
+        b = bundle_file.read_bundle(path, keys)
+        bundle_file.check_files(b)
+    except NicEdgeError as exc:
+        raise ProvisioningError(f"--content {path}: {exc.message}",
+                                hint="build it with nic-fleet content build, signed by the key flashed") from exc
+    except OSError as exc:
+        raise ProvisioningError(f"--content {path}: {exc.strerror or exc}") from exc
+    log.info("content bundle %s: version %d, %s chunks, model %s", path.name, b.version,
+             b.manifest.get("chunks"), (b.model_sha256 or "?")[:12])
+    return path.read_bytes()
+
+
 def _bundles(args: argparse.Namespace, fleet_key: bytes, signing_pub: bytes | None = None) -> list[Bundle]:
     extras = {dst: (firmware_file(src), 0o755 if dst.endswith(".sh") else 0o644) for src, dst in FIRMWARE_FILES}
     manuals = Path(args.manuals) if args.manuals else None
+    content = _content(Path(args.content), signing_pub) if getattr(args, "content", None) else None
     if args.device_config:
         path = Path(args.device_config)
         data = absolutize(load_config_data(path), path.resolve().parent)
@@ -105,7 +132,8 @@ def _bundles(args: argparse.Namespace, fleet_key: bytes, signing_pub: bytes | No
     for data, where in entries:
         try:
             bundles.append(build_bundle(data, Path.cwd(), fleet_key, source=where,
-                                        manuals=manuals, extra_files=extras, signing_pub=signing_pub))
+                                        manuals=manuals, extra_files=extras, signing_pub=signing_pub,
+                                        content_bundle=content))
         except ConfigError as exc:
             problems.extend((f"{where}: {p}", m) for p, m in exc.problems)
     if problems:
