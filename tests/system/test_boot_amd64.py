@@ -175,9 +175,20 @@ def booted_box(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixture
         f'[mqtt]\nhost = "{MQTT_GUEST_ADDRESS}"\nport = 1883\nmetrics_interval_s = 15\n')
     fleet = [str(Path(sys.executable).parent / "nic-fleet")]
     subprocess.run([*fleet, "keygen", "--out", str(ws / "fleet.key")], check=True, capture_output=True)
+    subprocess.run([*fleet, "keygen", "--signing", "--out", str(ws / "signing.key")], check=True, capture_output=True)
+    (ws / "fleet.toml").write_text(f'[fleet]\nkey_file = "{ws / "fleet.key"}"\n'
+                                   f'signing_key_file = "{ws / "signing.key"}"\n')
+    fleet += ["--config", str(ws / "fleet.toml")]
+    # The manual's index built once on the host and flashed with the card (defect 1): the box
+    # applies it at its first start instead of embedding the manual itself.
+    t = time.monotonic()
+    built = subprocess.run([*fleet, "content", "build", str(ws / "manuals" / "bilge-pump-bp40.txt"),
+                            "--out", str(ws / "manuals.nicb")], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    figures["content_build_s"] = round(time.monotonic() - t, 2)
     t = time.monotonic()
     flashed = subprocess.run([*fleet, "flash", "--image", str(image), "--device-config", str(ws / "device.toml"),
-                              "--fleet-key", str(ws / "fleet.key"), "--manuals", str(ws / "manuals")],
+                              "--manuals", str(ws / "manuals"), "--content", str(ws / "manuals.nicb")],
                              capture_output=True, text=True)
     assert flashed.returncode == 0, flashed.stderr
     figures["flash_s"] = round(time.monotonic() - t, 2)
@@ -233,6 +244,9 @@ def test_first_boot_applied(box: Box) -> None:
     assert modes["/etc/nic-edge"] == ("750", "root:nic-edge"), listing
     assert modes["/etc/nic-edge/device.key"] == ("600", "nic-edge:nic-edge"), listing
     assert modes["/var/lib/nic-edge/manuals/bilge-pump-bp40.txt"][0] == "640", listing
+    # The flashed prebuilt index waits in the data dir for the service (or is applied already).
+    content = a.check("stat -c '%a %U:%G' /var/lib/nic-edge/content").split()
+    assert content == ["750", "nic-edge:nic-edge"], content
     # Only the hook stays on the FAT partition; no secret left there.
     assert a.check("ls -A /boot/firmware/nic-edge").split() == ["firstboot.sh"]
     assert a.check("systemctl is-enabled nic-edge.service").strip() == "enabled"
@@ -267,9 +281,17 @@ def test_flashed_manual_answered_with_citation(box: Box) -> None:
     assert not answer["abstained"], answer
     assert answer["citations"] and answer["citations"][0]["source"] == "bilge-pump-bp40.txt", answer
     assert "15 ampere" in answer["answer"], answer
-    # The flashed manual is the only one: the bundled sample was not indexed (defect 1).
-    index = json.loads(_get(box.http_port, "/api/status")[1])["index"]
+    # The flashed manual is the only one: the bundled sample was not indexed (defect 1), and it
+    # came as the flashed prebuilt index, not embedded on the box.
+    status = json.loads(_get(box.http_port, "/api/status")[1])
+    index = status["index"]
     assert index["sources"] == 1 and index["vectors"], index
+    assert status["content"]["applied_version"] is not None, status["content"]
+    assert status["content"]["last_report"]["status"] == "applied", status["content"]
+    assert box.agent is not None
+    journal = box.agent.check("journalctl -b --no-pager -o cat -u nic-edge.service")
+    assert "flashed content version" in journal, journal
+    assert "indexing the bundled sample" not in journal and "not indexed yet" not in journal, journal
 
 
 def test_reports_to_the_fleet_broker(box: Box) -> None:
