@@ -47,8 +47,9 @@ from nic_edge.engine.store import Snapshot
 # Part of the answer cache key (with reader.VERSION): a changed confidence never serves a cached
 # answer's old confidence or abstention. confidence-2: the asked amount must stand beside the
 # asked thing (quantity.AmountAsked.stated_for); confidence-3: a heading-backed reader choice is
-# not doubted for disagreeing with retrieval (HEAD_LEAD_RANK).
-VERSION = "confidence-3"
+# not doubted for disagreeing with retrieval (HEAD_LEAD_RANK); confidence-4: and its heading's
+# cosine counts in cos_top.
+VERSION = "confidence-4"
 FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree", "prox",
             "q_cov", "q_cos", "q_rank", "q_lacks")
 COEF_HYBRID = (-1.963, 1.148, -0.161, 10.692, 5.605, 0.148, 0.341, 4.402, 0.027, 2.058, 0.0)
@@ -66,7 +67,8 @@ QUANTITY_MISSING_FACTOR = 0.5
 # the Ignition System?") means it. Such a choice counts as agreement. The generated questions
 # the model is fitted on copy their words from the manual, so retrieval rarely misses their
 # section and the fit cannot learn this: a rule, set on the Ford set and leave-one-manual-out
-# (docs/benchmarks/answers.md, "Sixth session").
+# (docs/benchmarks/answers.md, "Sixth session"). The same choice also counts that heading's
+# cosine as a semantic match retrieval found (``cos_top`` is the best of the hits' and it).
 HEAD_LEAD_RANK = 1.0
 PROX_WINDOW = 2       # terms (stopwords removed): chosen by leave-one-manual-out AUROC over 1..20
 
@@ -133,6 +135,8 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
         f.q_rank = 1.0 / (1 + q.hit_rank)
         if q.head_lead:
             f.q_rank = max(f.q_rank, HEAD_LEAD_RANK)
+            if hybrid:  # the heading is part of what was retrieved: the best match includes it
+                f.cos_top = max(f.cos_top, q.head_cos)
         subject = subject_terms(uniq, idf, bm.vocab)
         f.q_lacks = float(lacks_quantity(question, q.text, subject, q.section_key[1] or ""))
     return f

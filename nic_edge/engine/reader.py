@@ -100,6 +100,7 @@ class Quote:
     hit_cosine: float | None
     hit_rank: int
     head_lead: bool = False  # its heading is the candidates' closest in meaning to the question
+    head_cos: float = 0.0    # that heading's cosine to the question (0 without a heading vector)
 
 
 def _units(st: SectionText, bm: BM25Index, asked: AmountAsked | None = None) -> list[Unit]:
@@ -248,11 +249,11 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
             p += COSINE_WEIGHT * (sec_cos - cos_top)
         prior.append((p, rank, hit, st))
     heads = _heading_cosines(snap, ret, [st for _, _, _, st in prior])
-    lead: set[tuple[str, str | None, int]] = set()
+    lead: dict[tuple[str, str | None, int], float] = {}
     if heads:
         best_head = max(heads)
         prior = [(p + HEADING_WEIGHT * (h - best_head), r, hit, st) for (p, r, hit, st), h in zip(prior, heads)]
-        lead = {(st.source, st.section, st.rows[0]) for (_, _, _, st), h in zip(prior, heads)
+        lead = {(st.source, st.section, st.rows[0]): h for (_, _, _, st), h in zip(prior, heads)
                 if h >= best_head and h >= HEAD_LEAD_MIN}
     prior.sort(key=lambda x: -x[0])
     cands: list[Quote] = []
@@ -269,7 +270,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         a, b = units[i].a, units[j].b
         key = (st.source, st.section, st.rows[0])
         cands.append(Quote(st.row_at(a), clean_quote(st.text[a:b]), s, key, hit.score, hit.cosine, rank,
-                           key in lead))
+                           key in lead, lead.get(key, 0.0)))
     if not cands:
         return []
     cands.sort(key=lambda q: -q.score)

@@ -292,7 +292,8 @@ def test_a_heading_backed_choice_is_not_doubted_for_disagreeing_with_retrieval(t
     """Retrieval ranks the starting procedure first for "What does the ignition circuit do?"
     (shared words); the reader quotes the section whose heading means the question. Confidence
     counts a reader choice against retrieval's ranking as doubt (``q_rank``), but not when the
-    quoted section's heading is the closest to the question: then it counts as agreement."""
+    quoted section's heading is the closest to the question: then it counts as agreement, and
+    the heading's cosine as a semantic match (``cos_top``)."""
     from nic_edge.engine import answer
     from nic_edge.engine.embedder import Embedder
 
@@ -305,6 +306,11 @@ def test_a_heading_backed_choice_is_not_doubted_for_disagreeing_with_retrieval(t
     assert ex["sections"][0] != ex["quoted_sections"][0], ex["sections"]   # retrieval disagreed
     rank = answer.FEATURES.index("q_rank")
     assert ex["features"][rank] == answer.HEAD_LEAD_RANK == 1.0
+    # ... and that heading's cosine counts as the best semantic match retrieval found
+    snap, q = eng.snapshot(), eng.embedder.embed("What does the ignition circuit do?")
+    head = float(snap.heading_vectors.cosines(q)[snap.headings.index(ex["quoted_sections"][0])])
+    assert head > float(snap.vectors.cosines(q).max())  # the heading means it more than any chunk
+    assert ex["features"][answer.FEATURES.index("cos_top")] == pytest.approx(head, abs=1e-5)
     # a question whose quoted section is retrieval's own first: nothing to override
     same = eng.explain("How is the carburetor adjusted?")
     assert same["sections"][0] == same["quoted_sections"][0] and same["features"][rank] == 1.0
