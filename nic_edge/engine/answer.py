@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nic_edge.engine.bm25 import analyze, stem
-from nic_edge.engine.quantity import lacks_quantity, subject_terms
+from nic_edge.engine.quantity import lacks_quantity, subject_terms, unmentioned
 from nic_edge.engine.retrieval import Retrieval
 from nic_edge.engine.store import Snapshot
 
@@ -48,8 +48,9 @@ from nic_edge.engine.store import Snapshot
 # answer's old confidence or abstention. confidence-2: the asked amount must stand beside the
 # asked thing (quantity.AmountAsked.stated_for); confidence-3: a heading-backed reader choice is
 # not doubted for disagreeing with retrieval (HEAD_LEAD_RANK); confidence-4: and its heading's
-# cosine counts in cos_top.
-VERSION = "confidence-4"
+# cosine counts in cos_top; confidence-5: halved again when the quote does not even name the
+# asked kind (QUANTITY_UNNAMED_FACTOR).
+VERSION = "confidence-5"
 FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree", "prox",
             "q_cov", "q_cos", "q_rank", "q_lacks")
 COEF_HYBRID = (-1.963, 1.148, -0.161, 10.692, 5.605, 0.148, 0.341, 4.402, 0.027, 2.058, 0.0)
@@ -60,6 +61,8 @@ DEFAULT_THRESHOLD = 0.5
 # An answer that does not state the quantity the question asks for ("What is the tire pressure?"
 # answered by a passage with no figure) is not useful, however well the passage matches.
 QUANTITY_MISSING_FACTOR = 0.5
+# ... and when the quote does not even name what is asked ("pressure"), it does not discuss it.
+QUANTITY_UNNAMED_FACTOR = 0.5
 # A reader choice against retrieval's ranking is doubt (``q_rank`` < 1) -- unless the quoted
 # section's heading is the candidates' closest to the question (reader.HEAD_LEAD_MIN): manuals
 # answer under the heading that names the question, and a paraphrase ("What does the ignition
@@ -96,6 +99,7 @@ class Features:
     q_cov: float = 0.0    # question content words in the quote or its section heading (IDF share)
     q_cos: float = 0.0    # semantic match of the quoted section's hit to the question
     q_rank: float = 0.0   # 1 / (1 + retrieval rank of the quoted section's hit): reader and ranking agree
+    q_unnamed: bool = False  # q_lacks, and the quote does not name the asked kind either (not a model feature)
     q_lacks: float = 0.0  # 1 when the question asks for a quantity and the quote states none
                           # beside the thing asked about (quantity.AmountAsked.stated_for)
 
@@ -139,6 +143,7 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
                 f.cos_top = max(f.cos_top, q.head_cos)
         subject = subject_terms(uniq, idf, bm.vocab)
         f.q_lacks = float(lacks_quantity(question, q.text, subject, q.section_key[1] or ""))
+        f.q_unnamed = bool(f.q_lacks) and unmentioned(question, q.text, q.section_key[1] or "")
     return f
 
 
@@ -169,7 +174,9 @@ def confidence(f: Features, hybrid: bool) -> float:
     coef, bias = (COEF_HYBRID, BIAS_HYBRID) if hybrid else (COEF_LEXICAL, BIAS_LEXICAL)
     z = bias + sum(c * x for c, x in zip(coef, f.vector()))
     p = 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
-    return p * QUANTITY_MISSING_FACTOR if f.q_lacks else p
+    if f.q_lacks:
+        p *= QUANTITY_MISSING_FACTOR * (QUANTITY_UNNAMED_FACTOR if f.q_unnamed else 1.0)
+    return p
 
 
 def content_terms(terms: list[str]) -> list[str]:

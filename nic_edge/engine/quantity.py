@@ -72,11 +72,31 @@ SUBJECT_AFTER = 200    # ... and after it ("every three months the hubs should b
 SUBJECT_MIN = 0.5      # more than this IDF share of the asked thing's words must stand beside the amount
 
 
+# The words that name each asked dimension, stemmed: a quote that states no amount and never even
+# names what is asked ("pressure" in a passage about how the front wheels are set) does not
+# discuss it at all; one that names it ("add water often enough to keep the plates covered")
+# may answer without a figure.
+_DIM_WORDS = {
+    "pressure": "pressure", "length": "gap clearance thickness thick diameter width wide far deep",
+    "torque": "torque tight", "volume": "capacity hold", "voltage": "voltage volt volts",
+    "current": "current amperage amps", "temperature": "temperature hot cold", "speed": "fast speed",
+    "weight": "weight heavy", "time": "often interval long", "resistance": "resistance",
+    "money": "cost costs price"}
+
+
 @dataclass(frozen=True)
 class AmountAsked:
     """What a question asks for: any number, or a number with a unit of named dimensions."""
     dims: tuple[str, ...]
     with_unit: re.Pattern[str] | None
+
+    def named_in(self, terms: Container[str]) -> bool:
+        """Does a text with these (analyzed) ``terms`` name the asked dimension at all? True
+        when the question names none ("How many ...")."""
+        if not self.dims:
+            return True
+        words = {t for d in self.dims for t in analyze(_DIM_WORDS[d])}
+        return any(t in terms for t in words)
 
     def stated(self, text: str) -> bool:
         """Does ``text`` state an amount of the kind asked?"""
@@ -156,6 +176,13 @@ def amount_asked(question: str) -> AmountAsked | None:
     units = "|".join(_UNITS[d] for d in dims)
     # A number followed (within a few characters) by a unit of the asked dimension.
     return AmountAsked(dims, re.compile(_NUMBER + r"[\w./-]*\s?(?:\w+\s)?(?:" + units + r")(?![a-z])", re.I))
+
+
+def unmentioned(question: str, quote: str, heading: str = "") -> bool:
+    """True when ``question`` asks for an amount of a named kind and neither ``quote`` nor its
+    ``heading`` even names that kind (see ``_DIM_WORDS``)."""
+    asked = amount_asked(question)
+    return asked is not None and not asked.named_in(set(analyze(quote)) | set(analyze(heading)))
 
 
 def lacks_quantity(question: str, quote: str, subject: Sequence[tuple[str, float]] | None = None,

@@ -343,3 +343,33 @@ def test_a_torque_table_without_the_asked_bolt_halves_confidence(tmp_path: Path)
     other = eng.explain("What's the torque spec for the crankshaft pulley bolt?")
     # the table states torques (the rule before: "an amount is stated"), none of them this bolt's
     assert "ft-lbs" in other["quotes"][0] and other["features"][lacks] == 1.0, other
+
+
+@pytest.mark.parametrize("question, quote, heading, unnamed", [
+    # the example: a passage on how the front wheels are set, no word of pressure
+    ("What is the tire pressure for the front wheels?",
+     "The front wheels are dished, and placed at an angle to save wear on the tires.", "", True),
+    ("What is the tire pressure for the front wheels?", "Keep the tire pressure up.", "", False),
+    # a "how often" answered without a figure still names it
+    ("How often do I top up the battery cells with water?",
+     "Add pure water to the cells often enough to keep the plates covered.", "", False),
+    ("What's the torque spec for the crankshaft pulley bolt?", "Oil drain plug 25 ft-lbs", "Torque Specifications", False),
+    ("How many backups can I keep?", "Backups are kept in the region.", "", False),  # no kind named
+])
+def test_a_quote_that_never_names_the_asked_kind(question: str, quote: str, heading: str, unnamed: bool) -> None:
+    from nic_edge.engine.quantity import unmentioned
+
+    assert unmentioned(question, quote, heading) is unnamed
+
+
+def test_confidence_is_quartered_when_the_asked_kind_is_not_even_named() -> None:
+    from nic_edge.engine import answer
+
+    f = answer.Features(0.9, 1.0, 0.8, 0.8, 0.5, 0.9, 0.9, q_cov=0.9, q_cos=0.8, q_rank=1.0)
+    full = answer.confidence(f, True)
+    f.q_lacks = 1.0
+    assert answer.confidence(f, True) == pytest.approx(full * answer.QUANTITY_MISSING_FACTOR)
+    f.q_unnamed = True
+    assert answer.confidence(f, True) == pytest.approx(
+        full * answer.QUANTITY_MISSING_FACTOR * answer.QUANTITY_UNNAMED_FACTOR)
+    assert answer.QUANTITY_MISSING_FACTOR * answer.QUANTITY_UNNAMED_FACTOR <= 0.25
