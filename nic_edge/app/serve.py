@@ -187,7 +187,7 @@ class Device:
         manuals in ``<data_dir>/manuals`` that are not indexed yet (where first boot puts flashed
         manuals; unchanged files are skipped by their hash). Only when that folder is empty or
         missing and nothing is indexed, index the bundled sample manual."""
-        from nic_edge.app.content import FLASHED, apply_flashed, bundle_applied, make_updater
+        from nic_edge.app.content import apply_flashed, bundle_applied, make_updater
         from nic_edge.engine.indexer import expand
 
         content = self.app.data_dir / "content"
@@ -200,7 +200,7 @@ class Device:
                 if audit is not None:
                     audit.action(action, "fleet", details, ok)
             updater = make_updater(self.cfg, self.app, self.app.data_dir, None, record)
-        if updater is not None and (content / FLASHED).is_file():
+        if updater is not None:
             apply_flashed(updater, self.app.data_dir)
         folder = self.app.data_dir / "manuals"
         files = expand([folder]) if folder.is_dir() else []

@@ -176,13 +176,7 @@ class ContentUpdater(Service):
             part = self._download(desired)
             self.phase = "verifying"
             bundle = self._verify(desired, part)
-            self.phase = "switching"
-            gen = self._install(bundle)
-            self._fault("switched")
-            self._adopt_keys(bundle.manifest.get("trusted_keys"), version)
-            self._on_device_keys(bundle.manifest.get("device_keys"))
-            self._save({"applied_version": version, "sha256": desired["sha256"], "generation": gen,
-                        "applied_at": self._clock()})
+            gen = self._switch(bundle, version, desired["sha256"])
             part.unlink(missing_ok=True)
             log.info("content version %d applied as %s", version, gen)
             return self._report(version, "applied", None)
@@ -213,24 +207,10 @@ class ContentUpdater(Service):
             except NicEdgeError as exc:
                 raise Rejected("rejected", f"flashed bundle refused: {exc.message}") from exc
             version = b.version
-            applied = self.applied_version()
-            if applied is not None and version < applied:
-                raise Rejected("rejected", f"flashed version {version} < applied {applied}")
-            if applied == version:
+            if self.applied_version() == version:
                 return self._report(version, "applied", "already applied")
-            mine = self._model_sha()
-            if b.model_sha256 != mine:
-                raise Rejected("rejected", f"flashed bundle is for model {(b.model_sha256 or '?')[:12]}, "
-                                           f"this box runs {(mine or 'no model')[:12]}")
-            if b.index_format != self._format:
-                raise Rejected("rejected", f"flashed bundle index format {b.index_format}, this box reads "
-                                           f"format {self._format}")
-            self.phase = "switching"
-            gen = self._install(b)
-            self._adopt_keys(b.manifest.get("trusted_keys"), version)
-            self._on_device_keys(b.manifest.get("device_keys"))
-            self._save({"applied_version": version, "sha256": sha, "generation": gen,
-                        "applied_at": self._clock(), "source": "flashed"})
+            self._compatible(version, b.model_sha256, b.index_format, older="flashed", what="flashed bundle")
+            gen = self._switch(b, version, sha, source="flashed")
             log.info("flashed content version %d applied as %s", version, gen)
             return self._report(version, "applied", None)
         except Rejected as exc:
@@ -239,6 +219,30 @@ class ContentUpdater(Service):
             return self._report(version, "failed", f"data dir error: {exc}")
         finally:
             self.phase = "idle"
+
+    def _compatible(self, version: int, model_sha: str | None, fmt: int, *, older: str = "replayed",
+                    what: str = "bundle") -> None:
+        """Refuse a version older than the applied one, another model or another index format."""
+        applied = self.applied_version()
+        if applied is not None and version < applied:
+            raise Rejected("rejected", f"{older} version {version} < applied {applied}")
+        mine = self._model_sha()
+        if model_sha != mine:
+            raise Rejected("rejected", f"{what} is for model {(model_sha or '?')[:12]}, this box runs "
+                                       f"{(mine or 'no model')[:12]}")
+        if fmt != self._format:
+            raise Rejected("rejected", f"{what} index format {fmt}, this box reads format {self._format}")
+
+    def _switch(self, bundle: bundle_file.Bundle, version: int, sha: str, **state: Any) -> str:
+        """Install ``bundle`` (the atomic switch), adopt the keys it lists and record it as applied."""
+        self.phase = "switching"
+        gen = self._install(bundle)
+        self._fault("switched")
+        self._adopt_keys(bundle.manifest.get("trusted_keys"), version)
+        self._on_device_keys(bundle.manifest.get("device_keys"))
+        self._save({"applied_version": version, "sha256": sha, "generation": gen,
+                    "applied_at": self._clock(), **state})
+        return gen
 
     def _adopt_keys(self, pems: Any, version: int) -> None:
         """From now on trust exactly the keys the applied (signed) bundle lists: how a key
@@ -264,15 +268,7 @@ class ContentUpdater(Service):
             cs.verify_desired(d, self.device_id, self.public_keys)
         except SignatureError as exc:
             raise Rejected("rejected", exc.message) from exc
-        applied = self.applied_version()
-        if applied is not None and d["version"] < applied:
-            raise Rejected("rejected", f"replayed version {d['version']} < applied {applied}")
-        mine = self._model_sha()
-        if d["model_sha256"] != mine:
-            raise Rejected("rejected", f"bundle is for model {d['model_sha256'][:12]}, this box runs "
-                                       f"{(mine or 'no model')[:12]}")
-        if d["format"] != self._format:
-            raise Rejected("rejected", f"bundle index format {d['format']}, this box reads format {self._format}")
+        self._compatible(d["version"], d["model_sha256"], d["format"])
 
     def _already(self, d: dict[str, Any]) -> bool:
         state = self.state()

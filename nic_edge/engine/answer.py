@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nic_edge.engine.bm25 import analyze, stem
-from nic_edge.engine.quantity import lacks_quantity, subject_terms, unmentioned
+from nic_edge.engine.quantity import amount_asked, subject_terms
 from nic_edge.engine.retrieval import Retrieval
 from nic_edge.engine.store import Snapshot
 
@@ -141,9 +141,10 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
             f.q_rank = max(f.q_rank, HEAD_LEAD_RANK)
             if hybrid:  # the heading is part of what was retrieved: the best match includes it
                 f.cos_top = max(f.cos_top, q.head_cos)
-        subject = subject_terms(uniq, idf, bm.vocab)
-        f.q_lacks = float(lacks_quantity(question, q.text, subject, q.section_key[1] or ""))
-        f.q_unnamed = bool(f.q_lacks) and unmentioned(question, q.text, q.section_key[1] or "")
+        asked = amount_asked(question) if question else None
+        if asked is not None and asked.lacks(q.text, subject_terms(uniq, idf, bm.vocab), q.section_key[1] or ""):
+            f.q_lacks = 1.0
+            f.q_unnamed = not asked.named_in(have)
     return f
 
 

@@ -77,6 +77,11 @@ def analyze(text: str) -> list[str]:
     return [stem(t) for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]
 
 
+def analyze_at(text: str) -> list[tuple[int, str]]:
+    """``analyze`` with each term's character offset in ``text``."""
+    return [(m.start(), stem(m.group())) for m in _TOKEN.finditer(text.lower()) if m.group() not in STOPWORDS]
+
+
 def chunk_terms(section: str | None, text: str) -> list[str]:
     """Terms of a chunk with the section heading boosted."""
     terms = analyze(text)

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Container, Sequence
 
-from nic_edge.engine.bm25 import _TOKEN, STOPWORDS, analyze, stem
+from nic_edge.engine.bm25 import analyze, analyze_at
 
 _UNITS = {
     "pressure": r"psi|pounds?|lbs?|kpa|bar|atmospheres?",
@@ -82,6 +82,7 @@ _DIM_WORDS = {
     "current": "current amperage amps", "temperature": "temperature hot cold", "speed": "fast speed",
     "weight": "weight heavy", "time": "often interval long", "resistance": "resistance",
     "money": "cost costs price"}
+_DIM_STEMS = {dim: frozenset(analyze(words)) for dim, words in _DIM_WORDS.items()}
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,7 @@ class AmountAsked:
     def named_in(self, terms: Container[str]) -> bool:
         """Does a text with these (analyzed) ``terms`` name the asked dimension at all? True
         when the question names none ("How many ...")."""
-        if not self.dims:
-            return True
-        words = {t for d in self.dims for t in analyze(_DIM_WORDS[d])}
-        return any(t in terms for t in words)
+        return not self.dims or any(t in terms for d in self.dims for t in _DIM_STEMS[d])
 
     def stated(self, text: str) -> bool:
         """Does ``text`` state an amount of the kind asked?"""
@@ -119,6 +117,11 @@ class AmountAsked:
             rxs.append(_CURRENCY)
         return sorted({m.span() for rx in rxs for m in rx.finditer(text)})
 
+    def lacks(self, quote: str, subject: Sequence[tuple[str, float]] | None = None, heading: str = "") -> bool:
+        """``quote`` states no amount of the kind asked (with ``subject``: none beside the
+        thing asked about, see ``stated_for``)."""
+        return not (self.stated_for(quote, subject, heading) if subject else self.stated(quote))
+
     def stated_for(self, text: str, subject: Sequence[tuple[str, float]], heading: str = "") -> bool:
         """Does ``text`` state an amount of the kind asked *beside the thing it is asked about*?
         ``subject``: the question's words naming that thing, with their IDF weights. An amount
@@ -137,9 +140,7 @@ class AmountAsked:
         head = set(analyze(heading))
         weight = dict(subject)
         # the text's subject words with their offsets, once (a spec table holds dozens of amounts)
-        low = text.lower()
-        found = [(m.start(), t) for m in _TOKEN.finditer(low)
-                 if m.group() not in STOPWORDS and (t := stem(m.group())) in weight]
+        found = [(p, t) for p, t in analyze_at(text) if t in weight]
         starts = [p for p, _ in found]
         breaks = [0] + [m.end() for m in _SEGMENT_BREAK.finditer(text)] + [len(text) + 1]
         need = SUBJECT_MIN * total
@@ -190,11 +191,4 @@ def lacks_quantity(question: str, quote: str, subject: Sequence[tuple[str, float
     """True when ``question`` asks for an amount and ``quote`` states none of the kind asked
     (with ``subject``: none beside the thing asked about, see ``AmountAsked.stated_for``)."""
     asked = amount_asked(question)
-    if asked is None:
-        return False
-    if not subject or not SUBJECT_CHECK:
-        return not asked.stated(quote)
-    return not asked.stated_for(quote, subject, heading)
-
-
-SUBJECT_CHECK = True
+    return asked is not None and asked.lacks(quote, subject, heading)
