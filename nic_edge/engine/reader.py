@@ -50,7 +50,7 @@ from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
 from nic_edge.engine.textquality import is_noise
 
-VERSION = "reader-5"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-6"      # part of the answer cache key: a changed reader never serves old answers
 SECTION_HITS = 5          # sections behind at most this many top hits are read
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
@@ -68,10 +68,13 @@ HEADING_WEIGHT = 3.0      # its heading's semantic match to the question, agains
 VECTOR_EXTRA = 2          # also read the sections of the best cosine hits fusion left out
 HEAD_LEAD_MIN = 0.6       # a candidate heading this close to the question (cosine), and the closest, names it
 SECOND_MARGIN = 0.06      # a second section is quoted when it scores within this of the first
+TITLE_MAX_WORDS = 8       # a title line dangling at a window's end is at most this long
+CONTINUE_MIN_WORDS = 4    # a line this long ending in a lowercase word runs on into a lowercase line
 RESTATE_NEW = 0.25        # a line whose words are at most this share new restates the question
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*\u2022\u25cf\u25aa]|\(?\d{1,2}[.)]|\(?[a-z][.)]\s|Step\s+\d+)")
 _NUMBERED = re.compile(r"^\s*(?:\(?(\d{1,2})[.)]\s|Step\s+(\d{1,2})\b)")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019]*")
 _LINE_BREAK_IN_SENTENCE = re.compile(r"(?<![.!?:;])[ \t]*\n[ \t]*(?![ \t]*(?:[-*\u2022\u25cf\u25aa]|\(?\d{1,2}[.)]|\(?[a-z][.)]\s|Step\s+\d+|\n))")
 
 
@@ -112,7 +115,7 @@ def _units(st: SectionText, bm: BM25Index, asked: AmountAsked | None = None) -> 
         return tid is not None and int(df[tid]) >= 2
 
     out: list[Unit] = []
-    for a, b in sentence_spans(text):
+    for a, b in _sentences(text, known):
         s = text[a:b]
         terms = frozenset(analyze(s))
         gap = text[max(0, a - 3):a]
@@ -120,6 +123,55 @@ def _units(st: SectionText, bm: BM25Index, asked: AmountAsked | None = None) -> 
                         s.rstrip().endswith(":"), a == 0 or "\n\n" in gap or not out,
                         s.rstrip().endswith("?"), _number(s), asked is not None and asked.stated(s)))
     return out
+
+
+def _sentences(text: str, known) -> list[tuple[int, int]]:
+    """Sentence spans, with a sentence that a line break cut in two made whole again.
+
+    ``sentence_spans`` ends a span at every line break (lists, tables and headings are lines),
+    so a scanned page's hard line breaks and page breaks cut sentences: "... the spark and
+    throttle levers should be placed" / "'in the same position on the quadrant ...". A line
+    that ends mid-sentence (a lowercase word or a comma, after a few words) followed by one
+    that starts with a lowercase word continues it; a window must not start or stop there."""
+    out: list[tuple[int, int]] = []
+    prev_ok = False
+    for a, b in sentence_spans(text):
+        s = text[a:b]
+        ok = not is_noise(s, known)
+        if out and prev_ok and ok and _continues(text[out[-1][0]:out[-1][1]], s):
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+        prev_ok = ok
+    return out
+
+
+def _continues(prev: str, cur: str) -> bool:
+    p = prev.rstrip()
+    if len(p.split()) < CONTINUE_MIN_WORDS or not (p[-1:].islower() or p.endswith(",")):
+        return False
+    if _LIST_ITEM.match(p) and _LIST_ITEM.match(cur):
+        return False  # "* Clogged filter" / "* bad pump": two items of a list, not one sentence
+    c = cur.lstrip(" *\u2022\u2018\u201c'\"(")
+    return c[:1].islower()
+
+
+_SENTENCE_END = re.compile(r"[.!?][\"\u201d\u2019')\]]*$")
+_END_MARK = re.compile(r"[.!?:;)\]\"\u201d\u2019']$")
+
+
+def _title_line(s: str) -> bool:
+    """A short line that is a title, not a sentence: a running page header ("THE FORD ENGINE
+    13"), the heading of the next part ("The Ford Engine"), a figure's part label ("Gasoline
+    Tank Inlet Pipe"). Every longer word capitalised, no closing punctuation; with a figure in
+    it only when all capitals (a table row "Fuel Pressure 40-50 PSI" is an answer)."""
+    s = s.strip()
+    words = _WORD.findall(s)
+    if not words or len(s.split()) > TITLE_MAX_WORDS or _END_MARK.search(s):
+        return False
+    if any(ch.isdigit() for ch in s):
+        return len(words) >= 2 and all(w.isupper() for w in words)
+    return all(w[0].isupper() for w in words if len(w) > 3) and any(len(w) > 3 for w in words)
 
 
 def _number(s: str) -> int:
@@ -265,6 +317,11 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         s, i, j = _best_window(units, sc, frozenset(analyze(st.section or "")), asked)
         if i < 0:
             continue
+        # A window does not end on the title of what comes next (a page header, a heading, a
+        # figure label) after a finished sentence.
+        while j > i and not units[j].item and _title_line(st.text[units[j].a:units[j].b]) \
+                and _SENTENCE_END.search(st.text[units[j - 1].a:units[j - 1].b].rstrip()):
+            j -= 1
         s += p
         best = max(best, s)
         a, b = units[i].a, units[j].b

@@ -373,3 +373,82 @@ def test_confidence_is_quartered_when_the_asked_kind_is_not_even_named() -> None
     assert answer.confidence(f, True) == pytest.approx(
         full * answer.QUANTITY_MISSING_FACTOR * answer.QUANTITY_UNNAMED_FACTOR)
     assert answer.QUANTITY_MISSING_FACTOR * answer.QUANTITY_UNNAMED_FACTOR <= 0.25
+
+
+OCR_MANUAL = """# CAR MANUAL
+
+## How is the Engine started with the starter?
+
+If the car has a starter, the spark and throttle levers should be placed
+in the same position on the quadrant as when cranking the engine by hand, and the ignition switch
+turned on. Then press the starter button with the foot until the engine fires.
+THE FORD ENGINE 13
+
+## How is the Steering Gear tightened?
+
+Should the steering gear become loose, disconnect the two halves of the ball sockets and file off
+the surface until they fit snugly around the ball. After two or three years of service the steering gear may
+* make necessary the renewal of the little pinions under the steering wheel.
+
+## Care of the Tires
+
+Keep the tires inflated and free of oil.
+"""
+
+
+@pytest.fixture(scope="module")
+def ocr_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    root = tmp_path_factory.mktemp("reader_ocr")
+    path = root / "car.md"
+    path.write_text(OCR_MANUAL, encoding="utf-8")
+    eng = Engine(root / "data", load_profiles()["ultra_lite"], EngineConfig(abstain_threshold=0.0), None)
+    eng.index_paths([path])
+    return eng
+
+
+def test_a_sentence_cut_by_a_line_break_is_one_unit() -> None:
+    """A scanned page's hard line breaks cut sentences ("... should be placed" / "'in the same
+    position ..."); the reader's units (where windows may start and stop) make them whole again,
+    so a quote never starts at "in the same position" nor stops at "the steering gear may". An
+    OCR dingbat ("* make necessary") after a line that stops mid-sentence is no list item; two
+    items of a real list stay two, and so does a line after a finished sentence."""
+    from nic_edge.engine.reader import _sentences
+    text = ("If the car has a starter, the spark and throttle levers should be placed\n"
+            "\u2018in the same position on the quadrant as when cranking by hand.\n"
+            "After two or three years of service the steering gear may\n"
+            "* make necessary the renewal of the little pinions.\n"
+            "Check these:\n* clogged fuel filter\n* bad pump\n"
+            "The pump is tested as follows\nconnect the gauge.")
+    units = [text[a:b] for a, b in _sentences(text, lambda t: True)]
+    assert units == [
+        "If the car has a starter, the spark and throttle levers should be placed\n"
+        "\u2018in the same position on the quadrant as when cranking by hand.",
+        "After two or three years of service the steering gear may\n"
+        "* make necessary the renewal of the little pinions.",
+        "Check these:", "* clogged fuel filter", "* bad pump",
+        "The pump is tested as follows\nconnect the gauge.",
+    ]
+
+
+def test_a_quote_does_not_end_on_the_next_title(ocr_engine: Engine) -> None:
+    """A running page header after the last sentence ("THE FORD ENGINE 13") is not part of the
+    answer."""
+    out = _ask(ocr_engine, "How do I start the engine with the starter button?")
+    text = out["answer"]
+    assert "press the starter button" in text
+    assert "FORD ENGINE" not in text, text
+
+
+@pytest.mark.parametrize("line,title", [
+    ("THE FORD ENGINE 13", True),
+    ("The Ford Engine", True),
+    ("Gasoline Tank Inlet Pipe", True),
+    ("Fuel Pressure 40-50 PSI", False),      # a table row: an answer
+    ("Spark plugs 15 ft-lbs", False),
+    ("[Safety Notice 1-A]", False),
+    ("Check the oil.", False),
+    ("IBM Cloudant legacy access controls", False),
+])
+def test_title_line_rule(line: str, title: bool) -> None:
+    from nic_edge.engine.reader import _title_line
+    assert _title_line(line) is title
