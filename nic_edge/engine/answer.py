@@ -16,6 +16,7 @@ generic off-topic questions) -- never on the evaluation sets.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,8 +50,9 @@ from nic_edge.engine.store import Snapshot
 # asked thing (quantity.AmountAsked.stated_for); confidence-3: a heading-backed reader choice is
 # not doubted for disagreeing with retrieval (HEAD_LEAD_RANK); confidence-4: and its heading's
 # cosine counts in cos_top; confidence-5: halved again when the quote does not even name the
-# asked kind (QUANTITY_UNNAMED_FACTOR).
-VERSION = "confidence-5"
+# asked kind (QUANTITY_UNNAMED_FACTOR); confidence-6: halved when the question's subject is only a
+# pronoun (ANAPHORA_FACTOR).
+VERSION = "confidence-6"
 FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree", "prox",
             "q_cov", "q_cos", "q_rank", "q_lacks")
 COEF_HYBRID = (-1.963, 1.148, -0.161, 10.692, 5.605, 0.148, 0.341, 4.402, 0.027, 2.058, 0.0)
@@ -84,6 +86,17 @@ way best thing something anything okay ok kind sort type exactly actually really
 possible likely probably problem issue help explain describe show find get make use go keep let
 """.split())
 
+# A question whose only subject is a personal pronoun ("Can you tell me about its policies?",
+# "How is it configured?") refers back to something said before; the box answers each question on its
+# own, so whatever it quotes is a guess at what "it" is. Such an answer is halved, and an
+# abstention says to name the thing (messages.not_named).
+ANAPHORA_FACTOR = 0.5
+ANAPHORA_MAX_TERMS = 2   # content words besides the pronoun: more, and the question names its subject
+_PRONOUNS = frozenset("it its they them their theirs".split())
+_WORD = re.compile(r"[a-z]+")
+# "Is it OK to use tap water?", "Is it true that ...", "Does it matter if ...": an "it" that
+# stands for the clause after it, not for something said before.
+_EXPLETIVE_IT = re.compile(r"\bit\b(?:\s+\S+){0,3}?\s+(?:to|that|if|whether)\b")
 CITED = 3             # citations: the quoted chunks, then the top hits, at least this many
 SNIPPET_CHARS = 240
 
@@ -102,6 +115,7 @@ class Features:
     q_unnamed: bool = False  # q_lacks, and the quote does not name the asked kind either (not a model feature)
     q_lacks: float = 0.0  # 1 when the question asks for a quantity and the quote states none
                           # beside the thing asked about (quantity.AmountAsked.stated_for)
+    refers_back: bool = False  # the question's subject is only a pronoun (not a model feature)
 
     def vector(self) -> tuple[float, ...]:
         return tuple(getattr(self, f) for f in FEATURES)
@@ -131,6 +145,7 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
         agree = math.sqrt(agree)
     prox = proximity(analyze(snap.text(top)), uniq, idf, cov_top)
     f = Features(cov_top, cov_index, bm25_norm, cos_top, margin, agree, prox)
+    f.refers_back = refers_back(question, uniq)
     if quotes:
         q = quotes[0]
         have = set(analyze(q.text)) | set(analyze(q.section_key[1] or ""))
@@ -146,6 +161,17 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
             f.q_lacks = 1.0
             f.q_unnamed = not asked.named_in(have)
     return f
+
+
+def refers_back(question: str, content: list[str]) -> bool:
+    """True when the question names no subject of its own but a pronoun ("How is it
+    configured?", "What elements does it support?"): a follow-up to a conversation the box has
+    not seen. ``content``: the question's content terms (``content_terms``)."""
+    if not question or len(content) > ANAPHORA_MAX_TERMS:
+        return False
+    q = question.lower().replace("\u2019", "'")
+    words = set(_WORD.findall(_EXPLETIVE_IT.sub(" ", q)))
+    return bool(words & _PRONOUNS)
 
 
 def proximity(chunk_terms: list[str], uniq: list[str], idf: list[float], fallback: float) -> float:
@@ -177,6 +203,8 @@ def confidence(f: Features, hybrid: bool) -> float:
     p = 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
     if f.q_lacks:
         p *= QUANTITY_MISSING_FACTOR * (QUANTITY_UNNAMED_FACTOR if f.q_unnamed else 1.0)
+    if f.refers_back:
+        p *= ANAPHORA_FACTOR
     return p
 
 

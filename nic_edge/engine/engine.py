@@ -312,12 +312,14 @@ class Engine:
             snap, ret, mode = self._run(text, top_k or self.top_k)
             out["mode"] = mode
             t1 = time.perf_counter()
+            refers_back = False
             if snap is None or ret is None or not ret.hits:
                 out["reason"] = "no_match"
             else:
-                self._fill(out, snap, ret, mode == "hybrid", text)
+                refers_back = self._fill(out, snap, ret, mode == "hybrid", text)
             if out["abstained"]:
-                out["message"] = messages.not_covered(self._manual_names(snap))
+                out["message"] = (messages.not_named(self._manual_names(snap)) if refers_back
+                                  else messages.not_covered(self._manual_names(snap)))
             self._timing("answer", time.perf_counter() - t1)
         out["latency_ms"] = round((time.perf_counter() - t0) * 1000, 3)
         return out
@@ -329,7 +331,7 @@ class Engine:
             self._names = (name, messages.manual_names(snap.file_info() if snap is not None else None))
         return self._names[1]
 
-    def _fill(self, out: dict, snap: Snapshot, ret: Retrieval, hybrid: bool, question: str) -> None:
+    def _fill(self, out: dict, snap: Snapshot, ret: Retrieval, hybrid: bool, question: str) -> bool:
         t0 = time.perf_counter()
         quotes = reader.read(snap, ret, ans.content_terms(ret.terms), question)
         self._timing("read", time.perf_counter() - t0)
@@ -338,13 +340,14 @@ class Engine:
         out["confidence"] = round(conf, 4)
         if f.cov_index == 0.0 and (not hybrid or f.cos_top < 0.2):
             out["reason"] = "no_match"  # not one question word is in the manuals
-            return
+            return f.refers_back
         if conf < self.threshold or not quotes:
             out["reason"] = "low_confidence"
-            return
+            return f.refers_back
         out["citations"], out["quotes"] = ans.cite(snap, ret, quotes)
         out["answer"] = "\n\n".join(q["text"] for q in out["quotes"])
         out["abstained"] = False
         out["warnings"] = ans.warnings(snap, [c["row"] for c in out["citations"]])
         for c in out["citations"]:
             del c["row"]
+        return f.refers_back

@@ -41,5 +41,15 @@ def not_covered(names: list[str]) -> str:
     return head + (", so no answer is given rather than a guess. Try other words, or check a manual "
                    "that is not on this box.")
 
+def not_named(names: list[str]) -> str:
+    """A question whose subject is only a pronoun ("How is it adjusted?"): the box answers each
+    question on its own and cannot tell what "it" is."""
+    where = f" The manuals on this box: {_listing(names)}." if names else ""
+    return ("The question does not say what it is about (\u201cit\u201d, \u201cthey\u201d), and this box "
+            "answers each question on its own, so no answer is given rather than a guess. Name the "
+            "part or feature and ask again, for example \u201cHow is the carburetor adjusted?\u201d "
+            "rather than \u201cHow is it adjusted?\u201d." + where)
+
+
 def invalid(detail: str) -> str:
     return f"This question could not be used: {detail}. Type the question as plain text and ask again."

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from nic_edge.core.config import EngineConfig
 from nic_edge.core.tiers import load_profiles
 from nic_edge.engine import messages
@@ -38,3 +40,40 @@ def test_every_answer_has_a_message_field(tmp_path: Path) -> None:
     assert bad["reason"] == "invalid_input" and bad["message"].startswith("This question could not be used")
     empty = Engine(tmp_path / "e", load_profiles()["ultra_lite"], EngineConfig(), None, loader=fake_load)
     assert "No manuals" in empty.ask("anything?")["message"]
+
+
+def test_a_question_about_it_says_to_name_the_thing(tmp_path: Path) -> None:
+    """"How do I tighten them?" names nothing the box can look up (it answers each question
+    on its own): confidence is halved (answer.ANAPHORA_FACTOR) and the abstention says to name
+    the part, and which manuals are on the box."""
+    from nic_edge.engine import answer
+
+    eng = Engine(tmp_path / "d", load_profiles()["ultra_lite"], EngineConfig(abstain_threshold=0.9),
+                 HashEmbedder(), loader=fake_load)
+    eng.index_paths([write_manual(tmp_path)])
+    named = eng.explain("How do I tighten the lug nuts?")
+    vague = eng.explain("How do I tighten them?")
+    assert vague["confidence"] <= named["confidence"] * answer.ANAPHORA_FACTOR + 1e-9
+    out = eng.ask("How do I tighten them?")  # confidence <= 0.5 < 0.9
+    assert out["abstained"] and out["reason"] == "low_confidence"
+    assert out["message"].startswith("The question does not say what it is about")
+    assert "The manuals on this box: manual.txt." in out["message"]
+    off = eng.ask("What is the capital of Australia?")
+    assert off["abstained"] and "does not cover this question" in off["message"]
+
+
+@pytest.mark.parametrize("question,refers", [
+    ("How is it configured?", True),
+    ("Can you tell me about its policies.", True),
+    ("What elements does it support?", True),
+    ("How do I reset them?", True),
+    ("Is it OK to use tap water?", False),            # "it" stands for the clause after it
+    ("Is it true that the battery needs water?", False),
+    ("What does this light mean?", False),            # "this light" names the subject
+    ("What is the tire pressure for the front wheels?", False),
+    ("How do I take it off the axle of the front wheel assembly?", False),  # names enough to look up
+])
+def test_refers_back_rule(question: str, refers: bool) -> None:
+    from nic_edge.engine.answer import content_terms, refers_back
+    from nic_edge.engine.bm25 import analyze
+    assert refers_back(question, content_terms(list(dict.fromkeys(analyze(question))))) is refers
