@@ -148,7 +148,9 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
     f.refers_back = refers_back(question, uniq)
     if quotes:
         q = quotes[0]
-        have = set(analyze(q.text)) | set(analyze(q.section_key[1] or ""))
+        # The quote, its heading, and the line before it that asks the question (a FAQ entry's
+        # answer does not repeat the question's words; its question line has them).
+        have = set(analyze(q.text)) | set(analyze(q.section_key[1] or "")) | set(analyze(q.asked_in))
         f.q_cov = sum(w for t, w in zip(uniq, idf) if t in have) / total
         f.q_cos = float(q.hit_cosine or 0.0) if hybrid else 0.0
         f.q_rank = 1.0 / (1 + q.hit_rank)

@@ -14,7 +14,9 @@ A window is scored by general properties of manuals and questions, not by the vi
   under the heading that names the question);
 * **answer content**: content words the question does not already have. A line that only
   restates the question ("The picture is good but there is no sound.") earns nothing; what
-  follows it does;
+  follows it does, and counts that line's match to the question as its own, the way a body
+  counts its heading's (a FAQ: "* How many copies can I create in other regions?" then the
+  answer); a window never runs past a line that asks the question (the answer comes after it);
 * **structure**: windows start at a block start (section start, a paragraph, a list's lead-in,
   the line after a restating line) and end at a block end; a lead-in ending in ":" never ends a
   window; a numbered/bulleted list is kept whole when it fits;
@@ -50,7 +52,7 @@ from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
 from nic_edge.engine.textquality import is_noise
 
-VERSION = "reader-6"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-7"      # part of the answer cache key: a changed reader never serves old answers
 SECTION_HITS = 5          # sections behind at most this many top hits are read
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
@@ -70,7 +72,8 @@ HEAD_LEAD_MIN = 0.6       # a candidate heading this close to the question (cosi
 SECOND_MARGIN = 0.06      # a second section is quoted when it scores within this of the first
 TITLE_MAX_WORDS = 8       # a title line dangling at a window's end is at most this long
 CONTINUE_MIN_WORDS = 4    # a line this long ending in a lowercase word runs on into a lowercase line
-RESTATE_NEW = 0.25        # a line whose words are at most this share new restates the question
+RESTATE_NEW = 0.25        # a line whose words are at most this share new restates the question ...
+RESTATE_COV = 0.4         # ... when it holds at least this share of the question's IDF mass
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*\u2022\u25cf\u25aa]|\(?\d{1,2}[.)]|\(?[a-z][.)]\s|Step\s+\d+)")
 _NUMBERED = re.compile(r"^\s*(?:\(?(\d{1,2})[.)]\s|Step\s+(\d{1,2})\b)")
@@ -104,6 +107,7 @@ class Quote:
     hit_rank: int
     head_lead: bool = False  # its heading is the candidates' closest in meaning to the question
     head_cos: float = 0.0    # that heading's cosine to the question (0 without a heading vector)
+    asked_in: str = ""       # the line before the quote that asks or restates the question, if any
 
 
 def _units(st: SectionText, bm: BM25Index, asked: AmountAsked | None = None) -> list[Unit]:
@@ -201,7 +205,7 @@ class _Scorer:
         if not u.terms:
             return False
         new = len(u.terms - self.q)
-        return self.cov(u.terms) >= 0.4 and new <= max(1, RESTATE_NEW * len(u.terms))
+        return self.cov(u.terms) >= RESTATE_COV and new <= max(1, RESTATE_NEW * len(u.terms))
 
 
 def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
@@ -231,6 +235,11 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
             continue  # mid-paragraph starts are worth trying only where the question's words are
         covered = set(head_q)
         cov_sum = head_cov
+        if i > 0 and restating[i - 1]:
+            # What follows a line that asks or restates the question answers it, like a heading.
+            for t in q_in[i - 1] - covered:
+                covered.add(t)
+                cov_sum += idf[t]
         new_terms: set[str] = set()
         words = top_num = 0
         amount = False
@@ -238,6 +247,8 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
             u = units[j]
             if u.noise:
                 break
+            if j > i and u.question and sc.cov(u.terms) >= RESTATE_COV:
+                break  # the line that asks the question: the answer starts after it, not before
             words += u.words
             if words > MAX_WORDS and j > i:
                 break
@@ -326,8 +337,11 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         best = max(best, s)
         a, b = units[i].a, units[j].b
         key = (st.source, st.section, st.rows[0])
+        asked_in = ""
+        if i > 0 and units[i - 1].question and sc.restates(units[i - 1]):
+            asked_in = st.text[units[i - 1].a:units[i - 1].b]
         cands.append(Quote(st.row_at(a), clean_quote(st.text[a:b]), s, key, hit.score, hit.cosine, rank,
-                           key in lead, lead.get(key, 0.0)))
+                           key in lead, lead.get(key, 0.0), asked_in))
     if not cands:
         return []
     cands.sort(key=lambda q: -q.score)

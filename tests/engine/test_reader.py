@@ -452,3 +452,51 @@ def test_a_quote_does_not_end_on_the_next_title(ocr_engine: Engine) -> None:
 def test_title_line_rule(line: str, title: bool) -> None:
     from nic_edge.engine.reader import _title_line
     assert _title_line(line) is title
+
+
+FAQ_MANUAL = """# BACKUP SERVICE
+
+## Backup questions
+
+Backups of your volumes run on a schedule that you set, as often as every hour, and each backup
+is kept for the number of days that the backup policy gives. Backups are billed per gigabyte
+stored, and the first backup of a volume is a full copy of its data. Later backups hold only the
+blocks that changed since the one before, so a volume that changes little costs little to keep.
+A policy names the volumes it covers by their tags: tag a volume and the next run of the policy
+takes it in, remove the tag and its backups stay until they expire. Each policy can hold up to
+four plans, and each plan has its own schedule and its own retention, so a volume can be backed
+up daily and kept a week, and weekly and kept a year. A backup that is running cannot be deleted;
+wait for it to finish, then delete it from the list of backups or let it expire. Deleting a
+volume does not delete its backups: they are kept until the retention of their plan ends, and a
+new volume can be restored from any of them in the meantime. The first restore of a volume reads
+its data in the background while the volume is already in use, so it is slower at first and
+reaches full speed when all of its blocks have been read. Backups are encrypted with the key of
+the volume they were taken from; a volume encrypted with your own key needs that key to restore,
+and a backup whose key was deleted cannot be restored at all. Activity tracking records every
+backup, restore and deletion, with the policy and the plan that caused it, so that each change
+can be traced back to the person or the schedule that made it.
+
+* How many copies of my backup can I create in other regions?
+Each one can be replicated to at most three other locations, one replica per location. A replica
+is billed like the original at the location that holds it.
+
+* Can I restore a volume from a backup in another zone?
+Yes, restore it in any zone of the region where the backup is kept.
+"""
+
+
+def test_what_follows_the_question_line_answers_it(tmp_path: Path) -> None:
+    """A FAQ entry: the answer is what follows the line that asks the question, even though
+    the question's words stand in that line and not in its answer (the line counts for the
+    window after it, like a heading). Before, the quote ended on the question line."""
+    path = tmp_path / "faq.md"
+    path.write_text(FAQ_MANUAL, encoding="utf-8")
+    eng = Engine(tmp_path / "data", load_profiles()["ultra_lite"], EngineConfig(abstain_threshold=0.0), None)
+    eng.index_paths([path])
+    out = _ask(eng, "How many copies of my backup can I create in different regions?")
+    text = out["answer"]
+    assert text.startswith("Each one can be replicated to at most three other locations"), text
+    # Confidence reads the question line as part of what answers (its words, not the answer's).
+    from nic_edge.engine import answer
+    f = dict(zip(answer.FEATURES, eng.explain("How many copies of my backup can I create in different regions?")["features"]))
+    assert f["q_cov"] == pytest.approx(f["cov_index"]), f  # every question word the index knows
