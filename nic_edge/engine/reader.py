@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -119,34 +119,33 @@ def _units(st: SectionText, bm: BM25Index, asked: AmountAsked | None = None) -> 
         return tid is not None and int(df[tid]) >= 2
 
     out: list[Unit] = []
-    for a, b in _sentences(text, known):
+    for a, b, noise in _sentences(text, known):
         s = text[a:b]
         terms = frozenset(analyze(s))
         gap = text[max(0, a - 3):a]
-        out.append(Unit(a, b, terms, len(s.split()), is_noise(s, known), bool(_LIST_ITEM.match(s)),
+        out.append(Unit(a, b, terms, len(s.split()), noise, bool(_LIST_ITEM.match(s)),
                         s.rstrip().endswith(":"), a == 0 or "\n\n" in gap or not out,
                         s.rstrip().endswith("?"), _number(s), asked is not None and asked.stated(s)))
     return out
 
 
-def _sentences(text: str, known) -> list[tuple[int, int]]:
+def _sentences(text: str, known: Callable[[str], bool]) -> list[tuple[int, int, bool]]:
     """Sentence spans, with a sentence that a line break cut in two made whole again.
 
     ``sentence_spans`` ends a span at every line break (lists, tables and headings are lines),
     so a scanned page's hard line breaks and page breaks cut sentences: "... the spark and
     throttle levers should be placed" / "'in the same position on the quadrant ...". A line
     that ends mid-sentence (a lowercase word or a comma, after a few words) followed by one
-    that starts with a lowercase word continues it; a window must not start or stop there."""
-    out: list[tuple[int, int]] = []
-    prev_ok = False
+    that starts with a lowercase word continues it; a window must not start or stop there.
+    (start, end, is_noise) each; two prose lines made one are prose."""
+    out: list[tuple[int, int, bool]] = []
     for a, b in sentence_spans(text):
         s = text[a:b]
-        ok = not is_noise(s, known)
-        if out and prev_ok and ok and _continues(text[out[-1][0]:out[-1][1]], s):
-            out[-1] = (out[-1][0], b)
+        noise = is_noise(s, known)
+        if out and not noise and not out[-1][2] and _continues(text[out[-1][0]:out[-1][1]], s):
+            out[-1] = (out[-1][0], b, False)
         else:
-            out.append((a, b))
-        prev_ok = ok
+            out.append((a, b, noise))
     return out
 
 

@@ -419,7 +419,7 @@ def test_a_sentence_cut_by_a_line_break_is_one_unit() -> None:
             "* make necessary the renewal of the little pinions.\n"
             "Check these:\n* clogged fuel filter\n* bad pump\n"
             "The pump is tested as follows\nconnect the gauge.")
-    units = [text[a:b] for a, b in _sentences(text, lambda t: True)]
+    units = [text[a:b] for a, b, _ in _sentences(text, lambda t: True)]
     assert units == [
         "If the car has a starter, the spark and throttle levers should be placed\n"
         "\u2018in the same position on the quadrant as when cranking by hand.",
