@@ -52,7 +52,7 @@ from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
 from nic_edge.engine.textquality import is_noise
 
-VERSION = "reader-7"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-8"      # part of the answer cache key: a changed reader never serves old answers
 SECTION_HITS = 5          # sections behind at most this many top hits are read
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
@@ -314,9 +314,13 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     lead: dict[tuple[str, str | None, int], float] = {}
     if heads:
         best_head = max(heads)
+        # A section without a heading (text before a manual's first heading, a record without a
+        # title) has no heading to match: that is no evidence against it. It is not penalised
+        # for it, and never counts as heading-backed.
+        heads = [best_head if st.section is None else h for (_, _, _, st), h in zip(prior, heads)]
         prior = [(p + HEADING_WEIGHT * (h - best_head), r, hit, st) for (p, r, hit, st), h in zip(prior, heads)]
         lead = {(st.source, st.section, st.rows[0]): h for (_, _, _, st), h in zip(prior, heads)
-                if h >= best_head and h >= HEAD_LEAD_MIN}
+                if h >= best_head and h >= HEAD_LEAD_MIN and st.section is not None}
     prior.sort(key=lambda x: -x[0])
     cands: list[Quote] = []
     best = float("-inf")

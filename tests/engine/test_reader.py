@@ -500,3 +500,33 @@ def test_what_follows_the_question_line_answers_it(tmp_path: Path) -> None:
     from nic_edge.engine import answer
     f = dict(zip(answer.FEATURES, eng.explain("How many copies of my backup can I create in different regions?")["features"]))
     assert f["q_cov"] == pytest.approx(f["cov_index"]), f  # every question word the index knows
+
+
+ROUTER_MANUAL = """Place the router at least one metre away from microwave ovens, baby monitors and cordless
+phones: they disturb its radio and the connection drops. Keep it off the floor and out of metal
+cabinets, in the middle of the rooms it serves.
+
+## Wireless settings
+
+Open the admin page in a browser and choose the network name, the password and the channel
+width. Save the page and wait until the lamp stops blinking.
+
+## Warranty
+
+The warranty covers faults of material and workmanship for two years from the date of purchase.
+"""
+
+
+def test_a_section_without_a_heading_is_not_doubted_for_it(tmp_path: Path) -> None:
+    """The text before a manual's first heading has no heading to match the question. The
+    heading match (real int8 model) compares candidates' headings; a section without one used
+    to count as matching nothing, and "Wireless settings" won a question the untitled text
+    answers."""
+    from nic_edge.engine.embedder import Embedder
+
+    path = tmp_path / "router.md"
+    path.write_text(ROUTER_MANUAL, encoding="utf-8")
+    eng = Engine(tmp_path / "data", load_profiles()["standard"], EngineConfig(abstain_threshold=0.0), Embedder())
+    eng.index_paths([path])
+    out = _ask(eng, "Where should the router go so the wireless signal is not disturbed?")
+    assert out["answer"].startswith("Place the router at least one metre away"), out["answer"]
