@@ -41,6 +41,7 @@ def not_covered(names: list[str]) -> str:
     return head + (", so no answer is given rather than a guess. Try other words, or check a manual "
                    "that is not on this box.")
 
+
 def not_named(names: list[str]) -> str:
     """A question whose subject is only a pronoun ("How is it adjusted?"): the box answers each
     question on its own and cannot tell what "it" is."""

@@ -107,7 +107,7 @@ class Quote:
     hit_rank: int
     head_lead: bool = False  # its heading is the candidates' closest in meaning to the question
     head_cos: float = 0.0    # that heading's cosine to the question (0 without a heading vector)
-    asked_in: str = ""       # the line before the quote that asks or restates the question, if any
+    asked_in: str = ""       # the question line right before the quote, if any (a FAQ entry)
 
 
 def _units(st: SectionText, bm: BM25Index, asked: AmountAsked | None = None) -> list[Unit]:
@@ -341,7 +341,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         a, b = units[i].a, units[j].b
         key = (st.source, st.section, st.rows[0])
         asked_in = ""
-        if i > 0 and units[i - 1].question and sc.restates(units[i - 1]):
+        if i > 0 and units[i - 1].question:  # (a question line always counts as restating)
             asked_in = st.text[units[i - 1].a:units[i - 1].b]
         cands.append(Quote(st.row_at(a), clean_quote(st.text[a:b]), s, key, hit.score, hit.cosine, rank,
                            key in lead, lead.get(key, 0.0), asked_in))
