@@ -74,15 +74,19 @@ the lead firmly until it clicks. Repeat for every cylinder, one at a time, so th
 """
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    root = tmp_path_factory.mktemp("reader")
-    path = root / "tv_and_car_manual.md"
-    path.write_text(MANUAL, encoding="utf-8")
+def _lexical_engine(root: Path, name: str, text: str) -> Engine:
+    """A BM25-only engine (no model) over one manual, answering at any confidence."""
+    path = root / name
+    path.write_text(text, encoding="utf-8")
     eng = Engine(root / "data", load_profiles()["ultra_lite"], EngineConfig(abstain_threshold=0.0), None)
     report = eng.index_paths([path])
     assert report.indexed_files, report
     return eng
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    return _lexical_engine(tmp_path_factory.mktemp("reader"), "tv_and_car_manual.md", MANUAL)
 
 
 def _ask(engine: Engine, question: str) -> dict:
@@ -398,12 +402,7 @@ Keep the tires inflated and free of oil.
 
 @pytest.fixture(scope="module")
 def ocr_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    root = tmp_path_factory.mktemp("reader_ocr")
-    path = root / "car.md"
-    path.write_text(OCR_MANUAL, encoding="utf-8")
-    eng = Engine(root / "data", load_profiles()["ultra_lite"], EngineConfig(abstain_threshold=0.0), None)
-    eng.index_paths([path])
-    return eng
+    return _lexical_engine(tmp_path_factory.mktemp("reader_ocr"), "car.md", OCR_MANUAL)
 
 
 def test_a_sentence_cut_by_a_line_break_is_one_unit() -> None:
@@ -489,10 +488,7 @@ def test_what_follows_the_question_line_answers_it(tmp_path: Path) -> None:
     """A FAQ entry: the answer is what follows the line that asks the question, even though
     the question's words stand in that line and not in its answer (the line counts for the
     window after it, like a heading). Before, the quote ended on the question line."""
-    path = tmp_path / "faq.md"
-    path.write_text(FAQ_MANUAL, encoding="utf-8")
-    eng = Engine(tmp_path / "data", load_profiles()["ultra_lite"], EngineConfig(abstain_threshold=0.0), None)
-    eng.index_paths([path])
+    eng = _lexical_engine(tmp_path, "faq.md", FAQ_MANUAL)
     out = _ask(eng, "How many copies of my backup can I create in different regions?")
     text = out["answer"]
     assert text.startswith("Each one can be replicated to at most three other locations"), text
