@@ -51,8 +51,8 @@ from nic_edge.engine.store import Snapshot
 # not doubted for disagreeing with retrieval (HEAD_LEAD_RANK); confidence-4: and its heading's
 # cosine counts in cos_top; confidence-5: halved again when the quote does not even name the
 # asked kind (QUANTITY_UNNAMED_FACTOR); confidence-6: halved when the question's subject is only a
-# pronoun (ANAPHORA_FACTOR).
-VERSION = "confidence-6"
+# pronoun (ANAPHORA_FACTOR), quartered when it names one thing at most (confidence-7).
+VERSION = "confidence-7"
 FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree", "prox",
             "q_cov", "q_cos", "q_rank", "q_lacks")
 COEF_HYBRID = (-1.963, 1.148, -0.161, 10.692, 5.605, 0.148, 0.341, 4.402, 0.027, 2.058, 0.0)
@@ -88,8 +88,9 @@ possible likely probably problem issue help explain describe show find get make 
 
 # A question whose only subject is a personal pronoun ("Can you tell me about its policies?",
 # "How is it configured?") refers back to something said before; the box answers each question on its
-# own, so whatever it quotes is a guess at what "it" is. Such an answer is halved, and an
-# abstention says to name the thing (messages.not_named).
+# own, so whatever it quotes is a guess at what "it" is. Such an answer is halved, quartered when
+# the question names one thing at most ("How do I fix it?"), and an abstention says to name the
+# thing (messages.not_named).
 ANAPHORA_FACTOR = 0.5
 ANAPHORA_MAX_TERMS = 2   # content words besides the pronoun: more, and the question names its subject
 _PRONOUNS = frozenset("it its they them their theirs".split())
@@ -115,7 +116,8 @@ class Features:
     q_unnamed: bool = False  # q_lacks, and the quote does not name the asked kind either (not a model feature)
     q_lacks: float = 0.0  # 1 when the question asks for a quantity and the quote states none
                           # beside the thing asked about (quantity.AmountAsked.stated_for)
-    refers_back: bool = False  # the question's subject is only a pronoun (not a model feature)
+    refers_back: int = 0  # the question's subject is only a pronoun: 2 when it names one thing at most,
+                          # 1 when two (not a model feature)
 
     def vector(self) -> tuple[float, ...]:
         return tuple(getattr(self, f) for f in FEATURES)
@@ -145,7 +147,8 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
         agree = math.sqrt(agree)
     prox = proximity(analyze(snap.text(top)), uniq, idf, cov_top)
     f = Features(cov_top, cov_index, bm25_norm, cos_top, margin, agree, prox)
-    f.refers_back = refers_back(question, uniq)
+    if refers_back(question, uniq):
+        f.refers_back = 2 if len(uniq) <= 1 else 1
     if quotes:
         q = quotes[0]
         # The quote, its heading, and the line before it that asks the question (a FAQ entry's
@@ -206,7 +209,7 @@ def confidence(f: Features, hybrid: bool) -> float:
     if f.q_lacks:
         p *= QUANTITY_MISSING_FACTOR * (QUANTITY_UNNAMED_FACTOR if f.q_unnamed else 1.0)
     if f.refers_back:
-        p *= ANAPHORA_FACTOR
+        p *= ANAPHORA_FACTOR ** f.refers_back
     return p
 
 

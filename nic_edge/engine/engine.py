@@ -340,14 +340,14 @@ class Engine:
         out["confidence"] = round(conf, 4)
         if f.cov_index == 0.0 and (not hybrid or f.cos_top < 0.2):
             out["reason"] = "no_match"  # not one question word is in the manuals
-            return f.refers_back
+            return f.refers_back > 0
         if conf < self.threshold or not quotes:
             out["reason"] = "low_confidence"
-            return f.refers_back
+            return f.refers_back > 0
         out["citations"], out["quotes"] = ans.cite(snap, ret, quotes)
         out["answer"] = "\n\n".join(q["text"] for q in out["quotes"])
         out["abstained"] = False
         out["warnings"] = ans.warnings(snap, [c["row"] for c in out["citations"]])
         for c in out["citations"]:
             del c["row"]
-        return f.refers_back
+        return f.refers_back > 0

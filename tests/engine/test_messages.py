@@ -44,16 +44,21 @@ def test_every_answer_has_a_message_field(tmp_path: Path) -> None:
 
 def test_a_question_about_it_says_to_name_the_thing(tmp_path: Path) -> None:
     """"How do I tighten them?" names nothing the box can look up (it answers each question
-    on its own): confidence is halved (answer.ANAPHORA_FACTOR) and the abstention says to name
-    the part, and which manuals are on the box."""
+    on its own): confidence is quartered (answer.ANAPHORA_FACTOR twice; halved when the question
+    names two things) and the abstention says to name the part, and which manuals are on the
+    box."""
     from nic_edge.engine import answer
 
     eng = Engine(tmp_path / "d", load_profiles()["ultra_lite"], EngineConfig(abstain_threshold=0.9),
                  HashEmbedder(), loader=fake_load)
     eng.index_paths([write_manual(tmp_path)])
-    named = eng.explain("How do I tighten the lug nuts?")
-    vague = eng.explain("How do I tighten them?")
-    assert vague["confidence"] <= named["confidence"] * answer.ANAPHORA_FACTOR + 1e-9
+    for question, halvings in (("How do I tighten them?", 2),          # names one thing at most
+                               ("How do I tighten their nuts?", 1),      # names two
+                               ("How do I tighten the lug nuts?", 0)):
+        ex = eng.explain(question)
+        unhalved = answer.confidence(answer.Features(**dict(zip(answer.FEATURES, ex["features"]))),
+                                     ex["mode"] == "hybrid")
+        assert ex["confidence"] == pytest.approx(unhalved * answer.ANAPHORA_FACTOR ** halvings), question
     out = eng.ask("How do I tighten them?")  # confidence <= 0.5 < 0.9
     assert out["abstained"] and out["reason"] == "low_confidence"
     assert out["message"].startswith("The question does not say what it is about")
