@@ -26,6 +26,8 @@ A window is scored by general properties of manuals and questions, not by the vi
   retrieval anyway), against the best candidate's, and its heading's (an int8 vector per heading
   stored with the index), against the best candidate heading's; the best vector hits that fusion ranked low
   are read too (a paraphrase shares few words with the manual);
+* **definitions**: "What is X?" prefers a window that opens with the sentence defining X ("An
+  identifier is a name ...", "Operators are the separators ..."), a small bonus (``DEF_BONUS``);
 * **amounts**: a question that asks for one ("What spark plug gap should I use?", ``quantity.py``)
   prefers a window that states it, and a shorter one: the figure with what leads to it, not the
   whole procedure around it;
@@ -44,7 +46,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from nic_edge.engine.bm25 import BM25Index, analyze
+from nic_edge.engine.bm25 import BM25Index, analyze, stem
 from nic_edge.engine.ingest.chunking import sentence_spans
 from nic_edge.engine.quantity import AmountAsked, amount_asked
 from nic_edge.engine.retrieval import Hit, Retrieval
@@ -52,7 +54,7 @@ from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
 from nic_edge.engine.textquality import is_noise
 
-VERSION = "reader-8"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-9"      # part of the answer cache key: a changed reader never serves old answers
 SECTION_HITS = 5          # sections behind at most this many top hits are read
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
@@ -72,6 +74,7 @@ HEAD_LEAD_MIN = 0.6       # a candidate heading this close to the question (cosi
 SECOND_MARGIN = 0.06      # a second section is quoted when it scores within this of the first
 TITLE_MAX_WORDS = 8       # a title line dangling at a window's end is at most this long
 CONTINUE_MIN_WORDS = 4    # a line this long ending in a lowercase word runs on into a lowercase line
+DEF_BONUS = 0.1         # a window that opens with the sentence defining what "What is X?" asks
 RESTATE_NEW = 0.25        # a line whose words are at most this share new restates the question ...
 RESTATE_COV = 0.4         # ... when it holds at least this share of the question's IDF mass
 
@@ -177,6 +180,24 @@ def _title_line(s: str) -> bool:
     return all(w[0].isupper() for w in words if len(w) > 3) and any(len(w) > 3 for w in words)
 
 
+_WHAT_IS = re.compile(r"^\s*what\s*(?:is|are|'s)\s+(?:an?\s+|the\s+)?(?P<x>[^?]+?)\s*\??\s*$", re.I)
+_DEFINES = r"(?:is|are|refers?|means?|represents?|describes?|stands?|acts?)\b"
+
+
+def defined_thing(question: str) -> re.Pattern[str] | None:
+    """For "What is X?" (X up to 4 words), a pattern for a sentence that defines X: X's last
+    word, then "is", "are", "refers", "means" ... ("An identifier is a name ...", "Operators are
+    the separators ...")."""
+    m = _WHAT_IS.match(question or "")
+    if not m:
+        return None
+    words = m.group("x").split()
+    if not words or len(words) > 4:
+        return None
+    head = re.escape(stem(words[-1].lower()))
+    return re.compile(r"\b" + head + r"\w*\s+(?:\w+\s+)?" + _DEFINES, re.I)
+
+
 def _number(s: str) -> int:
     m = _NUMBERED.match(s)
     return int(m.group(1) or m.group(2)) if m else 0
@@ -208,7 +229,7 @@ class _Scorer:
 
 
 def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
-                 asked: AmountAsked | None = None) -> tuple[float, int, int]:
+                 asked: AmountAsked | None = None, defines: list[bool] | None = None) -> tuple[float, int, int]:
     """(score, i, j) of the best window units[i..j] (inclusive), or (-inf, -1, -1).
 
     Windows start only where a block starts or the question's words appear, hold at most
@@ -272,6 +293,8 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
                 + LENGTH_WEIGHT * min(words, target) / target + QUANTITY_BONUS * amount
             s += 0.04 * starts_block + 0.04 * ends_block - 0.1 * cut_list
             s -= 0.02 * i / n  # answers come early in a section
+            if defines is not None and (defines[i] or (i + 1 < n and defines[i + 1] and u0.words <= 8)):
+                s += DEF_BONUS
             if words > target:
                 s -= 0.5 * (words - target) / target
             elif words < 8:
@@ -290,6 +313,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         return []
     sc = _Scorer(uniq, {t: bm.term_idf(t) for t in uniq})
     asked = amount_asked(question) if question else None
+    defn = defined_thing(question) if DEF_BONUS else None
     top = ret.hits[0].score or 1.0
     cos_top = max((h.cosine or 0.0) for h in ret.hits[:SECTION_HITS])
     # Retrieval's view of each candidate section first (cheap): its hit's fused score against the
@@ -328,7 +352,8 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         if p + WINDOW_MAX < best - SECOND_MARGIN:
             break
         units = _units(st, bm, asked)
-        s, i, j = _best_window(units, sc, frozenset(analyze(st.section or "")), asked)
+        defines = [bool(defn.search(st.text[u.a:u.b])) for u in units] if defn is not None else None
+        s, i, j = _best_window(units, sc, frozenset(analyze(st.section or "")), asked, defines)
         if i < 0:
             continue
         # A window does not end on the title of what comes next (a page header, a heading, a

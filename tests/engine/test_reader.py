@@ -526,3 +526,52 @@ def test_a_section_without_a_heading_is_not_doubted_for_it(tmp_path: Path) -> No
     eng.index_paths([path])
     out = _ask(eng, "Where should the router go so the wireless signal is not disturbed?")
     assert out["answer"].startswith("Place the router at least one metre away"), out["answer"]
+
+
+GLOSSARY_MANUAL = """# HUB MANUAL
+
+## Widgets on the home screen
+
+Widgets can be added to the home screen, moved, resized and removed. Long-press an empty spot of
+the home screen to add widgets; drag widgets to move them; pinch a widget to resize it.
+Widgets that need the network show their last data while the hub is offline. Up to twelve
+widgets fit on one page of the home screen, and a second page opens when the first is full;
+swipe left to reach it. Widgets of the same app can be stacked: drop one onto another and swipe
+up or down on the stack to turn through them. A stack rotates on its own every hour when smart
+rotation is on in the settings of the home screen. Widgets refresh every fifteen minutes on
+battery power and every minute on mains power; tap a widget to refresh it at once. Widgets that
+show cameras need the camera app to be signed in; those that show energy use need the meter to
+be paired first. When the hub starts after an update, widgets are restored in the order they
+had, and widgets of apps that were removed are replaced by an empty frame that can be deleted.
+Large widgets take the space of four small ones; medium widgets the space of two. Text in
+widgets follows the text size of the display settings, and widgets turn dark with the dark theme
+at night. Widgets can be locked so that children cannot move or remove them: open the home
+screen settings, choose Lock layout and enter the hub pin. Locked widgets still refresh and can
+still be tapped; only moving, resizing and removing them needs the pin.
+
+A widget is a small live panel of one app, such as the weather or the energy meter, that shows
+its current data without opening the app.
+"""
+
+
+def test_what_is_x_is_answered_by_the_sentence_that_defines_x(tmp_path: Path) -> None:
+    """"What is a widget?": the section talks about widgets from its first line, but the answer
+    is the sentence that says what a widget *is*, at its end; a window that opens with it gets a
+    small bonus (reader.DEF_BONUS). Before, the quote was the section's first 200 words."""
+    eng = _lexical_engine(tmp_path, "hub.md", GLOSSARY_MANUAL)
+    out = _ask(eng, "What is a widget?")
+    assert "A widget is a small live panel" in out["answer"], out["answer"]
+
+
+@pytest.mark.parametrize("question,sentence,defines", [
+    ("What are query operators?", "Operators are the separators between the parts of a query.", True),
+    ("What is an identifier?", "An identifier is a name that identifies an entity.", True),
+    ("What is an Intent?", "An intent represents the purpose of a user's input.", True),
+    ("What is an identifier?", "Identifiers can be quoted with grave accents.", False),
+    ("How do I reset the hub?", "A reset is done with the pin.", None),   # no "What is X?"
+    ("What is the fuel pressure supposed to be at idle?", "Fuel pressure is 40 PSI.", None),  # X too long
+])
+def test_defining_sentence_rule(question: str, sentence: str, defines: bool | None) -> None:
+    from nic_edge.engine.reader import defined_thing
+    pattern = defined_thing(question)
+    assert (None if pattern is None else bool(pattern.search(sentence))) is defines
