@@ -54,7 +54,7 @@ from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
 from nic_edge.engine.textquality import is_noise
 
-VERSION = "reader-9"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-10"      # part of the answer cache key: a changed reader never serves old answers
 SECTION_HITS = 5          # sections behind at most this many top hits are read
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
@@ -81,6 +81,7 @@ RESTATE_COV = 0.4         # ... when it holds at least this share of the questio
 _LIST_ITEM = re.compile(r"^\s*(?:[-*\u2022\u25cf\u25aa]|\(?\d{1,2}[.)]|\(?[a-z][.)]\s|Step\s+\d+)")
 _NUMBERED = re.compile(r"^\s*(?:\(?(\d{1,2})[.)]\s|Step\s+(\d{1,2})\b)")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019]*")
+_DINGBATS = "*\u2022"
 _LINE_BREAK_IN_SENTENCE = re.compile(r"(?<![.!?:;])[ \t]*\n[ \t]*(?![ \t]*(?:[-*\u2022\u25cf\u25aa]|\(?\d{1,2}[.)]|\(?[a-z][.)]\s|Step\s+\d+|\n))")
 
 
@@ -142,10 +143,12 @@ def _sentences(text: str, known: Callable[[str], bool]) -> list[tuple[int, int, 
     that starts with a lowercase word continues it; a window must not start or stop there.
     (start, end, is_noise) each; two prose lines made one are prose."""
     out: list[tuple[int, int, bool]] = []
-    for a, b in sentence_spans(text):
+    spans = sentence_spans(text)
+    for k, (a, b) in enumerate(spans):
         s = text[a:b]
         noise = is_noise(s, known)
-        if out and not noise and not out[-1][2] and _continues(text[out[-1][0]:out[-1][1]], s):
+        if out and not noise and not out[-1][2] and _continues(text[out[-1][0]:out[-1][1]], s) \
+                and (s[:1] not in _DINGBATS or k + 1 == len(spans) or text[spans[k + 1][0]] not in _DINGBATS):
             out[-1] = (out[-1][0], b, False)
         else:
             out.append((a, b, noise))
@@ -158,6 +161,8 @@ def _continues(prev: str, cur: str) -> bool:
         return False
     if _LIST_ITEM.match(p) and _LIST_ITEM.match(cur):
         return False  # "* Clogged filter" / "* bad pump": two items of a list, not one sentence
+    # (a dingbat line followed by another is a list, not a sentence running on: the callers
+    # check that)
     c = cur.lstrip(" *\u2022\u2018\u201c'\"(")
     return c[:1].islower()
 
@@ -204,10 +209,23 @@ def _number(s: str) -> int:
 
 
 def clean_quote(text: str) -> str:
-    """Whitespace only: line breaks inside a sentence become spaces, runs of spaces one."""
+    """Whitespace only: line breaks inside a sentence become spaces, runs of spaces one. A
+    line break before an OCR dingbat that continues the sentence ("... the steering gear may" /
+    "* make necessary ...", see ``_continues``) is inside the sentence too."""
     text = _LINE_BREAK_IN_SENTENCE.sub(" ", text.strip())
     text = re.sub(r"[ \t]{2,}", " ", text)
-    return re.sub(r"\n\s*\n+", "\n\n", text)
+    text = re.sub(r"\n\s*\n+", "\n\n", text)
+    if "\n" not in text:
+        return text
+    lines = text.split("\n")
+    out = [lines[0]]
+    for k, line in enumerate(lines[1:], 1):
+        if out[-1] and line[:1] in _DINGBATS and _continues(out[-1], line) \
+                and (k + 1 == len(lines) or lines[k + 1][:1] not in _DINGBATS):
+            out[-1] += " " + line
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 class _Scorer:

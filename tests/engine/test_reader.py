@@ -152,6 +152,10 @@ def test_a_question_for_an_amount_gets_the_line_that_states_it(engine: Engine) -
 def test_line_breaks_inside_a_sentence_become_spaces() -> None:
     raw = "The speaker\nis connected with\nthe optical cable.\n1. First step.\n2. Second step."
     assert clean_quote(raw) == "The speaker is connected with the optical cable.\n1. First step.\n2. Second step."
+    # An OCR dingbat inside a running sentence is no list item; a list stays a list.
+    assert clean_quote("the steering gear may\n* make necessary the renewal.") == \
+        "the steering gear may * make necessary the renewal."
+    assert clean_quote("they include\n* a worn seal\n* a loose hose") == "they include\n* a worn seal\n* a loose hose"
 
 
 @pytest.mark.parametrize("line,noise", [
@@ -417,7 +421,8 @@ def test_a_sentence_cut_by_a_line_break_is_one_unit() -> None:
             "After two or three years of service the steering gear may\n"
             "* make necessary the renewal of the little pinions.\n"
             "Check these:\n* clogged fuel filter\n* bad pump\n"
-            "The pump is tested as follows\nconnect the gauge.")
+            "The pump is tested as follows\nconnect the gauge.\n"
+            "The causes are many and they include\n* a worn seal\n* a loose hose")
     units = [text[a:b] for a, b, _ in _sentences(text, lambda t: True)]
     assert units == [
         "If the car has a starter, the spark and throttle levers should be placed\n"
@@ -426,6 +431,7 @@ def test_a_sentence_cut_by_a_line_break_is_one_unit() -> None:
         "* make necessary the renewal of the little pinions.",
         "Check these:", "* clogged fuel filter", "* bad pump",
         "The pump is tested as follows\nconnect the gauge.",
+        "The causes are many and they include", "* a worn seal", "* a loose hose",  # a list
     ]
 
 
