@@ -28,7 +28,7 @@ AGENT_S = 1800
 
 @pytest.fixture(scope="module")
 def box(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Box]:
-    yield from booted_box(tmp_path_factory, request, arch="arm64", device=DEVICE, memory_mb=1024,
+    yield from booted_box(tmp_path_factory, request, arch="arm64", device=DEVICE, memory_mb=1024, cpus=2,
                           first_boot_s=FIRST_BOOT_S, agent_s=AGENT_S)
 
 
