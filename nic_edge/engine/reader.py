@@ -54,7 +54,7 @@ from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
 from nic_edge.engine.textquality import is_noise
 
-VERSION = "reader-10"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-11"      # part of the answer cache key: a changed reader never serves old answers
 SECTION_HITS = 5          # sections behind at most this many top hits are read
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
@@ -376,9 +376,13 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
             continue
         # A window does not end on the title of what comes next (a page header, a heading, a
         # figure label) after a finished sentence.
-        while j > i and not units[j].item and _title_line(st.text[units[j].a:units[j].b]) \
-                and _SENTENCE_END.search(st.text[units[j - 1].a:units[j - 1].b].rstrip()):
-            j -= 1
+        # A run of them (figure callouts OCR'd one per line: "The Steering Gear Rim" / "Steering
+        # Gear Spider Wheel Nut cr Key i") goes as a whole.
+        k = j
+        while k > i and not units[k].item and _title_line(st.text[units[k].a:units[k].b]):
+            k -= 1
+        if k < j and _SENTENCE_END.search(st.text[units[k].a:units[k].b].rstrip()):
+            j = k
         s += p
         best = max(best, s)
         a, b = units[i].a, units[j].b

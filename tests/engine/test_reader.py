@@ -398,6 +398,13 @@ Should the steering gear become loose, disconnect the two halves of the ball soc
 the surface until they fit snugly around the ball. After two or three years of service the steering gear may
 * make necessary the renewal of the little pinions under the steering wheel.
 
+## What are the levers under the steering wheel for?
+
+The right-hand lever under the wheel opens the throttle and makes the engine run faster.
+The left-hand lever advances the spark. The Steering Gear Rim
+Steering Gear Spider Wheel Nut
+cr Key i
+
 ## Care of the Tires
 
 Keep the tires inflated and free of oil.
@@ -442,6 +449,15 @@ def test_a_quote_does_not_end_on_the_next_title(ocr_engine: Engine) -> None:
     text = out["answer"]
     assert "press the starter button" in text
     assert "FORD ENGINE" not in text, text
+
+
+def test_a_quote_does_not_end_on_a_run_of_figure_labels(ocr_engine: Engine) -> None:
+    """Figure callouts OCR'd one per line after the last sentence ("The Steering Gear Rim" /
+    "Steering Gear Spider Wheel Nut" / "cr Key i") go as a whole, though they share the
+    question's words."""
+    out = _ask(ocr_engine, "What do the levers under the steering wheel do?")
+    text = out["answer"]
+    assert text.endswith("The left-hand lever advances the spark."), text
 
 
 @pytest.mark.parametrize("line,title", [
