@@ -51,8 +51,10 @@ from nic_edge.engine.store import Snapshot
 # not doubted for disagreeing with retrieval (HEAD_LEAD_RANK); confidence-4: and its heading's
 # cosine counts in cos_top; confidence-5: halved again when the quote does not even name the
 # asked kind (QUANTITY_UNNAMED_FACTOR); confidence-6: halved when the question's subject is only a
-# pronoun (ANAPHORA_FACTOR), quartered when it names one thing at most (confidence-7).
-VERSION = "confidence-7"
+# pronoun (ANAPHORA_FACTOR), quartered when it names one thing at most (confidence-7);
+# confidence-8: "how often" asks for an interval, which a step's "30 seconds" does not state
+# (quantity.py, the "frequency" kind).
+VERSION = "confidence-8"
 FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree", "prox",
             "q_cov", "q_cos", "q_rank", "q_lacks")
 COEF_HYBRID = (-1.963, 1.148, -0.161, 10.692, 5.605, 0.148, 0.341, 4.402, 0.027, 2.058, 0.0)

@@ -6,7 +6,8 @@ reader prefers a short window that states the figure (reader.py), and confidence
 the quote states none beside the thing asked about (answer.py): a torque table that lists other
 fasteners, a capacity line for another fluid, does not answer "What's the torque for the
 crankshaft pulley bolt?" or "What's the transmission fluid capacity?". The unit words are
-general measurement vocabulary, not any manual's.
+general measurement vocabulary, not any manual's. "How often" asks for an interval (miles,
+months, "every", "twice a year"), not for the seconds or minutes a step takes; "how long" does.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ _UNITS = {
     "speed": r"mph|rpm|km/?h|miles? (?:an|per) hour|revolutions?",
     "weight": r"pounds?|lbs?|kg|kilograms?|tons?",
     "time": r"miles?|hours?|days?|weeks?|months?|years?|km|minutes?|seconds?|every|a|per",
+    # how often: a service interval, not how long a step takes ("run 30 seconds", "wait 2 minutes")
+    "frequency": r"miles?|hours?|days?|weeks?|months?|years?|km|kilomet(?:er|re)s?|every|a|per|times?",
     "resistance": r"ohms?|\u03a9|k\u03a9",
     "money": r"dollars?|usd|euros?|eur|cents?|pounds? sterling|gbp",
 }
@@ -43,7 +46,8 @@ _ASKED = [(re.compile(p, re.I), dim) for p, dim in (
     (r"\btemperature\b|\bhow (?:hot|cold)\b", "temperature"),
     (r"\bhow fast\b|\bspeed\b", "speed"),
     (r"\bweight\b|\bhow heavy\b", "weight"),
-    (r"\bhow often\b|\binterval\b|\bhow long\b", "time"),
+    (r"\bhow often\b|\binterval\b", "frequency"),
+    (r"\bhow long\b", "time"),
     (r"\bresistance\b", "resistance"),
     (r"\bcosts?\b|\bprice\b", "money"))]
 _DIMENSIONS = (r"pressure|gap|torque|capacity|voltage|temperature|clearance|size|speed|weight|"
@@ -80,7 +84,7 @@ _DIM_WORDS = {
     "pressure": "pressure", "length": "gap clearance thickness thick diameter width wide far deep",
     "torque": "torque tight", "volume": "capacity hold", "voltage": "voltage volt volts",
     "current": "current amperage amps", "temperature": "temperature hot cold", "speed": "fast speed",
-    "weight": "weight heavy", "time": "often interval long", "resistance": "resistance",
+    "weight": "weight heavy", "time": "long", "frequency": "often interval", "resistance": "resistance",
     "money": "cost costs price"}
 _DIM_STEMS = {dim: frozenset(analyze(words)) for dim, words in _DIM_WORDS.items()}
 
@@ -102,7 +106,7 @@ class AmountAsked:
             return False
         if self.with_unit is None:
             return True
-        if "time" in self.dims and _FREQUENCY.search(text):
+        if ("time" in self.dims or "frequency" in self.dims) and _FREQUENCY.search(text):
             return True  # "weekly", "every 5,000 miles": a frequency is a complete answer
         if "money" in self.dims and _CURRENCY.search(text):
             return True
@@ -111,7 +115,7 @@ class AmountAsked:
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Where ``text`` states an amount of the kind asked."""
         rxs: list[re.Pattern[str]] = [self.with_unit] if self.with_unit is not None else [_HAS_NUMBER]
-        if "time" in self.dims:
+        if "time" in self.dims or "frequency" in self.dims:
             rxs.append(_FREQUENCY)
         if "money" in self.dims:
             rxs.append(_CURRENCY)

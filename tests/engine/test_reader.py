@@ -353,6 +353,46 @@ def test_a_torque_table_without_the_asked_bolt_halves_confidence(tmp_path: Path)
     assert "ft-lbs" in other["quotes"][0] and other["features"][lacks] == 1.0, other
 
 
+OIL_MANUAL = """# SERVICE MANUAL
+
+## Oil and Filter Change
+
+Service Interval:
+Normal: 5,000 miles or 6 months Severe: 3,000 miles or 3 months
+
+Procedure:
+Step 1: Warm the engine for 5 minutes, then turn it off and wait 2 minutes.
+Step 2: Drain the old oil into a pan and refit the drain plug with a new washer.
+Step 3: Fit a new filter, hand tight plus 3/4 turn.
+Step 4: Add 4 quarts of fresh oil, run the engine 30 seconds, check the dipstick and top up the oil.
+"""
+
+
+@pytest.mark.parametrize("question, quote, stated", [
+    ("How often should I change my oil?", "Add 4 quarts of oil, run the engine 30 seconds, wait 2 minutes.", False),
+    ("How often should I change my oil?", "Change the oil every 5,000 miles or 6 months.", True),
+    ("How often should I change my oil?", "Normal: 5,000 miles or 6 months", True),
+    ("How often should I change my oil?", "Change the oil twice a year.", True),
+    ("How long should the engine warm up before an oil change?", "Warm the engine for 5 minutes.", True),
+])
+def test_how_often_asks_for_an_interval_not_a_duration(question: str, quote: str, stated: bool) -> None:
+    """"How often" asks for a service interval: the seconds and minutes a procedure's steps take
+    do not answer it ("How long" they do)."""
+    from nic_edge.engine.quantity import amount_asked
+
+    asked = amount_asked(question)
+    assert asked is not None and asked.stated(quote) is stated
+
+
+def test_how_often_quotes_the_interval_not_the_steps(tmp_path: Path) -> None:
+    path = tmp_path / "service.md"
+    path.write_text(OIL_MANUAL, encoding="utf-8")
+    eng = Engine(tmp_path / "data", load_profiles()["ultra_lite"], EngineConfig(abstain_threshold=0.0), None)
+    assert eng.index_paths([path]).indexed_files
+    out = eng.explain("How often should I change my oil?")
+    assert "5,000 miles or 6 months" in out["quotes"][0], out["quotes"]
+
+
 @pytest.mark.parametrize("question, quote, heading, unnamed", [
     # the issue's example: a passage on how the front wheels are set, no word of pressure
     ("What is the tire pressure for the front wheels?",
