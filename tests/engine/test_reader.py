@@ -204,6 +204,13 @@ def test_section_glue_finds_short_overlaps() -> None:
     ("How far from the wall should the headlamps be aimed?", "Aim them ten metres from a wall.", False),
     ("How far from the wall should the headlamps be aimed?", "Aim them 10 m from a wall.", False),
     ("How far from the wall should the headlamps be aimed?", "Aim them after a 10 min warm-up.", True),
+    # "how often" asks for an interval: the seconds and minutes a procedure's steps take do not
+    # answer it ("how long" they do)
+    ("How often should I change my oil?", "Add 4 quarts of oil, run the engine 30 seconds, wait 2 minutes.", True),
+    ("How often should I change my oil?", "Change the oil every 5,000 miles or 6 months.", False),
+    ("How often should I change my oil?", "Normal: 5,000 miles or 6 months", False),
+    ("How often should I change my oil?", "Change the oil twice a year.", False),
+    ("How long should the engine warm up before an oil change?", "Warm the engine for 5 minutes.", False),
 ])
 def test_an_asked_quantity_must_be_in_the_quote(question: str, quote: str, lacks: bool) -> None:
     from nic_edge.engine.quantity import lacks_quantity
@@ -366,22 +373,6 @@ Step 2: Drain the old oil into a pan and refit the drain plug with a new washer.
 Step 3: Fit a new filter, hand tight plus 3/4 turn.
 Step 4: Add 4 quarts of fresh oil, run the engine 30 seconds, check the dipstick and top up the oil.
 """
-
-
-@pytest.mark.parametrize("question, quote, stated", [
-    ("How often should I change my oil?", "Add 4 quarts of oil, run the engine 30 seconds, wait 2 minutes.", False),
-    ("How often should I change my oil?", "Change the oil every 5,000 miles or 6 months.", True),
-    ("How often should I change my oil?", "Normal: 5,000 miles or 6 months", True),
-    ("How often should I change my oil?", "Change the oil twice a year.", True),
-    ("How long should the engine warm up before an oil change?", "Warm the engine for 5 minutes.", True),
-])
-def test_how_often_asks_for_an_interval_not_a_duration(question: str, quote: str, stated: bool) -> None:
-    """"How often" asks for a service interval: the seconds and minutes a procedure's steps take
-    do not answer it ("How long" they do)."""
-    from nic_edge.engine.quantity import amount_asked
-
-    asked = amount_asked(question)
-    assert asked is not None and asked.stated(quote) is stated
 
 
 def test_how_often_quotes_the_interval_not_the_steps(tmp_path: Path) -> None:
