@@ -94,6 +94,10 @@ def test_two_aggregators_one_killed(tmp_path: Path, mosquitto: Broker, stop_proc
     a_args = ("--client-id", "agg-a", "--state-dir", str(tmp_path / "state-a"))
     reader = DashboardReader(out)  # from the start: a renders only at start and on changes
     a = start_aggregator(cfg_a, tmp_path / "a.log", *a_args)
+    # b half a loop tick (FLUSH_INTERVAL_S 0.5 s) later: started together, both loops tick in the
+    # same millisecond, both render the new devices within ~5 ms of each other, and b's file
+    # replaced a's before the reader (every 20 ms) saw it (seen once in CI)
+    time.sleep(0.25)
     b = start_aggregator(cfg_b, tmp_path / "b.log", "--client-id", "agg-b", "--state-dir", str(tmp_path / "state-b"))
     stop_procs += [a, b]
     wait_json(out / "fleet.json", lambda d: "rendered_by" in d)
