@@ -19,6 +19,7 @@ from typing import Container, Sequence
 
 from nic_edge.engine.bm25 import analyze, analyze_at
 
+_INTERVAL = r"miles?|hours?|days?|weeks?|months?|years?|km|every|a|per"   # units of "how long" and "how often"
 _UNITS = {
     "pressure": r"psi|pounds?|lbs?|kpa|bar|atmospheres?",
     "length": r"inch(?:es)?|in\.|mm|millimet(?:er|re)s?|cm|centimet(?:er|re)s?|thousandths?|feet|foot|ft|\"|"
@@ -30,9 +31,9 @@ _UNITS = {
     "temperature": r"degrees?|°|fahrenheit|celsius|f|c",
     "speed": r"mph|rpm|km/?h|miles? (?:an|per) hour|revolutions?",
     "weight": r"pounds?|lbs?|kg|kilograms?|tons?",
-    "time": r"miles?|hours?|days?|weeks?|months?|years?|km|minutes?|seconds?|every|a|per",
+    "time": _INTERVAL + r"|minutes?|seconds?",
     # how often: a service interval, not how long a step takes ("run 30 seconds", "wait 2 minutes")
-    "frequency": r"miles?|hours?|days?|weeks?|months?|years?|km|kilomet(?:er|re)s?|every|a|per|times?",
+    "frequency": _INTERVAL + r"|kilomet(?:er|re)s?|times?",
     "resistance": r"ohms?|\u03a9|k\u03a9",
     "money": r"dollars?|usd|euros?|eur|cents?|pounds? sterling|gbp",
 }
