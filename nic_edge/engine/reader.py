@@ -35,24 +35,24 @@ A window is scored by general properties of manuals and questions, not by the vi
   section into runs that are read separately.
 
 Quotes are verbatim slices of the section text; the only change is whitespace (a line break
-inside a sentence becomes a space), which the contract allows.
+inside a sentence becomes a space), which the contract allows. The units a window is made of
+(sentences and lines, list items, lead-ins, titles) and that whitespace rule are units.py's.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from nic_edge.engine.bm25 import BM25Index, analyze, stem
-from nic_edge.engine.ingest.chunking import sentence_spans
+from nic_edge.engine.bm25 import analyze, stem
 from nic_edge.engine.quantity import AmountAsked, amount_asked
 from nic_edge.engine.retrieval import Hit, Retrieval
 from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
-from nic_edge.engine.textquality import is_noise
+from nic_edge.engine.units import SENTENCE_END, Unit, clean_quote, section_units, title_line
 
 VERSION = "reader-12"      # part of the answer cache key: a changed reader never serves old answers
 SECTION_HITS = 5          # sections behind at most this many top hits are read
@@ -72,32 +72,9 @@ HEADING_WEIGHT = 3.0      # its heading's semantic match to the question, agains
 VECTOR_EXTRA = 2          # also read the sections of the best cosine hits fusion left out
 HEAD_LEAD_MIN = 0.6       # a candidate heading this close to the question (cosine), and the closest, names it
 SECOND_MARGIN = 0.06      # a second section is quoted when it scores within this of the first
-TITLE_MAX_WORDS = 8       # a title line dangling at a window's end is at most this long
-CONTINUE_MIN_WORDS = 4    # a line this long ending in a lowercase word runs on into a lowercase line
 DEF_BONUS = 0.1         # a window that opens with the sentence defining what "What is X?" asks
 RESTATE_NEW = 0.25        # a line whose words are at most this share new restates the question ...
 RESTATE_COV = 0.4         # ... when it holds at least this share of the question's IDF mass
-
-_LIST_ITEM = re.compile(r"^\s*(?:[-*\u2022\u25cf\u25aa]|\(?\d{1,2}[.)]|\(?[a-z][.)]\s|Step\s+\d+)")
-_NUMBERED = re.compile(r"^\s*(?:\(?(\d{1,2})[.)]\s|Step\s+(\d{1,2})\b)")
-_WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019]*")
-_DINGBATS = "*\u2022"
-_LINE_BREAK_IN_SENTENCE = re.compile(r"(?<![.!?:;])[ \t]*\n[ \t]*(?![ \t]*(?:[-*\u2022\u25cf\u25aa]|\(?\d{1,2}[.)]|\(?[a-z][.)]\s|Step\s+\d+|\n))")
-
-
-@dataclass
-class Unit:
-    a: int
-    b: int
-    terms: frozenset[str]
-    words: int
-    noise: bool
-    item: bool          # starts a list item / step
-    lead_in: bool       # ends with ":" (introduces what follows)
-    para_start: bool    # follows a blank line or starts the section
-    question: bool      # a question line (ends with "?")
-    number: int         # its list number ("2." / "(2)" / "Step 2"), 0 when none
-    amount: bool = False  # states the amount the question asks for
 
 
 @dataclass
@@ -112,77 +89,6 @@ class Quote:
     head_lead: bool = False  # its heading is the candidates' closest in meaning to the question
     head_cos: float = 0.0    # that heading's cosine to the question (0 without a heading vector)
     asked_in: str = ""       # the question line right before the quote, if any (a FAQ entry)
-
-
-def _units(st: SectionText, bm: BM25Index, asked: AmountAsked | None = None) -> list[Unit]:
-    text = st.text
-    vocab, df = bm.vocab, bm.df
-
-    def known(term: str) -> bool:
-        tid = vocab.get(term)
-        return tid is not None and int(df[tid]) >= 2
-
-    out: list[Unit] = []
-    for a, b, noise in _sentences(text, known):
-        s = text[a:b]
-        terms = frozenset(analyze(s))
-        gap = text[max(0, a - 3):a]
-        out.append(Unit(a, b, terms, len(s.split()), noise, bool(_LIST_ITEM.match(s)),
-                        s.rstrip().endswith(":"), a == 0 or "\n\n" in gap or not out,
-                        s.rstrip().endswith("?"), _number(s), asked is not None and asked.stated(s)))
-    return out
-
-
-def _sentences(text: str, known: Callable[[str], bool]) -> list[tuple[int, int, bool]]:
-    """Sentence spans, with a sentence that a line break cut in two made whole again.
-
-    ``sentence_spans`` ends a span at every line break (lists, tables and headings are lines),
-    so a scanned page's hard line breaks and page breaks cut sentences: "... the spark and
-    throttle levers should be placed" / "'in the same position on the quadrant ...". A line
-    that ends mid-sentence (a lowercase word or a comma, after a few words) followed by one
-    that starts with a lowercase word continues it; a window must not start or stop there.
-    (start, end, is_noise) each; two prose lines made one are prose."""
-    out: list[tuple[int, int, bool]] = []
-    spans = sentence_spans(text)
-    for k, (a, b) in enumerate(spans):
-        s = text[a:b]
-        noise = is_noise(s, known)
-        if out and not noise and not out[-1][2] and _continues(text[out[-1][0]:out[-1][1]], s) \
-                and (s[:1] not in _DINGBATS or k + 1 == len(spans) or text[spans[k + 1][0]] not in _DINGBATS):
-            out[-1] = (out[-1][0], b, False)
-        else:
-            out.append((a, b, noise))
-    return out
-
-
-def _continues(prev: str, cur: str) -> bool:
-    p = prev.rstrip()
-    if len(p.split()) < CONTINUE_MIN_WORDS or not (p[-1:].islower() or p.endswith(",")):
-        return False
-    if _LIST_ITEM.match(p) and _LIST_ITEM.match(cur):
-        return False  # "* Clogged filter" / "* bad pump": two items of a list, not one sentence
-    # (a dingbat line followed by another is a list, not a sentence running on: the callers
-    # check that)
-    c = cur.lstrip(" *\u2022\u2018\u201c'\"(")
-    return c[:1].islower()
-
-
-_SENTENCE_END = re.compile(r"[.!?][\"\u201d\u2019')\]]*$")
-_END_MARK = re.compile(r"[.!?:;)\]\"\u201d\u2019']$")
-
-
-def _title_line(s: str) -> bool:
-    """A short line that is a title, not a sentence: a running page header ("THE FORD ENGINE
-    13"), the heading of the next part ("The Ford Engine"), a figure's part label ("Gasoline
-    Tank Inlet Pipe"). Every longer word capitalised, no closing punctuation; with a figure in
-    it only when all capitals (a table row "Fuel Pressure 40-50 PSI" is an answer)."""
-    s = s.strip()
-    words = _WORD.findall(s)
-    if not words or len(s.split()) > TITLE_MAX_WORDS or _END_MARK.search(s):
-        return False
-    if any(ch.isdigit() for ch in s):
-        return len(words) >= 2 and all(w.isupper() for w in words)
-    return all(w[0].isupper() for w in words if len(w) > 3) and any(len(w) > 3 for w in words)
 
 
 _WHAT_IS = re.compile(r"^\s*what\s*(?:is|are|'s)\s+(?:an?\s+|the\s+)?(?P<x>[^?]+?)\s*\??\s*$", re.I)
@@ -201,31 +107,6 @@ def defined_thing(question: str) -> re.Pattern[str] | None:
         return None
     head = re.escape(stem(words[-1].lower()))
     return re.compile(r"\b" + head + r"\w*\s+(?:\w+\s+)?" + _DEFINES, re.I)
-
-
-def _number(s: str) -> int:
-    m = _NUMBERED.match(s)
-    return int(m.group(1) or m.group(2)) if m else 0
-
-
-def clean_quote(text: str) -> str:
-    """Whitespace only: line breaks inside a sentence become spaces, runs of spaces one. A
-    line break before an OCR dingbat that continues the sentence ("... the steering gear may" /
-    "* make necessary ...", see ``_continues``) is inside the sentence too."""
-    text = _LINE_BREAK_IN_SENTENCE.sub(" ", text.strip())
-    text = re.sub(r"[ \t]{2,}", " ", text)
-    text = re.sub(r"\n\s*\n+", "\n\n", text)
-    if "\n" not in text:
-        return text
-    lines = text.split("\n")
-    out = [lines[0]]
-    for k, line in enumerate(lines[1:], 1):
-        if out[-1] and line[:1] in _DINGBATS and _continues(out[-1], line) \
-                and (k + 1 == len(lines) or lines[k + 1][:1] not in _DINGBATS):
-            out[-1] += " " + line
-        else:
-            out.append(line)
-    return "\n".join(out)
 
 
 class _Scorer:
@@ -369,7 +250,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     for p, rank, hit, st in prior:
         if p + WINDOW_MAX < best - SECOND_MARGIN:
             break
-        units = _units(st, bm, asked)
+        units = section_units(st, bm, asked)
         defines = [bool(defn.search(st.text[u.a:u.b])) for u in units] if defn is not None else None
         s, i, j = _best_window(units, sc, frozenset(analyze(st.section or "")), asked, defines)
         if i < 0:
@@ -379,9 +260,9 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         # A run of them (figure callouts OCR'd one per line: "The Steering Gear Rim" / "Steering
         # Gear Spider Wheel Nut cr Key i") goes as a whole.
         k = j
-        while k > i and not units[k].item and _title_line(st.text[units[k].a:units[k].b]):
+        while k > i and not units[k].item and title_line(st.text[units[k].a:units[k].b]):
             k -= 1
-        if k < j and _SENTENCE_END.search(st.text[units[k].a:units[k].b].rstrip()):
+        if k < j and SENTENCE_END.search(st.text[units[k].a:units[k].b].rstrip()):
             j = k
         s += p
         best = max(best, s)

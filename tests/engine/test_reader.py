@@ -14,9 +14,9 @@ import pytest
 from nic_edge.core.config import EngineConfig
 from nic_edge.core.tiers import load_profiles
 from nic_edge.engine.engine import Engine
-from nic_edge.engine.reader import clean_quote
 from nic_edge.engine.sections import normalize_ws, section_text
 from nic_edge.engine.textquality import is_noise
+from nic_edge.engine.units import clean_quote
 
 MANUAL = """# TV MANUAL
 
@@ -453,7 +453,7 @@ def test_a_sentence_cut_by_a_line_break_is_one_unit() -> None:
     so a quote never starts at "in the same position" nor stops at "the steering gear may". An
     OCR dingbat ("* make necessary") after a line that stops mid-sentence is no list item; two
     items of a real list stay two, and so does a line after a finished sentence."""
-    from nic_edge.engine.reader import _sentences
+    from nic_edge.engine.units import sentences
     text = ("If the car has a starter, the spark and throttle levers should be placed\n"
             "\u2018in the same position on the quadrant as when cranking by hand.\n"
             "After two or three years of service the steering gear may\n"
@@ -461,7 +461,7 @@ def test_a_sentence_cut_by_a_line_break_is_one_unit() -> None:
             "Check these:\n* clogged fuel filter\n* bad pump\n"
             "The pump is tested as follows\nconnect the gauge.\n"
             "The causes are many and they include\n* a worn seal\n* a loose hose")
-    units = [text[a:b] for a, b, _ in _sentences(text, lambda t: True)]
+    units = [text[a:b] for a, b, _ in sentences(text, lambda t: True)]
     assert units == [
         "If the car has a starter, the spark and throttle levers should be placed\n"
         "\u2018in the same position on the quadrant as when cranking by hand.",
@@ -502,8 +502,8 @@ def test_a_quote_does_not_end_on_a_run_of_figure_labels(ocr_engine: Engine) -> N
     ("IBM Cloudant legacy access controls", False),
 ])
 def test_title_line_rule(line: str, title: bool) -> None:
-    from nic_edge.engine.reader import _title_line
-    assert _title_line(line) is title
+    from nic_edge.engine.units import title_line
+    assert title_line(line) is title
 
 
 FAQ_MANUAL = """# BACKUP SERVICE

@@ -1,0 +1,141 @@
+"""A section's text cut into the units a quote is made of, and the whitespace a quote may change.
+
+Units are sentences and lines (``ingest.chunking.sentence_spans``), with a sentence that a
+scanned page's line break cut in two made whole again; each knows whether it is noise, a list
+item or step, a lead-in, a question line, or a title (a page header, the next heading, a figure
+label). The reader (reader.py) builds its windows from them; ``clean_quote`` is the only change
+a quote may make to the section text: whitespace.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from nic_edge.engine.bm25 import BM25Index, analyze
+from nic_edge.engine.ingest.chunking import sentence_spans
+from nic_edge.engine.quantity import AmountAsked
+from nic_edge.engine.sections import SectionText
+from nic_edge.engine.textquality import is_noise
+
+TITLE_MAX_WORDS = 8       # a title line dangling at a window's end is at most this long
+CONTINUE_MIN_WORDS = 4    # a line this long ending in a lowercase word runs on into a lowercase line
+
+_LIST_ITEM = re.compile(r"^\s*(?:[-*\u2022\u25cf\u25aa]|\(?\d{1,2}[.)]|\(?[a-z][.)]\s|Step\s+\d+)")
+_NUMBERED = re.compile(r"^\s*(?:\(?(\d{1,2})[.)]\s|Step\s+(\d{1,2})\b)")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019]*")
+_DINGBATS = "*\u2022"
+_LINE_BREAK_IN_SENTENCE = re.compile(r"(?<![.!?:;])[ \t]*\n[ \t]*(?![ \t]*(?:[-*\u2022\u25cf\u25aa]|\(?\d{1,2}[.)]|\(?[a-z][.)]\s|Step\s+\d+|\n))")
+
+
+@dataclass
+class Unit:
+    a: int
+    b: int
+    terms: frozenset[str]
+    words: int
+    noise: bool
+    item: bool          # starts a list item / step
+    lead_in: bool       # ends with ":" (introduces what follows)
+    para_start: bool    # follows a blank line or starts the section
+    question: bool      # a question line (ends with "?")
+    number: int         # its list number ("2." / "(2)" / "Step 2"), 0 when none
+    amount: bool = False  # states the amount the question asks for
+
+
+def section_units(st: SectionText, bm: BM25Index, asked: AmountAsked | None = None) -> list[Unit]:
+    """The section's units in order (``asked``: mark those that state the amount asked for)."""
+    text = st.text
+    vocab, df = bm.vocab, bm.df
+
+    def known(term: str) -> bool:
+        tid = vocab.get(term)
+        return tid is not None and int(df[tid]) >= 2
+
+    out: list[Unit] = []
+    for a, b, noise in sentences(text, known):
+        s = text[a:b]
+        terms = frozenset(analyze(s))
+        gap = text[max(0, a - 3):a]
+        out.append(Unit(a, b, terms, len(s.split()), noise, bool(_LIST_ITEM.match(s)),
+                        s.rstrip().endswith(":"), a == 0 or "\n\n" in gap or not out,
+                        s.rstrip().endswith("?"), _number(s), asked is not None and asked.stated(s)))
+    return out
+
+
+def sentences(text: str, known: Callable[[str], bool]) -> list[tuple[int, int, bool]]:
+    """Sentence spans, with a sentence that a line break cut in two made whole again.
+
+    ``sentence_spans`` ends a span at every line break (lists, tables and headings are lines),
+    so a scanned page's hard line breaks and page breaks cut sentences: "... the spark and
+    throttle levers should be placed" / "'in the same position on the quadrant ...". A line
+    that ends mid-sentence (a lowercase word or a comma, after a few words) followed by one
+    that starts with a lowercase word continues it; a window must not start or stop there.
+    (start, end, is_noise) each; two prose lines made one are prose."""
+    out: list[tuple[int, int, bool]] = []
+    spans = sentence_spans(text)
+    for k, (a, b) in enumerate(spans):
+        s = text[a:b]
+        noise = is_noise(s, known)
+        if out and not noise and not out[-1][2] and continues(text[out[-1][0]:out[-1][1]], s) \
+                and (s[:1] not in _DINGBATS or k + 1 == len(spans) or text[spans[k + 1][0]] not in _DINGBATS):
+            out[-1] = (out[-1][0], b, False)
+        else:
+            out.append((a, b, noise))
+    return out
+
+
+def continues(prev: str, cur: str) -> bool:
+    p = prev.rstrip()
+    if len(p.split()) < CONTINUE_MIN_WORDS or not (p[-1:].islower() or p.endswith(",")):
+        return False
+    if _LIST_ITEM.match(p) and _LIST_ITEM.match(cur):
+        return False  # "* Clogged filter" / "* bad pump": two items of a list, not one sentence
+    # (a dingbat line followed by another is a list, not a sentence running on: the callers
+    # check that)
+    c = cur.lstrip(" *\u2022\u2018\u201c'\"(")
+    return c[:1].islower()
+
+
+SENTENCE_END = re.compile(r"[.!?][\"\u201d\u2019')\]]*$")
+_END_MARK = re.compile(r"[.!?:;)\]\"\u201d\u2019']$")
+
+
+def title_line(s: str) -> bool:
+    """A short line that is a title, not a sentence: a running page header ("THE FORD ENGINE
+    13"), the heading of the next part ("The Ford Engine"), a figure's part label ("Gasoline
+    Tank Inlet Pipe"). Every longer word capitalised, no closing punctuation; with a figure in
+    it only when all capitals (a table row "Fuel Pressure 40-50 PSI" is an answer)."""
+    s = s.strip()
+    words = _WORD.findall(s)
+    if not words or len(s.split()) > TITLE_MAX_WORDS or _END_MARK.search(s):
+        return False
+    if any(ch.isdigit() for ch in s):
+        return len(words) >= 2 and all(w.isupper() for w in words)
+    return all(w[0].isupper() for w in words if len(w) > 3) and any(len(w) > 3 for w in words)
+
+
+def _number(s: str) -> int:
+    m = _NUMBERED.match(s)
+    return int(m.group(1) or m.group(2)) if m else 0
+
+
+def clean_quote(text: str) -> str:
+    """Whitespace only: line breaks inside a sentence become spaces, runs of spaces one. A
+    line break before an OCR dingbat that continues the sentence ("... the steering gear may" /
+    "* make necessary ...", see ``continues``) is inside the sentence too."""
+    text = _LINE_BREAK_IN_SENTENCE.sub(" ", text.strip())
+    text = re.sub(r"[ \t]{2,}", " ", text)
+    text = re.sub(r"\n\s*\n+", "\n\n", text)
+    if "\n" not in text:
+        return text
+    lines = text.split("\n")
+    out = [lines[0]]
+    for k, line in enumerate(lines[1:], 1):
+        if out[-1] and line[:1] in _DINGBATS and continues(out[-1], line) \
+                and (k + 1 == len(lines) or lines[k + 1][:1] not in _DINGBATS):
+            out[-1] += " " + line
+        else:
+            out.append(line)
+    return "\n".join(out)
