@@ -15,8 +15,7 @@ from nic_edge.core.config import EngineConfig
 from nic_edge.core.tiers import load_profiles
 from nic_edge.engine.engine import Engine
 from nic_edge.engine.sections import normalize_ws, section_text
-from nic_edge.engine.textquality import is_noise
-from nic_edge.engine.units import clean_quote
+from tests.support.engines import lexical_engine
 
 MANUAL = """# TV MANUAL
 
@@ -74,19 +73,9 @@ the lead firmly until it clicks. Repeat for every cylinder, one at a time, so th
 """
 
 
-def _lexical_engine(root: Path, name: str, text: str) -> Engine:
-    """A BM25-only engine (no model) over one manual, answering at any confidence."""
-    path = root / name
-    path.write_text(text, encoding="utf-8")
-    eng = Engine(root / "data", load_profiles()["ultra_lite"], EngineConfig(abstain_threshold=0.0), None)
-    report = eng.index_paths([path])
-    assert report.indexed_files, report
-    return eng
-
-
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    return _lexical_engine(tmp_path_factory.mktemp("reader"), "tv_and_car_manual.md", MANUAL)
+    return lexical_engine(tmp_path_factory.mktemp("reader"), "tv_and_car_manual.md", MANUAL)
 
 
 def _ask(engine: Engine, question: str) -> dict:
@@ -149,29 +138,6 @@ def test_a_question_for_an_amount_gets_the_line_that_states_it(engine: Engine) -
     assert "Repeat for every cylinder" not in text
 
 
-def test_line_breaks_inside_a_sentence_become_spaces() -> None:
-    raw = "The speaker\nis connected with\nthe optical cable.\n1. First step.\n2. Second step."
-    assert clean_quote(raw) == "The speaker is connected with the optical cable.\n1. First step.\n2. Second step."
-    # An OCR dingbat inside a running sentence is no list item; a list stays a list.
-    assert clean_quote("the steering gear may\n* make necessary the renewal.") == \
-        "the steering gear may * make necessary the renewal."
-    assert clean_quote("they include\n* a worn seal\n* a loose hose") == "they include\n* a worn seal\n* a loose hose"
-
-
-@pytest.mark.parametrize("line,noise", [
-    ("Reverse Pedal Support Brake Pedal Shaft Clutch Pedal Support", True),
-    ("Try Now Try Now Try Now Try Now", True),
-    ("N' J -- Stow Sh Lf Sten Spits -- Brake Adwisting Not", True),
-    ("Turn the adjusting nut on the brake rod to the right.", False),
-    ("Clogged fuel filter (service life: 15,000 miles)", False),
-    ("5W-30 oil, 4.5 quarts with filter", False),
-])
-def test_noise_rule(line: str, noise: bool) -> None:
-    known = {"turn", "adjust", "nut", "brake", "rod", "right", "clog", "fuel", "filter", "servic", "life",
-             "mile", "oil", "quart", "pedal", "support", "shaft", "clutch", "try", "now", "stow"}
-    assert is_noise(line, lambda t: t in known) is noise
-
-
 def test_section_glue_finds_short_overlaps() -> None:
     from nic_edge.engine.sections import _overlap
 
@@ -181,92 +147,6 @@ def test_section_glue_finds_short_overlaps() -> None:
                     "And the repeated second one. Then new text follows.") == len("And the repeated second one.")
     assert _overlap("No shared text at all.", "Completely different start.") == 0
     assert _overlap("ends with a", "a new chunk") == 0  # a lone letter is not an overlap
-
-
-@pytest.mark.parametrize("question,quote,lacks", [
-    ("What is the tire pressure for the front wheels?",
-     "The front wheels should not toe-in more than a quarter of an inch.", True),
-    ("What is the tire pressure for the front wheels?", "Inflate the front tires to 60 pounds.", False),
-    ("How much oil does the crank case hold?", "Clean the points with an old tooth-brush.", True),
-    ("How much oil does the crank case hold?", "The crank case holds about four quarts.", False),
-    ("What is the spark plug gap?", "Set the gap to 7/32 inch.", False),
-    ("What is the spark plug gap?", "The plug is at the top of each cylinder.", True),
-    ("How often should I rotate the tires?", "Rotate the tires every 5,000 miles.", False),
-    ("How often should I check the brake fluid?", "Check the brake fluid reservoir weekly.", False),
-    ("How do I adjust the carburetor?", "Turn the needle valve to the right.", False),  # no amount asked
-    ("What spark plug gap should I use?", "Check the plug for deposits.", True),
-    ("What spark plug gap should I use?", "Set the gap to 0.8 mm.", False),
-    ("How tight should the oil filter be?", "Tighten a further 3/4 turn after the gasket contacts.", False),
-    ("How tight should the oil filter be?", "Use an oil filter wrench.", True),
-    ("How much does it cost to replace the converter?", "Replace the converter if it rattles (2 bolts).", True),
-    ("How much does it cost to replace the converter?", "A new converter costs about $250.", False),
-    ("How much does it cost to replace the converter?", "Budget 250 dollars for the part.", False),
-    ("How far from the wall should the headlamps be aimed?", "Aim them ten metres from a wall.", False),
-    ("How far from the wall should the headlamps be aimed?", "Aim them 10 m from a wall.", False),
-    ("How far from the wall should the headlamps be aimed?", "Aim them after a 10 min warm-up.", True),
-    # "how often" asks for an interval: the seconds and minutes a procedure's steps take do not
-    # answer it ("how long" they do)
-    ("How often should I change my oil?", "Add 4 quarts of oil, run the engine 30 seconds, wait 2 minutes.", True),
-    ("How often should I change my oil?", "Change the oil every 5,000 miles or 6 months.", False),
-    ("How often should I change my oil?", "Normal: 5,000 miles or 6 months", False),
-    ("How often should I change my oil?", "Change the oil twice a year.", False),
-    ("How long should the engine warm up before an oil change?", "Warm the engine for 5 minutes.", False),
-])
-def test_an_asked_quantity_must_be_in_the_quote(question: str, quote: str, lacks: bool) -> None:
-    from nic_edge.engine.quantity import lacks_quantity
-
-    assert lacks_quantity(question, quote) is lacks
-
-
-TORQUE_TABLE = ("Oil drain plug 25 ft-lbs Replace washer if damaged Oil filter 3/4 turn after contact "
-                "Hand tighten only Lug nuts 85-95 ft-lbs Tighten in star pattern")
-
-
-def _subject(question: str, known: set[str]) -> list[tuple[str, float]]:
-    from nic_edge.engine.bm25 import analyze
-    from nic_edge.engine.quantity import subject_terms
-
-    terms = list(dict.fromkeys(analyze(question)))
-    return subject_terms(terms, [2.0] * len(terms), known)
-
-
-@pytest.mark.parametrize("question, quote, heading, lacks", [
-    # a torque table that names other fasteners, not the asked one
-    ("What's the torque spec for the crankshaft pulley bolt?", TORQUE_TABLE, "", True),
-    ("What's the torque spec for the lug nuts?", TORQUE_TABLE, "", False),
-    ("How tight should the oil filter be?", TORQUE_TABLE, "", False),
-    # a capacity line for another fluid
-    ("What's the transmission fluid capacity?", "Brake Fluid Capacity 0.5 quarts Pad Minimum Thickness 3mm",
-     "", True),
-    ("What's the brake fluid capacity?", "Brake Fluid Capacity 0.5 quarts Pad Minimum Thickness 3mm", "", False),
-    # prose names the thing in the sentence before the figure
-    ("How much grease goes in the diff housing?",
-     "Do not put too much grease in the differential housing.\nThe housing should not be more than "
-     "one-third full.", "", False),
-    # ... or after it, in the same sentence
-    ("What's the interval for repacking wheel bearings with grease?",
-     "Every three or four months the wheels should be removed and the hubs and bearings cleansed, then "
-     "repacked with clean grease.", "", False),
-    # the heading names the thing: "Capacities" table under a "Cooling System" heading
-    ("What's the coolant capacity of the cooling system?", "Capacity 12 quarts (11.4 liters)",
-     "Cooling System", False),
-])
-def test_the_asked_amount_must_stand_beside_the_asked_thing(question: str, quote: str, heading: str,
-                                                            lacks: bool) -> None:
-    from nic_edge.engine.bm25 import analyze
-    from nic_edge.engine.quantity import lacks_quantity
-
-    known = set(analyze(quote + " " + heading + " differential wheel bearing grease transmission"))
-    assert lacks_quantity(question, quote, _subject(question, known), heading) is lacks
-
-
-def test_an_unknown_word_weighs_as_an_average_known_one() -> None:
-    from nic_edge.engine.quantity import subject_terms
-
-    # "diff" is no word of the manual: it must not outweigh "grease" and "housing" together
-    got = dict(subject_terms(["much", "greas", "goe", "diff", "hous"], [1.0, 2.0, 9.0, 9.0, 4.0],
-                             {"greas", "hous", "much"}))
-    assert got == {"greas": 2.0, "diff": 3.0, "hous": 4.0}
 
 
 QA_MANUAL = """# CAR MANUAL
@@ -331,89 +211,6 @@ def test_a_heading_backed_choice_is_not_doubted_for_disagreeing_with_retrieval(t
     assert same["sections"][0] == same["quoted_sections"][0] and same["features"][rank] == 1.0
 
 
-SPEC_MANUAL = """# SERVICE DATA
-
-## Torque Specifications
-
-Oil drain plug 25 ft-lbs Replace washer if damaged
-Oil filter 3/4 turn after contact Hand tighten only
-Lug nuts 85-95 ft-lbs Tighten in star pattern
-
-## Wheels
-
-Rotate the wheels front to back at every second service and check the tread depth.
-"""
-
-
-def test_a_torque_table_without_the_asked_bolt_halves_confidence(tmp_path: Path) -> None:
-    from nic_edge.engine import answer
-
-    path = tmp_path / "service_data.md"
-    path.write_text(SPEC_MANUAL, encoding="utf-8")
-    eng = Engine(tmp_path / "data", load_profiles()["ultra_lite"], EngineConfig(abstain_threshold=0.0), None)
-    assert eng.index_paths([path]).indexed_files
-    lacks = answer.FEATURES.index("q_lacks")
-    asked = eng.explain("What's the torque spec for the lug nuts?")
-    assert "Lug nuts 85-95 ft-lbs" in asked["quotes"][0] and asked["features"][lacks] == 0.0
-    other = eng.explain("What's the torque spec for the crankshaft pulley bolt?")
-    # the table states torques (the rule before: "an amount is stated"), none of them this bolt's
-    assert "ft-lbs" in other["quotes"][0] and other["features"][lacks] == 1.0, other
-
-
-OIL_MANUAL = """# SERVICE MANUAL
-
-## Oil and Filter Change
-
-Service Interval:
-Normal: 5,000 miles or 6 months Severe: 3,000 miles or 3 months
-
-Procedure:
-Step 1: Warm the engine for 5 minutes, then turn it off and wait 2 minutes.
-Step 2: Drain the old oil into a pan and refit the drain plug with a new washer.
-Step 3: Fit a new filter, hand tight plus 3/4 turn.
-Step 4: Add 4 quarts of fresh oil, run the engine 30 seconds, check the dipstick and top up the oil.
-"""
-
-
-def test_how_often_quotes_the_interval_not_the_steps(tmp_path: Path) -> None:
-    path = tmp_path / "service.md"
-    path.write_text(OIL_MANUAL, encoding="utf-8")
-    eng = Engine(tmp_path / "data", load_profiles()["ultra_lite"], EngineConfig(abstain_threshold=0.0), None)
-    assert eng.index_paths([path]).indexed_files
-    out = eng.explain("How often should I change my oil?")
-    assert "5,000 miles or 6 months" in out["quotes"][0], out["quotes"]
-
-
-@pytest.mark.parametrize("question, quote, heading, unnamed", [
-    # the issue's example: a passage on how the front wheels are set, no word of pressure
-    ("What is the tire pressure for the front wheels?",
-     "The front wheels are dished, and placed at an angle to save wear on the tires.", "", True),
-    ("What is the tire pressure for the front wheels?", "Keep the tire pressure up.", "", False),
-    # a "how often" answered without a figure still names it
-    ("How often do I top up the battery cells with water?",
-     "Add pure water to the cells often enough to keep the plates covered.", "", False),
-    ("What's the torque spec for the crankshaft pulley bolt?", "Oil drain plug 25 ft-lbs", "Torque Specifications", False),
-    ("How many backups can I keep?", "Backups are kept in the region.", "", False),  # no kind named
-])
-def test_a_quote_that_never_names_the_asked_kind(question: str, quote: str, heading: str, unnamed: bool) -> None:
-    from nic_edge.engine.quantity import unmentioned
-
-    assert unmentioned(question, quote, heading) is unnamed
-
-
-def test_confidence_is_quartered_when_the_asked_kind_is_not_even_named() -> None:
-    from nic_edge.engine import answer
-
-    f = answer.Features(0.9, 1.0, 0.8, 0.8, 0.5, 0.9, 0.9, q_cov=0.9, q_cos=0.8, q_rank=1.0)
-    full = answer.confidence(f, True)
-    f.q_lacks = 1.0
-    assert answer.confidence(f, True) == pytest.approx(full * answer.QUANTITY_MISSING_FACTOR)
-    f.q_unnamed = True
-    assert answer.confidence(f, True) == pytest.approx(
-        full * answer.QUANTITY_MISSING_FACTOR * answer.QUANTITY_UNNAMED_FACTOR)
-    assert answer.QUANTITY_MISSING_FACTOR * answer.QUANTITY_UNNAMED_FACTOR <= 0.25
-
-
 OCR_MANUAL = """# CAR MANUAL
 
 ## How is the Engine started with the starter?
@@ -444,33 +241,7 @@ Keep the tires inflated and free of oil.
 
 @pytest.fixture(scope="module")
 def ocr_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    return _lexical_engine(tmp_path_factory.mktemp("reader_ocr"), "car.md", OCR_MANUAL)
-
-
-def test_a_sentence_cut_by_a_line_break_is_one_unit() -> None:
-    """A scanned page's hard line breaks cut sentences ("... should be placed" / "'in the same
-    position ..."); the reader's units (where windows may start and stop) make them whole again,
-    so a quote never starts at "in the same position" nor stops at "the steering gear may". An
-    OCR dingbat ("* make necessary") after a line that stops mid-sentence is no list item; two
-    items of a real list stay two, and so does a line after a finished sentence."""
-    from nic_edge.engine.units import sentences
-    text = ("If the car has a starter, the spark and throttle levers should be placed\n"
-            "\u2018in the same position on the quadrant as when cranking by hand.\n"
-            "After two or three years of service the steering gear may\n"
-            "* make necessary the renewal of the little pinions.\n"
-            "Check these:\n* clogged fuel filter\n* bad pump\n"
-            "The pump is tested as follows\nconnect the gauge.\n"
-            "The causes are many and they include\n* a worn seal\n* a loose hose")
-    units = [text[a:b] for a, b, _ in sentences(text, lambda t: True)]
-    assert units == [
-        "If the car has a starter, the spark and throttle levers should be placed\n"
-        "\u2018in the same position on the quadrant as when cranking by hand.",
-        "After two or three years of service the steering gear may\n"
-        "* make necessary the renewal of the little pinions.",
-        "Check these:", "* clogged fuel filter", "* bad pump",
-        "The pump is tested as follows\nconnect the gauge.",
-        "The causes are many and they include", "* a worn seal", "* a loose hose",  # a list
-    ]
+    return lexical_engine(tmp_path_factory.mktemp("reader_ocr"), "car.md", OCR_MANUAL)
 
 
 def test_a_quote_does_not_end_on_the_next_title(ocr_engine: Engine) -> None:
@@ -489,21 +260,6 @@ def test_a_quote_does_not_end_on_a_run_of_figure_labels(ocr_engine: Engine) -> N
     out = _ask(ocr_engine, "What do the levers under the steering wheel do?")
     text = out["answer"]
     assert text.endswith("The left-hand lever advances the spark."), text
-
-
-@pytest.mark.parametrize("line,title", [
-    ("THE FORD ENGINE 13", True),
-    ("The Ford Engine", True),
-    ("Gasoline Tank Inlet Pipe", True),
-    ("Fuel Pressure 40-50 PSI", False),      # a table row: an answer
-    ("Spark plugs 15 ft-lbs", False),
-    ("[Safety Notice 1-A]", False),
-    ("Check the oil.", False),
-    ("IBM Cloudant legacy access controls", False),
-])
-def test_title_line_rule(line: str, title: bool) -> None:
-    from nic_edge.engine.units import title_line
-    assert title_line(line) is title
 
 
 FAQ_MANUAL = """# BACKUP SERVICE
@@ -541,7 +297,7 @@ def test_what_follows_the_question_line_answers_it(tmp_path: Path) -> None:
     """A FAQ entry: the answer is what follows the line that asks the question, even though
     the question's words stand in that line and not in its answer (the line counts for the
     window after it, like a heading). Before, the quote ended on the question line."""
-    eng = _lexical_engine(tmp_path, "faq.md", FAQ_MANUAL)
+    eng = lexical_engine(tmp_path, "faq.md", FAQ_MANUAL)
     out = _ask(eng, "How many copies of my backup can I create in different regions?")
     text = out["answer"]
     assert text.startswith("Each one can be replicated to at most three other locations"), text
@@ -611,7 +367,7 @@ def test_what_is_x_is_answered_by_the_sentence_that_defines_x(tmp_path: Path) ->
     """"What is a widget?": the section talks about widgets from its first line, but the answer
     is the sentence that says what a widget *is*, at its end; a window that opens with it gets a
     small bonus (reader.DEF_BONUS). Before, the quote was the section's first 200 words."""
-    eng = _lexical_engine(tmp_path, "hub.md", GLOSSARY_MANUAL)
+    eng = lexical_engine(tmp_path, "hub.md", GLOSSARY_MANUAL)
     out = _ask(eng, "What is a widget?")
     assert "A widget is a small live panel" in out["answer"], out["answer"]
 

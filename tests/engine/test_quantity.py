@@ -1,0 +1,174 @@
+"""Questions that ask for an amount (quantity.py): what counts as stating it, beside what, and
+what the reader and confidence do when a quote states none. Issue 16's tire-pressure example
+and the torque-table, capacity and "how often" cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.engines import lexical_engine
+
+
+@pytest.mark.parametrize("question,quote,lacks", [
+    ("What is the tire pressure for the front wheels?",
+     "The front wheels should not toe-in more than a quarter of an inch.", True),
+    ("What is the tire pressure for the front wheels?", "Inflate the front tires to 60 pounds.", False),
+    ("How much oil does the crank case hold?", "Clean the points with an old tooth-brush.", True),
+    ("How much oil does the crank case hold?", "The crank case holds about four quarts.", False),
+    ("What is the spark plug gap?", "Set the gap to 7/32 inch.", False),
+    ("What is the spark plug gap?", "The plug is at the top of each cylinder.", True),
+    ("How often should I rotate the tires?", "Rotate the tires every 5,000 miles.", False),
+    ("How often should I check the brake fluid?", "Check the brake fluid reservoir weekly.", False),
+    ("How do I adjust the carburetor?", "Turn the needle valve to the right.", False),  # no amount asked
+    ("What spark plug gap should I use?", "Check the plug for deposits.", True),
+    ("What spark plug gap should I use?", "Set the gap to 0.8 mm.", False),
+    ("How tight should the oil filter be?", "Tighten a further 3/4 turn after the gasket contacts.", False),
+    ("How tight should the oil filter be?", "Use an oil filter wrench.", True),
+    ("How much does it cost to replace the converter?", "Replace the converter if it rattles (2 bolts).", True),
+    ("How much does it cost to replace the converter?", "A new converter costs about $250.", False),
+    ("How much does it cost to replace the converter?", "Budget 250 dollars for the part.", False),
+    ("How far from the wall should the headlamps be aimed?", "Aim them ten metres from a wall.", False),
+    ("How far from the wall should the headlamps be aimed?", "Aim them 10 m from a wall.", False),
+    ("How far from the wall should the headlamps be aimed?", "Aim them after a 10 min warm-up.", True),
+    # "how often" asks for an interval: the seconds and minutes a procedure's steps take do not
+    # answer it ("how long" they do)
+    ("How often should I change my oil?", "Add 4 quarts of oil, run the engine 30 seconds, wait 2 minutes.", True),
+    ("How often should I change my oil?", "Change the oil every 5,000 miles or 6 months.", False),
+    ("How often should I change my oil?", "Normal: 5,000 miles or 6 months", False),
+    ("How often should I change my oil?", "Change the oil twice a year.", False),
+    ("How long should the engine warm up before an oil change?", "Warm the engine for 5 minutes.", False),
+])
+def test_an_asked_quantity_must_be_in_the_quote(question: str, quote: str, lacks: bool) -> None:
+    from nic_edge.engine.quantity import lacks_quantity
+
+    assert lacks_quantity(question, quote) is lacks
+
+
+TORQUE_TABLE = ("Oil drain plug 25 ft-lbs Replace washer if damaged Oil filter 3/4 turn after contact "
+                "Hand tighten only Lug nuts 85-95 ft-lbs Tighten in star pattern")
+
+
+def _subject(question: str, known: set[str]) -> list[tuple[str, float]]:
+    from nic_edge.engine.bm25 import analyze
+    from nic_edge.engine.quantity import subject_terms
+
+    terms = list(dict.fromkeys(analyze(question)))
+    return subject_terms(terms, [2.0] * len(terms), known)
+
+
+@pytest.mark.parametrize("question, quote, heading, lacks", [
+    # a torque table that names other fasteners, not the asked one
+    ("What's the torque spec for the crankshaft pulley bolt?", TORQUE_TABLE, "", True),
+    ("What's the torque spec for the lug nuts?", TORQUE_TABLE, "", False),
+    ("How tight should the oil filter be?", TORQUE_TABLE, "", False),
+    # a capacity line for another fluid
+    ("What's the transmission fluid capacity?", "Brake Fluid Capacity 0.5 quarts Pad Minimum Thickness 3mm",
+     "", True),
+    ("What's the brake fluid capacity?", "Brake Fluid Capacity 0.5 quarts Pad Minimum Thickness 3mm", "", False),
+    # prose names the thing in the sentence before the figure
+    ("How much grease goes in the diff housing?",
+     "Do not put too much grease in the differential housing.\nThe housing should not be more than "
+     "one-third full.", "", False),
+    # ... or after it, in the same sentence
+    ("What's the interval for repacking wheel bearings with grease?",
+     "Every three or four months the wheels should be removed and the hubs and bearings cleansed, then "
+     "repacked with clean grease.", "", False),
+    # the heading names the thing: "Capacities" table under a "Cooling System" heading
+    ("What's the coolant capacity of the cooling system?", "Capacity 12 quarts (11.4 liters)",
+     "Cooling System", False),
+])
+def test_the_asked_amount_must_stand_beside_the_asked_thing(question: str, quote: str, heading: str,
+                                                            lacks: bool) -> None:
+    from nic_edge.engine.bm25 import analyze
+    from nic_edge.engine.quantity import lacks_quantity
+
+    known = set(analyze(quote + " " + heading + " differential wheel bearing grease transmission"))
+    assert lacks_quantity(question, quote, _subject(question, known), heading) is lacks
+
+
+def test_an_unknown_word_weighs_as_an_average_known_one() -> None:
+    from nic_edge.engine.quantity import subject_terms
+
+    # "diff" is no word of the manual: it must not outweigh "grease" and "housing" together
+    got = dict(subject_terms(["much", "greas", "goe", "diff", "hous"], [1.0, 2.0, 9.0, 9.0, 4.0],
+                             {"greas", "hous", "much"}))
+    assert got == {"greas": 2.0, "diff": 3.0, "hous": 4.0}
+
+
+SPEC_MANUAL = """# SERVICE DATA
+
+## Torque Specifications
+
+Oil drain plug 25 ft-lbs Replace washer if damaged
+Oil filter 3/4 turn after contact Hand tighten only
+Lug nuts 85-95 ft-lbs Tighten in star pattern
+
+## Wheels
+
+Rotate the wheels front to back at every second service and check the tread depth.
+"""
+
+
+def test_a_torque_table_without_the_asked_bolt_halves_confidence(tmp_path: Path) -> None:
+    from nic_edge.engine import answer
+
+    eng = lexical_engine(tmp_path, "service_data.md", SPEC_MANUAL)
+    lacks = answer.FEATURES.index("q_lacks")
+    asked = eng.explain("What's the torque spec for the lug nuts?")
+    assert "Lug nuts 85-95 ft-lbs" in asked["quotes"][0] and asked["features"][lacks] == 0.0
+    other = eng.explain("What's the torque spec for the crankshaft pulley bolt?")
+    # the table states torques (the rule before: "an amount is stated"), none of them this bolt's
+    assert "ft-lbs" in other["quotes"][0] and other["features"][lacks] == 1.0, other
+
+
+OIL_MANUAL = """# SERVICE MANUAL
+
+## Oil and Filter Change
+
+Service Interval:
+Normal: 5,000 miles or 6 months Severe: 3,000 miles or 3 months
+
+Procedure:
+Step 1: Warm the engine for 5 minutes, then turn it off and wait 2 minutes.
+Step 2: Drain the old oil into a pan and refit the drain plug with a new washer.
+Step 3: Fit a new filter, hand tight plus 3/4 turn.
+Step 4: Add 4 quarts of fresh oil, run the engine 30 seconds, check the dipstick and top up the oil.
+"""
+
+
+def test_how_often_quotes_the_interval_not_the_steps(tmp_path: Path) -> None:
+    eng = lexical_engine(tmp_path, "service.md", OIL_MANUAL)
+    out = eng.explain("How often should I change my oil?")
+    assert "5,000 miles or 6 months" in out["quotes"][0], out["quotes"]
+
+
+@pytest.mark.parametrize("question, quote, heading, unnamed", [
+    # the issue's example: a passage on how the front wheels are set, no word of pressure
+    ("What is the tire pressure for the front wheels?",
+     "The front wheels are dished, and placed at an angle to save wear on the tires.", "", True),
+    ("What is the tire pressure for the front wheels?", "Keep the tire pressure up.", "", False),
+    # a "how often" answered without a figure still names it
+    ("How often do I top up the battery cells with water?",
+     "Add pure water to the cells often enough to keep the plates covered.", "", False),
+    ("What's the torque spec for the crankshaft pulley bolt?", "Oil drain plug 25 ft-lbs", "Torque Specifications", False),
+    ("How many backups can I keep?", "Backups are kept in the region.", "", False),  # no kind named
+])
+def test_a_quote_that_never_names_the_asked_kind(question: str, quote: str, heading: str, unnamed: bool) -> None:
+    from nic_edge.engine.quantity import unmentioned
+
+    assert unmentioned(question, quote, heading) is unnamed
+
+
+def test_confidence_is_quartered_when_the_asked_kind_is_not_even_named() -> None:
+    from nic_edge.engine import answer
+
+    f = answer.Features(0.9, 1.0, 0.8, 0.8, 0.5, 0.9, 0.9, q_cov=0.9, q_cos=0.8, q_rank=1.0)
+    full = answer.confidence(f, True)
+    f.q_lacks = 1.0
+    assert answer.confidence(f, True) == pytest.approx(full * answer.QUANTITY_MISSING_FACTOR)
+    f.q_unnamed = True
+    assert answer.confidence(f, True) == pytest.approx(
+        full * answer.QUANTITY_MISSING_FACTOR * answer.QUANTITY_UNNAMED_FACTOR)
+    assert answer.QUANTITY_MISSING_FACTOR * answer.QUANTITY_UNNAMED_FACTOR <= 0.25

@@ -1,0 +1,72 @@
+"""How a section's text is cut into units and what a quote may change (units.py): sentences a
+scanned page's line breaks cut are made whole, lists stay lists, title lines are recognised,
+and only whitespace changes in a quote."""
+
+from __future__ import annotations
+
+import pytest
+
+from nic_edge.engine.textquality import is_noise
+from nic_edge.engine.units import clean_quote, sentences, title_line
+
+
+def test_line_breaks_inside_a_sentence_become_spaces() -> None:
+    raw = "The speaker\nis connected with\nthe optical cable.\n1. First step.\n2. Second step."
+    assert clean_quote(raw) == "The speaker is connected with the optical cable.\n1. First step.\n2. Second step."
+    # An OCR dingbat inside a running sentence is no list item; a list stays a list.
+    assert clean_quote("the steering gear may\n* make necessary the renewal.") == \
+        "the steering gear may * make necessary the renewal."
+    assert clean_quote("they include\n* a worn seal\n* a loose hose") == "they include\n* a worn seal\n* a loose hose"
+
+
+def test_a_sentence_cut_by_a_line_break_is_one_unit() -> None:
+    """A scanned page's hard line breaks cut sentences ("... should be placed" / "'in the same
+    position ..."); the reader's units (where windows may start and stop) make them whole again,
+    so a quote never starts at "in the same position" nor stops at "the steering gear may". An
+    OCR dingbat ("* make necessary") after a line that stops mid-sentence is no list item; two
+    items of a real list stay two, and so does a line after a finished sentence."""
+    text = ("If the car has a starter, the spark and throttle levers should be placed\n"
+            "\u2018in the same position on the quadrant as when cranking by hand.\n"
+            "After two or three years of service the steering gear may\n"
+            "* make necessary the renewal of the little pinions.\n"
+            "Check these:\n* clogged fuel filter\n* bad pump\n"
+            "The pump is tested as follows\nconnect the gauge.\n"
+            "The causes are many and they include\n* a worn seal\n* a loose hose")
+    units = [text[a:b] for a, b, _ in sentences(text, lambda t: True)]
+    assert units == [
+        "If the car has a starter, the spark and throttle levers should be placed\n"
+        "\u2018in the same position on the quadrant as when cranking by hand.",
+        "After two or three years of service the steering gear may\n"
+        "* make necessary the renewal of the little pinions.",
+        "Check these:", "* clogged fuel filter", "* bad pump",
+        "The pump is tested as follows\nconnect the gauge.",
+        "The causes are many and they include", "* a worn seal", "* a loose hose",  # a list
+    ]
+
+
+@pytest.mark.parametrize("line,title", [
+    ("THE FORD ENGINE 13", True),
+    ("The Ford Engine", True),
+    ("Gasoline Tank Inlet Pipe", True),
+    ("Fuel Pressure 40-50 PSI", False),      # a table row: an answer
+    ("Spark plugs 15 ft-lbs", False),
+    ("[Safety Notice 1-A]", False),
+    ("Check the oil.", False),
+    ("IBM Cloudant legacy access controls", False),
+])
+def test_title_line_rule(line: str, title: bool) -> None:
+    assert title_line(line) is title
+
+
+@pytest.mark.parametrize("line,noise", [
+    ("Reverse Pedal Support Brake Pedal Shaft Clutch Pedal Support", True),
+    ("Try Now Try Now Try Now Try Now", True),
+    ("N' J -- Stow Sh Lf Sten Spits -- Brake Adwisting Not", True),
+    ("Turn the adjusting nut on the brake rod to the right.", False),
+    ("Clogged fuel filter (service life: 15,000 miles)", False),
+    ("5W-30 oil, 4.5 quarts with filter", False),
+])
+def test_noise_rule(line: str, noise: bool) -> None:
+    known = {"turn", "adjust", "nut", "brake", "rod", "right", "clog", "fuel", "filter", "servic", "life",
+             "mile", "oil", "quart", "pedal", "support", "shaft", "clutch", "try", "now", "stow"}
+    assert is_noise(line, lambda t: t in known) is noise
