@@ -3,6 +3,7 @@
 
     python3 tools/eval_answers.py [--sets ford,nic_qa,mtragun|PATH] [--json] [--lexical]
                                   [--examples N] [--no-cache] [--ford-limit N] [--dump FILE]
+                                  [--ranks 1,0.75,0.5,0]
 
 Per set (tools/answer_sets.py) the corpus is indexed with the real engine (int8 TFLite
 embedder, tier ``standard`` defaults; indexes cached, tools/answer_engine.py) and every question
@@ -24,6 +25,11 @@ vehicle manuals, so they are not asked of each other) and of 30 bundled off-topi
 (tools/data/off_topic_eval.txt), useful/wrong-confident, at the shipped
 threshold and swept over 0.3..0.9; AUROC of confidence useful vs not-useful answers, and in- vs
 out-of-scope. Every quote is checked to be verbatim in its cited section (violations listed).
+
+``--ranks`` adds, per set, retrieval alone: the first relevant chunk's rank (the set's own
+relevance rule) under score fusion at each given BM25 weight (1 = BM25 only, 0 = vectors only),
+as R@1, R@5 and MRR@10 over the in-scope questions. The shipped weight (retrieval.ALPHA) was
+chosen on generated questions; this shows how people's questions rank.
 """
 
 from __future__ import annotations
@@ -238,8 +244,40 @@ def render(name: str, r: dict) -> str:
     return "\n".join(out)
 
 
+def rank_report(aset: AnswerSet, eng: Any, alphas: list[float], depth: int = 10) -> dict[str, dict]:
+    """R@1, R@5 and MRR@``depth`` of the first relevant chunk under score fusion at each BM25
+    weight in ``alphas``, over the set's in-scope questions (retrieval only, no reader)."""
+    from nic_edge.engine.retrieval import retrieve
+
+    ranks: dict[float, list[int]] = {a: [] for a in alphas}
+    for it in aset.in_scope:
+        snap, ret, _mode = eng._run(it.question, depth)
+        if ret is None:
+            continue
+        for a in alphas:
+            r2 = retrieve(snap.bm25, ret.terms, depth, snap.vectors, ret.qvec, fusion="score", alpha=a) \
+                if ret.qvec is not None else ret
+            rk = next((i for i, h in enumerate(r2.hits)
+                       if aset.relevance(it, snap.source(h.row), snap.section(h.row), snap.text(h.row))), None)
+            ranks[a].append(depth if rk is None else rk)
+    out = {}
+    for a, rs in ranks.items():
+        n = len(rs) or 1
+        out[f"{a:g}"] = {"n": len(rs), "r1": sum(r < 1 for r in rs) / n, "r5": sum(r < 5 for r in rs) / n,
+                         "mrr": sum(1.0 / (r + 1) for r in rs if r < depth) / n}
+    return out
+
+
+def render_ranks(name: str, rows: dict[str, dict]) -> str:
+    out = [f"== {name}: retrieval alone, first relevant chunk (BM25 weight 1 = BM25 only, 0 = vectors only)",
+           f"{'weight':>7s} {'R@1':>7s} {'R@5':>7s} {'MRR@10':>7s}"]
+    out += [f"{a:>7s} {_f(r['r1']):>7s} {_f(r['r5']):>7s} {r['mrr']:7.3f}" for a, r in rows.items()]
+    return "\n".join(out)
+
+
 def evaluate(set_names: list[str], lexical: bool = False, cache: bool = True, examples: int = 5,
-             ford_limit: int | None = None, log: Any = print, dump: Path | None = None) -> dict:
+             ford_limit: int | None = None, log: Any = print, dump: Path | None = None,
+             alphas: list[float] | None = None) -> dict:
     from evaluate import make_embedder
 
     emb = None if lexical else make_embedder()
@@ -261,6 +299,8 @@ def evaluate(set_names: list[str], lexical: bool = False, cache: bool = True, ex
         run = run_set(aset, eng, foreign, off_topic)
         report["sets"][name] = summarize(run, examples)
         report["sets"][name]["mode"] = eng.mode
+        if alphas:
+            report["sets"][name]["ranks"] = rank_report(aset, eng, alphas)
         if dump is not None:
             with dump.open("a", encoding="utf-8") as fh:
                 fh.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in run.details)
@@ -279,7 +319,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ford-limit", type=int, default=None, help="only the first N Ford questions")
     ap.add_argument("--dump", type=Path, help="append one JSON line per scored question (answer, recall, "
                     "useful, first citation, gold) to this file, for looking at failures")
+    ap.add_argument("--ranks", default="", metavar="WEIGHTS",
+                    help="also rank each set's questions by retrieval alone at these BM25 weights of score "
+                         "fusion, e.g. 1,0.75,0.5,0 (R@1, R@5, MRR@10)")
     args = ap.parse_args(argv)
+    try:
+        alphas = [float(a) for a in args.ranks.split(",") if a.strip()]
+    except ValueError:
+        print(f"error: --ranks wants comma-separated numbers in 0..1, got {args.ranks!r}", file=sys.stderr)
+        return 2
+    if any(not 0.0 <= a <= 1.0 for a in alphas):
+        print(f"error: --ranks weights must lie in 0..1, got {args.ranks!r}", file=sys.stderr)
+        return 2
     names = [s.strip() for s in args.sets.split(",") if s.strip()]
     unknown = [n for n in names if n not in NAMED and not Path(n).is_dir()]
     if unknown or not names:
@@ -289,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     log = (lambda m: print(m, file=sys.stderr)) if args.json else print
     if args.dump is not None:
         args.dump.write_text("", encoding="utf-8")
-    rep = evaluate(names, args.lexical, not args.no_cache, args.examples, args.ford_limit, log, args.dump)
+    rep = evaluate(names, args.lexical, not args.no_cache, args.examples, args.ford_limit, log, args.dump,
+                   alphas)
     if args.json:
         print(json.dumps(rep, indent=1, default=str))
         return 0
@@ -299,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in rep["sets"].items():
         print(f"\n[{r['mode']}]")
         print(render(name, r))
+        if r.get("ranks"):
+            print(render_ranks(name, r["ranks"]))
     return 0
 
 

@@ -91,6 +91,10 @@ def test_baselines_answer_from_the_top_sections(cache: Path) -> None:
 def test_cli_rejects_an_unknown_set_and_dumps_per_question_rows(cache: Path, capsys: pytest.CaptureFixture) -> None:
     assert ev.main(["--sets", "nope"]) == 2
     assert "unknown set" in capsys.readouterr().err
+    assert ev.main(["--sets", "ford", "--ranks", "0.5,x"]) == 2
+    assert "comma-separated numbers" in capsys.readouterr().err
+    assert ev.main(["--sets", "ford", "--ranks", "1.5"]) == 2
+    assert "0..1" in capsys.readouterr().err
     dump = cache / "rows.jsonl"
     assert ev.main(["--sets", "ford", "--ford-limit", "3", "--lexical", "--json", "--dump", str(dump)]) == 0
     rep = json.loads(capsys.readouterr().out)
@@ -115,10 +119,16 @@ def test_hybrid_run_with_the_real_int8_model(cache: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("NIC_EDGE_EMB_CACHE", "off")     # no vectors written to /tmp by tests
     if evaluate.make_embedder() is None:
         pytest.skip("no TFLite runtime: hybrid evaluator run not possible here")
-    rep = ev.evaluate(["ford"], ford_limit=4, log=lambda m: None)
+    rep = ev.evaluate(["ford"], ford_limit=4, log=lambda m: None, alphas=[1.0, 0.5, 0.0])
     manifest = json.loads((Path(__file__).resolve().parents[2] / "nic_edge" / "models" / "manifest.json").read_text())
     assert rep["machine"]["model_sha256"] == manifest["sha256"]
     r = rep["sets"]["ford"]
     assert r["mode"] == "hybrid" and r["scored"] == 4
     assert all(_in(q["useful"]) and _in(q["recall"]) for q in r["systems"].values())
     assert r["verbatim"]["violations"] == 0
+    # Retrieval alone at three BM25 weights: each a share of the 4 questions, MRR <= R@5 bound.
+    assert list(r["ranks"]) == ["1", "0.5", "0"]
+    for row in r["ranks"].values():
+        assert row["n"] == 4 and row["r1"] <= row["r5"] and row["r1"] <= row["mrr"] <= 1.0
+        assert all(round(4 * row[k]) == 4 * row[k] for k in ("r1", "r5"))
+    assert "R@1" in ev.render_ranks("ford", r["ranks"])
