@@ -25,7 +25,10 @@ A window is scored by general properties of manuals and questions, not by the vi
 * **meaning**: the section's best cosine to the question (its chunks' int8 vectors, computed by
   retrieval anyway), against the best candidate's, and its heading's (an int8 vector per heading
   stored with the index), against the best candidate heading's; the best vector hits that fusion ranked low
-  are read too (a paraphrase shares few words with the manual);
+  are read too (a paraphrase shares few words with the manual). A window must hold one of the
+  question's words (or sit under a heading or question line that does), except in the section
+  of the index's closest chunk in meaning: "What does the gearbox do?" shares no word with "What
+  is the function of the Transmission?" and its answer;
 * **definitions**: "What is X?" prefers a window that opens with the sentence defining X ("An
   identifier is a name ...", "Operators are the separators ..."), a small bonus (``DEF_BONUS``);
 * **amounts**: a question that asks for one ("What spark plug gap should I use?", ``quantity.py``)
@@ -54,7 +57,7 @@ from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
 from nic_edge.engine.units import SENTENCE_END, Unit, clean_quote, section_units, title_line
 
-VERSION = "reader-12"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-13"      # part of the answer cache key: a changed reader never serves old answers
 SECTION_HITS = 5          # sections behind at most this many top hits are read
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
@@ -128,8 +131,12 @@ class _Scorer:
 
 
 def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
-                 asked: AmountAsked | None = None, defines: list[bool] | None = None) -> tuple[float, int, int]:
+                 asked: AmountAsked | None = None, defines: list[bool] | None = None,
+                 closest: bool = False) -> tuple[float, int, int]:
     """(score, i, j) of the best window units[i..j] (inclusive), or (-inf, -1, -1).
+
+    A window holds at least one of the question's words (in it, its heading, or the line that
+    asks before it), unless ``closest``: the section holds the index's closest chunk in meaning.
 
     Windows start only where a block starts or the question's words appear, hold at most
     ``MAX_UNITS`` units, and are scored incrementally: the cost stays linear-ish in the section
@@ -181,7 +188,7 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
                 new_terms |= u.terms - q
             if u.lead_in and j + 1 < n:
                 continue  # a lead-in never ends a window
-            if cov_sum <= 0:
+            if cov_sum <= 0 and not closest:
                 continue
             nxt = units[j + 1] if j + 1 < n else None
             ends_block = nxt is None or (nxt.para_start or nxt.noise or (nxt.item and not u.item)
@@ -245,6 +252,8 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         lead = {(st.source, st.section, st.rows[0]): h for (_, _, _, st), h in zip(prior, heads)
                 if h >= best_head and h >= HEAD_LEAD_MIN and st.section is not None}
     prior.sort(key=lambda x: -x[0])
+    # The index's closest chunk in meaning: its section may answer in words of its own.
+    cos_best = float(ret.cosines.max()) if ret.cosines is not None and ret.cosines.size else None
     cands: list[Quote] = []
     best = float("-inf")
     for p, rank, hit, st in prior:
@@ -252,7 +261,8 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
             break
         units = section_units(st, bm, asked)
         defines = [bool(defn.search(st.text[u.a:u.b])) for u in units] if defn is not None else None
-        s, i, j = _best_window(units, sc, frozenset(analyze(st.section or "")), asked, defines)
+        closest = cos_best is not None and max(float(ret.cosines[r]) for r in st.rows) >= cos_best
+        s, i, j = _best_window(units, sc, frozenset(analyze(st.section or "")), asked, defines, closest)
         if i < 0:
             continue
         # A window does not end on the title of what comes next (a page header, a heading, a

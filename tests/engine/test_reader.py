@@ -384,3 +384,45 @@ def test_defining_sentence_rule(question: str, sentence: str, defines: bool | No
     from nic_edge.engine.reader import defined_thing
     pattern = defined_thing(question)
     assert (None if pattern is None else bool(pattern.search(sentence))) is defines
+
+
+SPEAKER_MANUAL = """# SOUNDBAR MANUAL
+
+## Connecting the Subwoofer
+
+The subwoofer adds the deep bass of films and music. It pairs with the soundbar by itself when
+both are switched on; if the link light blinks red, hold the ID SET button on its back for five
+seconds.
+
+## Night Mode
+
+Night Mode compresses the dynamic range: loud scenes are played softer and quiet dialogue
+louder, so that others in the house are not disturbed after dark. Press NIGHT on the remote.
+
+## Remote Control Batteries
+
+The remote takes two AAA batteries. Replace both at once when the soundbar stops reacting.
+"""
+
+
+def test_the_closest_section_in_meaning_may_answer_in_words_of_its_own(tmp_path: Path) -> None:
+    """"Can I watch films without waking the kids?" shares "films" with the subwoofer section
+    and no word with Night Mode, which answers it. A window used to need one of the question's
+    words, so Night Mode could never be quoted and the subwoofer's pairing was; the section of
+    the index's closest chunk in meaning (real int8 model) may now answer in its own words."""
+    from nic_edge.engine.embedder import Embedder
+
+    path = tmp_path / "soundbar.md"
+    path.write_text(SPEAKER_MANUAL, encoding="utf-8")
+    eng = Engine(tmp_path / "data", load_profiles()["standard"], EngineConfig(abstain_threshold=0.0), Embedder())
+    eng.index_paths([path])
+    question = "Can I watch films without waking the kids?"
+    snap = eng.snapshot()
+    cos = snap.vectors.cosines(eng.embedder.embed(question))
+    assert snap.section(int(cos.argmax())) == "Night Mode"          # the closest in meaning ...
+    out = _ask(eng, question)
+    assert out["citations"][out["quotes"][0]["citation"]]["section"] == "Night Mode", out["answer"]
+    assert "Press NIGHT" in out["answer"]
+    # ... while a question in the manual's own words is answered as before
+    out = _ask(eng, "How do I replace the remote batteries?")
+    assert out["citations"][out["quotes"][0]["citation"]]["section"] == "Remote Control Batteries"
