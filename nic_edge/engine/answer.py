@@ -53,8 +53,9 @@ from nic_edge.engine.store import Snapshot
 # asked kind (QUANTITY_UNNAMED_FACTOR); confidence-6: halved when the question's subject is only a
 # pronoun (ANAPHORA_FACTOR), quartered when it names one thing at most (confidence-7);
 # confidence-8: "how often" asks for an interval, which a step's "30 seconds" does not state
-# (quantity.py, the "frequency" kind).
-VERSION = "confidence-8"
+# (quantity.py, the "frequency" kind); confidence-9: a conversation's preamble and courtesy
+# words ("I meant to ask", "sorry", "thanks") are not what a question is about (QUESTION_FILLER).
+VERSION = "confidence-9"
 FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree", "prox",
             "q_cov", "q_cos", "q_rank", "q_lacks")
 COEF_HYBRID = (-1.963, 1.148, -0.161, 10.692, 5.605, 0.148, 0.341, 4.402, 0.027, 2.058, 0.0)
@@ -81,11 +82,14 @@ PROX_WINDOW = 2       # terms (stopwords removed): chosen by leave-one-manual-ou
 
 # Words of how people ask, not of what they ask about: unknown to a manual, they would count
 # as missing content and sink the confidence of a fair question ("What's the fuel pressure
-# supposed to be?"). Only the confidence features ignore them; retrieval still sees them.
+# supposed to be?"). The last line is a conversation's preamble and courtesy ("I meant to ask
+# how to create a virtual machine", "Sorry, ..."; confidence-9). The confidence features and the
+# reader's coverage ignore them; retrieval still sees them.
 QUESTION_FILLER = frozenset(stem(w) for w in """
 supposed wrong mean means meaning know tell need want happen happens please correct proper right
 way best thing something anything okay ok kind sort type exactly actually really usually normally
 possible likely probably problem issue help explain describe show find get make use go keep let
+meant ask asking asked wondering wonder curious sorry oops pls thanks thank hello hi hey
 """.split())
 
 # A question whose only subject is a personal pronoun ("Can you tell me about its policies?",
