@@ -69,13 +69,15 @@ CONTENT_WEIGHT = 0.25     # a window full of new content words against one with 
 LENGTH_WEIGHT = 0.1       # a window of TARGET_WORDS against an empty one
 QUANTITY_TARGET_WORDS = 100  # TARGET_WORDS when the question asks for an amount
 QUANTITY_BONUS = 0.15     # a window that states the amount asked for, against one that does not
-WINDOW_MAX = 1.0 + CONTENT_WEIGHT + LENGTH_WEIGHT + 0.08 + QUANTITY_BONUS  # the most a window scores
 COSINE_WEIGHT = 3.0       # the section's semantic match to the question, against the best
 HEADING_WEIGHT = 3.0      # its heading's semantic match to the question, against the best heading
 VECTOR_EXTRA = 2          # also read the sections of the best cosine hits fusion left out
 HEAD_LEAD_MIN = 0.6       # a candidate heading this close to the question (cosine), and the closest, names it
 SECOND_MARGIN = 0.06      # a second section is quoted when it scores within this of the first
 DEF_BONUS = 0.1         # a window that opens with the sentence defining what "What is X?" asks
+# The most a window scores: full coverage, new content and length, block start and end, the
+# asked amount, a defining sentence.
+WINDOW_MAX = 1.0 + CONTENT_WEIGHT + LENGTH_WEIGHT + 0.08 + QUANTITY_BONUS + DEF_BONUS
 RESTATE_NEW = 0.25        # a line whose words are at most this share new restates the question ...
 RESTATE_COV = 0.4         # ... when it holds at least this share of the question's IDF mass
 
