@@ -255,7 +255,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
                 if h >= best_head and h >= HEAD_LEAD_MIN and st.section is not None}
     prior.sort(key=lambda x: -x[0])
     # The index's closest chunk in meaning: its section may answer in words of its own.
-    cos_best = float(ret.cosines.max()) if ret.cosines is not None and ret.cosines.size else None
+    closest_row = int(np.argmax(ret.cosines)) if ret.cosines is not None and ret.cosines.size else -1
     cands: list[Quote] = []
     best = float("-inf")
     for p, rank, hit, st in prior:
@@ -263,8 +263,8 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
             break
         units = section_units(st, bm, asked)
         defines = [bool(defn.search(st.text[u.a:u.b])) for u in units] if defn is not None else None
-        closest = cos_best is not None and max(float(ret.cosines[r]) for r in st.rows) >= cos_best
-        s, i, j = _best_window(units, sc, frozenset(analyze(st.section or "")), asked, defines, closest)
+        s, i, j = _best_window(units, sc, frozenset(analyze(st.section or "")), asked, defines,
+                               closest_row in st.rows)
         if i < 0:
             continue
         # A window does not end on the title of what comes next (a page header, a heading, a
