@@ -121,7 +121,7 @@ def test_warnings_of_cited_sections_come_back_verbatim(engine):
 
 
 def test_every_quote_is_verbatim_in_its_cited_section(engine, tmp_path):
-    from tests.engine.test_reader import assert_verbatim
+    from tests.support.engines import assert_verbatim
 
     questions = ["lug nut torque", "how often rotate tires", "battery voltage at rest",
                  "fuel pressure", "alternator charging voltage", "check for spark", "star pattern",
