@@ -3,7 +3,7 @@
 
     python3 tools/eval_answers.py [--sets ford,nic_qa,mtragun|PATH] [--json] [--lexical]
                                   [--examples N] [--no-cache] [--ford-limit N] [--dump FILE]
-                                  [--ranks 1,0.75,0.5,0]
+                                  [--ranks 1,0.75,0.5,0] [--signals]
 
 Per set (tools/answer_sets.py) the corpus is indexed with the real engine (int8 TFLite
 embedder, tier ``standard`` defaults; indexes cached, tools/answer_engine.py) and every question
@@ -30,6 +30,11 @@ out-of-scope. Every quote is checked to be verbatim in its cited section (violat
 relevance rule) under score fusion at each given BM25 weight (1 = BM25 only, 0 = vectors only),
 as R@1, R@5 and MRR@10 over the in-scope questions. The shipped weight (retrieval.ALPHA) was
 chosen on generated questions; this shows how people's questions rank.
+
+``--signals`` adds, per set, over the questions answered at threshold 0: each confidence
+feature's AUROC useful-vs-not on its own (and the confidence's), and the useful share when the
+reader's quote does or does not come from the section holding the index's closest chunk in
+meaning. A candidate confidence signal is worth fitting only if it separates on every set.
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ class SetRun:
     off_topic: list[tuple[bool, float]] = field(default_factory=list)
     checked: int = 0
     details: list[dict] = field(default_factory=list)   # per in-scope question, for --dump
+    signals: list[tuple[bool, dict[str, float]]] = field(default_factory=list)  # answered ones: (useful, signals)
     violations: list[dict] = field(default_factory=list)
 
 
@@ -110,7 +116,20 @@ def _ask(eng: Any, run: SetRun, rows: dict[str, int], qid: str, question: str) -
     return a
 
 
-def run_set(aset: AnswerSet, eng: Any, foreign: list[Item], off_topic: list[Item]) -> SetRun:
+def _signals(eng: Any, question: str, conf: float) -> dict[str, float]:
+    """The confidence model's features of an answer (Engine.explain), its confidence, and
+    whether the quoted section holds the index's closest chunk in meaning (``closest``)."""
+    from nic_edge.engine.answer import FEATURES
+
+    ex = eng.explain(question)
+    sig = dict(zip(FEATURES, ex["features"] or (0.0,) * len(FEATURES)))
+    sig["closest"] = float(bool(ex.get("quoted_closest")))
+    sig["confidence"] = conf
+    return sig
+
+
+def run_set(aset: AnswerSet, eng: Any, foreign: list[Item], off_topic: list[Item],
+            signals: bool = False) -> SetRun:
     snap = eng.snapshot()
     rows = ae.row_index(snap)
     run = SetRun(aset, ae.force_threshold(eng, 0.0))
@@ -131,6 +150,9 @@ def run_set(aset: AnswerSet, eng: Any, foreign: list[Item], off_topic: list[Item
             text, brow = fn(snap, item.question)
             run.scored[name].append(score(item, text, True, 1.0, _relevance(run, item, snap, brow)))
         s = run.scored["ours"][-1]
+        if signals and answered:
+            run.signals.append((am.useful(True, s.recall, s.words, s.gold_words),
+                                _signals(eng, item.question, s.conf)))
         run.details.append({
             "set": aset.name, "id": item.qid, "question": item.question, "answered_at_0": answered,
             "confidence": s.conf, "answer": answer_text(a), "recall": round(s.recall, 3),
@@ -202,7 +224,30 @@ def summarize(run: SetRun, examples: int) -> dict:
         },
         "verbatim": {"checked_answers": run.checked, "violations": len(run.violations),
                      "examples": run.violations[:examples]},
+        **({"signals": signal_report(run.signals)} if run.signals else {}),
     }
+
+
+def signal_report(rows: list[tuple[bool, dict[str, float]]]) -> dict:
+    """Over the answered questions (threshold 0): each signal's AUROC useful-vs-not (0.5 = no
+    better than chance; below 0.5 it points the other way), and the useful share with and
+    without the reader's quote in the section closest in meaning."""
+    names = list(rows[0][1]) if rows else []
+    out: dict[str, Any] = {"n": len(rows), "useful": sum(u for u, _ in rows), "auroc": {
+        k: am.auroc([s[k] for u, s in rows if u], [s[k] for u, s in rows if not u]) for k in names}}
+    for label, want in (("closest", 1.0), ("not_closest", 0.0)):
+        part = [u for u, s in rows if s.get("closest") == want]
+        out[label] = {"n": len(part), "useful": _rate(part)}
+    return out
+
+
+def render_signals(name: str, sig: dict) -> str:
+    out = [f"signals ({name}): AUROC useful-vs-not over {sig['n']} answered ({sig['useful']} useful)"]
+    out += [f"  {k:12s} {'-' if math.isnan(v) else f'{v:.3f}'}" for k, v in sig["auroc"].items()]
+    out.append(f"  useful when the quote's section holds the closest chunk in meaning: "
+               f"{_f(sig['closest']['useful'])} of {sig['closest']['n']}; otherwise "
+               f"{_f(sig['not_closest']['useful'])} of {sig['not_closest']['n']}")
+    return "\n".join(out)
 
 
 def _f(x: Any, pct: bool = True) -> str:
@@ -277,7 +322,7 @@ def render_ranks(name: str, rows: dict[str, dict]) -> str:
 
 def evaluate(set_names: list[str], lexical: bool = False, cache: bool = True, examples: int = 5,
              ford_limit: int | None = None, log: Any = print, dump: Path | None = None,
-             alphas: list[float] | None = None) -> dict:
+             alphas: list[float] | None = None, signals: bool = False) -> dict:
     from evaluate import make_embedder
 
     emb = None if lexical else make_embedder()
@@ -296,7 +341,7 @@ def evaluate(set_names: list[str], lexical: bool = False, cache: bool = True, ex
     for name, aset in sets.items():
         foreign = [it for s in sets.values() if s.domain != aset.domain for it in s.in_scope]
         eng = ae.open_engine(aset.corpus, emb, cache)
-        run = run_set(aset, eng, foreign, off_topic)
+        run = run_set(aset, eng, foreign, off_topic, signals)
         report["sets"][name] = summarize(run, examples)
         report["sets"][name]["mode"] = eng.mode
         if alphas:
@@ -322,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ranks", default="", metavar="WEIGHTS",
                     help="also rank each set's questions by retrieval alone at these BM25 weights of score "
                          "fusion, e.g. 1,0.75,0.5,0 (R@1, R@5, MRR@10)")
+    ap.add_argument("--signals", action="store_true",
+                    help="also report how well each confidence feature alone tells useful answers from "
+                         "the rest (AUROC per set), for looking for new confidence signals")
     args = ap.parse_args(argv)
     try:
         alphas = [float(a) for a in args.ranks.split(",") if a.strip()]
@@ -341,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dump is not None:
         args.dump.write_text("", encoding="utf-8")
     rep = evaluate(names, args.lexical, not args.no_cache, args.examples, args.ford_limit, log, args.dump,
-                   alphas)
+                   alphas, args.signals)
     if args.json:
         print(json.dumps(rep, indent=1, default=str))
         return 0
@@ -353,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
         print(render(name, r))
         if r.get("ranks"):
             print(render_ranks(name, r["ranks"]))
+        if r.get("signals"):
+            print(render_signals(name, r["signals"]))
     return 0
 
 

@@ -275,6 +275,7 @@ class Engine:
         return {"mode": mode, "features": f.vector(), "rows": [h.row for h in ret.hits],
                 "sections": [snap.section(h.row) for h in ret.hits],
                 "quoted_sections": [q.section_key[1] for q in quotes],
+                "quoted_closest": bool(quotes) and quotes[0].closest,
                 "quotes": [q.text for q in quotes],
                 "confidence": ans.confidence(f, mode == "hybrid")}
 

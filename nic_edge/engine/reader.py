@@ -94,6 +94,7 @@ class Quote:
     head_lead: bool = False  # its heading is the candidates' closest in meaning to the question
     head_cos: float = 0.0    # that heading's cosine to the question (0 without a heading vector)
     asked_in: str = ""       # the question line right before the quote, if any (a FAQ entry)
+    closest: bool = False    # its section holds the index's closest chunk in meaning (tools: explain)
 
 
 _WHAT_IS = re.compile(r"^\s*what\s*(?:is|are|'s)\s+(?:an?\s+|the\s+)?(?P<x>[^?]+?)\s*\??\s*$", re.I)
@@ -284,7 +285,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         if i > 0 and units[i - 1].question:  # (a question line always counts as restating)
             asked_in = st.text[units[i - 1].a:units[i - 1].b]
         cands.append(Quote(st.row_at(a), clean_quote(st.text[a:b]), s, key, hit.score, hit.cosine, rank,
-                           key in lead, lead.get(key, 0.0), asked_in))
+                           key in lead, lead.get(key, 0.0), asked_in, closest_row in st.rows))
     if not cands:
         return []
     cands.sort(key=lambda q: -q.score)

@@ -120,6 +120,7 @@ def test_the_closest_section_in_meaning_may_answer_in_words_of_its_own(tmp_path:
     out = _ask(eng, question)
     assert out["citations"][out["quotes"][0]["citation"]]["section"] == "Night Mode", out["answer"]
     assert "Press NIGHT" in out["answer"]
+    assert eng.explain(question)["quoted_closest"] is True      # (what tools/eval_answers.py --signals reads)
     # ... while a question in the manual's own words is answered as before
     out = _ask(eng, "How do I replace the remote batteries?")
     assert out["citations"][out["quotes"][0]["citation"]]["section"] == "Remote Control Batteries"

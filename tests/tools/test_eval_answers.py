@@ -119,7 +119,7 @@ def test_hybrid_run_with_the_real_int8_model(cache: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("NIC_EDGE_EMB_CACHE", "off")     # no vectors written to /tmp by tests
     if evaluate.make_embedder() is None:
         pytest.skip("no TFLite runtime: hybrid evaluator run not possible here")
-    rep = ev.evaluate(["ford"], ford_limit=4, log=lambda m: None, alphas=[1.0, 0.5, 0.0])
+    rep = ev.evaluate(["ford"], ford_limit=4, log=lambda m: None, alphas=[1.0, 0.5, 0.0], signals=True)
     manifest = json.loads((Path(__file__).resolve().parents[2] / "nic_edge" / "models" / "manifest.json").read_text())
     assert rep["machine"]["model_sha256"] == manifest["sha256"]
     r = rep["sets"]["ford"]
@@ -132,3 +132,14 @@ def test_hybrid_run_with_the_real_int8_model(cache: Path, monkeypatch: pytest.Mo
         assert row["n"] == 4 and row["r1"] <= row["r5"] and row["r1"] <= row["mrr"] <= 1.0
         assert all(round(4 * row[k]) == 4 * row[k] for k in ("r1", "r5"))
     assert "R@1" in ev.render_ranks("ford", r["ranks"])
+    # Each confidence feature judged alone over the answered questions, and the closest-in-meaning split.
+    from nic_edge.engine.answer import FEATURES
+
+    sig = r["signals"]
+    answered = round(4 * r["systems"]["ours"]["answered"])
+    assert sig["n"] == answered and 0 <= sig["useful"] <= answered
+    assert list(sig["auroc"]) == [*FEATURES, "closest", "confidence"]
+    assert all(_in(v) for v in sig["auroc"].values())
+    assert sig["closest"]["n"] + sig["not_closest"]["n"] == answered
+    assert sig["closest"]["n"] >= 1   # with the real model most quotes come from the closest section
+    assert "closest chunk in meaning" in ev.render_signals("ford", sig)
