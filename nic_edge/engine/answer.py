@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nic_edge.engine.bm25 import analyze, stem
+from nic_edge.engine.polarity import clash
 from nic_edge.engine.quantity import amount_asked, subject_terms
 from nic_edge.engine.retrieval import Retrieval
 from nic_edge.engine.store import Snapshot
@@ -54,8 +55,10 @@ from nic_edge.engine.store import Snapshot
 # pronoun (ANAPHORA_FACTOR), quartered when it names one thing at most (confidence-7);
 # confidence-8: "how often" asks for an interval, which a step's "30 seconds" does not state
 # (quantity.py, the "frequency" kind); confidence-9: a conversation's preamble and courtesy
-# words ("I meant to ask", "sorry", "thanks") are not what a question is about (QUESTION_FILLER).
-VERSION = "confidence-9"
+# words ("I meant to ask", "sorry", "thanks") are not what a question is about (QUESTION_FILLER);
+# confidence-10: a quote under a symptom heading that says the opposite of the question
+# ("No picture, but sound is present" for "picture but no sound") is halved (CLASH_FACTOR).
+VERSION = "confidence-10"
 FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree", "prox",
             "q_cov", "q_cos", "q_rank", "q_lacks")
 COEF_HYBRID = (-1.963, 1.148, -0.161, 10.692, 5.605, 0.148, 0.341, 4.402, 0.027, 2.058, 0.0)
@@ -68,6 +71,11 @@ DEFAULT_THRESHOLD = 0.5
 QUANTITY_MISSING_FACTOR = 0.5
 # ... and when the quote does not even name what is asked ("pressure"), it does not discuss it.
 QUANTITY_UNNAMED_FACTOR = 0.5
+# A quote whose heading or question line says the opposite of the question about what works
+# ("No picture, but sound is present" for "I have picture but no sound"): the reader avoids
+# such sections, so one is quoted only when nothing else matches -- the manual's entry for
+# another symptom.
+CLASH_FACTOR = 0.5
 # A reader choice against retrieval's ranking is doubt (``q_rank`` < 1) -- unless the quoted
 # section's heading is the candidates' closest to the question (reader.HEAD_LEAD_MIN): manuals
 # answer under the heading that names the question, and a paraphrase ("What does the ignition
@@ -122,6 +130,8 @@ class Features:
     q_unnamed: bool = False  # q_lacks, and the quote does not name the asked kind either (not a model feature)
     q_lacks: float = 0.0  # 1 when the question asks for a quantity and the quote states none
                           # beside the thing asked about (quantity.AmountAsked.stated_for)
+    q_clash: bool = False  # the quote's heading or question line says the opposite of the question
+                           # about what is missing (polarity.clash; not a model feature)
     refers_back: int = 0  # the question's subject is only a pronoun: 2 when it names one thing at most,
                           # 1 when two (not a model feature)
 
@@ -167,6 +177,8 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
             f.q_rank = max(f.q_rank, HEAD_LEAD_RANK)
             if hybrid:  # the heading is part of what was retrieved: the best match includes it
                 f.cos_top = max(f.cos_top, q.head_cos)
+        if question:
+            f.q_clash = clash(question, f"{q.section_key[1] or ''}. {q.asked_in}", QUESTION_FILLER) > 0
         asked = amount_asked(question) if question else None
         if asked is not None and asked.lacks(q.text, subject_terms(uniq, idf, bm.vocab), q.section_key[1] or ""):
             f.q_lacks = 1.0
@@ -216,6 +228,8 @@ def confidence(f: Features, hybrid: bool) -> float:
         p *= QUANTITY_MISSING_FACTOR * (QUANTITY_UNNAMED_FACTOR if f.q_unnamed else 1.0)
     if f.refers_back:
         p *= ANAPHORA_FACTOR ** f.refers_back
+    if f.q_clash:
+        p *= CLASH_FACTOR
     return p
 
 

@@ -21,12 +21,13 @@ from nic_edge.engine.bm25 import analyze, analyze_at
 
 _INTERVAL = r"miles?|hours?|days?|weeks?|months?|years?|km|every|a|per"   # units of "how long" and "how often"
 _UNITS = {
-    "pressure": r"psi|pounds?|lbs?|kpa|bar|atmospheres?",
+    "pressure": r"psi|pounds?|lbs?|kpa|mpa|hpa|bar|mbar|atmospheres?",
     "length": r"inch(?:es)?|in\.|mm|millimet(?:er|re)s?|cm|centimet(?:er|re)s?|thousandths?|feet|foot|ft|\"|"
               r"met(?:er|re)s?|m|km|kilomet(?:er|re)s?|yards?|yd",
     "torque": r"ft\.?[- ]?lbs?|lb\.?[- ]?ft|foot[- ]pounds?|n\.?m|newton|turns?",
     "volume": r"quarts?|gallons?|pints?|lit(?:er|re)s?|ml|ounces?|oz|cups?|qts?|gal",
-    "voltage": r"volts?|v",
+    "voltage": r"volts?|v|vac|vdc|kv|mv",
+    "power": r"watts?|w|kw|kilowatts?|hp|horsepower|btu",
     "current": r"amps?|amperes?|ma|a",
     "temperature": r"degrees?|°|fahrenheit|celsius|f|c",
     "speed": r"mph|rpm|km/?h|miles? (?:an|per) hour|revolutions?",
@@ -43,6 +44,7 @@ _ASKED = [(re.compile(p, re.I), dim) for p, dim in (
     (r"\btorque\b|\bhow tight\b", "torque"),
     (r"\bcapacity\b|\bhow much (?:oil|fuel|gas|gasoline|water|coolant|fluid|antifreeze)\b|\bhold\b", "volume"),
     (r"\bvoltage\b", "voltage"),
+    (r"\bpower (?:consumption|rating|draw|output)\b|\bwattage\b|\bhow much power\b|\bhow many watts\b", "power"),
     (r"\b(?:current|amperage)\b", "current"),
     (r"\btemperature\b|\bhow (?:hot|cold)\b", "temperature"),
     (r"\bhow fast\b|\bspeed\b", "speed"),
@@ -51,7 +53,7 @@ _ASKED = [(re.compile(p, re.I), dim) for p, dim in (
     (r"\bhow long\b", "time"),
     (r"\bresistance\b", "resistance"),
     (r"\bcosts?\b|\bprice\b", "money"))]
-_DIMENSIONS = (r"pressure|gap|torque|capacity|voltage|temperature|clearance|size|speed|weight|"
+_DIMENSIONS = (r"pressure|gap|torque|capacity|voltage|wattage|temperature|clearance|size|speed|weight|"
                r"interval|resistance|current|amount|cost|price")
 _ASKS_AMOUNT = re.compile(
     r"\bhow (?:much|many|often|long|far|tight|hot|cold)\b"
@@ -86,8 +88,9 @@ _DIM_WORDS = {
     "torque": "torque tight", "volume": "capacity hold", "voltage": "voltage volt volts",
     "current": "current amperage amps", "temperature": "temperature hot cold", "speed": "fast speed",
     "weight": "weight heavy", "time": "long", "frequency": "often interval", "resistance": "resistance",
-    "money": "cost costs price"}
+    "money": "cost costs price", "power": "power wattage watts consumption"}
 _DIM_STEMS = {dim: frozenset(analyze(words)) for dim, words in _DIM_WORDS.items()}
+assert set(_DIM_STEMS) == set(_UNITS), "every dimension with units is named by words"
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,14 @@ A window is scored by general properties of manuals and questions, not by the vi
 * **amounts**: a question that asks for one ("What spark plug gap should I use?", ``quantity.py``)
   prefers a window that states it, and a shorter one: the figure with what leads to it, not the
   whole procedure around it;
+* **polarity**: a troubleshooting heading names what works and what does not ("Engine cranks
+  but won't start" / "Engine won't crank"); a candidate whose heading says the opposite of the
+  question about a word pays ``POLARITY_WEIGHT`` per word, one that agrees on a missing thing
+  gains it (``polarity.clash``); so does a window by its opening line (a symptom line, a table
+  row, the question line before it) when the question itself names something missing;
+* **tables**: a table's rows are records of their own; when a row holds the question's words
+  (or the amount asked for), the rows that do not neither open nor close a window ("What does
+  E21 mean?" quotes the E21 row, not the error table from its first row);
 * **noise**: lines that are not prose (``textquality.is_noise``) are never quoted; they split a
   section into runs that are read separately.
 
@@ -51,13 +59,15 @@ from typing import Sequence
 import numpy as np
 
 from nic_edge.engine.bm25 import analyze, stem
+from nic_edge.engine.answer import QUESTION_FILLER
+from nic_edge.engine.polarity import clash, polarity
 from nic_edge.engine.quantity import AmountAsked, amount_asked
 from nic_edge.engine.retrieval import Hit, Retrieval
 from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
 from nic_edge.engine.units import SENTENCE_END, Unit, clean_quote, section_units, title_line
 
-VERSION = "reader-14"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-15"      # part of the answer cache key: a changed reader never serves old answers
 SECTION_HITS = 5          # sections behind at most this many top hits are read
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
@@ -74,10 +84,11 @@ HEADING_WEIGHT = 3.0      # its heading's semantic match to the question, agains
 VECTOR_EXTRA = 2          # also read the sections of the best cosine hits fusion left out
 HEAD_LEAD_MIN = 0.6       # a candidate heading this close to the question (cosine), and the closest, names it
 SECOND_MARGIN = 0.06      # a second section is quoted when it scores within this of the first
+POLARITY_WEIGHT = 0.3    # per word a candidate's heading says the opposite of the question about
 DEF_BONUS = 0.1         # a window that opens with the sentence defining what "What is X?" asks
 # The most a window scores: full coverage, new content and length, block start and end, the
-# asked amount, a defining sentence.
-WINDOW_MAX = 1.0 + CONTENT_WEIGHT + LENGTH_WEIGHT + 0.08 + QUANTITY_BONUS + DEF_BONUS
+# asked amount, a defining sentence, an opening line that agrees with the question's symptom.
+WINDOW_MAX = 1.0 + CONTENT_WEIGHT + LENGTH_WEIGHT + 0.08 + QUANTITY_BONUS + DEF_BONUS + 2 * POLARITY_WEIGHT
 RESTATE_NEW = 0.25        # a line whose words are at most this share new restates the question ...
 RESTATE_COV = 0.4         # ... when it holds at least this share of the question's IDF mass
 
@@ -135,7 +146,7 @@ class _Scorer:
 
 def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
                  asked: AmountAsked | None = None, defines: list[bool] | None = None,
-                 closest: bool = False) -> tuple[float, int, int]:
+                 closest: bool = False, polar: list[int] | None = None) -> tuple[float, int, int]:
     """(score, i, j) of the best window units[i..j] (inclusive), or (-inf, -1, -1).
 
     A window holds at least one of the question's words (in it, its heading, or the line that
@@ -150,6 +161,23 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
     q = sc.q
     idf = sc.idf
     q_in = [u.terms & q for u in units]
+    # A table's rows are records of their own: when some row holds the question's words (or
+    # the amount asked for), the rows that do not are other records and neither open nor close
+    # a window ("What does E21 mean?" is the E21 row, not the error table from E10 on).
+    rows_hit = {u.row for k, u in enumerate(units) if u.row >= 0 and (q_in[k] or u.amount)}
+    hit_row = [u.row in rows_hit for u in units] if rows_hit else [False] * n
+    table_hit = [False] * n
+    k = 0 if rows_hit else n
+    while k < n:
+        if units[k].row >= 0:
+            e = k
+            while e < n and (units[e].row >= 0 or units[e].noise):
+                e += 1
+            if any(hit_row[k:e]):
+                table_hit[k:e] = [True] * (e - k)
+            k = e
+        else:
+            k += 1
     head_q = heading_terms & q
     head_cov = sum(idf[t] for t in head_q)
     # A question that asks for an amount wants the line that states it, not the whole procedure.
@@ -162,8 +190,16 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
                         or restating[i - 1] or units[i - 1].noise)
         if not starts_block and not q_in[i]:
             continue  # mid-paragraph starts are worth trying only where the question's words are
+        if table_hit[i] and not hit_row[i]:
+            continue
         covered = set(head_q)
         cov_sum = head_cov
+        # A window that opens on a symptom line (or a table row, or after a question line)
+        # saying the same thing is missing as the question gains, one saying the opposite pays.
+        opens = 0
+        if polar is not None:
+            opens = polar[i] or (polar[i - 1] if i > 0 and restating[i - 1] else 0)
+            opens = max(-2, min(2, opens))
         if i > 0 and restating[i - 1]:
             # What follows a line that asks or restates the question answers it, like a heading.
             for t in q_in[i - 1] - covered:
@@ -193,6 +229,8 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
                 continue  # a lead-in never ends a window
             if cov_sum <= 0 and not closest:
                 continue
+            if table_hit[j] and not hit_row[j]:
+                continue  # another record of the table
             nxt = units[j + 1] if j + 1 < n else None
             ends_block = nxt is None or (nxt.para_start or nxt.noise or (nxt.item and not u.item)
                                          or restating[j + 1])
@@ -202,6 +240,7 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
                 + LENGTH_WEIGHT * min(words, target) / target + QUANTITY_BONUS * amount
             s += 0.04 * starts_block + 0.04 * ends_block - 0.1 * cut_list
             s -= 0.02 * i / n  # answers come early in a section
+            s -= POLARITY_WEIGHT * opens
             if defines is not None and (defines[i] or (i + 1 < n and defines[i + 1] and u0.words <= 8)):
                 s += DEF_BONUS
             if words > target:
@@ -242,6 +281,10 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
             # The section's best-matching chunk speaks for it (the hit may be a later chunk).
             sec_cos = max(float(ret.cosines[r]) for r in st.rows) if ret.cosines is not None else hit.cosine
             p += COSINE_WEIGHT * (sec_cos - cos_top)
+        if question and st.section:
+            # A symptom heading that says the opposite of the question ("No picture, but sound
+            # is present" for "I have picture but no sound") is the wrong entry, however alike.
+            p -= POLARITY_WEIGHT * clash(question, st.section, QUESTION_FILLER)
         prior.append((p, rank, hit, st))
     heads = _heading_cosines(snap, ret, [st for _, _, _, st in prior])
     lead: dict[tuple[str, str | None, int], float] = {}
@@ -257,6 +300,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     prior.sort(key=lambda x: -x[0])
     # The index's closest chunk in meaning: its section may answer in words of its own.
     closest_row = int(np.argmax(ret.cosines)) if ret.cosines is not None and ret.cosines.size else -1
+    negates = bool(question) and bool(polarity(question)[1])   # the question names a symptom
     cands: list[Quote] = []
     best = float("-inf")
     for p, rank, hit, st in prior:
@@ -264,8 +308,9 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
             break
         units = section_units(st, bm, asked)
         defines = [bool(defn.search(st.text[u.a:u.b])) for u in units] if defn is not None else None
+        polar = [clash(question, st.text[u.a:u.b], QUESTION_FILLER) for u in units] if negates else None
         s, i, j = _best_window(units, sc, frozenset(analyze(st.section or "")), asked, defines,
-                               closest_row in st.rows)
+                               closest_row in st.rows, polar)
         if i < 0:
             continue
         # A window does not end on the title of what comes next (a page header, a heading, a

@@ -7,10 +7,13 @@ lists of phrases:
 
 * **known words**: the share of its alphabetic tokens the index knows from at least two chunks
   (``df >= 2``). OCR debris is made of one-off misreadings; prose is made of words the manual
-  uses again.
+  uses again. A unit right after its number ("240 V", "60 Hz", "4K") is neither: a short token
+  of a specification, it is left out of the count (a small manual's table rows and menu paths
+  were dropped as debris for their "V", "Hz" and "K").
 * **label run**: several tokens, (nearly) all capitalised, no function words, no sentence
   punctuation -- callouts and menu labels, not sentences. Short list items ("Clogged fuel
-  filter") keep a lowercase word or are too short to count.
+  filter") keep a lowercase word or are too short to count; units after numbers do not count
+  as capitalised labels ("| Power supply | AC 100-240 V, 50/60 Hz |" is a row, not a callout).
 * **repetition**: the same few tokens over and over ("Try Now Try Now").
 """
 
@@ -30,6 +33,16 @@ LABEL_CAPS_SHARE = 0.8   # ... nearly all capitalised
 MIN_ALPHA_SHARE = 0.45   # tokens with letters, of all tokens (tables of numbers stay: see below)
 
 
+# A unit right after a number, at most one space between ("240 V", "50/60 Hz", "4K", "10 mm"):
+# the short symbols of units (or any capitalised symbol: "30 GPH", "600 CCA"), not any short
+# token after a digit (OCR debris has "48 bs").
+UNIT_SYMBOLS = frozenset("""
+v mv kv w kw mw hz khz mhz ghz a ma mah ah k mm cm m km in ft yd mi kg g mg lb lbs oz psi pa kpa
+mpa bar nm rpm mph kmh db ms s h hr min l ml qt gal gb mb tb kb fps p x c f
+""".split())
+_UNIT_AFTER_NUMBER = re.compile(r"\d\s?([A-Za-z]{1,3})\b")
+
+
 def is_noise(text: str, known: Callable[[str], bool]) -> bool:
     """True when ``text`` (one sentence or line) is not readable prose.
 
@@ -43,7 +56,10 @@ def is_noise(text: str, known: Callable[[str], bool]) -> bool:
         # Mostly symbols: "— -— (( ,, J". A row of figures with units still has words.
         if not re.search(r"\d", text):
             return True
-    content = [w for w in words if w.lower() not in STOPWORDS]
+    # A unit right after its number ("240 V", "60 Hz", "4K", "10 mm") is short and may be rare,
+    # but it is what a specification says, not a fragment.
+    units = {u for u in _UNIT_AFTER_NUMBER.findall(text) if u.isupper() or u.lower() in UNIT_SYMBOLS}
+    content = [w for w in words if w.lower() not in STOPWORDS and w not in units]
     if len(content) >= 4:
         # OCR debris: fragments ("Sh", "Lf", "sen") and one-off misreadings the manual never
         # uses again. A rare but real word is fine alone; debris comes in runs.
@@ -52,6 +68,9 @@ def is_noise(text: str, known: Callable[[str], bool]) -> bool:
         short = sum(1 for w in content if len(w) <= 2)
         if odd / len(content) > 1 - MIN_KNOWN_SHARE and short >= 2:
             return True
+    # A row that states an amount ("| Power supply | AC 100-240 V, 50/60 Hz |") is not a label
+    # run: its units do not count as capitalised labels.
+    words = [w for w in words if w not in units]
     if len(words) >= LABEL_MIN_TOKENS and not re.search(r"[.!?:;,]\s*$", text.strip()):
         func = sum(1 for w in words if w.lower() in STOPWORDS)
         caps = sum(1 for w in words if w[0].isupper())

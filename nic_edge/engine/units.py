@@ -9,6 +9,7 @@ a quote may make to the section text: whitespace.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -42,6 +43,8 @@ class Unit:
     question: bool      # a question line (ends with "?")
     number: int         # its list number ("2." / "(2)" / "Step 2"), 0 when none
     amount: bool = False  # states the amount the question asks for
+    row: int = -1         # in a table row ("| E21 | Water does not drain | Clean the pump filter. |"):
+                          # the row's start offset (a row's sentences share it); -1 elsewhere
 
 
 def section_units(st: SectionText, bm: BM25Index, asked: AmountAsked | None = None) -> list[Unit]:
@@ -54,14 +57,28 @@ def section_units(st: SectionText, bm: BM25Index, asked: AmountAsked | None = No
         return tid is not None and int(df[tid]) >= 2
 
     out: list[Unit] = []
+    rows = [m.start() for m in re.finditer(r"(?m)^", text)] if _ROW_START.search(text) else []
     for a, b, noise in sentences(text, known):
         s = text[a:b]
         terms = frozenset(analyze(s))
         gap = text[max(0, a - 3):a]
         out.append(Unit(a, b, terms, len(s.split()), noise, bool(_LIST_ITEM.match(s)),
                         s.rstrip().endswith(":"), a == 0 or "\n\n" in gap or not out,
-                        s.rstrip().endswith("?"), _number(s), asked is not None and asked.stated(s)))
+                        s.rstrip().endswith("?"), _number(s), asked is not None and asked.stated(s),
+                        _table_row(text, a, rows)))
     return out
+
+
+_ROW_START = re.compile(r"(?m)^[ \t]*\|")
+
+
+def _table_row(text: str, a: int, line_starts: list[int]) -> int:
+    """Start offset of the table row (a line opening with "|") that holds offset ``a``, or -1.
+    ``line_starts``: every line's start offset, or empty when the text has no table row."""
+    if not line_starts:
+        return -1
+    start = line_starts[bisect.bisect_right(line_starts, a) - 1]
+    return start if text[start:a + 1].lstrip().startswith("|") else -1
 
 
 def sentences(text: str, known: Callable[[str], bool]) -> list[tuple[int, int, bool]]:

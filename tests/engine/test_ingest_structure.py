@@ -193,3 +193,34 @@ def test_vehicle_manual_like_fixture_sections_hold_notices() -> None:
     notices = [n for c in crank for n in find_notices(c.text)]
     assert notices == ["⚠ WARNING: Fuel is under pressure. Wear eye protection and keep sparks "
                        "away from the filter housing. [Safety Notice 1-A]"]
+
+
+def test_faq_entries_become_sections_of_their_own() -> None:
+    """"Q: ...?" anywhere, and a plain question line under a FAQ heading when an answer follows,
+    is an entry's heading: each answer is cited by its question and matched by it. A question
+    line in an ordinary section stays text."""
+    from nic_edge.engine.ingest.markdown import parse_markdown
+
+    text = ("# Washer\n\n## Frequently Asked Questions\nCan I wash shoes in the machine?\n"
+            "Yes, sports shoes can be washed on the Synthetics programme.\n"
+            "- Why does it take longer than shown?\nThe machine adds time to rebalance the load.\n"
+            "Is it safe?\nIs it quiet?\nBoth, within the limits below.\n\n"
+            "## Settings\nQ: How do I turn off the end-of-cycle beep?\nA: Hold the Spin button for 5 seconds.\n"
+            "Why is the display dim?\nThe dimmer is on.\n")
+    sections = {s.heading: [p for _, p in s.paras] for s in parse_markdown(text)}
+    assert sections["Can I wash shoes in the machine?"] == [
+        "Yes, sports shoes can be washed on the Synthetics programme."]
+    # a question line followed by another question is not an entry of its own: it stays text
+    assert sections["Why does it take longer than shown?"] == [
+        "The machine adds time to rebalance the load.", "Is it safe?"]
+    assert sections["Is it quiet?"] == ["Both, within the limits below."]
+    assert sections["How do I turn off the end-of-cycle beep?"] == [
+        "A: Hold the Spin button for 5 seconds.", "Why is the display dim?", "The dimmer is on."]
+    assert "Frequently Asked Questions" not in sections   # its entries took all its text
+
+
+def test_faq_entries_in_plain_text_manuals() -> None:
+    text = ("FREQUENTLY ASKED QUESTIONS\n\nQuestion 1: Can the radio run from the car battery?\n"
+            "Yes, with the 12 V adapter cable.\n")
+    sections = {s.heading: [p for _, p in s.paras] for s in parse_text(text)}
+    assert sections["Can the radio run from the car battery?"] == ["Yes, with the 12 V adapter cable."]

@@ -24,6 +24,12 @@ from tests.support.engines import lexical_engine
     ("How do I adjust the carburetor?", "Turn the needle valve to the right.", False),  # no amount asked
     ("What spark plug gap should I use?", "Check the plug for deposits.", True),
     ("What spark plug gap should I use?", "Set the gap to 0.8 mm.", False),
+    # appliance and electronics units: SI pressure, power, mains voltage
+    ("What water pressure does it need?", "Water pressure must be between 0.05 and 1 MPa.", False),
+    ("What water pressure does it need?", "Connect the inlet hose to a cold water tap.", True),
+    ("How much power does it use in standby?", "| Power consumption | 120 W typical, 0.5 W standby |", False),
+    ("How much power does it use in standby?", "The power cord may be unplugged.", True),
+    ("What voltage does it take?", "| Power supply | AC 100-240 V, 50/60 Hz |", False),
     ("How tight should the oil filter be?", "Tighten a further 3/4 turn after the gasket contacts.", False),
     ("How tight should the oil filter be?", "Use an oil filter wrench.", True),
     ("How much does it cost to replace the converter?", "Replace the converter if it rattles (2 bolts).", True),
@@ -172,3 +178,14 @@ def test_confidence_is_quartered_when_the_asked_kind_is_not_even_named() -> None
     assert answer.confidence(f, True) == pytest.approx(
         full * answer.QUANTITY_MISSING_FACTOR * answer.QUANTITY_UNNAMED_FACTOR)
     assert answer.QUANTITY_MISSING_FACTOR * answer.QUANTITY_UNNAMED_FACTOR <= 0.25
+
+
+def test_every_dimension_asked_for_can_be_named() -> None:
+    """Each kind a question can ask for has the words that name it (a quote that never names the
+    asked kind is doubted; a kind without words crashed that check for "power")."""
+    from nic_edge.engine.quantity import _ASKED, _DIM_STEMS, amount_asked
+
+    for _, dim in _ASKED:
+        assert _DIM_STEMS[dim], dim
+    asked = amount_asked("How much power does it use in standby?")
+    assert asked is not None and asked.named_in({"power"}) and not asked.named_in({"cord"})

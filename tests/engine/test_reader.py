@@ -272,3 +272,50 @@ def test_defining_sentence_rule(question: str, sentence: str, defines: bool | No
     from nic_edge.engine.reader import defined_thing
     pattern = defined_thing(question)
     assert (None if pattern is None else bool(pattern.search(sentence))) is defines
+
+
+APPLIANCE_MANUAL = """# Breeze WM-800 Washing Machine
+
+## Error Codes
+| Code | Meaning | What to do |
+| --- | --- | --- |
+| E10 | Water does not come in | Open the tap fully. Check that the inlet hose is not kinked. |
+| E21 | Water does not drain | Clean the pump filter. Check that the drain hose is not blocked. |
+| E30 | Door not locked | Close the door firmly until it clicks. |
+| F01 | Motor fault | Switch off, unplug for 10 minutes and restart. If the code returns, call service. |
+
+## Spin Problems
+| Symptom | Remedy |
+| --- | --- |
+| The drum spins but the water does not drain | Clean the pump filter and check the drain hose. |
+| The drum does not spin and the water drains | Spread the load evenly and restart the spin. |
+
+## Technical Data
+| Item | Value |
+| --- | --- |
+| Dimensions | 85 x 60 x 55 cm |
+| Rated voltage | 220-240 V, 50 Hz |
+| Maximum spin speed | 1400 rpm |
+"""
+
+
+@pytest.mark.parametrize("question,row", [
+    ("What does E21 mean?", "| E21 | Water does not drain | Clean the pump filter. Check that the drain hose is not blocked. |"),
+    ("What does error F01 mean?", "| F01 | Motor fault | Switch off, unplug for 10 minutes and restart. If the code returns, call service. |"),
+])
+def test_a_table_row_that_names_the_asked_thing_is_quoted_alone(tmp_path: Path, question: str, row: str) -> None:
+    """A table's rows are records of their own: the rows around the one that names the error
+    code are other errors, so the quote is that row, not the table from its first row."""
+    eng = lexical_engine(tmp_path, "washer.md", APPLIANCE_MANUAL)
+    out = _ask(eng, question)
+    assert out["answer"] == row
+
+
+def test_the_symptom_row_that_says_the_same_thing_is_missing_opens_the_quote(tmp_path: Path) -> None:
+    """Both symptom rows have "drum", "spin", "water" and "drain"; only what each says is
+    missing tells them apart (polarity.clash on the window's opening row)."""
+    eng = lexical_engine(tmp_path, "washer.md", APPLIANCE_MANUAL)
+    out = _ask(eng, "The drum spins but the water won't drain")
+    assert out["answer"].startswith("| The drum spins but the water does not drain |"), out["answer"]
+    out = _ask(eng, "The water drains but the drum won't spin")
+    assert out["answer"].startswith("| The drum does not spin and the water drains |"), out["answer"]

@@ -65,6 +65,13 @@ def test_title_line_rule(line: str, title: bool) -> None:
     ("Turn the adjusting nut on the brake rod to the right.", False),
     ("Clogged fuel filter (service life: 15,000 miles)", False),
     ("5W-30 oil, 4.5 quarts with filter", False),
+    # Units after their numbers and a menu path are a specification, not fragments.
+    ("| Power supply | AC 100-240 V, 50/60 Hz |", False),
+    ("For 4K at 120 Hz, use HDMI 3 or HDMI 4 and set Settings > Picture > HDMI Signal Format to Enhanced.", False),
+    # ... while OCR debris with a number in it stays debris.
+    ("tsr] as - &F oe EYEE ns Spring Perch Cotter LZ Rear Hob Brake Drum Asle Hosiing Bolt al Ge 4a Br abe", True),
+    ("Gasinus How 48 Storing Care tas panos 48 bs hy sop", True),   # "bs" after "48" is no unit
+    ("Pump Flow Rate 30 GPH minimum, battery 600 CCA", False),       # capitalised unit symbols are
 ])
 def test_noise_rule(line: str, noise: bool) -> None:
     known = {"turn", "adjust", "nut", "brake", "rod", "right", "clog", "fuel", "filter", "servic", "life",

@@ -7,7 +7,12 @@ heading line by prefixing it with :data:`HEADING_MARK`. Plain text and PDF text 
 ``Para 1-2: Engine Cranks But Won't Start`` or ``Table 7-1: Torque Specifications``, and
 TM-style numbered ALL-CAPS paragraphs ``12. FUEL FILTER.`` (also when OCR reflow glued them
 to the end of the previous line). Manuals written as questions and answers (the 1919 Ford
-manual: ``What about Gasoline? Answer No. 2 ...``) get the questions as headings.
+manual: ``What about Gasoline? Answer No. 2 ...``) get the questions as headings, and so do the
+entries of a FAQ: a line ``Q: How do I turn off the beep?`` anywhere, and a plain question line
+(``Can I wash shoes in the machine?``) under a heading that names a FAQ ("Frequently Asked
+Questions", "FAQ", "Questions and Answers"). Each entry then is a section of its own, cited by
+its question, with its own heading vector: under one "FAQ" heading the entries' chunks mix
+unrelated answers and the heading matches no question.
 
 A section is the innermost heading above the text, which in reading order is simply the
 latest heading seen.
@@ -40,6 +45,10 @@ _QUESTION_WORD = re.compile(
     r"(?<=[\s‘“'\"])(?:What|How|Why|When|Where|Which|Who|Is|Are|Should|Can|Could|Does|Do|Will|Must)\b"
 )
 _MIN_QA_ANSWERS = 5
+_FAQ_Q = re.compile(r"^(?:Q|Question)\s*\d{0,3}\s*[:.)\-]\s*(?P<q>\S.*\?)[\"”’']?$")
+_FAQ_TITLE = re.compile(r"\bFAQs?\b|frequently\s+asked|questions\s+(?:and|&)\s+answers|\bQ\s*&\s*A\b", re.I)
+_FAQ_LINE = re.compile(r"^(?:[-*\u2022]\s+|\d{1,2}[.)]\s+)?(?P<q>[A-Z].*\?)[\"”’']?$")
+MAX_FAQ_WORDS = 25
 
 
 @dataclass
@@ -167,6 +176,22 @@ def mark_qa_headings(text: str) -> str:
     return "".join(out)
 
 
+def faq_question(line: str, in_faq: bool, next_line: str | None) -> str | None:
+    """The question of a FAQ entry's question line, or None: ``Q: ...?`` anywhere; a line that
+    is only a question (at most ``MAX_FAQ_WORDS`` words, a list marker allowed) when under a
+    FAQ heading and followed by an answer (a line that is not itself a question)."""
+    m = _FAQ_Q.match(line)
+    if m is None and in_faq:
+        m = _FAQ_LINE.match(line)
+        if m is not None and (not next_line or next_line.startswith(HEADING_MARK)
+                              or next_line.rstrip().endswith("?")):
+            m = None
+    if m is None or len(m.group("q").split()) > MAX_FAQ_WORDS:
+        return None
+    q = _clean_heading(m.group("q"))
+    return q if q.endswith("?") else q + "?"
+
+
 def detect_headings(lines: list[tuple[int | None, str]]) -> list[tuple[int | None, str]]:
     """Mark the heading lines of manual text (already cleaned) with HEADING_MARK."""
     expanded: list[tuple[int | None, str]] = []
@@ -175,12 +200,20 @@ def detect_headings(lines: list[tuple[int | None, str]]) -> list[tuple[int | Non
             expanded.append((page, part))
     out: list[tuple[int | None, str]] = []
     skip = False
+    in_faq = False   # under a heading that names a FAQ (its question lines are its entries)
     for idx, (page, line) in enumerate(expanded):
         if skip:
             skip = False
             continue
         if not line or line.startswith(HEADING_MARK):
+            if line:
+                in_faq = bool(_FAQ_TITLE.search(line))
             out.append((page, line))
+            continue
+        nxt = next((x for _, x in expanded[idx + 1:] if x), None)
+        question = faq_question(line, in_faq, nxt)
+        if question is not None:
+            out.append((page, HEADING_MARK + question))
             continue
         nxt = expanded[idx + 1][1] if idx + 1 < len(expanded) else None
         found = line_heading(line, nxt)
