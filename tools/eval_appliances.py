@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Consumer-appliance check: two short manuals of another kind than the visible sets, asked as
+"""Consumer-appliance check: three short manuals of another kind than the visible sets, asked as
 their owners ask.
 
     python3 tools/eval_appliances.py [--lexical] [--threshold 0.3] [--show]
 
-``tools/data/appliances/`` holds a television manual and a washing-machine manual (Markdown,
-written for this check: troubleshooting entries that name opposite symptoms, error-code and
+``tools/data/appliances/`` holds a television, a washing-machine and a Wi-Fi router manual
+(Markdown, written for this check: troubleshooting entries that name opposite symptoms, error-code and
 specification tables, a FAQ, menu paths, units) and ``questions.jsonl``: per question the
 manual, the sections whose text answers it (``sections``; null when the manual does not answer
 it) and a phrase the answer must contain (``contains``). Each manual is indexed alone with the
@@ -19,7 +19,7 @@ the first quote's section is one of ``sections`` and the answer contains the phr
 answer, abstained). Printed per manual and in total, with the wrong-confident share of the
 answered questions, and each question's outcome with ``--show``.
 
-Not a held-out set: the developers wrote both manuals and the questions (tenth session, after
+Not a held-out set: the developers wrote the manuals and the questions (tenth session, after
 looking at how the engine failed on them), so a change tuned to pass it proves nothing; it is a
 regression check for the failure kinds it names and a second kind of manual beside the visible
 sets. Manuals and questions are original text (no copyright), small enough for the repository.

@@ -161,10 +161,12 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
     q = sc.q
     idf = sc.idf
     q_in = [u.terms & q for u in units]
-    # A table's rows are records of their own: when some row holds the question's words (or
+    # A table's rows are records of their own: when some row holds the question's words (else,
     # the amount asked for), the rows that do not are other records and neither open nor close
-    # a window ("What does E21 mean?" is the E21 row, not the error table from E10 on).
-    rows_hit = {u.row for k, u in enumerate(units) if u.row >= 0 and (q_in[k] or u.amount)}
+    # a window ("What does E21 mean?" is the E21 row, not the error table from E10 on; "How many
+    # LAN ports?" the row that names them, not every row with a number).
+    rows_hit = {u.row for k, u in enumerate(units) if u.row >= 0 and q_in[k]} \
+        or {u.row for u in units if u.row >= 0 and u.amount}   # the asked amount only when no row names the thing
     hit_row = [u.row in rows_hit for u in units] if rows_hit else [False] * n
     table_hit = [False] * n
     k = 0 if rows_hit else n

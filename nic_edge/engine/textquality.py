@@ -25,6 +25,7 @@ from typing import Callable
 from nic_edge.engine.bm25 import STOPWORDS, stem
 
 _ALPHA = re.compile(r"[A-Za-z][A-Za-z'’]*")
+_HYPHENATED = re.compile(r"[A-Za-z][A-Za-z'’]*(?:-[A-Za-z][A-Za-z'’]*)+")   # "Wi-Fi", "end-of-cycle"
 _TOKEN = re.compile(r"\S+")
 
 MIN_KNOWN_SHARE = 0.6    # below: OCR debris
@@ -59,7 +60,11 @@ def is_noise(text: str, known: Callable[[str], bool]) -> bool:
     # A unit right after its number ("240 V", "60 Hz", "4K", "10 mm") is short and may be rare,
     # but it is what a specification says, not a fragment.
     units = {u for u in _UNIT_AFTER_NUMBER.findall(text) if u.isupper() or u.lower() in UNIT_SYMBOLS}
-    content = [w for w in words if w.lower() not in STOPWORDS and w not in units]
+    # A short part of a hyphenated word is no fragment ("Wi-Fi", "x-ray"): it does not count.
+    in_hyphenated = [(m.start(), m.end()) for m in _HYPHENATED.finditer(text)] if "-" in text else []
+    content = [m.group(0) for m in _ALPHA.finditer(text)
+               if m.group(0).lower() not in STOPWORDS and m.group(0) not in units
+               and not (len(m.group(0)) <= 2 and any(a <= m.start() < b for a, b in in_hyphenated))]
     if len(content) >= 4:
         # OCR debris: fragments ("Sh", "Lf", "sen") and one-off misreadings the manual never
         # uses again. A rare but real word is fine alone; debris comes in runs.
@@ -70,8 +75,12 @@ def is_noise(text: str, known: Callable[[str], bool]) -> bool:
             return True
     # A row that states an amount ("| Power supply | AC 100-240 V, 50/60 Hz |") is not a label
     # run: its units do not count as capitalised labels.
+    # A table row ("| Ports | 1 x Gigabit WAN, 4 x Gigabit LAN |") is a record, not a run of labels.
     words = [w for w in words if w not in units]
-    if len(words) >= LABEL_MIN_TOKENS and not re.search(r"[.!?:;,]\s*$", text.strip()):
+    stripped = text.strip()
+    if len(stripped) > 1 and stripped[0] == "|" and stripped[-1] == "|":
+        return False
+    if len(words) >= LABEL_MIN_TOKENS and not re.search(r"[.!?:;,]\s*$", stripped):
         func = sum(1 for w in words if w.lower() in STOPWORDS)
         caps = sum(1 for w in words if w[0].isupper())
         if func == 0 and caps / len(words) >= LABEL_CAPS_SHARE:

@@ -296,12 +296,15 @@ APPLIANCE_MANUAL = """# Breeze WM-800 Washing Machine
 | Dimensions | 85 x 60 x 55 cm |
 | Rated voltage | 220-240 V, 50 Hz |
 | Maximum spin speed | 1400 rpm |
+| Hose connections | 1 x inlet 3/4 inch, 1 x drain 22 mm |
 """
 
 
 @pytest.mark.parametrize("question,row", [
     ("What does E21 mean?", "| E21 | Water does not drain | Clean the pump filter. Check that the drain hose is not blocked. |"),
     ("What does error F01 mean?", "| F01 | Motor fault | Switch off, unplug for 10 minutes and restart. If the code returns, call service. |"),
+    # every row states a number; the row that names the thing asked is the answer
+    ("How many hose connections does it have?", "| Hose connections | 1 x inlet 3/4 inch, 1 x drain 22 mm |"),
 ])
 def test_a_table_row_that_names_the_asked_thing_is_quoted_alone(tmp_path: Path, question: str, row: str) -> None:
     """A table's rows are records of their own: the rows around the one that names the error
