@@ -198,6 +198,13 @@ def detect_headings(lines: list[tuple[int | None, str]]) -> list[tuple[int | Non
     for page, line in lines:
         for part in split_inline_headings(line) if line else [line]:
             expanded.append((page, part))
+    # The next non-empty line after each line (a FAQ question line needs its answer after it).
+    following: list[str | None] = [None] * len(expanded)
+    ahead: str | None = None
+    for idx in range(len(expanded) - 1, -1, -1):
+        following[idx] = ahead
+        if expanded[idx][1]:
+            ahead = expanded[idx][1]
     out: list[tuple[int | None, str]] = []
     skip = False
     in_faq = False   # under a heading that names a FAQ (its question lines are its entries)
@@ -210,8 +217,7 @@ def detect_headings(lines: list[tuple[int | None, str]]) -> list[tuple[int | Non
                 in_faq = bool(_FAQ_TITLE.search(line))
             out.append((page, line))
             continue
-        nxt = next((x for _, x in expanded[idx + 1:] if x), None)
-        question = faq_question(line, in_faq, nxt)
+        question = faq_question(line, in_faq, following[idx])
         if question is not None:
             out.append((page, HEADING_MARK + question))
             continue
