@@ -87,8 +87,10 @@ SECOND_MARGIN = 0.06      # a second section is quoted when it scores within thi
 POLARITY_WEIGHT = 0.3    # per word a candidate's heading says the opposite of the question about
 DEF_BONUS = 0.1         # a window that opens with the sentence defining what "What is X?" asks
 # The most a window scores: full coverage, new content and length, block start and end, the
-# asked amount, a defining sentence, an opening line that agrees with the question's symptom.
-WINDOW_MAX = 1.0 + CONTENT_WEIGHT + LENGTH_WEIGHT + 0.08 + QUANTITY_BONUS + DEF_BONUS + 2 * POLARITY_WEIGHT
+# asked amount, a defining sentence; and, when the question names a symptom, an opening line
+# that agrees with it (at most 2 words, POLARITY_MAX).
+WINDOW_MAX = 1.0 + CONTENT_WEIGHT + LENGTH_WEIGHT + 0.08 + QUANTITY_BONUS + DEF_BONUS
+POLARITY_MAX = 2 * POLARITY_WEIGHT
 RESTATE_NEW = 0.25        # a line whose words are at most this share new restates the question ...
 RESTATE_COV = 0.4         # ... when it holds at least this share of the question's IDF mass
 
@@ -167,19 +169,16 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
     # LAN ports?" the row that names them, not every row with a number).
     rows_hit = {u.row for k, u in enumerate(units) if u.row >= 0 and q_in[k]} \
         or {u.row for u in units if u.row >= 0 and u.amount}   # the asked amount only when no row names the thing
-    hit_row = [u.row in rows_hit for u in units] if rows_hit else [False] * n
-    table_hit = [False] * n
-    k = 0 if rows_hit else n
-    while k < n:
-        if units[k].row >= 0:
-            e = k
-            while e < n and (units[e].row >= 0 or units[e].noise):
-                e += 1
-            if any(hit_row[k:e]):
-                table_hit[k:e] = [True] * (e - k)
-            k = e
-        else:
-            k += 1
+    hit_row = [u.row in rows_hit for u in units]
+    table_hit = [False] * n   # in a table (rows and the noise lines between them) that has a hit row
+    k = 0
+    while rows_hit and k < n:
+        e = k
+        while e < n and (units[e].row >= 0 or (e > k and units[e].noise)):
+            e += 1
+        if e > k and any(hit_row[k:e]):
+            table_hit[k:e] = [True] * (e - k)
+        k = max(e, k + 1)
     head_q = heading_terms & q
     head_cov = sum(idf[t] for t in head_q)
     # A question that asks for an amount wants the line that states it, not the whole procedure.
@@ -201,7 +200,7 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
         opens = 0
         if polar is not None:
             opens = polar[i] or (polar[i - 1] if i > 0 and restating[i - 1] else 0)
-            opens = max(-2, min(2, opens))
+            opens = max(-POLARITY_MAX, min(POLARITY_MAX, POLARITY_WEIGHT * opens))
         if i > 0 and restating[i - 1]:
             # What follows a line that asks or restates the question answers it, like a heading.
             for t in q_in[i - 1] - covered:
@@ -242,7 +241,7 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
                 + LENGTH_WEIGHT * min(words, target) / target + QUANTITY_BONUS * amount
             s += 0.04 * starts_block + 0.04 * ends_block - 0.1 * cut_list
             s -= 0.02 * i / n  # answers come early in a section
-            s -= POLARITY_WEIGHT * opens
+            s -= opens
             if defines is not None and (defines[i] or (i + 1 < n and defines[i + 1] and u0.words <= 8)):
                 s += DEF_BONUS
             if words > target:
@@ -303,16 +302,18 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     # The index's closest chunk in meaning: its section may answer in words of its own.
     closest_row = int(np.argmax(ret.cosines)) if ret.cosines is not None and ret.cosines.size else -1
     negates = bool(question) and bool(polarity(question)[1])   # the question names a symptom
+    window_max = WINDOW_MAX + (POLARITY_MAX if negates else 0.0)
     cands: list[Quote] = []
     best = float("-inf")
     for p, rank, hit, st in prior:
-        if p + WINDOW_MAX < best - SECOND_MARGIN:
+        if p + window_max < best - SECOND_MARGIN:
             break
         units = section_units(st, bm, asked)
         defines = [bool(defn.search(st.text[u.a:u.b])) for u in units] if defn is not None else None
         polar = [clash(question, st.text[u.a:u.b], QUESTION_FILLER) for u in units] if negates else None
+        is_closest = closest_row in st.rows
         s, i, j = _best_window(units, sc, frozenset(analyze(st.section or "")), asked, defines,
-                               closest_row in st.rows, polar)
+                               is_closest, polar)
         if i < 0:
             continue
         # A window does not end on the title of what comes next (a page header, a heading, a
@@ -332,7 +333,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         if i > 0 and units[i - 1].question:  # (a question line always counts as restating)
             asked_in = st.text[units[i - 1].a:units[i - 1].b]
         cands.append(Quote(st.row_at(a), clean_quote(st.text[a:b]), s, key, hit.score, hit.cosine, rank,
-                           key in lead, lead.get(key, 0.0), asked_in, closest_row in st.rows))
+                           key in lead, lead.get(key, 0.0), asked_in, is_closest))
     if not cands:
         return []
     cands.sort(key=lambda q: -q.score)

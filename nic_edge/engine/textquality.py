@@ -60,11 +60,16 @@ def is_noise(text: str, known: Callable[[str], bool]) -> bool:
     # A unit right after its number ("240 V", "60 Hz", "4K", "10 mm") is short and may be rare,
     # but it is what a specification says, not a fragment.
     units = {u for u in _UNIT_AFTER_NUMBER.findall(text) if u.isupper() or u.lower() in UNIT_SYMBOLS}
-    # A short part of a hyphenated word is no fragment ("Wi-Fi", "x-ray"): it does not count.
-    in_hyphenated = [(m.start(), m.end()) for m in _HYPHENATED.finditer(text)] if "-" in text else []
-    content = [m.group(0) for m in _ALPHA.finditer(text)
-               if m.group(0).lower() not in STOPWORDS and m.group(0) not in units
-               and not (len(m.group(0)) <= 2 and any(a <= m.start() < b for a, b in in_hyphenated))]
+    if units:
+        words = [w for w in words if w not in units]
+    content = [w for w in words if w.lower() not in STOPWORDS]
+    if "-" in text:
+        # A short part of a hyphenated word is no fragment ("Wi-Fi", "x-ray"): it does not count.
+        spans = [(m.start(), m.end()) for m in _HYPHENATED.finditer(text)]
+        if spans:
+            content = [w for m in _ALPHA.finditer(text)
+                       if (w := m.group(0)).lower() not in STOPWORDS and w not in units
+                       and not (len(w) <= 2 and any(a <= m.start() < b for a, b in spans))]
     if len(content) >= 4:
         # OCR debris: fragments ("Sh", "Lf", "sen") and one-off misreadings the manual never
         # uses again. A rare but real word is fine alone; debris comes in runs.
@@ -73,10 +78,9 @@ def is_noise(text: str, known: Callable[[str], bool]) -> bool:
         short = sum(1 for w in content if len(w) <= 2)
         if odd / len(content) > 1 - MIN_KNOWN_SHARE and short >= 2:
             return True
-    # A row that states an amount ("| Power supply | AC 100-240 V, 50/60 Hz |") is not a label
-    # run: its units do not count as capitalised labels.
-    # A table row ("| Ports | 1 x Gigabit WAN, 4 x Gigabit LAN |") is a record, not a run of labels.
-    words = [w for w in words if w not in units]
+    # A table row ("| Ports | 1 x Gigabit WAN, 4 x Gigabit LAN |") is a record, not a run of
+    # labels; elsewhere units after numbers (left out of ``words`` above) do not count as
+    # capitalised labels.
     stripped = text.strip()
     if len(stripped) > 1 and stripped[0] == "|" and stripped[-1] == "|":
         return False
