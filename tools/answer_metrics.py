@@ -9,6 +9,7 @@ its heading) compares stemmed content words, the stricter reading.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from statistics import median
@@ -118,3 +119,15 @@ def shared_run(heading: str, question: str, n: int = 3) -> tuple[str, ...] | Non
 def median_or_nan(xs: Iterable[float]) -> float:
     xs = list(xs)
     return float(median(xs)) if xs else float("nan")
+
+
+def share(xs: Sequence[bool]) -> float:
+    """The share of true values; nan for none."""
+    return sum(xs) / len(xs) if xs else float("nan")
+
+
+def fmt(x: object, pct: bool = True) -> str:
+    """A share as "72.4%" (or a number as is); "-" for None and nan."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{100 * x:5.1f}%" if pct else f"{x:g}"

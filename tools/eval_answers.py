@@ -35,13 +35,13 @@ chosen on generated questions; this shows how people's questions rank.
 feature's AUROC useful-vs-not on its own (and the confidence's), and the useful share when the
 reader's quote does or does not come from the section holding the index's closest chunk in
 meaning. A candidate confidence signal is worth fitting only if it separates on every set.
+Both live in tools/answer_diagnostics.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +52,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import answer_engine as ae  # noqa: E402
 import answer_metrics as am  # noqa: E402
+from answer_diagnostics import (feature_signals, rank_report, render_ranks, render_signals,  # noqa: E402
+                                signal_report)
 from answer_sets import AnswerSet, Item, SetUnavailable, load_off_topic, load_set  # noqa: E402
 
 SYSTEMS = ("ours", "bm25_section", "bm25_window")
@@ -116,18 +118,6 @@ def _ask(eng: Any, run: SetRun, rows: dict[str, int], qid: str, question: str) -
     return a
 
 
-def _signals(eng: Any, question: str, conf: float) -> dict[str, float]:
-    """The confidence model's features of an answer (Engine.explain), its confidence, and
-    whether the quoted section holds the index's closest chunk in meaning (``closest``)."""
-    from nic_edge.engine.answer import FEATURES
-
-    ex = eng.explain(question)
-    sig = dict(zip(FEATURES, ex["features"] or (0.0,) * len(FEATURES)))
-    sig["closest"] = float(bool(ex.get("quoted_closest")))
-    sig["confidence"] = conf
-    return sig
-
-
 def run_set(aset: AnswerSet, eng: Any, foreign: list[Item], off_topic: list[Item],
             signals: bool = False) -> SetRun:
     snap = eng.snapshot()
@@ -152,7 +142,7 @@ def run_set(aset: AnswerSet, eng: Any, foreign: list[Item], off_topic: list[Item
         s = run.scored["ours"][-1]
         if signals and answered:
             run.signals.append((am.useful(True, s.recall, s.words, s.gold_words),
-                                _signals(eng, item.question, s.conf)))
+                                feature_signals(eng, item.question, s.conf)))
         run.details.append({
             "set": aset.name, "id": item.qid, "question": item.question, "answered_at_0": answered,
             "confidence": s.conf, "answer": answer_text(a), "recall": round(s.recall, 3),
@@ -170,10 +160,6 @@ def run_set(aset: AnswerSet, eng: Any, foreign: list[Item], off_topic: list[Item
     return run
 
 
-def _rate(xs: list[bool]) -> float:
-    return sum(xs) / len(xs) if xs else float("nan")
-
-
 def _mean(xs: list[float]) -> float:
     return sum(xs) / len(xs) if xs else float("nan")
 
@@ -182,23 +168,23 @@ def quality(items: list[Scored], threshold: float) -> dict:
     ans = [s for s in items if s.answered and s.conf >= threshold]
     rel = [s.relevant for s in ans if s.relevant is not None]
     return {
-        "n": len(items), "answered": _rate([s in ans for s in items]),
+        "n": len(items), "answered": am.share([s in ans for s in items]),
         "recall": _mean([s.recall for s in ans]), "f1": _mean([s.f1 for s in ans]),
-        "containment": _rate([s.contains for s in ans]),
+        "containment": am.share([s.contains for s in ans]),
         "median_words": am.median_or_nan(s.words for s in ans),
         "median_gold_words": am.median_or_nan(s.gold_words for s in items),
-        "first_citation_relevant": _rate(rel), "n_relevance": len(rel),
-        "useful": _rate([s in ans and am.useful(True, s.recall, s.words, s.gold_words) for s in items]),
-        "wrong_confident": _rate([am.wrong_confident(True, s.recall) for s in ans]),
+        "first_citation_relevant": am.share(rel), "n_relevance": len(rel),
+        "useful": am.share([s in ans and am.useful(True, s.recall, s.words, s.gold_words) for s in items]),
+        "wrong_confident": am.share([am.wrong_confident(True, s.recall) for s in ans]),
     }
 
 
 def abstention(run: SetRun, threshold: float) -> dict:
     q = quality(run.scored["ours"], threshold)
     return {"threshold": threshold, "answered_in_scope": q["answered"],
-            "abstained_own_oos": _rate([not (a and c >= threshold) for a, c in run.own_oos]),
-            "abstained_foreign_oos": _rate([not (a and c >= threshold) for a, c in run.foreign_oos]),
-            "abstained_off_topic": _rate([not (a and c >= threshold) for a, c in run.off_topic]),
+            "abstained_own_oos": am.share([not (a and c >= threshold) for a, c in run.own_oos]),
+            "abstained_foreign_oos": am.share([not (a and c >= threshold) for a, c in run.foreign_oos]),
+            "abstained_off_topic": am.share([not (a and c >= threshold) for a, c in run.off_topic]),
             "useful": q["useful"], "wrong_confident": q["wrong_confident"]}
 
 
@@ -228,34 +214,6 @@ def summarize(run: SetRun, examples: int) -> dict:
     }
 
 
-def signal_report(rows: list[tuple[bool, dict[str, float]]]) -> dict:
-    """Over the answered questions (threshold 0): each signal's AUROC useful-vs-not (0.5 = no
-    better than chance; below 0.5 it points the other way), and the useful share with and
-    without the reader's quote in the section closest in meaning."""
-    names = list(rows[0][1]) if rows else []
-    out: dict[str, Any] = {"n": len(rows), "useful": sum(u for u, _ in rows), "auroc": {
-        k: am.auroc([s[k] for u, s in rows if u], [s[k] for u, s in rows if not u]) for k in names}}
-    for label, want in (("closest", 1.0), ("not_closest", 0.0)):
-        part = [u for u, s in rows if s.get("closest") == want]
-        out[label] = {"n": len(part), "useful": _rate(part)}
-    return out
-
-
-def render_signals(name: str, sig: dict) -> str:
-    out = [f"signals ({name}): AUROC useful-vs-not over {sig['n']} answered ({sig['useful']} useful)"]
-    out += [f"  {k:12s} {'-' if math.isnan(v) else f'{v:.3f}'}" for k, v in sig["auroc"].items()]
-    out.append(f"  useful when the quote's section holds the closest chunk in meaning: "
-               f"{_f(sig['closest']['useful'])} of {sig['closest']['n']}; otherwise "
-               f"{_f(sig['not_closest']['useful'])} of {sig['not_closest']['n']}")
-    return "\n".join(out)
-
-
-def _f(x: Any, pct: bool = True) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    return f"{100 * x:5.1f}%" if pct else f"{x:g}"
-
-
 def render(name: str, r: dict) -> str:
     sy = r["systems"]
     out = [f"== {name}: {r['scored']} scored of {r['in_scope']} in scope "
@@ -269,16 +227,16 @@ def render(name: str, r: dict) -> str:
             ("first citation relevant", "first_citation_relevant", True), ("USEFUL", "useful", True),
             ("wrong-confident / answered", "wrong_confident", True)]
     for label, key, pct in rows:
-        out.append(f"{label:28s}" + "".join(f"{_f(sy[s][key], pct):>{w}s}"
+        out.append(f"{label:28s}" + "".join(f"{am.fmt(sy[s][key], pct):>{w}s}"
                                              for s, w in zip(SYSTEMS, (10, 13, 12))))
     ab = r["abstention"]
-    out.append(f"abstention: AUROC useful-vs-not {_f(ab['auroc_useful'], False)[:5]}, "
-               f"in-vs-out of scope {_f(ab['auroc_scope'], False)[:5]}")
+    out.append(f"abstention: AUROC useful-vs-not {am.fmt(ab['auroc_useful'], False)[:5]}, "
+               f"in-vs-out of scope {am.fmt(ab['auroc_scope'], False)[:5]}")
     out.append(f"{'threshold':>10s}{'answered':>10s}{'abst own':>10s}{'abst other':>11s}{'abst offtop':>12s}"
                f"{'useful':>9s}{'wrong/ans':>10s}")
     for row in [ab["at_threshold"]] + ab["sweep"]:
         out.append(f"{row['threshold']:>10.2f}" + "".join(
-            f"{_f(row[k]):>{w}s}" for k, w in (("answered_in_scope", 10), ("abstained_own_oos", 10),
+            f"{am.fmt(row[k]):>{w}s}" for k, w in (("answered_in_scope", 10), ("abstained_own_oos", 10),
                                                ("abstained_foreign_oos", 11), ("abstained_off_topic", 12),
                                                ("useful", 9),
                                                ("wrong_confident", 10))))
@@ -286,37 +244,6 @@ def render(name: str, r: dict) -> str:
     out.append(f"verbatim: {v['violations']} quote(s) not verbatim in their cited section, "
                f"over {v['checked_answers']} answers")
     out += [f"   {e['id']}: {e['why']}: {str(e['quote'])[:100]!r}" for e in v["examples"]]
-    return "\n".join(out)
-
-
-def rank_report(aset: AnswerSet, eng: Any, alphas: list[float], depth: int = 10) -> dict[str, dict]:
-    """R@1, R@5 and MRR@``depth`` of the first relevant chunk under score fusion at each BM25
-    weight in ``alphas``, over the set's in-scope questions (retrieval only, no reader)."""
-    from nic_edge.engine.retrieval import retrieve
-
-    ranks: dict[float, list[int]] = {a: [] for a in alphas}
-    for it in aset.in_scope:
-        snap, ret, _mode = eng._run(it.question, depth)
-        if ret is None:
-            continue
-        for a in alphas:
-            r2 = retrieve(snap.bm25, ret.terms, depth, snap.vectors, ret.qvec, fusion="score", alpha=a) \
-                if ret.qvec is not None else ret
-            rk = next((i for i, h in enumerate(r2.hits)
-                       if aset.relevance(it, snap.source(h.row), snap.section(h.row), snap.text(h.row))), None)
-            ranks[a].append(depth if rk is None else rk)
-    out = {}
-    for a, rs in ranks.items():
-        n = len(rs) or 1
-        out[f"{a:g}"] = {"n": len(rs), "r1": sum(r < 1 for r in rs) / n, "r5": sum(r < 5 for r in rs) / n,
-                         "mrr": sum(1.0 / (r + 1) for r in rs if r < depth) / n}
-    return out
-
-
-def render_ranks(name: str, rows: dict[str, dict]) -> str:
-    out = [f"== {name}: retrieval alone, first relevant chunk (BM25 weight 1 = BM25 only, 0 = vectors only)",
-           f"{'weight':>7s} {'R@1':>7s} {'R@5':>7s} {'MRR@10':>7s}"]
-    out += [f"{a:>7s} {_f(r['r1']):>7s} {_f(r['r5']):>7s} {r['mrr']:7.3f}" for a, r in rows.items()]
     return "\n".join(out)
 
 
