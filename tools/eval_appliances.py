@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lexical", action="store_true", help="no embedder (BM25-only engine)")
     ap.add_argument("--threshold", type=float, default=0.30, help="abstain threshold to score at (0..1)")
     ap.add_argument("--show", action="store_true", help="print every question's outcome")
+    ap.add_argument("--data", type=Path, default=DATA,
+                    help="folder with the manuals and questions.jsonl (default: tools/data/appliances)")
     args = ap.parse_args(argv)
     if not 0.0 <= args.threshold <= 1.0:
         print(f"error: --threshold must lie in 0..1, got {args.threshold}", file=sys.stderr)
@@ -106,7 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.lexical:
         from evaluate import make_embedder
         emb = make_embedder()
-    outcomes = run(load(), emb)
+    if not (args.data / "questions.jsonl").is_file():
+        print(f"error: {args.data / 'questions.jsonl'} not found", file=sys.stderr)
+        return 2
+    outcomes = run(load(args.data / "questions.jsonl"), emb, args.data)
     print(f"machine: {ae.cpu_info()}; mode {'lexical' if emb is None else 'hybrid'}; "
           f"threshold {args.threshold:.2f}")
     for manual in [*dict.fromkeys(o.manual for o in outcomes), None]:

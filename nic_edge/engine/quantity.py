@@ -25,22 +25,26 @@ _UNITS = {
     "length": r"inch(?:es)?|in\.|mm|millimet(?:er|re)s?|cm|centimet(?:er|re)s?|thousandths?|feet|foot|ft|\"|"
               r"met(?:er|re)s?|m|km|kilomet(?:er|re)s?|yards?|yd",
     "torque": r"ft\.?[- ]?lbs?|lb\.?[- ]?ft|foot[- ]pounds?|n\.?m|newton|turns?",
-    "volume": r"quarts?|gallons?|pints?|lit(?:er|re)s?|ml|ounces?|oz|cups?|qts?|gal",
+    "volume": r"quarts?|gallons?|pints?|lit(?:er|re)s?|l|ml|ounces?|oz|cups?|qts?|gal|cu\.? ?ft",
     "voltage": r"volts?|v|vac|vdc|kv|mv",
     "power": r"watts?|w|kw|kilowatts?|hp|horsepower|btu",
     "current": r"amps?|amperes?|ma|a",
     "temperature": r"degrees?|°|fahrenheit|celsius|f|c",
-    "speed": r"mph|rpm|km/?h|miles? (?:an|per) hour|revolutions?",
+    # a printer's or scanner's pages (or images) per minute too
+    "speed": r"mph|rpm|km/?h|miles? (?:an|per) hour|revolutions?|ppm|ipm|pages? (?:a|per) minute",
     "weight": r"pounds?|lbs?|kg|kilograms?|tons?",
-    "time": _INTERVAL + r"|minutes?|seconds?",
+    # a programme table's "0:15" / "3:20" (hours:minutes) is a duration too
+    "time": _INTERVAL + r"|minutes?|mins?|seconds?|secs?|h|hrs?|(?<=\d):\d\d\b",
     # how often: a service interval, not how long a step takes ("run 30 seconds", "wait 2 minutes")
     "frequency": _INTERVAL + r"|kilomet(?:er|re)s?|times?",
     "resistance": r"ohms?|\u03a9|k\u03a9",
     "money": r"dollars?|usd|euros?|eur|cents?|pounds? sterling|gbp",
+    "loudness": r"db\(?a?\)?|dba|decibels?",
 }
 _ASKED = [(re.compile(p, re.I), dim) for p, dim in (
     (r"\bpressure\b", "pressure"),
-    (r"\b(?:gap|clearance|thickness|diameter|width|how (?:wide|thick|far|deep))\b", "length"),
+    (r"\b(?:gap|clearance|thickness|diameter|width|height|depth|dimensions?|"
+     r"how (?:wide|thick|far|deep|big|large|tall|high))\b", "length"),
     (r"\btorque\b|\bhow tight\b", "torque"),
     (r"\bcapacity\b|\bhow much (?:oil|fuel|gas|gasoline|water|coolant|fluid|antifreeze)\b|\bhold\b", "volume"),
     (r"\bvoltage\b", "voltage"),
@@ -48,15 +52,21 @@ _ASKED = [(re.compile(p, re.I), dim) for p, dim in (
     (r"\b(?:current|amperage)\b", "current"),
     (r"\btemperature\b|\bhow (?:hot|cold)\b", "temperature"),
     (r"\bhow fast\b|\bspeed\b", "speed"),
-    (r"\bweight\b|\bhow heavy\b", "weight"),
+    (r"\bweigh(?:t|s)?\b|\bhow heavy\b", "weight"),
     (r"\bhow often\b|\binterval\b", "frequency"),
     (r"\bhow long\b", "time"),
     (r"\bresistance\b", "resistance"),
-    (r"\bcosts?\b|\bprice\b", "money"))]
+    (r"\bcosts?\b|\bprice\b", "money"),
+    (r"\bhow loud\b|\bnoise level\b|\bloudness\b|\bdecibels?\b", "loudness"),
+    # the unit the owner names says the kind: "How big is it inside in litres?"
+    (r"\b(?:in|how many) (?:lit(?:er|re)s|gallons|quarts|cubic)\b", "volume"),
+    (r"\b(?:in|how many) (?:kilograms|kg|pounds|lbs)\b", "weight"),
+    (r"\b(?:in|how many) (?:inches|centimet(?:er|re)s|cm|millimet(?:er|re)s|mm)\b", "length"))]
 _DIMENSIONS = (r"pressure|gap|torque|capacity|voltage|wattage|temperature|clearance|size|speed|weight|"
-               r"interval|resistance|current|amount|cost|price")
+               r"interval|resistance|current|amount|cost|price|dimensions|height|width|depth|noise level")
 _ASKS_AMOUNT = re.compile(
-    r"\bhow (?:much|many|often|long|far|tight|hot|cold)\b"
+    # the amount asked by its adjective: "How heavy is the TV?", "How fast does the drum spin?"
+    r"\bhow (?:much|many|often|long|far|tight|hot|cold|heavy|fast|big|large|tall|high|wide|thick|deep|loud)\b"
     r"|\bwhat(?:'s| is| are| should)?(?: the)? (?:[\w-]+\s+){0,3}(?:" + _DIMENSIONS + r")\b", re.I)
 _NUMBER = r"(?:\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|fifty|hundred|" \
           r"thousand|half|quarter|dozen|once|twice|daily|weekly|monthly|yearly|annually|hourly)\b)"
@@ -84,11 +94,13 @@ SUBJECT_MIN = 0.5      # more than this IDF share of the asked thing's words mus
 # discuss it at all; one that names it ("add water often enough to keep the plates covered")
 # may answer without a figure.
 _DIM_WORDS = {
-    "pressure": "pressure", "length": "gap clearance thickness thick diameter width wide far deep",
+    "pressure": "pressure", "length": "gap clearance thickness thick diameter width wide far deep "
+              "dimension size big large tall high height depth length",
     "torque": "torque tight", "volume": "capacity hold", "voltage": "voltage volt volts",
     "current": "current amperage amps", "temperature": "temperature hot cold", "speed": "fast speed",
-    "weight": "weight heavy", "time": "long", "frequency": "often interval", "resistance": "resistance",
-    "money": "cost costs price", "power": "power wattage watts consumption"}
+    "weight": "weight weigh heavy", "time": "long duration", "frequency": "often interval", "resistance": "resistance",
+    "money": "cost costs price", "power": "power wattage watts consumption",
+    "loudness": "loud loudness noise decibel"}
 _DIM_STEMS = {dim: frozenset(analyze(words)) for dim, words in _DIM_WORDS.items()}
 assert set(_DIM_STEMS) == set(_UNITS), "every dimension with units is named by words"
 
@@ -103,6 +115,11 @@ class AmountAsked:
         """Does a text with these (analyzed) ``terms`` name the asked dimension at all? True
         when the question names none ("How many ...")."""
         return not self.dims or any(t in terms for d in self.dims for t in _DIM_STEMS[d])
+
+    def naming_terms(self) -> frozenset[str]:
+        """The (analyzed) words that name the asked kinds: "weight" and "heavy" for "How heavy
+        is it?" (a specification table names its rows by the noun, people ask by the adjective)."""
+        return frozenset().union(*(_DIM_STEMS[d] for d in self.dims)) if self.dims else frozenset()
 
     def stated(self, text: str) -> bool:
         """Does ``text`` state an amount of the kind asked?"""
@@ -179,7 +196,7 @@ def amount_asked(question: str) -> AmountAsked | None:
     """None when ``question`` asks for no amount."""
     if not _ASKS_AMOUNT.search(question):
         return None
-    dims = tuple(dim for rx, dim in _ASKED if rx.search(question))
+    dims = tuple(dict.fromkeys(dim for rx, dim in _ASKED if rx.search(question)))
     if not dims:
         return AmountAsked((), None)
     units = "|".join(_UNITS[d] for d in dims)

@@ -38,6 +38,25 @@ from tests.support.engines import lexical_engine
     ("How far from the wall should the headlamps be aimed?", "Aim them ten metres from a wall.", False),
     ("How far from the wall should the headlamps be aimed?", "Aim them 10 m from a wall.", False),
     ("How far from the wall should the headlamps be aimed?", "Aim them after a 10 min warm-up.", True),
+    # asked by the adjective, as owners ask (a spec table names the noun); h:mm durations; dB
+    ("How heavy is the TV?", "| Weight without stand | 15.2 kg |", False),
+    ("How heavy is the TV?", "Lift the TV upright with two people.", True),
+    ("How much does the machine weigh?", "| Weight | 68 kg |", False),
+    ("How fast does the drum spin?", "| Maximum spin speed | 1400 rpm |", False),
+    ("How fast does the drum spin?", "Spread the load evenly in the drum.", True),
+    ("How big is the screen?", "| Screen size | 55 inches (139 cm) diagonal |", False),
+    ("What are the dimensions?", "| Dimensions (H x W x D) | 85 x 60 x 55 cm |", False),
+    ("How long does the quick wash take?", "| Quick 15 | 2 kg | cold | 0:15 |", False),
+    ("How long does the quick wash take?", "| Quick 15 | 2 kg | cold | - |", True),
+    ("How long does the quick wash take?", "Use 1.25 doses of detergent.", True),   # a decimal is no duration
+    ("How loud is it when spinning?", "| Noise level, spin | 74 dB(A) |", False),
+    ("How loud is it when spinning?", "Spin at 1400 rpm for the driest laundry.", True),
+    # a printer's speed; the unit the owner names decides the kind ("in litres": a volume)
+    ("How fast does it print?", "| Print speed (ISO, A4) | 12 ppm black, 8 ppm colour |", False),
+    ("How fast does it print?", "Printing starts within 10 seconds.", True),
+    ("How big is it inside in litres?", "| Cavity capacity | 28 L |", False),
+    ("How big is it inside in litres?", "Leave 20 cm above the oven.", False),   # big: a length too
+    ("How many litres does the tank hold?", "Leave 20 cm above the tank.", True),
     # "how often" asks for an interval: the seconds and minutes a procedure's steps take do not
     # answer it ("how long" they do)
     ("How often should I change my oil?", "Add 4 quarts of oil, run the engine 30 seconds, wait 2 minutes.", True),
@@ -178,6 +197,31 @@ def test_confidence_is_quartered_when_the_asked_kind_is_not_even_named() -> None
     assert answer.confidence(f, True) == pytest.approx(
         full * answer.QUANTITY_MISSING_FACTOR * answer.QUANTITY_UNNAMED_FACTOR)
     assert answer.QUANTITY_MISSING_FACTOR * answer.QUANTITY_UNNAMED_FACTOR <= 0.25
+
+
+def test_a_naming_word_the_manual_never_uses_is_not_missing_content(tmp_path: Path) -> None:
+    """"How heavy is the TV?" asked of a manual that says "Weight", never "heavy": the
+    adjective says which amount is asked (like "how" and "much"); it does not make the question
+    look like one about another product. Whether the quote states a weight is what counts."""
+    from nic_edge.engine import answer, reader
+
+    eng = lexical_engine(tmp_path, "tv.md", (
+        "# TV\n\n## Wall Mounting\nThe wall must support four times the weight of the TV "
+        "(15.2 kg without stand).\n\n## Remote\nThe remote works up to 7 m from the TV.\n\n"
+        "## Cleaning\nWipe the TV with a dry cloth.\n"))
+    snap, ret, _ = eng._run("How heavy is the TV?", 5)
+    quotes = reader.read(snap, ret, answer.content_terms(ret.terms), "How heavy is the TV?")
+    f = answer.features(snap, ret, False, quotes, "How heavy is the TV?")
+    assert "heavy" not in snap.bm25.vocab and f.cov_index == pytest.approx(1.0)
+    assert not f.q_lacks
+    # a word of the kind that the manual does use stays content ("weight" here)
+    snap, ret, _ = eng._run("What is the weight of the remote?", 5)
+    f = answer.features(snap, ret, False, [], "What is the weight of the remote?")
+    assert f.cov_index == pytest.approx(1.0)
+    snap, ret, _ = eng._run("How heavy is the remote?", 5)
+    quotes = reader.read(snap, ret, answer.content_terms(ret.terms), "How heavy is the remote?")
+    f = answer.features(snap, ret, False, quotes, "How heavy is the remote?")
+    assert f.q_lacks  # no weight stated beside the remote: halved
 
 
 def test_every_dimension_asked_for_can_be_named() -> None:

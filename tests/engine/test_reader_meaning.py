@@ -124,3 +124,30 @@ def test_the_closest_section_in_meaning_may_answer_in_words_of_its_own(tmp_path:
     # ... while a question in the manual's own words is answered as before
     out = _ask(eng, "How do I replace the remote batteries?")
     assert out["citations"][out["quotes"][0]["citation"]]["section"] == "Remote Control Batteries"
+
+
+def test_a_best_match_that_stands_out_in_meaning_raises_confidence(tmp_path: Path) -> None:
+    """``cos_gap``: the best chunk's cosine minus the 5th best, from the real int8 vectors. A
+    question in the owner's own words shares few words with the manual; that one passage stands
+    out in meaning from the rest is evidence the manual answers it. Lexical mode has no vectors
+    and no gap; the lexical model gives it no weight."""
+    import numpy as np
+
+    from nic_edge.engine import answer
+    i = answer.FEATURES.index("cos_gap")
+    bigger = "\n\n".join((QA_MANUAL, ROUTER_MANUAL, QA_MANUAL.replace("Ignition", "Lighting")))
+    for name, text, question in (("car.md", QA_MANUAL, "What does the ignition circuit do?"),
+                                 ("both.md", bigger, "Why does my wifi connection keep dropping?")):
+        (tmp_path / name[:-3]).mkdir()
+        eng = model_engine(tmp_path / name[:-3], name, text)
+        ex = eng.explain(question)
+        cos = np.sort(eng.snapshot().vectors.cosines(eng.embedder.embed(question)))[::-1]
+        # the 5th best, or the last in an index of fewer chunks
+        other = cos[min(answer.GAP_RANK, cos.size) - 1]
+        assert ex["features"][i] == pytest.approx(float(cos[0] - other), abs=1e-5) and ex["features"][i] > 0
+    assert cos.size > answer.GAP_RANK, cos.size
+    f = answer.Features(**dict(zip(answer.FEATURES, ex["features"])))
+    flat = answer.Features(**{**dict(zip(answer.FEATURES, ex["features"])), "cos_gap": 0.0})
+    assert answer.confidence(f, True) > answer.confidence(flat, True)
+    assert answer.confidence(f, False) == answer.confidence(flat, False)
+    assert answer.COEF_LEXICAL[answer.FEATURES.index("cos_gap")] == 0.0

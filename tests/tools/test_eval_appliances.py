@@ -14,14 +14,19 @@ from nic_edge.engine.ingest.markdown import parse_markdown
 from nic_edge.engine.sections import normalize_ws
 
 
-def test_every_expected_section_exists_and_holds_its_phrase() -> None:
-    items = ev.load()
-    assert len(items) >= 80 and {it["manual"] for it in items} == {
-        "tv_manual.md", "washer_manual.md", "router_manual.md"}
+B_DATA = ev.DATA.parent / "appliances_b"
+
+
+@pytest.mark.parametrize("data,manuals,n", [
+    (ev.DATA, {"tv_manual.md", "washer_manual.md", "router_manual.md"}, 80),
+    (B_DATA, {"microwave_manual.md", "printer_manual.md"}, 60)])
+def test_every_expected_section_exists_and_holds_its_phrase(data: Path, manuals: set[str], n: int) -> None:
+    items = ev.load(data / "questions.jsonl")
+    assert len(items) >= n and {it["manual"] for it in items} == manuals
     assert sum(it["sections"] is None for it in items) >= 5       # questions the manuals cannot answer
     texts = {}
     for manual in {it["manual"] for it in items}:
-        secs = parse_markdown((ev.DATA / manual).read_text(encoding="utf-8"))
+        secs = parse_markdown((data / manual).read_text(encoding="utf-8"))
         texts[manual] = {s.heading: normalize_ws(" ".join(p for _, p in s.paras)) for s in secs}
     for it in items:
         if it["sections"] is None:
@@ -61,6 +66,8 @@ def test_a_lexical_run_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(ae, "CACHE", tmp_path / "cache")
     assert ev.main(["--lexical", "--threshold", "2"]) == 2
     assert "0..1" in capsys.readouterr().err
+    assert ev.main(["--lexical", "--data", str(tmp_path / "nowhere")]) == 2
+    assert "questions.jsonl not found" in capsys.readouterr().err
     assert ev.main(["--lexical", "--show"]) == 0
     out = capsys.readouterr().out
     assert "total" in out and "mode lexical" in out
