@@ -17,7 +17,9 @@ the first quote's section is one of ``sections`` and the answer contains the phr
 **wrong-confident** (answered, not right; or answered when the manual has no answer),
 **missed** (an answerable question abstained), or **refused** (a question the manual does not
 answer, abstained). Printed per manual and in total, with the wrong-confident share of the
-answered questions, and each question's outcome with ``--show``.
+answered questions, and each question's outcome with ``--show``. Also printed: how well the
+confidence ranks the right answers above the rest (AUROC over all questions, as if nothing were
+abstained: "right" then means the first quote is right).
 
 Not a held-out set: the developers wrote the manuals and the questions (tenth session, after
 looking at how the engine failed on them), so a change tuned to pass it proves nothing; it is a
@@ -37,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import answer_engine as ae  # noqa: E402
+from answer_metrics import auroc  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data" / "appliances"
 OUTCOMES = ("right", "wrong-confident", "missed", "refused")
@@ -120,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{manual or 'total':18s} n {t['n']:3d}  right {t['right']:3d}  wrong-confident "
               f"{t['wrong-confident']:2d} ({100 * t['wrong_share']:.0f} % of {t['answered']} answered)  "
               f"missed {t['missed']:2d}  refused {t['refused']:2d}")
+    right = [o.confidence for o in outcomes if o.right]
+    rest = [o.confidence for o in outcomes if not o.right]
+    print(f"confidence: AUROC right vs the rest {auroc(right, rest):.3f} "
+          f"(all {len(outcomes)} questions, {len(right)} right when nothing is abstained)")
     if args.show:
         for o in outcomes:
             print(f"  {o.at(args.threshold):15s} {o.confidence:.3f}  {o.question}  -> {o.section}")

@@ -71,6 +71,7 @@ def test_a_lexical_run_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert ev.main(["--lexical", "--show"]) == 0
     out = capsys.readouterr().out
     assert "total" in out and "mode lexical" in out
+    assert "AUROC right vs the rest" in out
     total = next(line for line in out.splitlines() if line.startswith("total"))
     n = int(total.split()[2])
     assert n == len(ev.load())
