@@ -24,8 +24,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from nic_edge.engine.bm25 import analyze, stem
 from nic_edge.engine.polarity import clash
 from nic_edge.engine.quantity import amount_asked, subject_terms
@@ -190,10 +188,10 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
         agree = math.sqrt(agree)
     prox = proximity(analyze(snap.text(top)), uniq, idf, cov_top)
     f = Features(cov_top, cov_index, bm25_norm, cos_top, margin, agree, prox)
-    if hybrid and ret.cosines is not None and ret.cosines.size > 1:
-        k = min(GAP_RANK, ret.cosines.size) - 1
-        best = -np.partition(-ret.cosines, k)[:k + 1]
-        f.cos_gap = float(best.max() - best.min())
+    if hybrid and ret.cosines is not None and len(ret.vec_rank) > 1:
+        # retrieval's vector ranking (its best POOL chunks, best first) already holds both
+        by_rank = list(ret.vec_rank)
+        f.cos_gap = float(ret.cosines[by_rank[0]] - ret.cosines[by_rank[min(GAP_RANK, len(by_rank)) - 1]])
     if refers_back(question, uniq):
         f.refers_back = 2 if len(uniq) <= 1 else 1
     if quotes:

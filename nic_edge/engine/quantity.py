@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Container, Sequence
 
 from nic_edge.engine.bm25 import analyze, analyze_at
@@ -192,8 +193,10 @@ def subject_terms(terms: Sequence[str], idf: Sequence[float], known: Container[s
     return [(t, w if t in known else usual) for t, w in kept]
 
 
+@lru_cache(maxsize=1024)
 def amount_asked(question: str) -> AmountAsked | None:
-    """None when ``question`` asks for no amount."""
+    """None when ``question`` asks for no amount. Cached: the reader and the confidence features
+    both ask it of the same question (an ``AmountAsked`` is immutable)."""
     if not _ASKS_AMOUNT.search(question):
         return None
     dims = tuple(dict.fromkeys(dim for rx, dim in _ASKED if rx.search(question)))

@@ -51,7 +51,7 @@ class Retrieval:
     hits: list[Hit]
     terms: list[str]
     bm25_top: float       # best BM25 score over the whole index
-    bm25_rank: dict[int, int]
+    bm25_rank: dict[int, int]   # row -> rank in each side's top POOL, inserted best first
     vec_rank: dict[int, int]
     cosines: np.ndarray | None = None   # every chunk's cosine to the question (hybrid), for the reader
     qvec: np.ndarray | None = None      # the question's vector (hybrid): the reader matches headings with it
