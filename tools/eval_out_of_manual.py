@@ -217,7 +217,8 @@ def run(args: argparse.Namespace) -> int:
                     # Useful: the reader quoted the section the question was made from.
                     y = int(bool(ex["quoted_sections"]) and ex["quoted_sections"][0] == sec)
                 rows.append((name, y, ex["features"] or (0.0,) * len(ans.FEATURES), ex["confidence"]))
-                dump.append({"manual": name, "label": label, "question": q, "features": rows[-1][2]})
+                dump.append({"manual": name, "label": label, "useful": y, "question": q,
+                             "features": rows[-1][2]})
     print(f"generated: {sum(len(v) for v in questions.values())} answerable questions over {len(manuals)} "
           f"manuals, mode {next(iter(engines.values())).mode}")
     for mode, (r5, mrr, n, r1) in stats.items():

@@ -151,3 +151,33 @@ def test_a_best_match_that_stands_out_in_meaning_raises_confidence(tmp_path: Pat
     assert answer.confidence(f, True) > answer.confidence(flat, True)
     assert answer.confidence(f, False) == answer.confidence(flat, False)
     assert answer.COEF_LEXICAL[answer.FEATURES.index("cos_gap")] == 0.0
+
+
+def test_a_quote_from_the_closest_section_in_meaning_raises_confidence(tmp_path: Path) -> None:
+    """``q_closest``: the reader quoted the section that holds the index's closest chunk in
+    meaning (real int8 vectors). A question in the owner's own words ("Can I watch films without
+    waking the kids?") shares no word with the section that answers it; that the quote comes from
+    the passage closest in meaning is evidence it answers. It does not count when the quote
+    lacks an amount the question asks for: a passage that means the question but states no
+    figure is no better for meaning it. Lexical mode has no vectors; its model gives it no
+    weight."""
+    from nic_edge.engine import answer
+    i = answer.FEATURES.index("q_closest")
+    eng = model_engine(tmp_path, "soundbar.md", SPEAKER_MANUAL)
+    ex = eng.explain("Can I watch films without waking the kids?")
+    assert ex["quoted_closest"] is True and ex["features"][i] == 1.0
+    f = answer.Features(**dict(zip(answer.FEATURES, ex["features"])))
+    off = answer.Features(**{**dict(zip(answer.FEATURES, ex["features"])), "q_closest": 0.0})
+    assert answer.confidence(f, True) > answer.confidence(off, True)
+    assert answer.confidence(f, False) == answer.confidence(off, False)
+    assert answer.COEF_LEXICAL[i] == 0.0
+    # an amount asked of the closest passage, which states none: no credit for meaning it
+    ex = eng.explain("How many watts does the subwoofer draw?")
+    assert ex["quoted_closest"] is True, ex["quoted_sections"]
+    assert ex["features"][answer.FEATURES.index("q_lacks")] == 1.0
+    assert ex["features"][i] == 0.0
+    # a quote from another section than the closest chunk's gets none either
+    (tmp_path / "big").mkdir()
+    big = model_engine(tmp_path / "big", "big.md", "\n\n".join((QA_MANUAL, ROUTER_MANUAL, SPEAKER_MANUAL)))
+    ex = big.explain("Where should the router go so the wireless signal is not disturbed?")
+    assert ex["quoted_closest"] is False and ex["features"][i] == 0.0
