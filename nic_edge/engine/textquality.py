@@ -36,10 +36,13 @@ MIN_ALPHA_SHARE = 0.45   # tokens with letters, of all tokens (tables of numbers
 
 # A unit right after a number, at most one space between ("240 V", "50/60 Hz", "4K", "10 mm"):
 # the short symbols of units (or any capitalised symbol: "30 GPH", "600 CCA"), not any short
-# token after a digit (OCR debris has "48 bs").
+# token after a digit (OCR debris has "48 bs"). Energy, flow, print and area units too: "625 Wh"
+# (a battery), "24 vdc", "20 ppm", "4800 dpi", "5 gpm", "2 qts", "12 cu ft" -- an e-bike FAQ's
+# "At 625 Wh, the battery is well above the 160 Wh limit" was dropped as debris for its two "Wh".
 UNIT_SYMBOLS = frozenset("""
 v mv kv w kw mw hz khz mhz ghz a ma mah ah k mm cm m km in ft yd mi kg g mg lb lbs oz psi pa kpa
 mpa bar nm rpm mph kmh db ms s h hr min l ml qt gal gb mb tb kb fps p x c f
+wh kwh mwh vdc vac va kva hp dpi ppm ipm gpm gph cc cu sq pt pts qts lm lx cal ibs
 """.split())
 _UNIT_AFTER_NUMBER = re.compile(r"\d\s?([A-Za-z]{1,3})\b")
 

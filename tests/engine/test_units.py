@@ -72,6 +72,9 @@ def test_title_line_rule(line: str, title: bool) -> None:
     ("tsr] as - &F oe EYEE ns Spring Perch Cotter LZ Rear Hob Brake Drum Asle Hosiing Bolt al Ge 4a Br abe", True),
     ("Gasinus How 48 Storing Care tas panos 48 bs hy sop", True),   # "bs" after "48" is no unit
     ("Pump Flow Rate 30 GPH minimum, battery 600 CCA", False),       # capitalised unit symbols are
+    # ... and so are lowercase ones: watt-hours, volts DC, pages per minute
+    ("No. At 625 Wh, the battery is well above the 160 Wh limit that airlines allow.", False),
+    ("Usable capacity 625 Wh, cargo space 12 cu ft", False),
     ("| Wi-Fi standard | 802.11ax (Wi-Fi 6) |", False),    # "Wi" and "Fi" are parts of one word
     ("| Ports | 1 x Gigabit WAN, 4 x Gigabit LAN |", False),   # a table row is a record, not labels
 ])

@@ -15,11 +15,13 @@ from nic_edge.engine.sections import normalize_ws
 
 
 B_DATA = ev.DATA.parent / "appliances_b"
+C_DATA = ev.DATA.parent / "appliances_c"
 
 
 @pytest.mark.parametrize("data,manuals,n", [
     (ev.DATA, {"tv_manual.md", "washer_manual.md", "router_manual.md"}, 80),
-    (B_DATA, {"microwave_manual.md", "printer_manual.md"}, 60)])
+    (B_DATA, {"microwave_manual.md", "printer_manual.md"}, 60),
+    (C_DATA, {"dishwasher_manual.md", "ebike_manual.md"}, 60)])
 def test_every_expected_section_exists_and_holds_its_phrase(data: Path, manuals: set[str], n: int) -> None:
     items = ev.load(data / "questions.jsonl")
     assert len(items) >= n and {it["manual"] for it in items} == manuals
