@@ -9,11 +9,16 @@ lists of phrases:
   (``df >= 2``). OCR debris is made of one-off misreadings; prose is made of words the manual
   uses again. A unit right after its number ("240 V", "60 Hz", "4K") is neither: a short token
   of a specification, it is left out of the count (a small manual's table rows and menu paths
-  were dropped as debris for their "V", "Hz" and "K").
+  were dropped as debris for their "V", "Hz" and "K"). Nor are the letters of a code glued to
+  digits ("P100", "H4", "E5"), of a standard joined by slashes ("b/g/n", "km/h"), of a label in
+  parentheses ("(R)", "(W x H x D)"), a unit after a degree sign ("°C", "°dH"), or an
+  acronym the manual uses again ("EU"): the e-bike's "Screw ... the left pedal (L)
+  anticlockwise" and a printer's "(IEEE 802.11 b/g/n)" were dropped as debris for them.
 * **label run**: several tokens, (nearly) all capitalised, no function words, no sentence
   punctuation -- callouts and menu labels, not sentences. Short list items ("Clogged fuel
   filter") keep a lowercase word or are too short to count; units after numbers do not count
-  as capitalised labels ("| Power supply | AC 100-240 V, 50/60 Hz |" is a row, not a callout).
+  as capitalised labels ("| Power supply | AC 100-240 V, 50/60 Hz |" is a row, not a callout),
+  and a numbered or bulleted item ("1. Uneven Brake Pad Wear (40% probability)") is a list.
 * **repetition**: the same few tokens over and over ("Try Now Try Now").
 """
 
@@ -45,6 +50,26 @@ mpa bar nm rpm mph kmh db ms s h hr min l ml qt gal gb mb tb kb fps p x c f
 wh kwh mwh vdc vac va kva hp dpi ppm ipm gpm gph cc cu sq pt pts qts lm lx cal ibs
 """.split())
 _UNIT_AFTER_NUMBER = re.compile(r"\d\s?([A-Za-z]{1,3})\b")
+# After a degree sign any short symbol is a unit: "195°F", "10 °C", "18 °dH".
+_UNIT_AFTER_DEGREE = re.compile(r"\u00b0\s?([A-Za-z]{1,3})\b")
+# Letters that are not words of the sentence and so cannot be OCR fragments: a code or model
+# number glued to digits ("P100", "H4", "E5", "802.11ax"), a standard's letters joined by
+# slashes ("b/g/n", "km/h"), a single-letter label in parentheses ("(R)", "(W x H x D)").
+_CODE_TOKEN = re.compile(r"\S*(?:\d[A-Za-z]|[A-Za-z]\d|[A-Za-z]/[A-Za-z])\S*")
+_LETTER_LABELS = re.compile(r"\(\s*[A-Za-z](?:\s*(?:x|,|/|or|and)?\s*[A-Za-z])*\s*\)")
+_LIST_MARK = re.compile(r"^\s*(?:\(?\d{1,2}[.)]|[-*\u2022])\s")
+
+
+def _fragment_candidates(text: str, units: set[str]) -> list[str]:
+    """The content words of ``text`` that may be OCR fragments: not stopwords or units, not a
+    short part of a hyphenated word ("Wi-Fi", "x-ray"), not the letters of a code, a
+    slash-joined standard or a letter label (``_CODE_TOKEN``, ``_LETTER_LABELS``)."""
+    skip = [(m.start(), m.end()) for m in _HYPHENATED.finditer(text)] if "-" in text else []
+    codes = [(m.start(), m.end()) for rx in (_CODE_TOKEN, _LETTER_LABELS) for m in rx.finditer(text)]
+    return [w for m in _ALPHA.finditer(text)
+            if (w := m.group(0)).lower() not in STOPWORDS and w not in units
+            and not (len(w) <= 2 and any(a <= m.start() < b for a, b in skip))
+            and not any(a <= m.start() < b for a, b in codes)]
 
 
 def is_noise(text: str, known: Callable[[str], bool]) -> bool:
@@ -63,31 +88,32 @@ def is_noise(text: str, known: Callable[[str], bool]) -> bool:
     # A unit right after its number ("240 V", "60 Hz", "4K", "10 mm") is short and may be rare,
     # but it is what a specification says, not a fragment.
     units = {u for u in _UNIT_AFTER_NUMBER.findall(text) if u.isupper() or u.lower() in UNIT_SYMBOLS}
+    units |= set(_UNIT_AFTER_DEGREE.findall(text))
     if units:
         words = [w for w in words if w not in units]
     content = [w for w in words if w.lower() not in STOPWORDS]
-    if "-" in text:
-        # A short part of a hyphenated word is no fragment ("Wi-Fi", "x-ray"): it does not count.
-        spans = [(m.start(), m.end()) for m in _HYPHENATED.finditer(text)]
-        if spans:
-            content = [w for m in _ALPHA.finditer(text)
-                       if (w := m.group(0)).lower() not in STOPWORDS and w not in units
-                       and not (len(w) <= 2 and any(a <= m.start() < b for a, b in spans))]
-    if len(content) >= 4:
-        # OCR debris: fragments ("Sh", "Lf", "sen") and one-off misreadings the manual never
-        # uses again. A rare but real word is fine alone; debris comes in runs.
-        odd = sum(1 for w in content
-                  if len(w) <= 2 or not known(stem(w.lower().replace("’", "'").split("'")[0])))
-        short = sum(1 for w in content if len(w) <= 2)
-        if odd / len(content) > 1 - MIN_KNOWN_SHARE and short >= 2:
-            return True
+    # OCR debris: fragments ("Sh", "Lf", "sen") and one-off misreadings the manual never uses
+    # again. A rare but real word is fine alone; debris comes in runs, with at least two
+    # fragments of one or two letters. Most lines have none, and leaving out the letters that
+    # are no fragments (``_fragment_candidates``) only takes some away: only then is the rest
+    # looked at. An acronym the manual uses again ("EU", "UK") is short but no fragment.
+    if len(content) >= 4 and sum(1 for w in content if len(w) <= 2) >= 2:
+        content = _fragment_candidates(text, units)
+        short = sum(1 for w in content if len(w) <= 2
+                    and not (len(w) == 2 and w.isupper() and known(w.lower())))
+        if len(content) >= 4 and short >= 2:
+            odd = sum(1 for w in content
+                      if len(w) <= 2 or not known(stem(w.lower().replace("’", "'").split("'")[0])))
+            if odd / len(content) > 1 - MIN_KNOWN_SHARE:
+                return True
     # A table row ("| Ports | 1 x Gigabit WAN, 4 x Gigabit LAN |") is a record, not a run of
     # labels; elsewhere units after numbers (left out of ``words`` above) do not count as
     # capitalised labels.
     stripped = text.strip()
     if len(stripped) > 1 and stripped[0] == "|" and stripped[-1] == "|":
         return False
-    if len(words) >= LABEL_MIN_TOKENS and not re.search(r"[.!?:;,]\s*$", stripped):
+    if len(words) >= LABEL_MIN_TOKENS and not re.search(r"[.!?:;,]\s*$", stripped) \
+            and not _LIST_MARK.match(stripped):
         func = sum(1 for w in words if w.lower() in STOPWORDS)
         caps = sum(1 for w in words if w[0].isupper())
         if func == 0 and caps / len(words) >= LABEL_CAPS_SHARE:

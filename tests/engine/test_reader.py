@@ -322,3 +322,34 @@ def test_the_symptom_row_that_says_the_same_thing_is_missing_opens_the_quote(tmp
     assert out["answer"].startswith("| The drum spins but the water does not drain |"), out["answer"]
     out = _ask(eng, "The water drains but the drum won't spin")
     assert out["answer"].startswith("| The drum does not spin and the water drains |"), out["answer"]
+
+
+EBIKE_MANUAL = """# E-BIKE MANUAL
+
+## 3.2 Assembly
+
+1. Fit the handlebar stem and tighten both stem bolts to 6 Nm.
+2. Fit the front wheel and close the quick release firmly.
+3. Screw the right pedal (R) clockwise into the right crank and the left pedal (L) anticlockwise into the left crank.
+4. Set the saddle height.
+
+## 11.5 Can I take the battery on a plane?
+
+No. At 625 Wh, the battery is well above the 160 Wh limit that airlines allow.
+
+## 7.3 Storing the battery
+
+Store the battery indoors at 10 °C to 20 °C, between 30% and 60% charge.
+"""
+
+
+def test_codes_labels_and_units_are_quoted_as_text(tmp_path: Path) -> None:
+    """A step with single-letter labels ("(R)", "(L)") and an answer with unit symbols ("625 Wh",
+    "10 °C") are prose, not OCR debris: they used to be dropped as fragments, and the reader
+    quoted the step before or nothing of the section at all."""
+    eng = lexical_engine(tmp_path, "ebike.md", EBIKE_MANUAL)
+    assert "left pedal (L) anticlockwise" in _ask(eng, "Which way does the left pedal screw in?")["answer"]
+    out = _ask(eng, "Can I take the battery on a plane?")
+    assert out["citations"][out["quotes"][0]["citation"]]["section"] == "11.5 Can I take the battery on a plane?"
+    assert "160 Wh limit" in out["answer"]
+    assert "10 °C to 20 °C" in _ask(eng, "At what temperature should I store the battery?")["answer"]

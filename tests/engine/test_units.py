@@ -75,6 +75,16 @@ def test_title_line_rule(line: str, title: bool) -> None:
     # ... and so are lowercase ones: watt-hours, volts DC, pages per minute
     ("No. At 625 Wh, the battery is well above the 160 Wh limit that airlines allow.", False),
     ("Usable capacity 625 Wh, cargo space 12 cu ft", False),
+    # Letters that are codes, labels, standards or degree units are no OCR fragments.
+    ("3. Screw the right pedal (R) clockwise into the right crank and the left pedal (L) anticlockwise.", False),
+    ("1. Press Micro until the desired power level appears (P100, P80, P60, P40, P20 or P10).", False),
+    ("The printer supports 2.4 GHz networks only (IEEE 802.11 b/g/n).", False),
+    ("| External dimensions (W x H x D) | 51.3 x 30.6 x 42.0 cm |", False),
+    ("Charge indoors at 10 °C to 30 °C, on a non-flammable surface.", False),
+    ("Thermostat Opening Temp 195°F (91°C)", False),
+    ("1. Uneven Brake Pad Wear (40% probability)", False),   # a numbered item, not a callout run
+    # ... while unknown two-capital debris still counts as fragments
+    ("Chach Relic Can Sha Front Bearing Magne YN Crash Shalt Rear Beare Oi Cot OU Dray Pls Fryuseat", True),
     ("| Wi-Fi standard | 802.11ax (Wi-Fi 6) |", False),    # "Wi" and "Fi" are parts of one word
     ("| Ports | 1 x Gigabit WAN, 4 x Gigabit LAN |", False),   # a table row is a record, not labels
 ])
