@@ -41,7 +41,10 @@ A window is scored by general properties of manuals and questions, not by the vi
   row, the question line before it) when the question itself names something missing;
 * **tables**: a table's rows are records of their own; when a row holds the question's words
   (or the amount asked for), the rows that do not neither open nor close a window ("What does
-  E21 mean?" quotes the E21 row, not the error table from its first row);
+  E21 mean?" quotes the E21 row, not the error table from its first row); rows that state the
+  amount asked beside the thing asked are not doubted for their section's meaning
+  (``TABLE_AMOUNT_WAIVER``: "Specifications" is far in meaning from "How much power does it
+  use in standby?", its row "| Power consumption (standby) | 0.5 W |" is the answer);
 * **noise**: lines that are not prose (``textquality.is_noise``) are never quoted; they split a
   section into runs that are read separately.
 
@@ -61,13 +64,13 @@ import numpy as np
 from nic_edge.engine.bm25 import analyze, stem
 from nic_edge.engine.answer import QUESTION_FILLER
 from nic_edge.engine.polarity import clash, polarity
-from nic_edge.engine.quantity import AmountAsked, amount_asked
+from nic_edge.engine.quantity import AmountAsked, amount_asked, subject_terms
 from nic_edge.engine.retrieval import Hit, Retrieval
 from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
 from nic_edge.engine.units import SENTENCE_END, Unit, clean_quote, section_units, title_line
 
-VERSION = "reader-19"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-20"      # part of the answer cache key: a changed reader never serves old answers
 SECTION_HITS = 5          # sections behind at most this many top hits are read
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
@@ -85,6 +88,10 @@ VECTOR_EXTRA = 2          # also read the sections of the best cosine hits fusio
 HEAD_LEAD_MIN = 0.6       # a candidate heading this close to the question (cosine), and the closest, names it
 SECOND_MARGIN = 0.06      # a second section is quoted when it scores within this of the first
 POLARITY_WEIGHT = 0.3    # per word a candidate's heading says the opposite of the question about
+# A table row that states the amount asked beside the thing asked ("| Power consumption
+# (standby) | 0.5 W |" for "How much power does it use in standby?") is not doubted for its
+# section's meaning: a "Specifications" heading and its table's chunk vector name no topic.
+TABLE_AMOUNT_WAIVER = 1.0
 DEF_BONUS = 0.1         # a window that opens with the sentence defining what "What is X?" asks
 # The most a window scores: full coverage, new content and length, block start and end, the
 # asked amount, a defining sentence; and, when the question names a symptom, an opening line
@@ -271,6 +278,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     # found so far is never read.
     prior: list[tuple[float, int, Hit, SectionText]] = []
     seen: set[tuple[str, str | None, int]] = set()
+    meaning: dict[tuple[str, str | None, int], float] = {}
     for rank, hit in enumerate(_candidates(ret)):
         st = section_text(snap, hit.row, SECTION_ROWS)
         key = (st.source, st.section, st.rows[0])
@@ -282,6 +290,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
             # The section's best-matching chunk speaks for it (the hit may be a later chunk).
             sec_cos = max(float(ret.cosines[r]) for r in st.rows) if ret.cosines is not None else hit.cosine
             p += COSINE_WEIGHT * (sec_cos - cos_top)
+            meaning[key] = min(0.0, COSINE_WEIGHT * (sec_cos - cos_top))
         if question and st.section:
             # A symptom heading that says the opposite of the question ("No picture, but sound
             # is present" for "I have picture but no sound") is the wrong entry, however alike.
@@ -296,6 +305,9 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         # for it, and never counts as heading-backed.
         heads = [best_head if st.section is None else h for (_, _, _, st), h in zip(prior, heads)]
         prior = [(p + HEADING_WEIGHT * (h - best_head), r, hit, st) for (p, r, hit, st), h in zip(prior, heads)]
+        for (_, _, _, st), h in zip(prior, heads):
+            k = (st.source, st.section, st.rows[0])
+            meaning[k] = meaning.get(k, 0.0) + HEADING_WEIGHT * (h - best_head)
         lead = {(st.source, st.section, st.rows[0]): h for (_, _, _, st), h in zip(prior, heads)
                 if h >= best_head and h >= HEAD_LEAD_MIN and st.section is not None}
     prior.sort(key=lambda x: -x[0])
@@ -305,9 +317,23 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     window_max = WINDOW_MAX + (POLARITY_MAX if negates else 0.0)
     cands: list[Quote] = []
     best = float("-inf")
+    # The meaning priors (section and heading cosine against the best) of a section whose window
+    # is made of table rows stating the asked amount beside the asked thing are waived; such a
+    # section is read even when its prior alone would not let it compete.
+    waivable = bool(TABLE_AMOUNT_WAIVER) and asked is not None and bool(asked.dims)
+    subject: list[tuple[str, float]] = []
+    if waivable:
+        names = asked.naming_terms()
+        kept = [t for t in uniq if t not in names or t in bm.vocab] or uniq
+        subject = subject_terms(kept, [bm.term_idf(t) for t in kept], bm.vocab)
     for p, rank, hit, st in prior:
+        key = (st.source, st.section, st.rows[0])
         if p + window_max < best - SECOND_MARGIN:
-            break
+            if not waivable:
+                break
+            if "|" not in st.text or \
+                    p - TABLE_AMOUNT_WAIVER * meaning.get(key, 0.0) + window_max < best - SECOND_MARGIN:
+                continue
         units = section_units(st, bm, asked)
         defines = [bool(defn.search(st.text[u.a:u.b])) for u in units] if defn is not None else None
         polar = [clash(question, st.text[u.a:u.b], QUESTION_FILLER) for u in units] if negates else None
@@ -326,9 +352,11 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         if k < j and SENTENCE_END.search(st.text[units[k].a:units[k].b].rstrip()):
             j = k
         s += p
-        best = max(best, s)
         a, b = units[i].a, units[j].b
-        key = (st.source, st.section, st.rows[0])
+        if waivable and meaning.get(key, 0.0) < 0 and all(u.row >= 0 for u in units[i:j + 1]) \
+                and asked.stated_for(st.text[a:b], subject, st.section or ""):
+            s -= TABLE_AMOUNT_WAIVER * meaning[key]
+        best = max(best, s)
         asked_in = ""
         if i > 0 and units[i - 1].question:  # (a question line always counts as restating)
             asked_in = st.text[units[i - 1].a:units[i - 1].b]

@@ -181,3 +181,20 @@ def test_a_quote_from_the_closest_section_in_meaning_raises_confidence(tmp_path:
     big = model_engine(tmp_path / "big", "big.md", "\n\n".join((QA_MANUAL, ROUTER_MANUAL, SPEAKER_MANUAL)))
     ex = big.explain("Where should the router go so the wireless signal is not disturbed?")
     assert ex["quoted_closest"] is False and ex["features"][i] == 0.0
+
+
+def test_a_table_row_stating_the_asked_amount_is_not_doubted_for_its_heading(tmp_path: Path) -> None:
+    """"How much power does it use in standby?" of the TV manual of the appliance check: its
+    answer is the row "| Power consumption | 120 W typical, 0.5 W standby |" under
+    "Specifications", a heading (and a table chunk) far in meaning from the question, while the
+    troubleshooting entry "No power" is close. The meaning priors of a section whose window is
+    table rows stating the asked amount beside the asked thing are waived
+    (``reader.TABLE_AMOUNT_WAIVER``); without that the reader quoted "No power"."""
+    from nic_edge.engine import reader
+
+    text = (Path(__file__).resolve().parents[2] / "tools/data/appliances/tv_manual.md").read_text(encoding="utf-8")
+    eng = model_engine(tmp_path, "tv_manual.md", text)
+    out = _ask(eng, "How much power does it use in standby?")
+    assert out["citations"][out["quotes"][0]["citation"]]["section"] == "Specifications", out["answer"]
+    assert "0.5 W standby" in out["answer"]
+    assert reader.TABLE_AMOUNT_WAIVER > 0
