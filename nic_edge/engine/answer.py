@@ -14,9 +14,9 @@ by ``tools/eval_out_of_manual.py --fit`` on questions generated from the public-
 manuals (answerable: asked of their own manual; unanswerable: asked of the others and generic
 off-topic questions) -- never on the evaluation sets -- except ``cos_gap``'s and
 ``q_closest``'s, which that fit cannot learn and which were set by hand while looking at the
-visible sets (below). ``cos_gap``
-is the one feature that depends on the index: the more chunks, the closer the 5th best comes;
-the per-index calibration (calibrate.py) moves the threshold with it, within its 0.3-0.9 bounds.
+visible sets (below). ``cos_gap`` is the one feature that depends on the index: the more
+chunks, the closer the 5th best comes; the per-index calibration (calibrate.py) moves the
+threshold with it, within its 0.3-0.9 bounds.
 """
 
 from __future__ import annotations
@@ -65,8 +65,9 @@ from nic_edge.engine.store import Snapshot
 # in meaning, reader.Quote.closest) is set by hand too. The fit on the generated questions gives
 # it +0.26 (it is true for 68 % of the useful ones and 41 % of the rest; again BM25 finds their
 # section anyway); on the appliance checks it is the clearest signal of a right first quote
-# (right for 95 of the 102 answerable questions where it holds, 13 of the 27 where it does not). Weight 1.0,
-# a round value between 0.5 and 1.5 (docs/benchmarks/answers.md, "Twelfth session"). It does not
+# (right for 95 of the 102 answerable questions where it holds, 13 of the 27 where it does
+# not). Weight 1.0, a round value between 0.5 and 1.5 (docs/benchmarks/answers.md, "Twelfth
+# session"). It does not
 # count when the quote lacks the amount asked (``q_lacks``): a passage that means the question
 # but states no price is no better for meaning it ("How much does it cost to replace a
 # catalytic converter?"). Bias: the midpoint of the two re-derivations by the fit's rules, one
@@ -180,11 +181,9 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
     uniq = content_terms(list(dict.fromkeys(ret.terms)))
     asked = amount_asked(question) if question else None
     if asked is not None and asked.dims:
-        # "How heavy is the TV?" asked of a manual that says "Weight" and never "heavy": the
-        # adjective says which amount is asked, like the words of how people ask; whether the
-        # quote states that amount is checked below (q_lacks).
-        names = asked.naming_terms()
-        uniq = [t for t in uniq if t not in names or t in bm.vocab] or uniq
+        # "How heavy is the TV?" asked of a manual that says "Weight" and never "heavy": whether
+        # the quote states that amount is checked below (q_lacks).
+        uniq = asked.drop_unknown_naming(uniq, bm.vocab)
     if not ret.hits or not uniq:
         return Features(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     idf = [bm.term_idf(t) for t in uniq]

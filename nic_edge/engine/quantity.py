@@ -16,7 +16,7 @@ import bisect
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Container, Sequence
+from typing import Callable, Container, Sequence
 
 from nic_edge.engine.bm25 import analyze, analyze_at
 
@@ -99,7 +99,8 @@ _DIM_WORDS = {
               "dimension size big large tall high height depth length",
     "torque": "torque tight", "volume": "capacity hold", "voltage": "voltage volt volts",
     "current": "current amperage amps", "temperature": "temperature hot cold", "speed": "fast speed",
-    "weight": "weight weigh heavy", "time": "long duration", "frequency": "often interval", "resistance": "resistance",
+    "weight": "weight weigh heavy", "time": "long duration", "frequency": "often interval",
+    "resistance": "resistance",
     "money": "cost costs price", "power": "power wattage watts consumption",
     "loudness": "loud loudness noise decibel"}
 _DIM_STEMS = {dim: frozenset(analyze(words)) for dim, words in _DIM_WORDS.items()}
@@ -121,6 +122,19 @@ class AmountAsked:
         """The (analyzed) words that name the asked kinds: "weight" and "heavy" for "How heavy
         is it?" (a specification table names its rows by the noun, people ask by the adjective)."""
         return frozenset().union(*(_DIM_STEMS[d] for d in self.dims)) if self.dims else frozenset()
+
+    def drop_unknown_naming(self, terms: Sequence[str], known: Container[str]) -> list[str]:
+        """``terms`` without the words naming the asked kind that the index never uses ("heavy"
+        asked of a manual that says "Weight"): they say which amount is asked, like the words of
+        how people ask, and are no content a quote could miss."""
+        names = self.naming_terms()
+        return [t for t in terms if t not in names or t in known] or list(terms)
+
+    def subject(self, terms: Sequence[str], idf: Callable[[str], float],
+                known: Container[str]) -> list[tuple[str, float]]:
+        """``subject_terms`` of the question's content ``terms`` (``idf``: a term's weight)."""
+        kept = self.drop_unknown_naming(terms, known)
+        return subject_terms(kept, [idf(t) for t in kept], known)
 
     def stated(self, text: str) -> bool:
         """Does ``text`` state an amount of the kind asked?"""

@@ -63,15 +63,15 @@ import numpy as np
 
 from nic_edge.engine.bm25 import analyze, stem
 from nic_edge.engine.answer import QUESTION_FILLER
+from nic_edge.engine.candidates import SECTION_HITS, candidate_hits, heading_cosines
 from nic_edge.engine.polarity import clash, polarity
-from nic_edge.engine.quantity import AmountAsked, amount_asked, subject_terms
+from nic_edge.engine.quantity import AmountAsked, amount_asked
 from nic_edge.engine.retrieval import Hit, Retrieval
 from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
 from nic_edge.engine.units import SENTENCE_END, Unit, clean_quote, section_units, title_line
 
 VERSION = "reader-20"      # part of the answer cache key: a changed reader never serves old answers
-SECTION_HITS = 5          # sections behind at most this many top hits are read
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
 MAX_WORDS = 300           # never longer (one quote)
@@ -84,7 +84,6 @@ QUANTITY_TARGET_WORDS = 100  # TARGET_WORDS when the question asks for an amount
 QUANTITY_BONUS = 0.15     # a window that states the amount asked for, against one that does not
 COSINE_WEIGHT = 3.0       # the section's semantic match to the question, against the best
 HEADING_WEIGHT = 3.0      # its heading's semantic match to the question, against the best heading
-VECTOR_EXTRA = 2          # also read the sections of the best cosine hits fusion left out
 HEAD_LEAD_MIN = 0.6       # a candidate heading this close to the question (cosine), and the closest, names it
 SECOND_MARGIN = 0.06      # a second section is quoted when it scores within this of the first
 POLARITY_WEIGHT = 0.3    # per word a candidate's heading says the opposite of the question about
@@ -279,7 +278,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     prior: list[tuple[float, int, Hit, SectionText]] = []
     seen: set[tuple[str, str | None, int]] = set()
     meaning: dict[tuple[str, str | None, int], float] = {}
-    for rank, hit in enumerate(_candidates(ret)):
+    for rank, hit in enumerate(candidate_hits(ret)):
         st = section_text(snap, hit.row, SECTION_ROWS)
         key = (st.source, st.section, st.rows[0])
         if key in seen:
@@ -289,14 +288,15 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         if hit.cosine is not None and cos_top > 0:
             # The section's best-matching chunk speaks for it (the hit may be a later chunk).
             sec_cos = max(float(ret.cosines[r]) for r in st.rows) if ret.cosines is not None else hit.cosine
-            p += COSINE_WEIGHT * (sec_cos - cos_top)
-            meaning[key] = min(0.0, COSINE_WEIGHT * (sec_cos - cos_top))
+            pen = COSINE_WEIGHT * (sec_cos - cos_top)
+            p += pen
+            meaning[key] = min(0.0, pen)   # what the section's meaning costs it (TABLE_AMOUNT_WAIVER)
         if question and st.section:
             # A symptom heading that says the opposite of the question ("No picture, but sound
             # is present" for "I have picture but no sound") is the wrong entry, however alike.
             p -= POLARITY_WEIGHT * clash(question, st.section, QUESTION_FILLER)
         prior.append((p, rank, hit, st))
-    heads = _heading_cosines(snap, ret, [st for _, _, _, st in prior])
+    heads = heading_cosines(snap, ret, [st for _, _, _, st in prior])
     lead: dict[tuple[str, str | None, int], float] = {}
     if heads:
         best_head = max(heads)
@@ -304,10 +304,11 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         # title) has no heading to match: that is no evidence against it. It is not penalised
         # for it, and never counts as heading-backed.
         heads = [best_head if st.section is None else h for (_, _, _, st), h in zip(prior, heads)]
-        prior = [(p + HEADING_WEIGHT * (h - best_head), r, hit, st) for (p, r, hit, st), h in zip(prior, heads)]
-        for (_, _, _, st), h in zip(prior, heads):
+        pens = [HEADING_WEIGHT * (h - best_head) for h in heads]
+        prior = [(p + pen, r, hit, st) for (p, r, hit, st), pen in zip(prior, pens)]
+        for (_, _, _, st), pen in zip(prior, pens):
             k = (st.source, st.section, st.rows[0])
-            meaning[k] = meaning.get(k, 0.0) + HEADING_WEIGHT * (h - best_head)
+            meaning[k] = meaning.get(k, 0.0) + pen
         lead = {(st.source, st.section, st.rows[0]): h for (_, _, _, st), h in zip(prior, heads)
                 if h >= best_head and h >= HEAD_LEAD_MIN and st.section is not None}
     prior.sort(key=lambda x: -x[0])
@@ -321,11 +322,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     # is made of table rows stating the asked amount beside the asked thing are waived; such a
     # section is read even when its prior alone would not let it compete.
     waivable = bool(TABLE_AMOUNT_WAIVER) and asked is not None and bool(asked.dims)
-    subject: list[tuple[str, float]] = []
-    if waivable:
-        names = asked.naming_terms()
-        kept = [t for t in uniq if t not in names or t in bm.vocab] or uniq
-        subject = subject_terms(kept, [bm.term_idf(t) for t in kept], bm.vocab)
+    subject = asked.subject(uniq, bm.term_idf, bm.vocab) if waivable else []
     for p, rank, hit, st in prior:
         key = (st.source, st.section, st.rows[0])
         if p + window_max < best - SECOND_MARGIN:
@@ -378,34 +375,6 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         out.append(q)
         break
     return out
-
-
-def _heading_cosines(snap: Snapshot, ret: Retrieval, sections: list[SectionText]) -> list[float]:
-    """Cosine of each candidate section's heading to the question ([] when lexical, or when no
-    candidate has a heading). Manuals answer under the heading that names the question; a
-    paraphrase ("What does the gearbox do?") shares no word with it ("What is the function of
-    the Transmission?") but is close in meaning."""
-    hv = snap.heading_vectors
-    if hv is None or ret.qvec is None:
-        return []
-    q = np.asarray(ret.qvec, dtype=np.float32).reshape(-1)
-    ids = [snap.section_id(st.rows[0]) for st in sections]
-    if all(i < 0 for i in ids):
-        return []
-    return [float(hv.mat[i].astype(np.float32) @ q) * float(hv.scale[i]) if i >= 0 else 0.0 for i in ids]
-
-
-def _candidates(ret: Retrieval) -> list[Hit]:
-    """The top fused hits, plus the best vector hits they miss: a paraphrase that shares few
-    words with the manual can be ranked low by fusion's BM25 weight yet be the closest meaning."""
-    hits = list(ret.hits[:SECTION_HITS])
-    if VECTOR_EXTRA and ret.cosines is not None and ret.cosines.size:
-        have = {h.row for h in hits}
-        extra = np.argpartition(-ret.cosines, min(VECTOR_EXTRA + len(have), ret.cosines.size - 1))
-        best = sorted(extra[:VECTOR_EXTRA + len(have)].tolist(), key=lambda r: -ret.cosines[r])
-        for r in [r for r in best if r not in have][:VECTOR_EXTRA]:
-            hits.append(Hit(int(r), 0.0, 0.0, float(ret.cosines[r])))
-    return hits
 
 
 def _near_duplicate(a: set[str], b: set[str]) -> bool:
