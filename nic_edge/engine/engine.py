@@ -26,6 +26,7 @@ from nic_edge.engine import answer as ans
 from nic_edge.engine import calibrate as calib
 from nic_edge.engine import messages
 from nic_edge.engine import reader
+from nic_edge.engine import synonyms
 from nic_edge.engine.bm25 import analyze
 from nic_edge.engine.catalog import listing
 from nic_edge.engine.indexer import Indexer, IndexReport, Progress
@@ -35,6 +36,9 @@ from nic_edge.engine.validate import validate_question
 from nic_edge.errors import InvalidInputError, MissingDependencyError, ModelError
 
 log = logging.getLogger(__name__)
+# Query words the index lacks read as the manual's word for the same thing (synonyms.py); a
+# module switch so the evaluation tools can measure the engine without it.
+USE_SYNONYMS = True
 
 Timing = Callable[[str, float], None]
 
@@ -229,7 +233,7 @@ class Engine:
         snap = self.snapshot()
         parts = [snap.name if snap else "-", str(getattr(self.embedder, "model_sha256", None)),
                  str(self.top_k), f"{self.threshold:.4f}", self.mode, self.fusion, reader.VERSION,
-                 ans.VERSION]
+                 ans.VERSION, synonyms.version() if USE_SYNONYMS else "-"]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
     # --- questions -------------------------------------------------------------------
@@ -257,11 +261,16 @@ class Engine:
             return snap, None, "lexical" if self.mode == "lexical" else "hybrid"
         t0 = time.perf_counter()
         terms = analyze(text)
+        swapped: frozenset[str] = frozenset()
+        if USE_SYNONYMS:
+            terms, swapped = synonyms.swap(terms, snap.bm25.vocab, snap.bm25.df,
+                                           apart=synonyms.written_apart(snap.bm25, snap.text))
         self._timing("tokenize", time.perf_counter() - t0)
         qvec = self._query_vector(text)
         mode = "hybrid" if qvec is not None else "lexical"
         ret = retrieve(snap.bm25, terms, k, snap.vectors if qvec is not None else None, qvec,
                        fusion=self.fusion if qvec is not None else "bm25", timing=self._timing)
+        ret.swapped = swapped
         return snap, ret, mode
 
     def explain(self, question: str, k: int | None = None) -> dict:

@@ -55,6 +55,7 @@ class Retrieval:
     vec_rank: dict[int, int]
     cosines: np.ndarray | None = None   # every chunk's cosine to the question (hybrid), for the reader
     qvec: np.ndarray | None = None      # the question's vector (hybrid): the reader matches headings with it
+    swapped: frozenset[str] = frozenset()  # terms put in for words the index lacks (synonyms.py)
 
 
 def _ranks(order: np.ndarray) -> dict[int, int]:

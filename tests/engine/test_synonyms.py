@@ -1,0 +1,129 @@
+"""An asker's word the manual never uses is read as the manual's word (synonyms.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nic_edge.core.resources import data_file
+from nic_edge.engine import answer, synonyms
+from nic_edge.engine.bm25 import analyze, stem
+from tests.support.engines import answered, lexical_engine
+
+MANUAL = """# KETTLE MANUAL
+
+## Cleaning
+
+Wipe the outside with a damp cloth. Never put the base in water.
+
+## Descaling
+
+Fill the kettle with equal parts water and white vinegar, boil it and leave it for one hour.
+Rinse it twice before use.
+
+## Warranty
+
+The warranty covers faults in materials and workmanship for 24 months from the date of purchase.
+Keep the receipt; it is needed for every claim.
+
+## Lid and filter
+
+The lid opens with the button on the handle. The filter slides out upwards.
+"""
+
+
+def test_the_shipped_list_parses_and_groups_both_ways() -> None:
+    groups = synonyms.parse(data_file("synonyms.txt").read_text(encoding="utf-8"))
+    assert len(groups) >= 300
+    assert stem("warranty") in groups[stem("guarantee")]
+    assert stem("guarantee") in groups[stem("warranty")]
+    assert synonyms.version().startswith("synonyms-2:")
+
+
+@pytest.mark.parametrize("line", ["warranty", "Warranty guarantee", "re-boot restart", "tyre tire 2"])
+def test_a_bad_line_is_refused_with_its_number(line: str) -> None:
+    with pytest.raises(ValueError, match="line 2"):
+        synonyms.parse(f"# ok\n{line}\n")
+
+
+def test_only_words_the_index_lacks_are_replaced_by_its_most_used_member() -> None:
+    groups = synonyms.parse("warranty guarantee\nfault defect failure\nlid cover cap\n")
+    vocab = {stem(w): i for i, w in enumerate(["warranty", "fault", "failure", "lid", "cover"])}
+    df = [3, 1, 5, 2, 9]
+    terms = analyze("guarantee defect lid kettle")
+    # guarantee -> warranty (the only one held); defect -> failure (held in more chunks than fault);
+    # lid is held, so it stays although "cover" is more used; kettle has no group.
+    assert synonyms.manual_terms(terms, vocab, df, groups) == [stem(w) for w in ("warranty", "failure", "lid", "kettle")]
+    assert synonyms.manual_terms(terms, vocab, None, groups)[1] == "fault"   # no df: listed first
+
+
+def test_a_question_in_the_askers_words_finds_and_covers_the_manuals_section(tmp_path: Path) -> None:
+    eng = lexical_engine(tmp_path, "kettle.md", MANUAL)
+    question = "How long is the guarantee?"
+    out = answered(eng, question)
+    assert out["citations"][out["quotes"][0]["citation"]]["section"] == "Warranty", out
+    assert "24 months" in out["answer"]
+    # "guarantee" is the question's one content word: the manual's "warranty" stands in for it,
+    # as partial evidence (SWAP_CREDIT) in the confidence's coverage features.
+    f = dict(zip(answer.FEATURES, eng.explain(question)["features"]))
+    assert 0.0 < answer.SWAP_CREDIT < 1.0
+    assert f["cov_index"] == pytest.approx(answer.SWAP_CREDIT), f
+    assert f["q_cov"] == pytest.approx(answer.SWAP_CREDIT), f
+
+
+def test_without_the_list_that_question_misses_its_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The case above is the list's doing: with it switched off "guarantee" is an unknown word."""
+    from nic_edge.engine import engine as engine_mod
+    monkeypatch.setattr(engine_mod, "USE_SYNONYMS", False)
+    eng = lexical_engine(tmp_path, "kettle.md", MANUAL)
+    f = dict(zip(answer.FEATURES, eng.explain("How long is the guarantee?")["features"]))
+    assert f["cov_index"] == 0.0 and f["q_cov"] == 0.0, f
+    assert eng.ask("How long is the guarantee?")["reason"] == "no_match"
+
+
+def _bm25(paras: list[str]):
+    from nic_edge.engine.bm25 import BM25Index, build_arrays
+    return BM25Index(build_arrays([analyze(p) for p in paras]))
+
+
+def test_a_solid_compound_is_read_as_the_two_words_the_manual_writes_side_by_side() -> None:
+    paras = ["Connect the printer to the Wi-Fi network from the setup screen.",
+             "Keep the air flow around the vents free.",
+             "Check the air filter and the flow meter.",          # both words, never side by side
+             "Tighten the proc ur of the di ff housing."]         # OCR fragments
+    bm = _bm25(paras)
+    apart = synonyms.written_apart(bm, lambda r: paras[r])
+    groups: dict[str, tuple[str, ...]] = {}
+    def swap(question: str) -> list[str]:
+        return synonyms.swap(analyze(question), bm.vocab, bm.df, groups, apart)[0]
+    assert swap("wifi password") == ["wi", "fi", stem("password")]
+    assert swap("airflow vents")[:2] == ["air", "flow"]
+    assert swap("procur") == ["procur"]          # "proc ur" stand apart only as OCR debris:
+    assert swap("diff") == ["diff"]              # two-letter parts need a hyphen
+    # the parts put in count as partial evidence, like a synonym
+    assert synonyms.swap(analyze("wifi"), bm.vocab, bm.df, groups, apart)[1] == {"wi", "fi"}
+    # without the index's text (apart=None) nothing is split
+    assert synonyms.swap(analyze("wifi"), bm.vocab, bm.df, groups)[0] == ["wifi"]
+
+
+def test_meter_and_filter_in_one_chunk_do_not_make_a_compound() -> None:
+    paras = ["Check the air filter and the flow meter."]
+    bm = _bm25(paras)
+    apart = synonyms.written_apart(bm, lambda r: paras[r])
+    assert synonyms.swap(["airflow"], bm.vocab, bm.df, {}, apart)[0] == ["airflow"]
+
+
+def test_a_damaged_list_is_logged_and_the_engine_answers_without_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    bad = tmp_path / "synonyms.txt"
+    bad.write_text("warranty\n", encoding="utf-8")          # one word: not a group
+    monkeypatch.setattr(synonyms, "data_file", lambda name: bad)
+    monkeypatch.setattr(synonyms, "_MAP", None)            # both restored after the test
+    monkeypatch.setattr(synonyms, "_DIGEST", synonyms._DIGEST)
+    eng = lexical_engine(tmp_path, "kettle.md", MANUAL)
+    out = eng.ask("How long is the guarantee?")
+    assert out["reason"] == "no_match"                     # as without the list; no exception
+    assert "unusable" in caplog.text and synonyms.version().endswith(":none:1")
+    out = answered(eng, "How long is the warranty?")
+    assert "24 months" in out["answer"]
