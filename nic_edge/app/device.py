@@ -60,7 +60,8 @@ class DeviceApp:
         self.threads: ThreadCounts = self._thread_counts(self.profile)
         self.embedder = self._make_embedder() if use_embedder else None
         self.engine = Engine(self.data_dir, self.profile, cfg.engine, self.embedder,
-                             on_timing=self.metrics.observe_stage, threads=self.threads)
+                             on_timing=self.metrics.observe_stage, threads=self.threads,
+                             words_file=file_in_config(cfg, cfg.engine.words_file) if cfg.engine.words_file else None)
         # The audit log before the cache: opening the cache may recover a damaged store, and
         # that event is audited (_event) while this constructor still runs.
         self.audit = AuditLog(self.data_dir, cfg.audit.max_bytes, cfg.audit.backups,

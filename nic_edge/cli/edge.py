@@ -120,6 +120,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         from nic_edge.core.config import file_in_config
         from nic_edge.telemetry.alerts import load_rules
         load_rules(file_in_config(cfg, cfg.alerts.rules_file), "ultra_lite")
+    if cfg.engine.words_file:
+        from nic_edge.core.config import file_in_config
+        from nic_edge.engine.synonyms import read_groups
+        try:
+            read_groups(file_in_config(cfg, cfg.engine.words_file))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            print(f"{args.file}: engine.words_file: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     print(f"{args.file}: ok")
     return EXIT_OK
 

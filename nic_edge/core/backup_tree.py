@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 FORMAT = "nic-edge-backup/1"  # the archive layout; what each kind holds is checked by its restore
 SECRET_KEYS = ("http.token_file", "mqtt.password_file", "mqtt.key_file", "fleet.key_file", "fleet.signing_key_file",
                "aggregator.webhook_secret_file", "aggregator.smtp_password_file")
-PLAIN_KEYS = ("mqtt.ca_file", "mqtt.cert_file", "alerts.rules_file", "fleet.signing_pub_file")
+PLAIN_KEYS = ("mqtt.ca_file", "mqtt.cert_file", "alerts.rules_file", "fleet.signing_pub_file", "engine.words_file")
 _SKIP_SUFFIXES = (".tmp", "lock.mdb")
 
 

@@ -128,6 +128,8 @@ class EngineConfig:
     target_abstain: float = _opt(0.80, _range(0.5, 0.99),
                                  "per-index calibration: share of off-topic questions to abstain on")
     max_question_chars: int = _opt(2000, _range(10, 100000), "longest question accepted")
+    words_file: str = _opt("", None, "more groups of interchangeable words beside the bundled list "
+                                     "(one group per line, e.g. 'dispenser drawer'); empty = bundled only")
 
 
 @dataclass(frozen=True)
@@ -250,7 +252,7 @@ SECTIONS: dict[str, type] = {
 FILE_KEYS = (
     "http.token_file", "mqtt.ca_file", "mqtt.cert_file", "mqtt.key_file", "mqtt.password_file",
     "fleet.key_file", "fleet.signing_key_file", "fleet.signing_pub_file", "alerts.rules_file", "aggregator.webhook_secret_file",
-    "aggregator.smtp_password_file",
+    "aggregator.smtp_password_file", "engine.words_file",
 )
 
 

@@ -47,7 +47,7 @@ class Engine:
     def __init__(self, data_dir: Path, profile: Any, engine_cfg: Any, embedder: Any | None,
                  on_timing: Timing | None = None, fusion: str = DEFAULT_FUSION,
                  store: IndexStore | None = None, loader: Callable[[Path], list] | None = None,
-                 threads: ThreadCounts | None = None) -> None:
+                 threads: ThreadCounts | None = None, words_file: Path | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.store = store or IndexStore(self.data_dir / "index")
         self.embedder = embedder
@@ -64,8 +64,17 @@ class Engine:
         self._snap_name: str | None = None
         self._snap_problem: str | None = None
         self._names: tuple[str | None, list[str]] | None = None
+        self.words_file = words_file   # engine.words_file: the integrator's groups beside the bundled list
+        self._words: synonyms.Groups | None = None
 
     # --- configuration ---------------------------------------------------------------
+    def words(self) -> "synonyms.Groups":
+        """The word groups questions are read with: the bundled list, and ``engine.words_file``
+        when set (read once; an unusable file is logged and left out)."""
+        if self._words is None:
+            self._words = synonyms.groups(self.words_file)
+        return self._words
+
     @property
     def top_k(self) -> int:
         k = int(getattr(self.cfg, "top_k", 0) or 0)
@@ -233,7 +242,7 @@ class Engine:
         snap = self.snapshot()
         parts = [snap.name if snap else "-", str(getattr(self.embedder, "model_sha256", None)),
                  str(self.top_k), f"{self.threshold:.4f}", self.mode, self.fusion, reader.VERSION,
-                 ans.VERSION, synonyms.version() if USE_SYNONYMS else "-"]
+                 ans.VERSION, self.words().version if USE_SYNONYMS else "-"]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
     # --- questions -------------------------------------------------------------------
@@ -263,7 +272,7 @@ class Engine:
         terms = analyze(text)
         swapped: frozenset[str] = frozenset()
         if USE_SYNONYMS:
-            terms, swapped = synonyms.swap(terms, snap.bm25.vocab, snap.bm25.df,
+            terms, swapped = synonyms.swap(terms, snap.bm25.vocab, snap.bm25.df, self.words().table,
                                            apart=synonyms.written_apart(snap.bm25, snap.text))
         self._timing("tokenize", time.perf_counter() - t0)
         qvec = self._query_vector(text)

@@ -17,7 +17,9 @@ checks) is unchanged. The confidence counts the terms put in at part of their we
 (answer.SWAP_CREDIT).
 
 A list that cannot be read (a damaged install) is logged once and the engine answers without
-it, as before this module existed.
+it, as before this module existed. An integrator adds groups for a product's own words in a file
+of the same format named by ``engine.words_file`` (``groups``); ``nic-edge check-config`` reads
+it, provisioning copies it onto the card and backups keep it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -62,7 +66,7 @@ def parse(text: str) -> dict[str, tuple[str, ...]]:
         words = line.split()
         bad = [w for w in words if not _WORD.match(w)]
         if bad or len(words) < 2:
-            raise ValueError(f"synonyms line {n}: want 2+ lowercase words, got {line!r}")
+            raise ValueError(f"line {n}: a group is two or more lowercase words (letters only), got {line!r}")
         stems = list(dict.fromkeys(stem(w) for w in words))
         for s in stems:
             have = out.setdefault(s, [])
@@ -105,6 +109,37 @@ def written_apart(bm: Any, text_of: Callable[[int], str]) -> Apart:
         pat = re.compile(rf"\b{re.escape(a)}{join}{re.escape(b)}", re.IGNORECASE)
         return any(pat.search(text_of(int(r))) for r in both[:COMPOUND_PROBE])
     return apart
+
+
+@dataclass(frozen=True)
+class Groups:
+    """The groups a question is read with, and their version for the answer cache key."""
+    table: Mapping[str, tuple[str, ...]]
+    version: str
+
+
+def read_groups(path: Path) -> tuple[dict[str, tuple[str, ...]], str]:
+    """An integrator's list (``engine.words_file``, the bundled file's format): its table and
+    digest. Raises OSError, UnicodeDecodeError or ValueError (with the line) when unusable."""
+    raw = Path(path).read_bytes()
+    return parse(raw.decode("utf-8")), hashlib.sha256(raw).hexdigest()[:12]
+
+
+def groups(extra: Path | None = None) -> Groups:
+    """The bundled list, with ``extra``'s groups added when given. A stem in both gets the members
+    of both. An unusable ``extra`` is logged and left out: the box still answers."""
+    base = _load()
+    if extra is None:
+        return Groups(base, version())
+    try:
+        more, digest = read_groups(extra)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        log.warning("engine.words_file %s unusable, using the bundled list only: %s", extra, exc)
+        return Groups(base, version())
+    merged = dict(base)
+    for stem_, others in more.items():
+        merged[stem_] = tuple(dict.fromkeys(merged.get(stem_, ()) + others))
+    return Groups(merged, f"{version()}+{digest}")
 
 
 def version() -> str:

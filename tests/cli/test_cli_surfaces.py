@@ -3,6 +3,7 @@ order of an answer's parts, and no runtime chatter on stderr unless -v."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -33,6 +34,38 @@ def test_check_config_takes_config_and_env(tmp_path: Path) -> None:
     assert r.returncode == 2 and "device.tier" in r.stderr
     r = run_cli("check-config", env={"NIC_EDGE_CONFIG": ""})
     assert r.returncode == 2 and "no config file" in r.stderr and len(r.stderr.splitlines()) == 1
+
+
+def test_check_config_reads_the_word_list(tmp_path: Path) -> None:
+    (tmp_path / "words.txt").write_text("carafe jug\n")
+    cfg = tmp_path / "ok.toml"
+    cfg.write_text('[engine]\nwords_file = "words.txt"\n')
+    assert run_cli("check-config", "--config", str(cfg)).returncode == 0
+    (tmp_path / "words.txt").write_text("carafe jug\ncarafe\n")
+    r = run_cli("check-config", "--config", str(cfg))
+    assert r.returncode == 2 and "engine.words_file" in r.stderr and "line 2" in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1
+    (tmp_path / "words.txt").unlink()
+    r = run_cli("check-config", "--config", str(cfg))
+    assert r.returncode == 2 and "engine.words_file" in r.stderr
+
+
+def test_ask_reads_questions_with_the_configured_word_list(tmp_path: Path) -> None:
+    """engine.words_file reaches the device's engine: the manual never says "cartridge" (it says
+    "element"), and the bundled list does not pair them."""
+    manual = tmp_path / "tiny_manual.txt"
+    manual.write_text(TINY_MANUAL)
+    (tmp_path / "words.txt").write_text("element cartridge\n")
+    cfg = tmp_path / "device.toml"
+    cfg.write_text('[engine]\nwords_file = "words.txt"\nabstain_threshold = 0.0\n[cache]\nenabled = false\n')
+    data = str(tmp_path / "data")
+    assert run_cli("index", str(manual), "--data-dir", data, "--config", str(cfg), "--quiet").returncode == 0
+    q = "How do I change the fuel cartridge?"
+    with_list = json.loads(run_cli("ask", q, "--json", "--data-dir", data, "--config", str(cfg)).stdout)
+    cfg.write_text('[engine]\nabstain_threshold = 0.0\n[cache]\nenabled = false\n')
+    without = json.loads(run_cli("ask", q, "--json", "--data-dir", data, "--config", str(cfg)).stdout)
+    assert with_list["confidence"] > without["confidence"], (with_list, without)
+    assert "replace the element" in with_list["answer"]
 
 
 def test_fleet_usage_lines_and_options(tmp_path: Path) -> None:

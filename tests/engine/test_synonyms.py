@@ -127,3 +127,55 @@ def test_a_damaged_list_is_logged_and_the_engine_answers_without_it(
     assert "unusable" in caplog.text and synonyms.version().endswith(":none:1")
     out = answered(eng, "How long is the warranty?")
     assert "24 months" in out["answer"]
+
+
+CARAFE_MANUAL = """# COFFEE MAKER MANUAL
+
+## Carafe
+
+Rinse the carafe after each use. The carafe is dishwasher safe on the top rack only.
+
+## Water tank
+
+Fill the water tank to the MAX mark with cold water.
+"""
+
+
+def test_an_integrators_word_list_adds_the_products_own_words(tmp_path: Path) -> None:
+    """engine.words_file: groups beside the bundled list ("jug" is not in it)."""
+    from nic_edge.core.config import EngineConfig
+    from nic_edge.core.tiers import load_profiles
+    from nic_edge.engine.engine import Engine
+
+    assert stem("jug") not in synonyms.groups().table
+    words = tmp_path / "words.txt"
+    words.write_text("# our products\ncarafe jug pot\n", encoding="utf-8")
+    manual = tmp_path / "coffee.md"
+    manual.write_text(CARAFE_MANUAL, encoding="utf-8")
+    profile = load_profiles()["ultra_lite"]
+
+    def engine(root: Path, words_file: Path | None) -> Engine:
+        eng = Engine(root, profile, EngineConfig(abstain_threshold=0.0), None, words_file=words_file)
+        eng.index_paths([manual])
+        return eng
+
+    with_list = engine(tmp_path / "a", words)
+    out = with_list.ask("Can the jug go in the dishwasher?")
+    assert not out["abstained"] and "top rack" in out["answer"], out
+    assert with_list.words().version.startswith(synonyms.version() + "+")
+    # the bundled groups still apply beside the integrator's
+    assert stem("warranty") in with_list.words().table[stem("guarantee")]
+    without = engine(tmp_path / "b", None)
+    f = dict(zip(answer.FEATURES, without.explain("Can the jug go in the dishwasher?")["features"]))
+    g = dict(zip(answer.FEATURES, with_list.explain("Can the jug go in the dishwasher?")["features"]))
+    assert g["q_cov"] > f["q_cov"], (f, g)
+    assert with_list.fingerprint != without.fingerprint   # answers cached with one never serve the other
+
+
+def test_an_unusable_integrator_list_is_logged_and_left_out(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    bad = tmp_path / "words.txt"
+    bad.write_text("carafe jug\ncarafe-jug pot\n", encoding="utf-8")
+    g = synonyms.groups(bad)
+    assert g.version == synonyms.version() and stem("jug") not in g.table
+    assert "line 2" in caplog.text and "bundled list only" in caplog.text
+    assert synonyms.groups(tmp_path / "missing.txt").version == synonyms.version()

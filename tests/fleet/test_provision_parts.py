@@ -118,6 +118,16 @@ def test_bundle_requires_device_id_and_rewrites_paths(tmp_path: Path) -> None:
         build_bundle({"device": {"id": "a"}, "http": {"token_file": "empty"}}, tmp_path, generate_key())
 
 
+def test_bundle_carries_the_word_list_and_refuses_a_bad_one(tmp_path: Path) -> None:
+    (tmp_path / "ours.txt").write_text("carafe jug\n")
+    b = build_bundle({"device": {"id": "a"}, "engine": {"words_file": "ours.txt"}}, tmp_path, generate_key())
+    assert b.files["words.txt"] == b"carafe jug\n" and b.mode("words.txt") == 0o644
+    assert 'words_file = "words.txt"' in b.files["device.toml"].decode()
+    (tmp_path / "ours.txt").write_text("carafe\n")
+    with pytest.raises(ConfigError, match="line 1"):
+        build_bundle({"device": {"id": "a"}, "engine": {"words_file": "ours.txt"}}, tmp_path, generate_key())
+
+
 def test_dump_config_escapes_strings() -> None:
     import tomllib
     data = {"device": {"id": 'we"ird\\id\tx', "tier": "auto"}, "http": {"port": 8081, "request_timeout_s": 2.5},

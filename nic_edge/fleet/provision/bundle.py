@@ -46,6 +46,7 @@ FILE_TARGETS: dict[str, tuple[str, bool]] = {
     "fleet.signing_pub_file": (SIGNING_PUB_NAME, False),
     "aggregator.webhook_secret_file": ("webhook-secret", True),
     "aggregator.smtp_password_file": ("smtp-password", True),
+    "engine.words_file": ("words.txt", False),
 }
 # fleet.signing_key_file is the fleet box's private key: never copied onto a card (refused below).
 assert set(FILE_TARGETS) | {"fleet.key_file", "fleet.signing_key_file"} == set(FILE_KEYS), \
@@ -143,6 +144,13 @@ def build_bundle(data: dict[str, Any], base_dir: Path, fleet_key: bytes, *,
         if secret and not content.strip():
             problems.append((key_path, f"secret file is empty: {path}"))
             continue
+        if key_path == "engine.words_file":
+            from nic_edge.engine.synonyms import parse  # the device would log it and leave it out
+            try:
+                parse(content.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                problems.append((key_path, f"{path}: {exc}"))
+                continue
         bundle.files[name] = content
         if secret:
             bundle.secrets.add(name)
