@@ -47,9 +47,7 @@ def _load() -> dict[str, tuple[str, ...]]:
     if _MAP is None:
         path = data_file("synonyms.txt")
         try:
-            raw = path.read_bytes()
-            _MAP = parse(raw.decode("utf-8"))
-            _DIGEST = hashlib.sha256(raw).hexdigest()[:12]
+            _MAP, _DIGEST = read_groups(path)
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             log.warning("word list %s unusable, answering without it: %s", path, exc)
             _MAP, _DIGEST = {}, "none"
@@ -119,7 +117,7 @@ class Groups:
 
 
 def read_groups(path: Path) -> tuple[dict[str, tuple[str, ...]], str]:
-    """An integrator's list (``engine.words_file``, the bundled file's format): its table and
+    """A list of groups (the bundled one, or an integrator's ``engine.words_file``): its table and
     digest. Raises OSError, UnicodeDecodeError or ValueError (with the line) when unusable."""
     raw = Path(path).read_bytes()
     return parse(raw.decode("utf-8")), hashlib.sha256(raw).hexdigest()[:12]
