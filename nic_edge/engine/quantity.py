@@ -32,7 +32,9 @@ _UNITS = {
     "current": r"amps?|amperes?|ma|a",
     "temperature": r"degrees?|°|fahrenheit|celsius|f|c",
     # a printer's or scanner's pages (or images) per minute too
-    "speed": r"mph|rpm|km/?h|miles? (?:an|per) hour|revolutions?|ppm|ipm|pages? (?:a|per) minute",
+    # ... and a network's or a drive's data rate ("574 Mbps", "1 Gbit/s", "120 MB/s")
+    "speed": r"mph|rpm|km/?h|miles? (?:an|per) hour|revolutions?|ppm|ipm|pages? (?:a|per) minute|"
+             r"[kmg]bps|[kmg]bit/s|[kmg]b/s",
     "weight": r"pounds?|lbs?|kg|kilograms?|tons?",
     # a programme table's "0:15" / "3:20" (hours:minutes) is a duration too
     "time": _INTERVAL + r"|minutes?|mins?|seconds?|secs?|h|hrs?|(?<=\d):\d\d\b",
@@ -83,7 +85,10 @@ _ASKING_WORDS = frozenset(analyze(
     "figure number quantity "
     # and the verbs of asking for one ("how much grease goes in", "what gap should I use")
     "go goes put use used using need needs get gets take takes make makes come comes give gives "
-    "keep keeps allow allowed"))
+    "keep keeps allow allowed fit fits hold holds"))
+# "how far can I get on *one* charge", "how many fit in *one* load": a count, not the thing asked about
+_NUMBER_WORDS = frozenset(analyze("one two three four five six seven eight nine ten twelve twenty fifty "
+                                  "hundred thousand half quarter dozen once twice"))
 _SEGMENT_BREAK = re.compile(r"\n|(?<=[.!?;])\s")
 SUBJECT_BEFORE = 300   # characters before an amount that may name what it is the amount of
 SUBJECT_AFTER = 200    # ... and after it ("every three months the hubs should be repacked")
@@ -201,7 +206,8 @@ def subject_terms(terms: Sequence[str], idf: Sequence[float], known: Container[s
     differential, "crankshaft" asked of a manual without one) weighs as much as an average
     known word of the question, not the maximal IDF an unknown word gets in retrieval: it
     cannot be in any quote, so alone it would always outweigh what the quote does name."""
-    kept = [(t, w) for t, w in zip(terms, idf) if t not in _ASKING_WORDS]
+    kept = [(t, w) for t, w in zip(terms, idf) if t not in _ASKING_WORDS and t not in _NUMBER_WORDS
+            and not t.isdigit()]
     seen = [w for t, w in kept if t in known]
     usual = sum(seen) / len(seen) if seen else 1.0
     return [(t, w if t in known else usual) for t, w in kept]

@@ -44,7 +44,10 @@ A window is scored by general properties of manuals and questions, not by the vi
   E21 mean?" quotes the E21 row, not the error table from its first row); rows that state the
   amount asked beside the thing asked are not doubted for their section's meaning
   (``TABLE_AMOUNT_WAIVER``: "Specifications" is far in meaning from "How much power does it
-  use in standby?", its row "| Power consumption (standby) | 0.5 W |" is the answer);
+  use in standby?", its row "| Power consumption (standby) | 0.5 W |" is the answer), and
+  neither are rows that hold every word of the question (``ROW_COVER_WAIVER``: "9
+  Troubleshooting" is far in meaning from "my brakes squeal", its row "| Brakes squeal | Dirty
+  pads or discs | Clean the discs ... |" is the answer);
 * **noise**: lines that are not prose (``textquality.is_noise``) are never quoted; they split a
   section into runs that are read separately.
 
@@ -71,7 +74,7 @@ from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
 from nic_edge.engine.units import SENTENCE_END, Unit, clean_quote, section_units, title_line
 
-VERSION = "reader-20"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-21"      # part of the answer cache key: a changed reader never serves old answers
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
 MAX_WORDS = 300           # never longer (one quote)
@@ -91,6 +94,8 @@ POLARITY_WEIGHT = 0.3    # per word a candidate's heading says the opposite of t
 # (standby) | 0.5 W |" for "How much power does it use in standby?") is not doubted for its
 # section's meaning: a "Specifications" heading and its table's chunk vector name no topic.
 TABLE_AMOUNT_WAIVER = 1.0
+ROW_COVER_WAIVER = 1.0  # the same for table rows that hold every word of the question
+ROW_COVER_MIN = 0.999   # (share of the question's IDF mass in the rows themselves)
 DEF_BONUS = 0.1         # a window that opens with the sentence defining what "What is X?" asks
 # The most a window scores: full coverage, new content and length, block start and end, the
 # asked amount, a defining sentence; and, when the question names a symptom, an opening line
@@ -323,13 +328,20 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     # section is read even when its prior alone would not let it compete.
     waivable = bool(TABLE_AMOUNT_WAIVER) and asked is not None and bool(asked.dims)
     subject = asked.subject(uniq, bm.term_idf, bm.vocab) if waivable else []
+    # ... and so are those of a section whose window is table rows that hold every word of the
+    # question ("| Brakes squeal | Dirty pads or discs | Clean the discs ... |" under "9
+    # Troubleshooting" for "my brakes squeal"): a troubleshooting or error table's heading and
+    # its chunk's vector name no row's topic.
+    row_waivable = bool(ROW_COVER_WAIVER) and len(sc.q) >= 2
+    table_read = waivable or row_waivable
     for p, rank, hit, st in prior:
         key = (st.source, st.section, st.rows[0])
         if p + window_max < best - SECOND_MARGIN:
-            if not waivable:
+            if not table_read:
                 break
             if "|" not in st.text or \
-                    p - TABLE_AMOUNT_WAIVER * meaning.get(key, 0.0) + window_max < best - SECOND_MARGIN:
+                    p - max(TABLE_AMOUNT_WAIVER, ROW_COVER_WAIVER) * meaning.get(key, 0.0) + window_max \
+                    < best - SECOND_MARGIN:
                 continue
         units = section_units(st, bm, asked)
         defines = [bool(defn.search(st.text[u.a:u.b])) for u in units] if defn is not None else None
@@ -350,9 +362,15 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
             j = k
         s += p
         a, b = units[i].a, units[j].b
-        if waivable and meaning.get(key, 0.0) < 0 and all(u.row >= 0 for u in units[i:j + 1]) \
-                and asked.stated_for(st.text[a:b], subject, st.section or ""):
-            s -= TABLE_AMOUNT_WAIVER * meaning[key]
+        if table_read and meaning.get(key, 0.0) < 0 and all(u.row >= 0 for u in units[i:j + 1]):
+            if waivable and asked.stated_for(st.text[a:b], subject, st.section or ""):
+                s -= TABLE_AMOUNT_WAIVER * meaning[key]
+            elif row_waivable and sc.cov(_row_keys(st.text, {u.row for u in units[i:j + 1]})) >= ROW_COVER_MIN:
+                # every word, in the rows' first cells: what each record is about ("| Brakes
+                # squeal |", "| E21 |", "| Power consumption |"), not what it says of it ("| Wi-Fi
+                # | On (blue) | Connected to a wireless network. |" is no answer to "How do I connect
+                # it to Wi-Fi?"); a word the index lacks ("spits", "winter") is still asked about
+                s -= ROW_COVER_WAIVER * meaning[key]
         best = max(best, s)
         asked_in = ""
         if i > 0 and units[i - 1].question:  # (a question line always counts as restating)
@@ -375,6 +393,17 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         out.append(q)
         break
     return out
+
+
+def _row_keys(text: str, rows: set[int]) -> frozenset[str]:
+    """The terms of the first cell of each table row starting at an offset in ``rows``."""
+    out: set[str] = set()
+    for r in rows:
+        end = text.find("\n", r)
+        cells = text[r:end if end >= 0 else len(text)].split("|")
+        if len(cells) > 2:
+            out.update(analyze(cells[1]))
+    return frozenset(out)
 
 
 def _near_duplicate(a: set[str], b: set[str]) -> bool:

@@ -10,7 +10,9 @@ written from general English by a writer who saw no manual or evaluation set:
 docs/benchmarks/answers.md, "Thirteenth session"). ``swap`` replaces a query term that the
 index's vocabulary does not hold by the group member the index uses most (highest document
 frequency); failing that, a solid compound by the two words the index writes side by side
-("wifi" for "Wi-Fi"). A term the index holds is never touched: the manual's own word is the best
+("wifi" for "Wi-Fi"). An owner's adjective in -y ("squeaky", "leaky", "noisy") is first read as
+the word it is made from, when the index or the list knows that word (``adjective_base``). A
+term the index holds is never touched: the manual's own word is the best
 evidence of what it is about, and adding near-synonyms beside it would let a question match
 sections about other things. The question's raw text (the query vector, amount and polarity
 checks) is unchanged. The confidence counts the terms put in at part of their weight
@@ -143,7 +145,30 @@ def groups(extra: Path | None = None) -> Groups:
 def version() -> str:
     """Part of the answer cache key: a changed list never serves an answer read with the old one."""
     _load()
-    return f"synonyms-2:{_DIGEST}:{int(SPLIT_COMPOUNDS)}"
+    return f"synonyms-3:{_DIGEST}:{int(SPLIT_COMPOUNDS)}{int(ADJECTIVE_Y)}"
+
+
+ADJECTIVE_Y = True
+MIN_BASE = 4
+# endings of nouns and other words in -y, not adjectives made from a word: "battery", "memory",
+# "summary", "identity", "policy", "energy", "warranty", "entry", "key", "display", "convoy"
+_NOT_ADJECTIVE = ("ey", "ay", "oy", "uy", "ery", "ory", "ary", "ity", "cy", "gy", "phy", "try", "nty")
+
+
+def adjective_base(term: str, vocab: Mapping[str, int], table: Mapping[str, tuple[str, ...]]) -> str | None:
+    """The word an owner's adjective in -y is made from ("squeaky" -> "squeak", "noisy" -> "nois",
+    "fishy" -> "fish"), when the index or the word list knows it; else None. Nouns in -y
+    ("battery", "policy") have no such base that is a word here, and are left alone."""
+    if len(term) < MIN_BASE + 1 or not term.endswith("y") or term.endswith(_NOT_ADJECTIVE):
+        return None
+    root = term[:-1]
+    cands = [root, stem(root + "e")]
+    if len(root) > MIN_BASE and root[-1] == root[-2]:
+        cands.append(root[:-1])        # "sunny" -> "sun"
+    for c in cands:
+        if len(c) >= MIN_BASE and (c in vocab or c in table):
+            return c
+    return None
 
 
 def manual_terms(terms: Sequence[str], vocab: Mapping[str, int], df: Sequence[int] | None = None,
@@ -166,6 +191,13 @@ def swap(terms: Sequence[str], vocab: Mapping[str, int], df: Sequence[int] | Non
         if t in vocab:
             out.append(t)
             continue
+        base = adjective_base(t, vocab, table) if ADJECTIVE_Y else None
+        if base is not None:
+            if base in vocab:
+                out.append(base)
+                put.add(base)
+                continue
+            t = base
         alts = [a for a in table.get(t, ()) if a in vocab]
         if not alts:
             parts = None

@@ -42,6 +42,13 @@ Wipe the screen with a dry cloth, without pressing hard. Do not use glass cleane
     ("The remote control does not work", {"remot", "control"}, {"work"}),
     ("Starting motor fails to act", {"start", "motor"}, {"act"}),
     ("Can I clean it without a cloth?", {"clean", "cloth"}, set()),   # "without": a condition
+    # an absence said after the thing: "the screen is black", "pages come out blank"
+    ("Sound works but the screen is black", {"sound", "work"}, {"screen"}),
+    ("The display stays dark", {"stay"}, {"display"}),
+    ("Why is colour ink used when I print only black?", {"colour", "ink", "used", "print", "black"}, set()),
+    ("Black and white picture", {"black", "whit", "pictur"}, set()),   # before the thing: a colour
+    ("Pages come out blank", {"come"}, {"page"}),
+    ("The printer spits out empty pages", {"printer", "spit", "empty", "page"}, set()),  # names the pages
 ])
 def test_what_a_text_says_is_missing(text: str, affirmed: set[str], negated: set[str]) -> None:
     assert polarity(text) == (frozenset(affirmed), frozenset(negated))
@@ -54,6 +61,10 @@ def test_clash_counts_opposite_words_minus_shared_missing_ones() -> None:
     # A verdict needs a symptom on both sides: a heading or a question that negates nothing gives none.
     assert clash(q, "Adjusting the sound") == 0
     assert clash("How do I fix the sound?", "Picture is good but there is no sound") == 0
+    # an absence said after the thing is a symptom too
+    q = "Sound works but the picture is black"
+    assert clash(q, "Picture is good but there is no sound") == 2
+    assert clash(q, "No picture, but sound is present") == -1
 
 
 @pytest.mark.parametrize("question,section", [
@@ -61,6 +72,7 @@ def test_clash_counts_opposite_words_minus_shared_missing_ones() -> None:
     ("There's no picture, I can only hear sound", "No picture, but sound is present"),
     ("My engine cranks but won't start", "Engine cranks but won't start"),
     ("The engine won't crank at all", "Engine won't crank"),
+    ("Sound works but the picture is black", "No picture, but sound is present"),
 ])
 def test_the_reader_quotes_the_entry_for_the_symptom_asked(tmp_path: Path, question: str, section: str) -> None:
     eng = lexical_engine(tmp_path, "tv.md", TROUBLESHOOTING)

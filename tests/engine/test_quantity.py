@@ -122,6 +122,26 @@ def test_an_unknown_word_weighs_as_an_average_known_one() -> None:
     assert got == {"greas": 2.0, "diff": 3.0, "hous": 4.0}
 
 
+def test_counts_and_verbs_of_fitting_are_not_the_thing_asked_about() -> None:
+    from nic_edge.engine.quantity import subject_terms
+
+    # "how many fit in one load": "one" is a count, "fit" how the amount is asked; 2020 a number
+    got = dict(subject_terms(["fit", "one", "load", "2020", "dish"], [1.0] * 5, {"fit", "one", "load", "dish"}))
+    assert got == {"load": 1.0, "dish": 1.0}
+
+
+@pytest.mark.parametrize("quote, lacks", [
+    ("| Speed | 574 Mbps (2.4 GHz) + 2402 Mbps (5 GHz) |", False),
+    ("Transfers run at up to 1 Gbit/s over the LAN port.", False),
+    ("The drive reads at 120 MB/s.", False),
+    ("The router uses the 5 GHz band.", True),     # a frequency band is no speed
+])
+def test_a_data_rate_is_a_speed(quote: str, lacks: bool) -> None:
+    from nic_edge.engine.quantity import lacks_quantity
+
+    assert lacks_quantity("What is the maximum speed?", quote) is lacks
+
+
 SPEC_MANUAL = """# SERVICE DATA
 
 ## Torque Specifications

@@ -198,3 +198,24 @@ def test_a_table_row_stating_the_asked_amount_is_not_doubted_for_its_heading(tmp
     assert out["citations"][out["quotes"][0]["citation"]]["section"] == "Specifications", out["answer"]
     assert "0.5 W standby" in out["answer"]
     assert reader.TABLE_AMOUNT_WAIVER > 0
+
+
+def test_a_table_row_holding_every_word_of_the_question_is_not_doubted_for_its_heading(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """"my brakes squeal" of the e-bike manual of the appliance check: its answer is the row
+    "| Brakes squeal | Dirty pads or discs | Clean the discs with isopropyl alcohol |" of the table
+    under "9 Troubleshooting", a heading (and a table chunk) far in meaning from the question,
+    while "6.4 Braking" is close. A window of table rows that hold every word of the question
+    has its section's meaning priors waived (``reader.ROW_COVER_WAIVER``); without that the
+    reader quotes "6.4 Braking"."""
+    from nic_edge.engine import reader
+
+    text = (Path(__file__).resolve().parents[2] / "tools/data/appliances_c/ebike_manual.md").read_text(encoding="utf-8")
+    eng = model_engine(tmp_path, "ebike_manual.md", text)
+    for q in ("my brakes squeal", "squeaky brakes"):   # the second: an adjective's word, then its group's
+        out = _ask(eng, q)
+        assert out["citations"][out["quotes"][0]["citation"]]["section"] == "9 Troubleshooting", out["answer"]
+        assert "isopropyl alcohol" in out["answer"]
+    monkeypatch.setattr(reader, "ROW_COVER_WAIVER", 0.0)
+    out = _ask(eng, "my brakes squeal")
+    assert out["citations"][out["quotes"][0]["citation"]]["section"] == "6.4 Braking", out["answer"]

@@ -38,7 +38,7 @@ def test_the_shipped_list_parses_and_groups_both_ways() -> None:
     assert len(groups) >= 300
     assert stem("warranty") in groups[stem("guarantee")]
     assert stem("guarantee") in groups[stem("warranty")]
-    assert synonyms.version().startswith("synonyms-2:")
+    assert synonyms.version().startswith("synonyms-3:")
 
 
 @pytest.mark.parametrize("line", ["warranty", "Warranty guarantee", "re-boot restart", "tyre tire 2"])
@@ -124,7 +124,7 @@ def test_a_damaged_list_is_logged_and_the_engine_answers_without_it(
     eng = lexical_engine(tmp_path, "kettle.md", MANUAL)
     out = eng.ask("How long is the guarantee?")
     assert out["reason"] == "no_match"                     # as without the list; no exception
-    assert "unusable" in caplog.text and synonyms.version().endswith(":none:1")
+    assert "unusable" in caplog.text and synonyms.version().endswith(":none:11")
     out = answered(eng, "How long is the warranty?")
     assert "24 months" in out["answer"]
 
@@ -179,3 +179,30 @@ def test_an_unusable_integrator_list_is_logged_and_left_out(tmp_path: Path, capl
     assert g.version == synonyms.version() and stem("jug") not in g.table
     assert "line 2" in caplog.text and "bundled list only" in caplog.text
     assert synonyms.groups(tmp_path / "missing.txt").version == synonyms.version()
+
+
+@pytest.mark.parametrize("term, base", [
+    ("squeaky", "squeak"),    # in the list (squeak squeal screech): its group's word is then put in
+    ("leaky", "leak"),        # in the index
+    ("noisy", "nois"),        # "noise"
+    ("fishy", "fish"),
+    ("battery", None),        # nouns in -y: never "batter"
+    ("policy", None),
+    ("display", None),
+    ("knobby", "knob"),      # a doubled consonant
+    ("dusty", None),          # "dust" neither indexed nor listed
+])
+def test_an_adjective_in_y_is_read_as_the_word_it_is_made_from(term: str, base: str | None) -> None:
+    vocab = {t: i for i, t in enumerate(["leak", "nois", "fish", "batter", "polic", "displa", "knob"])}
+    table = {"squeak": ("squeal",)}
+    assert synonyms.adjective_base(term, vocab, table) == base
+
+
+def test_a_squeaky_question_finds_the_squeal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    manual = MANUAL + "\n## Noises\n\nIf the lid hinge starts to squeal, put one drop of cooking oil on it.\n"
+    eng = lexical_engine(tmp_path, "kettle.md", manual)
+    out = answered(eng, "squeaky lid hinge")
+    assert "cooking oil" in out["answer"]
+    monkeypatch.setattr(synonyms, "ADJECTIVE_Y", False)
+    plain = eng.ask("squeaky lid hinge")
+    assert plain["confidence"] < out["confidence"]
