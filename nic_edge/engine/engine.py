@@ -280,6 +280,7 @@ class Engine:
         ret = retrieve(snap.bm25, terms, k, snap.vectors if qvec is not None else None, qvec,
                        fusion=self.fusion if qvec is not None else "bm25", timing=self._timing)
         ret.swapped = swapped
+        ret.groups = self.words().table if USE_SYNONYMS else None
         return snap, ret, mode
 
     def explain(self, question: str, k: int | None = None) -> dict:

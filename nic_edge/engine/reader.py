@@ -11,7 +11,9 @@ A window is scored by general properties of manuals and questions, not by the vi
 
 * **coverage**: IDF-weighted share of the question's content words found in the window or in
   its section heading (a heading that matches makes its whole body relevant: manuals answer
-  under the heading that names the question);
+  under the heading that names the question); a word whose group-mate of the word list
+  (synonyms.py) the window uses instead counts ``MATE_CREDIT`` of its weight ("smudges" in a row
+  that says "Ink smears on the back of the page");
 * **answer content**: content words the question does not already have. A line that only
   restates the question ("The picture is good but there is no sound.") earns nothing; what
   follows it does, and counts that line's match to the question as its own, the way a body
@@ -60,7 +62,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -74,7 +76,7 @@ from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
 from nic_edge.engine.units import SENTENCE_END, Unit, clean_quote, section_units, title_line
 
-VERSION = "reader-21"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-22"      # part of the answer cache key: a changed reader never serves old answers
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
 MAX_WORDS = 300           # never longer (one quote)
@@ -139,10 +141,16 @@ def defined_thing(question: str) -> re.Pattern[str] | None:
     return re.compile(r"\b" + head + r"\w*\s+(?:\w+\s+)?" + _DEFINES, re.I)
 
 
+MATE_CREDIT = 0.5   # a round value: 0.25 gained one lexical appliance answer fewer (docs/benchmarks/answers.md)
+
+
 class _Scorer:
-    def __init__(self, q_terms: Sequence[str], idf: dict[str, float]) -> None:
+    def __init__(self, q_terms: Sequence[str], idf: dict[str, float], groups: Any = None) -> None:
         self.q = frozenset(q_terms)
         self.idf = idf
+        self.mates: dict[str, frozenset[str]] = {
+            t: frozenset(groups.get(t, ())) for t in self.q if groups.get(t)} if groups and MATE_CREDIT else {}
+        self.any_mate: frozenset[str] = frozenset().union(*self.mates.values()) if self.mates else frozenset()
         self.total = sum(idf[t] for t in self.q) or 1.0
 
     def cov(self, terms: frozenset[str] | set[str]) -> float:
@@ -174,6 +182,11 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
     q = sc.q
     idf = sc.idf
     q_in = [u.terms & q for u in units]
+    # a question word the unit lacks but whose group-mate it uses ("restart" in a line about
+    # rebooting) is half there (MATE_CREDIT)
+    mates, any_mate = sc.mates, sc.any_mate
+    q_half = [frozenset(t for t, m in mates.items() if t not in u.terms and m & u.terms)
+              if any_mate and not any_mate.isdisjoint(u.terms) else frozenset() for u in units]
     # A table's rows are records of their own: when some row holds the question's words (else,
     # the amount asked for), the rows that do not are other records and neither open nor close
     # a window ("What does E21 mean?" is the E21 row, not the error table from E10 on; "How many
@@ -218,6 +231,7 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
                 covered.add(t)
                 cov_sum += idf[t]
         new_terms: set[str] = set()
+        half: set[str] = set()
         words = top_num = 0
         amount = False
         for j in range(i, min(n, i + MAX_UNITS)):
@@ -232,7 +246,11 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
             for t in q_in[j]:
                 if t not in covered:
                     covered.add(t)
-                    cov_sum += idf[t]
+                    cov_sum += idf[t] * (1.0 - MATE_CREDIT if t in half else 1.0)
+            for t in q_half[j]:
+                if t not in covered and t not in half:
+                    half.add(t)
+                    cov_sum += idf[t] * MATE_CREDIT
             top_num = max(top_num, u.number)
             amount = amount or u.amount
             if not restating[j] and len(new_terms) < NEW_TERMS_FULL:
@@ -271,7 +289,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     uniq = list(dict.fromkeys(q_terms))
     if not ret.hits or not uniq:
         return []
-    sc = _Scorer(uniq, {t: bm.term_idf(t) for t in uniq})
+    sc = _Scorer(uniq, {t: bm.term_idf(t) for t in uniq}, ret.groups)
     asked = amount_asked(question) if question else None
     defn = defined_thing(question) if DEF_BONUS else None
     top = ret.hits[0].score or 1.0

@@ -22,7 +22,7 @@ pool is the union of each side's top ``POOL`` and both scores are known for ever
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -56,6 +56,7 @@ class Retrieval:
     cosines: np.ndarray | None = None   # every chunk's cosine to the question (hybrid), for the reader
     qvec: np.ndarray | None = None      # the question's vector (hybrid): the reader matches headings with it
     swapped: frozenset[str] = frozenset()  # terms put in for words the index lacks (synonyms.py)
+    groups: Any = None    # the word groups the question was read with (synonyms.Groups.table), or None
 
 
 def _ranks(order: np.ndarray) -> dict[int, int]:

@@ -14,7 +14,8 @@ frequency); failing that, a solid compound by the two words the index writes sid
 the word it is made from, when the index or the list knows that word (``adjective_base``). A
 term the index holds is never touched: the manual's own word is the best
 evidence of what it is about, and adding near-synonyms beside it would let a question match
-sections about other things. The question's raw text (the query vector, amount and polarity
+sections about other things (the reader does count a group-mate written in a passage at part of
+the word's weight, ``reader.MATE_CREDIT``, when choosing what to quote). The question's raw text (the query vector, amount and polarity
 checks) is unchanged. The confidence counts the terms put in at part of their weight
 (answer.SWAP_CREDIT).
 

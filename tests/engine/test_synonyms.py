@@ -206,3 +206,23 @@ def test_a_squeaky_question_finds_the_squeal(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(synonyms, "ADJECTIVE_Y", False)
     plain = eng.ask("squeaky lid hinge")
     assert plain["confidence"] < out["confidence"]
+
+
+def test_a_word_group_mate_in_the_text_counts_half_in_the_reader(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """"The back of my pages has ink smudges" of the printer manual of the appliance check: the
+    manual holds "smudges" (in the streaked-pages entry, which does not answer), and the answer
+    is the troubleshooting row "Ink smears on the back of the page". "smudge" and "smear" share a
+    group of the list, so the row counts half for that word (``reader.MATE_CREDIT``): a lexical
+    engine quotes it; without the credit it quotes the streaked-pages entry."""
+    from nic_edge.engine import reader
+
+    text = (Path(__file__).resolve().parents[2] / "tools/data/appliances_b/printer_manual.md").read_text(encoding="utf-8")
+    eng = lexical_engine(tmp_path, "printer_manual.md", text)
+    q = "The back of my pages has ink smudges"
+    out = eng.ask(q)
+    assert out["citations"][out["quotes"][0]["citation"]]["section"] == "Troubleshooting", out["answer"]
+    assert "Paper Guide Cleaning" in out["answer"]
+    monkeypatch.setattr(reader, "MATE_CREDIT", 0.0)
+    out = eng.ask(q)
+    assert out["citations"][out["quotes"][0]["citation"]]["section"] == "Pages Come Out Streaked", out["answer"]
