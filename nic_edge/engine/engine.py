@@ -271,8 +271,9 @@ class Engine:
         t0 = time.perf_counter()
         terms = analyze(text)
         swapped: frozenset[str] = frozenset()
-        if USE_SYNONYMS:
-            terms, swapped = synonyms.swap(terms, snap.bm25.vocab, snap.bm25.df, self.words().table,
+        table = self.words().table if USE_SYNONYMS else None
+        if table is not None:
+            terms, swapped = synonyms.swap(terms, snap.bm25.vocab, snap.bm25.df, table,
                                            apart=synonyms.written_apart(snap.bm25, snap.text))
         self._timing("tokenize", time.perf_counter() - t0)
         qvec = self._query_vector(text)
@@ -280,7 +281,7 @@ class Engine:
         ret = retrieve(snap.bm25, terms, k, snap.vectors if qvec is not None else None, qvec,
                        fusion=self.fusion if qvec is not None else "bm25", timing=self._timing)
         ret.swapped = swapped
-        ret.groups = self.words().table if USE_SYNONYMS else None
+        ret.groups = table
         return snap, ret, mode
 
     def explain(self, question: str, k: int | None = None) -> dict:

@@ -60,21 +60,22 @@ inside a sentence becomes a space), which the contract allows. The units a windo
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
-from nic_edge.engine.bm25 import analyze, stem
+from nic_edge.engine.bm25 import analyze
 from nic_edge.engine.answer import QUESTION_FILLER
 from nic_edge.engine.candidates import SECTION_HITS, candidate_hits, heading_cosines
+from nic_edge.engine.definition import defined_thing
 from nic_edge.engine.polarity import clash, polarity
 from nic_edge.engine.quantity import AmountAsked, amount_asked
 from nic_edge.engine.retrieval import Hit, Retrieval
 from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
-from nic_edge.engine.units import SENTENCE_END, Unit, clean_quote, section_units, title_line
+from nic_edge.engine.units import (SENTENCE_END, Unit, clean_quote, row_keys, section_units, table_records,
+                                   title_line)
 
 VERSION = "reader-22"      # part of the answer cache key: a changed reader never serves old answers
 SECTION_ROWS = 7          # rows of a long section read around its best hit
@@ -98,6 +99,7 @@ POLARITY_WEIGHT = 0.3    # per word a candidate's heading says the opposite of t
 TABLE_AMOUNT_WAIVER = 1.0
 ROW_COVER_WAIVER = 1.0  # the same for table rows that hold every word of the question
 ROW_COVER_MIN = 0.999   # (share of the question's IDF mass in the rows themselves)
+MATE_CREDIT = 0.5       # a question word's share for its list group-mate (0.25 gained one lexical appliance answer fewer)
 DEF_BONUS = 0.1         # a window that opens with the sentence defining what "What is X?" asks
 # The most a window scores: full coverage, new content and length, block start and end, the
 # asked amount, a defining sentence; and, when the question names a symptom, an opening line
@@ -121,27 +123,6 @@ class Quote:
     head_cos: float = 0.0    # that heading's cosine to the question (0 without a heading vector)
     asked_in: str = ""       # the question line right before the quote, if any (a FAQ entry)
     closest: bool = False    # its section holds the index's closest chunk in meaning (tools: explain)
-
-
-_WHAT_IS = re.compile(r"^\s*what\s*(?:is|are|'s)\s+(?:an?\s+|the\s+)?(?P<x>[^?]+?)\s*\??\s*$", re.I)
-_DEFINES = r"(?:is|are|refers?|means?|represents?|describes?|stands?|acts?)\b"
-
-
-def defined_thing(question: str) -> re.Pattern[str] | None:
-    """For "What is X?" (X up to 4 words), a pattern for a sentence that defines X: X's last
-    word, then "is", "are", "refers", "means" ... ("An identifier is a name ...", "Operators are
-    the separators ...")."""
-    m = _WHAT_IS.match(question or "")
-    if not m:
-        return None
-    words = m.group("x").split()
-    if not words or len(words) > 4:
-        return None
-    head = re.escape(stem(words[-1].lower()))
-    return re.compile(r"\b" + head + r"\w*\s+(?:\w+\s+)?" + _DEFINES, re.I)
-
-
-MATE_CREDIT = 0.5   # a round value: 0.25 gained one lexical appliance answer fewer (docs/benchmarks/answers.md)
 
 
 class _Scorer:
@@ -187,22 +168,10 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
     mates, any_mate = sc.mates, sc.any_mate
     q_half = [frozenset(t for t, m in mates.items() if t not in u.terms and m & u.terms)
               if any_mate and not any_mate.isdisjoint(u.terms) else frozenset() for u in units]
-    # A table's rows are records of their own: when some row holds the question's words (else,
-    # the amount asked for), the rows that do not are other records and neither open nor close
-    # a window ("What does E21 mean?" is the E21 row, not the error table from E10 on; "How many
-    # LAN ports?" the row that names them, not every row with a number).
-    rows_hit = {u.row for k, u in enumerate(units) if u.row >= 0 and q_in[k]} \
-        or {u.row for u in units if u.row >= 0 and u.amount}   # the asked amount only when no row names the thing
-    hit_row = [u.row in rows_hit for u in units]
-    table_hit = [False] * n   # in a table (rows and the noise lines between them) that has a hit row
-    k = 0
-    while rows_hit and k < n:
-        e = k
-        while e < n and (units[e].row >= 0 or (e > k and units[e].noise)):
-            e += 1
-        if e > k and any(hit_row[k:e]):
-            table_hit[k:e] = [True] * (e - k)
-        k = max(e, k + 1)
+    # Other records of a table that has a row holding the question's words neither open nor
+    # close a window ("What does E21 mean?" is the E21 row, not the error table from E10 on; "How
+    # many LAN ports?" the row that names them, not every row with a number).
+    hit_row, table_hit = table_records(units, q_in)
     head_q = heading_terms & q
     head_cov = sum(idf[t] for t in head_q)
     # A question that asks for an amount wants the line that states it, not the whole procedure.
@@ -383,7 +352,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         if table_read and meaning.get(key, 0.0) < 0 and all(u.row >= 0 for u in units[i:j + 1]):
             if waivable and asked.stated_for(st.text[a:b], subject, st.section or ""):
                 s -= TABLE_AMOUNT_WAIVER * meaning[key]
-            elif row_waivable and sc.cov(_row_keys(st.text, {u.row for u in units[i:j + 1]})) >= ROW_COVER_MIN:
+            elif row_waivable and sc.cov(row_keys(st.text, {u.row for u in units[i:j + 1]})) >= ROW_COVER_MIN:
                 # every word, in the rows' first cells: what each record is about ("| Brakes
                 # squeal |", "| E21 |", "| Power consumption |"), not what it says of it ("| Wi-Fi
                 # | On (blue) | Connected to a wireless network. |" is no answer to "How do I connect
@@ -411,17 +380,6 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         out.append(q)
         break
     return out
-
-
-def _row_keys(text: str, rows: set[int]) -> frozenset[str]:
-    """The terms of the first cell of each table row starting at an offset in ``rows``."""
-    out: set[str] = set()
-    for r in rows:
-        end = text.find("\n", r)
-        cells = text[r:end if end >= 0 else len(text)].split("|")
-        if len(cells) > 2:
-            out.update(analyze(cells[1]))
-    return frozenset(out)
 
 
 def _near_duplicate(a: set[str], b: set[str]) -> bool:

@@ -75,6 +75,11 @@ def parse(text: str) -> dict[str, tuple[str, ...]]:
     return {s: tuple(o) for s, o in out.items() if o}
 
 
+ADJECTIVE_Y = True
+MIN_BASE = 4
+# endings of nouns and other words in -y, not adjectives made from a word: "battery", "memory",
+# "summary", "identity", "policy", "energy", "warranty", "entry", "key", "display", "convoy"
+_NOT_ADJECTIVE = ("ey", "ay", "oy", "uy", "ery", "ory", "ary", "ity", "cy", "gy", "phy", "try", "nty")
 SPLIT_COMPOUNDS = True
 MIN_PART = 2
 COMPOUND_PROBE = 64   # chunks holding both parts searched for them written side by side
@@ -149,13 +154,6 @@ def version() -> str:
     return f"synonyms-3:{_DIGEST}:{int(SPLIT_COMPOUNDS)}{int(ADJECTIVE_Y)}"
 
 
-ADJECTIVE_Y = True
-MIN_BASE = 4
-# endings of nouns and other words in -y, not adjectives made from a word: "battery", "memory",
-# "summary", "identity", "policy", "energy", "warranty", "entry", "key", "display", "convoy"
-_NOT_ADJECTIVE = ("ey", "ay", "oy", "uy", "ery", "ory", "ary", "ity", "cy", "gy", "phy", "try", "nty")
-
-
 def adjective_base(term: str, vocab: Mapping[str, int], table: Mapping[str, tuple[str, ...]]) -> str | None:
     """The word an owner's adjective in -y is made from ("squeaky" -> "squeak", "noisy" -> "nois",
     "fishy" -> "fish"), when the index or the word list knows it; else None. Nouns in -y
@@ -193,13 +191,11 @@ def swap(terms: Sequence[str], vocab: Mapping[str, int], df: Sequence[int] | Non
             out.append(t)
             continue
         base = adjective_base(t, vocab, table) if ADJECTIVE_Y else None
-        if base is not None:
-            if base in vocab:
-                out.append(base)
-                put.add(base)
-                continue
-            t = base
-        alts = [a for a in table.get(t, ()) if a in vocab]
+        if base is not None and base in vocab:
+            out.append(base)
+            put.add(base)
+            continue
+        alts = [a for a in table.get(base or t, ()) if a in vocab]
         if not alts:
             parts = None
             if SPLIT_COMPOUNDS and apart is not None:

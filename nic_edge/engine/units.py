@@ -72,6 +72,39 @@ def section_units(st: SectionText, bm: BM25Index, asked: AmountAsked | None = No
 _ROW_START = re.compile(r"(?m)^[ \t]*\|")
 
 
+def table_records(units: list[Unit], q_in: list[frozenset[str]]) -> tuple[list[bool], list[bool]]:
+    """(hit_row, table_hit) per unit. A table's rows are records of their own: when some row
+    holds the question's words (``q_in``: each unit's question words; else, the asked amount),
+    the rows that do not are other records. ``hit_row``: the unit is in such a row;
+    ``table_hit``: it is in a table (rows and the noise lines between them) that has one."""
+    n = len(units)
+    rows_hit = {u.row for k, u in enumerate(units) if u.row >= 0 and q_in[k]} \
+        or {u.row for u in units if u.row >= 0 and u.amount}   # the asked amount only when no row names the thing
+    hit_row = [u.row in rows_hit for u in units]
+    table_hit = [False] * n
+    k = 0
+    while rows_hit and k < n:
+        e = k
+        while e < n and (units[e].row >= 0 or (e > k and units[e].noise)):
+            e += 1
+        if e > k and any(hit_row[k:e]):
+            table_hit[k:e] = [True] * (e - k)
+        k = max(e, k + 1)
+    return hit_row, table_hit
+
+
+def row_keys(text: str, rows: set[int]) -> frozenset[str]:
+    """The terms of the first cell of each table row starting at an offset in ``rows``: what
+    each record is about ("| Brakes squeal |", "| E21 |", "| Power consumption |")."""
+    out: set[str] = set()
+    for r in rows:
+        end = text.find("\n", r)
+        cells = text[r:end if end >= 0 else len(text)].split("|")
+        if len(cells) > 2:
+            out.update(analyze(cells[1]))
+    return frozenset(out)
+
+
 def _table_row(text: str, a: int, line_starts: list[int]) -> int:
     """Start offset of the table row (a line opening with "|") that holds offset ``a``, or -1.
     ``line_starts``: every line's start offset, or empty when the text has no table row."""
