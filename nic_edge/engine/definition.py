@@ -1,8 +1,13 @@
-"""Questions that ask what something is, and the sentence that defines it.
+"""Questions whose kind shapes the answer: what something is, and a single fact.
 
 "What is an identifier?" is best answered from the sentence that defines the thing ("An
 identifier is a name that ..."), not from the first sentence that mentions it. The reader gives a
 window that opens with such a sentence a small bonus (reader.DEF_BONUS).
+
+"Is compressed air OK for the sensor?", "Does it have GPS?", "Which card speed do I need?":
+a yes/no question or one asking which, who, when or where wants the sentence that states the
+fact, with what leads to it -- not the 200 words around it. The reader gives such questions the
+shorter window it gives an amount (reader.FACT_TARGET_WORDS).
 """
 
 from __future__ import annotations
@@ -27,3 +32,28 @@ def defined_thing(question: str) -> re.Pattern[str] | None:
         return None
     head = re.escape(stem(words[-1].lower()))
     return re.compile(r"\b" + head + r"\w*\s+(?:\w+\s+)?" + _DEFINES, re.I)
+
+
+# The first word of a question that asks for one fact: yes/no (an auxiliary verb first) or
+# which / who / when / where. "What" and "how" questions ask for anything from a definition to a
+# procedure and are left alone.
+_FACT_FIRST = frozenset("""
+is are was were am can could does do did will would should shall may must has have had
+which who whom whose when where
+""".split())
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")   # "2.4 GHz" and "v1.2" do not end a sentence
+_REQUESTS = frozenset("tell explain describe give show help list provide walk share".split())
+
+
+def asks_fact(question: str) -> bool:
+    """True when the question is one sentence that opens with a word of ``_FACT_FIRST``. A
+    question said after a description ("My brake pedal sinks to the floor when I hold it. Is
+    this dangerous?") asks about what it describes: the symptom's entry, not one sentence."""
+    parts = [p for p in _SENTENCE_END.split((question or "").strip()) if p.strip()]
+    if len(parts) != 1:
+        return False
+    words = [w.strip("\"'()?!.,:;").split("'")[0] for w in parts[0].lower().replace("\u2019", "'").split()]
+    if not words or words[0] not in _FACT_FIRST:
+        return False
+    # "Can you tell me about ...", "Could you explain ...": a request to explain, not yes/no
+    return not (len(words) > 2 and words[1] == "you" and words[2] in _REQUESTS)

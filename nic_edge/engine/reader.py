@@ -35,7 +35,8 @@ A window is scored by general properties of manuals and questions, not by the vi
   identifier is a name ...", "Operators are the separators ..."), a small bonus (``DEF_BONUS``);
 * **amounts**: a question that asks for one ("What spark plug gap should I use?", ``quantity.py``)
   prefers a window that states it, and a shorter one: the figure with what leads to it, not the
-  whole procedure around it;
+  whole procedure around it; so does a one-sentence yes/no or which/who/when/where question
+  (``definition.asks_fact``: "Is canned air OK for the sensor?" is answered by one line);
 * **polarity**: a troubleshooting heading names what works and what does not ("Engine cranks
   but won't start" / "Engine won't crank"); a candidate whose heading says the opposite of the
   question about a word pays ``POLARITY_WEIGHT`` per word, one that agrees on a missing thing
@@ -68,7 +69,7 @@ import numpy as np
 from nic_edge.engine.bm25 import analyze
 from nic_edge.engine.answer import QUESTION_FILLER
 from nic_edge.engine.candidates import SECTION_HITS, candidate_hits, heading_cosines
-from nic_edge.engine.definition import defined_thing
+from nic_edge.engine.definition import asks_fact, defined_thing
 from nic_edge.engine.polarity import clash, polarity
 from nic_edge.engine.quantity import AmountAsked, amount_asked
 from nic_edge.engine.retrieval import Hit, Retrieval
@@ -77,7 +78,7 @@ from nic_edge.engine.store import Snapshot
 from nic_edge.engine.units import (SENTENCE_END, Unit, clean_quote, row_keys, section_units, table_records,
                                    title_line)
 
-VERSION = "reader-22"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-23"      # part of the answer cache key: a changed reader never serves old answers
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
 MAX_WORDS = 300           # never longer (one quote)
@@ -87,6 +88,7 @@ NEW_TERMS_FULL = 25       # new content words that make a window "full of answer
 CONTENT_WEIGHT = 0.25     # a window full of new content words against one with none
 LENGTH_WEIGHT = 0.1       # a window of TARGET_WORDS against an empty one
 QUANTITY_TARGET_WORDS = 100  # TARGET_WORDS when the question asks for an amount
+FACT_TARGET_WORDS = 100   # ... and when it asks one fact: yes/no, which, who, when, where (definition.asks_fact)
 QUANTITY_BONUS = 0.15     # a window that states the amount asked for, against one that does not
 COSINE_WEIGHT = 3.0       # the section's semantic match to the question, against the best
 HEADING_WEIGHT = 3.0      # its heading's semantic match to the question, against the best heading
@@ -148,7 +150,8 @@ class _Scorer:
 
 def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
                  asked: AmountAsked | None = None, defines: list[bool] | None = None,
-                 closest: bool = False, polar: list[int] | None = None) -> tuple[float, int, int]:
+                 closest: bool = False, polar: list[int] | None = None,
+                 target: int = TARGET_WORDS) -> tuple[float, int, int]:
     """(score, i, j) of the best window units[i..j] (inclusive), or (-inf, -1, -1).
 
     A window holds at least one of the question's words (in it, its heading, or the line that
@@ -174,8 +177,6 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
     hit_row, table_hit = table_records(units, q_in)
     head_q = heading_terms & q
     head_cov = sum(idf[t] for t in head_q)
-    # A question that asks for an amount wants the line that states it, not the whole procedure.
-    target = QUANTITY_TARGET_WORDS if asked is not None else TARGET_WORDS
     for i in range(n):
         u0 = units[i]
         if u0.noise or (restating[i] and i + 1 < n and not units[i + 1].noise and not u0.lead_in):
@@ -261,6 +262,10 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     sc = _Scorer(uniq, {t: bm.term_idf(t) for t in uniq}, ret.groups)
     asked = amount_asked(question) if question else None
     defn = defined_thing(question) if DEF_BONUS else None
+    # A question that asks for an amount wants the line that states it, not the whole procedure;
+    # one that asks a single fact, the sentence that states it.
+    target = QUANTITY_TARGET_WORDS if asked is not None else \
+        FACT_TARGET_WORDS if asks_fact(question) else TARGET_WORDS
     top = ret.hits[0].score or 1.0
     cos_top = max((h.cosine or 0.0) for h in ret.hits[:SECTION_HITS])
     # Retrieval's view of each candidate section first (cheap): its hit's fused score against the
@@ -335,7 +340,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         polar = [clash(question, st.text[u.a:u.b], QUESTION_FILLER) for u in units] if negates else None
         is_closest = closest_row in st.rows
         s, i, j = _best_window(units, sc, frozenset(analyze(st.section or "")), asked, defines,
-                               is_closest, polar)
+                               is_closest, polar, target)
         if i < 0:
             continue
         # A window does not end on the title of what comes next (a page header, a heading, a

@@ -274,6 +274,61 @@ def test_defining_sentence_rule(question: str, sentence: str, defines: bool | No
     assert (None if pattern is None else bool(pattern.search(sentence))) is defines
 
 
+@pytest.mark.parametrize("question,fact", [
+    ("Is compressed air from a can OK for the sensor?", True),
+    ("Does the Z50 have built-in GPS?", True),
+    ("Which ports are accessible from the public internet?", True),
+    ("Where\u2019s the setting for the outline?", True),
+    ("My brake pedal sinks to the floor when I hold it. Is this dangerous?", False),  # about what it describes
+    ("Can you use it with AirPrint?", True),
+    ("Does it support the 2.4 GHz band?", True),
+    ("Can you tell me about its policies.", False),   # a request to explain
+    ("Could you explain how the timer works?", False),
+    ("How do I reset the hub?", False),
+    ("What is an identifier?", False),
+    ("what does Err 05 mean", False),
+    ("battery drains fast", False),
+])
+def test_questions_that_ask_one_fact(question: str, fact: bool) -> None:
+    from nic_edge.engine.definition import asks_fact
+    assert asks_fact(question) is fact
+
+
+CARE_MANUAL = """# Arkon Z9 Camera
+
+## Cleaning the image sensor
+Dust on the image sensor appears as dark spots in pictures taken at small apertures, especially
+in plain areas such as sky or a white wall, and it is most visible at f/16 and smaller.
+
+The camera vibrates the sensor filter each time it is turned off, which shakes off most loose
+dust; choose when this happens under the cleaning menu, at startup, at shutdown, or both.
+
+If spots remain after the automatic cleaning, turn the camera off, remove the lens, hold the
+camera facing down and blow the dust off the sensor with a rubber bulb blower from a short
+distance, without letting the tip touch the filter.
+
+Do not use canned air or sprays on the sensor, because the propellant can leave residue on the
+filter. Dirt that a blower cannot remove should be cleaned by an authorized service center.
+
+Sensor cleaning kits with swabs and fluid are sold for other cameras; their use on this camera
+is not covered by the warranty, and a scratched sensor filter is replaced at the owner's cost.
+Store the camera with a body cap or a lens attached so that dust does not enter the mount.
+"""
+
+
+def test_a_yes_no_question_gets_the_sentence_that_answers_not_the_whole_section(tmp_path: Path) -> None:
+    """"Is canned air OK for the sensor?" is answered by two sentences; the section around them
+    runs to about 200 words. Yes/no, which, who, when and where questions get the shorter
+    window an amount question gets (reader.FACT_TARGET_WORDS); before, the quote was the whole
+    section (the blind camera set: answers five times longer than the expert's)."""
+    eng = lexical_engine(tmp_path, "z9.md", CARE_MANUAL)
+    out = _ask(eng, "Is canned air OK to use on the sensor?")
+    assert "Do not use canned air or sprays" in out["answer"], out["answer"]
+    assert len(out["answer"].split()) <= 120, out["answer"]
+    how = _ask(eng, "How do I clean the image sensor?")
+    assert len(how["answer"].split()) > 120, how["answer"]   # a procedure question keeps its passage
+
+
 APPLIANCE_MANUAL = """# Breeze WM-800 Washing Machine
 
 ## Error Codes
