@@ -3,6 +3,7 @@
 
     python3 tools/eval_loo.py [--shared ../shared] [--cache /tmp/nic_edge_loo] [--lexical]
                               [--per-manual 40] [--ford-set FILE.jsonl] [--json OUT]
+                              [--beir heldout_camera,heldout_heatpump]
 
 For each visible source -- the three public-domain corpus manuals (the Ford one is the same file
 as the bundled sample manual), MTRAG-UN's cloud corpus and nic_qa's vehicle manual -- the source
@@ -15,6 +16,8 @@ asked:
     ({"question"} or BEIR {"text"} per line);
   * its own refusals where the set has them (MTRAG UNANSWERABLE, nic_qa hard refusals);
   * every question of the OTHER sources, which the held-out index should abstain on.
+``--beir`` adds BEIR folders (or the bundled sets of tools/data by name) as sources of their
+own: ANSWERABLE / PARTIAL queries are their own questions, UNANSWERABLE their refusals.
 Each question is answered once with the threshold at 0 (what the calibration does too), so
 the same run scores the calibrated threshold and the shipped default 0.5. Also printed: the
 in-scope vs out-of-scope AUROC of the confidence (own answerable vs other sources). The
@@ -46,7 +49,15 @@ def _jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
 
 
-def sources(shared: Path, ford_set: Path | None) -> dict[str, dict]:
+def _beir(folder: Path) -> dict:
+    qs = _jsonl(folder / "queries.jsonl")
+    lab = lambda q: q.get("metadata", {}).get("answerability", "ANSWERABLE")  # noqa: E731
+    return {"paths": [folder / "corpus.jsonl"], "generate": False,
+            "answerable": [q["text"] for q in qs if lab(q) in ("ANSWERABLE", "PARTIAL")],
+            "refusals": [q["text"] for q in qs if lab(q) == "UNANSWERABLE"]}
+
+
+def sources(shared: Path, ford_set: Path | None, beir: tuple[Path, ...] = ()) -> dict[str, dict]:
     """name -> {"paths", "answerable", "refusals", "generate"}."""
     out: dict[str, dict] = {}
     for manual in sorted((shared / "corpus").glob("*.txt")):
@@ -58,17 +69,15 @@ def sources(shared: Path, ford_set: Path | None) -> dict[str, dict]:
                          generate=False)
     mtrag = shared / "eval" / "mtragun_cloud"
     if (mtrag / "corpus.jsonl").is_file():
-        qs = _jsonl(mtrag / "queries.jsonl")
-        lab = lambda q: q.get("metadata", {}).get("answerability")  # noqa: E731
-        out["mtragun_cloud"] = {"paths": [mtrag / "corpus.jsonl"], "generate": False,
-                                "answerable": [q["text"] for q in qs if lab(q) in ("ANSWERABLE", "PARTIAL")],
-                                "refusals": [q["text"] for q in qs if lab(q) == "UNANSWERABLE"]}
+        out["mtragun_cloud"] = _beir(mtrag)
     nic = shared / "eval" / "nic_qa"
     if (nic / "vehicle_manual.txt").is_file():
         d = json.loads((nic / "nic_qa_dataset.json").read_text("utf-8"))
         out["nic_qa"] = {"paths": [nic / "vehicle_manual.txt"], "generate": False,
                          "answerable": [c["query"] for c in d.get("positive_cases", [])],
                          "refusals": [c["query"] for c in d.get("hard_refusal_cases", [])]}
+    for folder in beir:
+        out[folder.name] = _beir(folder)
     return out
 
 
@@ -107,7 +116,17 @@ def main() -> int:
                     help="JSONL of Ford questions (default: the hand-rephrased Ford set, when present)")
     ap.add_argument("--json", default=None, help="write per-source figures here")
     ap.add_argument("--target", type=float, default=0.80, help="engine.target_abstain to calibrate with")
+    ap.add_argument("--beir", default="", metavar="SETS",
+                    help="comma list of BEIR folders or bundled sets (heldout_camera, heldout_heatpump) "
+                         "to add as sources")
     args = ap.parse_args()
+    data = Path(__file__).resolve().parent / "data"
+    beir = tuple(data / n if (data / n / "corpus.jsonl").is_file() else Path(n)
+                 for n in (x.strip() for x in args.beir.split(",")) if n)
+    missing = [str(b) for b in beir if not (b / "queries.jsonl").is_file()]
+    if missing:
+        print(f"error: no BEIR set at {', '.join(missing)}", file=sys.stderr)
+        return 2
     shared = Path(args.shared)
     if not (shared / "corpus").is_dir():
         print(f"skip: {shared} not found (the evaluation data is local only)")
@@ -116,7 +135,7 @@ def main() -> int:
     from nic_edge.engine.calibrate import NEVER, score
     from nic_edge.engine.questions import Pool, load_pool
 
-    srcs = sources(shared, Path(args.ford_set))
+    srcs = sources(shared, Path(args.ford_set), beir)
     emb = None if args.lexical else make_embedder(threads=1)
     cache = Path(args.cache) / ("lexical" if args.lexical else "hybrid")
     built = {}

@@ -71,3 +71,15 @@ def test_the_evaluator_loads_it_as_a_beir_set(folder: Path) -> None:
     assert answer_sets.load_set(str(folder)).in_scope == s.in_scope
     assert len(s.in_scope) >= 50 and len(s.out_scope) >= 10
     assert all(it.golds and it.relevant for it in s.in_scope)
+
+
+def test_leave_one_out_takes_them_as_sources_of_their_own(tmp_path: Path) -> None:
+    import eval_loo
+
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "pump.txt").write_text("How is the pump primed?\nFill it with water.\n", encoding="utf-8")
+    srcs = eval_loo.sources(tmp_path, None, tuple(SETS))
+    assert set(srcs) == {"pump", "heldout_camera", "heldout_heatpump"}
+    cam = srcs["heldout_camera"]
+    assert cam["paths"] == [SETS[0] / "corpus.jsonl"] and not cam["generate"]
+    assert len(cam["answerable"]) == 55 and len(cam["refusals"]) == 15
