@@ -180,6 +180,13 @@ def load_off_topic(path: Path = OFF_TOPIC) -> list[Item]:
     return [Item(f"offtopic-{i:02d}", q) for i, q in enumerate((x for x in lines if x and not x.startswith("#")), 1)]
 
 
+def beir_folder(name: str) -> Path | None:
+    """A bundled BEIR set's folder (``BUNDLED_BEIR``, by name), else ``name`` as a folder path;
+    None when neither exists."""
+    path = ROOT / "tools" / "data" / name if name in BUNDLED_BEIR else Path(name)
+    return path if path.is_dir() else None
+
+
 def load_set(name: str, ford_limit: int | None = None) -> AnswerSet:
     """``ford``, ``nic_qa``, ``mtragun``, a set of tools/data in BEIR layout
     (``heldout_camera``, ``heldout_heatpump``) or a path to a BEIR-layout folder."""
@@ -189,10 +196,8 @@ def load_set(name: str, ford_limit: int | None = None) -> AnswerSet:
         return load_nic_qa()
     if name == "mtragun":
         return load_beir(SHARED_EVAL / "mtragun_cloud", "mtragun")
-    if name in BUNDLED_BEIR:
-        return load_beir(ROOT / "tools" / "data" / name, name)
-    path = Path(name)
-    if path.is_dir():
+    path = beir_folder(name)
+    if path is not None:
         return load_beir(path, path.name)
     raise SetUnavailable(f"unknown set {name!r}: use ford, nic_qa, mtragun, "
                          f"{', '.join(BUNDLED_BEIR)} or a BEIR folder")

@@ -54,7 +54,7 @@ import answer_engine as ae  # noqa: E402
 import answer_metrics as am  # noqa: E402
 from answer_diagnostics import (feature_signals, rank_report, render_ranks, render_signals,  # noqa: E402
                                 signal_report)
-from answer_sets import BUNDLED_BEIR, AnswerSet, Item, SetUnavailable, load_off_topic, load_set  # noqa: E402
+from answer_sets import BUNDLED_BEIR, AnswerSet, Item, SetUnavailable, beir_folder, load_off_topic, load_set  # noqa: E402
 
 SYSTEMS = ("ours", "bm25_section", "bm25_window")
 NAMED = ("ford", "nic_qa", "mtragun")
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --ranks weights must lie in 0..1, got {args.ranks!r}", file=sys.stderr)
         return 2
     names = [s.strip() for s in args.sets.split(",") if s.strip()]
-    unknown = [n for n in names if n not in NAMED + BUNDLED_BEIR and not Path(n).is_dir()]
+    unknown = [n for n in names if n not in NAMED and beir_folder(n) is None]
     if unknown or not names:
         print(f"error: unknown set(s) {', '.join(unknown) or '(none given)'}: use "
               f"{', '.join(NAMED + BUNDLED_BEIR)} or a BEIR folder", file=sys.stderr)

@@ -40,6 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from answer_sets import beir_folder  # noqa: E402
 from evaluate import auroc, make_embedder  # noqa: E402
 
 DEFAULT = 0.5
@@ -120,13 +121,13 @@ def main() -> int:
                     help="comma list of BEIR folders or bundled sets (heldout_camera, heldout_heatpump) "
                          "to add as sources")
     args = ap.parse_args()
-    data = Path(__file__).resolve().parent / "data"
-    beir = tuple(data / n if (data / n / "corpus.jsonl").is_file() else Path(n)
-                 for n in (x.strip() for x in args.beir.split(",")) if n)
-    missing = [str(b) for b in beir if not (b / "queries.jsonl").is_file()]
+    names = [n for n in (x.strip() for x in args.beir.split(",")) if n]
+    folders = [beir_folder(n) for n in names]
+    missing = [n for n, f in zip(names, folders) if f is None or not (f / "queries.jsonl").is_file()]
     if missing:
         print(f"error: no BEIR set at {', '.join(missing)}", file=sys.stderr)
         return 2
+    beir = tuple(f for f in folders if f is not None)
     shared = Path(args.shared)
     if not (shared / "corpus").is_dir():
         print(f"skip: {shared} not found (the evaluation data is local only)")

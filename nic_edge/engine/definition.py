@@ -42,6 +42,7 @@ is are was were am can could does do did will would should shall may must has ha
 which who whom whose when where
 """.split())
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")   # "2.4 GHz" and "v1.2" do not end a sentence
+_LETTERS = re.compile(r"[a-z]+")
 _REQUESTS = frozenset("tell explain describe give show help list provide walk share".split())
 
 
@@ -52,7 +53,7 @@ def asks_fact(question: str) -> bool:
     parts = [p for p in _SENTENCE_END.split((question or "").strip()) if p.strip()]
     if len(parts) != 1:
         return False
-    words = [w.strip("\"'()?!.,:;").split("'")[0] for w in parts[0].lower().replace("\u2019", "'").split()]
+    words = _LETTERS.findall(parts[0].lower())   # "where's" / "where\u2019s" -> "where", "s"
     if not words or words[0] not in _FACT_FIRST:
         return False
     # "Can you tell me about ...", "Could you explain ...": a request to explain, not yes/no
