@@ -32,6 +32,7 @@ Missing ../shared -> a clear message and exit 0 (the evaluation data is never sh
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import sys
@@ -89,12 +90,16 @@ def build(name: str, spec: dict, cache: Path, emb: object | None, target: float 
     from nic_edge.engine.engine import Engine
 
     prof = load_profiles()["standard"]
-    eng = Engine(cache / name, prof, EngineConfig(target_abstain=target), emb, fusion="score")
+    # One data dir per source *and* its files' paths: indexing a cached dir adds what it lacks, so
+    # the same set read from another checkout would be indexed twice over.
+    where = hashlib.sha256("\0".join(str(Path(p).resolve()) for p in spec["paths"]).encode()).hexdigest()[:8]
+    cache = cache / f"{name}-{where}"
+    eng = Engine(cache, prof, EngineConfig(target_abstain=target), emb, fusion="score")
     rep = eng.index_paths(spec["paths"])
     snap = eng.snapshot()
     # Re-calibrate with the code (and --target) as it is now: a cached index may carry an older record.
     rec = rep.calibration if rep.calibration is not None and target == 0.80 else eng._calibrate(snap)
-    probe = Engine(cache / name, prof, calib.ProbeConfig(EngineConfig()), emb, fusion="score")
+    probe = Engine(cache, prof, calib.ProbeConfig(EngineConfig()), emb, fusion="score")
     return eng, probe, rec
 
 

@@ -91,8 +91,8 @@ from nic_edge.engine.store import Snapshot
 # a quote from the section of the index's closest chunk in meaning (``q_closest``), unless the
 # quote lacks the amount asked for; confidence-13: a manual's word put in for an asker's word the
 # index lacks (synonyms.py: "guarantee" -> "warranty") counts half (SWAP_CREDIT) in the coverage
-# features.
-VERSION = "confidence-13"
+# features; confidence-14: a quote that lacks the asked amount keeps 0.4 of its confidence, not 0.5.
+VERSION = "confidence-14"
 FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree", "prox",
             "q_cov", "q_cos", "q_rank", "q_lacks", "cos_gap", "q_closest")
 COEF_HYBRID = (-1.963, 1.148, -0.161, 10.692, 5.605, 0.148, 0.341, 4.402, 0.027, 2.058, 0.0, 10.0, 1.0)
@@ -102,7 +102,12 @@ BIAS_LEXICAL = -6.125
 DEFAULT_THRESHOLD = 0.5
 # An answer that does not state the quantity the question asks for ("What is the tire pressure?"
 # answered by a passage with no figure) is not useful, however well the passage matches.
-QUANTITY_MISSING_FACTOR = 0.5
+# 0.4 since confidence-14 (0.5 before): reader-24 trims the lead before the line that names the
+# question's thing, so such a quote covers more of the question's words ("How much does it cost
+# to replace a catalytic converter?" quotes the list of causes that names the converter, 0.26 ->
+# 0.35 at 0.5); 0.4 lost no useful answer on any set, 0.25 lost one each on three
+# (docs/benchmarks/answers.md, "Sixteenth session").
+QUANTITY_MISSING_FACTOR = 0.4
 # ... and when the quote does not even name what is asked ("pressure"), it does not discuss it.
 QUANTITY_UNNAMED_FACTOR = 0.5
 # A quote whose heading or question line says the opposite of the question about what works

@@ -22,8 +22,9 @@ A window is scored by general properties of manuals and questions, not by the vi
 * **structure**: windows start at a block start (section start, a paragraph, a list's lead-in,
   the line after a restating line) and end at a block end; a lead-in ending in ":" never ends a
   window; a numbered/bulleted list is kept whole when it fits;
-* **length**: beyond ``TARGET_WORDS`` a window pays for every extra word; very short windows
-  pay a little;
+* **length**: beyond ``TARGET_WORDS`` a window pays for every extra word, and so does its lead
+  before its first line holding a question word (``DEAD_WEIGHT``; a how-to question's procedure
+  steps are no lead); very short windows pay a little;
 * **meaning**: the section's best cosine to the question (its chunks' int8 vectors, computed by
   retrieval anyway), against the best candidate's, and its heading's (an int8 vector per heading
   stored with the index), against the best candidate heading's; the best vector hits that fusion ranked low
@@ -75,10 +76,10 @@ from nic_edge.engine.quantity import AmountAsked, amount_asked
 from nic_edge.engine.retrieval import Hit, Retrieval
 from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
-from nic_edge.engine.units import (SENTENCE_END, Unit, clean_quote, row_keys, section_units, table_records,
-                                   title_line)
+from nic_edge.engine.units import (SENTENCE_END, Unit, clean_quote, near_duplicate, row_keys, section_units,
+                                   table_records, title_line)
 
-VERSION = "reader-23"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-24"      # part of the answer cache key: a changed reader never serves old answers
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
 MAX_WORDS = 300           # never longer (one quote)
@@ -103,6 +104,7 @@ ROW_COVER_WAIVER = 1.0  # the same for table rows that hold every word of the qu
 ROW_COVER_MIN = 0.999   # (share of the question's IDF mass in the rows themselves)
 MATE_CREDIT = 0.5       # a question word's share for its list group-mate (0.25 gained one lexical appliance answer fewer)
 DEF_BONUS = 0.1         # a window that opens with the sentence defining what "What is X?" asks
+DEAD_WEIGHT = 0.5       # per TARGET_WORDS of lead before a window's first line with a question word (as past target)
 # The most a window scores: full coverage, new content and length, block start and end, the
 # asked amount, a defining sentence; and, when the question names a symptom, an opening line
 # that agrees with it (at most 2 words, POLARITY_MAX).
@@ -203,6 +205,7 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
         new_terms: set[str] = set()
         half: set[str] = set()
         words = top_num = 0
+        dead = list_at = -1
         amount = False
         for j in range(i, min(n, i + MAX_UNITS)):
             u = units[j]
@@ -210,6 +213,12 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
                 break
             if j > i and u.question and sc.cov(u.terms) >= RESTATE_COV:
                 break  # the line that asks the question: the answer starts after it, not before
+            if u.number == 1:   # a procedure's steps before the matching one are lead only for
+                list_at = words  # an amount or fact question (the step stating it), not for "how do I"
+            elif u.para_start and not u.item:
+                list_at = -1
+            if dead < 0 and q_in[j]:
+                dead = list_at if list_at >= 0 and target >= TARGET_WORDS else words
             words += u.words
             if words > MAX_WORDS and j > i:
                 break
@@ -241,6 +250,8 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
             s += 0.04 * starts_block + 0.04 * ends_block - 0.1 * cut_list
             s -= 0.02 * i / n  # answers come early in a section
             s -= opens
+            if dead > 0:
+                s -= DEAD_WEIGHT * dead / target
             if defines is not None and (defines[i] or (i + 1 < n and defines[i + 1] and u0.words <= 8)):
                 s += DEF_BONUS
             if words > target:
@@ -380,14 +391,9 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
             break
         words = len(q.text.split())
         terms = set(analyze(q.text))
-        if total + words > MAX_TOTAL_WORDS or _near_duplicate(first_terms, terms):
+        if total + words > MAX_TOTAL_WORDS or near_duplicate(first_terms, terms):
             continue
         out.append(q)
         break
     return out
 
-
-def _near_duplicate(a: set[str], b: set[str]) -> bool:
-    if not a or not b:
-        return False
-    return len(a & b) / min(len(a), len(b)) >= 0.8

@@ -189,3 +189,11 @@ def clean_quote(text: str) -> str:
         else:
             out.append(line)
     return "\n".join(out)
+
+
+def near_duplicate(a: set[str], b: set[str]) -> bool:
+    """Two quotes' term sets are near-identical (80 % of the smaller one in the other): the same
+    text in two sections, or overlapping chunks; the reader quotes it once."""
+    if not a or not b:
+        return False
+    return len(a & b) / min(len(a), len(b)) >= 0.8

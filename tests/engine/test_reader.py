@@ -374,3 +374,49 @@ def test_codes_labels_and_units_are_quoted_as_text(tmp_path: Path) -> None:
     assert out["citations"][out["quotes"][0]["citation"]]["section"] == "11.5 Can I take the battery on a plane?"
     assert "160 Wh limit" in out["answer"]
     assert "10 °C to 20 °C" in _ask(eng, "At what temperature should I store the battery?")["answer"]
+
+
+LEAD_MANUAL = """# Field Recorder R2 Guide
+
+## Home Screen
+
+Press the VIEW key to switch between the level meters, the track list and the clock. The meters
+show the input level of each channel in decibels, with a red mark at the clipping point. Keep the
+peaks below the red mark when you set the input gain with the knobs on the side of the recorder.
+The clock shows the date and time that are written into every file. Set them in the System menu
+before the first recording, and again after the battery has been out for more than a day, so that
+the files sort in the order they were made.
+The figure in the lower left corner is the recording time left on the card at the current format.
+When it drops below ten minutes it turns orange, and below one minute it flashes.
+
+## Refilling the Coolant Pump
+
+Refill the pump as follows:
+1. Switch the recorder off and lay it on a flat table.
+2. Open the cover at the back with a coin and keep the screw.
+3. Fill the coolant reservoir with distilled water up to the line, about 40 ml.
+4. Close the cover and turn the screw a quarter turn past finger tight.
+5. Switch on and let the pump run for two minutes before recording.
+"""
+
+
+def test_the_paragraph_before_the_matching_one_is_not_quoted(tmp_path: Path) -> None:
+    """The lead of a window before its first line that holds one of the question's words pays
+    like words past the target (reader.DEAD_WEIGHT): "the figure in the lower left corner" is the
+    section's last paragraph, and the 100 words on meters and clock before it are no answer. Before,
+    the quote was the whole section (the blind camera set: the expert's line came last in a
+    140-word quote)."""
+    eng = lexical_engine(tmp_path, "r2.md", LEAD_MANUAL)
+    out = _ask(eng, "What is the figure in the lower left corner of the screen?")
+    assert out["answer"].startswith("The figure in the lower left corner"), out["answer"]
+
+
+def test_a_procedure_is_quoted_from_its_first_step_for_a_how_to_question(tmp_path: Path) -> None:
+    """Only step 3 holds the question's words; for "how do I ..." the procedure is the answer and
+    its earlier steps are not lead. A question for an amount gets the step that states it."""
+    eng = lexical_engine(tmp_path, "r2.md", LEAD_MANUAL)
+    how = _ask(eng, "How do I fill the coolant reservoir?")
+    assert "1. Switch the recorder off" in how["answer"], how["answer"]
+    assert "5. Switch on" in how["answer"], how["answer"]
+    much = _ask(eng, "How much distilled water goes into the coolant reservoir?")
+    assert much["answer"].startswith("3. Fill the coolant reservoir"), much["answer"]
