@@ -91,8 +91,9 @@ from nic_edge.engine.store import Snapshot
 # a quote from the section of the index's closest chunk in meaning (``q_closest``), unless the
 # quote lacks the amount asked for; confidence-13: a manual's word put in for an asker's word the
 # index lacks (synonyms.py: "guarantee" -> "warranty") counts half (SWAP_CREDIT) in the coverage
-# features; confidence-14: a quote that lacks the asked amount keeps 0.4 of its confidence, not 0.5.
-VERSION = "confidence-14"
+# features; confidence-14: a quote that lacks the asked amount keeps 0.4 of its confidence, not 0.5;
+# confidence-15: a question naming a model or code the index never contains keeps a quarter (CODE_FACTOR).
+VERSION = "confidence-15"
 FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree", "prox",
             "q_cov", "q_cos", "q_rank", "q_lacks", "cos_gap", "q_closest")
 COEF_HYBRID = (-1.963, 1.148, -0.161, 10.692, 5.605, 0.148, 0.341, 4.402, 0.027, 2.058, 0.0, 10.0, 1.0)
@@ -133,6 +134,10 @@ GAP_RANK = 5         # cos_gap: the best chunk's cosine against this rank's
 # (leave-one-manual-out, nic_qa held out: 80.1 -> 79.6 % abstained, under issue 16's 80 %); 0
 # abstained a little more (80.9 %) and answered one appliance question fewer right.
 SWAP_CREDIT = 0.5
+# A question naming a model or code the index never contains (``names_unknown_code``) keeps this
+# share of its confidence: "What's the battery life of the Arkon Z70?" asked of the Z50's guide.
+CODE_FACTOR = 0.25
+_CODE = re.compile(r"^[a-z]+\d")
 PROX_WINDOW = 2       # terms (stopwords removed): chosen by leave-one-manual-out AUROC over 1..20
 
 # Words of how people ask, not of what they ask about: unknown to a manual, they would count
@@ -184,6 +189,7 @@ class Features:
                            # about what is missing (polarity.clash; not a model feature)
     refers_back: int = 0  # the question's subject is only a pronoun: 2 when it names one thing at most,
                           # 1 when two (not a model feature)
+    unknown_code: bool = False  # the question names a model or code the index never does (not a model feature)
 
     def vector(self) -> tuple[float, ...]:
         return tuple(getattr(self, f) for f in FEATURES)
@@ -229,6 +235,7 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
         f.cos_gap = float(ret.cosines[by_rank[0]] - ret.cosines[by_rank[min(GAP_RANK, len(by_rank)) - 1]])
     if refers_back(question, uniq):
         f.refers_back = 2 if len(uniq) <= 1 else 1
+    f.unknown_code = bool(CODE_FACTOR < 1.0 and names_unknown_code(question, bm.vocab))
     if quotes:
         q = quotes[0]
         # The quote, its heading, and the line before it that asks the question (a FAQ entry's
@@ -260,6 +267,14 @@ def refers_back(question: str, content: list[str]) -> bool:
     q = question.lower().replace("\u2019", "'")
     words = set(_WORD.findall(_EXPLETIVE_IT.sub(" ", q)))
     return bool(words & _PRONOUNS)
+
+
+def names_unknown_code(question: str, vocab: Any) -> bool:
+    """Does the question name a model or code -- letters then digits: "Z70", "E07", "P0420" --
+    that the index never contains? Then the manuals do not cover what it asks about (the Z70 of a
+    Z50 guide, an error code the fault list lacks). Measurements ("24MP", "100-400mm") start with
+    their digits and are not names."""
+    return any(_CODE.match(t) and t not in vocab for t in analyze(question)) if question else False
 
 
 def proximity(chunk_terms: list[str], uniq: list[str], idf: list[float], fallback: float) -> float:
@@ -295,6 +310,8 @@ def confidence(f: Features, hybrid: bool) -> float:
         p *= ANAPHORA_FACTOR ** f.refers_back
     if f.q_clash:
         p *= CLASH_FACTOR
+    if f.unknown_code:
+        p *= CODE_FACTOR
     return p
 
 

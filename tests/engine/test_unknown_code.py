@@ -1,0 +1,52 @@
+"""A question that names a model or code the manuals never name is not covered by them
+(answer.names_unknown_code, CODE_FACTOR): "What's the battery life of the Z70?" asked of the Z50's
+guide. Found on the blind camera set, where that question was answered with confidence 0.98."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nic_edge.engine import answer
+from nic_edge.engine.bm25 import analyze
+from tests.support.engines import lexical_engine
+
+GUIDE = """# Arkon Z50 User Guide
+
+## Battery
+
+The EN-Z50 battery takes about 2 hours 30 minutes to charge fully. Battery life of the Z50 is
+about 320 shots per charge with the monitor, fewer with the viewfinder.
+
+## Error Codes
+
+E01: the lens is not attached. Attach the lens and turn the camera on again.
+E05: image stabilization error. Turn the camera off and on again.
+"""
+
+
+@pytest.mark.parametrize("question,unknown", [
+    ("What's the battery life of the Arkon Z70?", True),   # another model
+    ("E07 on the display", True),                          # a code the list lacks
+    ("What's the battery life of the Z50?", False),
+    ("What does E05 mean?", False),
+    ("Will the EN-Z50 charge from USB?", False),
+    ("Is 24MP the full resolution?", False),               # a measurement, not a name
+    ("Can I fit a 100-400mm lens?", False),
+    ("How long does the battery last?", False),
+])
+def test_names_unknown_code(question: str, unknown: bool) -> None:
+    vocab = set(analyze(GUIDE))
+    assert answer.names_unknown_code(question, vocab) is unknown
+
+
+def test_confidence_is_quartered_for_a_model_the_manual_never_names(tmp_path: Path) -> None:
+    assert answer.CODE_FACTOR <= 0.5
+    eng = lexical_engine(tmp_path, "z50.md", GUIDE)
+    for question, factor in (("What's the battery life of the Arkon Z70?", answer.CODE_FACTOR),
+                             ("What's the battery life of the Arkon Z50?", 1.0)):
+        ex = eng.explain(question)
+        plain = answer.confidence(answer.Features(**dict(zip(answer.FEATURES, ex["features"]))), False)
+        assert plain > 0.0, question
+        assert ex["confidence"] == pytest.approx(plain * factor), question
