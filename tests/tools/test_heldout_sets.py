@@ -1,5 +1,5 @@
-"""The blind answer sets (tools/data/heldout_camera, heldout_heatpump): BEIR layout, verbatim
-expert answers, honest questions."""
+"""The blind answer sets (tools/data/heldout_camera, heldout_heatpump, heldout_soundbar,
+heldout_mower): BEIR layout, verbatim expert answers, honest questions."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import answer_metrics as am
 import answer_sets
 
 ROOT = Path(__file__).resolve().parents[2]
-SETS = [ROOT / "tools" / "data" / name for name in ("heldout_camera", "heldout_heatpump")]
+SETS = [ROOT / "tools" / "data" / name for name in answer_sets.BUNDLED_BEIR]
 
 
 def _read(folder: Path) -> tuple[dict[str, dict], list[dict], dict[str, str]]:
@@ -79,7 +79,7 @@ def test_leave_one_out_takes_them_as_sources_of_their_own(tmp_path: Path) -> Non
     (tmp_path / "corpus").mkdir()
     (tmp_path / "corpus" / "pump.txt").write_text("How is the pump primed?\nFill it with water.\n", encoding="utf-8")
     srcs = eval_loo.sources(tmp_path, None, tuple(SETS))
-    assert set(srcs) == {"pump", "heldout_camera", "heldout_heatpump"}
+    assert set(srcs) == {"pump", *answer_sets.BUNDLED_BEIR}
     cam = srcs["heldout_camera"]
     assert cam["paths"] == [SETS[0] / "corpus.jsonl"] and not cam["generate"]
     assert len(cam["answerable"]) == 55 and len(cam["refusals"]) == 15
