@@ -70,7 +70,9 @@ _DIMENSIONS = (r"pressure|gap|torque|capacity|voltage|wattage|temperature|cleara
 _ASKS_AMOUNT = re.compile(
     # the amount asked by its adjective: "How heavy is the TV?", "How fast does the drum spin?"
     r"\bhow (?:much|many|often|long|far|tight|hot|cold|heavy|fast|big|large|tall|high|wide|thick|deep|loud)\b"
-    r"|\bwhat(?:'s| is| are| should)?(?: the)? (?:[\w-]+\s+){0,3}(?:" + _DIMENSIONS + r")\b", re.I)
+    r"|\bwhat(?:'s| is| are| should)?(?: the)? (?:[\w-]+\s+){0,3}(?:" + _DIMENSIONS + r")\b"
+    # a keyword query that ends on the kind: "plug gap?", "blade bolt torque spec"
+    r"|^\s*(?:[\w'-]+\s+){0,3}(?:" + _DIMENSIONS + r")(?:\s+specs?)?\s*\??\s*$", re.I)
 _NUMBER = r"(?:\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|fifty|hundred|" \
           r"thousand|half|quarter|dozen|once|twice|daily|weekly|monthly|yearly|annually|hourly)\b)"
 _HAS_NUMBER = re.compile(_NUMBER, re.I)

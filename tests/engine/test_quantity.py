@@ -22,6 +22,11 @@ from tests.support.engines import lexical_engine
     ("How often should I rotate the tires?", "Rotate the tires every 5,000 miles.", False),
     ("How often should I check the brake fluid?", "Check the brake fluid reservoir weekly.", False),
     ("How do I adjust the carburetor?", "Turn the needle valve to the right.", False),  # no amount asked
+    # a keyword query that ends on the kind asks for it ("plug gap?": the blind mower set)
+    ("plug gap?", "Measure the gap with a wire-type feeler gauge.", True),
+    ("plug gap?", "| Electrode gap | 0.70-0.80 mm |", False),
+    ("blade bolt torque spec", "Tighten the blade bolt firmly.", True),
+    ("gap between the units", "Leave room between the units.", False),  # not a keyword query for it
     ("What spark plug gap should I use?", "Check the plug for deposits.", True),
     ("What spark plug gap should I use?", "Set the gap to 0.8 mm.", False),
     # appliance and electronics units: SI pressure, power, mains voltage
