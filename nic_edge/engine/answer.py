@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from nic_edge.engine.bm25 import analyze, stem
 from nic_edge.engine.polarity import clash
@@ -235,7 +235,7 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
         f.cos_gap = float(ret.cosines[by_rank[0]] - ret.cosines[by_rank[min(GAP_RANK, len(by_rank)) - 1]])
     if refers_back(question, uniq):
         f.refers_back = 2 if len(uniq) <= 1 else 1
-    f.unknown_code = bool(CODE_FACTOR < 1.0 and names_unknown_code(question, bm.vocab))
+    f.unknown_code = names_unknown_code(uniq, bm.vocab)
     if quotes:
         q = quotes[0]
         # The quote, its heading, and the line before it that asks the question (a FAQ entry's
@@ -269,12 +269,12 @@ def refers_back(question: str, content: list[str]) -> bool:
     return bool(words & _PRONOUNS)
 
 
-def names_unknown_code(question: str, vocab: Any) -> bool:
-    """Does the question name a model or code -- letters then digits: "Z70", "E07", "P0420" --
-    that the index never contains? Then the manuals do not cover what it asks about (the Z70 of a
-    Z50 guide, an error code the fault list lacks). Measurements ("24MP", "100-400mm") start with
-    their digits and are not names."""
-    return any(_CODE.match(t) and t not in vocab for t in analyze(question)) if question else False
+def names_unknown_code(terms: Sequence[str], vocab: Any) -> bool:
+    """Does one of the question's (analyzed) ``terms`` name a model or code -- letters then digits:
+    "z70", "e07", "p0420" -- that the index never contains? Then the manuals do not cover what it
+    asks about (the Z70 of a Z50 guide, an error code the fault list lacks). Measurements ("24MP",
+    "100-400mm") start with their digits and are not names."""
+    return any(_CODE.match(t) and t not in vocab for t in terms)
 
 
 def proximity(chunk_terms: list[str], uniq: list[str], idf: list[float], fallback: float) -> float:

@@ -38,7 +38,7 @@ E05: image stabilization error. Turn the camera off and on again.
 ])
 def test_names_unknown_code(question: str, unknown: bool) -> None:
     vocab = set(analyze(GUIDE))
-    assert answer.names_unknown_code(question, vocab) is unknown
+    assert answer.names_unknown_code(analyze(question), vocab) is unknown
 
 
 def test_confidence_is_quartered_for_a_model_the_manual_never_names(tmp_path: Path) -> None:
