@@ -28,6 +28,18 @@ _NUMBERED = re.compile(r"^\s*(?:\(?(\d{1,2})[.)]\s|Step\s+(\d{1,2})\b)")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019]*")
 _DINGBATS = "*\u2022"
 _LINE_BREAK_IN_SENTENCE = re.compile(r"(?<![.!?:;])[ \t]*\n[ \t]*(?![ \t]*(?:[-*\u2022\u25cf\u25aa]|\(?\d{1,2}[.)]|\(?[a-z][.)]\s|Step\s+\d+|\n))")
+# "Normal: 5,000 miles" / "Severe: 3,000 miles": a line that opens with a short label and a
+# colon (or is only a label: "Specifications:"), after a labelled value, is the next entry of a
+# list of values or its next heading, not a sentence going on
+_LABEL_LINE = re.compile(r"[ \t]*[A-Z][A-Za-z0-9 ()/-]{0,30}:[ \t]+\S")
+# "External leak (hose, radiator, water pump)" / "Internal leak (head gasket failure)": a line
+# that ends in a closing bracket or a figure, before a line that opens with a capital or a
+# figure, is an entry of a list whose bullets the conversion dropped (a sentence a line break
+# cut goes on in lowercase; a capitalised word at a line's end is often mid-sentence: "Cut" /
+# "No. 5")
+_ENDS_ITEM = re.compile(r"[)\d%][ \t]*$")
+_OPENS_ITEM = re.compile(r"[ \t]*[A-Z0-9]")
+_LABEL_OR_TITLE = re.compile(r"[ \t]*[A-Z][A-Za-z0-9 ()/-]{0,30}:(?:[ \t]+\S|[ \t]*(?:\n|\Z))")
 
 
 @dataclass
@@ -171,11 +183,33 @@ def _number(s: str) -> int:
     return int(m.group(1) or m.group(2)) if m else 0
 
 
+def _is_table_row(line: str) -> bool:
+    """A table row: "| a | b |" (a scanned page's stray "|" at a line's start is not one)."""
+    line = line.strip()
+    return line.startswith("|") and line.endswith("|") and line.count("|") >= 3
+
+
+def _join_break(m: re.Match) -> str:
+    """A line break ``_LINE_BREAK_IN_SENTENCE`` found: a space, unless a table row stands on
+    either side of it, or it ends an entry of a list of labelled values (``_LABEL_LINE``)."""
+    text, a, b = m.string, m.start(), m.end()
+    line_start = text.rfind("\n", 0, a) + 1
+    next_end = text.find("\n", b)
+    if _is_table_row(text[line_start:a]) or _is_table_row(text[b:next_end if next_end >= 0 else len(text)]):
+        return m.group(0)
+    if _LABEL_LINE.match(text, line_start) and _LABEL_OR_TITLE.match(text, b):
+        return m.group(0)
+    if _ENDS_ITEM.search(text, line_start, a) and _OPENS_ITEM.match(text, b):
+        return m.group(0)
+    return " "
+
+
 def clean_quote(text: str) -> str:
     """Whitespace only: line breaks inside a sentence become spaces, runs of spaces one. A
     line break before an OCR dingbat that continues the sentence ("... the steering gear may" /
-    "* make necessary ...", see ``continues``) is inside the sentence too."""
-    text = _LINE_BREAK_IN_SENTENCE.sub(" ", text.strip())
+    "* make necessary ...", see ``continues``) is inside the sentence too. A table row ("| a |
+    b |") and an entry of a list of labelled values ("Normal: 5,000 miles") keep their line."""
+    text = _LINE_BREAK_IN_SENTENCE.sub(_join_break, text.strip())
     text = re.sub(r"[ \t]{2,}", " ", text)
     text = re.sub(r"\n\s*\n+", "\n\n", text)
     if "\n" not in text:

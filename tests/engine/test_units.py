@@ -19,6 +19,32 @@ def test_line_breaks_inside_a_sentence_become_spaces() -> None:
     assert clean_quote("they include\n* a worn seal\n* a loose hose") == "they include\n* a worn seal\n* a loose hose"
 
 
+def test_table_rows_and_labelled_values_keep_their_lines() -> None:
+    """A table row ends with "|" and a list of labelled values ("Normal: 5,000 miles") ends its
+    entries without a full stop: neither is a sentence going on, so a quote keeps the rows and
+    entries on lines of their own instead of running them together ("| 15 °C | | P31 | ...")."""
+    table = ("Enable cooling with [P35] = 1.\n| No. | Parameter | Factory setting |\n"
+             "| P33 | Cooling flow setpoint, underfloor | 18 °C |  \n| P35 | Cooling enable | 0 |\n"
+             "Fan coils: all pipes must\nbe insulated.")
+    assert clean_quote(table) == (
+        "Enable cooling with [P35] = 1.\n| No. | Parameter | Factory setting |\n"
+        "| P33 | Cooling flow setpoint, underfloor | 18 °C | \n| P35 | Cooling enable | 0 |\n"
+        "Fan coils: all pipes must be insulated.")
+    values = ("Service Interval:\nNormal: 5,000 miles or 6 months\nSevere: 3,000 miles or 3 months\n"
+              "Specifications:\nOil capacity: 4.5 quarts with filter\nOil viscosity: 5W-30")
+    assert clean_quote(values) == values
+    # a sentence that only opens with a label still runs on over its line break
+    assert clean_quote("Note: the fan may start\nwithout warning.") == "Note: the fan may start without warning."
+    # a list whose bullets the conversion dropped: entries end in a bracket or figure and the
+    # next opens with a capital; a scanned page's stray "|" or a capitalised word at a line's
+    # end ("Cut" / "No. 5") is still inside the sentence
+    items = ("1. Low Coolant Level (50% probability)\nExternal leak (hose, radiator)\n"
+             "Internal leak (head gasket failure)\nBoil-over from previous overheat\n2. Thermostat")
+    assert clean_quote(items) == items
+    assert clean_quote("Take off the door on top of\n| transmission cover (see Cut\nNo. 5) first.") == \
+        "Take off the door on top of | transmission cover (see Cut No. 5) first."
+
+
 def test_a_sentence_cut_by_a_line_break_is_one_unit() -> None:
     """A scanned page's hard line breaks cut sentences ("... should be placed" / "'in the same
     position ..."); the reader's units (where windows may start and stop) make them whole again,
