@@ -24,7 +24,7 @@ section{background:#fff;border-radius:8px;padding:.8rem 1rem;margin:0 0 .8rem;bo
 h2{font-size:1.05rem;margin:.1rem 0 .6rem}
 form{display:flex;flex-wrap:wrap;gap:.5rem}input[type=text]{flex:1 1 12rem;min-width:0;font-size:1rem;padding:.55rem}
 button{font-size:1rem;padding:.55rem 1.1rem;background:#1f3a5f;color:#fff;border:0;border-radius:4px}
-blockquote{margin:.5rem 0;padding:.5rem .8rem;border-left:4px solid #1f3a5f;background:#f0f4fa}
+blockquote{margin:.5rem 0;padding:.5rem .8rem;border-left:4px solid #1f3a5f;background:#f0f4fa;white-space:pre-line}
 .mk{font-weight:600;color:#1f3a5f;white-space:nowrap}
 .warn{background:#fff4d6;border-left:4px solid #d98c00;padding:.5rem .8rem;margin:0 0 .5rem}
 .abstain{background:#eef1f5;border-left:4px solid #6b7785;padding:.6rem .8rem;margin:0}

@@ -115,6 +115,17 @@ def test_each_source_once_and_quotes_keep_their_number() -> None:
     assert html.index("CAUTION: hot") < html.index("Open the fuel cock.")
 
 
+def test_a_quote_keeps_its_lines() -> None:
+    """Steps, table rows and list entries of a quote stay on their own lines on the page (the
+    quote's line breaks are kept and the style shows them), not run into one paragraph."""
+    cite = {"source": "m.txt", "section": "Oil", "page": None, "chunk_id": "m#1", "snippet": "s", "score": 1.0}
+    text = "Drain the oil:\n1. Remove the plug.\n2. Fit a new washer.\n| Oil | 4.5 qt |"
+    html = page.render({}, {}, answer={"abstained": False, "answer": text, "citations": [cite],
+                                       "quotes": [{"text": text, "citation": 0}]})
+    assert f"<blockquote>{text}" in html
+    assert re.search(r"blockquote\{[^}]*white-space:pre-line", html)
+
+
 def test_answer_without_quotes_falls_back_to_answer_text() -> None:
     answer = {"abstained": False, "answer": "Retard the spark.", "citations": [
         {"source": "m.txt", "section": None, "page": None, "chunk_id": "m#1", "snippet": "s", "score": 1.0}]}

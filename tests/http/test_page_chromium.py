@@ -84,6 +84,8 @@ def test_status_page_layout(chromium: Chromium, served: str, width: int, tmp_pat
     else:  # an engine without quotes: the answer text, sources still numbered
         assert markers == []
     assert chromium.eval("document.querySelector('ol.src li').textContent").startswith("[1] ")
+    # a quote's line breaks (steps, table rows) are shown, not folded into one paragraph
+    assert chromium.eval("getComputedStyle(document.querySelector('blockquote')).whiteSpace") == "pre-line"
     # each latency item stays on one line (a line box of one text line is < 2 line heights)
     heights = chromium.eval("[...document.querySelectorAll('.lat')].map(e => e.getClientRects().length)")
     assert heights and all(n == 1 for n in heights), heights
