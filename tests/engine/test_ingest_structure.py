@@ -8,7 +8,7 @@ import pytest
 
 from nic_edge.engine.ingest import load_documents
 from nic_edge.engine.ingest.chunking import MAX_WORDS, chunk_sections, sentence_spans
-from nic_edge.engine.ingest.ocr import clean_lines, learn_running_headers
+from nic_edge.engine.ingest.ocr import clean_lines, learn_chapter_heads, learn_running_headers
 from nic_edge.engine.ingest.structure import Section, line_heading
 from nic_edge.engine.ingest.text import parse_text
 from nic_edge.engine.notices import find_notices
@@ -96,6 +96,47 @@ def test_running_header_needs_increasing_page_numbers() -> None:
     lines = [f"{n} THE PUMP MANUAL" if n % 2 == 0 else f"THE PUMP MANUAL {n}" for n in range(2, 12)]
     lines += ["KNOWN INFO 1 WARNING TEST OPTIONS"] * 10
     assert learn_running_headers(lines) == {"THE PUMP MANUAL"}
+
+
+def _book(chapter_line: str) -> list[str]:
+    """A scanned book: its title beside even page numbers, chapter titles beside odd ones, and
+    the chapter heads reflowed into the middle of body sentences."""
+    lines = []
+    for n in range(2, 20, 2):
+        lines.append(f"{n} THE PUMP MANUAL Body text of page {n} goes on here.")
+        if n == 8:
+            lines.append(chapter_line)
+        elif n in (4, 12):
+            lines.append(f"It is usually advis- THE PUMP HOUSING {n + 1} able to oil the seal.")
+        else:
+            lines.append(f"More text of page {n + 1}.")
+    return lines
+
+
+def test_chapter_heads_beside_the_other_parity_are_furniture() -> None:
+    lines = _book("The seal is worn out by the THE SHAFT SEALS 9 grit in the water.")
+    assert learn_running_headers(lines) == {"THE PUMP MANUAL"}  # each chapter head too rare alone
+    assert learn_chapter_heads(lines, {"THE PUMP MANUAL"}) == ({"THE PUMP HOUSING", "THE SHAFT SEALS"}, 1)
+    cleaned = clean_lines([(None, line) for line in lines], paged=False)
+    text = " ".join(t for _, t in cleaned)
+    assert "It is usually advisable to oil the seal." in text  # head out, word made whole
+    assert "The seal is worn out by the grit in the water." in text
+    assert "THE SHAFT SEALS" not in text and "THE PUMP HOUSING" not in text
+    # the chapter heads' numbers are pages too: the line after "THE SHAFT SEALS 9" is on page 9
+    assert next(p for p, t in cleaned if t == "grit in the water.") == 9
+
+
+def test_chapter_heads_need_page_numbers_of_one_parity() -> None:
+    """Steps and counts beside capitalised words ("WIRE 3", "KNOWN INFO 1") have numbers of
+    both parities: nothing is learned from them."""
+    lines = [f"KNOWN INFO {n} check the wire" for n in range(1, 12)] + ["Then WIRE HARNESS 3 is cut."]
+    assert learn_chapter_heads(lines, {"KNOWN INFO"}) == (set(), 1)
+    # a chapter's own title line, without a page number, stays in the body
+    lines = _book("The seal is worn out by the THE SHAFT SEALS 9 grit in the water.")
+    lines.insert(9, "THE SHAFT SEALS")
+    assert "THE SHAFT SEALS" in learn_chapter_heads(lines, {"THE PUMP MANUAL"})[0]
+    text = [t for _, t in clean_lines([(None, line) for line in lines], paged=False)]
+    assert "THE SHAFT SEALS" in text
 
 
 def test_running_header_removed_at_line_end_and_starts_new_page() -> None:

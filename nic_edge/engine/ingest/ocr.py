@@ -9,7 +9,10 @@ state their number.
 Running headers are learned per document: a short capitalised string next to a page number
 whose numbers mostly increase through the file ("THE FORD MANUAL 8", "2-165 TM 10-3930-...").
 Requiring increasing numbers is what keeps repeated body lines ("KNOWN INFO 1 WARNING TEST
-OPTIONS") from being taken for furniture.
+OPTIONS") from being taken for furniture. A printed book's chapter titles, its running heads on
+the pages of the other parity ("THE FORD ENGINE 13" between "12 THE FORD MANUAL" and "14 THE
+FORD MANUAL"), are too rare to learn alone and are learned from the book head's page numbers
+(``learn_chapter_heads``).
 """
 
 from __future__ import annotations
@@ -89,6 +92,51 @@ def learn_running_headers(lines: list[str]) -> set[str]:
     return {head for head, keys in seen.items() if _mostly_increasing(keys)}
 
 
+CHAPTER_GAP = 8   # pages at most between a chapter head and the book head it sits between
+PARITY_SHARE = 0.8  # the book head's page numbers: this share at least of one parity
+
+
+def learn_chapter_heads(lines: list[str], learned: set[str]) -> tuple[set[str], int]:
+    """Running heads too rare to learn alone: a printed book puts its title on even pages and
+    the chapter's title on odd ones ("12 THE FORD MANUAL" ... "THE FORD ENGINE 13"), so each
+    chapter head shows up a few times only. One is taken for furniture when one of its
+    occurrences carries a plain page number just after the book head's page before it, or just
+    before the book head's page after it (at most ``CHAPTER_GAP`` pages: "THE COOLING SYSTEM
+    19" between "16 THE FORD MANUAL" and "22 THE FORD MANUAL"). Two words or more, one of them
+    at least four letters; never a head already learned. Returns the heads and the parity of
+    their page numbers (1: odd)."""
+    if not learned:
+        return set(), 1
+    text = "\n".join(lines)
+    book: list[tuple[int, int]] = []
+    cands: list[tuple[int, str, int]] = []
+    for pat, hi, pi in ((_PN_THEN_HEAD, 2, 1), (_HEAD_THEN_PN, 1, 2)):
+        for m in pat.finditer(text):
+            head, pn = m.group(hi), m.group(pi)
+            if not pn.isdigit():
+                continue
+            if head in learned:
+                book.append((m.start(), int(pn)))
+            elif len(head.split()) >= 2 and any(len(w) >= 4 for w in _WORD.findall(head)):
+                cands.append((m.start(), head, int(pn)))
+    book.sort()
+    # a book's title sits on pages of one parity (even: left-hand pages), its chapters' on the
+    # other; numbers of mixed parity beside a "header" are steps or counts, not pages
+    odd = sum(p % 2 for _, p in book)
+    if len(book) < 4 or max(odd, len(book) - odd) < PARITY_SHARE * len(book):
+        return set(), 1
+    side = int(odd * 2 > len(book))   # the book head's parity; its chapters have the other
+    out: set[str] = set()
+    for pos, head, pn in cands:
+        if pn % 2 == side:
+            continue
+        before = [p for at, p in book if at < pos]
+        after = [p for at, p in book if at > pos]
+        if (before and 0 < pn - before[-1] <= CHAPTER_GAP) or (after and 0 < after[0] - pn <= CHAPTER_GAP):
+            out.add(head)
+    return out, 1 - side
+
+
 def _header_regex(headers: set[str]) -> re.Pattern[str] | None:
     if not headers:
         return None
@@ -97,6 +145,17 @@ def _header_regex(headers: set[str]) -> re.Pattern[str] | None:
     # A header with an optional page number on either side, as a whole line or at a line edge
     # or (learned headers only, see learn_running_headers) in the middle of a reflowed line.
     return re.compile(rf"(?:^|(?<=\s))(?:(?P<pn1>{_PN})\s+)?(?:{alts})(?:\s+(?P<pn2>{_PN}))?(?=\s|$)")
+
+
+def _numbered_regex(headers: set[str]) -> re.Pattern[str] | None:
+    """``_header_regex`` for chapter heads; a match counts only with a page number of the
+    chapters' parity beside it (``_page_of``): a chapter's title line stands in the body
+    without one."""
+    if not headers:
+        return None
+    alts = "|".join(re.escape(h).replace("\\ ", " ").replace(" ", r"\s+")
+                    for h in sorted(headers, key=len, reverse=True))
+    return re.compile(rf"(?:^|(?<=\s))(?:(?P<pn1>\d{{1,4}})\s+)?(?:{alts})(?:\s+(?P<pn2>\d{{1,4}}))?(?=\s|$)")
 
 
 def _drop_watermarks(lines: list[str]) -> tuple[list[str | int], set[str], int]:
@@ -150,6 +209,24 @@ def _dehyphenate(items: list[str | int]) -> None:
         prev = idx if items[idx] else prev
 
 
+def _apart(found: list[tuple[int, int, str | None]]) -> list[tuple[int, int, str | None]]:
+    """(start, end, page) matches in order, each one starting after the one before ends."""
+    out: list[tuple[int, int, str | None]] = []
+    for m in sorted(found, key=lambda m: (m[0], -m[1])):
+        if not out or m[0] >= out[-1][1]:
+            out.append(m)
+    return out
+
+
+def _page_of(m: re.Match, parity: int) -> str | None:
+    """A chapter head's page: the number beside it of the chapters' parity ("2 THE CAR AND ITS
+    OPERATION 5": 5 -- the 2 is a figure label's); None when neither number has it."""
+    for pn in (m.group("pn2"), m.group("pn1")):
+        if pn is not None and int(pn) % 2 == parity:
+            return pn
+    return None
+
+
 class Printed(int):
     """Marker: a page number printed here (header/footer ``lone=False``, bare number ``True``)."""
 
@@ -178,8 +255,11 @@ def clean_pages(lines: list[Line], paged: bool) -> tuple[list[Line], "PageMap"]:
         items, wm_headers, _blocks = _drop_watermarks(texts)
         pages = [None] * len(items)
     implicit = not paged and not any(isinstance(i, int) for i in items)
-    learned = learn_running_headers([i for i in items if isinstance(i, str)])
+    body = [i for i in items if isinstance(i, str)]
+    learned = learn_running_headers(body)
     learned_re = _header_regex(learned)
+    chapter_heads, parity = learn_chapter_heads(body, learned)
+    chapter_re = _numbered_regex(chapter_heads)
     # Headers seen under a watermark are only dropped as whole lines: the same designator
     # ("TM 9-802") also occurs inside body sentences.
     whole_re = _header_regex(wm_headers)
@@ -193,18 +273,22 @@ def clean_pages(lines: list[Line], paged: bool) -> tuple[list[Line], "PageMap"]:
         if whole_re is not None and whole_re.fullmatch(item):
             continue
         pieces: list[str | int] = [item]
-        if learned_re is not None and learned_re.search(item):
+        heads = [(m.start(), m.end(), m.group("pn1") or m.group("pn2"))
+                 for m in learned_re.finditer(item)] if learned_re is not None else []
+        if chapter_re is not None:
+            heads += [(m.start(), m.end(), pn) for m in chapter_re.finditer(item)
+                      if (pn := _page_of(m, parity)) is not None]
+        if heads:
             pieces = []
             last = 0
-            for m in learned_re.finditer(item):
-                if item[last:m.start()].strip():
-                    pieces.append(item[last:m.start()].strip())
+            for a, b, pn in _apart(heads):
+                if item[last:a].strip():
+                    pieces.append(item[last:a].strip())
                 if implicit:
                     pieces.append(NEXT_PAGE)
-                pn = m.group("pn1") or m.group("pn2")
                 if pn and pn.isdigit():
                     pieces.append(Printed(int(pn)))
-                last = m.end()
+                last = b
             if item[last:].strip():
                 pieces.append(item[last:].strip())
         for piece in pieces:
