@@ -115,6 +115,7 @@ def _book(chapter_line: str) -> list[str]:
 
 def test_chapter_heads_beside_the_other_parity_are_furniture() -> None:
     lines = _book("The seal is worn out by the THE SHAFT SEALS 9 grit in the water.")
+    lines.append("See the seal (Cut No. 7 THE SHAFT SEALS 19 and the shaft.")
     assert learn_running_headers(lines) == {"THE PUMP MANUAL"}  # each chapter head too rare alone
     assert learn_chapter_heads(lines, {"THE PUMP MANUAL"}) == ({"THE PUMP HOUSING", "THE SHAFT SEALS"}, 1)
     cleaned = clean_lines([(None, line) for line in lines], paged=False)
@@ -122,6 +123,7 @@ def test_chapter_heads_beside_the_other_parity_are_furniture() -> None:
     assert "It is usually advisable to oil the seal." in text  # head out, word made whole
     assert "The seal is worn out by the grit in the water." in text
     assert "THE SHAFT SEALS" not in text and "THE PUMP HOUSING" not in text
+    assert "(Cut No. 7 and the shaft." in text  # the figure's number before the head stays
     # the chapter heads' numbers are pages too: the line after "THE SHAFT SEALS 9" is on page 9
     assert next(p for p, t in cleaned if t == "grit in the water.") == 9
 

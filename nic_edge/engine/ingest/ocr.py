@@ -155,7 +155,7 @@ def _numbered_regex(headers: set[str]) -> re.Pattern[str] | None:
         return None
     alts = "|".join(re.escape(h).replace("\\ ", " ").replace(" ", r"\s+")
                     for h in sorted(headers, key=len, reverse=True))
-    return re.compile(rf"(?:^|(?<=\s))(?:(?P<pn1>\d{{1,4}})\s+)?(?:{alts})(?:\s+(?P<pn2>\d{{1,4}}))?(?=\s|$)")
+    return re.compile(rf"(?:^|(?<=\s))(?:(?P<pn1>\d{{1,4}})\s+)?(?P<head>{alts})(?:\s+(?P<pn2>\d{{1,4}}))?(?=\s|$)")
 
 
 def _drop_watermarks(lines: list[str]) -> tuple[list[str | int], set[str], int]:
@@ -219,12 +219,22 @@ def _apart(found: list[tuple[int, int, str | None]]) -> list[tuple[int, int, str
 
 
 def _page_of(m: re.Match, parity: int) -> str | None:
-    """A chapter head's page: the number beside it of the chapters' parity ("2 THE CAR AND ITS
-    OPERATION 5": 5 -- the 2 is a figure label's); None when neither number has it."""
-    for pn in (m.group("pn2"), m.group("pn1")):
+    """Which number beside a chapter head is its page ("pn2" or "pn1"): the one of the chapters'
+    parity, the one after the head first ("2 THE CAR AND ITS OPERATION 5": 5 -- the 2 is a
+    figure label's); None when neither has it."""
+    for group in ("pn2", "pn1"):
+        pn = m.group(group)
         if pn is not None and int(pn) % 2 == parity:
-            return pn
+            return group
     return None
+
+
+def _chapter_span(m: re.Match, group: str) -> tuple[int, int, str]:
+    """(start, end, page) of the head and the page number it stands beside: "(Cut No. 13 THE
+    FORD TRANSMISSION 35" loses "THE FORD TRANSMISSION 35", not the figure's 13."""
+    if group == "pn2":
+        return m.start("head"), m.end(), m.group("pn2")
+    return m.start(), m.end("head"), m.group("pn1")
 
 
 class Printed(int):
@@ -276,8 +286,8 @@ def clean_pages(lines: list[Line], paged: bool) -> tuple[list[Line], "PageMap"]:
         heads = [(m.start(), m.end(), m.group("pn1") or m.group("pn2"))
                  for m in learned_re.finditer(item)] if learned_re is not None else []
         if chapter_re is not None:
-            heads += [(m.start(), m.end(), pn) for m in chapter_re.finditer(item)
-                      if (pn := _page_of(m, parity)) is not None]
+            heads += [_chapter_span(m, group) for m in chapter_re.finditer(item)
+                      if (group := _page_of(m, parity)) is not None]
         if heads:
             pieces = []
             last = 0
