@@ -33,7 +33,7 @@ _LINE_BREAK_IN_SENTENCE = re.compile(r"(?<![.!?:;])[ \t]*\n[ \t]*(?![ \t]*(?:[-*
 # list of values or its next heading, not a sentence going on
 _LABEL_LINE = re.compile(r"[ \t]*[A-Z][A-Za-z0-9 ()/-]{0,30}:[ \t]+\S")
 # "External leak (hose, radiator, water pump)" / "Internal leak (head gasket failure)": a line
-# that ends in a closing bracket or a figure, before a line that opens with a capital or a
+# that ends in a closing bracket, a figure or "%", before a line that opens with a capital or a
 # figure, is an entry of a list whose bullets the conversion dropped (a sentence a line break
 # cut goes on in lowercase; a capitalised word at a line's end is often mid-sentence: "Cut" /
 # "No. 5")
@@ -191,7 +191,8 @@ def _is_table_row(line: str) -> bool:
 
 def _join_break(m: re.Match) -> str:
     """A line break ``_LINE_BREAK_IN_SENTENCE`` found: a space, unless a table row stands on
-    either side of it, or it ends an entry of a list of labelled values (``_LABEL_LINE``)."""
+    either side of it, or it ends an entry of a list of labelled values (``_LABEL_LINE``) or of
+    a list whose bullets were lost (``_ENDS_ITEM``)."""
     text, a, b = m.string, m.start(), m.end()
     line_start = text.rfind("\n", 0, a) + 1
     next_end = text.find("\n", b)

@@ -99,10 +99,11 @@ PARITY_SHARE = 0.8  # the book head's page numbers: this share at least of one p
 def learn_chapter_heads(lines: list[str], learned: set[str]) -> tuple[set[str], int]:
     """Running heads too rare to learn alone: a printed book puts its title on even pages and
     the chapter's title on odd ones ("12 THE FORD MANUAL" ... "THE FORD ENGINE 13"), so each
-    chapter head shows up a few times only. One is taken for furniture when one of its
-    occurrences carries a plain page number just after the book head's page before it, or just
-    before the book head's page after it (at most ``CHAPTER_GAP`` pages: "THE COOLING SYSTEM
-    19" between "16 THE FORD MANUAL" and "22 THE FORD MANUAL"). Two words or more, one of them
+    chapter head shows up a few times only. When the book head's page numbers are (nearly:
+    ``PARITY_SHARE``) all of one parity, a head is taken for furniture when one of its
+    occurrences carries a plain page number of the other parity just after the book head's page
+    before it, or just before the book head's page after it (at most ``CHAPTER_GAP`` pages: "THE
+    COOLING SYSTEM 19" between "16 THE FORD MANUAL" and "22 THE FORD MANUAL"). Two words or more, one of them
     at least four letters; never a head already learned. Returns the heads and the parity of
     their page numbers (1: odd)."""
     if not learned:
