@@ -81,13 +81,23 @@ def _mostly_increasing(keys: list[tuple[int, int]]) -> bool:
     return ups >= 0.6 * (len(keys) - 1)
 
 
-def learn_running_headers(lines: list[str]) -> set[str]:
-    """Capitalised strings that sit next to increasing page numbers throughout the text."""
-    seen: dict[str, list[tuple[int, int]]] = defaultdict(list)
+Candidate = tuple[int, str, str]   # (offset in the joined text, head, page number)
+
+
+def header_candidates(lines: list[str]) -> list[Candidate]:
+    """Every capitalised string beside a page number, in text order (one scan, shared by
+    ``learn_running_headers`` and ``learn_chapter_heads``)."""
     text = "\n".join(lines)
     found = [(m.start(), m.group(2), m.group(1)) for m in _PN_THEN_HEAD.finditer(text)]
     found += [(m.start(), m.group(1), m.group(2)) for m in _HEAD_THEN_PN.finditer(text)]
-    for _pos, head, pn in sorted(found):
+    return sorted(found)
+
+
+def learn_running_headers(lines: list[str], found: list[Candidate] | None = None) -> set[str]:
+    """Capitalised strings that sit next to increasing page numbers throughout the text.
+    ``found``: ``header_candidates(lines)`` when the caller has it already."""
+    seen: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for _pos, head, pn in header_candidates(lines) if found is None else found:
         seen[head].append(_pn_key(pn))
     return {head for head, keys in seen.items() if _mostly_increasing(keys)}
 
@@ -96,7 +106,8 @@ CHAPTER_GAP = 8   # pages at most between a chapter head and the book head it si
 PARITY_SHARE = 0.8  # the book head's page numbers: this share at least of one parity
 
 
-def learn_chapter_heads(lines: list[str], learned: set[str]) -> tuple[set[str], int]:
+def learn_chapter_heads(lines: list[str], learned: set[str],
+                        found: list[Candidate] | None = None) -> tuple[set[str], int]:
     """Running heads too rare to learn alone: a printed book puts its title on even pages and
     the chapter's title on odd ones ("12 THE FORD MANUAL" ... "THE FORD ENGINE 13"), so each
     chapter head shows up a few times only. When the book head's page numbers are (nearly:
@@ -108,19 +119,15 @@ def learn_chapter_heads(lines: list[str], learned: set[str]) -> tuple[set[str], 
     their page numbers (1: odd)."""
     if not learned:
         return set(), 1
-    text = "\n".join(lines)
     book: list[tuple[int, int]] = []
     cands: list[tuple[int, str, int]] = []
-    for pat, hi, pi in ((_PN_THEN_HEAD, 2, 1), (_HEAD_THEN_PN, 1, 2)):
-        for m in pat.finditer(text):
-            head, pn = m.group(hi), m.group(pi)
-            if not pn.isdigit():
-                continue
-            if head in learned:
-                book.append((m.start(), int(pn)))
-            elif len(head.split()) >= 2 and any(len(w) >= 4 for w in _WORD.findall(head)):
-                cands.append((m.start(), head, int(pn)))
-    book.sort()
+    for pos, head, pn in header_candidates(lines) if found is None else found:
+        if not pn.isdigit():
+            continue
+        if head in learned:
+            book.append((pos, int(pn)))
+        elif len(head.split()) >= 2 and any(len(w) >= 4 for w in _WORD.findall(head)):
+            cands.append((pos, head, int(pn)))
     # a book's title sits on pages of one parity (even: left-hand pages), its chapters' on the
     # other; numbers of mixed parity beside a "header" are steps or counts, not pages
     odd = sum(p % 2 for _, p in book)
@@ -267,9 +274,10 @@ def clean_pages(lines: list[Line], paged: bool) -> tuple[list[Line], "PageMap"]:
         pages = [None] * len(items)
     implicit = not paged and not any(isinstance(i, int) for i in items)
     body = [i for i in items if isinstance(i, str)]
-    learned = learn_running_headers(body)
+    found = header_candidates(body)
+    learned = learn_running_headers(body, found)
     learned_re = _header_regex(learned)
-    chapter_heads, parity = learn_chapter_heads(body, learned)
+    chapter_heads, parity = learn_chapter_heads(body, learned, found)
     chapter_re = _numbered_regex(chapter_heads)
     # Headers seen under a watermark are only dropped as whole lines: the same designator
     # ("TM 9-802") also occurs inside body sentences.
