@@ -1,5 +1,5 @@
 """The blind answer sets (tools/data/heldout_camera, heldout_heatpump, heldout_soundbar,
-heldout_mower): BEIR layout, verbatim expert answers, honest questions."""
+heldout_mower, heldout_tv, heldout_phone): BEIR layout, verbatim expert answers, honest questions."""
 
 from __future__ import annotations
 
