@@ -17,6 +17,7 @@ FORD MANUAL"), are too rare to learn alone and are learned from the book head's 
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import defaultdict
 from typing import TYPE_CHECKING
@@ -135,21 +136,26 @@ def learn_chapter_heads(lines: list[str], learned: set[str],
         return set(), 1
     side = int(odd * 2 > len(book))   # the book head's parity; its chapters have the other
     out: set[str] = set()
+    at = [a for a, _ in book]   # in text order (header_candidates sorts)
     for pos, head, pn in cands:
         if pn % 2 == side:
             continue
-        before = [p for at, p in book if at < pos]
-        after = [p for at, p in book if at > pos]
-        if (before and 0 < pn - before[-1] <= CHAPTER_GAP) or (after and 0 < after[0] - pn <= CHAPTER_GAP):
+        i, k = bisect.bisect_left(at, pos), bisect.bisect_right(at, pos)   # the book heads before / after
+        if (i and 0 < pn - book[i - 1][1] <= CHAPTER_GAP) or (k < len(book) and 0 < book[k][1] - pn <= CHAPTER_GAP):
             out.add(head)
     return out, 1 - side
+
+
+def _alternatives(headers: set[str]) -> str:
+    """The headers as one regex alternation, longest first, any run of spaces between words."""
+    return "|".join(re.escape(h).replace("\\ ", " ").replace(" ", r"\s+")
+                    for h in sorted(headers, key=len, reverse=True))
 
 
 def _header_regex(headers: set[str]) -> re.Pattern[str] | None:
     if not headers:
         return None
-    ordered = sorted(headers, key=len, reverse=True)
-    alts = "|".join(re.escape(h).replace("\\ ", " ").replace(" ", r"\s+") for h in ordered)
+    alts = _alternatives(headers)
     # A header with an optional page number on either side, as a whole line or at a line edge
     # or (learned headers only, see learn_running_headers) in the middle of a reflowed line.
     return re.compile(rf"(?:^|(?<=\s))(?:(?P<pn1>{_PN})\s+)?(?:{alts})(?:\s+(?P<pn2>{_PN}))?(?=\s|$)")
@@ -161,8 +167,7 @@ def _numbered_regex(headers: set[str]) -> re.Pattern[str] | None:
     without one."""
     if not headers:
         return None
-    alts = "|".join(re.escape(h).replace("\\ ", " ").replace(" ", r"\s+")
-                    for h in sorted(headers, key=len, reverse=True))
+    alts = _alternatives(headers)
     return re.compile(rf"(?:^|(?<=\s))(?:(?P<pn1>\d{{1,4}})\s+)?(?P<head>{alts})(?:\s+(?P<pn2>\d{{1,4}}))?(?=\s|$)")
 
 
