@@ -3,6 +3,7 @@
 
     python3 tools/eval_out_of_manual.py [--corpus ../shared/corpus] [--fit] [--lexical]
                                         [--style both|literal|rough] [--alphas 0.6,0.7] [--dump F]
+                                        [--hidden 0.5]
 
 Each corpus manual (public domain, ../shared/corpus/*.txt) is indexed on its own. Questions are
 generated from it without looking at any evaluation set, in two styles (``--style both``, the
@@ -16,7 +17,11 @@ default, makes one set of each per manual):
     leaks?", "My ... is acting up. What could be causing it?") and half given one stray word
     from elsewhere in the same manual -- real questions carry words the answering chunk lacks.
 Answerable = asked of its own manual (target: a chunk of that section). Unanswerable = another
-manual's questions plus generic off-topic questions (GENERIC below), asked of this manual.
+manual's questions plus generic off-topic questions (GENERIC below), asked of this manual; with
+``--hidden F``, also a share F of the manual's own questions asked with their section hidden
+from retrieval (``hidden``): questions about the product that its manual does not answer, the
+hardest kind (a measurement; the shipped model is not fitted with them, docs/benchmarks/answers.md,
+"Nineteenth session").
 
 Prints, per retrieval mode, section R@5 and MRR@10 (plain BM25 without stemming/boost as the
 baseline; ``--alphas`` adds score fusion at other BM25 weights), and at the shipped default
@@ -46,6 +51,7 @@ from evaluate import add_index_args, auroc, build_engine, make_embedder  # noqa:
 from nic_edge.engine import answer as ans  # noqa: E402
 from nic_edge.engine import retrieval  # noqa: E402
 from nic_edge.engine.bm25 import STOPWORDS, BM25Index, analyze, build_arrays, top_k  # noqa: E402
+from nic_edge.engine.vectors import VectorIndex  # noqa: E402
 
 GENERIC = """How do I reset my wifi router to factory settings?
 What is the best recipe for chocolate chip cookies?
@@ -154,6 +160,31 @@ def roughen(q: str, snap, rng: random.Random) -> str:
     return q
 
 
+class hidden:
+    """``with hidden(rows):`` retrieval does not see those chunks (BM25 score 0, cosine -1): the
+    index as if its manual lacked them, everything else (IDF, vectors of the rest) unchanged."""
+
+    def __init__(self, rows: list[int]) -> None:
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.saved = (BM25Index.scores, VectorIndex.cosines)
+
+    def __enter__(self) -> "hidden":
+        bm, cos, rows = *self.saved, self.rows
+        if rows.size:
+            BM25Index.scores = lambda idx, terms: _zeroed(bm(idx, terms), rows, 0.0)   # type: ignore[method-assign]
+            VectorIndex.cosines = lambda idx, q: _zeroed(cos(idx, q), rows, -1.0)     # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        BM25Index.scores, VectorIndex.cosines = self.saved   # type: ignore[method-assign]
+
+
+def _zeroed(a: np.ndarray, rows: np.ndarray, value: float) -> np.ndarray:
+    out = a.copy()
+    out[rows] = value
+    return out
+
+
 def plain_bm25(snap) -> BM25Index:
     tok = re.compile(r"[a-z0-9]+")
     plain = lambda t: [w for w in tok.findall(t.lower()) if w not in STOPWORDS]  # noqa: E731
@@ -213,16 +244,25 @@ def run(args: argparse.Namespace) -> int:
         negs = [q for other, qs in questions.items() if other != name for q, _ in qs]
         rng.shuffle(negs)
         negs = negs[: args.per_manual * len(styles)] + GENERIC
-        for label, qs in ((1, questions[name]), (0, [(q, None) for q in negs])):
+        # The same manual's own questions with their section hidden: questions about the product
+        # that its manual does not answer (the hardest unanswerable kind).
+        own = list(questions[name])
+        random.Random(11).shuffle(own)
+        lacking = [(q, sec) for q, sec in own[: int(args.hidden * len(own))]]
+        rows_of: dict[str, list[int]] = {}
+        for i in range(snap.n):
+            rows_of.setdefault(snap.section(i), []).append(i)
+        for label, qs in ((1, questions[name]), (0, [(q, None) for q in negs]), (0, lacking)):
             for q, sec in qs:
-                ex = eng.explain(q)
+                with hidden(rows_of.get(sec, []) if (label == 0 and sec) else []):
+                    ex = eng.explain(q)
                 y = label
                 if label and args.target == "useful":
                     # Useful: the reader quoted the section the question was made from.
                     y = int(bool(ex["quoted_sections"]) and ex["quoted_sections"][0] == sec)
                 rows.append((name, y, ex["features"] or (0.0,) * len(ans.FEATURES), ex["confidence"]))
                 dump.append({"manual": name, "label": label, "useful": y, "question": q,
-                             "features": rows[-1][2]})
+                             "features": rows[-1][2], "hidden": bool(label == 0 and sec)})
     print(f"generated: {sum(len(v) for v in questions.values())} answerable questions over {len(manuals)} "
           f"manuals, mode {next(iter(engines.values())).mode}")
     for mode, (r5, mrr, n, r1) in stats.items():
@@ -295,6 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", choices=("useful", "answerable"), default="useful",
                     help="what a positive is: the reader quoted the question's own section (useful, the "
                          "default) or merely asked of its own manual (answerable)")
+    ap.add_argument("--hidden", type=float, default=0.0,
+                    help="share of each manual's own questions also asked with their section hidden, "
+                         "as unanswerable (default 0)")
     ap.add_argument("--dump", help="write the feature rows (JSON) here")
     ap.add_argument("--show", type=int, default=0, help="print N generated questions per manual")
     add_index_args(ap)

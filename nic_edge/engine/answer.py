@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 from nic_edge.engine.bm25 import analyze, stem
 from nic_edge.engine.polarity import clash
-from nic_edge.engine.quantity import amount_asked, subject_terms
+from nic_edge.engine.quantity import TOPIC_MIN_CHUNKS, TOPIC_SHARE, amount_asked, subject_terms
 from nic_edge.engine.retrieval import Retrieval
 from nic_edge.engine.store import Snapshot
 
@@ -92,8 +92,11 @@ from nic_edge.engine.store import Snapshot
 # quote lacks the amount asked for; confidence-13: a manual's word put in for an asker's word the
 # index lacks (synonyms.py: "guarantee" -> "warranty") counts half (SWAP_CREDIT) in the coverage
 # features; confidence-14: a quote that lacks the asked amount keeps 0.4 of its confidence, not 0.5;
-# confidence-15: a question naming a model or code the index never contains keeps a quarter (CODE_FACTOR).
-VERSION = "confidence-15"
+# confidence-15: a question naming a model or code the index never contains keeps a quarter (CODE_FACTOR);
+# confidence-16: a word in most of the index's chunks names the manual's own product, which its
+# specification rows need not name beside an amount ("How heavy is the TV?": "| Weight without
+# stand | 15.2 kg |"; quantity.TOPIC_SHARE).
+VERSION = "confidence-16"
 FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree", "prox",
             "q_cov", "q_cos", "q_rank", "q_lacks", "cos_gap", "q_closest")
 COEF_HYBRID = (-1.963, 1.148, -0.161, 10.692, 5.605, 0.148, 0.341, 4.402, 0.027, 2.058, 0.0, 10.0, 1.0)
@@ -250,7 +253,8 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
                 f.cos_top = max(f.cos_top, q.head_cos)
         if question:
             f.q_clash = clash(question, f"{q.section_key[1] or ''}. {q.asked_in}", QUESTION_FILLER) > 0
-        if asked is not None and asked.lacks(q.text, subject_terms(uniq, idf, bm.vocab), q.section_key[1] or ""):
+        topic = bm.everywhere(uniq, TOPIC_SHARE, TOPIC_MIN_CHUNKS)
+        if asked is not None and asked.lacks(q.text, subject_terms(uniq, idf, bm.vocab, topic), q.section_key[1] or ""):
             f.q_lacks = 1.0
             f.q_unnamed = not asked.named_in(have)
         if hybrid and q.closest and not f.q_lacks:

@@ -161,6 +161,13 @@ class BM25Index:
         tid = self.vocab.get(term)
         return self.max_idf if tid is None else float(self.idf[tid])
 
+    def everywhere(self, terms: Sequence[str], share: float, min_docs: int) -> frozenset[str]:
+        """Those of ``terms`` found in more than ``share`` of the docs (none in an index of fewer
+        than ``min_docs``): the words naming what the whole manual is about ("TV" in a TV's)."""
+        if self.n_docs < min_docs:
+            return frozenset()
+        return frozenset(t for t in terms if t in self.vocab and self.df[self.vocab[t]] > share * self.n_docs)
+
     def scores(self, terms: Sequence[str]) -> np.ndarray:
         """BM25 score of every doc (float32, N)."""
         out = np.zeros(self.n_docs, dtype=np.float32)

@@ -95,6 +95,11 @@ _SEGMENT_BREAK = re.compile(r"\n|(?<=[.!?;])\s")
 SUBJECT_BEFORE = 300   # characters before an amount that may name what it is the amount of
 SUBJECT_AFTER = 200    # ... and after it ("every three months the hubs should be repacked")
 SUBJECT_MIN = 0.5      # more than this IDF share of the asked thing's words must stand beside the amount
+# A word in more than this share of an index's chunks names what the whole manual is about (its
+# product): nothing in that manual needs to name it beside an amount (``subject_terms``). Only
+# in an index of at least TOPIC_MIN_CHUNKS chunks: in a few, every word of a title is that common.
+TOPIC_SHARE = 0.5
+TOPIC_MIN_CHUNKS = 10
 
 
 # The words that name each asked dimension, stemmed: a quote that states no amount and never even
@@ -138,10 +143,10 @@ class AmountAsked:
         return [t for t in terms if t not in names or t in known] or list(terms)
 
     def subject(self, terms: Sequence[str], idf: Callable[[str], float],
-                known: Container[str]) -> list[tuple[str, float]]:
+                known: Container[str], implicit: Container[str] = ()) -> list[tuple[str, float]]:
         """``subject_terms`` of the question's content ``terms`` (``idf``: a term's weight)."""
         kept = self.drop_unknown_naming(terms, known)
-        return subject_terms(kept, [idf(t) for t in kept], known)
+        return subject_terms(kept, [idf(t) for t in kept], known, implicit)
 
     def stated(self, text: str) -> bool:
         """Does ``text`` state an amount of the kind asked?"""
@@ -202,14 +207,18 @@ class AmountAsked:
         return False
 
 
-def subject_terms(terms: Sequence[str], idf: Sequence[float], known: Container[str]) -> list[tuple[str, float]]:
+def subject_terms(terms: Sequence[str], idf: Sequence[float], known: Container[str],
+                  implicit: Container[str] = ()) -> list[tuple[str, float]]:
     """The question's content terms naming what an amount is asked about (not the words that
     say which amount is asked), with their weights. A word no manual here uses ("diff" for
     differential, "crankshaft" asked of a manual without one) weighs as much as an average
     known word of the question, not the maximal IDF an unknown word gets in retrieval: it
-    cannot be in any quote, so alone it would always outweigh what the quote does name."""
+    cannot be in any quote, so alone it would always outweigh what the quote does name.
+    ``implicit``: words naming what the whole manual is about (``BM25Index.everywhere``, at
+    ``TOPIC_SHARE``): its specification table says "| Weight without stand | 15.2 kg |", not
+    "the TV weighs", so "How heavy is the TV?" asks about no thing the quote must name."""
     kept = [(t, w) for t, w in zip(terms, idf) if t not in _ASKING_WORDS and t not in _NUMBER_WORDS
-            and not t.isdigit()]
+            and not t.isdigit() and t not in implicit]
     seen = [w for t, w in kept if t in known]
     usual = sum(seen) / len(seen) if seen else 1.0
     return [(t, w if t in known else usual) for t, w in kept]

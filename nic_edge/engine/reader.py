@@ -72,21 +72,21 @@ from nic_edge.engine.answer import QUESTION_FILLER
 from nic_edge.engine.candidates import SECTION_HITS, candidate_hits, heading_cosines
 from nic_edge.engine.definition import asks_fact, defined_thing
 from nic_edge.engine.polarity import clash, polarity
-from nic_edge.engine.quantity import AmountAsked, amount_asked
+from nic_edge.engine.quantity import TOPIC_MIN_CHUNKS, TOPIC_SHARE, AmountAsked, amount_asked
 from nic_edge.engine.retrieval import Hit, Retrieval
 from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
 from nic_edge.engine.units import (SENTENCE_END, Unit, clean_quote, near_duplicate, row_keys, section_units,
                                    table_records, title_line)
 
-VERSION = "reader-26"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-27"      # part of the answer cache key: a changed reader never serves old answers
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
 MAX_WORDS = 300           # never longer (one quote)
 MAX_TOTAL_WORDS = 360     # all quotes together
 MAX_UNITS = 40            # sentences/lines in one window
 NEW_TERMS_FULL = 25       # new content words that make a window "full of answer"
-CONTENT_WEIGHT = 0.25     # a window full of new content words against one with none
+CONTENT_WEIGHT = 0.20     # a window full of new content words against one with none (0.25 before reader-27)
 LENGTH_WEIGHT = 0.1       # a window of TARGET_WORDS against an empty one
 QUANTITY_TARGET_WORDS = 100  # TARGET_WORDS when the question asks for an amount
 FACT_TARGET_WORDS = 100   # ... and when it asks one fact: yes/no, which, who, when, where (definition.asks_fact)
@@ -330,7 +330,8 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     # is made of table rows stating the asked amount beside the asked thing are waived; such a
     # section is read even when its prior alone would not let it compete.
     waivable = bool(TABLE_AMOUNT_WAIVER) and asked is not None and bool(asked.dims)
-    subject = asked.subject(uniq, bm.term_idf, bm.vocab) if waivable else []
+    subject = asked.subject(uniq, bm.term_idf, bm.vocab, bm.everywhere(uniq, TOPIC_SHARE, TOPIC_MIN_CHUNKS)) \
+        if waivable else []
     # ... and so are those of a section whose window is table rows that hold every word of the
     # question ("| Brakes squeal | Dirty pads or discs | Clean the discs ... |" under "9
     # Troubleshooting" for "my brakes squeal"): a troubleshooting or error table's heading and

@@ -258,3 +258,32 @@ def test_every_dimension_asked_for_can_be_named() -> None:
         assert _DIM_STEMS[dim], dim
     asked = amount_asked("How much power does it use in standby?")
     assert asked is not None and asked.named_in({"power"}) and not asked.named_in({"cord"})
+
+
+def test_the_manuals_own_product_is_implicit_beside_an_amount() -> None:
+    """A word in most of an index's chunks names the product the manual is about; its
+    specification rows state amounts without naming it (``implicit``, from
+    ``BM25Index.everywhere``). A word of a part is still the thing asked about."""
+    from nic_edge.engine.quantity import lacks_quantity, subject_terms
+
+    row = "| Weight without stand | 15.2 kg |"
+    known = {"tv", "weight", "stand", "wall"}
+    assert lacks_quantity("How heavy is the TV?", row, subject_terms(["tv"], [0.5], known), "Specifications")
+    assert subject_terms(["tv"], [0.5], known, {"tv"}) == []
+    assert not lacks_quantity("How heavy is the TV?", row, subject_terms(["tv"], [0.5], known, {"tv"}),
+                              "Specifications")
+    # the stand is a part, not the product: the row names it, another row would not
+    got = subject_terms(["stand", "tv"], [2.0, 0.5], known, {"tv"})
+    assert got == [("stand", 2.0)]
+    assert lacks_quantity("How heavy is the TV's stand?", "| Screen size | 55 in |\n| Power | 120 W |",
+                          got, "Specifications")
+
+
+def test_words_in_most_chunks_name_the_manual_and_tiny_indexes_have_none() -> None:
+    from nic_edge.engine.bm25 import BM25Index, build_arrays
+
+    docs = [["tv", "remot", f"w{i}"] if i < 8 else ["remot", f"w{i}"] for i in range(12)]
+    idx = BM25Index(build_arrays(docs))
+    assert idx.everywhere(["tv", "remot", "w3", "absent"], 0.5, 10) == {"tv", "remot"}
+    assert idx.everywhere(["tv", "remot"], 0.7, 10) == {"remot"}       # 8 of 12 is not more than 0.7
+    assert BM25Index(build_arrays(docs[:9])).everywhere(["tv", "remot"], 0.5, 10) == frozenset()

@@ -219,3 +219,21 @@ def test_a_table_row_holding_every_word_of_the_question_is_not_doubted_for_its_h
     monkeypatch.setattr(reader, "ROW_COVER_WAIVER", 0.0)
     out = _ask(eng, "my brakes squeal")
     assert out["citations"][out["quotes"][0]["citation"]]["section"] == "6.4 Braking", out["answer"]
+
+
+def test_the_manuals_own_product_need_not_stand_beside_its_specification(tmp_path: Path) -> None:
+    """"How heavy is the TV?" of the appliance check's TV manual: its answer is the rows
+    "| Weight without stand | 15.2 kg |" of "Specifications", which never name the TV -- the
+    whole manual is about it ("tv" is in more than half of its chunks, quantity.TOPIC_SHARE).
+    Before confidence-16 that quote counted as lacking the asked amount (confidence x 0.4) and
+    the reader preferred "Wall Mounting", whose sentence names the TV beside the weight."""
+    from nic_edge.engine import answer, quantity
+
+    text = (Path(__file__).resolve().parents[2] / "tools/data/appliances/tv_manual.md").read_text(encoding="utf-8")
+    eng = model_engine(tmp_path, "tv_manual.md", text)
+    out = _ask(eng, "How heavy is the TV?")
+    assert out["citations"][out["quotes"][0]["citation"]]["section"] == "Specifications", out["answer"]
+    assert "15.2 kg" in out["answer"] and "Wall" not in out["answer"]
+    ex = eng.explain("How heavy is the TV?")
+    assert ex["features"][answer.FEATURES.index("q_lacks")] == 0.0
+    assert eng.snapshot().bm25.everywhere(["tv"], quantity.TOPIC_SHARE, quantity.TOPIC_MIN_CHUNKS) == {"tv"}
