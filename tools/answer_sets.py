@@ -8,9 +8,9 @@ best), the set's own out-of-scope questions, and how to tell whether a cited chu
 * nic_qa: ../shared/eval/nic_qa; gold = the text of each ``context`` paragraph or table of
   vehicle_manual.txt (a sub-paragraph label "Para 4-2.2" is the step that cites it);
   out-of-scope = ``hard_refusal_cases``.
-* heldout_camera, heldout_heatpump, heldout_soundbar, heldout_mower, heldout_tv, heldout_phone:
-  tools/data/<name>, BEIR folders of six manuals written blind, gold = the expert's copied
-  answer (tools/data/README.md).
+* heldout_camera, heldout_heatpump, heldout_soundbar, heldout_mower, heldout_tv, heldout_phone,
+  heldout_printer, heldout_vacuum: tools/data/<name>, BEIR folders of eight manuals written
+  blind, gold = the expert's copied answer (tools/data/README.md).
 * mtragun (or any BEIR-layout folder): gold = ``metadata.reference_answer``; ANSWERABLE and
   PARTIAL are in scope, UNANSWERABLE out of scope, others (UNDERSPECIFIED) left out; relevance
   from qrels/test.tsv. A BEIR set without answerability labels has every query in scope.
@@ -32,7 +32,8 @@ FORD_MANUAL = ROOT / "nic_edge" / "data" / "ford_model_t_manual_1919.txt"
 OFF_TOPIC = ROOT / "tools" / "data" / "off_topic_eval.txt"
 SHARED_EVAL = ROOT.parent / "shared" / "eval"
 BUNDLED_BEIR = ("heldout_camera", "heldout_heatpump",   # tools/data/<name>, BEIR layout
-                "heldout_soundbar", "heldout_mower", "heldout_tv", "heldout_phone")
+                "heldout_soundbar", "heldout_mower", "heldout_tv", "heldout_phone", "heldout_printer",
+                "heldout_vacuum")
 
 # relevant(item, source, section, chunk_text) -> bool
 Relevance = Callable[["Item", str, "str | None", str], bool]

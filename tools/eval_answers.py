@@ -284,8 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sets", default="ford,nic_qa,mtragun",
                     help="comma list of ford, nic_qa, mtragun, the bundled blind sets (heldout_camera, "
-                         "heldout_heatpump, heldout_soundbar, heldout_mower, heldout_tv, heldout_phone) or BEIR folders "
-                         "(default: the first three)")
+                         "heldout_heatpump, heldout_soundbar, heldout_mower, heldout_tv, heldout_phone, "
+                         "heldout_printer, heldout_vacuum) or BEIR folders (default: the first three)")
     ap.add_argument("--json", action="store_true", help="print one JSON report instead of tables")
     ap.add_argument("--lexical", action="store_true", help="no embedder (BM25-only engine)")
     ap.add_argument("--no-cache", action="store_true", help="re-index even when a cached index matches")

@@ -124,7 +124,8 @@ def main() -> int:
     ap.add_argument("--target", type=float, default=0.80, help="engine.target_abstain to calibrate with")
     ap.add_argument("--beir", default="", metavar="SETS",
                     help="comma list of BEIR folders or bundled sets (heldout_camera, heldout_heatpump, "
-                         "heldout_soundbar, heldout_mower, heldout_tv, heldout_phone) to add as sources")
+                         "heldout_soundbar, heldout_mower, heldout_tv, heldout_phone, heldout_printer, "
+                         "heldout_vacuum) to add as sources")
     args = ap.parse_args()
     names = [n for n in (x.strip() for x in args.beir.split(",")) if n]
     folders = [beir_folder(n) for n in names]

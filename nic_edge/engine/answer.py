@@ -253,8 +253,8 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
                 f.cos_top = max(f.cos_top, q.head_cos)
         if question:
             f.q_clash = clash(question, f"{q.section_key[1] or ''}. {q.asked_in}", QUESTION_FILLER) > 0
-        topic = bm.everywhere(uniq, TOPIC_SHARE, TOPIC_MIN_CHUNKS)
-        if asked is not None and asked.lacks(q.text, subject_terms(uniq, idf, bm.vocab, topic), q.section_key[1] or ""):
+        if asked is not None and asked.lacks(q.text, subject_terms(uniq, idf, bm.vocab, bm.everywhere(
+                uniq, TOPIC_SHARE, TOPIC_MIN_CHUNKS)), q.section_key[1] or ""):
             f.q_lacks = 1.0
             f.q_unnamed = not asked.named_in(have)
         if hybrid and q.closest and not f.q_lacks:
