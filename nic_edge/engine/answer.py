@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 from nic_edge.engine.bm25 import analyze, stem
 from nic_edge.engine.polarity import clash
-from nic_edge.engine.quantity import TOPIC_MIN_CHUNKS, TOPIC_SHARE, amount_asked, subject_terms
+from nic_edge.engine.quantity import amount_asked
 from nic_edge.engine.retrieval import Retrieval
 from nic_edge.engine.store import Snapshot
 
@@ -253,8 +253,7 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
                 f.cos_top = max(f.cos_top, q.head_cos)
         if question:
             f.q_clash = clash(question, f"{q.section_key[1] or ''}. {q.asked_in}", QUESTION_FILLER) > 0
-        if asked is not None and asked.lacks(q.text, subject_terms(uniq, idf, bm.vocab, bm.everywhere(
-                uniq, TOPIC_SHARE, TOPIC_MIN_CHUNKS)), q.section_key[1] or ""):
+        if asked is not None and asked.lacks(q.text, asked.subject(uniq, bm), q.section_key[1] or ""):
             f.q_lacks = 1.0
             f.q_unnamed = not asked.named_in(have)
         if hybrid and q.closest and not f.q_lacks:

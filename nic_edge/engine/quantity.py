@@ -16,7 +16,7 @@ import bisect
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Container, Sequence
+from typing import Any, Container, Sequence
 
 from nic_edge.engine.bm25 import analyze, analyze_at
 
@@ -142,11 +142,12 @@ class AmountAsked:
         names = self.naming_terms()
         return [t for t in terms if t not in names or t in known] or list(terms)
 
-    def subject(self, terms: Sequence[str], idf: Callable[[str], float],
-                known: Container[str], implicit: Container[str] = ()) -> list[tuple[str, float]]:
-        """``subject_terms`` of the question's content ``terms`` (``idf``: a term's weight)."""
-        kept = self.drop_unknown_naming(terms, known)
-        return subject_terms(kept, [idf(t) for t in kept], known, implicit)
+    def subject(self, terms: Sequence[str], bm: Any) -> list[tuple[str, float]]:
+        """``subject_terms`` of the question's content ``terms`` in index ``bm`` (a BM25Index:
+        IDF weights, vocabulary, and the words naming the manual's own product)."""
+        kept = self.drop_unknown_naming(terms, bm.vocab)
+        return subject_terms(kept, [bm.term_idf(t) for t in kept], bm.vocab,
+                             bm.everywhere(kept, TOPIC_SHARE, TOPIC_MIN_CHUNKS))
 
     def stated(self, text: str) -> bool:
         """Does ``text`` state an amount of the kind asked?"""

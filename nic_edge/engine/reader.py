@@ -72,7 +72,7 @@ from nic_edge.engine.answer import QUESTION_FILLER
 from nic_edge.engine.candidates import SECTION_HITS, candidate_hits, heading_cosines
 from nic_edge.engine.definition import asks_fact, defined_thing
 from nic_edge.engine.polarity import clash, polarity
-from nic_edge.engine.quantity import TOPIC_MIN_CHUNKS, TOPIC_SHARE, AmountAsked, amount_asked
+from nic_edge.engine.quantity import AmountAsked, amount_asked
 from nic_edge.engine.retrieval import Hit, Retrieval
 from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
@@ -330,8 +330,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     # is made of table rows stating the asked amount beside the asked thing are waived; such a
     # section is read even when its prior alone would not let it compete.
     waivable = bool(TABLE_AMOUNT_WAIVER) and asked is not None and bool(asked.dims)
-    subject = asked.subject(uniq, bm.term_idf, bm.vocab, bm.everywhere(uniq, TOPIC_SHARE, TOPIC_MIN_CHUNKS)) \
-        if waivable else []
+    subject = asked.subject(uniq, bm) if waivable else []
     # ... and so are those of a section whose window is table rows that hold every word of the
     # question ("| Brakes squeal | Dirty pads or discs | Clean the discs ... |" under "9
     # Troubleshooting" for "my brakes squeal"): a troubleshooting or error table's heading and
