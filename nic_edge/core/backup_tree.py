@@ -150,8 +150,17 @@ class TreeBackup:
                 for _, fh in handles:
                     fh.close()
                 continue  # the generation was replaced while we listed it: take the new one
+            # The store deletes a generation only once it is neither current nor the previous
+            # one, and names are never reused: if CURRENT still names it now that every file is
+            # open, no file was deleted before we opened it (open handles outlive an unlink).
+            # Otherwise two swaps may have torn it while we listed it: take the new one.
+            manifest_fh = next((fh for p, fh in handles if p.name == "manifest.json"), None)
+            if manifest_fh is None or (root / "CURRENT").read_text("utf-8").strip() != current:
+                for _, fh in handles:
+                    fh.close()
+                continue
             try:
-                manifest = json.loads(next(fh for p, fh in handles if p.name == "manifest.json").read())
+                manifest = json.loads(manifest_fh.read())
                 for p, fh in handles:
                     fh.seek(0)
                     writer.add_file(f"{name}/{current}/{p.name}", fh)

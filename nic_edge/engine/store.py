@@ -32,7 +32,7 @@ import numpy as np
 
 from nic_edge.engine.bm25 import B, K1, TITLE_BOOST, BM25Arrays
 # The reading side lives in snapshot.py; its names are re-exported here for existing callers.
-from nic_edge.engine.snapshot import FORMAT, PAGE_KINDS, Snapshot, read_manifest
+from nic_edge.engine.snapshot import FORMAT, PAGE_KINDS, FormatMismatch, Snapshot, read_manifest
 from nic_edge.errors import IndexStoreError
 
 log = logging.getLogger(__name__)
@@ -122,14 +122,25 @@ class IndexStore:
         return name
 
     def open_current(self) -> Snapshot | None:
-        name = self.current_name()
-        if name is None:
-            return None
-        path = self.root / name
-        if not path.is_dir():
-            raise IndexStoreError(f"index generation {name} named by CURRENT is missing",
-                                  "re-index the manuals with `nic-edge index`")
-        return Snapshot(path)
+        for _attempt in range(5):
+            name = self.current_name()
+            if name is None:
+                return None
+            path = self.root / name
+            try:
+                if not path.is_dir():
+                    raise IndexStoreError(f"index generation {name} named by CURRENT is missing",
+                                          "re-index the manuals with `nic-edge index`")
+                return Snapshot(path)
+            except FormatMismatch:
+                raise
+            except IndexStoreError:
+                # Two re-indexes in another process may have replaced and deleted the
+                # generation between reading CURRENT and opening its files: open the new one.
+                if self.current_name() == name:
+                    raise
+        raise IndexStoreError(f"the index in {self.root} kept changing while it was opened",
+                              "try again once indexing has finished")
 
     def stale_files(self) -> list[str] | None:
         """When CURRENT names a generation of another format: the manual files it names (so

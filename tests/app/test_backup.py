@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -196,7 +197,45 @@ def test_generation_replaced_mid_listing_is_retried(device: dict[str, Path], tmp
 
     monkeypatch.setattr(Path, "read_text", read_text)
     s = DeviceBackup(device["data"], None).run(tmp_path / "b.tar")
-    assert len(reads) == 2 and s["index"]["generation"] == real(device["data"] / "index/CURRENT").strip()
+    # read (deleted), read (live), and the check once its files are open
+    assert len(reads) == 3 and s["index"]["generation"] == real(device["data"] / "index/CURRENT").strip()
     monkeypatch.undo()
     restore_device(tmp_path / "b.tar", tmp_path / "t")
     assert (tmp_path / "t/index/CURRENT").read_text() == (device["data"] / "index/CURRENT").read_text()
+
+
+@pytest.mark.parametrize("left", [["texts.bin"], ["manifest.json", "texts.bin"]])
+def test_generation_torn_while_listed_is_never_backed_up(device: dict[str, Path], tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         left: list[str]) -> None:
+    # CURRENT named a generation that two quick re-indexes then replaced and began to delete:
+    # the listing sees only what is left of it (with or without its manifest). The backup must
+    # notice (CURRENT has moved on by the time the files are open) and copy the live one; it
+    # once died on the missing manifest (StopIteration), or could have copied the torn rest.
+    index = device["data"] / "index"
+    live = (index / "CURRENT").read_text().strip()
+    torn = index / f"gen-1{len(left)}"   # the device fixture is shared: removed at the end
+    torn.mkdir()
+    for name in left:
+        (torn / name).write_bytes((index / live / name).read_bytes())
+    real = Path.read_text
+    reads = []
+
+    def read_text(self: Path, *a: object, **kw: object) -> str:
+        if self.name == "CURRENT":
+            reads.append(self)
+            if len(reads) == 1:
+                return torn.name + "\n"
+        return real(self, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    try:
+        s = DeviceBackup(device["data"], None).run(tmp_path / "b.tar")
+    finally:
+        monkeypatch.undo()
+        shutil.rmtree(torn)
+    assert s["index"]["generation"] == live and s["index"]["chunks"] > 0
+    restore_device(tmp_path / "b.tar", tmp_path / "t")
+    assert (tmp_path / "t/index/CURRENT").read_text().strip() == live
+    assert sorted(p.name for p in (tmp_path / "t/index" / live).iterdir()) == \
+        sorted(p.name for p in (index / live).iterdir())

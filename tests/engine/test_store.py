@@ -200,3 +200,42 @@ def test_indexing_embeds_with_the_indexing_thread_count(tmp_path):
                  loader=fake_load, threads=ThreadCounts(1, 4, "default"))
     eng.index_paths([write_manual(tmp_path)])
     assert emb.used_with == {4} and emb.threads_seen == [4, 1]  # back to 1 for questions
+
+
+@pytest.mark.parametrize("left", [[], ["manifest.json"], ["manifest.json", "strings.json"]])
+def test_generation_deleted_while_opened_opens_the_new_one(tmp_path, monkeypatch, left):
+    """Another process re-indexed twice between our read of CURRENT and the open: the generation
+    it named is gone or half deleted. open_current takes the live one instead of failing."""
+    import shutil
+
+    eng = make(tmp_path)
+    eng.index_paths([write_manual(tmp_path)])
+    store = eng.store
+    live = store.current_name()
+    torn = store.root / "gen-1"
+    torn.mkdir()
+    for name in left:
+        shutil.copy(store.root / live / name, torn / name)
+    real = IndexStore.current_name
+    calls = []
+
+    def current_name(self):
+        calls.append(1)
+        return "gen-1" if len(calls) == 1 else real(self)
+
+    monkeypatch.setattr(IndexStore, "current_name", current_name)
+    snap = store.open_current()
+    assert snap is not None and snap.name == live and snap.n > 0
+    snap.close()
+
+
+def test_generation_named_by_current_and_torn_is_an_error_not_a_loop(tmp_path):
+    eng = make(tmp_path)
+    eng.index_paths([write_manual(tmp_path)])
+    store = eng.store
+    (store.root / "gen-1").mkdir()
+    (store.root / "CURRENT").write_text("gen-1\n")
+    from nic_edge.errors import IndexStoreError
+
+    with pytest.raises(IndexStoreError, match="unreadable"):
+        store.open_current()
