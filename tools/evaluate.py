@@ -109,6 +109,9 @@ def make_embedder(threads: int = 1, cache: bool = True) -> object | None:
         # while a run has it mapped kills that run with SIGBUS).
         model_dir = Path(os.environ["NIC_EDGE_MODEL_DIR"]) if os.environ.get("NIC_EDGE_MODEL_DIR") else None
         probe = Embedder(model_dir=model_dir, threads=threads)
+        # Loaded here, not at the first embed: without a TFLite runtime the run is lexical and
+        # says so, and its cached indexes are keyed "lexical", never reused by a hybrid run.
+        probe.load()
         # A model exported for batch 1 (manifest "batch": 1) cannot take stacked inputs.
         emb = Embedder(model_dir=model_dir, threads=threads,
                        batch_size=int(probe.manifest.get("batch", 16) or 16))

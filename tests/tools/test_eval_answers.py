@@ -143,3 +143,18 @@ def test_hybrid_run_with_the_real_int8_model(cache: Path, monkeypatch: pytest.Mo
     assert sig["closest"]["n"] + sig["not_closest"]["n"] == answered
     assert sig["closest"]["n"] >= 1   # with the real model most quotes come from the closest section
     assert "closest chunk in meaning" in ev.render_signals("ford", sig)
+
+
+def test_no_runtime_means_a_lexical_run_and_a_lexical_cache_key(cache: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a loadable TFLite runtime the evaluator's embedder is None, so the run is
+    lexical and its cached index is keyed "lexical": a later run that has the runtime
+    never reuses it as a hybrid index (it once did, and reported lexical figures)."""
+    import evaluate
+
+    monkeypatch.setenv("NIC_EDGE_EMB_CACHE", "off")
+    monkeypatch.setenv("NIC_EDGE_TFLITE", "no_such_runtime")
+    assert evaluate.make_embedder() is None
+    rep = ev.evaluate(["ford"], ford_limit=2, log=lambda m: None)
+    assert rep["sets"]["ford"]["mode"] == "lexical" and rep["machine"]["model_sha256"] is None
+    assert [p.name.split("-")[1] for p in (cache / "cache").iterdir()] == ["lexical"]
