@@ -148,6 +148,8 @@ def run_set(aset: AnswerSet, eng: Any, foreign: list[Item], off_topic: list[Item
             "confidence": s.conf, "answer": answer_text(a), "recall": round(s.recall, 3),
             "f1": round(s.f1, 3), "useful": am.useful(answered, s.recall, s.words, s.gold_words),
             "first_citation": cits[0].get("section") if cits else None, "relevant": s.relevant,
+            # each quote's words and citation index: how long, and from how many sections
+            "quotes": [[am.n_words(q["text"]), q["citation"]] for q in a.get("quotes") or []],
             "gold": max(golds, key=lambda g: am.recall(answer_text(a), g)),
             "baseline_recall": {n: round(run.scored[n][-1].recall, 3) for n in SYSTEMS[1:]}})
     for item in aset.out_scope:
