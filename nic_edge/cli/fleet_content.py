@@ -7,7 +7,6 @@ once for the whole fleet); it imports them only when it runs.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ def add_parser(sub: Any, common: Any) -> None:
     s.add_argument("--out", required=True, metavar="BUNDLE", help="bundle file to write")
     s.add_argument("--version", dest="bundle_version", type=int, metavar="N",
                    help="bundle version (default: created_at, i.e. SOURCE_DATE_EPOCH or newest input mtime)")
-    s.add_argument("--threads", type=int, default=0, metavar="N", help="embedding threads (default: all CPUs)")
+    s.add_argument("--threads", type=int, default=0, metavar="N", help="embedding threads (default: all CPUs this process may use)")
     s.add_argument("--tier", default="lite", choices=("ultra_lite", "lite", "standard", "full"),
                    help="calibrate the abstain threshold as a box of this tier would (default lite)")
 
@@ -111,6 +110,7 @@ def dispatch(args: argparse.Namespace, cfg: Any) -> int:
 def _build(args: argparse.Namespace, cfg: Any) -> int:
     from nic_edge.core import ed25519
     from nic_edge.engine import bundle_build
+    from nic_edge.core.threads import usable_cpus
     from nic_edge.engine.embedder import Embedder
     from nic_edge.fleet.content import describe
 
@@ -118,7 +118,7 @@ def _build(args: argparse.Namespace, cfg: Any) -> int:
 
     key_path = _cfg_file(cfg, args.key, "fleet.signing_key_file", "--key")
     key = ed25519.load_private(key_path)
-    embedder = Embedder(threads=args.threads or os.cpu_count() or 1, batch_size=8)
+    embedder = Embedder(threads=args.threads or usable_cpus(), batch_size=8)
 
     def progress(done: int, total: int, what: str) -> None:
         if sys.stderr.isatty():

@@ -36,10 +36,23 @@ class ThreadCounts:
         return asdict(self)
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity mask (systemd CPUAffinity=, taskset, a
+    container's cpuset), else every CPU the machine has."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def thread_counts(profile: Any, cpus: int | None = None, measured: dict[str, Any] | None = None
                   ) -> ThreadCounts:
-    """The counts for ``profile`` on a box with ``cpus`` CPUs (``measured``: load_measured)."""
-    cpus = max(1, int(cpus or os.cpu_count() or 1))
+    """The counts for ``profile`` on a box with ``cpus`` CPUs (``measured``: load_measured).
+    Never more than the CPUs this process may use: two threads pinned to one core embed the
+    bench corpus ~1.5x slower than one (docs/benchmarks/threads.md)."""
+    box = max(1, int(cpus or os.cpu_count() or 1))
+    cpus = min(box, usable_cpus())
+    pinned = f" this process may use, of {box}" if cpus < box else ""
     reasons: list[str] = []
     sources: set[str] = set()
 
@@ -59,7 +72,8 @@ def thread_counts(profile: Any, cpus: int | None = None, measured: dict[str, Any
 
     q = pick("question", int(getattr(profile, "threads", 0)), DEFAULT_QUESTION_THREADS,
              "measured default: a question embeds fastest on one thread")
-    i = pick("index", int(getattr(profile, "index_threads", 0)), cpus, "all CPUs: indexing has them to itself")
+    i = pick("index", int(getattr(profile, "index_threads", 0)), cpus,
+             f"all CPUs{pinned}: indexing has them to itself")
     return ThreadCounts(q, i, "+".join(sorted(sources)), reasons)
 
 
