@@ -148,7 +148,7 @@ class DeviceApp:
             self.metrics.observe_stage("cache", answer["latency_ms"] / 1000.0)
         answer["tier"] = self.decision.name
         self.metrics.record_answer(answer, cache_consulted=use_cache and self.cache is not None)
-        self.metrics.set_mode(self.engine.mode)
+        self._publish_mode()
         if self.audit is not None:
             self.writes.run("audit", self.audit.question, answer, question if isinstance(question, str) else None,
                             surface)
@@ -216,9 +216,16 @@ class DeviceApp:
         if self.cache is not None:
             self.cache.resize(*self._cache_sizes(self.profile))
 
+    def _publish_mode(self) -> None:
+        # The lexical-mode gauge (and its critical alert) means the model is lost: before the
+        # first index exists (a new box indexing its sample manual) nothing is answered in any
+        # mode, and that is not a degradation.
+        mode = self.engine.mode
+        self.metrics.set_mode("no_index" if mode == "lexical" and self.engine.snapshot() is None else mode)
+
     def _set_lexical(self, on: bool) -> None:
         self.engine.set_lexical_only(on or not self.profile.embeddings)
-        self.metrics.set_mode(self.engine.mode)
+        self._publish_mode()
         if on:
             import gc
             gc.collect()
@@ -228,7 +235,7 @@ class DeviceApp:
         self.metrics.set_resources(sample)
         self.budget.feed(sample.get("rss_bytes"))
         self.metrics.set_budget(self.budget.state())
-        self.metrics.set_mode(self.engine.mode)
+        self._publish_mode()
         self.writes.poll(self.cache, self.outbox_error)
 
     # -- admin ----------------------------------------------------------------------------

@@ -46,3 +46,25 @@ def test_live_switch_gives_the_same_thread_counts_as_start_up(tmp_path: Path) ->
     finally:
         started_full.close()
         switched.close()
+
+
+def test_no_index_yet_is_not_the_model_lost_alert(tmp_path: Path) -> None:
+    """A new box has no index until it has indexed its sample manual: the lexical-mode gauge
+    (whose alert is critical: "embedding model unloaded or unavailable") stays 0 then; it was 1
+    and fired that alert on every first start. Lexical for a real reason still sets it."""
+    from tests.support.device import TINY_MANUAL
+
+    app = _app(tmp_path, "lite")
+    try:
+        app.on_resources({"rss_bytes": 50 << 20})
+        assert app.engine.mode == "lexical" and app.engine.snapshot() is None
+        assert app.metrics.alert_values()["lexical_mode"] == 0
+        manual = tmp_path / "tiny_manual.txt"
+        manual.write_text(TINY_MANUAL)
+        app.engine.index_paths([manual])
+        app.on_resources({"rss_bytes": 50 << 20})
+        assert app.engine.mode == "hybrid" and app.metrics.alert_values()["lexical_mode"] == 0
+        app._set_lexical(True)          # the memory budget drops the model
+        assert app.engine.mode == "lexical" and app.metrics.alert_values()["lexical_mode"] == 1
+    finally:
+        app.close()
