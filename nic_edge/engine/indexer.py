@@ -90,12 +90,23 @@ def _size(path: Path) -> int:
         return 0  # reported as unreadable by the loop
 
 
-def expand(paths: Iterable[Path | str], empty: list[tuple[str, str]] | None = None) -> list[Path]:
-    """Files as given, folders walked for manual files; a folder with none goes to ``empty``."""
+def expand(paths: Iterable[Path | str], empty: list[tuple[str, str]] | None = None,
+           other: dict[str, int] | None = None) -> list[Path]:
+    """Files as given, folders walked for manual files; a folder with none goes to ``empty``;
+    ``other`` counts the folders' other files by suffix (hidden files not counted)."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES)
+            found = []
+            for f in p.rglob("*"):
+                if not f.is_file():
+                    continue
+                if f.suffix.lower() in SUFFIXES:
+                    found.append(f)
+                elif other is not None and not f.name.startswith("."):
+                    suffix = f.suffix.lower() or "(no suffix)"
+                    other[suffix] = other.get(suffix, 0) + 1
+            found.sort()
             if not found and empty is not None:
                 empty.append((str(p), "folder holds no manual files ("
                               + " ".join(sorted(SUFFIXES)) + ")"))
@@ -161,7 +172,13 @@ class Indexer:
         if load_documents is None:
             from nic_edge.engine.ingest import load_documents
         report = IndexReport()
-        files_list = expand(paths, report.skipped)
+        other: dict[str, int] = {}
+        files_list = expand(paths, report.skipped, other)
+        if other:
+            kinds = ", ".join(f"{k} x{v}" for k, v in sorted(other.items(), key=lambda kv: (-kv[1], kv[0])))
+            report.warnings.append(f"{sum(other.values())} file(s) in the folder(s) given are not of a manual "
+                                   f"type and were left out ({kinds}); manual files are "
+                                   + " ".join(sorted(SUFFIXES)))
         capacity.check_free_space(self.store.root, sum(_size(p) for p in files_list))
         stale = self.store.stale_files()
         if stale is not None:
