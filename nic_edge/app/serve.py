@@ -203,7 +203,11 @@ class Device:
         if updater is not None:
             apply_flashed(updater, self.app.data_dir)
         folder = self.app.data_dir / "manuals"
-        files = expand([folder]) if folder.is_dir() else []
+        other: dict[str, int] = {}
+        files = expand([folder], None, other) if folder.is_dir() else []
+        if other:
+            log.warning("%s holds %d file(s) that are not of a manual type, not indexed: %s", folder,
+                        sum(other.values()), ", ".join(f"{k} x{v}" for k, v in sorted(other.items())))
         if files and bundle_applied(self.app.data_dir):
             # A pushed bundle replaced the manual set (docs/CONTENT_UPDATES.md): the flashed
             # folder must not come back on top of it at every start.
@@ -215,6 +219,8 @@ class Device:
             log.info("%s", report)
             for path, why in report.skipped:
                 log.warning("skipped %s: %s", path, why)
+            for w in report.warnings:
+                log.warning("%s", w)
         elif not self.app.engine.manuals():
             sample = data_file(SAMPLE_MANUAL)
             log.info("no manuals indexed: indexing the bundled sample manual %s", sample.name)

@@ -51,3 +51,21 @@ def test_sample_only_when_the_folder_is_empty_and_nothing_is_indexed(tmp_path: P
         assert _sources(device) == ["ford_model_t_manual_1919.txt"]
     finally:
         device.app.close()
+
+
+def test_other_files_in_the_manuals_folder_are_logged_not_ignored(tmp_path: Path, caplog) -> None:
+    import logging
+
+    data = tmp_path / "data"
+    (data / "manuals").mkdir(parents=True)
+    (data / "manuals" / "pump.md").write_text(MANUAL, encoding="utf-8")
+    (data / "manuals" / "wiring.docx").write_bytes(b"PK")
+    device = _device(data)
+    try:
+        with caplog.at_level(logging.WARNING, logger="nic_edge.app.serve"):
+            device.prepare()
+        assert _sources(device) == ["pump.md"]
+        assert any("1 file(s) that are not of a manual type" in r.getMessage() and ".docx x1" in r.getMessage()
+                   for r in caplog.records), [r.getMessage() for r in caplog.records]
+    finally:
+        device.app.close()
