@@ -181,21 +181,29 @@ def test_backup_while_reindexing_is_never_torn(tmp_path: Path) -> None:
         assert names in (["tiny_manual.txt"], ["extra.txt", "tiny_manual.txt"]), names
 
 
-def test_generation_replaced_mid_listing_is_retried(device: dict[str, Path], tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    # As if the indexer swapped CURRENT and deleted the generation just read from it: the first
-    # read of CURRENT names a generation that no longer exists, the next one the live one.
+def _first_current_read_says(monkeypatch: pytest.MonkeyPatch, name: str) -> list[Path]:
+    """The first read of an index's CURRENT file returns ``name``, later ones the file; returns
+    the list of CURRENT reads made."""
     real = Path.read_text
-    reads = []
+    reads: list[Path] = []
 
     def read_text(self: Path, *a: object, **kw: object) -> str:
         if self.name == "CURRENT":
             reads.append(self)
             if len(reads) == 1:
-                return "gen-deleted-meanwhile\n"
+                return name + "\n"
         return real(self, *a, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Path, "read_text", read_text)
+    return reads
+
+
+def test_generation_replaced_mid_listing_is_retried(device: dict[str, Path], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # As if the indexer swapped CURRENT and deleted the generation just read from it: the first
+    # read of CURRENT names a generation that no longer exists, the next one the live one.
+    real = Path.read_text
+    reads = _first_current_read_says(monkeypatch, "gen-deleted-meanwhile")
     s = DeviceBackup(device["data"], None).run(tmp_path / "b.tar")
     # read (deleted), read (live), and the check once its files are open
     assert len(reads) == 3 and s["index"]["generation"] == real(device["data"] / "index/CURRENT").strip()
@@ -218,17 +226,7 @@ def test_generation_torn_while_listed_is_never_backed_up(device: dict[str, Path]
     torn.mkdir()
     for name in left:
         (torn / name).write_bytes((index / live / name).read_bytes())
-    real = Path.read_text
-    reads = []
-
-    def read_text(self: Path, *a: object, **kw: object) -> str:
-        if self.name == "CURRENT":
-            reads.append(self)
-            if len(reads) == 1:
-                return torn.name + "\n"
-        return real(self, *a, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Path, "read_text", read_text)
+    _first_current_read_says(monkeypatch, torn.name)
     try:
         s = DeviceBackup(device["data"], None).run(tmp_path / "b.tar")
     finally:
