@@ -39,6 +39,13 @@ log = logging.getLogger(__name__)
 # Query words the index lacks read as the manual's word for the same thing (synonyms.py); a
 # module switch so the evaluation tools can measure the engine without it.
 USE_SYNONYMS = True
+# A near miss, an abstention whose question words are all in the manuals (share of their IDF
+# mass) and whose confidence reached POINT_SHARE of the threshold, names up to POINT_SECTIONS
+# sections holding them instead of saying the manuals do not cover it ("brakes": 0.13 against
+# 0.30). Far misses keep "does not cover" ("What is the price of the car?": 0.001).
+POINT_COVERAGE = 0.999
+POINT_SHARE = 1 / 3
+POINT_SECTIONS = 3
 
 Timing = Callable[[str, float], None]
 
@@ -242,7 +249,7 @@ class Engine:
         snap = self.snapshot()
         parts = [snap.name if snap else "-", str(getattr(self.embedder, "model_sha256", None)),
                  str(self.top_k), f"{self.threshold:.4f}", self.mode, self.fusion, reader.VERSION,
-                 ans.VERSION, self.words().version if USE_SYNONYMS else "-"]
+                 ans.VERSION, messages.VERSION, self.words().version if USE_SYNONYMS else "-"]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
     # --- questions -------------------------------------------------------------------
@@ -338,7 +345,7 @@ class Engine:
                 out["reason"] = "no_match"
             else:
                 refers_back = self._fill(out, snap, ret, mode == "hybrid", text)
-            if out["abstained"]:
+            if out["abstained"] and out["message"] is None:
                 out["message"] = (messages.not_named(self._manual_names(snap)) if refers_back
                                   else messages.not_covered(self._manual_names(snap)))
             self._timing("answer", time.perf_counter() - t1)
@@ -364,6 +371,12 @@ class Engine:
             return f.refers_back > 0
         if conf < self.threshold or not quotes:
             out["reason"] = "low_confidence"
+            if not f.refers_back and f.cov_index >= POINT_COVERAGE and conf >= POINT_SHARE * self.threshold:
+                heads = list(dict.fromkeys(h for h in ([q.section_key[1] for q in quotes]
+                                                      + [snap.section(x.row) for x in ret.hits]) if h))
+                if heads:
+                    out["message"] = messages.unclear(self._manual_names(snap), heads[:POINT_SECTIONS],
+                                                      keywords=len(question.split()) <= 2)
             return f.refers_back > 0
         out["citations"], out["quotes"] = ans.cite(snap, ret, quotes)
         out["answer"] = "\n\n".join(q["text"] for q in out["quotes"])

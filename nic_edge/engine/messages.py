@@ -11,6 +11,7 @@ from pathlib import PurePath
 from typing import Any
 
 NAMED = 3   # manuals named in full; the rest are counted ("and 4 more")
+VERSION = "messages-2"   # part of the answer cache key: a cached abstention never keeps old words
 
 
 def manual_names(file_info: dict[str, Any] | None) -> list[str]:
@@ -40,6 +41,20 @@ def not_covered(names: list[str]) -> str:
         head = f"The {len(names)} manuals on this box ({_listing(names)}) do not cover this question"
     return head + (", so no answer is given rather than a guess. Try other words, or check a manual "
                    "that is not on this box.")
+
+
+def unclear(names: list[str], sections: list[str], keywords: bool = False) -> str:
+    """Every word of the question is in the manuals but no passage answers it confidently (a
+    bare keyword such as "brakes", a question that spans several sections): "does not cover"
+    would be untrue, so it says so and points at the sections that hold the words.
+    ``keywords``: the question is a word or two, not a question."""
+    where = (f"the manual on this box ({names[0]})" if len(names) == 1
+             else f"the {len(names)} manuals on this box ({_listing(names)})")
+    shown = ", ".join(f"\u201c{s}\u201d" for s in sections)
+    advice = ("Ask a full question about one thing, for example what you want to do with it, or "
+              "read those sections." if keywords else "Read those sections, or ask again in other words.")
+    return (f"No passage in {where} answers this clearly enough to quote, so no answer is given "
+            f"rather than a guess. Sections that use the question's words: {shown}. {advice}")
 
 
 def not_named(names: list[str]) -> str:

@@ -82,3 +82,29 @@ def test_refers_back_rule(question: str, refers: bool) -> None:
     from nic_edge.engine.answer import content_terms, refers_back
     from nic_edge.engine.bm25 import analyze
     assert refers_back(question, content_terms(list(dict.fromkeys(analyze(question))))) is refers
+
+
+def test_a_near_miss_points_at_the_sections_that_use_its_words(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every word of the question is in the manuals and confidence came near the threshold:
+    "does not cover" would be untrue ("brakes" on the Ford manual), so the message says no
+    passage answers it clearly and names the sections holding its words. A far miss, or a
+    question with a word the manuals lack, keeps "does not cover"."""
+    from nic_edge.engine import engine as engine_mod
+
+    eng = Engine(tmp_path / "d", load_profiles()["ultra_lite"], EngineConfig(abstain_threshold=1.0),
+                 HashEmbedder(), loader=fake_load)
+    eng.index_paths([write_manual(tmp_path)])
+    monkeypatch.setattr(engine_mod, "POINT_SHARE", 0.0)      # any confidence is near
+    near = eng.ask("tires")
+    assert near["abstained"] and near["reason"] == "low_confidence", near
+    assert near["message"].startswith("No passage in the manual on this box (manual.txt) answers")
+    assert "\u201cPara 2-2: Tire Rotation\u201d" in near["message"] and "Ask a full question" in near["message"]
+    full = eng.ask("How often should the tires be rotated?")
+    assert full["abstained"] and "Tire Rotation" in full["message"]
+    assert full["message"].endswith("Read those sections, or ask again in other words.")
+    lacking = eng.ask("How often should the windshield wipers be replaced?")   # "windshield" is not in it
+    assert lacking["abstained"] and "does not cover this question" in lacking["message"]
+    monkeypatch.setattr(engine_mod, "POINT_SHARE", 1.0)      # only a confidence of 1 would be near
+    far = eng.ask("How often should the tires be rotated?")
+    assert far["abstained"] and "does not cover this question" in far["message"]
