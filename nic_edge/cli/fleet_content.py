@@ -109,8 +109,8 @@ def dispatch(args: argparse.Namespace, cfg: Any) -> int:
 
 def _build(args: argparse.Namespace, cfg: Any) -> int:
     from nic_edge.core import ed25519
-    from nic_edge.engine import bundle_build
     from nic_edge.core.threads import usable_cpus
+    from nic_edge.engine import bundle_build
     from nic_edge.engine.embedder import Embedder
     from nic_edge.fleet.content import describe
 
