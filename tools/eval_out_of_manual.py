@@ -248,7 +248,7 @@ def run(args: argparse.Namespace) -> int:
         # that its manual does not answer (the hardest unanswerable kind).
         own = list(questions[name])
         random.Random(11).shuffle(own)
-        lacking = [(q, sec) for q, sec in own[: int(args.hidden * len(own))]]
+        lacking = own[: int(args.hidden * len(own))]
         rows_of: dict[str, list[int]] = {}
         for i in range(snap.n):
             rows_of.setdefault(snap.section(i), []).append(i)
