@@ -32,7 +32,7 @@ from nic_edge.engine.catalog import listing
 from nic_edge.engine.indexer import Indexer, IndexReport, Progress
 from nic_edge.engine.retrieval import DEFAULT_FUSION, Retrieval, retrieve
 from nic_edge.engine.store import IndexStore, Snapshot
-from nic_edge.engine.validate import validate_question
+from nic_edge.engine.validate import MAX_TOP_K, echo, validate_question
 from nic_edge.errors import InvalidInputError, MissingDependencyError, ModelError
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,8 @@ class Engine:
     @contextmanager
     def _index_threads(self) -> Iterator[None]:
         """Indexing embeds with the indexing thread count, questions after it with theirs (the
-        model reloads lazily with the new count; indexing holds the engine lock anyway)."""
+        model reloads lazily with the new count; a question asked meanwhile shares the model,
+        whose own lock keeps the two apart)."""
         emb = self.embedder
         if emb is None or not hasattr(emb, "set_threads") or self.threads.index == self.threads.question:
             yield
@@ -197,18 +198,21 @@ class Engine:
         finally:
             emb.set_threads(self.threads.question)
 
+    # Index changes hold the store's writer lock (one at a time, across processes), not the
+    # answer lock: questions go on against the current generation while a new one is built
+    # (minutes for a big manual on a Pi) and see the new one once CURRENT switches.
     def index_paths(self, paths: Iterable[Path | str], progress: Progress | None = None) -> IndexReport:
-        with self._lock, self._index_threads():
+        with self.store.writing(), self._index_threads():
             return self._indexer().index_paths(paths, progress)
 
     def remove(self, sources: Iterable[str]) -> IndexReport:
-        with self._lock, self._index_threads():
+        with self.store.writing(), self._index_threads():
             return self._indexer().remove(list(sources))
 
     def install(self, install: Callable[[IndexStore], str]) -> str:
-        """Switch to a generation built elsewhere (a pushed content bundle) under the index lock,
-        so it never interleaves with a local index run in this process."""
-        with self._lock:
+        """Switch to a generation built elsewhere (a pushed content bundle) under the writer
+        lock, so it never interleaves with a local index run."""
+        with self.store.writing():
             return install(self.store)
 
     def manuals(self, records: bool = False) -> list[dict]:
@@ -328,9 +332,10 @@ class Engine:
             if isinstance(question, (bytes, bytearray)):
                 out["question"] = text
             if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool)
-                                      or not 1 <= top_k <= 100):
-                raise InvalidInputError("top_k must be an integer 1-100", "omit top_k for the tier default")
+                                      or not 1 <= top_k <= MAX_TOP_K):
+                raise InvalidInputError(f"top_k must be an integer 1-{MAX_TOP_K}", "omit top_k for the tier default")
         except InvalidInputError as exc:
+            out["question"] = echo(out["question"])
             out["reason"] = "invalid_input"
             out["message"] = messages.invalid(exc.message)
             log.debug("invalid question: %s", exc.message)

@@ -14,19 +14,25 @@ Layout under ``<data_dir>/index``::
 
 A writer builds a complete generation in a ``.tmp-*`` directory, fsyncs every file, renames the
 directory, then swaps ``CURRENT``. A crash at any point leaves ``CURRENT`` naming the previous,
-complete generation. Readers (snapshot.py) map the files read-only.
+complete generation. Readers (snapshot.py) map the files read-only, lazily; the generation
+before the current one is kept, so a reader that opened it just before a switch can finish.
+Writers take ``writing()`` (an flock on ``index/.writer.lock``) around their whole
+read-modify-write: two index runs, in one process or two, take turns instead of one deleting
+the other's staging directory or dropping the other's manuals.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -39,6 +45,7 @@ log = logging.getLogger(__name__)
 
 ANALYZER = "alnum-stop-stemlite-v1"
 CURRENT = "CURRENT"
+WRITER_LOCK = ".writer.lock"
 
 
 @dataclass
@@ -142,6 +149,25 @@ class IndexStore:
         raise IndexStoreError(f"the index in {self.root} kept changing while it was opened",
                               "try again once indexing has finished")
 
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Held around a whole index change. Waits for a writer in another process or thread
+        (saying so once in the log); the kernel drops the lock if its holder dies."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / WRITER_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+                log.warning("waiting for another index change to finish (pid %s) ...", holder)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+            yield
+        finally:
+            os.close(fd)  # closing drops the flock
+
     def stale_files(self) -> list[str] | None:
         """When CURRENT names a generation of another format: the manual files it names (so
         `nic-edge index` can rebuild from them); None when there is nothing stale."""
@@ -150,12 +176,16 @@ class IndexStore:
             return None
         try:
             fmt = read_manifest(self.root / name).get("format")
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):
             return None  # unreadable, not stale: open_current says why
-        if fmt == FORMAT:
-            return None
+        return None if fmt == FORMAT else self.named_files()
+
+    def named_files(self) -> list[str]:
+        """The manual files the current generation names, as far as its sources.json can still
+        be read ([] when it cannot)."""
+        name = self.current_name()
         try:
-            info = json.loads((self.root / name / "sources.json").read_text("utf-8"))
+            info = json.loads((self.root / str(name) / "sources.json").read_text("utf-8"))
             files = info.get("files", {}) if isinstance(info, dict) else {}
             return sorted(str(k) for k in files) if isinstance(files, dict) else []
         except (OSError, ValueError):
@@ -169,6 +199,7 @@ class IndexStore:
         current (calibration asks it questions); what it returns is stored in the generation
         as ``calibration.json``."""
         self.root.mkdir(parents=True, exist_ok=True)
+        previous = self.current_name()
         name = self._new_name()
         tmp = self.root / f".tmp-{name}"
         tmp.mkdir()
@@ -185,7 +216,7 @@ class IndexStore:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        self._cleanup(keep={name})
+        self._cleanup(keep={name} | ({previous} if previous else set()))
         return Snapshot(self.root / name)
 
     def _finish(self, tmp: Path, name: str, hook: Callable[[Snapshot], dict[str, Any] | None]) -> None:
@@ -231,8 +262,9 @@ class IndexStore:
         _fsync_dir(self.root)
 
     def _cleanup(self, keep: set[str]) -> None:
-        # Readers in other processes may still map an old generation: on POSIX their mappings
-        # stay valid after unlink, so old generations can go at once.
+        # A reader's mappings stay valid after unlink, but it maps files lazily: the generation
+        # before the new one stays (``keep``) for readers that opened it just before the switch.
+        # Staging directories are only ever a writer's, and writers hold writing().
         for p in self.root.iterdir():
             if p.is_dir() and p.name not in keep and (p.name.startswith("gen-") or p.name.startswith(".tmp-")):
                 shutil.rmtree(p, ignore_errors=True)

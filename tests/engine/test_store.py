@@ -46,7 +46,8 @@ def test_crash_mid_index_keeps_previous_index(tmp_path, step):
     assert fresh.index_paths([extra]).chunks_added == 1
     assert sorted(m["source"] for m in fresh.manuals()) == ["manual.txt", "other.txt"]
     leftovers = [p.name for p in (tmp_path / "data" / "index").iterdir() if p.is_dir()]
-    assert leftovers == [fresh.store.current_name()]
+    # no staging left; the generation before the current one stays for readers that opened it
+    assert sorted(leftovers) == sorted([gen, fresh.store.current_name()])
 
 
 def test_reindex_unchanged_is_noop(tmp_path):
@@ -239,3 +240,38 @@ def test_generation_named_by_current_and_torn_is_an_error_not_a_loop(tmp_path):
 
     with pytest.raises(IndexStoreError, match="unreadable"):
         store.open_current()
+
+
+def _cut(path, keep=0.5):
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+@pytest.mark.parametrize("damage", ["texts cut", "emb cut", "strings garbled", "CURRENT dangling"])
+def test_a_damaged_index_is_refused_then_rebuilt_by_index(tmp_path, damage):
+    from nic_edge.errors import IndexStoreError
+
+    eng = make(tmp_path)
+    manual = write_manual(tmp_path)
+    wipers = write_manual(tmp_path, "wipers.txt", "Para 9-1: Wiper Blades\nReplace wiper blades yearly.\n")
+    eng.index_paths([manual, wipers])
+    gen = tmp_path / "data" / "index" / eng.store.current_name()
+    if damage == "texts cut":
+        _cut(gen / "texts.bin")
+    elif damage == "emb cut":
+        _cut(gen / "emb.npy", 0.9)
+    elif damage == "strings garbled":
+        (gen / "strings.json").write_text("{not json")
+    else:
+        (gen.parent / "CURRENT").write_text("gen-gone\n")
+    fresh = make(tmp_path)  # the next process to open it
+    with pytest.raises(IndexStoreError) as err:  # one clear error, never an answer from garbage
+        fresh.ask("lug nut torque")
+    assert "nic-edge index" in str(err.value)
+    report = make(tmp_path).index_paths([manual])  # what the error's hint says to run
+    assert any(w.startswith("damaged index rebuilt") for w in report.warnings), report.warnings
+    healed = make(tmp_path)
+    # the other manual it named is re-read, except when nothing of the index could be read
+    expect = ["manual.txt"] if damage == "CURRENT dangling" else ["manual.txt", "wipers.txt"]
+    assert sorted(m["source"] for m in healed.manuals()) == expect
+    assert not healed.ask("lug nut torque")["abstained"]
