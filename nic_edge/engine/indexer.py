@@ -8,8 +8,8 @@ earlier one (``duplicates_replaced``). Chunk ids stay unique across files: a chu
 already held by another file's chunk gets the file's tag (``<id>@<tag>``). Kept chunks keep
 their int8 embedding rows, so only new chunks are embedded, in batches of the tier's
 ``batch_size``. When the model cannot load the index is built without vectors (lexical) and
-the next run with a model fills them in. An index of another format is rebuilt from the files
-it names that still exist (the rest are reported).
+the next run with a model fills them in. An index of another format, or a damaged one, is
+rebuilt from the files it names that still exist (the rest are reported).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import numpy as np
 
 from nic_edge.engine import capacity, catalog
 from nic_edge.engine.bm25 import build_arrays, chunk_terms
-from nic_edge.engine.store import GenerationData, IndexStore, Snapshot
+from nic_edge.engine.store import FormatMismatch, GenerationData, IndexStore, Snapshot
 from nic_edge.engine.vectors import quantize
-from nic_edge.errors import IngestError, MissingDependencyError, ModelError
+from nic_edge.errors import IndexStoreError, IngestError, MissingDependencyError, ModelError
 from nic_edge.core.storage import file_sha256
 
 log = logging.getLogger(__name__)
@@ -92,14 +92,18 @@ def _size(path: Path) -> int:
 
 def expand(paths: Iterable[Path | str], empty: list[tuple[str, str]] | None = None,
            other: dict[str, int] | None = None) -> list[Path]:
-    """Files as given, folders walked for manual files; a folder with none goes to ``empty``;
+    """Files as given, folders walked for manual files; a folder with none, and anything that is
+    not a regular file (a FIFO would block the reader for ever), goes to ``empty`` (skipped);
     ``other`` counts the folders' other files by suffix (hidden files not counted)."""
     out: list[Path] = []
+    odd = "not a regular file (a pipe, socket, device or broken link)"
     for p in map(Path, paths):
         if p.is_dir():
             found = []
             for f in p.rglob("*"):
                 if not f.is_file():
+                    if f.suffix.lower() in SUFFIXES and not f.is_dir() and empty is not None:
+                        empty.append((str(f), odd))
                     continue
                 if f.suffix.lower() in SUFFIXES:
                     found.append(f)
@@ -111,6 +115,8 @@ def expand(paths: Iterable[Path | str], empty: list[tuple[str, str]] | None = No
                 empty.append((str(p), "folder holds no manual files ("
                               + " ".join(sorted(SUFFIXES)) + ")"))
             out.extend(found)
+        elif p.exists() and not p.is_file() and empty is not None:
+            empty.append((str(p), odd))
         else:
             out.append(p)
     return out
@@ -182,8 +188,17 @@ class Indexer:
         capacity.check_free_space(self.store.root, sum(_size(p) for p in files_list))
         stale = self.store.stale_files()
         if stale is not None:
-            files_list = self._migrate(files_list, stale, report)
-        snap = self.store.open_current() if stale is None else None
+            files_list = self._migrate(files_list, stale, report, "index of an older format rebuilt")
+        snap, rebuild = None, stale is not None
+        try:
+            snap = self.store.open_current() if stale is None else None
+        except FormatMismatch:
+            raise
+        except IndexStoreError as exc:  # damaged (a file cut short, CURRENT naming nothing): rebuild
+            log.warning("%s: rebuilding from the files it names", exc)
+            rebuild = True
+            files_list = self._migrate(files_list, self.store.named_files(), report,
+                                       f"damaged index rebuilt ({exc.message})")
         files: catalog.Files = dict(snap.file_info()) if snap else {}
         held = snap.file_rows() if snap else {}
         new_docs: dict[str, list[Any]] = {}
@@ -226,14 +241,14 @@ class Indexer:
         if progress:
             progress(len(files_list), len(files_list), "read")
         return self._commit(snap, files, new_docs, set(new_docs), set(), report, progress,
-                            force=stale is not None)
+                            force=rebuild)
 
-    def _migrate(self, files_list: list[Path], stale: list[str], report: IndexReport) -> list[Path]:
-        """Rebuild an index of another format from the files it names (and the ones given)."""
+    def _migrate(self, files_list: list[Path], stale: list[str], report: IndexReport, what: str) -> list[Path]:
+        """Rebuild from the files the index names (and the ones given)."""
         given = {str(p.resolve()) for p in files_list}
         extra = [Path(f) for f in stale if f not in given and Path(f).is_file()]
         gone = [f for f in stale if f not in given and not Path(f).is_file()]
-        report.warnings.append(f"index of an older format rebuilt: {len(extra)} file(s) it named re-read"
+        report.warnings.append(f"{what}: {len(extra)} file(s) it named re-read"
                                + (f"; {len(gone)} no longer exist and must be indexed again: "
                                   + ", ".join(gone) if gone else ""))
         return files_list + extra

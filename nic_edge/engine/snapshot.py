@@ -41,6 +41,12 @@ class _Blob:
         size = os.fstat(self._fh.fileno()).st_size
         self._mm = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ) if size else None
 
+    def check(self, n: int, name: str) -> None:
+        """A file cut short (or grown) no longer matches its offsets: refuse it at open."""
+        size = len(self._mm) if self._mm is not None else 0
+        if len(self._off) != n + 1 or int(self._off[-1]) != size:
+            raise ValueError(f"{name} holds {size} bytes, its offsets say {int(self._off[-1])}")
+
     def get(self, i: int) -> str:
         a, b = int(self._off[i]), int(self._off[i + 1])
         return self._mm[a:b].decode("utf-8") if self._mm is not None else ""
@@ -87,7 +93,20 @@ class Snapshot:
             self._ord, self._ngrp = load("ord"), load("ngrp")
             self._texts = _Blob(path / "texts.bin", load("texts_off"))
             self._ids = _Blob(path / "ids.bin", load("ids_off"))
-        except (OSError, ValueError, KeyError) as exc:
+            for blob, name in ((self._texts, "texts.bin"), (self._ids, "ids.bin")):
+                blob.check(self.n, name)
+            # the lazily mapped files too: mapping checks each file's size against its header
+            lazy = ["bm25_ptr", "bm25_doc", "bm25_w", "bm25_df"]
+            rows = {"doclen": self.n} | ({"emb": self.n, "emb_scale": self.n} if self.has_vectors else {})
+            if self.has_vectors and self._sections:
+                rows |= {"head_emb": len(self._sections), "head_emb_scale": len(self._sections)}
+            cols = [self._src, self._sec, self._page, self._pkind, self._file, self._ord, self._ngrp]
+            for col, want in [(c, self.n) for c in cols] + [(load(k), v) for k, v in rows.items()]:
+                if len(col) != want:
+                    raise ValueError(f"a column holds {len(col)} rows where {want} belong")
+            for name in lazy:
+                load(name)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexStoreError(f"index generation {path} is unreadable: {exc}",
                                   "re-index the manuals with `nic-edge index`") from exc
         self._bm25: BM25Index | None = None
@@ -112,7 +131,11 @@ class Snapshot:
         # A plain ndarray view of the read-only mapping (the view keeps the mapping alive):
         # indexing a np.memmap wraps every result in a new memmap object, which cost ~0.4 ms
         # per answer in per-row lookups (profiled on the 6.7k-chunk bench index).
-        return np.load(self.path / f"{name}.npy", mmap_mode="r", allow_pickle=False).view(np.ndarray)
+        try:
+            return np.load(self.path / f"{name}.npy", mmap_mode="r", allow_pickle=False).view(np.ndarray)
+        except (OSError, ValueError) as exc:  # also when mapped lazily, after the open
+            raise IndexStoreError(f"index generation {self.path} is unreadable: {name}.npy: {exc}",
+                                  "re-index the manuals with `nic-edge index`") from exc
 
     @property
     def model_sha256(self) -> str | None:
