@@ -20,6 +20,7 @@ from nic_edge.core.config import TIER_NAMES, Config, file_in_config, read_secret
 from nic_edge.core.threads import ThreadCounts, load_measured, thread_counts
 from nic_edge.core.tiers import Hardware, TierDecision, TierProfile, load_profiles, read_hardware, resolve
 from nic_edge.engine.engine import Engine
+from nic_edge.engine.validate import MAX_K, MAX_TOP_K
 from nic_edge.errors import ConfigError, InvalidInputError
 from nic_edge.telemetry.alerts import AlertEvaluator, load_rules
 from nic_edge.telemetry.audit import AuditLog
@@ -81,11 +82,12 @@ class DeviceApp:
         self._token = self._read_token()
 
     # -- construction helpers -------------------------------------------------------------
-    def _resolve(self, override: str | None = None, use_state: bool = True) -> TierDecision:
+    def _resolve(self, override: str | None = None, use_state: bool = True, by: str = "fleet") -> TierDecision:
         if use_state:
             override = override_state.read_override(self.data_dir)
+            by = str(override_state.read_state(self.data_dir).get("source") or "fleet")
         return resolve(self.cfg.device.tier, override=override, env=self._env,
-                       hardware=self._hardware, profiles=self.profiles)
+                       hardware=self._hardware, profiles=self.profiles, override_by=by)
 
     def _thread_counts(self, profile: TierProfile) -> ThreadCounts:
         # One function for start-up and live switches, so both give the same counts.
@@ -134,8 +136,9 @@ class DeviceApp:
     def ask(self, question: object, top_k: object = None, qid: str | None = None,
             surface: str = "http", use_cache: bool = True) -> dict[str, Any]:
         """Answer one question: cache, else engine; metrics and audit either way."""
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 50):
-            raise InvalidInputError("top_k must be an integer from 1 to 50")
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)
+                                  or not 1 <= top_k <= MAX_TOP_K):
+            raise InvalidInputError(f"top_k must be an integer from 1 to {MAX_TOP_K}")
         t0 = time.perf_counter()
         try:
             fp = self._fingerprint(top_k)  # type: ignore[arg-type]
@@ -159,8 +162,8 @@ class DeviceApp:
             raise InvalidInputError("query must be a non-empty string")
         if k is None:
             k = 10
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100:
-            raise InvalidInputError("k must be an integer from 1 to 100")
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise InvalidInputError(f"k must be an integer from 1 to {MAX_K}")
         if len(query) > self.engine.max_chars:
             raise InvalidInputError(f"query longer than {self.engine.max_chars} characters")
         return {"id": None, "hits": self.engine.retrieve(query, k)}
@@ -171,7 +174,7 @@ class DeviceApp:
         if override is not None and override not in TIER_NAMES:
             raise ConfigError([("tier", f"unknown tier {override!r}; use one of {', '.join(TIER_NAMES)}")])
         with self._tier_lock:
-            decision = self._resolve(override, use_state=False)
+            decision = self._resolve(override, use_state=False, by=source)
             old = self.profile
             p: TierProfile = decision.profile  # type: ignore[assignment]
             self.decision, self.profile = decision, p

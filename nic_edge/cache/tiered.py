@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -273,7 +274,8 @@ def serve_cached(
 
     ``latency_ms`` runs from entry to the answer being ready (cache lookup included; the store
     of a freshly computed answer happens after, outside the measured span). A hit echoes the
-    question as asked now and ``qid`` when given; ``cached`` says which level answered.
+    question as asked now and ``qid`` when given, else an id of its own (never the id of the
+    request that filled the cache); ``cached`` says which level answered.
     """
     t0 = time.perf_counter()
     if cache is not None and isinstance(question, str):
@@ -282,8 +284,7 @@ def serve_cached(
             answer, level = hit
             answer["cached"] = level
             answer["question"] = question
-            if qid is not None:
-                answer["id"] = qid
+            answer["id"] = qid if qid is not None else uuid.uuid4().hex[:12]
             answer["latency_ms"] = round((time.perf_counter() - t0) * 1000.0, 4)
             return answer
     answer = dict(compute())

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from nic_edge.cli.common import EXIT_OK, add_common, load
+from nic_edge.cli.common import EXIT_OK, EXIT_USAGE, add_common, load
 from nic_edge.core.config import data_dir
 
 
@@ -42,10 +43,23 @@ def _print(summary: dict[str, Any], as_json: bool, lines: list[str]) -> None:
             print(line)
 
 
+def out_problem(out: Path) -> str | None:
+    """Why FILE cannot be written as a new file, checked before any work (None: it can)."""
+    if out.is_dir():
+        return f"{out} is a directory; name the backup file, e.g. {out / 'nic-edge.nicbak'}"
+    if not out.parent.is_dir():
+        return f"{out.parent} is not a directory; create it first or name another place"
+    return None
+
+
 def run_device(args: argparse.Namespace) -> int:
     cfg = load(args)
     target = data_dir(cfg, args.data_dir)
     if args.command == "backup":
+        problem = out_problem(Path(args.out))
+        if problem:
+            print(f"nic-edge: error: --out: {problem} (see nic-edge backup --help)", file=sys.stderr)
+            return EXIT_USAGE
         from nic_edge.app.backup import DeviceBackup
         summary = DeviceBackup(target, cfg, args.include_secrets, cfg.device_id).run(Path(args.out))
         _print(summary, args.json, [f"backup written to {summary['file']} ({summary['bytes']} bytes, "
@@ -97,6 +111,10 @@ def aggregator_main(argv: list[str]) -> int:
         cfg = load(args)
         data = state_dir(cfg, args.data_dir)
         if args.command == "backup":
+            problem = out_problem(Path(args.out))
+            if problem:
+                print(f"nic-aggregator: error: --out: {problem} (see nic-aggregator backup --help)", file=sys.stderr)
+                return EXIT_USAGE
             s = backup_aggregator(cfg, data, Path(args.out), args.include_secrets)
             _print(s, args.json, [f"aggregator backup written to {s['file']} ({s['bytes']} bytes)",
                                   f"sha256 {s['sha256']}"])

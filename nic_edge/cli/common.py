@@ -17,6 +17,22 @@ EXIT_OK = 0
 EXIT_FAIL = 1
 EXIT_USAGE = 2
 EXIT_PARTIAL = 3
+_PATH_ERRNOS = {errno.ENOENT, errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.EACCES, errno.EPERM,
+                errno.EROFS, errno.ENAMETOOLONG, errno.ELOOP}
+
+
+def int_in(lo: int, hi: int) -> Callable[[str], int]:
+    """argparse type: an integer from lo to hi (a value outside is a usage error, exit 2)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{value} is outside {lo}-{hi}")
+        return value
+    parse.__name__ = f"integer {lo}-{hi}"
+    return parse
 
 
 class Parser(argparse.ArgumentParser):
@@ -47,8 +63,12 @@ def load(args: argparse.Namespace) -> Config:
 
 def print_config_error(prog: str, err: ConfigError) -> None:
     where = f" in {err.source}" if err.source else ""
+    lines = err.lines()
+    if len(lines) == 1:  # the usual case: one line, as every other error
+        print(f"{prog}: invalid configuration{where}: {lines[0]}", file=sys.stderr)
+        return
     print(f"{prog}: invalid configuration{where}:", file=sys.stderr)
-    for line in err.lines():
+    for line in lines:
         print(f"  {line}", file=sys.stderr)
 
 
@@ -76,6 +96,12 @@ def run(prog: str, func: Callable[[], int]) -> int:
             pass
         return EXIT_OK
     except OSError as exc:
+        if exc.errno in _PATH_ERRNOS and exc.filename:
+            # a path the user named (or one under it) cannot be used: say which and why
+            print(f"{prog}: error: {exc.filename}: {exc.strerror or exc} (hint: check the path: it must "
+                  "exist where a file is read, be a directory where one is written to, and be writable)",
+                  file=sys.stderr)
+            return EXIT_FAIL
         if exc.errno != errno.ENOSPC:
             report_internal(prog, exc)
             return EXIT_FAIL
@@ -94,7 +120,7 @@ def report_internal(prog: str, exc: BaseException) -> None:
     logging.getLogger("nic_edge").debug("internal error", exc_info=exc)
     print(f"{prog}: internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)",
           file=sys.stderr)
-    if logging.getLogger().isEnabledFor(logging.INFO):
+    if logging.getLogger().isEnabledFor(logging.DEBUG):  # -v (a daemon's INFO default is not enough)
         import traceback
         traceback.print_exception(exc)
 

@@ -8,9 +8,10 @@ import os
 import sys
 from typing import Sequence
 
-from nic_edge.cli.common import (EXIT_OK, EXIT_USAGE, Parser, add_common, load, main_wrapper,
-                                 print_config_error, version_action)
+from nic_edge.cli.common import (EXIT_OK, EXIT_USAGE, Parser, add_common, int_in, load, main_wrapper,
+                                 version_action)
 from nic_edge.core.config import load_config
+from nic_edge.engine.validate import MAX_K, MAX_TOP_K
 from nic_edge.errors import ConfigError
 
 PROG = "nic-edge"
@@ -26,11 +27,13 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run the device runtime. With no manuals indexed it indexes the bundled sample manual first.")
     add_common(s)
     s.add_argument("--bind", metavar="ADDR", help="override http.bind")
-    s.add_argument("--port", type=int, metavar="N", help="override http.port")
+    s.add_argument("--port", type=int_in(0, 65535), metavar="N", help="override http.port (0 = any free port)")
 
     s = sub.add_parser("index", help="add manuals to the index (or --remove them)",
                        description="Index manuals: .txt .md .html .pdf (pdf extra) and BEIR-style .jsonl. "
-                                   "Exit 0 all indexed, 3 some skipped, 1 nothing indexed, 2 usage/config error.")
+                                   "Exit 0 all indexed, 3 some skipped, 1 nothing indexed, 2 usage/config error "
+                                   "(--remove: the same for removals). Another index run on the same data "
+                                   "dir is waited for.")
     add_common(s)
     s.add_argument("paths", nargs="+", metavar="PATH", help="files or directories (or SOURCE names with --remove)")
     s.add_argument("--remove", action="store_true",
@@ -50,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("question", nargs="?", help="the question (omit with --jsonl)")
     s.add_argument("--json", action="store_true", help="print the Answer JSON")
     s.add_argument("--jsonl", action="store_true", help='read {"id","question"} lines on stdin, write one Answer per line')
-    s.add_argument("--top-k", type=int, metavar="N", help="chunks to retrieve (default: tier)")
+    s.add_argument("--top-k", type=int_in(1, MAX_TOP_K), metavar="N",
+                   help=f"chunks to retrieve, 1-{MAX_TOP_K} (default: tier)")
     s.add_argument("--no-cache", action="store_true", help="bypass the answer cache")
 
     s = sub.add_parser("retrieve", help="show the ranked chunks behind an answer",
@@ -58,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "would be built from. Exit 1 when no manuals are indexed.")
     add_common(s)
     s.add_argument("query", nargs="?", help="the query (omit with --jsonl)")
-    s.add_argument("--k", type=int, default=10, metavar="N", help="hits to return (default 10)")
+    s.add_argument("--k", type=int_in(1, MAX_K), default=10, metavar="N", help=f"hits to return, 1-{MAX_K} (default 10)")
     s.add_argument("--json", action="store_true", help="JSON output")
     s.add_argument("--jsonl", action="store_true", help='read {"id","question"|"query"} lines on stdin')
 

@@ -66,7 +66,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         from nic_edge.engine.calibrate import summary
         print(f"calibration: {summary(report.calibration)}")
     if args.remove:
-        return EXIT_OK if report.removed else EXIT_FAIL
+        # as for adding: 0 all removed, 3 some named nothing indexed (each on stderr), 1 none
+        return (EXIT_PARTIAL if report.skipped else EXIT_OK) if report.removed else EXIT_FAIL
     done = report.indexed_files or report.unchanged
     if report.skipped:
         return EXIT_PARTIAL if done else EXIT_FAIL
@@ -110,13 +111,27 @@ def _lines(stream: TextIO) -> Iterator[tuple[int, str]]:
 
 def _parse_line(line: str, keys: tuple[str, ...]) -> tuple[Any, Any]:
     """(id, text) from a JSONL line; raises ValueError with a reason."""
-    obj = json.loads(line)
+    try:
+        obj = json.loads(line)
+    except RecursionError:  # [[[[... deeper than the parser's stack: a bad line, not a dead batch
+        raise ValueError("line nests too deeply to be a question") from None
     if not isinstance(obj, dict):
         raise ValueError("line is not a JSON object")
     for k in keys:
         if k in obj:
             return obj.get("id"), obj[k]
     raise ValueError(f"missing {' or '.join(repr(k) for k in keys)}")
+
+
+def _emit(obj: dict[str, Any]) -> None:
+    """One JSONL output line. Text that cannot be written as UTF-8 (a lone surrogate in an
+    echoed id) goes out \\u-escaped instead of killing the batch."""
+    try:
+        line = json.dumps(obj, ensure_ascii=False)
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(obj)
+    print(line, flush=True)
 
 
 def _format_answer(a: dict[str, Any], manuals: list[dict[str, Any]]) -> str:
@@ -165,15 +180,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
             try:
                 qid, question = _parse_line(line, ("question",))
             except ValueError as exc:
-                print(json.dumps({"id": None, "error": f"line {n}: {exc}"}), flush=True)
+                _emit({"id": None, "error": f"line {n}: {exc}"})
                 continue
             try:
                 a = app.ask(question, args.top_k, qid=None if qid is None else str(qid), surface="cli",
                             use_cache=not args.no_cache)
             except InvalidInputError as exc:
-                print(json.dumps({"id": qid, "error": exc.message}), flush=True)
+                _emit({"id": qid, "error": exc.message})
                 continue
-            print(json.dumps(a, ensure_ascii=False), flush=True)
+            if qid is not None:
+                a["id"] = qid  # echoed as given: 5 stays 5, not "5"
+            _emit(a)
         return EXIT_OK
     finally:
         app.close()
@@ -198,12 +215,16 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
         for n, line in _lines(sys.stdin):
             try:
                 qid, query = _parse_line(line, ("question", "query"))
+            except ValueError as exc:
+                _emit({"id": None, "error": f"line {n}: {exc}"})
+                continue
+            try:
                 res = app.retrieve(query, args.k)
-            except (ValueError, InvalidInputError) as exc:
-                print(json.dumps({"id": None, "error": f"line {n}: {exc}"}), flush=True)
+            except InvalidInputError as exc:
+                _emit({"id": qid, "error": f"line {n}: {exc}"})
                 continue
             res["id"] = qid
-            print(json.dumps(res, ensure_ascii=False), flush=True)
+            _emit(res)
         return EXIT_OK
     finally:
         app.close()

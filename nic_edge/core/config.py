@@ -356,16 +356,23 @@ def config_path(cli_value: str | None) -> str | None:
 
 
 def data_dir(cfg: Config, cli_value: str | None) -> Path:
-    """--data-dir, else $NIC_EDGE_DATA, else device.data_dir, else ./nic-data."""
-    if cli_value:
-        return Path(cli_value)
+    """--data-dir, else $NIC_EDGE_DATA, else device.data_dir, else ./nic-data.
+
+    A path that exists and is not a directory is a config error naming where it came from."""
     env = os.environ.get("NIC_EDGE_DATA")
-    if env:
-        return Path(env)
-    if cfg.device.data_dir:
+    if cli_value:
+        path, key = Path(cli_value), "--data-dir"
+    elif env:
+        path, key = Path(env), "NIC_EDGE_DATA"
+    elif cfg.device.data_dir:
         base = Path(cfg.source).parent if cfg.source else Path.cwd()
-        return resolve_path(cfg.device.data_dir, base)
-    return Path("nic-data")
+        path, key = resolve_path(cfg.device.data_dir, base), "device.data_dir"
+    else:
+        path, key = Path("nic-data"), "data dir"
+    if path.exists() and not path.is_dir():
+        raise ConfigError([(key, f"{path} exists and is not a directory; name a directory")],
+                          cfg.source if key == "device.data_dir" else None)
+    return path
 
 
 def file_in_config(cfg: Config, value: str) -> Path:

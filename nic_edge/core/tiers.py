@@ -187,8 +187,10 @@ def resolve(
     env: Mapping[str, str] | None = None,
     hardware: Hardware | None = None,
     profiles: Mapping[str, TierProfile] | None = None,
+    override_by: str = "fleet",
 ) -> TierDecision:
-    """Apply the precedence rules and explain the result."""
+    """Apply the precedence rules and explain the result (``override_by`` says who set the
+    override: "fleet", or "local" for the box's admin route)."""
     profiles = profiles or load_profiles()
     hw = hardware or read_hardware()
     env = os.environ if env is None else env
@@ -196,7 +198,7 @@ def resolve(
     if override:
         if override not in profiles:
             raise ConfigError([("tier override", f"unknown tier {override!r}")])
-        return TierDecision(override, "override", [f"fleet override sets {override}"] + det_reasons, hw, profiles[override])
+        return TierDecision(override, "override", [f"{'local' if override_by == 'local' else 'fleet'} override sets {override}"] + det_reasons, hw, profiles[override])
     if config_tier and config_tier != "auto":
         return TierDecision(config_tier, "config", [f"device.tier = {config_tier} in the config"], hw, profiles[config_tier])
     env_tier = env.get("NIC_EDGE_TIER", "").strip()

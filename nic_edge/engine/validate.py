@@ -13,7 +13,17 @@ import unicodedata
 from nic_edge.errors import InvalidInputError
 
 MAX_CHARS = 2000
+MAX_TOP_K = 50    # chunks an answer may be built from (ask --top-k, "top_k")
+MAX_K = 100       # hits a retrieval may return (retrieve --k, "k")
+ECHO_CHARS = 200  # a rejected question is shown back cut to this
 _ALLOWED_CONTROLS = {"\t", "\n", "\r"}
+
+
+def echo(question: str) -> str:
+    """A rejected question as an answer may show it back: encodable (a lone surrogate becomes
+    ``\\udXXX``, so printing it as UTF-8 cannot fail) and cut to ECHO_CHARS."""
+    text = question.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= ECHO_CHARS else text[:ECHO_CHARS] + "…"
 
 
 def validate_question(question: object, max_chars: int = MAX_CHARS) -> str:

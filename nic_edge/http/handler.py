@@ -16,12 +16,12 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 
 from nic_edge import __version__
+from nic_edge.engine.validate import MAX_K, MAX_TOP_K
 from nic_edge.errors import ConfigError, InvalidInputError, NicEdgeError
 from nic_edge.http import page
 
 log = logging.getLogger(__name__)
 
-MAX_K = 100
 _DIGITS = re.compile(r"[0-9]{1,18}")
 _MISSING = object()
 JSON_TYPE = "application/json"
@@ -221,7 +221,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         if not raw and not required:
             return {}
         try:
-            obj = json.loads(raw.decode("utf-8"))
+            obj = json.loads(raw.decode("utf-8-sig"))  # a BOM (some Windows tools send one) is not an error
         except (ValueError, RecursionError):  # bad UTF-8 / JSON, absurd nesting or number size
             raise ClientError(400, "body must be a UTF-8 JSON object") from None
         if not isinstance(obj, dict):
@@ -229,12 +229,12 @@ class RequestHandler(BaseHTTPRequestHandler):
         return obj
 
     @staticmethod
-    def _int_field(body: dict[str, Any], key: str) -> int | None:
+    def _int_field(body: dict[str, Any], key: str, most: int) -> int | None:
         value = body.get(key)
         if value is None:
             return None
-        if type(value) is not int or not 1 <= value <= MAX_K:
-            raise ClientError(400, f"'{key}' must be an integer 1-{MAX_K}")
+        if type(value) is not int or not 1 <= value <= most:
+            raise ClientError(400, f"'{key}' must be an integer 1-{most}")
         return value
 
     @staticmethod
@@ -284,7 +284,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     def _api_ask(self) -> None:
         body = self._json_body()
         question = self._str_field(body, "question")
-        top_k = self._int_field(body, "top_k")
+        top_k = self._int_field(body, "top_k", MAX_TOP_K)
         answer = self.app.ask(question, top_k)
         if answer.get("reason") == INVALID:
             raise ClientError(400, _invalid_message(answer))
@@ -293,7 +293,10 @@ class RequestHandler(BaseHTTPRequestHandler):
     def _api_retrieve(self) -> None:
         body = self._json_body()
         query = self._str_field(body, "query", "question")
-        self._json(200, self.app.retrieve(query, self._int_field(body, "k")))
+        res = self.app.retrieve(query, self._int_field(body, "k", MAX_K))
+        if isinstance(body.get("id"), (str, int, float)) and not isinstance(body.get("id"), bool):
+            res["id"] = body["id"]  # echoed, as `retrieve --jsonl` does
+        self._json(200, res)
 
     def _cache_clear(self) -> None:
         self._require_admin()

@@ -20,6 +20,7 @@ being served does a new one get 503 + Retry-After (logged at most once per ``BUS
 
 from __future__ import annotations
 
+import errno
 import logging
 import queue
 import selectors
@@ -88,9 +89,13 @@ class HttpService(Service):
         try:
             self._server = Server((self.cfg.bind, self.cfg.port), self.app, self.cfg, self)
         except OSError as exc:
-            raise NicEdgeError(
-                f"cannot listen on {self.cfg.bind}:{self.cfg.port}: {exc.strerror or exc}",
-                hint="choose another port (--port or http.port) or stop the process using it") from exc
+            if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+                hint = ("http.bind (or --bind) must be an address of this box: 127.0.0.1, 0.0.0.0 "
+                        "for the LAN, ::1, :: or one of its interface addresses")
+            else:
+                hint = "choose another port (--port or http.port) or stop the process using it"
+            raise NicEdgeError(f"cannot listen on {self.cfg.bind}:{self.cfg.port}: {exc.strerror or exc}",
+                               hint=hint) from exc
         self._server.socket.setblocking(False)
         self.port = self._server.server_address[1]
         self._sel = selectors.DefaultSelector()

@@ -68,3 +68,18 @@ def test_no_index_yet_is_not_the_model_lost_alert(tmp_path: Path) -> None:
         assert app.engine.mode == "lexical" and app.metrics.alert_values()["lexical_mode"] == 1
     finally:
         app.close()
+
+
+def test_a_local_override_is_named_local_now_and_after_a_restart(tmp_path: Path) -> None:
+    app = DeviceApp(load_config(None), tmp_path, hardware=Hardware(16000, 4, None), env={}, use_embedder=False)
+    try:
+        tier = app.set_local_tier("lite", "admin")["tier"]
+        assert tier["tier"] == "lite" and tier["reasons"][0] == "local override sets lite"
+    finally:
+        app.close()
+    again = DeviceApp(load_config(None), tmp_path, hardware=Hardware(16000, 4, None), env={}, use_embedder=False)
+    try:
+        assert again.decision.reasons[0] == "local override sets lite"
+        assert again.apply_tier("standard", "fleet").reasons[0] == "fleet override sets standard"
+    finally:
+        again.close()

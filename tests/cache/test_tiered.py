@@ -163,6 +163,9 @@ def test_serve_cached(tmp_path: Path, clock: FakeClock) -> None:
     assert second["cached"] == "l1" and len(calls) == 1
     assert second["question"] == "how do i start" and second["id"] == "b"
     assert second["latency_ms"] >= 0
+    # no id given: a hit gets one of its own, never the id of the request that filled the cache
+    third, fourth = (serve_cached(c, "How do I start?", "fp", compute) for _ in range(2))
+    assert third["cached"] and fourth["cached"] and len({first["id"], third["id"], fourth["id"]}) == 3
     strip = lambda a: {k: v for k, v in a.items() if k not in ("cached", "latency_ms", "question", "id")}
     assert strip(first) == strip(second)
     bad = serve_cached(c, "", "fp", lambda: make_answer("", text=None, reason="invalid_input"))

@@ -87,6 +87,59 @@ def test_ask_jsonl_batch_with_bad_lines(indexed: tuple[Path, Path]) -> None:
     assert out[4]["id"] is None and "error" in out[4]
 
 
+def _batch(data: Path, command: str, lines: list[str], *extra: str) -> list[dict]:
+    p = subprocess.run([sys.executable, "-m", "nic_edge", command, "--jsonl", *extra, "--data-dir", str(data)],
+                       input="\n".join(lines) + "\n", capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stderr
+    return [json.loads(x) for x in p.stdout.splitlines()]
+
+
+def test_jsonl_batches_survive_hostile_lines_and_echo_ids(indexed: tuple[Path, Path]) -> None:
+    data, _ = indexed
+    q = "How often should I check the brake fluid?"
+    out = _batch(data, "ask", [
+        "[" * 100_000 + "]" * 100_000,                       # deeper than the JSON parser's stack
+        '{"id": "s", "question": "\\ud800 brake fluid"}',     # a lone surrogate in the question
+        json.dumps({"id": 5, "question": q}),               # ids come back as given ...
+        json.dumps({"question": q}),                        # ... or new: never a cached answer's
+        json.dumps({"question": q}),
+        json.dumps({"id": "last", "question": q})])         # the batch reached the end
+    assert len(out) == 6
+    assert out[0]["id"] is None and "nests too deeply" in out[0]["error"]
+    assert out[1]["id"] == "s" and out[1]["reason"] == "invalid_input"
+    assert out[1]["question"] == "\\ud800 brake fluid"   # shown back escaped, printable
+    assert out[2]["id"] == 5 and out[3]["cached"] and out[4]["cached"]
+    assert len({out[2]["id"], out[3]["id"], out[4]["id"]}) == 3
+    assert out[5]["id"] == "last" and out[5]["abstained"] is False
+    hits = _batch(data, "retrieve", ["[" * 100_000 + "]" * 100_000, json.dumps({"id": "r", "query": ""}),
+                                     json.dumps({"id": "k", "query": "brake fluid"})], "--k", "2")
+    assert hits[0]["id"] is None and "nests too deeply" in hits[0]["error"]
+    assert hits[1]["id"] == "r" and "error" in hits[1]
+    assert hits[2]["id"] == "k" and 1 <= len(hits[2]["hits"]) <= 2
+
+
+@pytest.mark.parametrize("args", [["serve", "--port", "99999"], ["serve", "--port", "-1"],
+                                  ["ask", "x", "--top-k", "0"], ["ask", "x", "--top-k", "51"],
+                                  ["retrieve", "x", "--k", "101"], ["retrieve", "x", "--k", "many"]])
+def test_numbers_out_of_range_are_usage_errors(args: list[str], tmp_path: Path) -> None:
+    r = run_cli(*args, "--data-dir", str(tmp_path / "data"))
+    assert r.returncode == 2, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_data_dir_that_is_a_file_is_a_config_error(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    manual = tmp_path / "m.txt"
+    manual.write_text(TINY_MANUAL)
+    r = run_cli("index", str(manual), "--data-dir", str(afile))
+    assert r.returncode == 2
+    assert r.stderr.strip() == f"nic-edge: invalid configuration: --data-dir: {afile} exists and is not a directory; name a directory"
+
+
 def test_retrieve_and_cache_commands(indexed: tuple[Path, Path]) -> None:
     data, _ = indexed
     r = run_cli("retrieve", "brake fluid level", "--k", "2", "--json", "--data-dir", str(data))
@@ -114,6 +167,22 @@ def test_remove_manual(indexed: tuple[Path, Path], tmp_path: Path) -> None:
     rows = json.loads(run_cli("manuals", "--json", "--data-dir", str(data)).stdout)["manuals"]
     assert [m["source"] for m in rows] == ["tiny_manual.txt"]
     assert run_cli("index", "--remove", "nope.txt", "--data-dir", str(data)).returncode == 1
+    assert run_cli("index", str(other), "--data-dir", str(data)).returncode == 0
+    r = run_cli("index", "--remove", "other.md", "nope.txt", "--data-dir", str(data))
+    assert r.returncode == 3 and "skipped nope.txt" in r.stderr  # some removed, some not: as for adding
+
+
+def test_pipes_and_broken_links_are_skipped_by_name_not_read(indexed: tuple[Path, Path], tmp_path: Path) -> None:
+    data, manual = indexed
+    folder = tmp_path / "manuals"
+    folder.mkdir()
+    (folder / "pump.md").write_text("# Pump\n\nPrime the pump before the first start.\n")
+    os.mkfifo(folder / "fifo.txt")  # reading it would block for ever
+    (folder / "gone.txt").symlink_to(tmp_path / "nowhere.txt")
+    r = run_cli("index", str(folder), str(folder / "fifo.txt"), "--data-dir", str(data), timeout=60)
+    assert r.returncode == 3, r.stderr
+    assert r.stderr.count("fifo.txt: not a regular file") == 2 and "gone.txt: not a regular file" in r.stderr
+    assert "1 file(s) indexed" in r.stdout
 
 
 def _beir(folder: Path, records: list[tuple[str, str, str]]) -> Path:

@@ -141,3 +141,24 @@ def test_url_for_wildcard_bind() -> None:
         assert request(svc.port, "GET", "/healthz").status == 200
     finally:
         svc.stop()
+
+
+@pytest.mark.parametrize("bind, hint", [("not an address", "http.bind"), ("192.0.2.77", "http.bind")])
+def test_an_address_the_box_does_not_have_names_http_bind(bind: str, hint: str) -> None:
+    svc = HttpService(FakeApp(), HttpConfig(bind=bind, port=0))
+    with pytest.raises(NicEdgeError) as err:
+        svc.on_start()
+    assert hint in str(err.value) and "another port" not in str(err.value)
+
+
+def test_a_port_in_use_says_so() -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        svc = HttpService(FakeApp(), HttpConfig(port=taken.getsockname()[1]))
+        with pytest.raises(NicEdgeError) as err:
+            svc.on_start()
+        assert "another port" in str(err.value)
+    finally:
+        taken.close()

@@ -93,6 +93,11 @@ def test_ask_ok(port: int, app: FakeApp) -> None:
     assert ("ask", ("How do I start it?", 3)) in app.calls
 
 
+def test_ask_body_with_a_utf8_bom(port: int, app: FakeApp) -> None:
+    got = request(port, "POST", "/api/ask", b"\xef\xbb\xbf" + json.dumps({"question": "How do I start it?"}).encode())
+    assert got.status == 200 and got.json()["abstained"] is False
+
+
 def test_ask_abstained_is_200(port: int) -> None:
     got = request(port, "POST", "/api/ask", {"question": "something unknown"})
     assert got.status == 200 and got.json()["reason"] == "no_match"
@@ -103,7 +108,7 @@ def test_ask_abstained_is_200(port: int) -> None:
     b"{}", b'{"question": ""}', b'{"question": "   "}', b'{"question": "a\\u0000b"}',
     b'{"question": "bell\\u0007"}', json.dumps({"question": "x" * 2001}).encode(),
     b'{"question": "ok", "top_k": true}', b'{"question": "ok", "top_k": "3"}',
-    b'{"question": "ok", "top_k": 0}', b'{"question": "ok", "top_k": 101}', b'{"question": "ok", "top_k": 2.5}',
+    b'{"question": "ok", "top_k": 0}', b'{"question": "ok", "top_k": 51}', b'{"question": "ok", "top_k": 101}', b'{"question": "ok", "top_k": 2.5}',
     b"[" * 5000 + b"]" * 5000, b'{"question": 1' + b"0" * 5000 + b"}",
 ], ids=lambda b: repr(b[:30]))
 def test_ask_400(port: int, body: bytes) -> None:
@@ -162,6 +167,8 @@ def test_retrieve(port: int, app: FakeApp) -> None:
     got = request(port, "POST", "/api/retrieve", {"query": "spark lever", "k": 2})
     assert got.status == 200
     assert got.json()["id"] is None and len(got.json()["hits"]) == 2
+    got = request(port, "POST", "/api/retrieve", {"id": "q-7", "query": "spark lever", "k": 2})
+    assert got.json()["id"] == "q-7"  # echoed, as `retrieve --jsonl` does
     for bad in ({"query": ""}, {"query": 3}, {}, {"query": "ok", "k": "2"}, {"query": "a\x01"}):
         got = request(port, "POST", "/api/retrieve", bad)
         assert got.status == 400 and got.json()["reason"] == "invalid_input", bad
