@@ -33,7 +33,7 @@ from nic_edge.engine.indexer import Indexer, IndexReport, Progress
 from nic_edge.engine.retrieval import DEFAULT_FUSION, Retrieval, retrieve
 from nic_edge.engine.store import IndexStore, Snapshot
 from nic_edge.engine.validate import MAX_TOP_K, echo, validate_question
-from nic_edge.errors import InvalidInputError, MissingDependencyError, ModelError
+from nic_edge.errors import IndexStoreError, InvalidInputError, MissingDependencyError, ModelError
 
 log = logging.getLogger(__name__)
 # Query words the index lacks read as the manual's word for the same thing (synonyms.py); a
@@ -138,9 +138,10 @@ class Engine:
             if name != self._snap_name:
                 if self._snap is not None:
                     self._snap.close()
-                self._snap, self._snap_name = None, name
-                if name is not None:
-                    self._snap = self.store.open_current()
+                self._snap, self._snap_name = None, None
+                # the name is kept only once its generation opened: a damaged one fails every time
+                self._snap = self.store.open_current() if name is not None else None
+                self._snap_name = self._snap.name if self._snap is not None else name
                 self._check_model()
             return self._snap
 
@@ -159,7 +160,10 @@ class Engine:
 
     @property
     def mode(self) -> str:
-        snap = self.snapshot()
+        try:
+            snap = self.snapshot()
+        except IndexStoreError:  # damaged: asks say so; gauges and status must not die of it
+            return "lexical"
         if (self.embedder is None or self._lexical_only or self._model_error
                 or snap is None or self._snap_problem):
             return "lexical"

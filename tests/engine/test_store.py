@@ -265,6 +265,7 @@ def test_a_damaged_index_is_refused_then_rebuilt_by_index(tmp_path, damage):
     else:
         (gen.parent / "CURRENT").write_text("gen-gone\n")
     fresh = make(tmp_path)  # the next process to open it
+    assert fresh.mode == "lexical"  # gauges and the status page read it: never an exception
     with pytest.raises(IndexStoreError) as err:  # one clear error, never an answer from garbage
         fresh.ask("lug nut torque")
     assert "nic-edge index" in str(err.value)
