@@ -83,6 +83,9 @@ def cmd_manuals(args: argparse.Namespace) -> int:
         calibration = app.engine.calibration()
     finally:
         app.close()
+    for r in rows:  # a file moved or deleted since: its text still answers until it is removed
+        f = str(r.get("file") or "")
+        r["file_exists"] = None if f.startswith("bundle:") else Path(f).is_file()
     if args.json:
         print(json.dumps({"manuals": rows, "calibration": calibration}, indent=2))
         return EXIT_OK
@@ -94,6 +97,8 @@ def cmd_manuals(args: argparse.Namespace) -> int:
         at = r.get("indexed_at")
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)) + "Z" if isinstance(at, (int, float)) else str(at)
         extra = f" ({r['record_count']} records)" if "record_count" in r else ""
+        if r["file_exists"] is False:
+            extra += "  [file gone: still answers; `nic-edge index --remove` it, or index it where it is now]"
         print(f"{str(r.get('source'))[:32]:<32} {r.get('chunks', 0):>7} {r.get('sections', 0):>9}  {when:<20}  "
               f"{r.get('file')}{extra}")
         for rec in r.get("records") or []:

@@ -172,6 +172,17 @@ def test_remove_manual(indexed: tuple[Path, Path], tmp_path: Path) -> None:
     assert r.returncode == 3 and "skipped nope.txt" in r.stderr  # some removed, some not: as for adding
 
 
+def test_manuals_flags_a_file_gone_since_it_was_indexed(tmp_path: Path) -> None:
+    data, manual = tmp_path / "data", tmp_path / "gone.txt"
+    manual.write_text(TINY_MANUAL)
+    assert run_cli("index", str(manual), "--data-dir", str(data)).returncode == 0
+    assert json.loads(run_cli("manuals", "--json", "--data-dir", str(data)).stdout)["manuals"][0]["file_exists"]
+    manual.unlink()
+    rows = json.loads(run_cli("manuals", "--json", "--data-dir", str(data)).stdout)["manuals"]
+    assert rows[0]["file_exists"] is False
+    assert "[file gone: still answers" in run_cli("manuals", "--data-dir", str(data)).stdout
+
+
 def test_pipes_and_broken_links_are_skipped_by_name_not_read(indexed: tuple[Path, Path], tmp_path: Path) -> None:
     data, manual = indexed
     folder = tmp_path / "manuals"
