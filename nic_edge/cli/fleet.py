@@ -21,6 +21,17 @@ def _common(p: argparse.ArgumentParser, top: bool = False) -> None:
     p.add_argument("-v", "--verbose", action="count", default=0 if top else argparse.SUPPRESS, help="more log output")
 
 
+def _seconds(text: str) -> float:
+    """A --wait value: a finite number of seconds >= 0 (argparse turns the error into a usage line)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= v < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 0 or more seconds")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog=PROG, description="Fleet tools for NIC edge boxes.")
     version_action(p)
@@ -46,12 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("status", help="devices online/offline, tier, source, last report (retained topics)")
     _common(s)
     s.add_argument("--json", action="store_true", help="JSON output")
-    s.add_argument("--wait", type=float, default=1.5, metavar="S", help="seconds to collect retained messages (default %(default)s)")
+    s.add_argument("--wait", type=_seconds, default=1.5, metavar="S",
+                   help="seconds to collect retained messages (default %(default)s)")
 
     s = sub.add_parser("alerts", help="show alerts (de-duplicated); --follow keeps listening")
     _common(s)
     s.add_argument("--follow", action="store_true", help="keep printing new alerts until interrupted")
-    s.add_argument("--wait", type=float, default=2.0, metavar="S", help="seconds to listen without --follow (default %(default)s)")
+    s.add_argument("--wait", type=_seconds, default=2.0, metavar="S",
+                   help="seconds to listen without --follow (default %(default)s)")
     s.add_argument("--json", action="store_true", help="one JSON object per line")
 
     s = sub.add_parser("forget", help="remove devices: clear their retained topics; aggregators drop them")

@@ -12,6 +12,10 @@ import math
 from typing import Any, Callable
 
 MAX_STR = 1024
+# Device clocks: seconds since 1970 up to the end of unsigned 32-bit time (2106). A box may run
+# with a clock reset to 1970 (no RTC, no NTP yet), so 0 is fine; 1e300 is not a time, and every
+# reader that formats or buckets it (time.localtime, u32 bucket keys) would fail on it.
+MAX_TS = float(2**32 - 1)
 
 Check = Callable[[Any], str | None]
 
@@ -21,6 +25,12 @@ def number(v: Any) -> str | None:
     ok = t is int or (math.isfinite(v) if t is float else
                       isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
     return None if ok else "must be a finite number"
+
+
+def timestamp(v: Any) -> str | None:
+    if number(v) is None and 0 <= v <= MAX_TS:
+        return None
+    return "must be a Unix time in seconds (0 to 4294967295)"
 
 
 def integer(lo: int = 0) -> Check:

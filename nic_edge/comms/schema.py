@@ -199,7 +199,7 @@ def parse_status(payload: bytes) -> bool:
 
 # -- info --------------------------------------------------------------------------------------
 _INFO_FIELDS: dict[str, c.Check] = {
-    "device": c.string(_MAX_ID), "version": c.string(64), "ts": c.number,
+    "device": c.string(_MAX_ID), "version": c.string(64), "ts": c.timestamp,
     "board": c.nullable(c.string(256, empty=True)), "ram_bytes": c.nullable(c.integer(0)),
     "tier": c.nullable(c.string(32)), "index": c.obj,
 }
@@ -215,7 +215,7 @@ def parse_info(payload: bytes) -> dict[str, Any]:
 
 # -- metrics -----------------------------------------------------------------------------------
 _METRICS_FIELDS: dict[str, c.Check] = {
-    "seq": c.integer(0), "ts": c.number, "replayed": c.boolean, "device": c.string(_MAX_ID),
+    "seq": c.integer(0), "ts": c.timestamp, "replayed": c.boolean, "device": c.string(_MAX_ID),
     "latency": c.fast_map(c.objects, c.obj), "cache": c.obj,
     "resources": c.obj, "counters": c.fast_map(c.finite_numbers, c.number), "drops": c.fast_map(c.naturals, c.integer(0)),
 }
@@ -280,7 +280,7 @@ def parse_metrics(payload: bytes) -> dict[str, Any]:
 _ALERT_FIELDS: dict[str, c.Check] = {
     "alert_id": c.string(_MAX_ID), "rule": c.string(_MAX_ID), "severity": c.one_of(SEVERITIES),
     "state": c.one_of(ALERT_STATES), "value": c.nullable(c.number), "threshold": c.nullable(c.number),
-    "ts": c.number, "message": c.string(c.MAX_STR, empty=True), "seq": c.integer(0),
+    "ts": c.timestamp, "message": c.string(c.MAX_STR, empty=True), "seq": c.integer(0),
     "device": c.string(_MAX_ID), "replayed": c.boolean,
 }
 # What a producer (telemetry.alerts.AlertEvent) must give; seq/device/replayed are added here.
@@ -336,7 +336,7 @@ def parse_desired(payload: bytes) -> dict[str, Any] | None:
 _REPORTED_FIELDS: dict[str, c.Check] = {
     "tier": c.nullable(c.string(32)), "source": c.string(32), "version": c.nullable(c.integer(0)),
     "status": c.one_of(REPORT_STATUSES), "reason": c.nullable(c.string(c.MAX_STR, empty=True)),
-    "ts": c.number,
+    "ts": c.timestamp,
 }
 
 

@@ -1,6 +1,9 @@
 """``nic-fleet`` commands that talk to the broker: set-tier/clear-tier, status, alerts.
 
-Fleet-side code: imports only core and the MQTT payload schema (never the engine).
+Fleet-side code: imports only core and the MQTT payload schema (never the engine). What a device
+sent is untrusted: payloads are parsed by the schema (one bad box is skipped and named, never the
+end of the command), an alert counts for its topic's device only (as in the aggregator), and
+text printed for a person goes out without control characters.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import json
 import logging
 import os
 import queue
+import re
 import socket
 import sys
 import threading
@@ -23,6 +27,24 @@ from nic_edge.errors import NicEdgeError
 from nic_edge.fleet.reports import summarize
 
 log = logging.getLogger(__name__)
+
+# C0 and C1 control characters, DEL included: a device's text must not drive the operator's
+# terminal (ANSI escapes that recolour, retitle or hide lines)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def plain(v: Any) -> str:
+    """Device-sent text fit for a terminal line: control characters become "?"."""
+    return _CONTROL.sub("?", "" if v is None else str(v))
+
+
+def utc(ts: Any) -> str:
+    """``YYYY-MM-DD HH:MM:SSZ``, or "?" for a time the platform cannot show (a box's broken clock
+    must not end the command for the whole fleet; the schema bounds it, this is the last guard)."""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts)) + "Z"
+    except (OverflowError, OSError, ValueError, TypeError):
+        return "?"
 
 
 class FleetClient:
@@ -184,10 +206,10 @@ def status(cfg: Config, as_json: bool, wait: float) -> int:
     for d in rows:
         state = {True: "online", False: "offline", None: "?"}[d["online"]]
         lr = d["last_report"]
-        last = "-" if not lr else f"{lr['status']} {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(lr['ts']))}Z"
+        last = "-" if not lr else f"{plain(lr['status'])} {utc(lr['ts'])}"
         content = (d["content"] or {}).get("applied_version")
-        print(f"{d['id']:<20} {state:<8} {d['tier'] or '-':<11} {d['source'] or '-':<9} "
-              f"{'-' if content is None else content:>12} {last}")
+        print(f"{plain(d['id']):<20} {state:<8} {plain(d['tier'] or '-'):<11} {plain(d['source'] or '-'):<9} "
+              f"{'-' if content is None else plain(content):>12} {last}")
     return 0
 
 
@@ -196,6 +218,7 @@ def alerts(cfg: Config, follow: bool, wait: float, as_json: bool) -> int:
     fc = FleetClient(cfg, "alerts")
     fc.connect([schema.subscription(prefix, schema.ALERTS)])
     seen: set[tuple[str, str, str]] = set()
+    impostors: set[str] = set()
     try:
         end = None if follow else time.monotonic() + wait
         while end is None or time.monotonic() < end:
@@ -206,6 +229,11 @@ def alerts(cfg: Config, follow: bool, wait: float, as_json: bool) -> int:
                     a = schema.parse_alert(payload)
                 except schema.SchemaError:
                     continue
+                if a["device"] != dev:  # the topic is the device's identity (broker ACL), not the payload
+                    if topic not in impostors:  # once per topic: --follow must not flood the terminal
+                        impostors.add(topic)
+                        log.warning("ignoring alerts on %s that claim to come from %r", topic, a["device"][:64])
+                    continue
                 key = (dev, a["alert_id"], a["state"])
                 if key in seen:  # replayed or re-delivered: de-duplicate on alert_id + state
                     continue
@@ -213,8 +241,8 @@ def alerts(cfg: Config, follow: bool, wait: float, as_json: bool) -> int:
                 if as_json:
                     print(json.dumps(a), flush=True)
                 else:
-                    ts = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(a["ts"]))
-                    print(f"{ts}Z {dev} {a['severity'].upper():<8} {a['state']:<8} {a['rule']}: {a['message']}", flush=True)
+                    print(f"{utc(a['ts'])} {plain(dev)} {a['severity'].upper():<8} {a['state']:<8} "
+                          f"{plain(a['rule'])}: {plain(a['message'])}", flush=True)
     except KeyboardInterrupt:
         pass
     finally:

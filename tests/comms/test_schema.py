@@ -106,3 +106,18 @@ def test_encode_refuses_oversize_metrics():
     snap = schema.build_metrics({"cache": {"blob": "x" * (300 * 1024)}}, seq=1, device="d", ts=1.0)
     with pytest.raises(SchemaError, match="too large"):
         schema.encode_metrics(snap)
+
+
+@pytest.mark.parametrize("ts", [1e300, -1.0, 2.0 ** 32, 1e12, True])
+def test_device_clocks_are_bounded_in_every_telemetry_payload(ts):
+    # a box's time is formatted (time.gmtime/localtime) and bucketed (u32 keys) by every reader:
+    # 1e300 is finite, yet ended the aggregator's loop and `nic-fleet status`/`alerts`
+    info = {"device": "d", "version": "1", "ts": ts, "board": None, "ram_bytes": None, "tier": None, "index": {}}
+    snap = schema.build_metrics({}, seq=1, device="d", ts=ts)
+    reported = schema.make_reported("lite", "fleet", 1, "applied", None, ts)
+    for parse, body in ((schema.parse_alert, alert(ts=ts)), (schema.parse_metrics, snap),
+                        (schema.parse_info, info), (schema.parse_reported, reported)):
+        with pytest.raises(SchemaError, match="ts: must be a Unix time in seconds"):
+            parse(json.dumps(body).encode())
+    for ok in (0, 1700000000.5, 2 ** 32 - 1):  # a box without RTC or NTP may say 1970: still read
+        assert schema.parse_alert(schema.encode_alert(alert(ts=ok)))["ts"] == ok
