@@ -62,6 +62,7 @@ class SimDevice:
         self.latency_factor = 1.0
         self.mode = "hybrid"  # "lexical": a box answering from keywords only (degraded)
         self.memory_state = "ok"
+        self.firing: set[str] = set()  # rules firing: summary.alerts_active, as a real box counts them
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -112,7 +113,7 @@ class SimDevice:
             "summary": {"latency_p50_ms": None if not n else entry["p50"] * 1000.0,
                         "latency_p95_ms": None if not n else entry["p95"] * 1000.0,
                         "cache_hit_rate": hits / n if n else None, "memory_mib": self.rss / 1048576.0,
-                        "cpu_temp_c": round(self.temp, 1), "cpu_percent": 10.0, "alerts_active": 0},
+                        "cpu_temp_c": round(self.temp, 1), "cpu_percent": 10.0, "alerts_active": len(self.firing)},
         }
 
     def metrics_payload(self, ts: float | None = None, replayed: bool = False) -> bytes:
@@ -139,6 +140,7 @@ class SimDevice:
     def alert_payload(self, rule: str, state: str, value: float | None = 1.0, ts: float | None = None,
                       alert_id: str | None = None, severity: str = "warning") -> bytes:
         ts = time.time() if ts is None else ts
+        (self.firing.add if state == "firing" else self.firing.discard)(rule)
         event = {"alert_id": alert_id or f"{rule}-{int(ts * 1000)}", "rule": rule, "severity": severity,
                  "state": state, "value": value, "threshold": 0.5, "ts": ts,
                  "message": f"{rule} {state} on {self.device}"}

@@ -10,15 +10,19 @@ never an average of percentiles). Its stored form is two records (``store_codec`
 from __future__ import annotations
 
 import json
+import math
 import struct
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from nic_edge.core.sketch import LatencySketch
+from nic_edge.core.sketch import DEFAULT_ALPHA, LatencySketch
 
 
 Codec = tuple[Callable[[Any], bytes], Callable[[bytes], Any]]
 IDX = struct.Struct(">I")  # a bucket's index in an LMDB key, big-endian: keys sort by time
+# Every box records latency with the default alpha (telemetry.metrics); sketches merge only
+# bucket for bucket, so one of another gamma cannot join a bucket, a device or the fleet.
+FLEET_GAMMA = (1.0 + DEFAULT_ALPHA) / (1.0 - DEFAULT_ALPHA)
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,18 @@ DEFAULT_RESOLUTIONS = (
 def key(device: str, idx: int) -> bytes:
     """LMDB key of bucket ``idx`` of ``device``: ``<device>\\0<idx, u32 big-endian>``."""
     return device.encode("utf-8") + b"\x00" + IDX.pack(idx)
+
+
+def mergeable(sk: LatencySketch) -> bool:
+    """Whether ``sk`` has the fleet's bucket layout (``LatencySketch.merge`` accepts it)."""
+    return math.isclose(sk.gamma, FLEET_GAMMA, rel_tol=1e-12, abs_tol=0.0)
+
+
+def read_sketch(d: Any) -> LatencySketch | None:
+    """A stored sketch, or None for one of another gamma: ingestion refuses those now, but a
+    store written before it did may hold some, and one must not fail every read of its device."""
+    sk = LatencySketch.from_dict(d)
+    return sk if mergeable(sk) else None
 
 
 def store_codec() -> Codec:
@@ -207,7 +223,7 @@ class Bucket:
             b.n, b.q, b.an, b.ab, b.er = d["n"], d["q"], d["an"], d["ab"], d["er"]
             b.g = {k: list(v) for k, v in d.get("g", {}).items()}
         if sk is not None:
-            b.sk, b.owned = LatencySketch.from_dict(unpack(sk)), True
+            b.sk, b.owned = read_sketch(unpack(sk)), True
         b.touched = False
         return b
 

@@ -40,7 +40,7 @@ def device_html(rd: "Renderer", r: dict[str, Any], now: float) -> str:
     h = r["health"]
     built = time.strftime("%H:%M:%S %Z", time.localtime(now))
     seen = ("never" if r["last_seen"] is None else
-            time.strftime("%H:%M:%S", time.localtime(r["last_seen"])) + f", {H.age(now - r['last_seen'])} before that")
+            H.when(r["last_seen"], "%H:%M:%S") + f", {H.age(now - r['last_seen'])} before that")
     body = [f'<p class="mut">Data as of {H.esc(built)} (last report {H.esc(seen)}). This page is rebuilt at '
             f'once when the status, tier or alerts change, otherwise at most every {rd.page_interval:.0f} s; '
             f'the <a href="../index.html">overview</a> is rebuilt every {rd.interval:.0f} s.</p>',

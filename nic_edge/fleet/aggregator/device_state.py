@@ -17,6 +17,13 @@ def num(v: Any) -> float | None:
     return None
 
 
+def small_count(v: Any) -> int | None:
+    """A count a box reports (JSON may carry 2 as 2.0), or None unless it is a plausible one."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 10_000 and v == int(v):
+        return int(v)
+    return None
+
+
 @dataclass
 class DeviceState:
     id: str

@@ -63,7 +63,7 @@ def href(device: str) -> str:
 def page(title: str, body: str, generated_at: float, refresh_s: float | None, up: str = "") -> str:
     # <meta refresh> reloads without JavaScript; the page is re-rendered on the same cadence.
     meta = f'<meta http-equiv="refresh" content="{max(5, int(refresh_s))}">' if refresh_s else ""
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(generated_at))
+    stamp = when(generated_at, "%Y-%m-%d %H:%M:%S %Z")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">{meta}'
             f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
@@ -115,16 +115,29 @@ def age(seconds: float) -> str:
     return f"{s:.0f} s" if s < 120 else f"{s / 60:.0f} min" if s < 7200 else f"{s / 3600:.0f} h" if s < 172800 else f"{s / 86400:.0f} d"
 
 
+def when(ts: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """Local time of ``ts``, or "?" when it is no time the platform can show: a record stored
+    before ingestion bounded device clocks (comms.checks.timestamp) must not stop a render."""
+    try:
+        return time.strftime(fmt, time.localtime(ts))
+    except (OverflowError, OSError, ValueError, TypeError):
+        return "?"
+
+
 def ago(now: float, ts: float | None) -> str:
     if ts is None:
         return '<span class="mut">never</span>'
-    return f'<span title="{esc(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)))}">{esc(age(now - ts))} ago</span>'
+    if not isinstance(ts, (int, float)) or not math.isfinite(ts):
+        return '<span class="mut">?</span>'
+    return f'<span title="{esc(when(ts))}">{esc(age(now - ts))} ago</span>'
 
 
 def chart(title: str, series: Sequence[tuple[str, Sequence[tuple[float, float]]]], t0: float, t1: float,
           step: float, unit: str = "", hline: tuple[str, float] | None = None, y_min: float | None = 0.0) -> str:
     """A line chart as inline SVG; a gap longer than two steps breaks the line."""
     w, h, left, bottom, top = 360.0, 150.0, 44.0, 18.0, 6.0
+    # a non-finite value (a record stored before ingestion bounded gauges) would poison the scale
+    series = [(label, [(t, v) for t, v in pts if math.isfinite(v)]) for label, pts in series]
     values = [v for _, pts in series for _, v in pts]
     if hline:
         values.append(hline[1])
@@ -180,4 +193,4 @@ def _num(v: float) -> str:
 
 
 def _when(t: float, span: float) -> str:
-    return time.strftime("%H:%M" if span <= 86400 else "%m-%d", time.localtime(t))
+    return when(t, "%H:%M" if span <= 86400 else "%m-%d")

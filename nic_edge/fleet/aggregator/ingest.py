@@ -5,7 +5,9 @@ MQTT dependency (the benchmark and tests feed it directly). ``MqttIngest`` is th
 owns the paho client: plain ``nic/+/<kind>`` filters, or MQTT 5 shared subscriptions
 ``$share/<group>/nic/+/<kind>`` when ``aggregator.shared_group`` is set, so several aggregators
 behind a clustered broker split the fleet. A bad payload is counted and logged once per device;
-nothing a device sends can stop ingestion.
+nothing a device sends can stop ingestion. Beyond the schema (which bounds device clocks), a
+latency sketch of another accuracy is refused (it could never be merged) and a gauge outside its
+plausible range is dropped, so nothing derived from it later (ratios, means) overflows.
 
 Decoding: metrics and alerts are the hot path. With ``orjson`` installed they are decoded by it
 (3x faster than ``json`` on sketch-heavy snapshots) and then checked by the same
@@ -35,19 +37,22 @@ from nic_edge.core.lifecycle import Service
 from nic_edge.core.mqtt_client import connect_kwargs, make_client
 from nic_edge.core.sketch import LatencySketch
 from nic_edge.errors import ConfigError
-from nic_edge.fleet.aggregator.buckets import Point
+from nic_edge.fleet.aggregator.buckets import FLEET_GAMMA, Point, mergeable
 from nic_edge.fleet.aggregator.netbuf import buffered_client_class
-from nic_edge.fleet.aggregator.device_state import num
+from nic_edge.fleet.aggregator.device_state import num, small_count
 from nic_edge.fleet.aggregator.state import FleetState
 
 log = logging.getLogger(__name__)
 
 SUBSCRIBED_KINDS = (schema.STATUS, schema.INFO, schema.METRICS, schema.ALERTS, schema.REPORTED,
                     schema.CONTENT_REPORTED)
-_RES_KEYS = (("rss", "rss_bytes"), ("budget", "memory_budget_bytes"), ("temp", "cpu_temp_c"),
-             ("cpu", "cpu_percent"), ("disk_free", "disk_free_bytes"), ("disk_total", "disk_total_bytes"))
+# (gauge, resources key, lowest, highest plausible value): a value outside is dropped, so that
+# derived numbers (memory / budget, fleet means, chart scales) stay finite and meaningful
+_EXA = 1e18
+_RES_KEYS = (("rss", "rss_bytes", 0.0, _EXA), ("budget", "memory_budget_bytes", 1.0, _EXA),
+             ("temp", "cpu_temp_c", -273.15, 1000.0), ("cpu", "cpu_percent", 0.0, 1e5),
+             ("disk_free", "disk_free_bytes", 0.0, _EXA), ("disk_total", "disk_total_bytes", 0.0, _EXA))
 _NUM = (int, float)  # exact types: bool is not a number here
-_BIG = float("inf")
 
 
 def _fast_loads() -> Callable[[bytes], Any] | None:
@@ -70,6 +75,9 @@ def _sketch_of(entry: Any) -> tuple[LatencySketch | None, dict[str, Any] | None,
     if d is None:
         return None, None, None
     sk = LatencySketch.from_dict(d)
+    if not mergeable(sk):  # from_dict takes any gamma; the store and the fleet merge only ours
+        raise schema.SchemaError(f"latency sketch gamma {sk.gamma:g} is not the fleet's {FLEET_GAMMA:g} "
+                                 "(alpha 1 %): it cannot be merged")
     pct = entry.get("p50"), entry.get("p95"), entry.get("p99")
     ok = sk.count and entry.get("count") == sk.count and all(type(x) in _NUM for x in pct) \
         and sk.min <= pct[0] <= pct[1] <= pct[2] <= sk.max
@@ -105,12 +113,13 @@ def to_point(m: dict[str, Any]) -> tuple[Point, dict[str, Any]]:
         q = sk.count if sk is not None else 0
     res, summ = m["resources"], m.get("summary") or {}
     gauges: dict[str, float] = {}
-    for g, k in _RES_KEYS:
+    for g, k, lo, hi in _RES_KEYS:
         v = res.get(k)
-        if type(v) in _NUM and -_BIG < v < _BIG:  # finite (NaN fails every comparison)
-            gauges[g] = float(v)
+        # float() first: an integer beyond float range is a bad payload (OverflowError), as before
+        if type(v) in _NUM and lo <= (v := float(v)) <= hi:  # NaN fails every comparison
+            gauges[g] = v
     hit = summ.get("cache_hit_rate")
-    hit = float(hit) if type(hit) in _NUM and -_BIG < hit < _BIG else None
+    hit = float(hit) if type(hit) in _NUM and 0 <= hit <= 1 else None
     if hit is not None:
         gauges["hit"] = hit
     ts = float(m["ts"])
@@ -126,7 +135,7 @@ def to_point(m: dict[str, Any]) -> tuple[Point, dict[str, Any]]:
         "cpu_temp_c": gauges.get("temp"), "cpu_percent": gauges.get("cpu"),
         "disk_free_bytes": gauges.get("disk_free"), "disk_total_bytes": gauges.get("disk_total"),
         "memory_state": _str_or_none(res.get("memory_state")), "backlog": num(backlog),
-        "drops": sum(drops.values()) if drops else 0,
+        "drops": sum(drops.values()) if drops else 0, "alerts_active": small_count(summ.get("alerts_active")),
     }
     return point, summary
 

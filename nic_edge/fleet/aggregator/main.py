@@ -13,6 +13,7 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 from nic_edge.core.config import Config, file_in_config, read_secret
 from nic_edge.core.lifecycle import Runtime, Service
@@ -33,7 +34,12 @@ HEARTBEAT_S = 300.0      # an idle fleet is re-rendered this often ("last seen" 
 class AggregatorLoop(Service):
     """One thread: flush to LMDB, render on change (checked every interval), analytics, report,
     prune and expiry of unknown ids. An idle fleet is re-rendered only every ``HEARTBEAT_S`` or when
-    a device goes stale, so it costs no CPU and no SD-card writes in between."""
+    a device goes stale, so it costs no CPU and no SD-card writes in between.
+
+    Every step is guarded (``_guarded``): an error in one (a record it cannot render, a full disk,
+    an output folder removed) is logged and the step runs again at its next turn. The loop itself
+    never ends before ``stop()``: it is the only writer and renderer, and a dead loop in a live
+    process is an outage no supervisor sees (held PUBACKs would never be released either)."""
 
     name = "aggregator-loop"
 
@@ -48,6 +54,7 @@ class AggregatorLoop(Service):
         self.report_interval = report_interval_s
         self.analytics_interval = analytics_interval_s or max(60.0, render_interval_s)
         self.renders = 0
+        self.failures: dict[str, int] = {}  # step -> consecutive failures
 
     def run(self) -> None:
         mono = time.monotonic
@@ -63,10 +70,10 @@ class AggregatorLoop(Service):
                     continue  # retried next tick; the dashboard is still rendered each interval below
             if now - last_analytics >= self.analytics_interval:
                 report = now - last_report >= self.report_interval
-                self.renderer.run_analytics(report=report)
-                last_analytics = now
+                last_analytics = now  # a failing step waits its interval too: no retry storm
                 if report:
                     last_report = now
+                self._guarded("analytics", lambda: self.renderer.run_analytics(report=report))
             changed = self.state.changed.is_set() and now - last_render >= MIN_RENDER_GAP_S
             due = now - last_render >= self.render_interval and (
                 self.state.version != rendered_version or now - last_render >= HEARTBEAT_S
@@ -74,17 +81,35 @@ class AggregatorLoop(Service):
             if changed or due:  # nothing new, no render: an idle fleet costs no CPU and no writes
                 self.state.changed.clear()
                 rendered_version = self.state.version
-                timing = self.renderer.render()
-                self.renders += 1
                 last_render = now
-                log.debug("rendered: %s", timing)
+                ok, timing = self._guarded("render", self.renderer.render)
+                if ok:
+                    self.renders += 1
+                    log.debug("rendered: %s", timing)
             if now - last_prune >= PRUNE_INTERVAL_S:
-                self.state.expire()
-                log.debug("pruned %d old buckets", self.state.prune())
                 last_prune = now
+                self._guarded("prune", self._prune)
 
     def cycle(self) -> None:
         self.state.flush()
+
+    def _prune(self) -> None:
+        self.state.expire()
+        log.debug("pruned %d old buckets", self.state.prune())
+
+    def _guarded(self, step: str, fn: Callable[[], Any]) -> tuple[bool, Any]:
+        """Run one step; an error is logged (with its traceback the first times, then counted)
+        and the step is tried again at its next turn instead of ending the loop."""
+        try:
+            result = fn()
+        except Exception:  # boundary: one bad record or I/O error must not stop the aggregator
+            n = self.failures[step] = self.failures.get(step, 0) + 1
+            if n in (1, 10, 100) or n % 1000 == 0:
+                log.exception("aggregator %s failed (%d in a row); trying again at its next turn", step, n)
+            return False, None
+        if self.failures.pop(step, 0):
+            log.warning("aggregator %s works again", step)
+        return True, result
 
     def _commit(self) -> bool:
         """One commit; an error (disk full, I/O) is logged and retried at the next tick instead of
@@ -103,8 +128,9 @@ class AggregatorLoop(Service):
         return True
 
     def on_stop(self) -> None:
-        self.state.flush()
-        self.renderer.render()
+        # the last commit and render: each on its own, so a failing render still commits
+        self._guarded("final commit", self.state.flush)
+        self._guarded("final render", self.renderer.render)
 
 
 def paths(args: argparse.Namespace, cfg: Config) -> tuple[Path, Path]:

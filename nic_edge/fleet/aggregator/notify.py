@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import queue
@@ -129,10 +130,12 @@ class Notifier(Service):
             except queue.Empty:
                 continue
             for name, fn in self.channels():
-                if self._deliver(name, fn, alert):
-                    self.stats["delivered"] += 1
-                else:
-                    self.stats["failed"] += 1
+                try:
+                    ok = self._deliver(name, fn, alert)
+                except Exception:  # boundary: one alert a channel chokes on must not end notifications
+                    log.exception("notify %s: giving up on %s", name, alert.get("alert_id"))
+                    ok = False
+                self.stats["delivered" if ok else "failed"] += 1
 
     def channels(self) -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
         out: list[tuple[str, Callable[[dict[str, Any]], None]]] = []
@@ -150,7 +153,8 @@ class Notifier(Service):
             try:
                 fn(alert)
                 return True
-            except (OSError, urllib.error.URLError, smtplib.SMTPException, ValueError) as exc:
+            except (OSError, urllib.error.URLError, http.client.HTTPException, smtplib.SMTPException,
+                    ValueError) as exc:  # HTTPException: a reply that is not HTTP (BadStatusLine, ...)
                 log.warning("notify %s: attempt %d/%d for %s failed: %s", name, attempt, self.attempts,
                             alert["alert_id"], exc)
             if attempt < self.attempts and self._stop.wait(delay):

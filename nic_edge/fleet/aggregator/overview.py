@@ -22,10 +22,16 @@ CSS_CLASS = {"critical": "off", "offline": "off", "silent": "stale", "unknown": 
              "degraded": "stale", "ok": "on"}
 
 
-def health(status: str, mode: Any, memory_state: Any, alerts: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """``{"level", "rank", "text"}`` from reachability, active alerts and mode."""
+def health(status: str, mode: Any, memory_state: Any, alerts: Iterable[dict[str, Any]],
+           unseen: int = 0) -> dict[str, Any]:
+    """``{"level", "rank", "text"}`` from reachability, active alerts and mode.
+
+    ``unseen``: alerts the device counts as active (its snapshots' ``summary.alerts_active``) that
+    this aggregator never received, e.g. raised before it started (alerts are not retained). Their
+    severity is unknown, so they count as a warning: never green, never a false "critical".
+    Info alerts are listed but leave the level alone."""
     sev = [a.get("severity") for a in alerts]
-    n_crit, n_warn = sev.count("critical"), len(sev) - sev.count("critical")
+    n_crit, n_warn, n_info = sev.count("critical"), sev.count("warning"), sev.count("info")
     notes = {"online": [], "offline": ["disconnected from the broker"], "stale": ["online but sending no reports"],
              "unknown": ["no status received yet"]}[status]
     if mode == "lexical":
@@ -36,10 +42,14 @@ def health(status: str, mode: Any, memory_state: Any, alerts: Iterable[dict[str,
         notes.append(f"{n_crit} critical alert" + ("s" if n_crit > 1 else ""))
     if n_warn:
         notes.append(f"{n_warn} warning" + ("s" if n_warn > 1 else ""))
+    if n_info:
+        notes.append(f"{n_info} info alert" + ("s" if n_info > 1 else ""))
+    if unseen:
+        notes.append(f"{unseen} more active alert" + ("s" if unseen > 1 else "") + " reported by the device")
     levels = [{"offline": "offline", "stale": "silent", "unknown": "unknown"}.get(status, "ok")]
     if n_crit:
         levels.append("critical")
-    if n_warn:
+    if n_warn or unseen:
         levels.append("warning")
     if mode == "lexical" or memory_state not in (None, "ok"):
         levels.append("degraded")
@@ -47,9 +57,11 @@ def health(status: str, mode: Any, memory_state: Any, alerts: Iterable[dict[str,
     return {"level": level, "rank": LEVELS[level], "text": ", ".join(notes) or "online, answering normally"}
 
 
-def _alerts(now: float, alerts: list[dict[str, Any]]) -> str:
+def _alerts(now: float, alerts: list[dict[str, Any]], unseen: int = 0) -> str:
+    extra = (f'<div class="sev-warning">{unseen} more active on the device</div>'
+             '<div class="mut">raised before this aggregator listened</div>') if unseen else ""
     if not alerts:
-        return '<span class="mut">none</span>'
+        return extra or '<span class="mut">none</span>'
     out = []
     for a in sorted(alerts, key=lambda a: (a["severity"] != "critical", -(a.get("since") or 0)))[:4]:
         msg = a.get("message") or a.get("rule")
@@ -57,7 +69,7 @@ def _alerts(now: float, alerts: list[dict[str, Any]]) -> str:
                    f'<span class="mut">· {H.ago(now, a.get("since"))}</span></div>')
     if len(alerts) > 4:
         out.append(f'<div class="mut">and {len(alerts) - 4} more</div>')
-    return "".join(out)
+    return "".join(out) + extra
 
 
 def _broker(rd: "Renderer", now: float, n_devices: int) -> str:
@@ -107,7 +119,7 @@ def overview_html(rd: "Renderer", rows: list[dict[str, Any]], fleet: dict[str, A
             H.ago(now, r["last_seen"]), H.fmt(r["latency_p95_ms"], 0, " ms"), H.pct(r["cache_hit_rate"]),
             H.bar(r["memory_ratio"]) + H.mib(r["memory_bytes"]) + "<br>" + '<small class="mut">of '
             + H.mib(r["memory_budget_bytes"]) + "</small>",
-            H.fmt(r["cpu_temp_c"], 0, " °C"), _alerts(now, r["alerts_active"]), spool])
+            H.fmt(r["cpu_temp_c"], 0, " °C"), _alerts(now, r["alerts_active"], r["alerts_unseen"]), spool])
     body.append(H.table(["device", "health", "tier", "last seen", "answer p95", "cache hits", "memory",
                          "CPU", "active alerts", "spool"], trs, numeric=(4, 5, 7), wrap=(1, 8)))
     if fleet["anomalies"]:

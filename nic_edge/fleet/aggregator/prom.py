@@ -66,8 +66,8 @@ def families(rows: list[dict[str, Any]], fleet: dict[str, Any]) -> list[Family]:
             v = r.get(key)
             if key == "latency_p95_ms":
                 v = None if v is None else v / 1000.0
-            elif key == "alerts_active":
-                v = len(v)
+            elif key == "alerts_active":  # with those the device counts but never sent us (render._row)
+                v = len(v) + r.get("alerts_unseen", 0)
             if _val(v) is not None:
                 samples.append(({"device": r["id"], "tier": r["tier"] or ""}, float(v)))
         out.append((name, doc, "gauge", samples))

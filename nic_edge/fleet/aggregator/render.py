@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -55,6 +56,7 @@ class Renderer:
         self.analytics: dict[str, Any] = {"devices": {}, "anomalies": [], "fleet": {}, "computed_at": None}
         self.trends: dict[str, Any] | None = None
         self._page_at: dict[str, float] = {}
+        self.failures = 0  # devices, pages or values a render had to leave out (logged)
         (self.out / "devices").mkdir(parents=True, exist_ok=True)
 
     # -- model -----------------------------------------------------------------------------
@@ -66,6 +68,10 @@ class Renderer:
         tier, source = st.tier()
         p50, p95, p99 = sk.quantiles((0.5, 0.95, 0.99))
         rss, budget = m.get("rss_bytes"), m.get("budget_bytes")
+        ratio = rss / budget if rss is not None and budget else None
+        # what the device counts as firing and this aggregator never received (see overview.health)
+        reported = m.get("alerts_active")
+        unseen = max(0, reported - len(st.alerts_active)) if type(reported) is int else 0
         replay_lag = now - m["ts"] if m.get("replayed") and m.get("ts") else None
         return {
             "id": st.id, "online": online, "status": status, "tier": tier, "tier_source": source,
@@ -75,23 +81,30 @@ class Renderer:
             "latency_p50_ms": None if p50 is None else p50 * 1000, "latency_p95_ms": None if p95 is None else p95 * 1000,
             "latency_p99_ms": None if p99 is None else p99 * 1000, "latency_count": sk.count,
             "cache_hit_rate": m.get("cache_hit_rate"), "memory_bytes": rss, "memory_budget_bytes": budget,
-            "memory_ratio": rss / budget if rss is not None and budget else None,
+            "memory_ratio": ratio if ratio is not None and math.isfinite(ratio) else None,
             "memory_state": m.get("memory_state"), "cpu_temp_c": m.get("cpu_temp_c"),
             "cpu_percent": m.get("cpu_percent"), "disk_free_bytes": m.get("disk_free_bytes"),
             "alerts_active": [{"alert_id": a["alert_id"], "rule": a["rule"], "severity": a["severity"],
                                "since": a["ts"], "message": a["message"]} for a in st.alerts_active.values()],
+            "alerts_unseen": unseen,
             "spool_backlog": m.get("backlog"), "replaying": bool(m.get("replayed")), "replay_lag_s": replay_lag,
             "drops": m.get("drops"), "missing_seq": st.missing, "last_seq": st.seq_max, "seq_rejected": st.seq_rejected,
             "bad_payloads": st.counts["bad"], "duplicates": st.counts["duplicates"],
             "content_version": (st.content or {}).get("applied_version"),
             "content_status": (st.content or {}).get("status"), "content_reason": (st.content or {}).get("reason"),
-        } | {"health": health(status, m.get("mode"), m.get("memory_state"), st.alerts_active.values())}
+        } | {"health": health(status, m.get("mode"), m.get("memory_state"), st.alerts_active.values(), unseen)}
 
     def model(self, now: float) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, LatencySketch]]:
+        rows: list[dict[str, Any]] = []
+        sketches: dict[str, LatencySketch] = {}
         with self.state.lock:
-            devices = list(self.state.devices.values())
-            sketches = {st.id: self.state.recent_sketch(st.id) for st in devices}
-            rows = [self._row(st, now, sketches[st.id]) for st in devices]
+            for st in list(self.state.devices.values()):
+                try:
+                    sk = self.state.recent_sketch(st.id)
+                    rows.append(self._row(st, now, sk))
+                    sketches[st.id] = sk
+                except Exception:  # boundary: one device's bad record must not blank the whole fleet
+                    self._failed(f"device {st.id!r} left out of this render")
             stats = dict(self.state.stats)
         rows.sort(key=lambda r: (-r["health"]["rank"], r["id"]))  # worst first
         merged = LatencySketch()
@@ -100,13 +113,15 @@ class Renderer:
                 merged.merge(sketches[r["id"]])
         p50, p95, p99 = merged.quantiles((0.5, 0.95, 0.99))
         hits = [r["cache_hit_rate"] for r in rows if r["online"] and r["cache_hit_rate"] is not None]
+        mean_hit = sum(hits) / len(hits) if hits else None
+        mean_hit = mean_hit if mean_hit is None or math.isfinite(mean_hit) else None  # an overflow: unknown
         fleet = {
             "devices": len(rows), "online": sum(r["online"] for r in rows),
             "offline": sum(not r["online"] for r in rows),
-            "alerts_active": sum(len(r["alerts_active"]) for r in rows),
+            "alerts_active": sum(len(r["alerts_active"]) + r["alerts_unseen"] for r in rows),
             "latency_p50_ms": None if p50 is None else p50 * 1000, "latency_p95_ms": None if p95 is None else p95 * 1000,
             "latency_p99_ms": None if p99 is None else p99 * 1000, "latency_count": merged.count,
-            "latency_window_s": 600, "cache_hit_rate_mean": sum(hits) / len(hits) if hits else None,
+            "latency_window_s": 600, "cache_hit_rate_mean": mean_hit,
             "ingest": stats, "anomalies": analytics.fleet_anomalies(rows) + [
                 a for a in self.analytics["anomalies"] if a["scope"] != "fleet"],
             "questions_per_day": self.analytics["fleet"].get("questions_per_day"),
@@ -128,7 +143,7 @@ class Renderer:
             doc["rendered_by"] = {k: v for k, v in self.instance.items() if k != "tag"}
         # index.html first: whoever polls fleet.json then finds the page of the same render
         self.write(self.out / "index.html", self.index_html(rows, fleet, now).encode())
-        self.write(self.out / "fleet.json", json.dumps(doc, separators=(",", ":"), allow_nan=False).encode())
+        self.write(self.out / "fleet.json", self._json(doc))
         t1 = time.perf_counter()
         with self.state.lock:
             urgent, touched = set(self.state.urgent), set(self.state.touched)
@@ -137,7 +152,11 @@ class Renderer:
                or (r["id"] in touched and now - self._page_at[r["id"]] >= self.page_interval)}
         for r in rows:
             if r["id"] in due:
-                self.device_page(r, now)
+                try:
+                    self.device_page(r, now)
+                except Exception:  # boundary: one page must not stop the others (retried next render)
+                    self._failed(f"page of device {r['id']!r} not written")
+                    continue
                 self._page_at[r["id"]] = now
                 with self.state.lock:
                     self.state.touched.discard(r["id"])
@@ -182,4 +201,35 @@ class Renderer:
         self.write(self.out / "devices" / H.page_name(r["id"]), text.encode())
 
     def write(self, path: Path, data: bytes) -> None:
-        write_atomic(path, data, self.tag)
+        try:
+            write_atomic(path, data, self.tag)
+        except FileNotFoundError:
+            # the output folder was removed under us (an operator's rm -rf, a tmpfs remount):
+            # make it again rather than stop the dashboard for good
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, data, self.tag)
+
+    def _json(self, doc: dict[str, Any]) -> bytes:
+        """fleet.json is strict JSON: a non-finite number (from an overflow in derived values, or a
+        record stored by an older version) becomes null instead of failing the render."""
+        try:
+            return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
+        except ValueError:
+            self._failed("fleet.json held non-finite numbers; written as null")
+            return json.dumps(_finite(doc), separators=(",", ":"), allow_nan=False).encode()
+
+    def _failed(self, what: str) -> None:
+        """Log a render problem with its traceback the first times, then only count it."""
+        self.failures += 1
+        if self.failures <= 10 or self.failures % 1000 == 0:
+            log.error("render: %s (%d problems so far)", what, self.failures, exc_info=True)
+
+
+def _finite(v: Any) -> Any:
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    return v

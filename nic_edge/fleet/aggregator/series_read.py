@@ -12,7 +12,7 @@ import threading
 from typing import Any, Iterator
 
 from nic_edge.core.sketch import LatencySketch
-from nic_edge.fleet.aggregator.buckets import IDX, Bucket, Resolution, key
+from nic_edge.fleet.aggregator.buckets import IDX, Bucket, Resolution, key, read_sketch
 
 
 class SeriesReads:
@@ -119,8 +119,8 @@ class SeriesReads:
                 if sk is not None:
                     out[i] = sk
         for i, v in self._stored(self._sk[res], res, device, lo, hi):
-            if i not in mem:
-                out[i] = LatencySketch.from_dict(self.unpack(v))
+            if i not in mem and (sk := read_sketch(self.unpack(v))) is not None:
+                out[i] = sk
         return out
 
     def items(self, db: str) -> list[tuple[bytes, bytes]]:

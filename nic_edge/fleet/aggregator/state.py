@@ -5,7 +5,9 @@ Will), info, reported tier, a compact summary of the last metrics snapshot, acti
 a bounded alert history. ``(device, seq)`` de-dup uses a sliding bitmap of the last ``SEQ_WINDOW``
 sequence numbers per device, persisted with the series in the same LMDB transaction (see
 series.py), so a replay after a crash adds nothing twice. Alerts are also de-duplicated on
-``alert_id`` + ``state`` (a box may re-send an event under a new seq after a restart).
+``alert_id`` + ``state`` (a box may re-send an event under a new seq after a restart). Which
+alerts stay active across device restarts and lost resolves: active_alerts.py. The overview
+summary is the snapshot with the highest seq (not the latest ``ts``: a box clock must not pin it).
 
 All public methods take the lock; the MQTT thread applies, the service thread flushes/renders.
 """
@@ -19,6 +21,7 @@ from collections import OrderedDict
 from typing import Any, Callable
 
 from nic_edge.core.sketch import LatencySketch
+from nic_edge.fleet.aggregator import active_alerts
 from nic_edge.fleet.aggregator.buckets import Point
 from nic_edge.fleet.aggregator.device_state import HISTORY, DeviceState, last_activity, unknown
 from nic_edge.fleet.aggregator.series import SeriesStore
@@ -79,7 +82,7 @@ class FleetState:
             for _, a in self.store.prefix_items("alerts", st.id.encode() + b"\x00")[-HISTORY:]:
                 ev = self.store.unpack(a)
                 st.history.append(ev)
-                st.alert_seen[ev["alert_id"]] = ev["state"]
+                st.alert_seen[ev["alert_id"]] = active_alerts.ENDED if ev.get("inferred") else ev["state"]
         if self.devices:
             log.info("loaded %d devices from the aggregator store", len(self.devices))
 
@@ -161,6 +164,8 @@ class FleetState:
         if mx is None or (st.resync and (not plausible or mx - seq >= SEQ_WINDOW)):
             # first seq, or the box reconnected with a count that does not follow (its data dir
             # was reset, or an earlier forged seq got in): start afresh from this one
+            if mx is not None and st.alerts_active:  # its alerts were of the old count: over
+                self._end_alerts(st, active_alerts.end_all(st), now)
             st.seq_max, st.seq_bits, st.resync = seq, 1, False
             return True
         if seq > mx and not plausible:
@@ -249,15 +254,19 @@ class FleetState:
             st.counts["messages"] += 1
             self.stats["messages"] += 1
             st.last_seen = now
-            if summary["ts"] >= st.metrics.get("ts", -1.0):
+            if m["seq"] == st.seq_max:  # the newest snapshot (a late or replayed one is history)
                 st.metrics = summary
+            ended = active_alerts.reconcile(st, m["seq"], summary.get("alerts_active"))
+            if ended:
+                self._end_alerts(st, ended, summary["ts"])
             self.store.add(dev, point, now)
             self._dirty.add(dev)
             self.touched.add(dev)
             return True
 
     def apply_alert(self, dev: str, a: dict[str, Any]) -> bool:
-        """True when the event is new (not a duplicate seq nor a repeated alert_id + state)."""
+        """True when the event is new (not a duplicate seq nor a repeated alert_id + state, nor a
+        firing that a newer episode of its rule has superseded already)."""
         with self.lock:
             st = self.device(dev)
             if not self._accept_seq(st, a["seq"]):
@@ -266,8 +275,8 @@ class FleetState:
                 return False
             st.last_seen = self.clock()
             self._dirty.add(dev)
-            if st.alert_seen.get(a["alert_id"]) == a["state"] or \
-                    (a["state"] == "firing" and st.alert_seen.get(a["alert_id"]) == "resolved"):
+            seen = st.alert_seen.get(a["alert_id"])
+            if seen == a["state"] or (a["state"] == "firing" and seen in ("resolved", active_alerts.ENDED)):
                 st.counts["duplicates"] += 1
                 self.stats["duplicates"] += 1
                 return False
@@ -275,20 +284,38 @@ class FleetState:
             while len(st.alert_seen) > 4 * HISTORY:
                 st.alert_seen.popitem(last=False)
             ev = {k: a.get(k) for k in ("alert_id", "rule", "severity", "state", "value", "threshold", "ts",
-                                         "message", "replayed")}
+                                         "message", "replayed", "seq")}
             ev["device"] = dev
             ev["received"] = self.clock()
+            self._record_alert(st, ev)
+            active = True
             if a["state"] == "firing":
-                st.alerts_active[a["alert_id"]] = ev
+                active, ended = active_alerts.fire(st, ev)
+                if ended or not active:  # older episodes of its rule; or this one, when a newer one is active
+                    self._end_alerts(st, ended if active else [ev], float(a["ts"]))
             else:
                 st.alerts_active.pop(a["alert_id"], None)
-            st.history.append(ev)
-            k = f"{dev}\x00{float(a['ts']):017.3f}\x00{a['alert_id']}\x00{a['state']}".encode()
-            self._alert_puts.append(("alerts", k, self.store.pack(ev)))
             self.stats["alerts"] += 1
             self.changed.set()
             self.urgent.add(dev)
-            return True
+            return active  # a firing already superseded when it arrives is history, not news
+
+    def _record_alert(self, st: DeviceState, ev: dict[str, Any]) -> None:  # under the lock
+        st.history.append(ev)
+        k = f"{st.id}\x00{float(ev['ts']):017.3f}\x00{ev['alert_id']}\x00{ev['state']}".encode()
+        self._alert_puts.append(("alerts", k, self.store.pack(ev)))
+
+    def _end_alerts(self, st: DeviceState, ended: list[dict[str, Any]], ts: float) -> None:  # under the lock
+        """Record episodes that ended without a resolve from the device (active_alerts.py)."""
+        now = self.clock()
+        for ev in ended:
+            st.alert_seen[ev["alert_id"]] = active_alerts.ENDED
+            self._record_alert(st, active_alerts.ended_event(ev, ts, now))
+        log.info("device %s: %d alert(s) %s: %s", st.id, len(ended), active_alerts.REASON,
+                 ", ".join(str(ev["alert_id"])[:80] for ev in ended[:5]))
+        self._dirty.add(st.id)
+        self.changed.set()
+        self.urgent.add(st.id)
 
     # -- persistence ---------------------------------------------------------------------
     def flush(self) -> int:
