@@ -22,6 +22,7 @@ import gzip
 import hashlib
 import io
 import json
+import logging
 import os
 import tarfile
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from nic_edge.errors import NicEdgeError, SignatureError
 BUNDLE_KIND = "nic-content-bundle"
 BUNDLE_FORMAT = 1
 MANIFEST, SIGNATURE, INDEX_DIR = "bundle.json", "bundle.sig", "index/"
+log = logging.getLogger(__name__)
+
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 _CHUNK = 1 << 20
 
@@ -199,14 +202,61 @@ def check_files(bundle: Bundle) -> None:
         raise BundleError(f"bundle is damaged: {exc}") from exc
 
 
+class _WriteError(Exception):
+    """An OSError writing the destination (disk full, permissions): the box's problem, not the
+    bundle's, so it must not become "bundle is damaged" (a report that says retrying won't help)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Dest:
+    """One destination file; every OSError from it becomes ``_WriteError``."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self.fh = open(path, "wb")
+        except OSError as exc:
+            raise _WriteError(exc) from exc
+
+    def write(self, block: bytes) -> None:
+        try:
+            self.fh.write(block)
+        except OSError as exc:
+            raise _WriteError(exc) from exc
+
+    def finish(self) -> None:
+        try:
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+            self.fh.close()
+        except OSError as exc:
+            raise _WriteError(exc) from exc
+
+    def abandon(self) -> None:
+        try:
+            self.fh.close()  # may flush buffered bytes and fail again (disk full)
+        except OSError as exc:
+            # The error already on its way says what went wrong first; this one only adds noise.
+            log.debug("closing a half-written file failed too: %s", exc)
+
+
 def extract(bundle: Bundle, dest: Path) -> None:
-    """Write the generation files into ``dest`` (exists, empty), each checked and fsynced."""
+    """Write the generation files into ``dest`` (exists, empty), each checked and fsynced.
+
+    BundleError when the bundle is damaged; OSError as raised when writing ``dest`` fails."""
     try:
         for name, tar, ti in _members(bundle):
-            with open(dest / name, "wb") as fh:
-                _copy_checked(name, tar, ti, bundle.manifest["files"][name], fh)
-                fh.flush()
-                os.fsync(fh.fileno())
+            out = _Dest(dest / name)
+            try:
+                _copy_checked(name, tar, ti, bundle.manifest["files"][name], out)
+            except BaseException:
+                out.abandon()
+                raise
+            out.finish()
+    except _WriteError as exc:
+        raise exc.error from None
     except (OSError, tarfile.TarError, EOFError, zlib_error()) as exc:
         raise BundleError(f"bundle is damaged: {exc}") from exc
 

@@ -61,3 +61,25 @@ def test_bundle_applied_flag(tmp_path: Path) -> None:
     assert bundle_applied(tmp_path)
     (tmp_path / "content" / "state.json").write_text("garbage")
     assert not bundle_applied(tmp_path)
+
+
+def test_disk_full_while_unpacking_is_failed_and_applies_once_space_is_freed(tmp_path: Path) -> None:
+    """A full disk is `failed` (retrying helps), never `rejected` as a damaged bundle."""
+    from tests.support.tmpfs import fill, tmpfs
+
+    ed25519.generate(tmp_path / "k")
+    bundle_build.build([write_manual(tmp_path)], ed25519.load_private(tmp_path / "k"), tmp_path / "b.nicb",
+                       HashEmbedder(), version=3, env={}, loader=fake_load)
+    with tmpfs(tmp_path / "d" / "index", "512k") as index:
+        dev = SimDevice("d", tmp_path / "d", {"host": "127.0.0.1", "port": 1}, tmp_path / "k.pub")
+        try:
+            filler = fill(index)
+            rep = dev.updater.apply_file(tmp_path / "b.nicb")
+            assert rep["status"] == "failed" and "No space left" in rep["reason"], rep
+            assert dev.updater.applied_version() is None
+            assert [p.name for p in index.iterdir()] == [filler.name]  # the half-unpacked files are gone
+            filler.unlink()
+            rep = dev.updater.apply_file(tmp_path / "b.nicb")
+            assert rep["status"] == "applied" and dev.updater.applied_version() == 3, rep
+        finally:
+            dev.publisher.outbox.close()

@@ -86,3 +86,19 @@ def test_truncated_and_foreign_files(tmp_path: Path, keys) -> None:
     (tmp_path / "junk").write_bytes(b"not a bundle")
     with pytest.raises(b.BundleError):
         b.read_bundle(tmp_path / "junk", pub)
+
+
+def test_a_failing_destination_is_an_os_error_not_damage(tmp_path: Path, keys) -> None:
+    """Disk full while unpacking is the box's problem (report `failed`, retry later), not a
+    damaged bundle (`rejected`): the kernel's own ENOSPC, from /dev/full."""
+    if not Path("/dev/full").exists():
+        pytest.skip("/dev/full not available")
+    key, pub, _ = keys
+    b.write_bundle(tmp_path / "one", gen_dir(tmp_path), {"version": 1, "created_at": 1, "index_format": 1}, key)
+    bun = b.read_bundle(tmp_path / "one", pub)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "texts.bin").symlink_to("/dev/full")
+    with pytest.raises(OSError, match="No space left") as info:
+        b.extract(bun, out)
+    assert not isinstance(info.value, b.BundleError)
