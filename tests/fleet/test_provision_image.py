@@ -325,3 +325,26 @@ def test_image_copies_are_sparse(ws: Path, tmp_path: Path) -> None:
     assert copy.stat().st_size == img.stat().st_size
     assert copy.stat().st_blocks * 512 < (16 << 20), copy.stat().st_blocks * 512  # holes stay holes
     assert outside_fat_sha(copy) == outside_fat_sha(img)
+
+
+def test_reflash_swaps_the_whole_bundle_and_a_killed_swap_is_put_back(ws: Path, tmp_path: Path) -> None:
+    from nic_edge.fleet.provision.flash import _tidy
+    from nic_edge.fleet.provision.mtools import FatImage
+    img, off = image_with(tmp_path, boot_files())
+    for name in ("old", "new"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"{name}.txt").write_text(name)
+    argv = ["--image", str(img), "--device-config", str(ws / "device.toml"), "--fleet-key", str(ws / "fleet.key")]
+    assert run(argv + ["--manuals", str(tmp_path / "old")]) == 0
+    first = mdir_tree(img, off)
+    # What a run killed between the two moves of the swap leaves: the old bundle parked aside.
+    fat = FatImage(img, off)
+    fat.mkdir("nic-edge.nic-old")
+    fat.move("nic-edge", "nic-edge.nic-old")
+    fat.mkdir("nic-edge.nic-tmp")
+    _tidy(fat)
+    assert mdir_tree(img, off) == first  # back under its own name, letter case included
+    assert run(argv + ["--manuals", str(tmp_path / "new")]) == 0
+    tree = mdir_tree(img, off)
+    assert "nic-edge/manuals/new.txt" in tree and "nic-edge/manuals/old.txt" not in tree
+    assert not [k for k in tree if ".nic-" in k]

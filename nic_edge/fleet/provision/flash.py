@@ -10,6 +10,7 @@ Besides the ``nic-edge/`` folder only one line is ever added, and only once:
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -20,13 +21,17 @@ from pathlib import Path
 from typing import Protocol
 
 from nic_edge.errors import ProvisioningError
-from nic_edge.fleet.provision.bundle import BUNDLE_DIR, FIRSTBOOT_NAME, Bundle
+from nic_edge.fleet.provision.bundle import BUNDLE_DIR, FIRSTBOOT_NAME, MANIFEST_NAME, Bundle
 from nic_edge.fleet.provision.mtools import FatImage
 from nic_edge.fleet.provision.partitions import find_boot_partition
 
 log = logging.getLogger(__name__)
 
 HOOK_MARK = f"{BUNDLE_DIR}/{FIRSTBOOT_NAME}"
+# The new bundle is written to nic-edge.nic-tmp/nic-edge/, the old one parked in
+# nic-edge.nic-old/nic-edge/ during the swap: moved between parents, never renamed (see FatImage.move).
+STAGE_DIR = f"{BUNDLE_DIR}.nic-tmp"
+OLD_DIR = f"{BUNDLE_DIR}.nic-old"
 CMDLINE = "cmdline.txt"
 USER_DATA = "user-data"
 BOOT_MOUNTS = ("/boot/firmware", "/boot")
@@ -38,6 +43,9 @@ class BootFS(Protocol):
     def mkdir(self, path: str) -> None: ...
     def remove_tree(self, path: str) -> None: ...
     def free_bytes(self) -> int | None: ...
+    def exists(self, path: str) -> bool: ...
+    def move(self, src: str, dst_dir: str) -> None: ...
+    def tree_bytes(self, path: str) -> int: ...
 
 
 class DirFS:
@@ -58,14 +66,24 @@ class DirFS:
         # O_CREAT with the final mode: a secret is never readable by others, not even briefly.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        try:
-            os.chmod(tmp, mode)  # umask may have narrowed it; FAT mounts may ignore it (fmask)
-        except OSError:
-            pass  # vfat without chmod support: the mount's fmask decides, documented
-        os.replace(tmp, p)
+            try:
+                view = memoryview(data)
+                while view:
+                    n = os.write(fd, view)  # a nearly full card takes fewer bytes than asked
+                    if n <= 0:
+                        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp))
+                    view = view[n:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                os.chmod(tmp, mode)  # umask may have narrowed it; FAT mounts may ignore it (fmask)
+            except OSError as exc:
+                log.debug("chmod %s: %s (vfat without chmod support: the mount's fmask decides)", tmp, exc)
+            os.replace(tmp, p)
+        except BaseException:
+            _unlink_leftover(tmp)  # a half-written file never stays, under any name
+            raise
 
     def mkdir(self, path: str) -> None:
         (self.root / path).mkdir(parents=True, exist_ok=True)
@@ -78,6 +96,29 @@ class DirFS:
     def free_bytes(self) -> int | None:
         st = os.statvfs(self.root)
         return st.f_bavail * st.f_frsize
+
+    def exists(self, path: str) -> bool:
+        return (self.root / path).exists()
+
+    def move(self, src: str, dst_dir: str) -> None:
+        s = self.root / src
+        d = self.root / dst_dir / s.name
+        if d.exists():
+            raise ProvisioningError(f"cannot move {s} into {d.parent}: {d.name} is there")
+        os.rename(s, d)
+
+    def tree_bytes(self, path: str) -> int:
+        p = self.root / path
+        if not p.is_dir():
+            return 0
+        return sum(f.lstat().st_size for f in p.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def _unlink_leftover(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("could not remove %s after a failed write: %s", path, exc)
 
 
 @dataclass
@@ -192,8 +233,10 @@ def install_hook(fs: BootFS) -> str:
     return how
 
 
-def preflight(fs: BootFS, bundle: Bundle) -> None:
-    """Everything that can be checked before the first byte is written."""
+def preflight(fs: BootFS, bundle: Bundle) -> bool:
+    """Everything that can be checked before the first byte is written. True: the new bundle
+    fits beside the old one (the old stays intact until the new one is complete); False: only
+    once the old one is removed."""
     for name in (USER_DATA, CMDLINE):
         raw = fs.read(name)
         if raw is None:
@@ -207,32 +250,94 @@ def preflight(fs: BootFS, bundle: Bundle) -> None:
             break
         cmdline_with_hook(text, "/boot/firmware/" + HOOK_MARK)
     free = fs.free_bytes()
-    # A margin covers FAT cluster rounding; an old bundle (freed on re-flash) is not counted.
+    if free is None:
+        return True  # cannot tell; a failed write still leaves the old bundle as it was
+    # A margin covers FAT cluster rounding. Leftovers of an interrupted run are removed first.
     need = bundle.total_bytes() + 4096 * (len(bundle.files) + 4)
-    if free is not None and free < need and fs.read(f"{BUNDLE_DIR}/MANIFEST") is None:
-        raise ProvisioningError(f"boot partition has {free} bytes free, the bundle needs about {need}",
-                                hint="drop --manuals or copy manuals after first boot")
+    spare = free + fs.tree_bytes(STAGE_DIR)
+    if spare >= need:
+        return True
+    # The old bundle's bytes come back when it is removed; then the new firstboot.sh goes in
+    # first on its own, so that the hook always finds a script (see write_bundle).
+    old = fs.tree_bytes(BUNDLE_DIR) + fs.tree_bytes(OLD_DIR)
+    first = len(bundle.files.get(FIRSTBOOT_NAME, b"")) + 4096
+    if spare + old < need + first:
+        raise ProvisioningError(f"boot partition has {spare + old} bytes free (the previous bundle counted as "
+                                f"free), the bundle needs about {need + first}",
+                                hint="drop --manuals or copy manuals after first boot; nothing was written")
+    return False
+
+
+def _tidy(fs: BootFS) -> None:
+    """Leftovers of a run that was killed: a half-written stage goes; an old bundle caught
+    between the two moves of the swap is put back (it is the card's only bundle)."""
+    fs.remove_tree(STAGE_DIR)
+    if fs.exists(f"{OLD_DIR}/{BUNDLE_DIR}") and not fs.exists(BUNDLE_DIR):
+        fs.move(f"{OLD_DIR}/{BUNDLE_DIR}", "")
+    fs.remove_tree(OLD_DIR)
+
+
+def _write_tree(fs: BootFS, root: str, bundle: Bundle) -> None:
+    fs.mkdir(root)
+    made = {root}
+    # MANIFEST last: whatever happens, a bundle without it is one first boot refuses.
+    for name in sorted(bundle.files, key=lambda n: (n == MANIFEST_NAME, n)):
+        parents = name.split("/")[:-1]
+        for i in range(1, len(parents) + 1):
+            sub = "/".join([root, *parents[:i]])
+            if sub not in made:
+                fs.mkdir(sub)
+                made.add(sub)
+        fs.write(f"{root}/{name}", bundle.files[name], bundle.mode(name))
+
+
+def _discard(fs: BootFS, path: str) -> None:
+    try:
+        fs.remove_tree(path)
+    except (OSError, ProvisioningError) as exc:
+        log.error("could not remove the half-written %s: %s; delete it by hand", path, exc)
 
 
 def write_bundle(fs: BootFS, bundle: Bundle, target: str, hook: bool = True) -> FlashResult:
-    """Replace ``nic-edge/`` with the bundle, then append the hook (idempotent)."""
-    preflight(fs, bundle)
+    """Replace ``nic-edge/`` with the bundle, then append the hook (idempotent).
+
+    The new bundle is written to ``nic-edge.nic-tmp/nic-edge/`` and swapped in only when complete, so a
+    failure (disk full, card pulled) leaves the previous bundle as it was. When the card holds
+    only one bundle's worth, the old one is removed first and the new ``firstboot.sh`` put in
+    alone: a failure then leaves a bundle first boot detects as incomplete (FAILED, hook
+    removed), and flash says to write the card again."""
+    beside = preflight(fs, bundle)
     result = FlashResult(bundle.device_id, target)
-    fs.remove_tree(BUNDLE_DIR)  # a re-flash must not leave files of the previous bundle behind
-    fs.mkdir(BUNDLE_DIR)
-    made = {BUNDLE_DIR}
-    for name in sorted(bundle.files):
-        parent = f"{BUNDLE_DIR}/{name}".rsplit("/", 1)[0]
-        if parent not in made:
-            parts = parent.split("/")
-            for i in range(2, len(parts) + 1):
-                sub = "/".join(parts[:i])
-                if sub not in made:
-                    fs.mkdir(sub)
-                    made.add(sub)
-        path = f"{BUNDLE_DIR}/{name}"
-        fs.write(path, bundle.files[name], bundle.mode(name))
-        result.files.append(path)
+    _tidy(fs)
+    kept = True
+    if not beside and fs.exists(BUNDLE_DIR):
+        log.warning("%s: no room for two bundles; removing the previous one first", target)
+        kept = False
+        fs.remove_tree(BUNDLE_DIR)
+        if FIRSTBOOT_NAME in bundle.files:
+            fs.mkdir(BUNDLE_DIR)
+            fs.write(f"{BUNDLE_DIR}/{FIRSTBOOT_NAME}", bundle.files[FIRSTBOOT_NAME], bundle.mode(FIRSTBOOT_NAME))
+    try:
+        fs.mkdir(STAGE_DIR)
+        _write_tree(fs, f"{STAGE_DIR}/{BUNDLE_DIR}", bundle)
+    except (OSError, ProvisioningError) as exc:
+        _discard(fs, STAGE_DIR)
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        state = ("the card's previous bundle is unchanged" if kept else
+                 "the previous bundle was removed to make room, so flash this card again")
+        raise ProvisioningError(f"writing the bundle to {target} failed: {why}; {state}",
+                                hint="free space on the boot partition or drop --manuals") from exc
+    except BaseException:  # e.g. Ctrl-C: no half-written bundle (secrets included) stays behind
+        _discard(fs, STAGE_DIR)
+        raise
+    # The swap: two moves. Killed between them, the next run puts the old bundle back (_tidy).
+    if fs.exists(BUNDLE_DIR):
+        fs.mkdir(OLD_DIR)
+        fs.move(BUNDLE_DIR, OLD_DIR)
+    fs.move(f"{STAGE_DIR}/{BUNDLE_DIR}", "")
+    fs.remove_tree(STAGE_DIR)
+    fs.remove_tree(OLD_DIR)  # a re-flash must not leave files of the previous bundle behind
+    result.files = [f"{BUNDLE_DIR}/{name}" for name in sorted(bundle.files)]
     result.hook = install_hook(fs) if hook else "none (bundle directory)"
     log.info("flashed %s to %s (%d files, hook: %s)", bundle.device_id, target, len(result.files), result.hook)
     return result

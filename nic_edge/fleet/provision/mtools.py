@@ -101,6 +101,25 @@ class FatImage:
         if self.exists(path):
             self._run("mdeltree", self._spec(path))
 
+    def move(self, src: str, dst_dir: str) -> None:
+        """Move a file or directory into ``dst_dir`` ("" is the root), keeping its name. Never a
+        rename: mren/mmove to a new name drop the case of a name that fits 8.3 ("nic-edge"
+        would come out as NIC-EDGE), while a move keeps the directory entry's name as it is."""
+        name = src.rstrip("/").rsplit("/", 1)[-1]
+        if self.exists(f"{dst_dir}/{name}".strip("/")):
+            raise ProvisioningError(f"cannot move {src} into {dst_dir or '/'} of {self.image}: {name} is there")
+        self._run("mmove", self._spec(src), self._spec(dst_dir).rstrip("/") + "/")
+
+    def tree_bytes(self, path: str) -> int:
+        """Bytes in the files under ``path`` (0 when it does not exist), as mdir -/ totals them."""
+        proc = self._run("mdir", "-/", self._spec(path), input_ok=(0, 1))
+        if proc.returncode != 0:
+            return 0
+        out = proc.stdout.decode("utf-8", "replace")
+        # One "N files  M bytes" line per directory, then (with subdirectories) the total last.
+        totals = re.findall(r"^\s*[\d ,.]+ files?\s+([\d ,.]+) bytes\s*$", out, re.M)
+        return int(re.sub(r"\D", "", totals[-1]) or 0) if totals else 0
+
     def free_bytes(self) -> int | None:
         """Free space reported by mdir, or None if its output is not understood."""
         out = self._run("mdir", self._spec("")).stdout.decode("utf-8", "replace")
