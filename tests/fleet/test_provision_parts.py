@@ -103,7 +103,45 @@ def test_user_data_lines_only_added(text: str, expect_tail: str | None) -> None:
 
 def test_user_data_inline_runcmd_refused() -> None:
     with pytest.raises(ProvisioningError, match="inline runcmd"):
-        user_data_with_hook("runcmd: [[a]]\n", HOOK)
+        user_data_with_hook("#cloud-config\nruncmd: [[a]]\n", HOOK)
+
+
+@pytest.mark.parametrize("text,words", [
+    ("#!/bin/sh\necho hello\n", "shell script"),
+    ("#include\nhttp://example.com/cfg\n", "does not start with #cloud-config"),
+    ("hostname: pi\n", "does not start with #cloud-config"),  # YAML without the header: not read
+])
+def test_user_data_that_is_not_cloud_config_is_refused(text: str, words: str) -> None:
+    with pytest.raises(ProvisioningError, match=words):
+        user_data_with_hook(text, HOOK)
+    assert user_data_with_hook(text + f"sh {HOOK} --now\n", HOOK)[1] == "already present"  # added by hand
+
+
+@pytest.mark.parametrize("text", ["", "\n", "## template: jinja\n#cloud-config\nhostname: pi\n"])
+def test_empty_or_templated_user_data_gets_a_runcmd_cloud_init_reads(text: str) -> None:
+    yaml = pytest.importorskip("yaml")
+    new, how = user_data_with_hook(text, HOOK)
+    assert how == "user-data" and ["sh", HOOK, "--now"] in yaml.safe_load(new)["runcmd"]
+    assert new.lstrip("\n").startswith(("#cloud-config", "## template: jinja\n#cloud-config"))
+
+
+def test_flash_refuses_a_shell_script_user_data_before_writing(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    write_key(tmp_path / "fleet.key", generate_key())
+    (tmp_path / "d.toml").write_text('[device]\nid = "pi-1"\n')
+    boot = tmp_path / "boot"
+    boot.mkdir()
+    (boot / "user-data").write_text("#!/bin/sh\necho hello\n")
+    (boot / "cmdline.txt").write_text("console=tty1\n")
+    parser = argparse.ArgumentParser()
+    add_flash_arguments(parser)
+    args = parser.parse_args(["--boot", str(boot), "--device-config", str(tmp_path / "d.toml"),
+                              "--fleet-key", str(tmp_path / "fleet.key")])
+    assert flash_main(args, None) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "shell script" in err and "/boot/firmware/nic-edge/firstboot.sh" in err
+    assert sorted(p.name for p in boot.iterdir()) == ["cmdline.txt", "user-data"]
+    assert (boot / "user-data").read_text() == "#!/bin/sh\necho hello\n"
 
 
 def test_bundle_requires_device_id_and_rewrites_paths(tmp_path: Path) -> None:

@@ -185,11 +185,39 @@ def cmdline_with_hook(text: str, hook_path: str) -> tuple[str, str]:
     return body + add + (tail or "\n"), how
 
 
+def _user_data_kind(text: str) -> str:
+    """"empty", "cloud-config", "script" (#!) or "other" (#include, MIME, no header...).
+
+    cloud-init reads ``runcmd:`` only from a part whose first line is ``#cloud-config`` (after an
+    optional ``## template: jinja`` line); appended to anything else, the entry is never run."""
+    lines = [ln.strip() for ln in text.splitlines()]
+    if not any(lines):
+        return "empty"
+    if lines[0].lower().startswith("## template:") and len(lines) > 1:
+        lines = lines[1:]
+    if lines[0].startswith("#cloud-config"):
+        return "cloud-config"
+    return "script" if lines[0].startswith("#!") else "other"
+
+
 def user_data_with_hook(text: str, hook_path: str) -> tuple[str, str]:
     """Add a cloud-init runcmd entry; lines are only added, never changed."""
     if HOOK_MARK in text:
         return text, "already present"
     entry = f"[sh, {hook_path}, --now]"
+    kind = _user_data_kind(text)
+    if kind == "empty":  # nothing to keep: a cloud-config holding just our entry
+        return f"#cloud-config\nruncmd:\n  - {entry}\n" + text, "user-data"
+    if kind == "script":
+        raise ProvisioningError("user-data is a shell script, not #cloud-config: cloud-init would never run "
+                                "a runcmd entry added to it",
+                                hint=f"add the line 'sh {hook_path} --now' to the script yourself (flash then "
+                                     "leaves it alone), or make user-data #cloud-config; nothing was written")
+    if kind == "other":
+        raise ProvisioningError("user-data does not start with #cloud-config: cloud-init would never run a "
+                                "runcmd entry added to it",
+                                hint="start it with a #cloud-config line (or remove user-data to use "
+                                     "cmdline.txt); nothing was written")
     lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
@@ -246,9 +274,9 @@ def preflight(fs: BootFS, bundle: Bundle) -> bool:
         except UnicodeDecodeError as exc:
             raise ProvisioningError(f"{name} on the boot partition is not UTF-8 text") from exc
         if name == USER_DATA:
-            user_data_with_hook(text, "/boot/firmware/" + HOOK_MARK)
+            user_data_with_hook(text, f"{boot_mount(fs)}/{HOOK_MARK}")
             break
-        cmdline_with_hook(text, "/boot/firmware/" + HOOK_MARK)
+        cmdline_with_hook(text, f"{boot_mount(fs)}/{HOOK_MARK}")
     free = fs.free_bytes()
     if free is None:
         return True  # cannot tell; a failed write still leaves the old bundle as it was
