@@ -109,7 +109,9 @@ install_bundle() {
     # Check the whole bundle before touching /etc: a half-copied card must not half-install.
     while read -r mode name; do
         [ -n "$name" ] || continue
-        case "$name" in /*|*..*) fail "unsafe name in MANIFEST: $name" ;; esac
+        # Absolute or with a ".." component (it could climb out of the target directory);
+        # "rev1..2.txt" is an ordinary name. nic-fleet flash refuses the same names.
+        case "$name" in /*|..|../*|*/..|*/../*) fail "unsafe name in MANIFEST: $name" ;; esac
         [ -f "$BUNDLE/$name" ] || fail "bundle file missing: $name"
     done < "$BUNDLE/MANIFEST"
     ensure_user

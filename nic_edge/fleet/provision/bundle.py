@@ -181,17 +181,50 @@ def build_bundle(data: dict[str, Any], base_dir: Path, fleet_key: bytes, *,
     return bundle
 
 
+# Characters a FAT long name cannot hold: mcopy refuses them, or reads "a:b" as drive a:.
+FAT_FORBIDDEN = frozenset('"*:<>?\\|')
+
+
+def manual_name_problem(rel: str) -> str | None:
+    """Why a manual's path (relative, "/"-separated) cannot travel on a FAT boot partition and
+    through firstboot.sh, or None. Anything refused here would otherwise fail the whole bundle
+    at first boot (or arrive under another name than MANIFEST lists)."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid UTF-8 (MANIFEST is UTF-8 text)"
+    parts = rel.split("/")
+    if rel.startswith("/") or ".." in parts:  # firstboot.sh refuses exactly these (never a "a..b")
+        return "is absolute or has a '..' component"
+    if any(c in rel for c in "\n\r\t "):
+        return "has whitespace (the first-boot hook is a plain sh script)"
+    if not rel.isprintable():
+        return "has control characters"
+    if FAT_FORBIDDEN & set(rel):
+        return "has a character FAT cannot hold (one of " + " ".join(sorted(FAT_FORBIDDEN)) + ")"
+    if any(part.endswith(".") for part in parts):
+        return "ends in '.', which FAT drops"
+    return None
+
+
 def _add_manuals(bundle: Bundle, manuals: Path) -> None:
     if not manuals.is_dir():
         raise ProvisioningError(f"manuals directory not found: {manuals}", hint="pass an existing --manuals DIR")
     total = 0
+    folded: dict[str, str] = {}
     for path in sorted(manuals.rglob("*")):
         if not path.is_file() or any(part.startswith(".") for part in path.relative_to(manuals).parts):
             continue
         rel = path.relative_to(manuals).as_posix()
-        if any(c in rel for c in "\n\r\t "):
-            raise ProvisioningError(f"manual file name with whitespace is not supported: {rel}",
-                                    hint="rename the file (the first-boot hook is a plain sh script)")
+        problem = manual_name_problem(rel)
+        if problem:
+            raise ProvisioningError(f"manual file name {rel!r} {problem}",
+                                    hint="rename the file; nothing was written")
+        other = folded.setdefault(rel.casefold(), rel)
+        if other != rel:  # FAT (the boot partition) is case-insensitive: one would overwrite the other
+            raise ProvisioningError(f"manual files {other!r} and {rel!r} differ only in letter case",
+                                    hint="rename one of them (the boot partition would keep only one); "
+                                         "nothing was written")
         content = path.read_bytes()
         total += len(content)
         if total > MAX_MANUALS_BYTES:
