@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from nic_edge.core.config_files import FILE_KEYS, file_problems, resolve_path
 from nic_edge.errors import ConfigError
 
 TIER_NAMES = ("ultra_lite", "lite", "standard", "full")
@@ -76,7 +77,7 @@ class DeviceConfig:
 class HttpConfig:
     bind: str = _opt("127.0.0.1", None, "address to bind; 0.0.0.0 serves the LAN")
     port: int = _opt(8080, _range(0, 65535), "TCP port (0 = any free port)")
-    token_file: str = _opt("", None, "file holding the admin bearer token; empty = admin routes off")
+    token_file: str = _opt("", None, "file holding the admin bearer token (at least 16 characters); empty = admin routes off")
     max_body_bytes: int = _opt(16384, _range(1024, 10 * 1024 * 1024), "largest request body")
     request_timeout_s: float = _opt(10.0, _range(0.5, 300), "socket timeout per request")
     header_timeout_s: float = _opt(5.0, _range(0.5, 300), "a request head must arrive within this")
@@ -248,12 +249,6 @@ SECTIONS: dict[str, type] = {
     if f.name != "source"
 }
 
-# Keys naming files that must exist when set (checked by check-config and at load).
-FILE_KEYS = (
-    "http.token_file", "mqtt.ca_file", "mqtt.cert_file", "mqtt.key_file", "mqtt.password_file",
-    "fleet.key_file", "fleet.signing_key_file", "fleet.signing_pub_file", "alerts.rules_file", "aggregator.webhook_secret_file",
-    "aggregator.smtp_password_file", "engine.words_file",
-)
 
 
 def _type_ok(value: Any, typ: Any) -> bool:
@@ -317,19 +312,11 @@ def parse_config(data: dict[str, Any], source: str | None = None, check_files: b
         problems.append(("mqtt.username", "password_file is set but username is empty"))
     if check_files:
         base = Path(source).parent if source else Path.cwd()
-        for path in FILE_KEYS:
-            sec, key = path.split(".")
-            value = getattr(getattr(cfg, sec), key)
-            if value and not resolve_path(value, base).is_file():
-                problems.append((path, f"file not found: {value} (paths are relative to the config file)"))
+        named = {path: getattr(getattr(cfg, path.split(".")[0]), path.split(".")[1]) for path in FILE_KEYS}
+        problems.extend(file_problems(named, base))
     if problems:
         raise ConfigError(problems, source)
     return cfg
-
-
-def resolve_path(value: str, base: Path) -> Path:
-    p = Path(os.path.expanduser(value))
-    return p if p.is_absolute() else base / p
 
 
 def load_config(path: str | os.PathLike[str] | None, check_files: bool = True) -> Config:

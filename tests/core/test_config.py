@@ -76,9 +76,30 @@ def test_missing_secret_files_are_errors(tmp_path: Path) -> None:
         load_config(f)
     assert {p for p, _ in e.value.problems} == {"mqtt.password_file", "http.token_file"}
     (tmp_path / "pw").write_text("s3cret\n")
-    (tmp_path / "tok").write_text("t\n")
+    (tmp_path / "tok").write_text("t" * 16 + "\n")
     cfg = load_config(f)
     assert read_secret(cfg, "mqtt.password_file") == "s3cret"
+
+
+def test_a_short_admin_token_is_refused_where_serve_would_refuse_it(tmp_path: Path) -> None:
+    """check-config, flash and serve share one rule: a config that passes the first two must
+    not make serve refuse to start (a systemd crash loop)."""
+    from nic_edge.core.signing import generate_key
+    from nic_edge.fleet.provision.bundle import build_bundle
+
+    f = tmp_path / "d.toml"
+    f.write_text('[device]\nid = "box-1"\n[http]\ntoken_file = "tok"\n')
+    (tmp_path / "tok").write_text("short-token\n")  # 11 characters
+    with pytest.raises(ConfigError) as e:
+        load_config(f)
+    assert e.value.problems == [("http.token_file", "token must be at least 16 characters (it has 11)")]
+    r = subprocess.run([sys.executable, "-m", "nic_edge", "check-config", str(f)], capture_output=True, text=True)
+    assert r.returncode == 2 and "at least 16 characters" in r.stderr and "Traceback" not in r.stderr
+    with pytest.raises(ConfigError, match="at least 16 characters"):
+        build_bundle({"device": {"id": "box-1"}, "http": {"token_file": "tok"}}, tmp_path, generate_key())
+    (tmp_path / "tok").write_text("x" * 16 + "\n")
+    assert load_config(f).http.token_file == "tok"
+    build_bundle({"device": {"id": "box-1"}, "http": {"token_file": "tok"}}, tmp_path, generate_key())
 
 
 def test_toml_syntax_and_unreadable(tmp_path: Path) -> None:

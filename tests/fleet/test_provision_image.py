@@ -32,7 +32,7 @@ def ws(tmp_path: Path) -> Path:
     write_key(tmp_path / "fleet.key", generate_key())
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "mqtt.pass").write_text("s3cret-pass\n")
-    (tmp_path / "secrets" / "token").write_text("admin-token\n")
+    (tmp_path / "secrets" / "token").write_text("admin-token-0123456789\n")
     (tmp_path / "device.toml").write_text(
         '[device]\nid = "truck-07"\ntier = "lite"\n\n'
         '[http]\nbind = "0.0.0.0"\ntoken_file = "secrets/token"\n\n'
@@ -107,7 +107,7 @@ def test_flash_image_writes_valid_bundle_and_only_appends_hook(ws: Path, tmp_pat
     fleet_key = bytes.fromhex((ws / "fleet.key").read_text().strip())
     assert (dest / "device.key").read_text().strip() == derive_device_key(fleet_key, "truck-07").hex()
     assert (dest / "mqtt-password").read_text() == "s3cret-pass\n"
-    assert (dest / "http-token").read_text() == "admin-token\n"
+    assert (dest / "http-token").read_text() == "admin-token-0123456789\n"
     assert modes["device.key"] == modes["mqtt-password"] == modes["http-token"] == 0o600
     assert modes["firstboot.sh"] == 0o755 and modes["device.toml"] == 0o644
     assert (dest / "firstboot.sh").read_bytes().startswith(b"#!/bin/sh")

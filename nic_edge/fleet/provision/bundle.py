@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nic_edge.core.config import FILE_KEYS, Config, parse_config, resolve_path
+from nic_edge.core.config_files import secret_problem
 from nic_edge.core.signing import derive_device_key
 from nic_edge.errors import ConfigError, ProvisioningError
 
@@ -143,6 +144,10 @@ def build_bundle(data: dict[str, Any], base_dir: Path, fleet_key: bytes, *,
             continue
         if secret and not content.strip():
             problems.append((key_path, f"secret file is empty: {path}"))
+            continue
+        problem = secret_problem(key_path, content)
+        if problem:  # serve on the box would refuse to start (and systemd restart it forever)
+            problems.append((key_path, f"{path}: {problem}"))
             continue
         if key_path == "engine.words_file":
             from nic_edge.engine.synonyms import parse  # the device would log it and leave it out
