@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import subprocess
@@ -31,6 +32,8 @@ from nic_edge.core.release import FORMAT, MANIFEST, SIGNATURE, check_version, ma
 from nic_edge.core.storage import file_sha256
 from nic_edge.errors import ReleaseError
 from nic_edge.fleet.reports import summarize
+
+log = logging.getLogger(__name__)
 
 # pip --platform tags for each CPU architecture. pip does not widen an explicit manylinux_2_X tag
 # to older glibc versions, so every one up to the target's glibc is listed: Raspberry Pi OS
@@ -103,11 +106,30 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def desired_topic(prefix: str, device: str) -> str:
+    """SchemaError (one line) for an id the device id rule refuses: 'a/b' would publish to
+    another topic, 'x#' is a wildcard, a 100-character id no box can have."""
+    schema.topic(prefix, device, schema.STATUS)  # the rule set-tier and content push apply
     return f"{prefix}/{device}/software/desired"
 
 
 def reported_topic(prefix: str, device: str) -> str:
+    schema.topic(prefix, device, schema.STATUS)
     return f"{prefix}/{device}/software/reported"
+
+
+def _status_devices(messages: list[tuple[str, bytes, bool]], prefix: str) -> list[str]:
+    """Devices with a retained ``status``; junk under an unusable id is skipped (as content
+    push and status do), not a reason to push to nobody."""
+    devices = set()
+    for topic, _, _ in messages:
+        try:
+            dev, kind = schema.parse_topic(topic, prefix)
+        except schema.SchemaError as exc:
+            log.warning("ignoring %s: %s", topic[:100], exc)
+            continue
+        if kind == schema.STATUS:
+            devices.add(dev)
+    return sorted(devices)
 
 
 def push_release(cfg: Config, bundle: Path, devices: list[str], all_devices: bool, key_file: Path,
@@ -120,12 +142,14 @@ def push_release(cfg: Config, bundle: Path, devices: list[str], all_devices: boo
             raise ReleaseError("no download URL for the bundle", "pass --url URL or set fleet.content_url")
         url = cfg.fleet.content_url.rstrip("/") + "/" + Path(bundle).name
     prefix = cfg.mqtt.topic_prefix
+    topics = {dev: desired_topic(prefix, dev) for dev in devices}  # every id checked before any publish
     fc = FleetClient(cfg, "release")
     fc.connect([schema.subscription(prefix, schema.STATUS), f"{prefix}/+/software/reported"])
     try:
         seen = fc.drain(time.monotonic() + (1.5 if all_devices else 0.3))
         if all_devices:
-            devices = sorted({schema.parse_topic(t, prefix)[0] for t, _, _ in seen if t.endswith("/status")})
+            devices = _status_devices(seen, prefix)
+            topics = {dev: desired_topic(prefix, dev) for dev in devices}
             if not devices:
                 raise ReleaseError("no devices seen under " + prefix + "/+/status", "name the devices instead of --all")
         body = {"version": manifest["version"], "url": url, "size": Path(bundle).stat().st_size,
@@ -133,7 +157,7 @@ def push_release(cfg: Config, bundle: Path, devices: list[str], all_devices: boo
                 "issued_at": time.time()}
         for dev in devices:
             payload = sign_announcement(body, dev, key)
-            fc.publish(desired_topic(prefix, dev), json.dumps(payload, sort_keys=True).encode(), retain=True)
+            fc.publish(topics[dev], json.dumps(payload, sort_keys=True).encode(), retain=True)
         if no_wait:
             for dev in devices:
                 print(f"{dev}: announced {manifest['version']}")
