@@ -113,6 +113,11 @@ def _fleet_key(args: argparse.Namespace, cfg: object) -> bytes:
 
 def dispatch(args: argparse.Namespace) -> int:
     from nic_edge.core import signing
+    if args.command == "device-key":
+        from nic_edge.core.config import device_id_problem
+        problem = device_id_problem(args.device)
+        if problem:  # a key for an id no box can have (flash and the topics refuse it) helps nobody
+            raise_usage(f"device id {args.device[:100]!r} {problem}")
     if args.command in ("keygen", "device-key"):
         _check_out_dir(Path(args.out))
     if args.command == "keygen" and args.signing:
