@@ -92,12 +92,13 @@ class OverrideManager:
         # The report names the version it answers, so the fleet tool can match it.
         return self._report("rejected", reason, version)
 
-    def handle(self, payload: bytes) -> dict[str, Any]:
-        """Process one ``tier/desired`` message; returns the ``tier/reported`` body."""
+    def handle(self, payload: bytes) -> dict[str, Any] | None:
+        """Process one ``tier/desired`` message; returns the ``tier/reported`` body, or None
+        when there is nothing to report (an empty payload: the last report stays)."""
         with self._lock:
             return self._handle(bytes(payload))
 
-    def _handle(self, payload: bytes) -> dict[str, Any]:
+    def _handle(self, payload: bytes) -> dict[str, Any] | None:
         state = self.state()
         last_version = state.get("version") if isinstance(state.get("version"), int) else None
         try:
@@ -105,8 +106,11 @@ class OverrideManager:
         except schema.SchemaError as exc:
             return self._reject(str(exc), None, payload)
         if desired is None:
-            # A deleted retained message: by contract it changes nothing.
-            return self._report("ignored", "empty payload ignored; override unchanged", last_version)
+            # A deleted retained message: by contract it changes nothing, so nothing is reported
+            # either (DESIGN allows applied|rejected|cleared, and a report here would overwrite
+            # the retained last real one).
+            log.info("empty tier/desired (retained message deleted): override unchanged")
+            return None
         version = desired["version"]
         now = self._clock()
         if last_version is not None and self._synced(now) and last_version > now * 1000 + VERSION_WINDOW_MS:

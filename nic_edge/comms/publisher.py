@@ -152,8 +152,11 @@ class MqttPublisher(Service):
         """The outbox write failure of the last submit (e.g. disk full), None once writes work."""
         return self._storage_error
 
-    def set_reported(self, report: dict[str, Any]) -> None:
-        """Publish retained ``tier/reported`` now if connected, and again on every connect."""
+    def set_reported(self, report: dict[str, Any] | None) -> None:
+        """Publish retained ``tier/reported`` now if connected, and again on every connect.
+        None (OverrideManager.handle had nothing to report): the last report stays."""
+        if report is None:
+            return
         self._reported = schema.encode_reported(report)
         self._dirty.set()
 

@@ -76,11 +76,12 @@ def test_signed_null_clears(tmp_path: Path) -> None:
     assert override_state.read_override(tmp_path) is None
 
 
-def test_empty_payload_is_ignored(tmp_path: Path) -> None:
+def test_empty_payload_is_ignored_without_a_report(tmp_path: Path) -> None:
     m, box, _ = manager(tmp_path)
-    m.handle(raw(signed()))
-    rep = m.handle(b"")
-    assert rep["status"] == "ignored" and rep["tier"] == "lite" and box.applied == ["lite"]
+    applied = m.handle(raw(signed()))
+    assert m.handle(b"") is None  # DESIGN: reports are applied|rejected|cleared; the last one stays
+    assert m.last_report == applied and box.applied == ["lite"]
+    assert override_state.read_override(tmp_path) == "lite"
 
 
 def deep(n: int) -> bytes:
