@@ -26,7 +26,7 @@ def add_parser(sub: Any, common: Any) -> None:
     s.add_argument("manuals", nargs="+", metavar="MANUAL", help="manual files or folders")
     s.add_argument("--key", metavar="FILE", help="Ed25519 signing key (default fleet.signing_key_file)")
     s.add_argument("--out", required=True, metavar="BUNDLE", help="bundle file to write")
-    s.add_argument("--version", dest="bundle_version", type=int, metavar="N",
+    s.add_argument("--version", dest="bundle_version", type=_bundle_version, metavar="N",
                    help="bundle version (default: created_at, i.e. SOURCE_DATE_EPOCH or newest input mtime)")
     s.add_argument("--threads", type=int, default=0, metavar="N", help="embedding threads (default: all CPUs this process may use)")
     s.add_argument("--tier", default="lite", choices=("ultra_lite", "lite", "standard", "full"),
@@ -70,6 +70,26 @@ def add_parser(sub: Any, common: Any) -> None:
     s.add_argument("folder", metavar="DIR")
     s.add_argument("--bind", default="127.0.0.1", metavar="ADDR", help="address (0.0.0.0 for the devices' network)")
     s.add_argument("--port", type=int, default=8070, metavar="N")
+
+
+def _bundle_version(text: str) -> int:
+    """--version: an integer >= 0 (what content/desired allows; argparse makes the usage line)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 0 or more (boxes refuse a negative version)")
+    return v
+
+
+def _check_out(out: Path) -> None:
+    """Before minutes of indexing: --out names a file in a directory that exists (a typo must
+    not create a tree silently, nor fail only at the end)."""
+    if out.is_dir():
+        raise NicEdgeError(f"--out {out} is a directory", hint="--out names the bundle file to write, e.g. DIR/name.nicb")
+    if not out.parent.is_dir():
+        raise NicEdgeError(f"directory {out.parent} does not exist", hint="create it first or choose another --out")
 
 
 def _cfg_file(cfg: Any, value: str | None, key: str, flag: str) -> Path:
@@ -116,6 +136,7 @@ def _build(args: argparse.Namespace, cfg: Any) -> int:
 
     from nic_edge.fleet import rotation
 
+    _check_out(Path(args.out))
     key_path = _cfg_file(cfg, args.key, "fleet.signing_key_file", "--key")
     key = ed25519.load_private(key_path)
     embedder = Embedder(threads=args.threads or usable_cpus(), batch_size=8)
