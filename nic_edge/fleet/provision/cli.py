@@ -219,20 +219,38 @@ def run_flash(args: argparse.Namespace, cfg: Config | None) -> list[FlashResult]
                 try:
                     sparse_copy(Path(args.image), tmp)  # a mostly empty image stays small on disk
                     os.chmod(tmp, 0o600)  # the copy will hold secrets
-                    results.append(write_bundle(open_image(tmp), bundle, str(path)))
-                except BaseException:
+                    result = write_bundle(open_image(tmp), bundle, str(path))
+                    os.replace(tmp, path)
+                except BaseException:  # SIGTERM included (Terminated)
                     tmp.unlink(missing_ok=True)  # never leave a half-written image behind
                     raise
-                os.replace(tmp, path)
+                results.append(result)
             else:
                 results.append(write_bundle(open_image(path), bundle, str(path)))
     return results
 
 
+class Terminated(BaseException):
+    """SIGTERM during flash: a BaseException, so only the cleanups (``except BaseException``,
+    ``finally``) see it on its way out and no .partial image or half-written bundle stays."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 def flash_main(args: argparse.Namespace, cfg: Config | None) -> int:
-    """``nic-fleet flash``: 0 done, 2 config/usage error, 1 provisioning error."""
+    """``nic-fleet flash``: 0 done, 2 config/usage error, 1 provisioning error, 143 SIGTERM."""
+    import signal
+    import threading
+    previous = None
+    if threading.current_thread() is threading.main_thread():  # signal handlers: main thread only
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         results = run_flash(args, cfg)
+    except Terminated:
+        print("nic-fleet flash: terminated; nothing half-written was left behind", file=sys.stderr)
+        return 143
     except ConfigError as exc:
         print("nic-fleet flash: invalid config: " + "; ".join(exc.lines()), file=sys.stderr)
         return 2
@@ -242,6 +260,9 @@ def flash_main(args: argparse.Namespace, cfg: Config | None) -> int:
     except OSError as exc:  # boundary: disk full, permissions on --out
         print(f"nic-fleet flash: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     for r in results:
         print(f"{r.device_id}: {r.target}: {len(r.files)} files" + (f", hook: {r.hook}" if r.hook else ""))
     return 0
