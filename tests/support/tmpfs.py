@@ -39,6 +39,6 @@ def fill(path: Path, name: str = "filler") -> Path:
             try:
                 if fh.write(block) < len(block):
                     block = block[:1]  # the last free bytes, one at a time
-            except OSError:
+            except OSError:  # ENOSPC: the file system is full, which is what was wanted
                 break
     return out
