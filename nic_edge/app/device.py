@@ -17,6 +17,7 @@ from nic_edge import __version__
 from nic_edge.cache.tiered import TieredCache, serve_cached
 from nic_edge.core import override_state
 from nic_edge.core.config import TIER_NAMES, Config, file_in_config, read_secret
+from nic_edge.core.config_files import MIN_TOKEN_CHARS
 from nic_edge.core.threads import ThreadCounts, load_measured, thread_counts
 from nic_edge.core.tiers import Hardware, TierDecision, TierProfile, load_profiles, read_hardware, resolve
 from nic_edge.engine.engine import Engine
@@ -116,8 +117,9 @@ class DeviceApp:
         if not self.cfg.http.token_file:
             return None
         token = read_secret(self.cfg, "http.token_file")
-        if len(token) < 16:
-            raise ConfigError([("http.token_file", "token must be at least 16 characters")], self.cfg.source)
+        if len(token) < MIN_TOKEN_CHARS:  # config_files checks the same at load; a file may change since
+            raise ConfigError([("http.token_file", f"token must be at least {MIN_TOKEN_CHARS} characters")],
+                              self.cfg.source)
         return token
 
     def _event(self, name: str, detail: dict[str, Any]) -> None:
