@@ -218,3 +218,19 @@ def test_compact_from_dict_rejects_bad_input(mutate) -> None:
     LatencySketch.from_dict(_good_v2())  # the unmutated one is fine
     with pytest.raises(ValueError):
         LatencySketch.from_dict(mutate(_good_v2()))
+
+
+@pytest.mark.parametrize("values, qs, expect", [
+    ([0.010, 0.020], (0.5, 0.95, 0.99), (0.010, 0.020, 0.020)),
+    ([0.001] * 79 + [0.045], (0.5, 0.95, 0.99), (0.001, 0.001, 0.045)),
+    ([i / 1000 for i in range(1, 11)], (0.5, 0.95), (0.005, 0.010)),
+    ([i / 1000 for i in range(1, 101)], (0.5, 0.95, 0.99), (0.050, 0.095, 0.099)),
+])
+def test_small_windows_give_the_nearest_rank_sample(values, qs, expect) -> None:
+    # a window of a few dozen answers is what the status page and the p95 alert read: the
+    # slowest answers must not be hidden by the rank convention
+    s = LatencySketch()
+    for v in values:
+        s.add(v)
+    for got, want in zip(s.quantiles(list(qs)), expect):
+        assert got == pytest.approx(want, rel=0.011)
