@@ -133,7 +133,11 @@ class OverrideManager:
             return self._reject(f"replayed version {version} < last applied {last_version}", version, payload)
         if last_version == version:
             if state.get("payload_sha256") == digest:
-                # The retained message seen again after a reconnect or reboot: a no-op.
+                # The retained message seen again after a reconnect or reboot: a no-op, unless a
+                # local override (POST /api/tier) replaced it since: then the report says so
+                # instead of "applied"; a new version from the fleet applies again.
+                if state.get("source") == "local":
+                    return self._report("rejected", superseded(version), version)
                 status = "cleared" if desired["tier"] is None else "applied"
                 return self._report(status, "already applied", version)
             return self._reject(f"version {version} was already applied with a different payload", version, payload)
@@ -188,8 +192,15 @@ class OverrideManager:
         """The report published on (re)connect: what is applied now."""
         state = self.state()
         version = state.get("version") if isinstance(state.get("version"), int) else None
+        if state.get("source") == "local" and version is not None:
+            return self._report("rejected", superseded(version), version)
         status = "applied" if state.get("tier") else "cleared"
         return self._report(status, "state on connect", version)
+
+
+def superseded(version: int) -> str:
+    return (f"fleet version {version} was replaced on the box by a local override (POST /api/tier); "
+            "push a new version to apply the fleet's tier again")
 
 
 def load_device_key(path: Path | None) -> bytes | None:

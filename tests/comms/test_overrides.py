@@ -68,6 +68,23 @@ def test_applies_and_persists(tmp_path: Path) -> None:
     assert m2.handle(raw(signed()))["status"] == "applied" and box2.applied == []
 
 
+def test_a_local_override_is_reported_as_replacing_the_fleets(tmp_path: Path) -> None:
+    m, box, _ = manager(tmp_path)
+    m.handle(raw(signed()))
+    # what DeviceApp.set_local_tier writes (POST /api/tier): the fleet's version stays the floor
+    state = override_state.read_state(tmp_path)
+    state.update(tier=None, source="local", applied_at=NOW)
+    override_state.write_state(tmp_path, state)
+    again = m.handle(raw(signed()))  # the retained message after a reconnect: not "applied"
+    assert again["status"] == "rejected" and "local override" in again["reason"] and again["version"] == 5
+    assert box.applied == ["lite"]  # the local choice stands
+    assert m.reported_on_connect()["status"] == "rejected"
+    assert m.handle(raw(signed(version=4)))["status"] == "rejected"  # still no replay below it
+    newer = m.handle(raw(signed(tier="full", version=6)))  # the fleet pushes anew: it applies
+    assert newer["status"] == "applied" and box.applied == ["lite", "full"]
+    assert m.reported_on_connect()["status"] == "applied"
+
+
 def test_signed_null_clears(tmp_path: Path) -> None:
     m, box, _ = manager(tmp_path)
     m.handle(raw(signed()))
