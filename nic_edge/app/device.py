@@ -31,8 +31,11 @@ from nic_edge.telemetry.profiler import BudgetActions, BudgetEnforcer
 
 log = logging.getLogger(__name__)
 
-# While memory is over budget, L1 shrinks to this many answers (DESIGN: at least 64 on every tier).
+# While memory is over budget, L1 shrinks to this many answers (DESIGN: at least 64 on every tier)
+# and to this many bytes: room for 64 answers of up to 4 KiB (a typical one is ~1.5 KiB); a
+# 64 KiB cap held only ~42.
 SHRUNK_L1_ITEMS = 64
+SHRUNK_L1_BYTES = SHRUNK_L1_ITEMS * 4096
 
 
 class DeviceApp:
@@ -85,8 +88,7 @@ class DeviceApp:
     # -- construction helpers -------------------------------------------------------------
     def _resolve(self, override: str | None = None, use_state: bool = True, by: str = "fleet") -> TierDecision:
         if use_state:
-            override = override_state.read_override(self.data_dir)
-            by = str(override_state.read_state(self.data_dir).get("source") or "fleet")
+            override, by = override_state.override_of(self.data_dir)
         return resolve(self.cfg.device.tier, override=override, env=self._env,
                        hardware=self._hardware, profiles=self.profiles, override_by=by)
 
@@ -98,8 +100,10 @@ class DeviceApp:
         if not self.profile.embeddings:
             return None
         from nic_edge.engine.embedder import Embedder
-        return Embedder(threads=self.threads.question,
-                        batch_size=self.profile.batch_size, on_timing=self.metrics.observe_stage)
+        # No on_timing here: the engine times a question's stages itself (tokenize, embed, ...),
+        # and the embedder's own timings would count each question twice and add every chunk
+        # embedded while indexing and calibrating to the answer stages.
+        return Embedder(threads=self.threads.question, batch_size=self.profile.batch_size)
 
     def _cache_sizes(self, p: TierProfile) -> tuple[int, int, int, float]:
         c = self.cfg.cache
@@ -182,8 +186,8 @@ class DeviceApp:
             self.decision, self.profile = decision, p
             if self.cache is not None:
                 items, nbytes, l2, ttl = self._cache_sizes(p)
-                if self.budget.level >= 1:
-                    items = min(items, SHRUNK_L1_ITEMS)
+                if self.budget.level >= 1:  # the same shrunk L1 as _shrink_l1
+                    items, nbytes = min(items, SHRUNK_L1_ITEMS), min(nbytes, SHRUNK_L1_BYTES)
                 self.cache.resize(items, nbytes, l2, ttl)
             self.threads = self._thread_counts(p)
             self.engine.apply_profile(p, self.threads)
@@ -215,7 +219,7 @@ class DeviceApp:
     def _shrink_l1(self) -> None:
         if self.cache is not None:
             _, nbytes, l2, ttl = self._cache_sizes(self.profile)
-            self.cache.resize(SHRUNK_L1_ITEMS, min(nbytes, 64 * 1024), l2, ttl)
+            self.cache.resize(SHRUNK_L1_ITEMS, min(nbytes, SHRUNK_L1_BYTES), l2, ttl)
 
     def _restore_l1(self) -> None:
         if self.cache is not None:

@@ -139,14 +139,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_tier(args: argparse.Namespace) -> int:
     from nic_edge.core.config import data_dir
     from nic_edge.core.tiers import resolve
-    from nic_edge.core.override_state import read_override
+    from nic_edge.core.override_state import override_of
 
     from nic_edge.core.threads import load_measured, save_measured, thread_counts
 
     cfg = load(args)
     ddir = data_dir(cfg, args.data_dir)
-    override = read_override(ddir)
-    decision = resolve(cfg.device.tier, override=override)
+    override, by = override_of(ddir)
+    decision = resolve(cfg.device.tier, override=override, override_by=by)
     cpus = decision.hardware.cpus if decision.hardware else None
     if args.measure:
         from nic_edge.engine.embedder import Embedder

@@ -246,7 +246,9 @@ def cmd_cache(args: argparse.Namespace) -> int:
     if args.json or args.action == "stats":
         print(json.dumps(res, indent=2))
     else:
-        print(f"answer cache cleared: {_count(res.get('l1'))} in memory (L1), {_count(res.get('l2'))} on disk (L2)")
+        # this process's L1 is empty by definition; a running serve keeps its own until it restarts
+        print(f"answer cache cleared on disk (L2): {_count(res.get('l2'))}. A running `nic-edge serve` keeps "
+              "the answers in its memory (L1): clear both there with POST /api/cache/clear (admin token)")
     return EXIT_OK
 
 

@@ -7,9 +7,12 @@ One JSON file ``tier_override.json``: {"tier": str | null, "source": "fleet"|"lo
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 FILE_NAME = "tier_override.json"
 
@@ -24,8 +27,24 @@ def read_state(data_dir: Path) -> dict[str, Any]:
 
 
 def read_override(data_dir: Path) -> str | None:
-    tier = read_state(data_dir).get("tier")
-    return tier if isinstance(tier, str) and tier else None
+    return override_of(data_dir)[0]
+
+
+def override_of(data_dir: Path) -> tuple[str | None, str]:
+    """(tier or None, who set it: "fleet" | "local"). A tier name this build does not know (a
+    file edited by hand, or written by a newer build) is left out with a warning naming the file:
+    the box runs on its own tier instead of refusing to start."""
+    from nic_edge.core.config import TIER_NAMES
+
+    state = read_state(data_dir)
+    tier, by = state.get("tier"), "local" if state.get("source") == "local" else "fleet"
+    if not isinstance(tier, str) or not tier:
+        return None, by
+    if tier not in TIER_NAMES:
+        log.warning("%s names tier %r, which this nic-edge does not know (%s): override ignored",
+                    Path(data_dir) / FILE_NAME, tier, ", ".join(TIER_NAMES))
+        return None, by
+    return tier, by
 
 
 def write_state(data_dir: Path, state: dict[str, Any]) -> None:

@@ -124,7 +124,7 @@ def _parse_rule(raw: Any, p: str, tier: str | None, problems: list[tuple[str, st
     else:
         try:
             message.format(**_FIELDS)
-        except (KeyError, IndexError, ValueError) as exc:
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:  # {value.x}, {value[0]}
             problems.append((f"{p}.message", f"bad template ({exc!r}); fields: " + ", ".join(_FIELDS)))
     tiers = _tier_table(raw["tiers"], f"{p}.tiers", problems) if "tiers" in raw else {}
     clear_tiers = _tier_table(raw["clear_tiers"], f"{p}.clear_tiers", problems) if "clear_tiers" in raw else {}
@@ -257,7 +257,7 @@ class AlertEvaluator:
         try:
             text = rule.message.format(name=rule.name, metric=rule.metric, op=rule.op, value=value,
                                        threshold=st.thr, tier=self.tier or "default", severity=rule.severity)
-        except (KeyError, IndexError, ValueError) as exc:  # validated at load; keep alerting anyway
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:  # validated at load; keep alerting anyway
             log.warning("alert %s: message template failed: %s", rule.name, exc)
             text = f"{rule.name}: {rule.metric}={value:g} {rule.op} {st.thr:g}"
         return text if state == "firing" else f"resolved: {text}"

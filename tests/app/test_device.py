@@ -83,3 +83,48 @@ def test_a_local_override_is_named_local_now_and_after_a_restart(tmp_path: Path)
         assert again.apply_tier("standard", "fleet").reasons[0] == "fleet override sets standard"
     finally:
         again.close()
+
+
+def test_an_override_file_naming_an_unknown_tier_is_ignored_not_fatal(tmp_path: Path, caplog) -> None:
+    (tmp_path / "tier_override.json").write_text('{"tier": "huge", "source": "fleet"}')
+    app = DeviceApp(load_config(None), tmp_path, hardware=Hardware(16000, 4, None), env={}, use_embedder=False)
+    try:
+        assert app.decision.source != "override" and app.decision.name == "full"
+    finally:
+        app.close()
+    assert any("tier_override.json names tier 'huge'" in r.getMessage() for r in caplog.records)
+    from tests.support.device import run_cli
+    r = run_cli("tier", "--json", "--data-dir", str(tmp_path))
+    assert r.returncode == 0 and json.loads(r.stdout)["source"] != "override", r.stderr
+
+
+def test_stage_latencies_count_questions_not_indexing(tmp_path: Path) -> None:
+    from tests.support.device import TINY_MANUAL
+
+    manual = tmp_path / "tiny.txt"
+    manual.write_text(TINY_MANUAL)
+    app = DeviceApp(load_config(None), tmp_path / "data", hardware=Hardware(16000, 4, None), env={})
+    try:
+        app.engine.index_paths([manual])  # embeds every chunk and the calibration questions
+        assert app.engine.mode == "hybrid"
+        for q in ("How often should I check the brake fluid?", "How do I replace the fuel filter?"):
+            app.ask(q, use_cache=False)
+        stages = app._latency_ms()["stages"]
+        assert stages["embed"]["count"] == 2 and stages["tokenize"]["count"] == 2, stages
+    finally:
+        app.close()
+
+
+def test_a_shrunk_l1_still_holds_64_answers(tmp_path: Path) -> None:
+    from nic_edge.app.device import SHRUNK_L1_ITEMS
+
+    app = DeviceApp(load_config(None), tmp_path, hardware=Hardware(512, 4, None), env={}, use_embedder=False)
+    try:
+        app._shrink_l1()  # what the budget enforcer does first when memory runs over
+        answer = {"id": "x", "answer": "Turn the crank half a turn. " * 40, "citations": [{"snippet": "s" * 300}]}
+        for i in range(100):  # answers of ~1.5 KiB, as real ones are
+            app.cache.put(f"question number {i}", "fp", dict(answer, id=str(i)))
+        st = app.cache.stats()
+        assert st["l1_items"] >= SHRUNK_L1_ITEMS, st
+    finally:
+        app.close()

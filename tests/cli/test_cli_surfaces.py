@@ -105,7 +105,9 @@ def test_empty_question_and_missing_index_are_errors(tmp_path: Path) -> None:
 def test_cache_clear_reads_as_a_sentence(tmp_path: Path) -> None:
     r = run_cli("cache", "clear", "--data-dir", str(tmp_path / "data"))
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "answer cache cleared: 0 answers in memory (L1), 0 answers on disk (L2)"
+    assert r.stdout.strip() == ("answer cache cleared on disk (L2): 0 answers. A running `nic-edge serve` keeps "
+                                "the answers in its memory (L1): clear both there with POST /api/cache/clear "
+                                "(admin token)")
 
 
 def test_answer_reads_notices_first_then_quotes_then_sources() -> None:

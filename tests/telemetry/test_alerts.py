@@ -127,6 +127,12 @@ def _problems(toml_text: str, tmp_path: Path) -> list[str]:
 GOOD = '[[rule]]\nname = "a"\nmetric = "cpu_temp_c"\nop = ">"\nthreshold = 80\n'
 
 
+@pytest.mark.parametrize("template", ["{value.foo}", "{value[0]}", "{threshold.real.x}"])
+def test_a_template_reaching_into_a_number_is_a_config_error(tmp_path: Path, template: str) -> None:
+    lines = _problems(GOOD + f'message = "{template}"\n', tmp_path)
+    assert len(lines) == 1 and lines[0].startswith("rule[0].message: bad template"), lines
+
+
 def test_bad_rules_file_names_key_paths(tmp_path: Path) -> None:
     text = GOOD * 2 + (
         '[[rule]]\nname = "c"\nmetric = "cpu_temp_c"\nop = "=>"\nthreshold = "hot"\nseverity = "page"\n'
