@@ -390,7 +390,10 @@ class Engine:
         out["citations"], out["quotes"] = ans.cite(snap, ret, quotes)
         out["answer"] = "\n\n".join(q["text"] for q in out["quotes"])
         out["abstained"] = False
-        out["warnings"] = ans.warnings(snap, [c["row"] for c in out["citations"]])
+        # Notices of the manuals quoted (a DANGER about another machine, cited but not quoted,
+        # would stand on the page with no source a reader can see)
+        quoted = {out["citations"][q["citation"]]["source"] for q in out["quotes"]}
+        out["warnings"] = ans.warnings(snap, [c["row"] for c in out["citations"] if c["source"] in quoted])
         for c in out["citations"]:
             del c["row"]
         return f.refers_back > 0

@@ -216,6 +216,13 @@ def _diagnostics(status: dict[str, Any]) -> str:
             f'<a href="/api/status">/api/status</a> (JSON).</p><table>{body}</table></details>')
 
 
+def _shown(question: str) -> str:
+    """The question put back in the box: control characters (a rejected "%00abc") and lone
+    surrogates left out, so the page itself stays valid text."""
+    return "".join(ch for ch in question if ch in "\t" or (ord(ch) >= 32 and ord(ch) != 127
+                                                         and not 0xD800 <= ord(ch) <= 0xDFFF))
+
+
 def render(status: dict[str, Any], alerts: dict[str, Any], *, question: str = "",
            answer: dict[str, Any] | None = None, error: str | None = None) -> str:
     """The whole page. ``answer``/``error`` are set after a POST /ask."""
@@ -236,7 +243,7 @@ def render(status: dict[str, Any], alerts: dict[str, Any], *, question: str = ""
 <body><header><h1>{device}</h1><small>manual assistant · nic-edge {version}</small></header><main>
 <section><h2>Ask the manuals</h2>
 <form method="post" action="/ask"><input type="text" name="question" maxlength="2000" required
- value="{escape(question)}" placeholder="e.g. How do I adjust the carburetor?" aria-label="Question">
+ value="{escape(_shown(question))}" placeholder="e.g. How do I adjust the carburetor?" aria-label="Question">
 <button type="submit">Ask</button></form></section>
 {result}
 <section id="manuals"><h2>Manuals on this box</h2>{_manuals(manuals)}</section>

@@ -120,6 +120,18 @@ def test_warnings_of_cited_sections_come_back_verbatim(engine):
     assert "WARNING: Fuel system under pressure. Wear eye protection." in a["warnings"]
 
 
+def test_warnings_come_from_the_manuals_quoted_only(engine, tmp_path):
+    other = write_manual(tmp_path, "press.txt", "Para 7-1: Press Motor Cranks But Will Not Start\n"
+                         "DANGER: High pressure fluid can pierce skin. Lower the ram first.\n"
+                         "Check the press motor breaker.\n")
+    engine.index_paths([other])
+    a = engine.ask("Engine cranks but won't start, what should I check?", top_k=10)
+    assert not a["abstained"] and {c["source"] for c in a["citations"]} == {"manual.txt", "press.txt"}
+    assert {a["citations"][q["citation"]]["source"] for q in a["quotes"]} == {"manual.txt"}
+    assert "WARNING: Fuel system under pressure. Wear eye protection." in a["warnings"]
+    assert not any("pierce skin" in w for w in a["warnings"])  # cited, not quoted: not shown
+
+
 def test_every_quote_is_verbatim_in_its_cited_section(engine, tmp_path):
     from tests.support.engines import assert_verbatim
 

@@ -137,6 +137,8 @@ def test_form_invalid_question_is_400_page(port: int) -> None:
     for bad in ("", "   ", "a\x00b"):
         got = request(port, "POST", "/ask", _form(bad), FORM)
         assert got.status == 400 and 'class="err"' in got.text
+        assert "\x00" not in got.text  # the rejected question is put back without its NUL
+    assert 'value="ab"' in request(port, "POST", "/ask", _form("a\x00b"), FORM).text
     got = request(port, "POST", "/ask", b"question=%ff%fe", FORM)
     assert got.status == 400 and "<!doctype html>" in got.text
 
