@@ -43,10 +43,7 @@ USE_SYNONYMS = True
 # mass) and whose confidence reached POINT_SHARE of the threshold, names up to POINT_SECTIONS
 # sections holding them instead of saying the manuals do not cover it ("brakes": 0.13 against
 # 0.30). Far misses keep "does not cover" ("What is the price of the car?": 0.001).
-POINT_COVERAGE = 0.999
-POINT_SHARE = 1 / 3
-POINT_SECTIONS = 3
-
+POINT_COVERAGE, POINT_SHARE, POINT_SECTIONS = 0.999, 1 / 3, 3
 Timing = Callable[[str, float], None]
 
 
@@ -65,6 +62,7 @@ class Engine:
         self.profile = profile
         self.threads = threads or thread_counts(profile)
         self._lexical_only = False
+        self.indexing = 0  # index runs under way in this process
         self._model_error: str | None = None
         self._lock = threading.RLock()
         self._snap: Snapshot | None = None
@@ -138,8 +136,8 @@ class Engine:
             if name != self._snap_name:
                 if self._snap is not None:
                     self._snap.close()
-                self._snap, self._snap_name = None, None
                 # the name is kept only once its generation opened: a damaged one fails every time
+                self._snap, self._snap_name = None, None
                 self._snap = self.store.open_current() if name is not None else None
                 self._snap_name = self._snap.name if self._snap is not None else name
                 self._check_model()
@@ -187,30 +185,33 @@ class Engine:
         target = float(getattr(self.cfg, "target_abstain", 0.80))
         return calib.calibrate(snap, asks, target, ans.DEFAULT_THRESHOLD, pool, clock=self.store.fixed_clock)
 
-    @contextmanager
-    def _index_threads(self) -> Iterator[None]:
-        """Indexing embeds with the indexing thread count, questions after it with theirs (the
-        model reloads lazily with the new count; a question asked meanwhile shares the model,
-        whose own lock keeps the two apart)."""
-        emb = self.embedder
-        if emb is None or not hasattr(emb, "set_threads") or self.threads.index == self.threads.question:
-            yield
-            return
-        emb.set_threads(self.threads.index)
-        try:
-            yield
-        finally:
-            emb.set_threads(self.threads.question)
-
     # Index changes hold the store's writer lock (one at a time, across processes), not the
     # answer lock: questions go on against the current generation while a new one is built
     # (minutes for a big manual on a Pi) and see the new one once CURRENT switches.
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """The writer lock; the indexing thread count for embedding, the question count after it
+        (the model reloads lazily; a question asked meanwhile shares it under its own lock); and
+        ``indexing``, which a question asked while nothing is indexed yet reads."""
+        emb = self.embedder
+        switch = emb is not None and hasattr(emb, "set_threads") and self.threads.index != self.threads.question
+        with self.store.writing():
+            self.indexing += 1
+            if switch:
+                emb.set_threads(self.threads.index)
+            try:
+                yield
+            finally:
+                self.indexing -= 1
+                if switch:
+                    emb.set_threads(self.threads.question)
+
     def index_paths(self, paths: Iterable[Path | str], progress: Progress | None = None) -> IndexReport:
-        with self.store.writing(), self._index_threads():
+        with self._changing():
             return self._indexer().index_paths(paths, progress)
 
     def remove(self, sources: Iterable[str]) -> IndexReport:
-        with self.store.writing(), self._index_threads():
+        with self._changing():
             return self._indexer().remove(list(sources))
 
     def install(self, install: Callable[[IndexStore], str]) -> str:
@@ -255,7 +256,8 @@ class Engine:
     @property
     def fingerprint(self) -> str:
         snap = self.snapshot()
-        parts = [snap.name if snap else "-", str(getattr(self.embedder, "model_sha256", None)),
+        parts = [snap.name if snap else ("indexing" if self.indexing else "-"),
+                 str(getattr(self.embedder, "model_sha256", None)),
                  str(self.top_k), f"{self.threshold:.4f}", self.mode, self.fusion, reader.VERSION,
                  ans.VERSION, messages.VERSION, self.words().version if USE_SYNONYMS else "-"]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
@@ -329,8 +331,8 @@ class Engine:
                                "question": question if isinstance(question, str) else repr(question)[:200],
                                "answer": None, "abstained": True, "reason": None, "message": None,
                                "confidence": 0.0, "quotes": [], "citations": [], "warnings": [], "cached": None,
-                               "latency_ms": 0.0,
-                               "tier": str(getattr(self.profile, "name", "unknown")), "mode": self.mode}
+                               "latency_ms": 0.0, "tier": str(getattr(self.profile, "name", "unknown")),
+                               "mode": self.mode}
         try:
             text = validate_question(question, self.max_chars)
             if isinstance(question, (bytes, bytearray)):
@@ -342,7 +344,6 @@ class Engine:
             out["question"] = echo(out["question"])
             out["reason"] = "invalid_input"
             out["message"] = messages.invalid(exc.message)
-            log.debug("invalid question: %s", exc.message)
             out["latency_ms"] = round((time.perf_counter() - t0) * 1000, 3)
             return out
         with self._lock:
@@ -355,14 +356,14 @@ class Engine:
             else:
                 refers_back = self._fill(out, snap, ret, mode == "hybrid", text)
             if out["abstained"] and out["message"] is None:
-                out["message"] = (messages.not_named(self._manual_names(snap)) if refers_back
-                                  else messages.not_covered(self._manual_names(snap)))
+                names = self._manual_names(snap)
+                out["message"] = (messages.indexing() if self.indexing and not names
+                                  else messages.not_named(names) if refers_back else messages.not_covered(names))
             self._timing("answer", time.perf_counter() - t1)
         out["latency_ms"] = round((time.perf_counter() - t0) * 1000, 3)
         return out
 
-    def _manual_names(self, snap: Snapshot | None) -> list[str]:
-        # Read once per generation: sources.json is large for BEIR sets.
+    def _manual_names(self, snap: Snapshot | None) -> list[str]:  # once per generation (BEIR: large)
         name = snap.name if snap is not None else None
         if self._names is None or self._names[0] != name:
             self._names = (name, messages.manual_names(snap.file_info() if snap is not None else None))

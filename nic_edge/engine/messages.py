@@ -32,6 +32,11 @@ def _listing(names: list[str]) -> str:
     return ", ".join(shown[:-1]) + " and " + shown[-1]
 
 
+def indexing() -> str:
+    return ("The manuals on this box are still being indexed, so it cannot answer yet. Ask again in a "
+            "few minutes.")
+
+
 def not_covered(names: list[str]) -> str:
     if not names:
         return "No manuals are loaded on this box yet, so it cannot answer. Ask the integrator to add them."

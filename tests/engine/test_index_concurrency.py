@@ -86,3 +86,21 @@ def test_questions_are_answered_while_an_index_run_is_under_way(tmp_path: Path) 
         indexing.join(30)
     assert sorted(m["source"] for m in engine.manuals()) == ["manual.txt", "wipers.txt"]
     assert engine.ask("when to replace wiper blades")["citations"][0]["source"] == "wipers.txt"
+
+
+def test_a_question_before_the_first_index_is_ready_hears_so(tmp_path: Path) -> None:
+    slow = SlowLoader("manual.txt")
+    engine = make(tmp_path, slow)
+    assert "No manuals are loaded" in engine.ask("lug nut torque")["message"]
+    before = engine.fingerprint
+    indexing = threading.Thread(target=engine.index_paths, args=([write_manual(tmp_path)],))
+    indexing.start()
+    try:
+        assert slow.reading.wait(10)
+        waiting = engine.ask("lug nut torque")
+        assert waiting["abstained"] and "still being indexed" in waiting["message"]
+        assert engine.fingerprint != before  # a cached "nothing here" is not served as "indexing"
+    finally:
+        slow.release.set()
+        indexing.join(30)
+    assert not engine.ask("lug nut torque")["abstained"]
