@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Iterator
 
@@ -19,6 +18,7 @@ from nic_edge.core.config import HttpConfig, parse_config
 from nic_edge.http.server import HttpService
 from tests.http.client import request
 from tests.support.device import TINY_MANUAL, run_cli
+from tests.support.tmpfs import fill, tmpfs
 
 QUESTION = "How do I replace the fuel filter?"
 
@@ -68,34 +68,13 @@ def test_failed_cache_and_outbox_writes_count_as_degraded(full_audit_app: Device
     assert app.writes.counts == {"outbox": 1}
 
 
-def _mount_tmpfs(path: Path, size: str) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root; the /dev/full tests cover the same path")
-    path.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {r.stderr.decode(errors='replace').strip()}")
-
-
-def _fill(path: Path) -> None:
-    with open(path / "filler", "wb") as fh:
-        try:
-            while True:
-                fh.write(b"\0" * 65536)
-                fh.flush()
-        except OSError:
-            pass
-
-
 def test_cli_ask_answers_on_a_full_tmpfs(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    _mount_tmpfs(data, "16m")
-    try:
+    with tmpfs(tmp_path / "data", "16m") as data:
         manual = tmp_path / "tiny_manual.txt"
         manual.write_text(TINY_MANUAL)
         r = run_cli("index", str(manual), "--data-dir", str(data), "--quiet")
         assert r.returncode == 0, r.stderr
-        _fill(data)
+        fill(data)
         r = run_cli("ask", QUESTION, "--json", "--data-dir", str(data))
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["answer"]
@@ -108,5 +87,3 @@ def test_cli_ask_answers_on_a_full_tmpfs(tmp_path: Path) -> None:
         lines = [l for l in lines if l.startswith("nic-edge")]  # (TFLite prints an INFO line)
         assert len(lines) == 1 and "free" in lines[0] and "hint" in lines[0].lower(), r.stderr
         assert "internal error" not in r.stderr
-    finally:
-        subprocess.run(["umount", "-l", str(data)], check=False)
