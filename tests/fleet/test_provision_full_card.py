@@ -65,6 +65,19 @@ def leftovers(boot: Path) -> list[str]:
     return sorted(str(p.relative_to(boot)) for p in boot.rglob("*") if ".nic-" in p.name)
 
 
+def refused(ws: Path, boot: Path, manuals_dir: Path, capsys: pytest.CaptureFixture[str],
+            fs_class: type | None = None) -> str:
+    """Flash ``manuals_dir`` expecting a refusal: exit 1, one line on stderr (returned), and the
+    card as it was (old bundle complete, hook in place, nothing staged left behind)."""
+    before = snapshot(boot)
+    capsys.readouterr()
+    assert flash(ws, boot, manuals_dir, fs_class) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert snapshot(boot) == before and not leftovers(boot)
+    return err
+
+
 def boot_dir(boot: Path) -> Path:
     (boot / "cmdline.txt").write_text(BOOKWORM_CMDLINE)
     (boot / "config.txt").write_text(CONFIG_TXT)
@@ -78,13 +91,8 @@ def test_reflash_with_a_bundle_too_big_is_refused_before_writing(ws: Path, tmp_p
         boot_dir(boot)
         assert flash(ws, boot, big) == 1
         assert flash(ws, boot, small) == 0
-        before = snapshot(boot)
-        capsys.readouterr()
-        assert flash(ws, boot, big) == 1  # the old bundle's space counted, and still not enough
-        err = capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1 and "bytes free" in err and "nothing was written" in err, err
-        assert snapshot(boot) == before  # the card as it was: old bundle complete, hook in place
-        assert not leftovers(boot)
+        err = refused(ws, boot, big, capsys)  # the old bundle's space counted, and still not enough
+        assert "bytes free" in err and "nothing was written" in err, err
 
 
 def test_reflash_that_fits_only_once_the_old_bundle_is_gone(ws: Path, tmp_path: Path,
@@ -117,12 +125,8 @@ def test_a_write_that_runs_out_of_space_keeps_the_previous_bundle(ws: Path, tmp_
     with tmpfs(tmp_path / "boot", "200k") as boot:
         boot_dir(boot)
         assert flash(ws, boot, small) == 0
-        before = snapshot(boot)
-        capsys.readouterr()
-        assert flash(ws, boot, big, OptimisticCard) == 1
-        err = capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1 and "No space left" in err and "previous bundle is unchanged" in err, err
-        assert snapshot(boot) == before and not leftovers(boot)
+        err = refused(ws, boot, big, capsys, OptimisticCard)
+        assert "No space left" in err and "previous bundle is unchanged" in err, err
 
 
 def test_a_write_that_fails_after_the_old_bundle_went_is_caught_at_first_boot(
