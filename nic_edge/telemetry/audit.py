@@ -80,12 +80,28 @@ class AuditLog:
         if self.path.exists():
             os.replace(self.path, self.dir / f"{FILE_NAME}.1")
 
+    def _follow(self, fh: TextIO) -> TextIO:
+        """Another process on the same data dir (serve and `nic-edge ask`) may have rotated the
+        file or written to it: write to the file now at ``path`` and count its real size, so
+        the bound of (backups + 1) x max_bytes holds for both (two stats a record)."""
+        try:
+            mine, now = os.fstat(fh.fileno()), os.stat(self.path)
+        except FileNotFoundError:  # renamed away, the new one not created yet
+            mine = now = None
+        if mine is None or (mine.st_ino, mine.st_dev) != (now.st_ino, now.st_dev):
+            fh.close()
+            self._fh = None
+            fh = self._open()
+        else:
+            self._size = mine.st_size
+        return fh
+
     def write(self, record: dict[str, Any]) -> None:
         """Append one record (a JSON object) as one line, rotating first if it would not fit."""
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
         size = len(line.encode("utf-8"))
         with self._lock:
-            fh = self._open()
+            fh = self._follow(self._open())
             if self._size and self._size + size > self.max_bytes:
                 self._rotate()
                 fh = self._open()

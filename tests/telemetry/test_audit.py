@@ -100,3 +100,17 @@ def test_concurrent_writers_produce_whole_lines(tmp_path: Path) -> None:
     ids = [r["id"] for r in read_records(log.files())]
     total_lines = sum(len(p.read_text().splitlines()) for p in log.files())
     assert len(ids) == total_lines == len(set(ids))
+
+
+def test_two_processes_on_one_log_keep_every_file_within_its_bound(tmp_path: Path) -> None:
+    # serve and `nic-edge ask` on the same data dir: two AuditLog objects, each with its own file
+    # handle and its own idea of the size, writing in turns (as two processes would)
+    serve, cli = AuditLog(tmp_path, max_bytes=2000, backups=20), AuditLog(tmp_path, max_bytes=2000, backups=20)
+    for i in range(300):
+        (serve if i % 3 else cli).action("tick", "test", {"i": i})
+    serve.close()
+    cli.close()
+    sizes = {p.name: p.stat().st_size for p in tmp_path.iterdir()}
+    assert max(sizes.values()) <= 2000, sizes
+    seq = sorted(r["details"]["i"] for r in read_records(serve.files()))
+    assert seq == list(range(300))  # nothing lost either
