@@ -161,3 +161,26 @@ def test_a_short_write_is_never_renamed_into_place(tmp_path: Path) -> None:
         with pytest.raises(OSError, match="No space left"):
             fs.write("nic-edge/big.txt", b"x" * (200 << 10))
         assert sorted(os.listdir(boot / "nic-edge")) == []
+
+
+def test_a_dry_run_makes_the_checks_a_real_run_makes(ws: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    big = manuals(ws, "big", 400 << 10, 7)
+    (tmp_path / "boot").mkdir()
+    boot = boot_dir(tmp_path / "boot")
+    (boot / "user-data").write_text("#!/bin/sh\necho hello\n")  # cloud-init would not run a hook from it
+    parser = argparse.ArgumentParser()
+    add_flash_arguments(parser)
+    args = parser.parse_args(["--boot", str(boot), "--device-config", str(ws / "device.toml"),
+                              "--fleet-key", str(ws / "fleet.key"), "--dry-run"])
+    before = snapshot(boot)
+    assert flash_main(args, None) == 1
+    assert "user-data" in capsys.readouterr().err
+    with tmpfs(tmp_path / "small", "200k") as small:
+        boot_dir(small)
+        args = parser.parse_args(["--boot", str(small), "--device-config", str(ws / "device.toml"),
+                                  "--fleet-key", str(ws / "fleet.key"), "--manuals", str(big), "--dry-run"])
+        assert flash_main(args, None) == 1
+        assert "bytes free" in capsys.readouterr().err
+        assert not (small / "nic-edge").exists()
+    assert snapshot(boot) == before

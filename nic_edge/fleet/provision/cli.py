@@ -204,6 +204,16 @@ def run_flash(args: argparse.Namespace, cfg: Config | None) -> list[FlashResult]
             from nic_edge.fleet.provision.partitions import find_boot_partition
             find_boot_partition(Path(args.image))
     if args.dry_run:
+        # the same checks a real run makes before its first byte (free space, cmdline.txt and
+        # user-data can take the hook), on the card or image as it is now; nothing written
+        from nic_edge.fleet.provision.flash import FatImage, preflight
+        from nic_edge.fleet.provision.partitions import find_boot_partition
+        for b, kind, path in plan:
+            if kind == "boot":
+                preflight(DirFS(path), b)
+            elif kind in ("image", "image-copy"):
+                image = Path(args.image)
+                preflight(FatImage(image, find_boot_partition(image).offset), b)
         return [FlashResult(b.device_id, f"{path} (dry run)", sorted(b.files)) for b, _, path in plan]
     results = []
     for bundle, kind, path in plan:
