@@ -4,18 +4,44 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from nic_edge.cli.common import EXIT_OK
+from nic_edge.cli.common import EXIT_OK, EXIT_USAGE, Parser
 from nic_edge.core.config import Config, file_in_config
-from nic_edge.errors import ConfigError
+from nic_edge.errors import ConfigError, ReleaseError
+
+
+class _IntermixedParser(Parser):
+    """Options anywhere among the positionals: ``push BUNDLE --key K DEV1 DEV2``. Plain argparse
+    takes BUNDLE and an empty DEVICE list from the first run of positionals and then calls
+    DEV1 "unrecognized"."""
+
+    _inner = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if self._inner:  # parse_known_intermixed_args calls this method itself
+            return super().parse_known_args(args, namespace)
+        self._inner = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inner = False
+
+
+def _python_version(text: str) -> str:
+    from nic_edge.fleet.release import check_python_version  # noqa: PLC0415 - fleet code at use
+    try:
+        return check_python_version(text)
+    except ReleaseError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not MAJOR.MINOR, e.g. 3.11") from None
 
 
 def add_release_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
     r = sub.add_parser("release", help="software release bundles: build, push",
                        description="Build signed release bundles (wheels for a target) and announce them to boxes.")
-    rs = r.add_subparsers(dest="release_command", metavar="ACTION")
+    rs = r.add_subparsers(dest="release_command", metavar="ACTION", parser_class=_IntermixedParser)
     rs.required = True
     b = rs.add_parser("build", help="build a signed release bundle",
                       description="Pack the project's wheel and its dependencies' wheels for one python version and "
@@ -25,7 +51,8 @@ def add_release_parser(sub: Any, common: Callable[[argparse.ArgumentParser], Non
     b.add_argument("--key", metavar="FILE", help="Ed25519 signing key (default fleet.signing_key_file)")
     b.add_argument("--project", metavar="DIR", help="project to build (default: the current directory)")
     b.add_argument("--wheel", metavar="FILE", help="use this project wheel instead of building one")
-    b.add_argument("--python-version", default="3.11", metavar="X.Y", help="target python (default 3.11)")
+    b.add_argument("--python-version", default="3.11", type=_python_version, metavar="X.Y",
+                   help="target python, MAJOR.MINOR (default 3.11)")
     b.add_argument("--arch", default="aarch64", choices=("aarch64", "x86_64"), help="target CPU (default aarch64)")
     b.add_argument("--find-links", action="append", default=[], metavar="DIR", help="extra wheel source for pip")
     b.add_argument("--no-index", action="store_true", help="no package index: wheels from --find-links only")
@@ -33,7 +60,7 @@ def add_release_parser(sub: Any, common: Callable[[argparse.ArgumentParser], Non
     p = rs.add_parser("push", help="announce a bundle to devices (retained, signed) and wait for their reports")
     common(p)
     p.add_argument("bundle", metavar="BUNDLE")
-    p.add_argument("devices", nargs="*", metavar="DEVICE")
+    p.add_argument("devices", nargs="*", default=[], metavar="DEVICE")
     p.add_argument("--all", action="store_true", help="every device seen on <prefix>/+/status")
     p.add_argument("--key", metavar="FILE", help="Ed25519 signing key (default fleet.signing_key_file)")
     p.add_argument("--url", metavar="URL", help="where devices download it (default fleet.content_url/BUNDLE)")
@@ -60,7 +87,8 @@ def dispatch_release(args: argparse.Namespace, cfg: Config) -> int:
               f"release {s['name']} {s['version']} ({s['wheels']} wheels, {s['bytes']} bytes) written to {s['file']}")
         return EXIT_OK
     if bool(args.devices) == bool(args.all):
-        print("nic-fleet: error: name DEVICE... or pass --all (not both) (see nic-fleet release push --help)")
-        return 2
+        print("nic-fleet release push: error: name DEVICE... or pass --all (not both) "
+              "(see nic-fleet release push --help)", file=sys.stderr)
+        return EXIT_USAGE
     return release.push_release(cfg, Path(args.bundle), args.devices, args.all, _key(args, cfg), args.url,
                                 args.allow_downgrade, args.timeout, args.no_wait)

@@ -42,6 +42,7 @@ TARGET_GLIBC_MINOR = 36
 PLATFORMS = {arch: [f"manylinux_2_{m}_{arch}" for m in range(TARGET_GLIBC_MINOR, 16, -1)]
              + [f"manylinux2014_{arch}", f"linux_{arch}"] for arch in ("aarch64", "x86_64")}
 FINAL = ("applied", "rejected", "failed", "rolled_back")
+_PYTHON_VERSION = re.compile(r"^[0-9]{1,2}\.[0-9]{1,3}$")
 _WHEEL_NAME = re.compile(r"^(?P<name>[A-Za-z0-9_.]+)-(?P<version>[^-]+)-.+\.whl$")
 
 
@@ -52,9 +53,18 @@ def _pip(args: list[str], what: str) -> None:
         raise ReleaseError(f"{what} failed: {tail}", "check the project, the index or --find-links")
 
 
+def check_python_version(text: str) -> str:
+    """A target python as MAJOR.MINOR ("3.11"): the box compares it with its own exactly, so
+    "3" or "3.11.2" would build a bundle no box installs."""
+    if not _PYTHON_VERSION.match(text):
+        raise ReleaseError(f"--python-version {text!r} is not MAJOR.MINOR", "e.g. --python-version 3.11")
+    return text
+
+
 def build_release(out: Path, key_file: Path, project: Path | None = None, wheel: Path | None = None,
                   python_version: str = "3.11", arch: str = "aarch64", find_links: list[str] | None = None,
                   no_index: bool = False) -> dict[str, Any]:
+    check_python_version(python_version)
     if arch not in PLATFORMS:
         raise ReleaseError(f"unknown --arch {arch!r}", f"use one of {', '.join(PLATFORMS)}")
     key = ed25519.load_private(key_file)
@@ -135,6 +145,8 @@ def _status_devices(messages: list[tuple[str, bytes, bool]], prefix: str) -> lis
 def push_release(cfg: Config, bundle: Path, devices: list[str], all_devices: bool, key_file: Path,
                  url: str | None, allow_downgrade: bool, timeout: float | None, no_wait: bool) -> int:
     from nic_edge.fleet.tools import FleetClient  # noqa: PLC0415 - paho only when pushing
+    if not Path(bundle).is_file():  # read_bundle's "unreadable ... download it again" fits a box, not this
+        raise ReleaseError(f"{bundle}: no such bundle file", "check the path, or make one with nic-fleet release build")
     key = ed25519.load_private(key_file)
     manifest = read_bundle(Path(bundle), [key.public_key()])  # never announce what a box would reject
     if not url:
@@ -168,17 +180,21 @@ def push_release(cfg: Config, bundle: Path, devices: list[str], all_devices: boo
 
 
 def _wait_reports(fc: Any, prefix: str, devices: list[str], body: dict[str, Any], timeout: float) -> int:
+    """The first report per device answering this push: live (a retained one predates the push:
+    an earlier try of the same version), of this version and bundle (``sha256``; an updater
+    that does not send it is matched by version). Not by the box's ``ts``: a Pi has no RTC, and
+    a box whose clock is behind the fleet host's still answers."""
     deadline = time.monotonic() + timeout
     results: dict[str, dict[str, Any]] = {}
     while len(results) < len(devices) and time.monotonic() < deadline:
-        for topic, payload, _ in fc.drain(min(deadline, time.monotonic() + 0.2)):
+        for topic, payload, retained in fc.drain(min(deadline, time.monotonic() + 0.2)):
             dev = topic[len(prefix) + 1:].rsplit("/software/reported", 1)[0]
             try:
                 rep = json.loads(payload)
             except ValueError:
                 continue
-            if (dev in devices and isinstance(rep, dict) and rep.get("version") == body["version"]
-                    and rep.get("status") in FINAL and rep.get("ts", 0) >= body["issued_at"] - 1):
+            if (not retained and dev in devices and isinstance(rep, dict) and rep.get("version") == body["version"]
+                    and rep.get("status") in FINAL and rep.get("sha256") in (None, body["sha256"])):
                 results[dev] = rep
     return summarize(devices, results, "no report within the timeout; the announcement is retained and "
                      "applies when it connects", lambda rep: f" {rep['version']}")

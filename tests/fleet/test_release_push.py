@@ -1,5 +1,6 @@
 """nic-fleet release push against a real mosquitto: device ids follow the device id rule like
-set-tier and content push, and retained junk under an unusable id does not stop --all."""
+set-tier and content push, retained junk under an unusable id does not stop --all, options may
+stand between the bundle and the devices; usage errors of push and build."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def fleet(tmp_path: Path, mosquitto: Broker, release: dict[str, Path]) -> dict[s
     cfg.write_text(f'[mqtt]\nhost = "127.0.0.1"\nport = {mosquitto.port}\n[fleet]\n'
                    f'signing_key_file = "{release["key"]}"\ncontent_url = "http://127.0.0.1:1/"\n')
     sub = Subscriber(mosquitto, ["nic/#"])
-    yield {"cfg": cfg, "sub": sub, "bundle": release["bundle"]}
+    yield {"cfg": cfg, "sub": sub, "bundle": release["bundle"], "key": release["key"]}
     sub.close()
 
 
@@ -78,3 +79,40 @@ def test_all_skips_retained_junk_under_an_unusable_id(fleet: dict[str, Any],
         for t in ("nic/" + "j" * 600 + "/status", "nic/a/b/status", "nic/box-1/status",
                   "nic/box-1/software/desired", "nic/sentinel/info"):
             retain(sub, t, b"")
+
+
+def test_options_between_the_bundle_and_the_devices(fleet: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["--config", str(fleet["cfg"]), "release", "push", str(fleet["bundle"]), "--no-wait", "box-1",
+               "--url", "http://127.0.0.1:1/a.tar", "box-2"])
+    try:
+        assert rc == 0, capsys.readouterr()
+        out = capsys.readouterr().out
+        assert "box-1: announced 1.4.0" in out and "box-2: announced 1.4.0" in out
+        assert announced(fleet["sub"]) == ["nic/box-1/software/desired", "nic/box-2/software/desired"]
+    finally:
+        for dev in ("box-1", "box-2"):
+            retain(fleet["sub"], f"nic/{dev}/software/desired", b"")
+
+
+def test_push_usage_errors_go_to_stderr_in_one_line(fleet: dict[str, Any], tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(fleet["cfg"]), "release", "push", str(fleet["bundle"])]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "name DEVICE... or pass --all" in err, (out, err)
+    missing = tmp_path / "nothere.tar"
+    assert main(["--config", str(fleet["cfg"]), "release", "push", str(missing), "--key", str(fleet["key"]),
+                 "box-1"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "no such bundle file" in err and "download it again" not in err, err
+
+
+@pytest.mark.parametrize("bad", ["3", "3.11.2", "3.x", "python3.11"])
+def test_build_wants_major_minor_python(tmp_path: Path, release: dict[str, Path], bad: str,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["release", "build", "--out", str(tmp_path / "x.tar"), "--key", str(release["key"]), "--no-index",
+              "--wheel", str(tmp_path / "nic_edge-1.0-py3-none-any.whl"), "--python-version", bad])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not MAJOR.MINOR" in err, err
+    assert not (tmp_path / "x.tar").exists()
