@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shlex
 import subprocess
 import threading
@@ -15,6 +16,37 @@ import urllib.request
 from typing import Callable
 
 log = logging.getLogger(__name__)
+
+# PEP 440 (the public spelling rules of packaging's VERSION_PATTERN; packaging is not a dependency).
+_PEP440 = re.compile(
+    r"^\s*v?(?:(?P<epoch>\d+)!)?(?P<release>\d+(?:\.\d+)*)"
+    r"(?:[-_.]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?P<pre_n>\d+)?)?"
+    r"(?:-(?P<post_n1>\d+)|[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n2>\d+)?)?"
+    r"(?:[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>\d+)?)?"
+    r"(?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?\s*$", re.IGNORECASE)
+_PRE = {"alpha": "a", "beta": "b", "c": "rc", "pre": "rc", "preview": "rc"}
+
+
+def canonical_version(version: str) -> str:
+    """The form two versions are compared in: PEP 440's normalisation, and trailing ".0"s
+    dropped as PEP 440 compares them equal ("0.4.0-RC1" and "0.4.0rc1" -> "0.4rc1"). A string
+    that is not a PEP 440 version is returned as it is (compared exactly)."""
+    m = _PEP440.match(version)
+    if m is None:
+        return version
+    release = [int(x) for x in m["release"].split(".")]
+    while len(release) > 1 and release[-1] == 0:
+        release.pop()
+    out = (f"{int(m['epoch'])}!" if m["epoch"] and int(m["epoch"]) else "") + ".".join(map(str, release))
+    if m["pre_l"]:
+        out += _PRE.get(m["pre_l"].lower(), m["pre_l"].lower()) + str(int(m["pre_n"] or 0))
+    if m["post_n1"] or m["post_l"]:
+        out += ".post" + str(int(m["post_n1"] or m["post_n2"] or 0))
+    if m["dev_l"]:
+        out += ".dev" + str(int(m["dev_n"] or 0))
+    if m["local"]:
+        out += "+" + ".".join(str(int(p)) if p.isdigit() else p.lower() for p in re.split(r"[-_.]", m["local"]))
+    return out
 
 
 def restart_count(command: str) -> int | None:
@@ -55,7 +87,9 @@ def wait_healthy(base_url: str, version: str, online_since: Callable[[float], bo
         code, body = _get_json(base_url + "/healthz")
         if code == 200 and body.get("status") == "ok":
             _, status = _get_json(base_url + "/api/status")
-            if status.get("version") != version:
+            got = status.get("version")
+            # The service says its own spelling ("0.4.0-rc1"), the bundle the wheel's ("0.4.0rc1").
+            if not isinstance(got, str) or canonical_version(got) != canonical_version(version):
                 last = f"/api/status reports version {status.get('version')!r}, not {version}"
             elif not online_since(since):
                 last = "MQTT status not online since the restart"

@@ -4,7 +4,7 @@ Layout under ``software.prefix`` (firmware/install.sh creates it)::
 
     venvs/<version>/     one venv per installed version
     current -> venvs/<version>    the one the service runs (ExecStart=<prefix>/current/bin/nic-edge)
-    updater/             state.json, downloads, unpacked wheels
+    updater/             state.json, downloads, unpacked wheels (removed at every start)
 
 The switch is one ``rename`` of a new symlink over ``current``: the service sees the old or the
 new venv, never a mix. A venv is complete before the switch (a killed install leaves only a
@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -27,6 +28,11 @@ from nic_edge.core.storage import fsync_dir
 from nic_edge.errors import ReleaseError
 
 log = logging.getLogger(__name__)
+
+# What a killed download/install leaves in updater/ (state.json's own temp files included).
+LEFTOVERS = ("release-*.tar", "release-*.tar.part", "wheels-*", ".state.json.*.tmp")
+# A whole download may take this long per byte (16 KiB/s), and at least 10 read timeouts.
+MIN_RATE = 16384
 
 
 class Layout:
@@ -56,6 +62,19 @@ class Layout:
     def remove(self, version: str) -> None:
         shutil.rmtree(self.venv(version), ignore_errors=True)
 
+    def clean_work(self) -> list[str]:
+        """Remove downloads and unpacked wheels a killed run left behind (never reused: only
+        what was just downloaded and verified is installed); the names removed."""
+        gone = []
+        for pattern in LEFTOVERS:
+            for p in sorted(self.work.glob(pattern)):
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink(missing_ok=True)
+                gone.append(p.name)
+        return gone
+
     def prune(self, keep: set[str]) -> list[str]:
         """Delete every venv not in ``keep`` (the current and the previous one)."""
         gone = []
@@ -68,7 +87,12 @@ class Layout:
 
 
 def download(url: str, dest: Path, size: int, sha256: str, timeout: float) -> None:
-    """Fetch ``url`` into ``dest``; refuse more than ``size`` bytes and a wrong sha256."""
+    """Fetch ``url`` into ``dest``; refuse more than ``size`` bytes and a wrong sha256.
+
+    ``timeout`` bounds each read; the whole download gets ``max(10 * timeout, size / MIN_RATE)``
+    seconds, so a server dripping a byte per read timeout cannot hold the updater for ever."""
+    deadline_s = max(10 * timeout, size / MIN_RATE)
+    end = time.monotonic() + deadline_s
     if not url.startswith(("http://", "https://")):
         raise ReleaseError(f"release URL must be http(s), not {url[:40]!r}", "announce an http(s) URL")
     h = hashlib.sha256()
@@ -77,10 +101,12 @@ def download(url: str, dest: Path, size: int, sha256: str, timeout: float) -> No
     try:
         with urllib.request.urlopen(url, timeout=timeout) as r, open(tmp, "wb") as out:
             while True:
-                block = r.read(1 << 16)
+                block = r.read1(1 << 16)  # what has arrived: a slow server still meets the deadline check
                 if not block:
                     break
                 got += len(block)
+                if time.monotonic() > end:
+                    raise OSError(f"not finished within {deadline_s:.0f} s ({got} of {size} bytes)")
                 if got > size:
                     raise ReleaseError(f"download larger than the announced {size} bytes", "the bundle was altered")
                 h.update(block)
@@ -88,6 +114,9 @@ def download(url: str, dest: Path, size: int, sha256: str, timeout: float) -> No
     except (urllib.error.URLError, OSError) as exc:
         tmp.unlink(missing_ok=True)
         raise ReleaseError(f"download of {url} failed: {exc}", "check the bundle server") from None
+    except ReleaseError:
+        tmp.unlink(missing_ok=True)
+        raise
     if got != size or h.hexdigest() != sha256:
         tmp.unlink(missing_ok=True)
         raise ReleaseError(f"downloaded bundle does not match the announcement (size {got}, sha256 {h.hexdigest()[:12]})",

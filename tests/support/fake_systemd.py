@@ -3,6 +3,8 @@
 
     fake_systemd.py run STATE CMD...      run CMD like a unit with Restart=on-failure, RestartSec=0.3
     fake_systemd.py ctl STATE restart     like `systemctl restart`: stop CMD, start it again (waits)
+    fake_systemd.py ctl STATE restart --hang   the same, then never returns (a systemctl stuck
+                                          on its job; whoever ran it has to give up)
     fake_systemd.py ctl STATE show        like `systemctl show -p NRestarts --value`
 
 CMD is re-executed from its path each time, so a switched ``current`` symlink takes effect at the
@@ -58,7 +60,7 @@ def run(state_path: Path, cmd: list[str]) -> int:
     return 0
 
 
-def ctl(state_path: Path, action: str) -> int:
+def ctl(state_path: Path, action: str, hang: bool = False) -> int:
     state = json.loads(state_path.read_text())
     if action == "show":
         print(state["restarts"])
@@ -68,6 +70,8 @@ def ctl(state_path: Path, action: str) -> int:
     end = time.monotonic() + 30
     while time.monotonic() < end:
         if json.loads(state_path.read_text())["starts"] > before:
+            while hang:
+                time.sleep(3600)
             return 0
         time.sleep(0.05)
     print("restart timed out", file=sys.stderr)
@@ -76,4 +80,4 @@ def ctl(state_path: Path, action: str) -> int:
 
 if __name__ == "__main__":
     mode, path = sys.argv[1], Path(sys.argv[2])
-    sys.exit(run(path, sys.argv[3:]) if mode == "run" else ctl(path, sys.argv[3]))
+    sys.exit(run(path, sys.argv[3:]) if mode == "run" else ctl(path, sys.argv[3], "--hang" in sys.argv[4:]))

@@ -119,19 +119,24 @@ def make_wheel(out_dir: Path, name: str, version: str, files: dict[str, str], re
     return whl
 
 
-def service_wheels(out_dir: Path, version: str, broken: bool = False) -> tuple[Path, Path]:
-    """The stand-in ``nic-edge`` wheel of ``version`` and its dependency wheel, in ``out_dir``."""
+def service_wheels(out_dir: Path, version: str, broken: bool = False, pad_kib: int = 0) -> tuple[Path, Path]:
+    """The stand-in ``nic-edge`` wheel of ``version`` and its dependency wheel, in ``out_dir``.
+    ``pad_kib``: a data file that makes the wheel that much bigger (stored, not compressed),
+    for the disk-full tests."""
     dep = make_wheel(out_dir / "links", "nic-fake-dep", "1.0", {"fakedep/__init__.py": "NAME = 'fakedep'\n"})
-    app = make_wheel(out_dir / "project", "nic-edge", version,
-                     {"fakeedge/__init__.py": SERVICE_CODE.format(version=version, broken=broken)},
+    files = {"fakeedge/__init__.py": SERVICE_CODE.format(version=version, broken=broken)}
+    if pad_kib:
+        files["fakeedge/pad.txt"] = "x" * (pad_kib << 10)
+    app = make_wheel(out_dir / "project", "nic-edge", version, files,
                      requires=["nic-fake-dep>=1.0"], scripts={"nic-edge": "fakeedge:main"})
     return app, dep.parent
 
 
-def build_bundle(work: Path, version: str, key: Path, broken: bool = False, arch: str | None = None) -> Path:
+def build_bundle(work: Path, version: str, key: Path, broken: bool = False, arch: str | None = None,
+                 pad_kib: int = 0) -> Path:
     """``nic-fleet release build`` of the stand-in wheels (offline: --no-index --find-links)."""
     import platform
-    app, links = service_wheels(work / f"src-{version}", version, broken)
+    app, links = service_wheels(work / f"src-{version}", version, broken, pad_kib)
     out = work / "bundles" / f"nic-edge-{version}.tar"
     r = run_fleet("release", "build", "--out", str(out), "--key", str(key), "--wheel", str(app),
                   "--python-version", ".".join(platform.python_version_tuple()[:2]),
@@ -170,7 +175,10 @@ class Box:
     """One box: prefix with venvs, a fake systemd running the service, an updater process."""
 
     def __init__(self, root: Path, device: str, broker_port: int, pub: Path, deadline_s: float = 20.0,
-                 real_service: bool = False) -> None:
+                 real_service: bool = False, clock_offset_s: float = 0.0, restart_hangs: bool = False) -> None:
+        """``clock_offset_s``: the updater's clock runs that far off (a Pi has no RTC: before NTP
+        it may be behind); ``restart_hangs``: the restart command restarts the service and then
+        never returns (fake_systemd.py ctl restart --hang)."""
         self.root, self.device = root, device
         root.mkdir(parents=True, exist_ok=True)
         self.prefix = root / "opt"
@@ -178,12 +186,19 @@ class Box:
         self.unit_state = root / "unit.json"
         self.env = dict(os.environ, PYTHONPATH=str(ROOT), FAKE_DEVICE=device, FAKE_PORT=str(self.port),
                         FAKE_BROKER_PORT=str(broker_port))
+        self.updater_env = dict(self.env)
+        if clock_offset_s:
+            clock = root / "clock"
+            clock.mkdir(exist_ok=True)
+            (clock / "sitecustomize.py").write_text(
+                f"import time\n_real = time.time\ntime.time = lambda: _real() + {clock_offset_s!r}\n")
+            self.updater_env["PYTHONPATH"] = f"{clock}{os.pathsep}{ROOT}"
         ctl = f"{sys.executable} {FAKE_SYSTEMD} ctl {self.unit_state}"
         self.config = write_toml(root / "device.toml", {
             "device": {"id": device},
             "mqtt": {"host": "127.0.0.1", "port": broker_port, "reconnect_max_s": 1},
             "fleet": {"signing_pub_file": str(pub)},
-            "software": {"prefix": str(self.prefix), "restart_command": f"{ctl} restart",
+            "software": {"prefix": str(self.prefix), "restart_command": f"{ctl} restart" + (" --hang" if restart_hangs else ""),
                          "restarts_command": f"{ctl} show", "health_url": f"http://127.0.0.1:{self.port}",
                          "health_deadline_s": deadline_s, "crash_loop_restarts": 3, "system_site_packages": False}})
         # The real runtime as the unit's ExecStart (tools/demo_release_real.py), else the stand-in.
@@ -218,8 +233,17 @@ class Box:
     def start_updater(self) -> None:
         log = open(self.updater_log, "a")
         self.updater = subprocess.Popen([sys.executable, "-m", "nic_edge", "updater", "--config", str(self.config), "-v"],
-                                        env=self.env, stdout=log, stderr=subprocess.STDOUT, text=True)
+                                        env=self.updater_env, stdout=log, stderr=subprocess.STDOUT, text=True)
         log.close()
+
+    def wait_updater(self, timeout: float = 30) -> bool:
+        """Until the updater has started (its work dir exists, it said so on stdout)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.updater_log.exists() and "nic-edge updater for" in self.updater_log.read_text():
+                return True
+            time.sleep(0.05)
+        return False
 
     def api_version(self) -> str | None:
         import urllib.request
@@ -236,6 +260,10 @@ class Box:
                 return True
             time.sleep(0.1)
         return False
+
+    def work_files(self) -> list[str]:
+        """What lies in the updater's work dir (state.json, and downloads while it works)."""
+        return sorted(p.name for p in (self.prefix / "updater").iterdir())
 
     def current(self) -> str:
         return Path(os.readlink(self.prefix / "current")).name
