@@ -84,10 +84,14 @@ def load_profiles(path: Path | None = None) -> dict[str, TierProfile]:
 
 @dataclass(frozen=True)
 class HardwarePaths:
-    """Where hardware facts are read; tests point these at fixture files."""
+    """Where hardware facts are read; tests point these at fixture files. ``cgroup`` (this
+    process's /proc/self/cgroup) and ``cgroup_root`` (/sys/fs/cgroup) are read only when set,
+    as ``read_hardware()`` does for the real box."""
     meminfo: Path = Path("/proc/meminfo")
     cpu_online: Path = Path("/sys/devices/system/cpu/online")
     model: Path = Path("/proc/device-tree/model")
+    cgroup: Path | None = None
+    cgroup_root: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,7 @@ class Hardware:
     ram_mib: int | None
     cpus: int
     board: str | None
+    memory_limit_mib: int | None = None  # a cgroup memory limit below the RAM (a container)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -131,9 +136,53 @@ def _read_board(path: Path) -> str | None:
 
 
 def read_hardware(paths: HardwarePaths | None = None) -> Hardware:
-    paths = paths or HardwarePaths()
-    return Hardware(_read_ram_mib(paths.meminfo), _read_cpus(paths.cpu_online), _read_board(paths.model))
+    paths = paths or HardwarePaths(cgroup=Path("/proc/self/cgroup"), cgroup_root=Path("/sys/fs/cgroup"))
+    ram = _read_ram_mib(paths.meminfo)
+    limit = _read_cgroup_limit_mib(paths.cgroup, paths.cgroup_root)
+    return Hardware(ram, _read_cpus(paths.cpu_online), _read_board(paths.model),
+                    limit if limit is not None and (ram is None or limit < ram) else None)
 
+
+_UNLIMITED = 1 << 60  # cgroup v1 writes "no limit" as a page-rounded 2**63
+
+
+def _read_cgroup_limit_mib(cgroup: Path | None, root: Path | None) -> int | None:
+    """The tightest memory limit of this process's cgroup and its parents (v2 ``memory.max``,
+    v1 ``memory.limit_in_bytes``), None when there is none or it cannot be read."""
+    if cgroup is None or root is None:
+        return None
+    try:
+        lines = cgroup.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    dirs: list[tuple[Path, str]] = []
+    for line in lines:
+        _, controllers, rel = (line.split(":", 2) + ["", ""])[:3]
+        rel = rel.strip().lstrip("/")
+        if controllers == "":      # v2: one unified hierarchy
+            base, name = root, "memory.max"
+        elif "memory" in controllers.split(","):
+            base, name = root / "memory", "memory.limit_in_bytes"
+        else:
+            continue
+        d = base / rel if rel else base
+        while True:  # the cgroup, then each parent up to the mount (a container sees only its own)
+            dirs.append((d, name))
+            if d == base:
+                break
+            d = d.parent
+    limits = []
+    for d, name in dirs:
+        try:
+            raw = (d / name).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if raw.isdigit() and int(raw) < _UNLIMITED:
+            limits.append(int(raw) // (1 << 20))
+    return min(limits) if limits else None
+
+
+LIMIT_SHARE = 0.8  # of a cgroup memory limit, the most a tier's memory budget may take
 
 # Boards whose CPU or I/O is too weak for more than ultra_lite, whatever the RAM says.
 _SMALL_BOARDS = ("Raspberry Pi Zero", "Raspberry Pi 3", "Raspberry Pi Model", "Raspberry Pi 2")
@@ -160,6 +209,17 @@ def detect(hw: Hardware, profiles: Mapping[str, TierProfile]) -> tuple[str, list
         tier = "lite"
     else:
         reasons.append(f"{hw.cpus} CPUs")
+    limit = hw.memory_limit_mib
+    if limit is not None:
+        # A container (or a unit's MemoryMax) may give the process less than the board has: the
+        # tier's budget must fit in LIMIT_SHARE of it (the unit's own 1600M keeps full's 1280 MiB).
+        capped = tier
+        while TIER_NAMES.index(capped) > 0 and profiles[capped].memory_budget_mib > LIMIT_SHARE * limit:
+            capped = TIER_NAMES[TIER_NAMES.index(capped) - 1]
+        if capped != tier:
+            reasons.append(f"a {limit} MiB cgroup memory limit caps the tier at {capped} "
+                           f"(budget {profiles[capped].memory_budget_mib} MiB)")
+            tier = capped
     return tier, reasons
 
 

@@ -88,3 +88,44 @@ def test_bad_profiles_file(tmp_path: Path) -> None:
         load_profiles(f)
     paths = [p for p, _ in e.value.problems]
     assert "ultra_lite.min_ram_mib" in paths and "lite" in paths and "bogus" in paths
+
+
+def _cgroup_box(tmp_path: Path, cgroup_line: str, limits: dict[str, str], ram_kb: int = 16_000_000) -> HardwarePaths:
+    (tmp_path / "meminfo").write_text(f"MemTotal: {ram_kb} kB\n")
+    (tmp_path / "cpu").write_text("0-3\n")
+    (tmp_path / "cgroup").write_text(cgroup_line + "\n")
+    root = tmp_path / "sys_fs_cgroup"
+    for rel, value in limits.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(value + "\n")
+    return HardwarePaths(tmp_path / "meminfo", tmp_path / "cpu", tmp_path / "model",
+                         cgroup=tmp_path / "cgroup", cgroup_root=root)
+
+
+@pytest.mark.parametrize("line, limits, tier, limit", [
+    # cgroup v2, a container limited to 512 MiB on a 16 GB host: lite's 320 MiB budget fits in 80 %
+    ("0::/", {"memory.max": str(512 << 20)}, "lite", 512),
+    # v2, the tightest of the cgroup and its parents counts
+    ("0::/system.slice/box.service", {"memory.max": "max", "system.slice/memory.max": str(300 << 20),
+                                      "system.slice/box.service/memory.max": "max"}, "ultra_lite", 300),
+    # the shipped unit's MemoryMax=1600M keeps full (1280 MiB budget) on a big board
+    ("0::/system.slice/nic-edge.service", {"system.slice/nic-edge.service/memory.max": str(1600 << 20)},
+     "full", 1600),
+    # cgroup v1 inside a container: its own path is not mounted, the mount's file is its limit
+    ("4:memory:/process_api/abc\n3:cpuset:/", {"memory/memory.limit_in_bytes": str(1 << 30)}, "standard", 1024),
+    # v1 "no limit" and v2 "max": none
+    ("4:memory:/", {"memory/memory.limit_in_bytes": "9223372036854771712"}, "full", None),
+    ("0::/", {"memory.max": "max"}, "full", None),
+])
+def test_a_cgroup_memory_limit_caps_the_tier(tmp_path: Path, line: str, limits: dict, tier: str,
+                                             limit: int | None) -> None:
+    h = read_hardware(_cgroup_box(tmp_path, line, limits))
+    assert h.memory_limit_mib == limit
+    d = resolve("auto", env={}, hardware=h)
+    assert d.name == tier
+    assert any("cgroup memory limit" in r for r in d.reasons) == (tier != "full")
+
+
+def test_a_limit_above_the_ram_is_not_a_limit(tmp_path: Path) -> None:
+    h = read_hardware(_cgroup_box(tmp_path, "0::/", {"memory.max": str(64 << 30)}, ram_kb=2_000_000))
+    assert h.memory_limit_mib is None and resolve("auto", env={}, hardware=h).name == "lite"
