@@ -238,3 +238,40 @@ def test_sigterm_at_any_step_leaves_the_old_card_or_the_new_one(ws: Path, tmp_pa
             break
         assert rc == 143, rc
     assert states == {"old", "new"} and step > 5
+
+
+def test_every_change_is_on_the_card_before_the_next_one(ws: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Power loss: a FAT card keeps the steps in order only if each rename or delete is fsynced
+    (its directory) before the next one starts. rmtree's own steps are one step (a stage or a
+    cleared file tree), and a temp file only has to be whole (fsynced) before its rename."""
+    card = _card(tmp_path / "card")
+    assert flash_main(_args(ws, card, "old"), None) == 0
+    events: list[tuple[str, str]] = []
+    top = str(card)
+
+    def recording(name: str, real: Any) -> Any:
+        def call(*a: Any, **kw: Any) -> Any:
+            out = real(*a, **kw)
+            path = os.fspath(a[1] if name in ("replace", "rename") else a[0])  # the new name's directory
+            if "dir_fd" not in kw and path.startswith(top):
+                events.append((name, os.path.dirname(path)))
+            return out
+        return call
+
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+
+    for name in ("replace", "rename", "unlink", "rmdir", "mkdir"):
+        monkeypatch.setattr(os, name, recording(name, getattr(os, name)))
+    monkeypatch.setattr(os, "fsync", fsync)
+    assert flash_main(_args(ws, card, "new"), None) == 0
+    monkeypatch.undo()
+    changes = [i for i, (name, _) in enumerate(events) if name != "fsync"]
+    assert len(changes) > 10
+    for i, j in zip(changes, changes[1:] + [len(events)]):
+        synced = {path for name, path in events[i + 1:j] if name == "fsync"}
+        assert events[i][1] in synced, f"{events[i]} not fsynced before {events[j] if j < len(events) else 'the end'}"
