@@ -10,6 +10,9 @@
 #   3. installs and enables nic-edge.service when /opt/nic-edge/venv exists, else leaves
 #      /etc/nic-edge/NEEDS-INSTALL and says so in the journal;
 #   4. removes its own arguments from cmdline.txt.
+# Leftovers of an interrupted nic-fleet flash beside the bundle (nic-edge.nic-tmp/ and
+# nic-edge.nic-old/, which may hold secrets) are removed first; a bundle such a flash left
+# incomplete is refused (FAILED, "flash the card again") and never half-installed.
 # Running it again changes nothing. Usage: firstboot.sh [--now]   (--now also starts the service)
 #
 # Environment (for tests and manual runs):
@@ -51,6 +54,14 @@ else
     exit 0
 fi
 BUNDLE="$BOOT/nic-edge"
+
+# What a killed nic-fleet flash leaves beside the bundle (its stage, or an old bundle an older
+# flash parked aside): never used from here, and it may hold secrets, so it goes.
+for left in "$BOOT/nic-edge.nic-tmp" "$BOOT/nic-edge.nic-old"; do
+    [ -e "$left" ] || continue
+    rm -rf "$left"
+    log "removed ${left##*/} left on the boot partition by an interrupted nic-fleet flash"
+done
 
 # Remove our systemd.run= (and, when no other systemd.run= is left, the actions that came with
 # it) from cmdline.txt so the next boot is a normal one. Rewrites the file only when it changes.
@@ -105,14 +116,14 @@ ensure_user() {
 }
 
 install_bundle() {
-    [ -f "$BUNDLE/MANIFEST" ] || fail "$BUNDLE/MANIFEST missing; flash the card again"
+    [ -f "$BUNDLE/MANIFEST" ] || fail "$BUNDLE/MANIFEST missing (an interrupted nic-fleet flash?); flash the card again"
     # Check the whole bundle before touching /etc: a half-copied card must not half-install.
     while read -r mode name; do
         [ -n "$name" ] || continue
         # Absolute or with a ".." component (it could climb out of the target directory);
         # "rev1..2.txt" is an ordinary name. nic-fleet flash refuses the same names.
         case "$name" in /*|..|../*|*/..|*/../*) fail "unsafe name in MANIFEST: $name" ;; esac
-        [ -f "$BUNDLE/$name" ] || fail "bundle file missing: $name"
+        [ -f "$BUNDLE/$name" ] || fail "bundle file missing: $name; flash the card again"
     done < "$BUNDLE/MANIFEST"
     ensure_user
     mkdir -p "$ETC" "$STATE"
@@ -207,7 +218,8 @@ if [ -f "$BUNDLE/device.toml" ]; then
 else
     log "no new bundle in $BUNDLE; checking the service only"
 fi
-[ -f "$ETC/device.toml" ] || fail "no /etc/nic-edge/device.toml after install"
+[ -f "$ETC/device.toml" ] ||
+    fail "no bundle in $BUNDLE, no /etc/nic-edge/device.toml (an interrupted nic-fleet flash?); flash the card again"
 install_service
 unhook_cmdline
 rm -f "$BUNDLE/FAILED"

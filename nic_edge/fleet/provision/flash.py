@@ -21,17 +21,15 @@ from pathlib import Path
 from typing import Protocol
 
 from nic_edge.errors import ProvisioningError
-from nic_edge.fleet.provision.bundle import BUNDLE_DIR, FIRSTBOOT_NAME, MANIFEST_NAME, Bundle
+from nic_edge.fleet.provision.bundle import BUNDLE_DIR, FIRSTBOOT_NAME, Bundle
 from nic_edge.fleet.provision.mtools import FatImage
 from nic_edge.fleet.provision.partitions import find_boot_partition
+from nic_edge.fleet.provision.swap import (
+    OLD_DIR, STAGE_DIR, STAGED, clear, commit, signals_held, tidy, write_tree)
 
 log = logging.getLogger(__name__)
 
 HOOK_MARK = f"{BUNDLE_DIR}/{FIRSTBOOT_NAME}"
-# The new bundle is written to nic-edge.nic-tmp/nic-edge/, the old one parked in
-# nic-edge.nic-old/nic-edge/ during the swap: moved between parents, never renamed (see FatImage.move).
-STAGE_DIR = f"{BUNDLE_DIR}.nic-tmp"
-OLD_DIR = f"{BUNDLE_DIR}.nic-old"
 CMDLINE = "cmdline.txt"
 USER_DATA = "user-data"
 BOOT_MOUNTS = ("/boot/firmware", "/boot")
@@ -46,10 +44,30 @@ class BootFS(Protocol):
     def exists(self, path: str) -> bool: ...
     def move(self, src: str, dst_dir: str) -> None: ...
     def tree_bytes(self, path: str) -> int: ...
+    def listdir(self, path: str = "") -> list[str]: ...
+    def remove(self, path: str) -> None: ...
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename, create or delete in ``path`` durable before the next step (power loss);
+    vfat supports fsync on a directory. A file system that refuses it only loses the ordering."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        log.debug("open %s for fsync: %s", path, exc)
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        log.debug("fsync %s: %s", path, exc)
+    finally:
+        os.close(fd)
 
 
 class DirFS:
-    """A mounted boot partition (or any directory). Secrets are created 0600 from the start."""
+    """A mounted boot partition (or any directory). Secrets are created 0600 from the start.
+    Every change is durable (file and directory fsynced) before the method returns, so the
+    order of the steps in swap.py is the order a card that loses power keeps them in."""
 
     def __init__(self, root: Path, secrets: set[str] | None = None) -> None:
         self.root = Path(root)
@@ -81,17 +99,36 @@ class DirFS:
             except OSError as exc:
                 log.debug("chmod %s: %s (vfat without chmod support: the mount's fmask decides)", tmp, exc)
             os.replace(tmp, p)
+            _fsync_dir(p.parent)
         except BaseException:
             _unlink_leftover(tmp)  # a half-written file never stays, under any name
             raise
 
     def mkdir(self, path: str) -> None:
-        (self.root / path).mkdir(parents=True, exist_ok=True)
+        p = self.root / path
+        if not p.is_dir():
+            p.mkdir(parents=True, exist_ok=True)
+            _fsync_dir(p.parent)
 
     def remove_tree(self, path: str) -> None:
         p = self.root / path
         if p.is_dir():
             shutil.rmtree(p)
+            _fsync_dir(p.parent)
+
+    def remove(self, path: str) -> None:
+        p = self.root / path
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        elif p.exists() or p.is_symlink():
+            p.unlink()
+        else:
+            return
+        _fsync_dir(p.parent)
+
+    def listdir(self, path: str = "") -> list[str]:
+        p = self.root / path
+        return sorted(os.listdir(p)) if p.is_dir() else []
 
     def free_bytes(self) -> int | None:
         st = os.statvfs(self.root)
@@ -106,6 +143,8 @@ class DirFS:
         if d.exists():
             raise ProvisioningError(f"cannot move {s} into {d.parent}: {d.name} is there")
         os.rename(s, d)
+        _fsync_dir(d.parent)
+        _fsync_dir(s.parent)
 
     def tree_bytes(self, path: str) -> int:
         p = self.root / path
@@ -285,8 +324,8 @@ def preflight(fs: BootFS, bundle: Bundle) -> bool:
     spare = free + fs.tree_bytes(STAGE_DIR)
     if spare >= need:
         return True
-    # The old bundle's bytes come back when it is removed; then the new firstboot.sh goes in
-    # first on its own, so that the hook always finds a script (see write_bundle).
+    # The old bundle's bytes come back when it is cleared; its firstboot.sh stays until the new
+    # one replaces it (temp name, rename), so that the hook always finds a script (swap.clear).
     old = fs.tree_bytes(BUNDLE_DIR) + fs.tree_bytes(OLD_DIR)
     first = len(bundle.files.get(FIRSTBOOT_NAME, b"")) + 4096
     if spare + old < need + first:
@@ -296,27 +335,7 @@ def preflight(fs: BootFS, bundle: Bundle) -> bool:
     return False
 
 
-def _tidy(fs: BootFS) -> None:
-    """Leftovers of a run that was killed: a half-written stage goes; an old bundle caught
-    between the two moves of the swap is put back (it is the card's only bundle)."""
-    fs.remove_tree(STAGE_DIR)
-    if fs.exists(f"{OLD_DIR}/{BUNDLE_DIR}") and not fs.exists(BUNDLE_DIR):
-        fs.move(f"{OLD_DIR}/{BUNDLE_DIR}", "")
-    fs.remove_tree(OLD_DIR)
-
-
-def _write_tree(fs: BootFS, root: str, bundle: Bundle) -> None:
-    fs.mkdir(root)
-    made = {root}
-    # MANIFEST last: whatever happens, a bundle without it is one first boot refuses.
-    for name in sorted(bundle.files, key=lambda n: (n == MANIFEST_NAME, n)):
-        parents = name.split("/")[:-1]
-        for i in range(1, len(parents) + 1):
-            sub = "/".join([root, *parents[:i]])
-            if sub not in made:
-                fs.mkdir(sub)
-                made.add(sub)
-        fs.write(f"{root}/{name}", bundle.files[name], bundle.mode(name))
+_tidy = tidy  # the name older tests use
 
 
 def _discard(fs: BootFS, path: str) -> None:
@@ -329,25 +348,24 @@ def _discard(fs: BootFS, path: str) -> None:
 def write_bundle(fs: BootFS, bundle: Bundle, target: str, hook: bool = True) -> FlashResult:
     """Replace ``nic-edge/`` with the bundle, then append the hook (idempotent).
 
-    The new bundle is written to ``nic-edge.nic-tmp/nic-edge/`` and swapped in only when complete, so a
-    failure (disk full, card pulled) leaves the previous bundle as it was. When the card holds
-    only one bundle's worth, the old one is removed first and the new ``firstboot.sh`` put in
-    alone: a failure then leaves a bundle first boot detects as incomplete (FAILED, hook
-    removed), and flash says to write the card again."""
+    The new bundle is written to ``nic-edge.nic-tmp/nic-edge/`` and put in place only when
+    complete, so a failure (disk full, card pulled) leaves the previous bundle as it was. When
+    the card holds only one bundle's worth, the old one is cleared first, keeping the hook's
+    ``firstboot.sh``: a failure then leaves a bundle first boot detects as incomplete (FAILED,
+    hook removed), and flash says to write the card again. Killed at any step, the card's boot
+    line never names a missing script (swap.py has the order of the steps)."""
     beside = preflight(fs, bundle)
     result = FlashResult(bundle.device_id, target)
-    _tidy(fs)
+    tidy(fs, target, hooked=hook)
     kept = True
     if not beside and fs.exists(BUNDLE_DIR):
         log.warning("%s: no room for two bundles; removing the previous one first", target)
         kept = False
-        fs.remove_tree(BUNDLE_DIR)
-        if FIRSTBOOT_NAME in bundle.files:
-            fs.mkdir(BUNDLE_DIR)
-            fs.write(f"{BUNDLE_DIR}/{FIRSTBOOT_NAME}", bundle.files[FIRSTBOOT_NAME], bundle.mode(FIRSTBOOT_NAME))
+        with signals_held():
+            clear(fs, bundle)
     try:
         fs.mkdir(STAGE_DIR)
-        _write_tree(fs, f"{STAGE_DIR}/{BUNDLE_DIR}", bundle)
+        write_tree(fs, STAGED, bundle)
     except (OSError, ProvisioningError) as exc:
         _discard(fs, STAGE_DIR)
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -357,15 +375,13 @@ def write_bundle(fs: BootFS, bundle: Bundle, target: str, hook: bool = True) -> 
                                 hint="free space on the boot partition or drop --manuals") from exc
     except BaseException:  # e.g. Ctrl-C: no half-written bundle (secrets included) stays behind
         _discard(fs, STAGE_DIR)
+        if not kept:
+            log.error("%s: the previous bundle was removed to make room; flash this card again", target)
         raise
-    # The swap: two moves. Killed between them, the next run puts the old bundle back (_tidy).
-    if fs.exists(BUNDLE_DIR):
-        fs.mkdir(OLD_DIR)
-        fs.move(BUNDLE_DIR, OLD_DIR)
-    fs.move(f"{STAGE_DIR}/{BUNDLE_DIR}", "")
-    fs.remove_tree(STAGE_DIR)
-    fs.remove_tree(OLD_DIR)  # a re-flash must not leave files of the previous bundle behind
+    with signals_held():  # SIGTERM or Ctrl-C now: the new bundle and its hook first, then exit
+        commit(fs, bundle)
+        # Last: the boot line names the script only once the bundle it installs is complete.
+        result.hook = install_hook(fs) if hook else "none (bundle directory)"
     result.files = [f"{BUNDLE_DIR}/{name}" for name in sorted(bundle.files)]
-    result.hook = install_hook(fs) if hook else "none (bundle directory)"
     log.info("flashed %s to %s (%d files, hook: %s)", bundle.device_id, target, len(result.files), result.hook)
     return result

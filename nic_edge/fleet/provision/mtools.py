@@ -82,9 +82,24 @@ class FatImage:
                 out.append(name)
         return out
 
+    def _durable(self) -> None:
+        """Each mtools run has written its change to the image file; make it reach the disk before
+        the next step (the PC losing power keeps the steps in order)."""
+        try:
+            fd = os.open(self.image, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
     def mkdir(self, path: str) -> None:
         if not self.exists(path):
             self._run("mmd", self._spec(path))
+            self._durable()
 
     def write(self, path: str, data: bytes, mode: int = 0o644) -> None:
         """Create or overwrite one file (parent directory must exist).
@@ -96,10 +111,20 @@ class FatImage:
             tmp.write(data)
             tmp.flush()
             self._run("mcopy", "-o", "-n", tmp.name, self._spec(path))
+        self._durable()
 
     def remove_tree(self, path: str) -> None:
         if self.exists(path):
             self._run("mdeltree", self._spec(path))
+            self._durable()
+
+    def remove(self, path: str) -> None:
+        """Delete a file or a directory tree (nothing when it does not exist)."""
+        if self._run("mdel", self._spec(path), input_ok=(0, 1)).returncode != 0:
+            if not self.exists(path):
+                return
+            self._run("mdeltree", self._spec(path))
+        self._durable()
 
     def move(self, src: str, dst_dir: str) -> None:
         """Move a file or directory into ``dst_dir`` ("" is the root), keeping its name. Never a
@@ -109,6 +134,7 @@ class FatImage:
         if self.exists(f"{dst_dir}/{name}".strip("/")):
             raise ProvisioningError(f"cannot move {src} into {dst_dir or '/'} of {self.image}: {name} is there")
         self._run("mmove", self._spec(src), self._spec(dst_dir).rstrip("/") + "/")
+        self._durable()
 
     def tree_bytes(self, path: str) -> int:
         """Bytes in the files under ``path`` (0 when it does not exist), as mdir -/ totals them."""
