@@ -259,7 +259,8 @@ def flash_main(args: argparse.Namespace, cfg: Config | None) -> int:
     try:
         results = run_flash(args, cfg)
     except Terminated:
-        print("nic-fleet flash: terminated; nothing half-written was left behind", file=sys.stderr)
+        print("nic-fleet flash: terminated; no half-written file was left (a card whose old bundle had to make "
+              "room says so above: flash it again)", file=sys.stderr)
         return 143
     except ConfigError as exc:
         print("nic-fleet flash: invalid config: " + "; ".join(exc.lines()), file=sys.stderr)
