@@ -22,7 +22,7 @@ from nic_edge.core.threads import ThreadCounts, load_measured, thread_counts
 from nic_edge.core.tiers import Hardware, TierDecision, TierProfile, load_profiles, read_hardware, resolve
 from nic_edge.engine.engine import Engine
 from nic_edge.engine.validate import MAX_K, MAX_TOP_K
-from nic_edge.errors import ConfigError, InvalidInputError
+from nic_edge.errors import ConfigError, IndexStoreError, InvalidInputError
 from nic_edge.telemetry.alerts import AlertEvaluator, load_rules
 from nic_edge.telemetry.audit import AuditLog
 from nic_edge.telemetry.write_guard import WriteGuard
@@ -230,7 +230,11 @@ class DeviceApp:
         # first index exists (a new box indexing its sample manual) nothing is answered in any
         # mode, and that is not a degradation.
         mode = self.engine.mode
-        self.metrics.set_mode("no_index" if mode == "lexical" and self.engine.snapshot() is None else mode)
+        try:
+            no_index = mode == "lexical" and self.engine.snapshot() is None
+        except IndexStoreError:  # damaged: no usable index either (status and /healthz say why)
+            no_index = True
+        self.metrics.set_mode("no_index" if no_index else mode)
 
     def _set_lexical(self, on: bool) -> None:
         self.engine.set_lexical_only(on or not self.profile.embeddings)
@@ -267,6 +271,11 @@ class DeviceApp:
         failing = self.writes.problems()
         if failing:  # answers go on, but the audit trail, cache or telemetry are being lost
             details["storage"] = failing
+        try:
+            self.engine.snapshot()
+        except IndexStoreError as exc:  # nothing can be answered until `nic-edge index` rebuilds it
+            details["index"] = str(exc)
+            degraded = True
         return ("degraded" if degraded or failing else "ok"), details
 
     def alerts(self) -> dict[str, Any]:
@@ -283,8 +292,22 @@ class DeviceApp:
         summary = self.metrics.latency_summary()
         return {"answer": ms(summary["answer"]), "stages": {k: ms(v) for k, v in summary["stages"].items()}}
 
+    def _engine_view(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The engine's status and manuals. A damaged index (a file cut short) must not take
+        the status page and /api/status down with it: they are how a technician learns of it,
+        so it becomes ``index.problem`` (``index.damaged``) instead of a 503."""
+        try:
+            return self.engine.status(), self.engine.manuals()
+        except IndexStoreError as exc:
+            emb = self.embedder
+            model = {"available": emb is not None, "loaded": bool(getattr(emb, "loaded", False)),
+                     "sha256": getattr(emb, "model_sha256", None) if emb is not None else None}
+            return {"model": model, "index": {"generation": None, "chunks": 0, "sources": 0, "vectors": False,
+                                              "problem": str(exc), "damaged": True}}, []
+
     def status(self) -> dict[str, Any]:
-        engine = self.engine.status()
+        engine, manuals = self._engine_view()
+        state, details = self.health()
         hw = self._hardware
         cache = self.cache.stats() if self.cache is not None else {"enabled": False}
         if self.cache is not None:
@@ -301,7 +324,8 @@ class DeviceApp:
             "threads": self.threads.as_dict(),
             "mode": self.engine.mode,
             "model": engine.get("model", {}), "index": engine.get("index", {}),
-            "manuals": self.engine.manuals(),  # by name on the status page; abstentions name them
+            "manuals": manuals,  # by name on the status page; abstentions name them
+            "health": {**details, "status": state},  # as /healthz: "starting" while indexing at start
             "cache": cache,
             "latency": self._latency_ms(),
             "resources": {**res, "rss_mib": None if rss is None else round(rss / 1048576.0, 1),
@@ -314,7 +338,7 @@ class DeviceApp:
 
     def info(self) -> dict[str, Any]:
         """The retained MQTT ``info`` body."""
-        idx = self.engine.status().get("index", {})
+        idx = self._engine_view()[0].get("index", {})
         ram = self._hardware.ram_mib
         return {"device": self.device_id, "version": __version__, "ts": self._clock(),
                 "board": self._hardware.board, "ram_bytes": None if ram is None else ram * 1048576,

@@ -341,8 +341,14 @@ class RequestHandler(BaseHTTPRequestHandler):
         if fields is None:
             code, error = 400, "The form could not be read; please try again."
         else:
-            answer = self.app.ask(question)
-            if answer.get("reason") == INVALID:
+            try:
+                answer = self.app.ask(question)
+            except InvalidInputError as exc:
+                code, error = 400, exc.message
+            except NicEdgeError as exc:  # e.g. a damaged index: the person at the form gets the page, not JSON
+                log.warning("%s %s failed: %s", self.command, self.path[:200], exc)
+                code, error = 503, f"The box cannot answer right now: {exc}"
+            if answer is not None and answer.get("reason") == INVALID:
                 code, error, answer = 400, _invalid_message(answer), None
         self._html(code, page.render(self.app.status(), self.app.alerts(), question=question,
                                      answer=answer, error=error))

@@ -106,9 +106,29 @@ def _answer(answer: dict[str, Any], manuals: Any) -> str:
 
 
 # -- the box -----------------------------------------------------------------------------------
-def _manuals(manuals: Any) -> str:
+def _start_state(status: dict[str, Any]) -> tuple[bool, str | None]:
+    """(still starting, why start-up failed): /healthz's state, which /api/status carries as ``health``."""
+    health = status.get("health") if isinstance(status.get("health"), dict) else {}
+    if health.get("status") != "starting":
+        return False, None
+    reason = str(health.get("reason") or "")
+    return True, (reason.removeprefix("startup failed: ") if reason.startswith("startup failed") else None)
+
+
+def _damaged(status: dict[str, Any]) -> str | None:
+    """The index's problem when it cannot be read at all (nothing can be answered)."""
+    return str(_get(status, "index", "problem")) if _get(status, "index", "damaged") else None
+
+
+def _manuals(manuals: Any, status: dict[str, Any]) -> str:
     rows = [m for m in manuals if isinstance(m, dict)] if isinstance(manuals, list) else []
     if not rows:
+        damaged, (starting, failed) = _damaged(status), _start_state(status)
+        if damaged:
+            return (f'<p class="err">The index on this box cannot be read, so no question can be answered: '
+                    f'{escape(damaged)}</p>')
+        if starting and not failed:
+            return "<p>The manuals are being indexed now; questions are answered as soon as that finishes.</p>"
         return '<p>No manuals are indexed yet. Add them with <code>nic-edge index PATH...</code>.</p>'
     body = "".join(f"<tr><td>{escape(str(m.get('source')))}</td><td class=n>{escape(str(m.get('sections') or '—'))}</td>"
                    f"<td>{escape(_when(m.get('indexed_at')))}</td></tr>" for m in rows[:200])
@@ -119,10 +139,23 @@ def _manuals(manuals: Any) -> str:
 def _health(status: dict[str, Any], alerts: dict[str, Any]) -> str:
     mode = status.get("mode")
     mem = _get(status, "resources", "budget") or {}
-    degraded = mode == "lexical" or mem.get("degraded") or mem.get("over_budget")
-    state = ('<span class="bad">degraded</span>: ' + ("answers use keyword search only" if mode == "lexical"
-                                                       else "over its memory budget, caches shrunk")
-             if degraded else '<span class="ok">working normally</span>')
+    health = status.get("health") if isinstance(status.get("health"), dict) else {}
+    # lexical by design (no index yet, no model on this tier) is not a degradation: /healthz decides
+    lexical = mode == "lexical" and health.get("status", "degraded") == "degraded"
+    degraded = lexical or mem.get("degraded") or mem.get("over_budget")
+    (starting, failed), damaged = _start_state(status), _damaged(status)
+    if damaged:
+        state = ('<span class="bad">not answering</span>: the index cannot be read; re-index the manuals '
+                 'with <code>nic-edge index</code>')
+    elif failed:
+        state = '<span class="bad">not answering</span>: ' + escape(failed)
+    elif starting:
+        state = '<span class="warning">starting</span>: indexing the manuals'
+    elif degraded:
+        state = '<span class="bad">degraded</span>: ' + ("answers use keyword search only" if lexical
+                                                         else "over its memory budget, caches shrunk")
+    else:
+        state = '<span class="ok">working normally</span>'
     lat = _get(status, "latency", "answer") or {}
     count = lat.get("count")
     # one item per percentile, each kept on one line: a narrow screen wraps between them only
@@ -246,7 +279,7 @@ def render(status: dict[str, Any], alerts: dict[str, Any], *, question: str = ""
  value="{escape(_shown(question))}" placeholder="e.g. How do I adjust the carburetor?" aria-label="Question">
 <button type="submit">Ask</button></form></section>
 {result}
-<section id="manuals"><h2>Manuals on this box</h2>{_manuals(manuals)}</section>
+<section id="manuals"><h2>Manuals on this box</h2>{_manuals(manuals, status)}</section>
 <section id="health"><h2>Device health</h2>{_health(status, alerts)}</section>
 <section id="diagnostics">{_diagnostics(status)}</section>
 </main></body></html>
