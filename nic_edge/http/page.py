@@ -178,7 +178,11 @@ def _health(status: dict[str, Any], alerts: dict[str, Any]) -> str:
             ("Disk free", escape(_mib(res.get("disk_free_bytes"))))]
     if _num(res.get("cpu_temp_c")):
         rows.append(("CPU temperature", escape(f"{res['cpu_temp_c']:.0f} °C")))
-    how = TIER_SOURCES.get(str(tier.get("source")), str(tier.get("source") or "?"))
+    source = str(tier.get("source") or "?")
+    reasons = tier.get("reasons") if isinstance(tier.get("reasons"), list) else []
+    if source == "override" and reasons and str(reasons[0]).startswith("local "):
+        source = "local"  # POST /api/tier: the decision's source is "override" either way
+    how = TIER_SOURCES.get(source, source)
     rows += [("Hardware tier", escape(f"{tier.get('name') or '—'} ({how})")),
              ("Fleet link", escape(link)), ("Running for", escape(_duration(status.get("uptime_s")))),
              ("Alerts", _alerts(alerts))]

@@ -139,3 +139,16 @@ def test_while_indexing_at_start_the_page_says_so_not_no_manuals_or_degraded(
         worker.join(60)
         app.close()
 
+
+def test_a_tier_set_on_the_box_is_not_called_set_by_the_fleet(tmp_path: Path, serve) -> None:
+    app = DeviceApp(_cfg(), tmp_path / "data", hardware=HW, env={}, use_embedder=False)
+    app.started = True
+    try:
+        port = serve(app)
+        app.set_local_tier("ultra_lite", "http:127.0.0.1")  # what POST /api/tier does
+        page = request(port, "GET", "/").text
+        assert "ultra_lite (set on this box)" in page and "set by the fleet" not in page
+        app.apply_tier("standard", "fleet")
+        assert "standard (set by the fleet)" in request(port, "GET", "/").text
+    finally:
+        app.close()
