@@ -56,6 +56,8 @@ def _ms(v: Any) -> str:
 def _mib(nbytes: Any) -> str:
     if not _num(nbytes):
         return "—"
+    if 0 < nbytes < 1048576:  # a small index or cache is not "0 MiB"
+        return f"{nbytes / 1024:,.0f} KiB"
     return f"{nbytes / 1073741824:.1f} GiB" if nbytes >= 10 * 1073741824 else f"{nbytes / 1048576:,.0f} MiB"
 
 
@@ -162,7 +164,7 @@ def _health(status: dict[str, Any], alerts: dict[str, Any]) -> str:
     latency = ("no questions answered yet" if not count else " · ".join(
         f'<span class="lat">{label} {_ms(lat.get(key))}</span>'
         for label, key in (("typical", "p50_ms"), ("95 % within", "p95_ms"), ("99 % within", "p99_ms")))
-        + f' <span class="muted lat">({count:,} answers)</span>')
+        + f' <span class="muted lat">({count:,} answer{"" if count == 1 else "s"})</span>')
     res = status.get("resources") if isinstance(status.get("resources"), dict) else {}
     rss = res.get("rss_bytes") if _num(res.get("rss_bytes")) else (res["rss_mib"] * 1048576 if _num(res.get("rss_mib")) else None)
     budget = res.get("budget_mib")

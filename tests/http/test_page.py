@@ -171,3 +171,12 @@ def test_counted_pages_are_marked() -> None:
                 "citations": [{"source": "m.txt", "section": "S", "page": 7, "page_kind": kind, "snippet": "x"}]}
     assert "page 7 (counted)" in page.render({}, {}, answer=cite("counted"))
     assert "S, page 7</li>" in page.render({}, {}, answer=cite("printed"))  # printed: no marker
+
+
+def test_small_sizes_and_one_answer_read_right() -> None:
+    status = {"latency": {"answer": {"count": 1, "p50_ms": 3.0, "p95_ms": 3.0, "p99_ms": 3.0}},
+              "resources": {"index_bytes": 352905.0, "disk_free_bytes": 0}}
+    html = page.render(status, {})
+    assert "(1 answer)" in html and "(1 answers)" not in html
+    assert "<td>resources › index_bytes</td><td>345 KiB</td>" in html  # was "0 MiB" for a 345 KiB index
+    assert "Disk free</dt><dd>0 MiB" in html  # nothing really is nothing
