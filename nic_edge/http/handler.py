@@ -257,8 +257,13 @@ class RequestHandler(BaseHTTPRequestHandler):
             raise ClientError(403, "admin routes are disabled on this device", "admin_disabled",
                               hint="set http.token_file to a file holding an admin token and restart")
         scheme, _, given = self.headers.get("Authorization", "").strip().partition(" ")
-        ok = scheme.lower() == "bearer" and hmac.compare_digest(
-            given.strip().encode("utf-8", "surrogateescape"), token.encode("utf-8"))
+        # The stdlib decodes header bytes as Latin-1: its .encode("latin-1") is what was sent
+        # (curl sends a UTF-8 token as typed), its .encode("utf-8") what http.client sends.
+        # Both are compared every time, in constant time.
+        want, given = token.encode("utf-8"), given.strip()
+        ok = scheme.lower() == "bearer" and bool(
+            hmac.compare_digest(given.encode("latin-1", "replace"), want)
+            | hmac.compare_digest(given.encode("utf-8", "surrogateescape"), want))
         if not ok:
             raise ClientError(401, "admin route: send 'Authorization: Bearer <token>'", "unauthorized",
                               {"WWW-Authenticate": 'Bearer realm="nic-edge"'})
