@@ -31,7 +31,7 @@ blockquote{margin:.5rem 0;padding:.5rem .8rem;border-left:4px solid #1f3a5f;back
 .err{background:#fde8e8;border-left:4px solid #c62828;padding:.5rem .8rem}
 ol.src{padding-left:0;list-style:none;margin:.4rem 0}ol.src li{margin:.25rem 0}
 .muted{color:#5b6370;font-size:.88rem}.ok{color:#1a7f37;font-weight:600}.bad{color:#c62828;font-weight:600}
-.warning{color:#a86400;font-weight:600}.critical{color:#c62828;font-weight:600}
+.warning{color:#a86400;font-weight:600}.critical{color:#c62828;font-weight:600}.info{color:#5b6370;font-weight:600}
 table{border-collapse:collapse;width:100%;font-size:.92rem}th,td{padding:.3rem .4rem;border-bottom:1px solid #e3e6ea;text-align:left;vertical-align:top}
 th{color:#5b6370;font-weight:600;white-space:nowrap}td{overflow-wrap:anywhere}.lat{white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 dl.h{display:grid;grid-template-columns:minmax(7rem,max-content) 1fr;gap:.3rem .8rem;margin:0}dl.h dt{color:#5b6370}dl.h dd{margin:0}
@@ -209,7 +209,7 @@ def _alerts(alerts: dict[str, Any]) -> str:
     items = []
     for a in active[:20]:
         a = a if isinstance(a, dict) else {"message": a}
-        sev = "critical" if a.get("severity") == "critical" else "warning"
+        sev = a.get("severity") if a.get("severity") in ("critical", "info") else "warning"  # info is not a warning
         items.append(f'<div><span class="{sev}">{sev}</span> {escape(str(a.get("message") or a.get("rule") or ""))}</div>')
     return "".join(items)
 

@@ -180,3 +180,12 @@ def test_small_sizes_and_one_answer_read_right() -> None:
     assert "(1 answer)" in html and "(1 answers)" not in html
     assert "<td>resources › index_bytes</td><td>345 KiB</td>" in html  # was "0 MiB" for a 345 KiB index
     assert "Disk free</dt><dd>0 MiB" in html  # nothing really is nothing
+
+
+def test_an_info_alert_is_not_labelled_a_warning(port: int, app: FakeApp) -> None:
+    app.alerts = lambda: {"active": [  # type: ignore[method-assign]
+        {"rule": "cache_hit_rate_low", "severity": "info", "message": "cache hit rate is 2 %"},
+        {"rule": "model_degraded_to_lexical", "severity": "critical", "message": "lexical only"}], "recent": []}
+    html = request(port, "GET", "/").text
+    assert '<span class="info">info</span> cache hit rate is 2 %' in html
+    assert '<span class="critical">critical</span> lexical only' in html and 'class="warning"' not in html
