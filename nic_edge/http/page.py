@@ -39,6 +39,7 @@ details summary{cursor:pointer;font-weight:600}details table{font-size:.82rem;ma
 """
 
 
+STORES = {"audit": "audit log", "cache": "answer cache", "outbox": "fleet reports"}
 TIER_SOURCES = {"detected": "detected from the hardware", "config": "set in the config file",
                 "env": "set by NIC_EDGE_TIER", "override": "set by the fleet", "local": "set on this box"}
 
@@ -142,9 +143,15 @@ def _health(status: dict[str, Any], alerts: dict[str, Any]) -> str:
     mode = status.get("mode")
     mem = _get(status, "resources", "budget") or {}
     health = status.get("health") if isinstance(status.get("health"), dict) else {}
-    # lexical by design (no index yet, no model on this tier) is not a degradation: /healthz decides
-    lexical = mode == "lexical" and health.get("status", "degraded") == "degraded"
-    degraded = lexical or mem.get("degraded") or mem.get("over_budget")
+    # lexical by design (no index yet, no model configured) is not a degradation, as for /healthz
+    lexical = mode == "lexical" and (not health or (_get(status, "model", "available") is not False
+                                                    and bool(_get(status, "index", "generation"))))
+    over = bool(mem.get("degraded") or mem.get("over_budget"))
+    # a full disk: audit log, answer cache or fleet report writes failing (/healthz "storage")
+    failing = health.get("storage") if isinstance(health.get("storage"), dict) else {}
+    why = ((["answers use keyword search only"] if lexical else [])
+           + (["over its memory budget, caches shrunk"] if over else [])
+           + [f"{STORES.get(str(k), str(k))} not being saved ({v}); answers go on" for k, v in failing.items()])
     (starting, failed), damaged = _start_state(status), _damaged(status)
     if damaged:
         state = ('<span class="bad">not answering</span>: the index cannot be read; re-index the manuals '
@@ -153,9 +160,8 @@ def _health(status: dict[str, Any], alerts: dict[str, Any]) -> str:
         state = '<span class="bad">not answering</span>: ' + escape(failed)
     elif starting:
         state = '<span class="warning">starting</span>: indexing the manuals'
-    elif degraded:
-        state = '<span class="bad">degraded</span>: ' + ("answers use keyword search only" if lexical
-                                                         else "over its memory budget, caches shrunk")
+    elif why:
+        state = '<span class="bad">degraded</span>: ' + escape("; ".join(why))
     else:
         state = '<span class="ok">working normally</span>'
     lat = _get(status, "latency", "answer") or {}

@@ -152,3 +152,20 @@ def test_a_tier_set_on_the_box_is_not_called_set_by_the_fleet(tmp_path: Path, se
         assert "standard (set by the fleet)" in request(port, "GET", "/").text
     finally:
         app.close()
+
+
+def test_a_full_disk_is_not_working_normally_on_the_page(tmp_path: Path, manual: Path, serve) -> None:
+    data = tmp_path / "data"
+    _indexed(data, manual)
+    (data / "audit.jsonl").symlink_to("/dev/full")  # every audit write: ENOSPC from the kernel
+    app = DeviceApp(_cfg(), data, hardware=HW, env={}, use_embedder=False)
+    app.started = True
+    try:
+        port = serve(app)
+        assert request(port, "POST", "/api/ask", {"question": "How do I replace the fuel filter?"}).status == 200
+        assert request(port, "GET", "/healthz").json()["status"] == "degraded"
+        page = request(port, "GET", "/").text
+        assert "working normally" not in page
+        assert '<span class="bad">degraded</span>: audit log not being saved (' in page and "No space left" in page
+    finally:
+        app.close()
