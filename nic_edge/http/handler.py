@@ -334,7 +334,15 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._page_answer(query.encode("latin-1", "replace"))
 
     def _page_ask(self) -> None:
-        self._page_answer(self._read_body())
+        try:
+            raw = self._read_body()
+        except ClientError as exc:  # a person at the form reads a page, not JSON
+            # e.g. 413: 2,000 CJK characters (within the box's maxlength) make an 18 KB form body
+            error = ("That question is too long to send; please shorten it." if exc.code == 413
+                     else f"The form could not be read ({exc.message}); please try again.")
+            self._html(exc.code, page.render(self.app.status(), self.app.alerts(), error=error))
+            return
+        self._page_answer(raw)
 
     def _page_answer(self, raw: bytes) -> None:
         try:

@@ -189,3 +189,13 @@ def test_an_info_alert_is_not_labelled_a_warning(port: int, app: FakeApp) -> Non
     html = request(port, "GET", "/").text
     assert '<span class="info">info</span> cache hit rate is 2 %' in html
     assert '<span class="critical">critical</span> lexical only' in html and 'class="warning"' not in html
+
+
+def test_a_form_body_over_the_limit_gets_a_page_not_json(port: int, app: FakeApp) -> None:
+    body = _form("发动机" * 666)  # 1,998 characters, within the input's maxlength: 17,991 bytes
+    assert len(body) > 16384
+    got = request(port, "POST", "/ask", body, FORM)
+    assert got.status == 413 and got.headers["content-type"].startswith("text/html")
+    assert "too long to send" in got.text and '<form method="post" action="/ask">' in got.text
+    assert not [c for c in app.calls if c[0] == "ask"]
+    assert request(port, "POST", "/api/ask", b"x" * 20000).json()["reason"] == "too_large"  # the API: JSON
