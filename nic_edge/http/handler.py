@@ -168,7 +168,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._json(code, body, headers)
 
     def _html(self, code: int, text: str) -> None:
-        self._send(code, text.encode("utf-8", "replace"), HTML_TYPE)
+        self._send(code, text.encode("utf-8", "replace"), HTML_TYPE, {"Content-Security-Policy": page.CSP})
 
     # ---- routing ---------------------------------------------------------------------------
     @property

@@ -16,6 +16,11 @@ from typing import Any
 
 from nic_edge.app import wording
 
+# Defence in depth for text from manuals, file names and questions: the page runs no script at
+# all, loads nothing, posts only to itself and is not framed.
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+
 CSS = """
 *{box-sizing:border-box}body{font:16px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f4f5f7;color:#1b1f24}
 header{background:#1f3a5f;color:#fff;padding:.7rem 1rem}header h1{margin:0;font-size:1.15rem}header small{opacity:.85}

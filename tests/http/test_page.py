@@ -199,3 +199,13 @@ def test_a_form_body_over_the_limit_gets_a_page_not_json(port: int, app: FakeApp
     assert "too long to send" in got.text and '<form method="post" action="/ask">' in got.text
     assert not [c for c in app.calls if c[0] == "ask"]
     assert request(port, "POST", "/api/ask", b"x" * 20000).json()["reason"] == "too_large"  # the API: JSON
+
+
+def test_every_page_forbids_scripts_and_framing(port: int) -> None:
+    """Defence in depth: should any text ever slip past escaping, the browser runs nothing."""
+    for got in (request(port, "GET", "/"), request(port, "POST", "/ask", _form("spark"), FORM),
+                request(port, "POST", "/ask", _form(""), FORM), request(port, "GET", "/ask?question=spark")):
+        assert got.headers["content-type"].startswith("text/html")
+        csp = got.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src" not in csp
+    assert "content-security-policy" not in request(port, "GET", "/api/status").headers
