@@ -161,8 +161,8 @@ def _health(status: dict[str, Any], alerts: dict[str, Any]) -> str:
     if damaged:
         state = ('<span class="bad">not answering</span>: the index cannot be read; re-index the manuals '
                  'with <code>nic-edge index</code>')
-    elif failed:
-        state = '<span class="bad">not answering</span>: ' + escape(failed)
+    elif failed:  # it may still answer from the index it has: say what failed, not more
+        state = '<span class="bad">start-up failed</span>: ' + escape(failed)
     elif starting:
         state = '<span class="warning">starting</span>: indexing the manuals'
     elif why:

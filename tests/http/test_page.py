@@ -209,3 +209,11 @@ def test_every_page_forbids_scripts_and_framing(port: int) -> None:
         csp = got.headers["content-security-policy"]
         assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src" not in csp
     assert "content-security-policy" not in request(port, "GET", "/api/status").headers
+
+
+def test_a_failed_start_up_is_named_on_the_page() -> None:
+    status = {"mode": "lexical", "manuals": MANUALS, "index": {"generation": "gen-1"},
+              "health": {"status": "starting", "reason": "startup failed: <disk> gone"}}
+    html = _outside_diagnostics(page.render(status, {}))
+    assert '<span class="bad">start-up failed</span>: &lt;disk&gt; gone' in html
+    assert "working normally" not in html and "tm9_802.txt" in html and "being indexed" not in html
