@@ -169,3 +169,20 @@ def test_a_full_disk_is_not_working_normally_on_the_page(tmp_path: Path, manual:
         assert '<span class="bad">degraded</span>: audit log not being saved (' in page and "No space left" in page
     finally:
         app.close()
+
+
+@pytest.mark.parametrize("question", ["\u200b", "\u200b \ufeff", "\u200e\u200f", " \u2060 "])
+def test_an_invisible_only_question_is_empty_as_design_says(tmp_path: Path, manual: Path, serve,
+                                                            question: str) -> None:
+    data = tmp_path / "data"
+    _indexed(data, manual)
+    app = DeviceApp(_cfg(), data, hardware=HW, env={}, use_embedder=False)
+    app.started = True
+    try:
+        port = serve(app)
+        got = request(port, "POST", "/api/ask", {"question": question})
+        assert got.status == 400 and got.json()["reason"] == "invalid_input", got.body  # was 200 no_match
+        assert "empty" in got.json()["error"]
+        assert request(port, "POST", "/api/ask", {"question": "fuel\u200b filter"}).status == 200
+    finally:
+        app.close()
