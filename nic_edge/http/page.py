@@ -154,7 +154,10 @@ def _health(status: dict[str, Any], alerts: dict[str, Any]) -> str:
     over = bool(mem.get("degraded") or mem.get("over_budget"))
     # a full disk: audit log, answer cache or fleet report writes failing (/healthz "storage")
     failing = health.get("storage") if isinstance(health.get("storage"), dict) else {}
-    why = ((["answers use keyword search only"] if lexical else [])
+    # and why, which says what to do: the model's load error, or an index made with another model
+    cause = _get(status, "model", "error") or _get(status, "index", "problem")
+    lexical_why = "answers use keyword search only" + (f" ({cause})" if cause else "")
+    why = (([lexical_why] if lexical else [])
            + (["over its memory budget, caches shrunk"] if over else [])
            + [f"{STORES.get(str(k), str(k))} not being saved ({v}); answers go on" for k, v in failing.items()])
     (starting, failed), damaged = _start_state(status), _damaged(status)

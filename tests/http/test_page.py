@@ -217,3 +217,14 @@ def test_a_failed_start_up_is_named_on_the_page() -> None:
     html = _outside_diagnostics(page.render(status, {}))
     assert '<span class="bad">start-up failed</span>: &lt;disk&gt; gone' in html
     assert "working normally" not in html and "tm9_802.txt" in html and "being indexed" not in html
+
+
+def test_degraded_to_keyword_search_says_why() -> None:
+    status = {"mode": "lexical", "index": {"generation": "gen-1"}, "health": {"status": "degraded"},
+              "model": {"available": True, "error": "TFLite runtime tflite_runtime is not installed (hint: pip install tflite-runtime)"}}
+    html = _outside_diagnostics(page.render(status, {}))
+    assert ("degraded</span>: answers use keyword search only (TFLite runtime tflite_runtime is not installed "
+            "(hint: pip install tflite-runtime))") in html
+    status["model"] = {"available": True, "error": None}
+    status["index"]["problem"] = "index was embedded with model 1e6485dc7d0e, loaded model is 9f...: re-run `nic-edge index`"
+    assert "keyword search only (index was embedded with model 1e6485dc7d0e" in page.render(status, {})
