@@ -21,7 +21,7 @@ from nic_edge.core.config_files import MIN_TOKEN_CHARS
 from nic_edge.core.threads import ThreadCounts, load_measured, thread_counts
 from nic_edge.core.tiers import Hardware, TierDecision, TierProfile, load_profiles, read_hardware, resolve
 from nic_edge.engine.engine import Engine
-from nic_edge.engine.validate import MAX_K, MAX_TOP_K
+from nic_edge.engine.validate import MAX_K, MAX_TOP_K, validate_question
 from nic_edge.errors import ConfigError, IndexStoreError, InvalidInputError
 from nic_edge.telemetry.alerts import AlertEvaluator, load_rules
 from nic_edge.telemetry.audit import AuditLog
@@ -146,9 +146,17 @@ class DeviceApp:
                                   or not 1 <= top_k <= MAX_TOP_K):
             raise InvalidInputError(f"top_k must be an integer from 1 to {MAX_TOP_K}")
         t0 = time.perf_counter()
+        # The cache is keyed by the normalised question, so an invalid one ("fuel filter\x01", 5,000
+        # characters, only a zero-width space) would hit the answer cached for its valid twin:
+        # it goes straight to the engine, which answers it "invalid_input" (never cached).
+        try:
+            validate_question(question, self.engine.max_chars)
+            cached = use_cache and self.cache is not None
+        except InvalidInputError:
+            cached = False
         try:
             fp = self._fingerprint(top_k)  # type: ignore[arg-type]
-            answer = serve_cached(self.cache if use_cache else None, question, fp,
+            answer = serve_cached(self.cache if cached else None, question, fp,
                                   lambda: self.engine.ask(question, top_k, qid), qid)  # type: ignore[arg-type]
         except Exception:  # counted as an error outcome, then handled by the surface
             self.metrics.record_error(time.perf_counter() - t0)
@@ -156,7 +164,7 @@ class DeviceApp:
         if answer.get("cached"):
             self.metrics.observe_stage("cache", answer["latency_ms"] / 1000.0)
         answer["tier"] = self.decision.name
-        self.metrics.record_answer(answer, cache_consulted=use_cache and self.cache is not None)
+        self.metrics.record_answer(answer, cache_consulted=cached)
         self._publish_mode()
         if self.audit is not None:
             self.writes.run("audit", self.audit.question, answer, question if isinstance(question, str) else None,

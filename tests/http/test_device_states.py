@@ -5,6 +5,7 @@ tier override."""
 from __future__ import annotations
 
 import threading
+import urllib.parse
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -184,5 +185,28 @@ def test_an_invisible_only_question_is_empty_as_design_says(tmp_path: Path, manu
         assert got.status == 400 and got.json()["reason"] == "invalid_input", got.body  # was 200 no_match
         assert "empty" in got.json()["error"]
         assert request(port, "POST", "/api/ask", {"question": "fuel\u200b filter"}).status == 200
+    finally:
+        app.close()
+
+
+def test_an_invalid_question_is_400_even_when_its_twin_is_cached(tmp_path: Path, manual: Path, serve) -> None:
+    """The cache key is the normalised question: a control character, padding past the length
+    limit or an invisible-only question used to hit the answer cached for a valid twin (200)."""
+    data = tmp_path / "data"
+    _indexed(data, manual)
+    app = DeviceApp(_cfg(), data, hardware=HW, env={}, use_embedder=False)
+    app.started = True
+    try:
+        port = serve(app)
+        question = "How do I replace the fuel filter?"
+        assert request(port, "POST", "/api/ask", {"question": question}).json()["answer"]
+        assert request(port, "POST", "/api/ask", {"question": "?"}).json()["abstained"]  # cached under ""
+        for bad in (question + "\x01", "\x00" + question, question + " " * 2000, "\u200b"):
+            got = request(port, "POST", "/api/ask", {"question": bad})
+            assert got.status == 400 and got.json()["reason"] == "invalid_input", (bad[:40], got.body[:200])
+            form = request(port, "POST", "/ask", urllib.parse.urlencode({"question": bad}),
+                           {"Content-Type": "application/x-www-form-urlencoded"})
+            assert form.status == 400 and "<blockquote>" not in form.text
+        assert request(port, "POST", "/api/ask", {"question": question}).json()["cached"] == "l1"
     finally:
         app.close()
