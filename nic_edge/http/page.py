@@ -23,7 +23,7 @@ CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; form-acti
 
 CSS = """
 *{box-sizing:border-box}body{font:16px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f4f5f7;color:#1b1f24}
-header{background:#1f3a5f;color:#fff;padding:.7rem 1rem}header h1{margin:0;font-size:1.15rem}header small{opacity:.85}
+header{background:#1f3a5f;color:#fff;padding:.7rem 1rem;overflow-wrap:anywhere}header h1{margin:0;font-size:1.15rem}header small{opacity:.85}
 main{padding:.7rem;max-width:56rem;margin:auto}
 section{background:#fff;border-radius:8px;padding:.8rem 1rem;margin:0 0 .8rem;box-shadow:0 1px 2px #0002;overflow-wrap:break-word}
 h2{font-size:1.05rem;margin:.1rem 0 .6rem}
