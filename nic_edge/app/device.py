@@ -21,8 +21,8 @@ from nic_edge.core.config_files import MIN_TOKEN_CHARS
 from nic_edge.core.threads import ThreadCounts, load_measured, thread_counts
 from nic_edge.core.tiers import Hardware, TierDecision, TierProfile, load_profiles, read_hardware, resolve
 from nic_edge.engine.engine import Engine
-from nic_edge.engine.validate import MAX_K, MAX_TOP_K
-from nic_edge.errors import ConfigError, InvalidInputError
+from nic_edge.engine.validate import MAX_K, MAX_TOP_K, validate_question
+from nic_edge.errors import ConfigError, IndexStoreError, InvalidInputError
 from nic_edge.telemetry.alerts import AlertEvaluator, load_rules
 from nic_edge.telemetry.audit import AuditLog
 from nic_edge.telemetry.write_guard import WriteGuard
@@ -146,9 +146,17 @@ class DeviceApp:
                                   or not 1 <= top_k <= MAX_TOP_K):
             raise InvalidInputError(f"top_k must be an integer from 1 to {MAX_TOP_K}")
         t0 = time.perf_counter()
+        # The cache is keyed by the normalised question, so an invalid one ("fuel filter\x01", 5,000
+        # characters, only a zero-width space) would hit the answer cached for its valid twin:
+        # it goes straight to the engine, which answers it "invalid_input" (never cached).
+        try:
+            validate_question(question, self.engine.max_chars)
+            cached = use_cache and self.cache is not None
+        except InvalidInputError:
+            cached = False
         try:
             fp = self._fingerprint(top_k)  # type: ignore[arg-type]
-            answer = serve_cached(self.cache if use_cache else None, question, fp,
+            answer = serve_cached(self.cache if cached else None, question, fp,
                                   lambda: self.engine.ask(question, top_k, qid), qid)  # type: ignore[arg-type]
         except Exception:  # counted as an error outcome, then handled by the surface
             self.metrics.record_error(time.perf_counter() - t0)
@@ -156,7 +164,7 @@ class DeviceApp:
         if answer.get("cached"):
             self.metrics.observe_stage("cache", answer["latency_ms"] / 1000.0)
         answer["tier"] = self.decision.name
-        self.metrics.record_answer(answer, cache_consulted=use_cache and self.cache is not None)
+        self.metrics.record_answer(answer, cache_consulted=cached)
         self._publish_mode()
         if self.audit is not None:
             self.writes.run("audit", self.audit.question, answer, question if isinstance(question, str) else None,
@@ -230,7 +238,11 @@ class DeviceApp:
         # first index exists (a new box indexing its sample manual) nothing is answered in any
         # mode, and that is not a degradation.
         mode = self.engine.mode
-        self.metrics.set_mode("no_index" if mode == "lexical" and self.engine.snapshot() is None else mode)
+        try:
+            no_index = mode == "lexical" and self.engine.snapshot() is None
+        except IndexStoreError:  # damaged: no usable index either (status and /healthz say why)
+            no_index = True
+        self.metrics.set_mode("no_index" if no_index else mode)
 
     def _set_lexical(self, on: bool) -> None:
         self.engine.set_lexical_only(on or not self.profile.embeddings)
@@ -267,6 +279,11 @@ class DeviceApp:
         failing = self.writes.problems()
         if failing:  # answers go on, but the audit trail, cache or telemetry are being lost
             details["storage"] = failing
+        try:
+            self.engine.snapshot()
+        except IndexStoreError as exc:  # nothing can be answered until `nic-edge index` rebuilds it
+            details["index"] = str(exc)
+            degraded = True
         return ("degraded" if degraded or failing else "ok"), details
 
     def alerts(self) -> dict[str, Any]:
@@ -283,8 +300,22 @@ class DeviceApp:
         summary = self.metrics.latency_summary()
         return {"answer": ms(summary["answer"]), "stages": {k: ms(v) for k, v in summary["stages"].items()}}
 
+    def _engine_view(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The engine's status and manuals. A damaged index (a file cut short) must not take
+        the status page and /api/status down with it: they are how a technician learns of it,
+        so it becomes ``index.problem`` (``index.damaged``) instead of a 503."""
+        try:
+            return self.engine.status(), self.engine.manuals()
+        except IndexStoreError as exc:
+            emb = self.embedder
+            model = {"available": emb is not None, "loaded": bool(getattr(emb, "loaded", False)),
+                     "sha256": getattr(emb, "model_sha256", None) if emb is not None else None}
+            return {"model": model, "index": {"generation": None, "chunks": 0, "sources": 0, "vectors": False,
+                                              "problem": str(exc), "damaged": True}}, []
+
     def status(self) -> dict[str, Any]:
-        engine = self.engine.status()
+        engine, manuals = self._engine_view()
+        state, details = self.health()
         hw = self._hardware
         cache = self.cache.stats() if self.cache is not None else {"enabled": False}
         if self.cache is not None:
@@ -301,7 +332,8 @@ class DeviceApp:
             "threads": self.threads.as_dict(),
             "mode": self.engine.mode,
             "model": engine.get("model", {}), "index": engine.get("index", {}),
-            "manuals": self.engine.manuals(),  # by name on the status page; abstentions name them
+            "manuals": manuals,  # by name on the status page; abstentions name them
+            "health": {**details, "status": state},  # as /healthz: "starting" while indexing at start
             "cache": cache,
             "latency": self._latency_ms(),
             "resources": {**res, "rss_mib": None if rss is None else round(rss / 1048576.0, 1),
@@ -314,7 +346,7 @@ class DeviceApp:
 
     def info(self) -> dict[str, Any]:
         """The retained MQTT ``info`` body."""
-        idx = self.engine.status().get("index", {})
+        idx = self._engine_view()[0].get("index", {})
         ram = self._hardware.ram_mib
         return {"device": self.device_id, "version": __version__, "ts": self._clock(),
                 "board": self._hardware.board, "ram_bytes": None if ram is None else ram * 1048576,

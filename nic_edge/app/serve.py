@@ -20,6 +20,7 @@ from nic_edge.core.config import Config, data_dir, file_in_config
 from nic_edge.core.lifecycle import Runtime
 from nic_edge.core.resources import SAMPLE_MANUAL, data_file
 from nic_edge.core.sdnotify import Notifier, WatchdogService
+from nic_edge.errors import IndexStoreError
 from nic_edge.http.addresses import serving_text
 from nic_edge.http.server import HttpService
 from nic_edge.telemetry.alerts import AlertService
@@ -165,6 +166,11 @@ class Device:
         self.notifier.ready(f"starting on {self.where()}")
         try:
             self.prepare()
+        except IndexStoreError as exc:
+            # A damaged index: serve on. /healthz says "degraded" with the index problem until
+            # `nic-edge index` rebuilds it, which the engine picks up live; "starting" would
+            # stay 503 even after that repair, until a restart.
+            log.error("%s", exc)
         except Exception as exc:  # boundary: serve on (degraded) and say why on /healthz
             self.app.start_error = f"startup failed: {exc}"
             log.exception("startup failed")

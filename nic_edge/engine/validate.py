@@ -1,9 +1,10 @@
 """Question validation: anything a surface hands the engine is checked before use.
 
-Rejected: non-str (bytes are decoded as UTF-8 first and rejected when invalid), empty or
-whitespace-only, longer than the configured maximum, control characters other than tab and
-newline, lone surrogates (what invalid UTF-8 becomes through ``surrogateescape``), and the
-Unicode "noncharacters". Each rejection carries a short reason for the user.
+Rejected: non-str (bytes are decoded as UTF-8 first and rejected when invalid), empty,
+whitespace-only or invisible-only (zero-width space, BOM), longer than the configured maximum,
+control characters other than tab and newline, lone surrogates (what invalid UTF-8 becomes
+through ``surrogateescape``), and the Unicode "noncharacters". Each rejection carries a short
+reason for the user.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def validate_question(question: object, max_chars: int = MAX_CHARS) -> str:
     if not isinstance(question, str):
         raise InvalidInputError(f"question must be a string, not {type(question).__name__}",
                                 "send the question as text")
-    if not question or not question.strip():
+    # invisible format characters alone (zero-width space, BOM, bidi marks) are no question either
+    if not question or all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in question):
         raise InvalidInputError("question is empty", "type a question")
     if len(question) > max_chars:
         raise InvalidInputError(f"question is longer than {max_chars} characters",

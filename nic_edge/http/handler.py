@@ -168,7 +168,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._json(code, body, headers)
 
     def _html(self, code: int, text: str) -> None:
-        self._send(code, text.encode("utf-8", "replace"), HTML_TYPE)
+        self._send(code, text.encode("utf-8", "replace"), HTML_TYPE, {"Content-Security-Policy": page.CSP})
 
     # ---- routing ---------------------------------------------------------------------------
     @property
@@ -257,8 +257,13 @@ class RequestHandler(BaseHTTPRequestHandler):
             raise ClientError(403, "admin routes are disabled on this device", "admin_disabled",
                               hint="set http.token_file to a file holding an admin token and restart")
         scheme, _, given = self.headers.get("Authorization", "").strip().partition(" ")
-        ok = scheme.lower() == "bearer" and hmac.compare_digest(
-            given.strip().encode("utf-8", "surrogateescape"), token.encode("utf-8"))
+        # The stdlib decodes header bytes as Latin-1: its .encode("latin-1") is what was sent
+        # (curl sends a UTF-8 token as typed), its .encode("utf-8") what http.client sends.
+        # Both are compared every time, in constant time.
+        want, given = token.encode("utf-8"), given.strip()
+        ok = scheme.lower() == "bearer" and bool(
+            hmac.compare_digest(given.encode("latin-1", "replace"), want)
+            | hmac.compare_digest(given.encode("utf-8", "surrogateescape"), want))
         if not ok:
             raise ClientError(401, "admin route: send 'Authorization: Bearer <token>'", "unauthorized",
                               {"WWW-Authenticate": 'Bearer realm="nic-edge"'})
@@ -329,7 +334,15 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._page_answer(query.encode("latin-1", "replace"))
 
     def _page_ask(self) -> None:
-        self._page_answer(self._read_body())
+        try:
+            raw = self._read_body()
+        except ClientError as exc:  # a person at the form reads a page, not JSON
+            # e.g. 413: 2,000 CJK characters (within the box's maxlength) make an 18 KB form body
+            error = ("That question is too long to send; please shorten it." if exc.code == 413
+                     else f"The form could not be read ({exc.message}); please try again.")
+            self._html(exc.code, page.render(self.app.status(), self.app.alerts(), error=error))
+            return
+        self._page_answer(raw)
 
     def _page_answer(self, raw: bytes) -> None:
         try:
@@ -341,8 +354,14 @@ class RequestHandler(BaseHTTPRequestHandler):
         if fields is None:
             code, error = 400, "The form could not be read; please try again."
         else:
-            answer = self.app.ask(question)
-            if answer.get("reason") == INVALID:
+            try:
+                answer = self.app.ask(question)
+            except InvalidInputError as exc:
+                code, error = 400, exc.message
+            except NicEdgeError as exc:  # e.g. a damaged index: the person at the form gets the page, not JSON
+                log.warning("%s %s failed: %s", self.command, self.path[:200], exc)
+                code, error = 503, f"The box cannot answer right now: {exc}"
+            if answer is not None and answer.get("reason") == INVALID:
                 code, error, answer = 400, _invalid_message(answer), None
         self._html(code, page.render(self.app.status(), self.app.alerts(), question=question,
                                      answer=answer, error=error))

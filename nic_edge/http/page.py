@@ -16,9 +16,14 @@ from typing import Any
 
 from nic_edge.app import wording
 
+# Defence in depth for text from manuals, file names and questions: the page runs no script at
+# all, loads nothing, posts only to itself and is not framed.
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+
 CSS = """
 *{box-sizing:border-box}body{font:16px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f4f5f7;color:#1b1f24}
-header{background:#1f3a5f;color:#fff;padding:.7rem 1rem}header h1{margin:0;font-size:1.15rem}header small{opacity:.85}
+header{background:#1f3a5f;color:#fff;padding:.7rem 1rem;overflow-wrap:anywhere}header h1{margin:0;font-size:1.15rem}header small{opacity:.85}
 main{padding:.7rem;max-width:56rem;margin:auto}
 section{background:#fff;border-radius:8px;padding:.8rem 1rem;margin:0 0 .8rem;box-shadow:0 1px 2px #0002;overflow-wrap:break-word}
 h2{font-size:1.05rem;margin:.1rem 0 .6rem}
@@ -31,7 +36,7 @@ blockquote{margin:.5rem 0;padding:.5rem .8rem;border-left:4px solid #1f3a5f;back
 .err{background:#fde8e8;border-left:4px solid #c62828;padding:.5rem .8rem}
 ol.src{padding-left:0;list-style:none;margin:.4rem 0}ol.src li{margin:.25rem 0}
 .muted{color:#5b6370;font-size:.88rem}.ok{color:#1a7f37;font-weight:600}.bad{color:#c62828;font-weight:600}
-.warning{color:#a86400;font-weight:600}.critical{color:#c62828;font-weight:600}
+.warning{color:#a86400;font-weight:600}.critical{color:#c62828;font-weight:600}.info{color:#5b6370;font-weight:600}
 table{border-collapse:collapse;width:100%;font-size:.92rem}th,td{padding:.3rem .4rem;border-bottom:1px solid #e3e6ea;text-align:left;vertical-align:top}
 th{color:#5b6370;font-weight:600;white-space:nowrap}td{overflow-wrap:anywhere}.lat{white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 dl.h{display:grid;grid-template-columns:minmax(7rem,max-content) 1fr;gap:.3rem .8rem;margin:0}dl.h dt{color:#5b6370}dl.h dd{margin:0}
@@ -39,6 +44,7 @@ details summary{cursor:pointer;font-weight:600}details table{font-size:.82rem;ma
 """
 
 
+STORES = {"audit": "audit log", "cache": "answer cache", "outbox": "fleet reports"}
 TIER_SOURCES = {"detected": "detected from the hardware", "config": "set in the config file",
                 "env": "set by NIC_EDGE_TIER", "override": "set by the fleet", "local": "set on this box"}
 
@@ -56,6 +62,8 @@ def _ms(v: Any) -> str:
 def _mib(nbytes: Any) -> str:
     if not _num(nbytes):
         return "—"
+    if 0 < nbytes < 1048576:  # a small index or cache is not "0 MiB"
+        return f"{nbytes / 1024:,.0f} KiB"
     return f"{nbytes / 1073741824:.1f} GiB" if nbytes >= 10 * 1073741824 else f"{nbytes / 1048576:,.0f} MiB"
 
 
@@ -106,9 +114,29 @@ def _answer(answer: dict[str, Any], manuals: Any) -> str:
 
 
 # -- the box -----------------------------------------------------------------------------------
-def _manuals(manuals: Any) -> str:
+def _start_state(status: dict[str, Any]) -> tuple[bool, str | None]:
+    """(still starting, why start-up failed): /healthz's state, which /api/status carries as ``health``."""
+    health = status.get("health") if isinstance(status.get("health"), dict) else {}
+    if health.get("status") != "starting":
+        return False, None
+    reason = str(health.get("reason") or "")
+    return True, (reason.removeprefix("startup failed: ") if reason.startswith("startup failed") else None)
+
+
+def _damaged(status: dict[str, Any]) -> str | None:
+    """The index's problem when it cannot be read at all (nothing can be answered)."""
+    return str(_get(status, "index", "problem")) if _get(status, "index", "damaged") else None
+
+
+def _manuals(manuals: Any, status: dict[str, Any]) -> str:
     rows = [m for m in manuals if isinstance(m, dict)] if isinstance(manuals, list) else []
     if not rows:
+        damaged, (starting, failed) = _damaged(status), _start_state(status)
+        if damaged:
+            return (f'<p class="err">The index on this box cannot be read, so no question can be answered: '
+                    f'{escape(damaged)}</p>')
+        if starting and not failed:
+            return "<p>The manuals are being indexed now; questions are answered as soon as that finishes.</p>"
         return '<p>No manuals are indexed yet. Add them with <code>nic-edge index PATH...</code>.</p>'
     body = "".join(f"<tr><td>{escape(str(m.get('source')))}</td><td class=n>{escape(str(m.get('sections') or '—'))}</td>"
                    f"<td>{escape(_when(m.get('indexed_at')))}</td></tr>" for m in rows[:200])
@@ -119,17 +147,38 @@ def _manuals(manuals: Any) -> str:
 def _health(status: dict[str, Any], alerts: dict[str, Any]) -> str:
     mode = status.get("mode")
     mem = _get(status, "resources", "budget") or {}
-    degraded = mode == "lexical" or mem.get("degraded") or mem.get("over_budget")
-    state = ('<span class="bad">degraded</span>: ' + ("answers use keyword search only" if mode == "lexical"
-                                                       else "over its memory budget, caches shrunk")
-             if degraded else '<span class="ok">working normally</span>')
+    health = status.get("health") if isinstance(status.get("health"), dict) else {}
+    # lexical by design (no index yet, no model configured) is not a degradation, as for /healthz
+    lexical = mode == "lexical" and (not health or (_get(status, "model", "available") is not False
+                                                    and bool(_get(status, "index", "generation"))))
+    over = bool(mem.get("degraded") or mem.get("over_budget"))
+    # a full disk: audit log, answer cache or fleet report writes failing (/healthz "storage")
+    failing = health.get("storage") if isinstance(health.get("storage"), dict) else {}
+    # and why, which says what to do: the model's load error, or an index made with another model
+    cause = _get(status, "model", "error") or _get(status, "index", "problem")
+    lexical_why = "answers use keyword search only" + (f" ({cause})" if cause else "")
+    why = (([lexical_why] if lexical else [])
+           + (["over its memory budget, caches shrunk"] if over else [])
+           + [f"{STORES.get(str(k), str(k))} not being saved ({v}); answers go on" for k, v in failing.items()])
+    (starting, failed), damaged = _start_state(status), _damaged(status)
+    if damaged:
+        state = ('<span class="bad">not answering</span>: the index cannot be read; re-index the manuals '
+                 'with <code>nic-edge index</code>')
+    elif failed:  # it may still answer from the index it has: say what failed, not more
+        state = '<span class="bad">start-up failed</span>: ' + escape(failed)
+    elif starting:
+        state = '<span class="warning">starting</span>: indexing the manuals'
+    elif why:
+        state = '<span class="bad">degraded</span>: ' + escape("; ".join(why))
+    else:
+        state = '<span class="ok">working normally</span>'
     lat = _get(status, "latency", "answer") or {}
     count = lat.get("count")
     # one item per percentile, each kept on one line: a narrow screen wraps between them only
     latency = ("no questions answered yet" if not count else " · ".join(
         f'<span class="lat">{label} {_ms(lat.get(key))}</span>'
         for label, key in (("typical", "p50_ms"), ("95 % within", "p95_ms"), ("99 % within", "p99_ms")))
-        + f' <span class="muted lat">({count:,} answers)</span>')
+        + f' <span class="muted lat">({count:,} answer{"" if count == 1 else "s"})</span>')
     res = status.get("resources") if isinstance(status.get("resources"), dict) else {}
     rss = res.get("rss_bytes") if _num(res.get("rss_bytes")) else (res["rss_mib"] * 1048576 if _num(res.get("rss_mib")) else None)
     budget = res.get("budget_mib")
@@ -145,7 +194,11 @@ def _health(status: dict[str, Any], alerts: dict[str, Any]) -> str:
             ("Disk free", escape(_mib(res.get("disk_free_bytes"))))]
     if _num(res.get("cpu_temp_c")):
         rows.append(("CPU temperature", escape(f"{res['cpu_temp_c']:.0f} °C")))
-    how = TIER_SOURCES.get(str(tier.get("source")), str(tier.get("source") or "?"))
+    source = str(tier.get("source") or "?")
+    reasons = tier.get("reasons") if isinstance(tier.get("reasons"), list) else []
+    if source == "override" and reasons and str(reasons[0]).startswith("local "):
+        source = "local"  # POST /api/tier: the decision's source is "override" either way
+    how = TIER_SOURCES.get(source, source)
     rows += [("Hardware tier", escape(f"{tier.get('name') or '—'} ({how})")),
              ("Fleet link", escape(link)), ("Running for", escape(_duration(status.get("uptime_s")))),
              ("Alerts", _alerts(alerts))]
@@ -170,7 +223,7 @@ def _alerts(alerts: dict[str, Any]) -> str:
     items = []
     for a in active[:20]:
         a = a if isinstance(a, dict) else {"message": a}
-        sev = "critical" if a.get("severity") == "critical" else "warning"
+        sev = a.get("severity") if a.get("severity") in ("critical", "info") else "warning"  # info is not a warning
         items.append(f'<div><span class="{sev}">{sev}</span> {escape(str(a.get("message") or a.get("rule") or ""))}</div>')
     return "".join(items)
 
@@ -246,7 +299,7 @@ def render(status: dict[str, Any], alerts: dict[str, Any], *, question: str = ""
  value="{escape(_shown(question))}" placeholder="e.g. How do I adjust the carburetor?" aria-label="Question">
 <button type="submit">Ask</button></form></section>
 {result}
-<section id="manuals"><h2>Manuals on this box</h2>{_manuals(manuals)}</section>
+<section id="manuals"><h2>Manuals on this box</h2>{_manuals(manuals, status)}</section>
 <section id="health"><h2>Device health</h2>{_health(status, alerts)}</section>
 <section id="diagnostics">{_diagnostics(status)}</section>
 </main></body></html>

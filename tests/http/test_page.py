@@ -171,3 +171,60 @@ def test_counted_pages_are_marked() -> None:
                 "citations": [{"source": "m.txt", "section": "S", "page": 7, "page_kind": kind, "snippet": "x"}]}
     assert "page 7 (counted)" in page.render({}, {}, answer=cite("counted"))
     assert "S, page 7</li>" in page.render({}, {}, answer=cite("printed"))  # printed: no marker
+
+
+def test_small_sizes_and_one_answer_read_right() -> None:
+    status = {"latency": {"answer": {"count": 1, "p50_ms": 3.0, "p95_ms": 3.0, "p99_ms": 3.0}},
+              "resources": {"index_bytes": 352905.0, "disk_free_bytes": 0}}
+    html = page.render(status, {})
+    assert "(1 answer)" in html and "(1 answers)" not in html
+    assert "<td>resources › index_bytes</td><td>345 KiB</td>" in html  # was "0 MiB" for a 345 KiB index
+    assert "Disk free</dt><dd>0 MiB" in html  # nothing really is nothing
+
+
+def test_an_info_alert_is_not_labelled_a_warning(port: int, app: FakeApp) -> None:
+    app.alerts = lambda: {"active": [  # type: ignore[method-assign]
+        {"rule": "cache_hit_rate_low", "severity": "info", "message": "cache hit rate is 2 %"},
+        {"rule": "model_degraded_to_lexical", "severity": "critical", "message": "lexical only"}], "recent": []}
+    html = request(port, "GET", "/").text
+    assert '<span class="info">info</span> cache hit rate is 2 %' in html
+    assert '<span class="critical">critical</span> lexical only' in html and 'class="warning"' not in html
+
+
+def test_a_form_body_over_the_limit_gets_a_page_not_json(port: int, app: FakeApp) -> None:
+    body = _form("发动机" * 666)  # 1,998 characters, within the input's maxlength: 17,991 bytes
+    assert len(body) > 16384
+    got = request(port, "POST", "/ask", body, FORM)
+    assert got.status == 413 and got.headers["content-type"].startswith("text/html")
+    assert "too long to send" in got.text and '<form method="post" action="/ask">' in got.text
+    assert not [c for c in app.calls if c[0] == "ask"]
+    assert request(port, "POST", "/api/ask", b"x" * 20000).json()["reason"] == "too_large"  # the API: JSON
+
+
+def test_every_page_forbids_scripts_and_framing(port: int) -> None:
+    """Defence in depth: should any text ever slip past escaping, the browser runs nothing."""
+    for got in (request(port, "GET", "/"), request(port, "POST", "/ask", _form("spark"), FORM),
+                request(port, "POST", "/ask", _form(""), FORM), request(port, "GET", "/ask?question=spark")):
+        assert got.headers["content-type"].startswith("text/html")
+        csp = got.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src" not in csp
+    assert "content-security-policy" not in request(port, "GET", "/api/status").headers
+
+
+def test_a_failed_start_up_is_named_on_the_page() -> None:
+    status = {"mode": "lexical", "manuals": MANUALS, "index": {"generation": "gen-1"},
+              "health": {"status": "starting", "reason": "startup failed: <disk> gone"}}
+    html = _outside_diagnostics(page.render(status, {}))
+    assert '<span class="bad">start-up failed</span>: &lt;disk&gt; gone' in html
+    assert "working normally" not in html and "tm9_802.txt" in html and "being indexed" not in html
+
+
+def test_degraded_to_keyword_search_says_why() -> None:
+    status = {"mode": "lexical", "index": {"generation": "gen-1"}, "health": {"status": "degraded"},
+              "model": {"available": True, "error": "TFLite runtime tflite_runtime is not installed (hint: pip install tflite-runtime)"}}
+    html = _outside_diagnostics(page.render(status, {}))
+    assert ("degraded</span>: answers use keyword search only (TFLite runtime tflite_runtime is not installed "
+            "(hint: pip install tflite-runtime))") in html
+    status["model"] = {"available": True, "error": None}
+    status["index"]["problem"] = "index was embedded with model 1e6485dc7d0e, loaded model is 9f...: re-run `nic-edge index`"
+    assert "keyword search only (index was embedded with model 1e6485dc7d0e" in page.render(status, {})

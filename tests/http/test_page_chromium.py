@@ -106,3 +106,18 @@ def _api_answer(base: str, question: str) -> dict:
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read())
 
+
+
+def test_a_long_device_id_does_not_widen_the_phone_page(chromium: Chromium, make_server) -> None:
+    """Device ids may be 64 printable characters; underscores give no line-break opportunity."""
+    from tests.http.fakes import FakeApp
+
+    app = FakeApp()
+    app.device_id = "plant_berlin_line_2_press_17_station_b_left_hydraulic_unit_0042"
+    assert len(app.device_id) <= 64
+    svc = make_server(app)
+    chromium.open(360)
+    chromium.goto(f"http://127.0.0.1:{svc.port}/")
+    m = chromium.measure()
+    assert m["scrollWidth"] <= 360, f"horizontal overflow at 360px: {m['wide']}"
+    assert app.device_id in chromium.eval("document.querySelector('header h1').textContent")
