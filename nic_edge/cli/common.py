@@ -48,9 +48,14 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
 
 
+_VERBOSE = 0   # -v count of this command (report_internal: the traceback with -v)
+
+
 def setup_logging(verbose: int, default: int = logging.WARNING) -> None:
     """``default`` is WARNING for tools, INFO for ``serve`` (a daemon says what it does); each
     ``-v`` one level more. Native runtime chatter (TFLite's INFO lines) shows only with ``-v``."""
+    global _VERBOSE
+    _VERBOSE = verbose
     level = max(logging.DEBUG, default - 10 * min(verbose, 2))
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     from nic_edge.core.native_log import NATIVE_LOGGER
@@ -120,7 +125,7 @@ def report_internal(prog: str, exc: BaseException) -> None:
     logging.getLogger("nic_edge").debug("internal error", exc_info=exc)
     print(f"{prog}: internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)",
           file=sys.stderr)
-    if logging.getLogger().isEnabledFor(logging.DEBUG):  # -v (a daemon's INFO default is not enough)
+    if _VERBOSE or logging.getLogger().isEnabledFor(logging.DEBUG):
         import traceback
         traceback.print_exception(exc)
 

@@ -131,3 +131,33 @@ def test_tflite_info_line_only_with_verbose(tmp_path: Path) -> None:
     r = run_cli("ask", "-v", "How do I adjust the carburetor?", "--data-dir", str(tmp_path / "data"))
     assert r.returncode == 0, r.stderr
     assert "XNNPACK" in r.stderr and "nic_edge.native" in r.stderr  # routed through logging, kept under -v
+
+
+@pytest.mark.parametrize("verbose", [0, 1])
+def test_internal_error_traceback_comes_with_one_v(verbose: int, capsys: pytest.CaptureFixture) -> None:
+    """The one-line internal error says "run with -v for the traceback": one -v must bring it
+    (it came only with -vv, DEBUG, for a tool whose default level is WARNING)."""
+    import argparse
+    import logging
+
+    from nic_edge.cli.common import main_wrapper
+
+    def build() -> argparse.ArgumentParser:
+        p = argparse.ArgumentParser()
+        p.add_argument("-v", "--verbose", action="count", default=0)
+        return p
+
+    def boom(args: argparse.Namespace) -> int:
+        raise RuntimeError("a bug")
+
+    root = logging.getLogger()
+    saved = root.level, list(root.handlers)
+    try:
+        rc = main_wrapper("nic-edge", build, boom, ["-v"] * verbose)
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "internal error: RuntimeError: a bug (run with -v for the traceback)" in err
+    assert ("Traceback (most recent call last)" in err) == bool(verbose)
