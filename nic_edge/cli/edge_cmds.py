@@ -74,15 +74,32 @@ def cmd_index(args: argparse.Namespace) -> int:
     return EXIT_OK if done else EXIT_FAIL
 
 
+def _no_data_dir(args: argparse.Namespace) -> Config | None:
+    """The config when the data dir does not exist yet: then nothing is indexed, and a command
+    that only reads (manuals, ask, retrieve) says so without creating the dir (and its cache)
+    in whatever folder it was run from."""
+    cfg = load(args)
+    return None if data_dir(cfg, args.data_dir).exists() else cfg
+
+
 def cmd_manuals(args: argparse.Namespace) -> int:
-    # With the embedder (it loads lazily, never here): the calibration shown is the one of the
-    # mode `serve` would answer in.
-    app = _app(args)
-    try:
-        rows = app.engine.manuals(records=args.records)
-        calibration = app.engine.calibration()
-    finally:
-        app.close()
+    cfg = _no_data_dir(args)
+    if cfg is not None:
+        from nic_edge.engine.engine import Engine
+        from nic_edge.core.threads import ThreadCounts
+        # no index: the engine reads nothing from disk and creates nothing
+        engine = Engine(data_dir(cfg, args.data_dir), None, cfg.engine, None,
+                        threads=ThreadCounts(1, 1, "none", []))
+        rows, calibration = [], engine.calibration()
+    else:
+        # With the embedder (it loads lazily, never here): the calibration shown is the one of
+        # the mode `serve` would answer in.
+        app = _app(args)
+        try:
+            rows = app.engine.manuals(records=args.records)
+            calibration = app.engine.calibration()
+        finally:
+            app.close()
     for r in rows:  # a file moved or deleted since: its text still answers until it is removed
         f = str(r.get("file") or "")
         r["file_exists"] = None if f.startswith("bundle:") else Path(f).is_file()
@@ -168,6 +185,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         except InvalidInputError as exc:
             print(f"nic-edge: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
+    if _no_data_dir(args) is not None:
+        raise NicEdgeError("no manuals indexed", hint="run `nic-edge index PATH...` first")
     app = _app(args)
     try:
         manuals = app.engine.manuals()
@@ -205,6 +224,8 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     if args.jsonl == (args.query is not None):
         print("nic-edge: error: give a QUERY or --jsonl (not both) (see nic-edge retrieve --help)", file=sys.stderr)
         return EXIT_USAGE
+    if _no_data_dir(args) is not None:
+        raise NicEdgeError("no manuals indexed", hint="run `nic-edge index PATH...` first")
     app = _app(args)
     try:
         if not app.engine.manuals():
