@@ -1,0 +1,50 @@
+"""What integrators actually load as manuals: odd file names, a data dir inside the folder
+indexed, odd encodings. Lexical engine (no model), real ingest."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from nic_edge.core.config import EngineConfig
+from nic_edge.core.tiers import load_profiles
+from nic_edge.engine.engine import Engine
+
+MANUAL = "Para 1-1: Fan Belt\nThe fan belt should deflect 12 mm under thumb pressure.\n"
+
+
+def lexical(data: Path) -> Engine:
+    return Engine(data, load_profiles()["ultra_lite"], EngineConfig(), None)
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_by_name_and_the_rest_indexed(tmp_path: Path) -> None:
+    folder = tmp_path / "manuals"
+    folder.mkdir()
+    (folder / "good.txt").write_text(MANUAL, encoding="utf-8")
+    bad = folder / os.fsdecode(b"l\xe9gende.txt")  # a Latin-1 name from an old card or zip
+    bad.write_text(MANUAL, encoding="utf-8")
+    eng = lexical(tmp_path / "data")
+    report = eng.index_paths([folder])
+    assert report.indexed_files == [str(folder / "good.txt")]
+    assert len(report.skipped) == 1 and "not valid UTF-8" in report.skipped[0][1]
+    assert "l\\xe9gende.txt" in report.skipped[0][1] and "rename" in report.skipped[0][1]
+    assert [m["source"] for m in eng.manuals()] == ["good.txt"]
+
+
+def test_indexing_the_folder_that_holds_the_data_dir_twice_reads_only_manuals(tmp_path: Path) -> None:
+    # `cd manuals && nic-edge index .` with the default ./nic-data: the second run used to index
+    # the index's own bm25_terms.txt as a manual and skip audit.jsonl (exit 3)
+    (tmp_path / "manual.txt").write_text(MANUAL, encoding="utf-8")
+    data = tmp_path / "nic-data"
+    lexical(data).index_paths([tmp_path])
+    (data / "audit.jsonl").write_text('{"ts": 1, "action": "ask"}\n', encoding="utf-8")
+    (data / "manuals").mkdir()
+    (data / "manuals" / "flashed.md").write_text("# Horn\n\nThe horn button is on the wheel.\n")
+    eng = lexical(data)
+    report = eng.index_paths([tmp_path])
+    assert report.skipped == [] and not [w for w in report.warnings if "left out" in w], report.warnings
+    assert report.indexed_files == [str(data / "manuals" / "flashed.md")]
+    assert sorted(m["source"] for m in eng.manuals()) == ["flashed.md", "manual.txt"]
+    # naming the data dir itself reads its manuals/ only
+    report = eng.index_paths([data])
+    assert report.skipped == [] and report.unchanged == [str(data / "manuals" / "flashed.md")]
