@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,18 @@ def kind_of(path: Path) -> str:
     return kind
 
 
+def _check_name(path: Path) -> None:
+    """A file name that is not valid UTF-8 (a Latin-1 name copied from an old card or zip)
+    reaches Python as lone surrogates, which the index, JSON answers and the page cannot carry:
+    the file is skipped by name instead of failing the whole run."""
+    try:
+        str(path.resolve()).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")  # bad\xffname.txt
+        raise IngestError(f"{shown}: file or folder name is not valid UTF-8",
+                          "rename it (e.g. `convmv -f latin1 -t utf8 --notest FILE`)") from None
+
+
 def load_file(path: Path) -> IngestResult:
     """Read and chunk one manual file."""
     # Imported here so `import nic_edge.engine.ingest` stays cheap for CLI paths.
@@ -54,6 +67,7 @@ def load_file(path: Path) -> IngestResult:
     from nic_edge.engine.ingest.text import decode_text, parse_text_kind, read_bytes
 
     path = Path(path)
+    _check_name(path)
     kind = kind_of(path)
     data = read_bytes(path)
     name = path.name
