@@ -48,3 +48,32 @@ def test_indexing_the_folder_that_holds_the_data_dir_twice_reads_only_manuals(tm
     # naming the data dir itself reads its manuals/ only
     report = eng.index_paths([data])
     assert report.skipped == [] and report.unchanged == [str(data / "manuals" / "flashed.md")]
+
+
+TEMPS = "Para 2-1: Coolant\nCoolant must not exceed 105 °C; the sensor draws 250 µA.\n"
+
+
+def test_utf16_without_a_byte_order_mark_and_utf32_are_read(tmp_path: Path) -> None:
+    from nic_edge.engine.ingest import load_file
+
+    for codec, data in (("le", TEMPS.encode("utf-16-le")), ("be", TEMPS.encode("utf-16-be")),
+                        ("32", TEMPS.encode("utf-32"))):   # utf-32 starts FF FE 00 00, like UTF-16 LE
+        path = tmp_path / f"manual-{codec}.txt"
+        path.write_bytes(data)
+        chunks = load_file(path).documents[0].chunks
+        assert [c.section for c in chunks] == ["Para 2-1: Coolant"], codec
+        assert "105 °C; the sensor draws 250 µA." in chunks[0].text, codec
+
+
+def test_utf8_manual_with_a_few_windows_1252_bytes_keeps_its_utf8_text(tmp_path: Path) -> None:
+    from nic_edge.engine.ingest.text import decode_text
+
+    # a UTF-8 manual with a note typed in a Windows-1252 editor appended
+    data = TEMPS.encode("utf-8") + "Note: torque to 25 N·m ± 2 – see table.\n".encode("cp1252")
+    text = decode_text(data, "manual.txt")
+    assert "105 °C; the sensor draws 250 µA." in text and "Â" not in text
+    assert "Note: torque to 25 N·m ± 2 – see table." in text
+    # a Windows-1252 file stays Windows-1252 throughout
+    assert decode_text("Won’t exceed 105 °C “hot”\n".encode("cp1252"), "m.txt") == "Won’t exceed 105 °C “hot”\n"
+    # a UTF-8 byte-order mark is not left in front of the first heading
+    assert decode_text(b"\xef\xbb\xbf" + data, "m.txt").startswith("Para 2-1")
