@@ -77,3 +77,33 @@ def test_utf8_manual_with_a_few_windows_1252_bytes_keeps_its_utf8_text(tmp_path:
     assert decode_text("Won’t exceed 105 °C “hot”\n".encode("cp1252"), "m.txt") == "Won’t exceed 105 °C “hot”\n"
     # a UTF-8 byte-order mark is not left in front of the first heading
     assert decode_text(b"\xef\xbb\xbf" + data, "m.txt").startswith("Para 2-1")
+
+
+def _paged_manual(footer: str) -> str:
+    bodies = ["Para 1-1: Oil Pressure\nThe oil pressure must read 40 psi at idle.",
+              "Para 1-2: Fan Belt\nThe fan belt should deflect 12 mm under thumb pressure.",
+              "Para 2-1: Coolant\nACME X-200 SERVICE MANUAL\nCoolant must not exceed 105 °C.\nCheck daily.",
+              "Para 2-2: Battery\nWARNING: Disconnect the battery first.\nThe battery must hold 12.6 V."]
+    return "\f".join(f"ACME X-200 SERVICE MANUAL\n\n{b}\n\n{footer.format(n)}\n"
+                     for n, b in enumerate(bodies, 11))
+
+
+def test_running_header_and_footer_on_every_page_are_not_quoted(tmp_path: Path) -> None:
+    from nic_edge.engine.ingest import load_file
+
+    path = tmp_path / "paged.txt"
+    path.write_text(_paged_manual("Rev. 3   Page {}"), encoding="utf-8")
+    doc = load_file(path).documents[0]
+    got = {c.section: (c.page, c.text) for c in doc.chunks}
+    assert set(got) == {"Para 1-1: Oil Pressure", "Para 1-2: Fan Belt", "Para 2-1: Coolant", "Para 2-2: Battery"}
+    assert got["Para 1-2: Fan Belt"] == (12, "The fan belt should deflect 12 mm under thumb pressure.")
+    # the footer's number is the printed page; the header's words inside a page body stay
+    assert doc.page_kind == "printed" and got["Para 2-1: Coolant"][0] == 13
+    assert got["Para 2-1: Coolant"][1] == "ACME X-200 SERVICE MANUAL\nCoolant must not exceed 105 °C.\nCheck daily."
+    assert got["Para 2-2: Battery"][1].startswith("WARNING: Disconnect the battery first.")
+    # a footer without a page number is removed as well; pages stay counted
+    path.write_text(_paged_manual("Rev. 3 (c) ACME Corp."), encoding="utf-8")
+    doc = load_file(path).documents[0]
+    assert doc.page_kind == "counted"
+    assert all("ACME" not in c.text or c.section == "Para 2-1: Coolant" for c in doc.chunks)
+    assert {c.section: c.page for c in doc.chunks}["Para 2-2: Battery"] == 4

@@ -147,6 +147,9 @@ def text_sections_kind(lines: list[tuple[int | None, str]], paged: bool
                        ) -> tuple[list[Section], str | None]:
     """text_sections plus the page kind: "printed" where the manual's own page numbers were
     found in its headers/footers, "counted" otherwise, None without pages (ocr.clean_pages)."""
+    if paged:
+        from nic_edge.engine.ingest.furniture import drop_running_lines
+        lines = drop_running_lines(lines)
     cleaned, page_map = ocr.clean_pages(lines, paged)
     # Q&A headings are marked per counted page, before counted pages become printed ones.
     cleaned = page_map.apply(apply_qa_headings(cleaned))
