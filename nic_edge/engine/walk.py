@@ -17,7 +17,6 @@ from typing import Iterable
 log = logging.getLogger(__name__)
 
 SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl"}
-_DATA_DIR_MARKS = ("index/CURRENT", "index/.writer.lock")
 
 
 def _data_dirs(entries: list[Path]) -> list[Path]:
@@ -37,7 +36,8 @@ def expand(paths: Iterable[Path | str], empty: list[tuple[str, str]] | None = No
            other: dict[str, int] | None = None) -> list[Path]:
     """Files as given, folders walked for manual files; a folder with none, and anything that is
     not a regular file (a FIFO would block the reader for ever), goes to ``empty`` (skipped);
-    ``other`` counts the folders' other files by suffix (hidden files not counted)."""
+    ``other`` counts the folders' other files by suffix. Hidden files and folders inside a
+    folder walked are left out."""
     out: list[Path] = []
     odd = "not a regular file (a pipe, socket, device or broken link)"
     for p in map(Path, paths):
@@ -48,7 +48,11 @@ def expand(paths: Iterable[Path | str], empty: list[tuple[str, str]] | None = No
             if data_dirs:
                 log.info("left out nic-edge data dir(s) (except their manuals/): %s",
                          ", ".join(map(str, data_dirs)))
-                entries = [f for f in entries if _kept(f, data_dirs)]
+            # Hidden files and folders are not manuals (as for `nic-fleet flash --manuals`): a USB
+            # stick from a Mac holds ._manual.pdf resource forks and .Trashes/ with deleted
+            # manuals, which answered with their old figures.
+            entries = [f for f in entries if _kept(f, data_dirs)
+                       and not any(part.startswith(".") for part in f.relative_to(p).parts)]
             for f in entries:
                 if not f.is_file():
                     if f.suffix.lower() in SUFFIXES and not f.is_dir() and empty is not None:
@@ -56,7 +60,7 @@ def expand(paths: Iterable[Path | str], empty: list[tuple[str, str]] | None = No
                     continue
                 if f.suffix.lower() in SUFFIXES:
                     found.append(f)
-                elif other is not None and not f.name.startswith("."):
+                elif other is not None:
                     suffix = f.suffix.lower() or "(no suffix)"
                     other[suffix] = other.get(suffix, 0) + 1
             found.sort()

@@ -125,3 +125,18 @@ def test_markdown_comments_autolinks_and_table_rules_as_a_reader_sees_them(tmp_p
         "The relief valve opens at 6 bar. Close the tap.", "| Item | Value |", "| Fuse | 10 A |",
         "Advanced Set cut-in to 2.8 bar.", "Parts: https://acme.example/pumps or parts@acme.example.",
         "<!-- kept: code -->"]
+
+
+def test_hidden_files_and_folders_in_a_folder_walked_are_not_manuals(tmp_path: Path) -> None:
+    # a USB stick from a Mac: AppleDouble "._" files and a deleted manual in .Trashes/
+    stick = tmp_path / "stick"
+    (stick / ".Trashes" / "501").mkdir(parents=True)
+    (stick / "manual.txt").write_text(MANUAL, encoding="utf-8")
+    (stick / "._manual.txt").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        \x00\x02")
+    (stick / ".Trashes" / "501" / "old.txt").write_text(MANUAL.replace("12 mm", "30 mm"), encoding="utf-8")
+    eng = lexical(tmp_path / "data")
+    report = eng.index_paths([stick])
+    assert report.skipped == [] and report.indexed_files == [str(stick / "manual.txt")]
+    assert [m["source"] for m in eng.manuals()] == ["manual.txt"]
+    # a hidden file named on its own is read
+    assert eng.index_paths([stick / ".Trashes" / "501" / "old.txt"]).indexed_files
