@@ -57,6 +57,10 @@ def expand(paths: Iterable[Path | str], empty: list[tuple[str, str]] | None = No
                 if not f.is_file():
                     if f.suffix.lower() in SUFFIXES and not f.is_dir() and empty is not None:
                         empty.append((str(f), odd))
+                    elif f.is_symlink() and f.is_dir() and empty is not None:
+                        # not walked (a link can loop back): say so rather than drop its manuals
+                        empty.append((str(f), "a link to a folder is not followed; "
+                                               "name the folder it points to"))
                     continue
                 if f.suffix.lower() in SUFFIXES:
                     found.append(f)

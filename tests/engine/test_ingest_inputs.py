@@ -140,3 +140,18 @@ def test_hidden_files_and_folders_in_a_folder_walked_are_not_manuals(tmp_path: P
     assert [m["source"] for m in eng.manuals()] == ["manual.txt"]
     # a hidden file named on its own is read
     assert eng.index_paths([stick / ".Trashes" / "501" / "old.txt"]).indexed_files
+
+
+def test_a_link_to_a_folder_is_named_not_silently_dropped(tmp_path: Path) -> None:
+    vendor = tmp_path / "vendor"
+    vendor.mkdir()
+    (vendor / "pump.txt").write_text(MANUAL, encoding="utf-8")
+    folder = tmp_path / "manuals"
+    folder.mkdir()
+    (folder / "own.txt").write_text(MANUAL, encoding="utf-8")
+    (folder / "vendor").symlink_to(vendor, target_is_directory=True)
+    (folder / "loop").symlink_to(folder, target_is_directory=True)
+    report = lexical(tmp_path / "data").index_paths([folder])
+    assert report.indexed_files == [str(folder / "own.txt")]
+    assert sorted(report.skipped) == [(str(folder / "loop"), "a link to a folder is not followed; name the folder it points to"),
+                                      (str(folder / "vendor"), "a link to a folder is not followed; name the folder it points to")]
