@@ -155,3 +155,22 @@ def test_a_link_to_a_folder_is_named_not_silently_dropped(tmp_path: Path) -> Non
     assert report.indexed_files == [str(folder / "own.txt")]
     assert sorted(report.skipped) == [(str(folder / "loop"), "a link to a folder is not followed; name the folder it points to"),
                                       (str(folder / "vendor"), "a link to a folder is not followed; name the folder it points to")]
+
+
+def test_nul_padding_at_the_end_of_a_text_file_is_not_binary(tmp_path: Path) -> None:
+    from nic_edge.engine.ingest import load_file
+    from nic_edge.errors import IngestError
+
+    # a copy cut short by a power loss on an SD card: the file's tail reads as zeros
+    path = tmp_path / "manual.txt"
+    path.write_bytes(MANUAL.encode("utf-8") + b"\x00" * 4096)
+    (chunk,) = load_file(path).documents[0].chunks
+    assert chunk.text == "The fan belt should deflect 12 mm under thumb pressure."
+    # NULs inside the text still mean binary
+    path.write_bytes(b"\x00\x01\x02" + MANUAL.encode("utf-8") + b"\x00" * 4096)
+    try:
+        load_file(path)
+    except IngestError as exc:
+        assert "binary file" in str(exc)
+    else:
+        raise AssertionError("binary data was read as a manual")

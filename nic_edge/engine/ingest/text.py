@@ -85,13 +85,14 @@ def decode_text(data: bytes, name: str) -> str:
         text = data.decode("utf-32", errors="replace")
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         text = data.decode("utf-16", errors="replace")
-    elif b"\x00" in data[:_SNIFF_BYTES]:
-        utf16 = _utf16_without_bom(data[:_SNIFF_BYTES])
-        if utf16 is None:
-            raise IngestError(f"{name}: looks like a binary file (NUL bytes), not text",
-                              "convert it to .txt, .md, .html or .pdf first")
+    elif b"\x00" in data[:_SNIFF_BYTES] and (utf16 := _utf16_without_bom(data[:_SNIFF_BYTES])):
         text = data.decode(utf16, errors="replace")
+    elif b"\x00" in data.rstrip(b"\x00")[:_SNIFF_BYTES]:
+        # (NULs only at the end are padding: a copy cut short by a power loss on an SD card)
+        raise IngestError(f"{name}: looks like a binary file (NUL bytes), not text",
+                          "convert it to .txt, .md, .html or .pdf first")
     else:
+        data = data.rstrip(b"\x00")
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
