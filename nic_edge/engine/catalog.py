@@ -40,8 +40,9 @@ def resolve_removals(names: list[str], files: Files
                      ) -> tuple[set[str], set[tuple[str, str]], list[tuple[str, str]]]:
     """(files to drop, (file, record _id) pairs to drop, (name, reason) not removed).
 
-    A name is a file path (resolved), else the name of exactly one indexed file, else the
-    ``_id`` of a record in exactly one BEIR file. An ambiguous name removes nothing: the
+    A name is a file path (resolved), else a folder path (every file indexed from under it),
+    else the name of exactly one indexed file, else the ``_id`` of a record in exactly one BEIR
+    file. An ambiguous name removes nothing: the
     reason says to give the path.
     """
     drop_files: set[str] = set()
@@ -51,6 +52,10 @@ def resolve_removals(names: list[str], files: Files
         key = str(Path(name).resolve())
         if key in files:
             drop_files.add(key)
+            continue
+        under = [k for k in files if k.startswith(key.rstrip("/") + "/")]
+        if under:  # a folder (it may be gone): what `nic-edge index FOLDER` added from it
+            drop_files.update(under)
             continue
         by_name = [k for k, v in files.items() if v.get("source") == name]
         by_record = [k for k, v in files.items() if name in (v.get("records") or {})]

@@ -174,3 +174,18 @@ def test_nul_padding_at_the_end_of_a_text_file_is_not_binary(tmp_path: Path) -> 
         assert "binary file" in str(exc)
     else:
         raise AssertionError("binary data was read as a manual")
+
+
+def test_remove_a_folder_removes_what_indexing_it_added(tmp_path: Path) -> None:
+    for sub in ("pumps", "pumps/old", "valves"):
+        (tmp_path / "m" / sub).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "m" / sub / f"{sub.replace('/', '-')}.txt").write_text(MANUAL, encoding="utf-8")
+    eng = lexical(tmp_path / "data")
+    eng.index_paths([tmp_path / "m"])
+    report = eng.remove([str(tmp_path / "m" / "pumps") + "/"])
+    assert sorted(report.removed) == ["pumps-old.txt", "pumps.txt"] and report.skipped == []
+    assert [m["source"] for m in eng.manuals()] == ["valves.txt"]
+    # a folder already deleted from disk is resolved by its path all the same
+    (tmp_path / "m" / "valves" / "valves.txt").unlink()
+    (tmp_path / "m" / "valves").rmdir()
+    assert eng.remove([str(tmp_path / "m" / "valves")]).removed == ["valves.txt"]
