@@ -100,9 +100,11 @@ def cmd_manuals(args: argparse.Namespace) -> int:
             calibration = app.engine.calibration()
         finally:
             app.close()
-    for r in rows:  # a file moved or deleted since: its text still answers until it is removed
+    from nic_edge.engine.catalog import changed_on_disk
+    for r in rows:  # a file moved, deleted or edited since: its old text answers until re-indexed
         f = str(r.get("file") or "")
         r["file_exists"] = None if f.startswith("bundle:") else Path(f).is_file()
+        r["file_changed"] = changed_on_disk(r)
     if args.json:
         print(json.dumps({"manuals": rows, "calibration": calibration}, indent=2))
         return EXIT_OK
@@ -116,6 +118,8 @@ def cmd_manuals(args: argparse.Namespace) -> int:
         extra = f" ({r['record_count']} records)" if "record_count" in r else ""
         if r["file_exists"] is False:
             extra += "  [file gone: still answers; `nic-edge index --remove` it, or index it where it is now]"
+        elif r["file_changed"]:
+            extra += "  [file changed since indexed: answers quote the old text; `nic-edge index` it again]"
         print(f"{str(r.get('source'))[:32]:<32} {r.get('chunks', 0):>7} {r.get('sections', 0):>9}  {when:<20}  "
               f"{r.get('file')}{extra}")
         for rec in r.get("records") or []:

@@ -84,10 +84,26 @@ def listing(files: Files, records: bool = False) -> list[dict[str, Any]]:
     for key, v in sorted(files.items(), key=lambda kv: (str(kv[1].get("source")), kv[0])):
         row = {"source": v.get("source"), "file": key, "kind": v.get("kind"),
                "chunks": v.get("chunks"), "sections": v.get("sections"),
-               "indexed_at": v.get("indexed_at")}
+               "indexed_at": v.get("indexed_at"), "sha256": v.get("sha256")}
         if v.get("records") is not None:
             row["record_count"] = len(v["records"])
             if records:
                 row["records"] = [{"source": rid, **r} for rid, r in v["records"].items()]
         out.append(row)
     return out
+
+
+def changed_on_disk(row: dict[str, Any]) -> bool | None:
+    """Whether a listed file now holds other bytes than were indexed (None: no file to read).
+    Only a file modified after it was indexed is hashed, so a listing reads next to nothing."""
+    name = str(row.get("file") or "")
+    path = Path(name)
+    try:
+        if name.startswith("bundle:") or not path.is_file():
+            return None
+        if path.stat().st_mtime <= float(row.get("indexed_at") or 0):
+            return False
+        from nic_edge.core.storage import file_sha256
+        return file_sha256(path) != row.get("sha256")
+    except (OSError, TypeError, ValueError):
+        return None

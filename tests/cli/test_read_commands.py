@@ -1,5 +1,6 @@
 """`manuals`, `ask` and `retrieve` only read: with no data dir they say nothing is indexed and
-leave the folder they were run from as it was (they used to create ./nic-data and its cache)."""
+leave the folder they were run from as it was (they used to create ./nic-data and its cache);
+`manuals` tells the truth about the files behind the index (gone, or edited since)."""
 
 from __future__ import annotations
 
@@ -36,3 +37,24 @@ def test_config_threshold_shown_with_no_data_dir(tmp_path: Path) -> None:
     cal = json.loads(r.stdout)["calibration"]
     assert cal["threshold_in_use"] == 0.66 and cal["threshold_source"] == "config"
     assert not (tmp_path / "d").exists()
+
+
+def test_manuals_flags_a_file_edited_since_it_was_indexed(tmp_path: Path) -> None:
+    import os
+
+    from nic_edge.core.config import EngineConfig
+    from nic_edge.core.tiers import load_profiles
+    from nic_edge.engine.engine import Engine
+
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    for p in (a, b):
+        p.write_text("Para 1-1: Belt\nThe fan belt should deflect 12 mm.\n", encoding="utf-8")
+    data = tmp_path / "data"
+    Engine(data, load_profiles()["ultra_lite"], EngineConfig(), None).index_paths([a, b])
+    a.write_text("Para 1-1: Belt\nThe fan belt should deflect 15 mm.\n", encoding="utf-8")
+    os.utime(b)  # touched, same bytes: not changed
+    r = run_cli("manuals", "--json", "--data-dir", str(data))
+    rows = {m["source"]: m for m in json.loads(r.stdout)["manuals"]}
+    assert rows["a.txt"]["file_changed"] is True and rows["b.txt"]["file_changed"] is False
+    text = run_cli("manuals", "--data-dir", str(data)).stdout
+    assert text.count("[file changed since indexed") == 1
