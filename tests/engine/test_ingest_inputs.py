@@ -189,3 +189,14 @@ def test_remove_a_folder_removes_what_indexing_it_added(tmp_path: Path) -> None:
     (tmp_path / "m" / "valves" / "valves.txt").unlink()
     (tmp_path / "m" / "valves").rmdir()
     assert eng.remove([str(tmp_path / "m" / "valves")]).removed == ["valves.txt"]
+
+
+def test_byte_order_marks_of_joined_files_do_not_hide_a_heading(tmp_path: Path) -> None:
+    from nic_edge.engine.ingest import load_file
+
+    # `cat a.txt b.txt > manual.txt` of two files saved "UTF-8 with BOM"
+    path = tmp_path / "manual.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + MANUAL.encode() + b"\xef\xbb\xbf" + TEMPS.encode())
+    chunks = load_file(path).documents[0].chunks
+    assert [c.section for c in chunks] == ["Para 1-1: Fan Belt", "Para 2-1: Coolant"]
+    assert not any("\ufeff" in c.text for c in chunks)

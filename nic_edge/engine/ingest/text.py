@@ -101,6 +101,8 @@ def decode_text(data: bytes, name: str) -> str:
     if sample and len(_CONTROL.findall(sample)) > _MAX_CONTROL_RATIO * len(sample):
         raise IngestError(f"{name}: mostly non-text bytes, not a text manual",
                           "convert it to .txt, .md, .html or .pdf first")
+    if "\ufeff" in text:  # byte-order marks of files joined with `cat`: not text, and one hid a heading
+        text = text.replace("\ufeff", "")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
