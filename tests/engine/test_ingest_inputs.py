@@ -200,3 +200,16 @@ def test_byte_order_marks_of_joined_files_do_not_hide_a_heading(tmp_path: Path) 
     chunks = load_file(path).documents[0].chunks
     assert [c.section for c in chunks] == ["Para 1-1: Fan Belt", "Para 2-1: Coolant"]
     assert not any("\ufeff" in c.text for c in chunks)
+
+
+def test_soft_hyphens_do_not_split_words_for_search(tmp_path: Path) -> None:
+    from nic_edge.engine.bm25 import chunk_terms
+    from nic_edge.engine.ingest import load_file
+
+    # HTML/PDF exports of justified text carry soft hyphens (&shy;, U+00AD) inside words
+    path = tmp_path / "manual.html"
+    path.write_text("<h2>Lubrication</h2><p>Apply lubri&shy;cation grease to the bear\u00adings.</p>",
+                    encoding="utf-8")
+    (chunk,) = load_file(path).documents[0].chunks
+    assert chunk.text == "Apply lubrication grease to the bearings."
+    assert set(chunk_terms(None, "lubrication bearings")) <= set(chunk_terms(chunk.section, chunk.text))

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 Line = tuple["int | None", str]
 
 _WS = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
-_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd]")
+_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\xad\ufffd]")  # \xad: soft hyphens split words for search
 # Reversed (HathiTrust / Google Books) and forward scanner watermarks.
 _WM_STRONG = re.compile(
     r"//:s?ptth|elgoog|dezitigid|detareneG|,niamoD|^cilbuP\b|hathitrust\.org|hdl\.handle\.net"
