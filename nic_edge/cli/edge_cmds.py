@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any, Callable, Iterator, TextIO
 
 from nic_edge.cli.common import EXIT_FAIL, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, load
 from nic_edge.core.config import Config, data_dir
@@ -21,21 +21,35 @@ def _app(args: argparse.Namespace, cfg: Config | None = None, **kw: Any) -> Any:
 
 
 class Progress:
-    """Progress on a terminal (stderr): one rewritten line; silent when not a TTY or --quiet."""
+    """Progress on stderr: on a terminal one rewritten line; otherwise (a log, `| tee`, ssh
+    without a tty) a plain line every ``LOG_EVERY_S`` seconds, so hours of indexing on a small
+    board are not silent; nothing with --quiet."""
 
-    def __init__(self, stream: TextIO, enabled: bool) -> None:
+    LOG_EVERY_S = 30.0
+
+    def __init__(self, stream: TextIO, enabled: bool, clock: Callable[[], float] = time.monotonic) -> None:
         self.stream = stream
-        self.enabled = enabled and stream.isatty()
+        self.tty = stream.isatty()
+        self.enabled = enabled
+        self.clock = clock
         self._last = 0.0
+        self._started = clock()
+        self._logged = self._started
 
     def __call__(self, done: int, total: int, label: str = "") -> None:
         if not self.enabled:
             return
-        now = time.monotonic()
+        now = self.clock()
+        pct = 100.0 * done / total if total else 100.0
+        if not self.tty:
+            if now - self._logged >= self.LOG_EVERY_S:
+                self._logged = now
+                self.stream.write(f"[{done}/{total} {pct:5.1f}%] {label[:60]} ({now - self._started:.0f} s)\n")
+                self.stream.flush()
+            return
         if done < total and now - self._last < 0.1:
             return
         self._last = now
-        pct = 100.0 * done / total if total else 100.0
         self.stream.write(f"\r[{done}/{total} {pct:5.1f}%] {label[:60]:<60}")
         if done >= total:
             self.stream.write("\n")

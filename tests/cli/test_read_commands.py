@@ -58,3 +58,27 @@ def test_manuals_flags_a_file_edited_since_it_was_indexed(tmp_path: Path) -> Non
     assert rows["a.txt"]["file_changed"] is True and rows["b.txt"]["file_changed"] is False
     text = run_cli("manuals", "--data-dir", str(data)).stdout
     assert text.count("[file changed since indexed") == 1
+
+
+def test_index_progress_is_not_silent_without_a_terminal() -> None:
+    import io
+
+    from nic_edge.cli.edge_cmds import Progress
+
+    now = [100.0]
+    out = io.StringIO()  # not a tty: a log file, `| tee`, ssh without -t
+    p = Progress(out, True, clock=lambda: now[0])
+    p(0, 900, "embedding")
+    now[0] += 29
+    p(100, 900, "embedding")
+    assert out.getvalue() == ""   # short runs print nothing extra
+    now[0] += 2
+    p(300, 900, "embedding")
+    now[0] += 5
+    p(400, 900, "embedding")
+    assert out.getvalue() == "[300/900  33.3%] embedding (31 s)\n"
+    quiet = io.StringIO()
+    q = Progress(quiet, False, clock=lambda: now[0])
+    now[0] += 100
+    q(1, 2, "embedding")
+    assert quiet.getvalue() == ""
