@@ -3,9 +3,9 @@
 A folder walked may hold a nic-edge data dir (the default ``./nic-data`` sits in the folder
 ``nic-edge index .`` is run from): its index, cache and audit log are the box's own files, not
 manuals (a second ``index .`` used to index ``bm25_terms.txt`` and choke on ``audit.jsonl``).
-Such a folder, one holding ``index/CURRENT`` or ``index/.writer.lock``, is left out, except its
-``manuals/`` folder (where ``flash`` and ``serve`` keep manuals), also when the data dir is the
-folder named. A file named on its own is read as named.
+Such a folder (its ``index/`` holds the writer lock, or CURRENT and a generation) is left out,
+except its ``manuals/`` folder (where ``flash`` and ``serve`` keep manuals), also when the data
+dir is the folder named. A file named on its own is read as named.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl"}
 
 
 def _data_dirs(entries: list[Path]) -> list[Path]:
-    """Data dirs among the walked entries (found by their index markers)."""
-    return sorted({f.parent.parent for f in entries
-                   if f.parent.name == "index" and f.name in ("CURRENT", ".writer.lock")})
+    """Data dirs among the walked entries: an ``index/`` folder holding the writer lock, or
+    ``CURRENT`` beside a ``gen-*`` generation (a manual folder that merely holds a file called
+    CURRENT is not one)."""
+    return sorted({f.parent.parent for f in entries if f.parent.name == "index" and (
+        f.name == ".writer.lock" or (f.name == "CURRENT" and any(f.parent.glob("gen-*"))))})
 
 
 def _kept(f: Path, data_dirs: list[Path]) -> bool:

@@ -213,3 +213,11 @@ def test_soft_hyphens_do_not_split_words_for_search(tmp_path: Path) -> None:
     (chunk,) = load_file(path).documents[0].chunks
     assert chunk.text == "Apply lubrication grease to the bearings."
     assert set(chunk_terms(None, "lubrication bearings")) <= set(chunk_terms(chunk.section, chunk.text))
+
+
+def test_a_manual_folder_with_a_file_called_current_is_not_a_data_dir(tmp_path: Path) -> None:
+    (tmp_path / "m" / "pumps" / "index").mkdir(parents=True)
+    (tmp_path / "m" / "pumps" / "index" / "CURRENT").write_text("rev 3\n")
+    (tmp_path / "m" / "pumps" / "pump.txt").write_text(MANUAL, encoding="utf-8")
+    report = lexical(tmp_path / "data").index_paths([tmp_path / "m"])
+    assert report.indexed_files == [str(tmp_path / "m" / "pumps" / "pump.txt")]
