@@ -14,9 +14,12 @@ import logging
 from pathlib import Path
 from typing import Iterable
 
+from nic_edge.engine.ingest import SUPPORTED_SUFFIXES
+
 log = logging.getLogger(__name__)
 
-SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl"}
+# one list with what ingest reads: a .text file named alone was indexed, in a folder "not a manual"
+SUFFIXES = set(SUPPORTED_SUFFIXES)
 
 
 def _data_dirs(entries: list[Path]) -> list[Path]:

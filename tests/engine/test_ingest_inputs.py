@@ -221,3 +221,16 @@ def test_a_manual_folder_with_a_file_called_current_is_not_a_data_dir(tmp_path: 
     (tmp_path / "m" / "pumps" / "pump.txt").write_text(MANUAL, encoding="utf-8")
     report = lexical(tmp_path / "data").index_paths([tmp_path / "m"])
     assert report.indexed_files == [str(tmp_path / "m" / "pumps" / "pump.txt")]
+
+
+def test_a_folder_walk_takes_every_suffix_ingest_reads(tmp_path: Path) -> None:
+    from nic_edge.engine.ingest import SUPPORTED_SUFFIXES
+    from nic_edge.engine.walk import expand
+
+    for suffix in SUPPORTED_SUFFIXES:
+        (tmp_path / f"m{suffix}").write_text("x\n")
+    (tmp_path / "UPPER.TXT").write_text("x\n")
+    other: dict[str, int] = {}
+    found = expand([tmp_path], [], other)
+    assert sorted(p.name for p in found) == sorted([f"m{s}" for s in SUPPORTED_SUFFIXES] + ["UPPER.TXT"])
+    assert other == {}
