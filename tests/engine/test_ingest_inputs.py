@@ -234,3 +234,17 @@ def test_a_folder_walk_takes_every_suffix_ingest_reads(tmp_path: Path) -> None:
     found = expand([tmp_path], [], other)
     assert sorted(p.name for p in found) == sorted([f"m{s}" for s in SUPPORTED_SUFFIXES] + ["UPPER.TXT"])
     assert other == {}
+
+
+def test_an_office_html_table_row_stays_one_line(tmp_path: Path) -> None:
+    from nic_edge.engine.ingest import load_file
+
+    # Word / LibreOffice "save as web page": every cell's text is wrapped in <p>
+    path = tmp_path / "boiler.htm"
+    path.write_text("<h1>Fault codes</h1><p>See the table.</p><table>"
+                    "<tr><td><p class=MsoNormal>Code</p></td><td><p>Meaning</p></td></tr>"
+                    "<tr><td><p>E1</p></td><td><p>No ignition:</p><p>check the electrode gap</p></td></tr>"
+                    "</table><p>Call service for other codes.</p>", encoding="utf-8")
+    (chunk,) = load_file(path).documents[0].chunks
+    assert chunk.text.split("\n") == ["See the table.", "Code Meaning", "E1 No ignition: check the electrode gap",
+                                      "Call service for other codes."]
