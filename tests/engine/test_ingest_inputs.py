@@ -248,3 +248,14 @@ def test_an_office_html_table_row_stays_one_line(tmp_path: Path) -> None:
     (chunk,) = load_file(path).documents[0].chunks
     assert chunk.text.split("\n") == ["See the table.", "Code Meaning", "E1 No ignition: check the electrode gap",
                                       "Call service for other codes."]
+
+
+def test_pdf_style_ligatures_are_spelled_out_for_search_and_quotes(tmp_path: Path) -> None:
+    from nic_edge.engine.bm25 import chunk_terms
+    from nic_edge.engine.ingest import load_file
+
+    path = tmp_path / "manual.txt"  # text as pypdf extracts it from a typeset manual
+    path.write_text("Para 4-1: Oil Filter\nConﬁgure the ﬁlter, then ﬂush the oﬃce line.\n", encoding="utf-8")
+    (chunk,) = load_file(path).documents[0].chunks
+    assert chunk.text == "Configure the filter, then flush the office line."
+    assert {"filter", "flush"} <= set(chunk_terms(chunk.section, chunk.text))
