@@ -259,3 +259,31 @@ def test_pdf_style_ligatures_are_spelled_out_for_search_and_quotes(tmp_path: Pat
     (chunk,) = load_file(path).documents[0].chunks
     assert chunk.text == "Configure the filter, then flush the office line."
     assert {"filter", "flush"} <= set(chunk_terms(chunk.section, chunk.text))
+
+
+def test_a_pdf_or_web_page_saved_as_txt_is_read_for_what_it_is(tmp_path: Path) -> None:
+    import shutil
+
+    from nic_edge.engine.ingest import load_file
+    from nic_edge.errors import IngestError
+
+    fixtures = Path(__file__).parent / "fixtures" / "ingest"
+    pdf_as_txt = tmp_path / "manual.pdf.txt"
+    shutil.copy(fixtures / "manual.pdf", pdf_as_txt)
+    as_pdf = load_file(fixtures / "manual.pdf").documents[0]
+    doc = load_file(pdf_as_txt).documents[0]
+    assert doc.kind == "pdf" and [c.text for c in doc.chunks] == [c.text for c in as_pdf.chunks]
+    page = tmp_path / "saved.txt"
+    page.write_text("<!DOCTYPE html>\n<html><body><h1>Pump</h1><p>The relief valve opens at 6&nbsp;bar.</p>"
+                    "</body></html>", encoding="utf-8")
+    (chunk,) = load_file(page).documents[0].chunks
+    assert (chunk.section, chunk.text) == ("Pump", "The relief valve opens at 6 bar.")
+    for name, data, what in (("w.txt", b"{\\rtf1\\ansi The oil pressure}", "an RTF document"),
+                             ("d.md", b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 40, "a ZIP archive")):
+        (tmp_path / name).write_bytes(data)
+        try:
+            load_file(tmp_path / name)
+        except IngestError as exc:
+            assert what in str(exc), exc
+        else:
+            raise AssertionError(name)

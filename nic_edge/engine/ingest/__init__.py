@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +61,27 @@ def _check_name(path: Path) -> None:
                           "rename it (e.g. `convmv -f latin1 -t utf8 --notest FILE`)") from None
 
 
+_HTML_START = re.compile(rb"(?i)(?:\xef\xbb\xbf)?\s*(?:<!doctype\s+html|<html[\s>])")
+
+
+def _sniffed(kind: str, data: bytes, name: str) -> str:
+    """The kind the bytes show where the name says text: a PDF or a saved web page renamed to
+    .txt (or "manual.pdf.txt") was indexed as text and answers quoted PDF operators ("BT /F1 10
+    Tf ... Tj ET") or markup; an RTF document is named for what it is."""
+    head = data[:1024]
+    if kind != "pdf" and head.lstrip().startswith(b"%PDF-"):
+        return "pdf"
+    if kind == "text" and _HTML_START.match(head):
+        return "html"
+    if kind in ("text", "markdown") and head.lstrip().startswith(b"{\\rtf"):
+        raise IngestError(f"{name}: an RTF document, not plain text",
+                          "save it as plain text (.txt) or PDF from the word processor")
+    if kind != "pdf" and head.startswith(b"PK\x03\x04"):
+        raise IngestError(f"{name}: a ZIP archive (a .docx, .odt or .zip renamed?), not text",
+                          "save the document as PDF or plain text (.txt), or unpack the archive")
+    return kind
+
+
 def load_file(path: Path) -> IngestResult:
     """Read and chunk one manual file."""
     # Imported here so `import nic_edge.engine.ingest` stays cheap for CLI paths.
@@ -71,6 +93,7 @@ def load_file(path: Path) -> IngestResult:
     kind = kind_of(path)
     data = read_bytes(path)
     name = path.name
+    kind = _sniffed(kind, data, name)
     digest = hashlib.sha256(data).hexdigest()
     if kind == "beir":
         from nic_edge.engine.ingest.beir import parse_beir
