@@ -287,3 +287,14 @@ def test_a_pdf_or_web_page_saved_as_txt_is_read_for_what_it_is(tmp_path: Path) -
             assert what in str(exc), exc
         else:
             raise AssertionError(name)
+
+
+def test_markdown_style_and_script_blocks_are_not_manual_text(tmp_path: Path) -> None:
+    from nic_edge.engine.ingest import load_file
+
+    path = tmp_path / "pump.md"
+    path.write_text("<style>\nbody { font-family: Arial; }\n</style>\n\n# Pump\n\nThe relief valve opens at 6 bar."
+                    " <script src=\"a.js\"></script>Close the tap.\n\n<SCRIPT>\nvar x = 'analytics';\n</SCRIPT>\n"
+                    "```html\n<style>kept in a code sample</style>\n```\n", encoding="utf-8")
+    (chunk,) = load_file(path).documents[0].chunks
+    assert chunk.text == "The relief valve opens at 6 bar. Close the tap.\n<style>kept in a code sample</style>"

@@ -25,7 +25,9 @@ _AUTOLINK = re.compile(r"<((?:[A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]*)|(?:[\w.+\-
 # block-level HTML ends a run of words: "<summary>Advanced</summary>Set" is two phrases
 _BLOCK_TAG = re.compile(r"</?(?:p|div|br|hr|li|ul|ol|tr|td|th|table|details|summary|section|dd|dt|dl"
                         r"|blockquote|figure|figcaption|caption|h[1-6])\b[^>]*>", re.I)
-_COMMENT = re.compile(r"<!--.*?-->")
+_HIDDEN = re.compile(r"<!--.*?-->|<(script|style)\b[^>]*>.*?</\1\s*>", re.I)
+_HIDDEN_OPEN = re.compile(r"<!--|<(script|style)\b[^>]*>", re.I)
+_COMMENT_END = re.compile(r"-->")
 _QUOTE = re.compile(r"^ {0,3}(?:>\s?)+")
 _LINK_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:\s+\S+")
 
@@ -39,24 +41,28 @@ def strip_inline(text: str) -> str:
 
 
 def _drop_comments(raw: list[str]) -> list[str]:
-    """HTML comments (``<!-- internal: ... -->``, one line or several) removed outside code
-    fences: a rendered manual never shows them, so answers must not quote them."""
+    """HTML comments (``<!-- internal: ... -->``, one line or several) and the insides of
+    ``<script>``/``<style>`` removed outside code fences: a rendered manual never shows them,
+    so answers must not quote them (CSS and JavaScript were quoted as manual text)."""
     out: list[str] = []
-    in_fence = in_comment = False
+    in_fence = False
+    end_mark: re.Pattern[str] | None = None   # what closes the hidden range we are in
     for line in raw:
-        if in_comment:
-            end = line.find("-->")
-            if end < 0:
+        if end_mark is not None:
+            m = end_mark.search(line)
+            if m is None:
                 out.append("")
                 continue
-            line, in_comment = line[end + 3:], False
+            line, end_mark = line[m.end():], None
         elif _FENCE.match(line):
             in_fence = not in_fence
         if not in_fence:
-            line = _COMMENT.sub("", line)
-            start = line.find("<!--")
-            if start >= 0:
-                line, in_comment = line[:start], True
+            line = _HIDDEN.sub("", line)
+            m = _HIDDEN_OPEN.search(line)
+            if m is not None:
+                end_mark = _COMMENT_END if m.group(0) == "<!--" else re.compile(
+                    rf"</{m.group(1)}\s*>", re.I)
+                line = line[:m.start()]
         out.append(line)
     return out
 
