@@ -11,6 +11,7 @@ file also ``records``: per record ``_id`` its chunks and sections (citations sho
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +50,16 @@ def resolve_removals(names: list[str], files: Files
     drop_records: set[tuple[str, str]] = set()
     skipped: list[tuple[str, str]] = []
     for name in names:
-        key = str(Path(name).resolve())
-        if key in files:
-            drop_files.add(key)
+        key = _nfc(str(Path(name).resolve()))
+        exact = [k for k in files if _nfc(k) == key]
+        if exact:
+            drop_files.update(exact)
             continue
-        under = [k for k in files if k.startswith(key.rstrip("/") + "/")]
+        under = [k for k in files if _nfc(k).startswith(key.rstrip("/") + "/")]
         if under:  # a folder (it may be gone): what `nic-edge index FOLDER` added from it
             drop_files.update(under)
             continue
-        by_name = [k for k, v in files.items() if v.get("source") == name]
+        by_name = [k for k, v in files.items() if _nfc(str(v.get("source"))) == _nfc(name)]
         by_record = [k for k, v in files.items() if name in (v.get("records") or {})]
         match = by_name or by_record
         if not match:
@@ -70,6 +72,12 @@ def resolve_removals(names: list[str], files: Files
         else:
             drop_records.add((match[0], name))
     return drop_files, drop_records, skipped
+
+
+def _nfc(text: str) -> str:
+    """Names compared as the same text however their accents are encoded: a Mac writes "é" as
+    e + combining accent (NFD), a typed name is one character (NFC)."""
+    return unicodedata.normalize("NFC", text)
 
 
 def drop_record(entry: dict[str, Any], rid: str) -> None:

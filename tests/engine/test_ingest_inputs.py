@@ -298,3 +298,18 @@ def test_markdown_style_and_script_blocks_are_not_manual_text(tmp_path: Path) ->
                     "```html\n<style>kept in a code sample</style>\n```\n", encoding="utf-8")
     (chunk,) = load_file(path).documents[0].chunks
     assert chunk.text == "The relief valve opens at 6 bar. Close the tap.\n<style>kept in a code sample</style>"
+
+
+def test_remove_by_a_name_typed_with_composed_accents(tmp_path: Path) -> None:
+    import unicodedata
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    nfd = unicodedata.normalize("NFD", "Manuel d'entretien é.txt")  # as copied from a Mac
+    (folder / nfd).write_text(MANUAL, encoding="utf-8")
+    eng = lexical(tmp_path / "data")
+    eng.index_paths([folder])
+    typed = "Manuel d'entretien é.txt"
+    assert typed != nfd and eng.remove([typed]).removed == [nfd]
+    eng.index_paths([folder])
+    assert eng.remove([str(folder / typed)]).removed == [nfd]
