@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(s)
     s.add_argument("paths", nargs="+", metavar="PATH", help="files or directories (or SOURCE names with --remove)")
     s.add_argument("--remove", action="store_true",
-                   help="remove the named manuals: a file path, a file's source name, or a BEIR record _id")
+                   help="remove the named manuals: a file path, a folder (every manual indexed from it), "
+                        "a file's source name, or a BEIR record _id")
     s.add_argument("--quiet", action="store_true", help="no progress output")
 
     s = sub.add_parser("manuals", help="list indexed manuals, one entry per file",

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any, Callable, Iterator, TextIO
 
 from nic_edge.cli.common import EXIT_FAIL, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, load
 from nic_edge.core.config import Config, data_dir
@@ -21,21 +21,35 @@ def _app(args: argparse.Namespace, cfg: Config | None = None, **kw: Any) -> Any:
 
 
 class Progress:
-    """Progress on a terminal (stderr): one rewritten line; silent when not a TTY or --quiet."""
+    """Progress on stderr: on a terminal one rewritten line; otherwise (a log, `| tee`, ssh
+    without a tty) a plain line every ``LOG_EVERY_S`` seconds, so hours of indexing on a small
+    board are not silent; nothing with --quiet."""
 
-    def __init__(self, stream: TextIO, enabled: bool) -> None:
+    LOG_EVERY_S = 30.0
+
+    def __init__(self, stream: TextIO, enabled: bool, clock: Callable[[], float] = time.monotonic) -> None:
         self.stream = stream
-        self.enabled = enabled and stream.isatty()
+        self.tty = stream.isatty()
+        self.enabled = enabled
+        self.clock = clock
         self._last = 0.0
+        self._started = clock()
+        self._logged = self._started
 
     def __call__(self, done: int, total: int, label: str = "") -> None:
         if not self.enabled:
             return
-        now = time.monotonic()
+        now = self.clock()
+        pct = 100.0 * done / total if total else 100.0
+        if not self.tty:
+            if now - self._logged >= self.LOG_EVERY_S:
+                self._logged = now
+                self.stream.write(f"[{done}/{total} {pct:5.1f}%] {label[:60]} ({now - self._started:.0f} s)\n")
+                self.stream.flush()
+            return
         if done < total and now - self._last < 0.1:
             return
         self._last = now
-        pct = 100.0 * done / total if total else 100.0
         self.stream.write(f"\r[{done}/{total} {pct:5.1f}%] {label[:60]:<60}")
         if done >= total:
             self.stream.write("\n")
@@ -74,18 +88,37 @@ def cmd_index(args: argparse.Namespace) -> int:
     return EXIT_OK if done else EXIT_FAIL
 
 
+def _no_data_dir(args: argparse.Namespace) -> Config | None:
+    """The config when the data dir does not exist yet: then nothing is indexed, and a command
+    that only reads (manuals, ask, retrieve) says so without creating the dir (and its cache)
+    in whatever folder it was run from."""
+    cfg = load(args)
+    return None if data_dir(cfg, args.data_dir).exists() else cfg
+
+
 def cmd_manuals(args: argparse.Namespace) -> int:
-    # With the embedder (it loads lazily, never here): the calibration shown is the one of the
-    # mode `serve` would answer in.
-    app = _app(args)
-    try:
-        rows = app.engine.manuals(records=args.records)
-        calibration = app.engine.calibration()
-    finally:
-        app.close()
-    for r in rows:  # a file moved or deleted since: its text still answers until it is removed
+    cfg = _no_data_dir(args)
+    if cfg is not None:
+        from nic_edge.engine.engine import Engine
+        from nic_edge.core.threads import ThreadCounts
+        # no index: the engine reads nothing from disk and creates nothing
+        engine = Engine(data_dir(cfg, args.data_dir), None, cfg.engine, None,
+                        threads=ThreadCounts(1, 1, "none", []))
+        rows, calibration = [], engine.calibration()
+    else:
+        # With the embedder (it loads lazily, never here): the calibration shown is the one of
+        # the mode `serve` would answer in.
+        app = _app(args)
+        try:
+            rows = app.engine.manuals(records=args.records)
+            calibration = app.engine.calibration()
+        finally:
+            app.close()
+    from nic_edge.engine.catalog import changed_on_disk
+    for r in rows:  # a file moved, deleted or edited since: its old text answers until re-indexed
         f = str(r.get("file") or "")
         r["file_exists"] = None if f.startswith("bundle:") else Path(f).is_file()
+        r["file_changed"] = changed_on_disk(r)
     if args.json:
         print(json.dumps({"manuals": rows, "calibration": calibration}, indent=2))
         return EXIT_OK
@@ -99,6 +132,8 @@ def cmd_manuals(args: argparse.Namespace) -> int:
         extra = f" ({r['record_count']} records)" if "record_count" in r else ""
         if r["file_exists"] is False:
             extra += "  [file gone: still answers; `nic-edge index --remove` it, or index it where it is now]"
+        elif r["file_changed"]:
+            extra += "  [file changed since indexed: answers quote the old text; `nic-edge index` it again]"
         print(f"{str(r.get('source'))[:32]:<32} {r.get('chunks', 0):>7} {r.get('sections', 0):>9}  {when:<20}  "
               f"{r.get('file')}{extra}")
         for rec in r.get("records") or []:
@@ -168,6 +203,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         except InvalidInputError as exc:
             print(f"nic-edge: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
+    if _no_data_dir(args) is not None:
+        raise NicEdgeError("no manuals indexed", hint="run `nic-edge index PATH...` first")
     app = _app(args)
     try:
         manuals = app.engine.manuals()
@@ -205,6 +242,8 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     if args.jsonl == (args.query is not None):
         print("nic-edge: error: give a QUERY or --jsonl (not both) (see nic-edge retrieve --help)", file=sys.stderr)
         return EXIT_USAGE
+    if _no_data_dir(args) is not None:
+        raise NicEdgeError("no manuals indexed", hint="run `nic-edge index PATH...` first")
     app = _app(args)
     try:
         if not app.engine.manuals():

@@ -11,6 +11,7 @@ file also ``records``: per record ``_id`` its chunks and sections (citations sho
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -40,19 +41,25 @@ def resolve_removals(names: list[str], files: Files
                      ) -> tuple[set[str], set[tuple[str, str]], list[tuple[str, str]]]:
     """(files to drop, (file, record _id) pairs to drop, (name, reason) not removed).
 
-    A name is a file path (resolved), else the name of exactly one indexed file, else the
-    ``_id`` of a record in exactly one BEIR file. An ambiguous name removes nothing: the
+    A name is a file path (resolved), else a folder path (every file indexed from under it),
+    else the name of exactly one indexed file, else the ``_id`` of a record in exactly one BEIR
+    file. An ambiguous name removes nothing: the
     reason says to give the path.
     """
     drop_files: set[str] = set()
     drop_records: set[tuple[str, str]] = set()
     skipped: list[tuple[str, str]] = []
     for name in names:
-        key = str(Path(name).resolve())
-        if key in files:
-            drop_files.add(key)
+        key = _nfc(str(Path(name).resolve()))
+        exact = [k for k in files if _nfc(k) == key]
+        if exact:
+            drop_files.update(exact)
             continue
-        by_name = [k for k, v in files.items() if v.get("source") == name]
+        under = [k for k in files if _nfc(k).startswith(key.rstrip("/") + "/")]
+        if under:  # a folder (it may be gone): what `nic-edge index FOLDER` added from it
+            drop_files.update(under)
+            continue
+        by_name = [k for k, v in files.items() if _nfc(str(v.get("source"))) == _nfc(name)]
         by_record = [k for k, v in files.items() if name in (v.get("records") or {})]
         match = by_name or by_record
         if not match:
@@ -67,6 +74,12 @@ def resolve_removals(names: list[str], files: Files
     return drop_files, drop_records, skipped
 
 
+def _nfc(text: str) -> str:
+    """Names compared as the same text however their accents are encoded: a Mac writes "é" as
+    e + combining accent (NFD), a typed name is one character (NFC)."""
+    return unicodedata.normalize("NFC", text)
+
+
 def drop_record(entry: dict[str, Any], rid: str) -> None:
     rec = entry["records"].pop(rid)
     entry["chunks"] -= rec["chunks"]
@@ -79,10 +92,26 @@ def listing(files: Files, records: bool = False) -> list[dict[str, Any]]:
     for key, v in sorted(files.items(), key=lambda kv: (str(kv[1].get("source")), kv[0])):
         row = {"source": v.get("source"), "file": key, "kind": v.get("kind"),
                "chunks": v.get("chunks"), "sections": v.get("sections"),
-               "indexed_at": v.get("indexed_at")}
+               "indexed_at": v.get("indexed_at"), "sha256": v.get("sha256")}
         if v.get("records") is not None:
             row["record_count"] = len(v["records"])
             if records:
                 row["records"] = [{"source": rid, **r} for rid, r in v["records"].items()]
         out.append(row)
     return out
+
+
+def changed_on_disk(row: dict[str, Any]) -> bool | None:
+    """Whether a listed file now holds other bytes than were indexed (None: no file to read).
+    Only a file modified after it was indexed is hashed, so a listing reads next to nothing."""
+    name = str(row.get("file") or "")
+    path = Path(name)
+    try:
+        if name.startswith("bundle:") or not path.is_file():
+            return None
+        if path.stat().st_mtime <= float(row.get("indexed_at") or 0):
+            return False
+        from nic_edge.core.storage import file_sha256
+        return file_sha256(path) != row.get("sha256")
+    except (OSError, TypeError, ValueError):
+        return None

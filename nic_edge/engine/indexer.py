@@ -25,13 +25,13 @@ from nic_edge.engine import capacity, catalog
 from nic_edge.engine.bm25 import build_arrays, chunk_terms
 from nic_edge.engine.store import FormatMismatch, GenerationData, IndexStore, Snapshot
 from nic_edge.engine.vectors import quantize
+from nic_edge.engine.walk import SUFFIXES, expand  # noqa: F401  (expand: also serve's and bundles')
 from nic_edge.errors import IndexStoreError, IngestError, MissingDependencyError, ModelError
 from nic_edge.core.storage import file_sha256
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
-SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl"}
 EMBED_SLICE = 512  # progress granularity; the embedder sorts each slice by length
 # Chunks are embedded from their first 80 tokens (None: the model's max length, 256). BM25 still
 # sees the whole chunk; questions are never clipped. One-core embedding cost per bench chunk
@@ -88,38 +88,6 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0  # reported as unreadable by the loop
-
-
-def expand(paths: Iterable[Path | str], empty: list[tuple[str, str]] | None = None,
-           other: dict[str, int] | None = None) -> list[Path]:
-    """Files as given, folders walked for manual files; a folder with none, and anything that is
-    not a regular file (a FIFO would block the reader for ever), goes to ``empty`` (skipped);
-    ``other`` counts the folders' other files by suffix (hidden files not counted)."""
-    out: list[Path] = []
-    odd = "not a regular file (a pipe, socket, device or broken link)"
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = []
-            for f in p.rglob("*"):
-                if not f.is_file():
-                    if f.suffix.lower() in SUFFIXES and not f.is_dir() and empty is not None:
-                        empty.append((str(f), odd))
-                    continue
-                if f.suffix.lower() in SUFFIXES:
-                    found.append(f)
-                elif other is not None and not f.name.startswith("."):
-                    suffix = f.suffix.lower() or "(no suffix)"
-                    other[suffix] = other.get(suffix, 0) + 1
-            found.sort()
-            if not found and empty is not None:
-                empty.append((str(p), "folder holds no manual files ("
-                              + " ".join(sorted(SUFFIXES)) + ")"))
-            out.extend(found)
-        elif p.exists() and not p.is_file() and empty is not None:
-            empty.append((str(p), odd))
-        else:
-            out.append(p)
-    return out
 
 
 def clip_tokens(text: str, tokenizer: Any, limit: int) -> str:

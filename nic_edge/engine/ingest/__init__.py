@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +49,39 @@ def kind_of(path: Path) -> str:
     return kind
 
 
+def _check_name(path: Path) -> None:
+    """A file name that is not valid UTF-8 (a Latin-1 name copied from an old card or zip)
+    reaches Python as lone surrogates, which the index, JSON answers and the page cannot carry:
+    the file is skipped by name instead of failing the whole run."""
+    try:
+        str(path.resolve()).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")  # bad\xffname.txt
+        raise IngestError(f"{shown}: file or folder name is not valid UTF-8",
+                          "rename it (e.g. `convmv -f latin1 -t utf8 --notest FILE`)") from None
+
+
+_HTML_START = re.compile(rb"(?i)(?:\xef\xbb\xbf)?\s*(?:<!doctype\s+html|<html[\s>])")
+
+
+def _sniffed(kind: str, data: bytes, name: str) -> str:
+    """The kind the bytes show where the name says text: a PDF or a saved web page renamed to
+    .txt (or "manual.pdf.txt") was indexed as text and answers quoted PDF operators ("BT /F1 10
+    Tf ... Tj ET") or markup; an RTF document is named for what it is."""
+    head = data[:1024]
+    if kind != "pdf" and head.lstrip().startswith(b"%PDF-"):
+        return "pdf"
+    if kind == "text" and _HTML_START.match(head):
+        return "html"
+    if kind in ("text", "markdown") and head.lstrip().startswith(b"{\\rtf"):
+        raise IngestError(f"{name}: an RTF document, not plain text",
+                          "save it as plain text (.txt) or PDF from the word processor")
+    if kind != "pdf" and head.startswith(b"PK\x03\x04"):
+        raise IngestError(f"{name}: a ZIP archive (a .docx, .odt or .zip renamed?), not text",
+                          "save the document as PDF or plain text (.txt), or unpack the archive")
+    return kind
+
+
 def load_file(path: Path) -> IngestResult:
     """Read and chunk one manual file."""
     # Imported here so `import nic_edge.engine.ingest` stays cheap for CLI paths.
@@ -54,9 +89,11 @@ def load_file(path: Path) -> IngestResult:
     from nic_edge.engine.ingest.text import decode_text, parse_text_kind, read_bytes
 
     path = Path(path)
+    _check_name(path)
     kind = kind_of(path)
     data = read_bytes(path)
     name = path.name
+    kind = _sniffed(kind, data, name)
     digest = hashlib.sha256(data).hexdigest()
     if kind == "beir":
         from nic_edge.engine.ingest.beir import parse_beir

@@ -1,6 +1,8 @@
 """HTML manuals with the standard library parser: h1-h6 give the sections.
 
-Block elements end lines, so paragraphs and list items stay apart; script, style and other
+Block elements end lines, so paragraphs and list items stay apart, except inside a table cell:
+a table row is one line (office exports wrap every cell's text in ``<p>``, which made each cell
+a line of its own and parted an error code from its meaning); script, style and other
 non-content elements are skipped. Entities are decoded by the parser.
 """
 
@@ -18,6 +20,7 @@ _BLOCKS = frozenset({
     "footer", "main", "aside", "blockquote", "dd", "dt", "dl", "hr", "figure", "figcaption",
     "caption", "form", "fieldset", "address", "details", "summary", "body", "html",
 })
+_ROWS = frozenset({"tr", "table"})
 _VOID = frozenset({"br", "hr", "img", "meta", "link", "input", "area", "base", "col", "wbr"})
 
 
@@ -29,6 +32,7 @@ class _Extractor(HTMLParser):
         self._skip_depth = 0
         self._pre_depth = 0
         self._heading: str | None = None
+        self._cell = 0  # depth of open table cells
 
     def _flush(self) -> None:
         if self._heading is not None:  # a <br> or <span> inside a heading: keep collecting
@@ -50,10 +54,14 @@ class _Extractor(HTMLParser):
         if tag in _HEADINGS:
             self._flush()
             self._heading = ""
+        elif self._cell and tag not in _ROWS and (tag in _BLOCKS or tag == "pre"):
+            self._buf.append(" ")  # a <p> inside a cell (Word, LibreOffice exports): the row stays one line
         elif tag in _BLOCKS or tag == "pre":
             self._flush()
             self._pre_depth += tag == "pre"
+            self._cell = 0 if tag in _ROWS else self._cell
         elif tag in ("td", "th"):
+            self._cell += 1
             self._buf.append(" ")
 
     def handle_endtag(self, tag: str) -> None:
@@ -66,8 +74,13 @@ class _Extractor(HTMLParser):
             self._heading = None
             if heading:
                 self.lines.append(HEADING_MARK + heading)
+        elif tag in ("td", "th"):
+            self._cell = max(0, self._cell - 1)
+        elif self._cell and tag not in _ROWS and (tag in _BLOCKS or tag == "pre"):
+            self._buf.append(" ")
         elif tag in _BLOCKS or tag == "pre":
             self._flush()
+            self._cell = 0 if tag in _ROWS else self._cell
             if tag == "pre":
                 self._pre_depth = max(0, self._pre_depth - 1)
 

@@ -1,8 +1,8 @@
 """Markdown manuals: ``#`` and setext headings give the sections; inline markup is dropped.
 
 Chunk text is what answers quote, so links keep their words (``[the pump](x.md)`` -> ``the
-pump``), emphasis markers and HTML tags go, and list markers and table pipes stay (they carry
-structure a reader expects to see). Manual-style headings in plain lines (``Para 1-2: ...``)
+pump``; an autolink ``<https://...>`` its address), emphasis markers, HTML tags and comments go,
+and list markers and table pipes stay (they carry structure a reader expects to see). Manual-style headings in plain lines (``Para 1-2: ...``)
 are recognised too, since manuals converted to Markdown often keep them as text.
 """
 
@@ -20,6 +20,14 @@ _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\[[^\]]*\]")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
 _TAG = re.compile(r"</?[A-Za-z][^>]*>")
+# CommonMark autolinks: the address is the text ("see <https://acme.example/pumps>")
+_AUTOLINK = re.compile(r"<((?:[A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]*)|(?:[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+))>")
+# block-level HTML ends a run of words: "<summary>Advanced</summary>Set" is two phrases
+_BLOCK_TAG = re.compile(r"</?(?:p|div|br|hr|li|ul|ol|tr|td|th|table|details|summary|section|dd|dt|dl"
+                        r"|blockquote|figure|figcaption|caption|h[1-6])\b[^>]*>", re.I)
+_HIDDEN = re.compile(r"<!--.*?-->|<(script|style)\b[^>]*>.*?</\1\s*>", re.I)
+_HIDDEN_OPEN = re.compile(r"<!--|<(script|style)\b[^>]*>", re.I)
+_COMMENT_END = re.compile(r"-->")
 _QUOTE = re.compile(r"^ {0,3}(?:>\s?)+")
 _LINK_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:\s+\S+")
 
@@ -28,7 +36,35 @@ def strip_inline(text: str) -> str:
     text = _IMAGE.sub(lambda m: m.group(1), text)
     text = _LINK.sub(lambda m: m.group(1) or m.group(2), text)
     text = _EMPHASIS.sub(lambda m: m.group(2), text)
-    return normalize_line(_TAG.sub("", text))
+    text = _AUTOLINK.sub(lambda m: m.group(1), text)
+    return normalize_line(_TAG.sub("", _BLOCK_TAG.sub(" ", text)))
+
+
+def _drop_comments(raw: list[str]) -> list[str]:
+    """HTML comments (``<!-- internal: ... -->``, one line or several) and the insides of
+    ``<script>``/``<style>`` removed outside code fences: a rendered manual never shows them,
+    so answers must not quote them (CSS and JavaScript were quoted as manual text)."""
+    out: list[str] = []
+    in_fence = False
+    end_mark: re.Pattern[str] | None = None   # what closes the hidden range we are in
+    for line in raw:
+        if end_mark is not None:
+            m = end_mark.search(line)
+            if m is None:
+                out.append("")
+                continue
+            line, end_mark = line[m.end():], None
+        elif _FENCE.match(line):
+            in_fence = not in_fence
+        if not in_fence:
+            line = _HIDDEN.sub("", line)
+            m = _HIDDEN_OPEN.search(line)
+            if m is not None:
+                end_mark = _COMMENT_END if m.group(0) == "<!--" else re.compile(
+                    rf"</{m.group(1)}\s*>", re.I)
+                line = line[:m.start()]
+        out.append(line)
+    return out
 
 
 def markdown_lines(text: str) -> list[tuple[int | None, str]]:
@@ -38,6 +74,7 @@ def markdown_lines(text: str) -> list[tuple[int | None, str]]:
             if raw[idx].strip() in ("---", "..."):
                 raw = raw[idx + 1:]
                 break
+    raw = _drop_comments(raw)
     lines: list[tuple[int | None, str]] = []
     in_fence = False
     for idx, line in enumerate(raw):

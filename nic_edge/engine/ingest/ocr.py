@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 Line = tuple["int | None", str]
 
 _WS = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
-_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd]")
+_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\xad\ufffd]")  # \xad: soft hyphens split words for search
 # Reversed (HathiTrust / Google Books) and forward scanner watermarks.
 _WM_STRONG = re.compile(
     r"//:s?ptth|elgoog|dezitigid|detareneG|,niamoD|^cilbuP\b|hathitrust\.org|hdl\.handle\.net"
@@ -54,15 +54,25 @@ _HYPHENATED = re.compile(r"\b[A-Za-z]+-[A-Za-z]+\b")
 NEXT_PAGE = -1  # a page break whose number is "previous + 1"
 
 
+# PDF text keeps typographic ligatures: "ﬁlter" was searched as "lter" and never matched "filter"
+_LIGATURE = re.compile("[\ufb00-\ufb06]")
+_LIGATURES = {0xFB00: "ff", 0xFB01: "fi", 0xFB02: "fl", 0xFB03: "ffi", 0xFB04: "ffl", 0xFB05: "st", 0xFB06: "st"}
+
+
+def _unligature(text: str) -> str:
+    return text.translate(_LIGATURES) if _LIGATURE.search(text) else text
+
+
 def normalize_line(line: str) -> str:
-    """Control characters out, any run of blanks becomes one space, ends stripped."""
-    return _WS.sub(" ", _CTRL.sub("", line)).strip()
+    """Control characters out, ligatures spelled out, any run of blanks becomes one space,
+    ends stripped."""
+    return _WS.sub(" ", _CTRL.sub("", _unligature(line))).strip()
 
 
 def normalize_lines(lines: list[str]) -> list[str]:
     """normalize_line for many lines at once (one regex pass over the joined text)."""
     # Neither pattern touches "\n", so the line structure survives the joined pass.
-    joined = _WS.sub(" ", _CTRL.sub("", "\n".join(lines)))
+    joined = _WS.sub(" ", _CTRL.sub("", _unligature("\n".join(lines))))
     return [part.strip() for part in joined.split("\n")]
 
 

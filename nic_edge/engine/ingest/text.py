@@ -7,6 +7,7 @@ failing both, from the page furniture the OCR cleanup recognises (see ocr.py).
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from pathlib import Path
 
@@ -25,6 +26,8 @@ _SNIFF_BYTES = 65536
 _MAX_CONTROL_RATIO = 0.01
 _PAGE_MARKER = re.compile(r"^[ \t]*-{2,}[ \t]*PAGE[ \t]+(\d{1,5})[ \t]*-{2,}[ \t]*$", re.M | re.I)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ufffd]")
+_ESCAPED = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surrogateescape)
+_UTF8_CHAR = re.compile("[^\x00-\x7f\udc80-\udcff]")  # non-ASCII characters that were UTF-8
 
 
 def read_bytes(path: Path) -> bytes:
@@ -43,23 +46,63 @@ def read_bytes(path: Path) -> bytes:
     return data
 
 
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """"utf-16-le"/"utf-16-be" when NUL bytes sit on one side of (nearly) every pair, as in
+    English or European text saved as UTF-16 without a byte-order mark; None otherwise."""
+    pairs = len(sample) // 2
+    if pairs < 8:
+        return None
+    even, odd = sample[0:2 * pairs:2].count(0), sample[1:2 * pairs:2].count(0)
+    if odd >= 0.3 * pairs and even <= 0.01 * pairs:
+        return "utf-16-le"
+    if even >= 0.3 * pairs and odd <= 0.01 * pairs:
+        return "utf-16-be"
+    return None
+
+
+@functools.cache
+def _cp1252_of_escaped() -> dict[int, str]:
+    return {0xDC00 + b: bytes([b]).decode("cp1252", errors="replace") for b in range(0x80, 0x100)}
+
+
+def _not_utf8(data: bytes) -> str:
+    """Text that is not valid UTF-8: Windows-1252 (old OCR exports; every byte maps to
+    something), unless it holds valid UTF-8 sequences, at least one per four invalid bytes: a
+    UTF-8 manual with some Windows-1252 bytes pasted in (a note appended in Notepad). Decoding
+    all of that as Windows-1252 turned every "°C" and "µA" of it into "Â°C" and "ÂµA"; each
+    invalid byte alone is read as Windows-1252 instead. (In real Windows-1252 text a valid UTF-8
+    sequence needs a letter such as "Ö" right before a symbol such as "’": next to none.)"""
+    mixed = data.decode("utf-8", errors="surrogateescape")  # invalid byte b -> U+DC00+b
+    bad = len(_ESCAPED.findall(mixed))
+    if 4 * len(_UTF8_CHAR.findall(mixed)) >= bad:
+        return mixed.translate(_cp1252_of_escaped()).removeprefix("\ufeff")
+    return data.decode("cp1252", errors="replace")
+
+
 def decode_text(data: bytes, name: str) -> str:
     """Decode manual text; refuse binary data with a clear message."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: FF FE 00 00
+        text = data.decode("utf-32", errors="replace")
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         text = data.decode("utf-16", errors="replace")
-    elif b"\x00" in data[:_SNIFF_BYTES]:
+    elif b"\x00" in data[:_SNIFF_BYTES] and (utf16 := _utf16_without_bom(data[:_SNIFF_BYTES])):
+        text = data.decode(utf16, errors="replace")
+    elif b"\x00" in data.rstrip(b"\x00")[:_SNIFF_BYTES]:
+        # (NULs only at the end are padding: a copy cut short by a power loss on an SD card)
         raise IngestError(f"{name}: looks like a binary file (NUL bytes), not text",
                           "convert it to .txt, .md, .html or .pdf first")
     else:
+        data = data.rstrip(b"\x00")
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            # Old OCR exports are often Windows-1252; every byte maps to something.
-            text = data.decode("cp1252", errors="replace")
+            text = _not_utf8(data)
     sample = text[:_SNIFF_BYTES]
     if sample and len(_CONTROL.findall(sample)) > _MAX_CONTROL_RATIO * len(sample):
         raise IngestError(f"{name}: mostly non-text bytes, not a text manual",
                           "convert it to .txt, .md, .html or .pdf first")
+    if "\ufeff" in text:  # byte-order marks of files joined with `cat`: not text, and one hid a heading
+        text = text.replace("\ufeff", "")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -107,6 +150,9 @@ def text_sections_kind(lines: list[tuple[int | None, str]], paged: bool
                        ) -> tuple[list[Section], str | None]:
     """text_sections plus the page kind: "printed" where the manual's own page numbers were
     found in its headers/footers, "counted" otherwise, None without pages (ocr.clean_pages)."""
+    if paged:
+        from nic_edge.engine.ingest.furniture import drop_running_lines
+        lines = drop_running_lines(lines)
     cleaned, page_map = ocr.clean_pages(lines, paged)
     # Q&A headings are marked per counted page, before counted pages become printed ones.
     cleaned = page_map.apply(apply_qa_headings(cleaned))

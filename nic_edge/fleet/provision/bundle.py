@@ -218,9 +218,16 @@ def _add_manuals(bundle: Bundle, manuals: Path) -> None:
     total = 0
     folded: dict[str, str] = {}
     for path in sorted(manuals.rglob("*")):
-        if not path.is_file() or any(part.startswith(".") for part in path.relative_to(manuals).parts):
+        if any(part.startswith(".") for part in path.relative_to(manuals).parts):
             continue
         rel = path.relative_to(manuals).as_posix()
+        if path.is_symlink() and path.is_dir():
+            # rglob does not walk it: its manuals would be missing from the card without a word.
+            # A link to a file is copied as its content (FAT holds no links), as `cp -L` does.
+            raise ProvisioningError(f"manual folder {rel!r} is a link to a folder, which is not followed",
+                                    hint="copy the folder itself into --manuals (cp -rL); nothing was written")
+        if not path.is_file():
+            continue
         problem = manual_name_problem(rel)
         if problem:
             raise ProvisioningError(f"manual file name {rel!r} {problem}",
