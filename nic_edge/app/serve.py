@@ -20,6 +20,7 @@ from nic_edge.core.config import Config, data_dir, file_in_config
 from nic_edge.core.lifecycle import Runtime
 from nic_edge.core.resources import SAMPLE_MANUAL, data_file
 from nic_edge.core.sdnotify import Notifier, WatchdogService
+from nic_edge.errors import StorageError
 from nic_edge.http.addresses import serving_text
 from nic_edge.http.server import HttpService
 from nic_edge.telemetry.alerts import AlertService
@@ -132,8 +133,14 @@ class Device:
             apply=lambda tier: Applied(*(lambda d: (d.name, d.source))(app.apply_tier(tier, "fleet"))),
             current=lambda: Applied(app.decision.name, app.decision.source),
             max_age_s=cfg.fleet.max_age_s, max_future_s=cfg.fleet.max_future_s, audit=audit)
-        outbox = Outbox(data / "outbox", cfg.mqtt.spool_max_bytes)
-        self.publisher = MqttPublisher(cfg, outbox, info_fn=app.info, on_desired=self._on_desired)
+        try:
+            outbox: Outbox | None = Outbox(data / "outbox", cfg.mqtt.spool_max_bytes)
+            problem = None
+        except StorageError as exc:  # full or read-only disk: answer on, without telemetry
+            outbox, problem = None, f"MQTT off until restart: {exc}"
+            log.error("%s", problem)
+        self.publisher = MqttPublisher(cfg, outbox, info_fn=app.info, on_desired=self._on_desired,
+                                       storage_error=problem)
         self.publisher.set_reported(self.overrides.reported_on_connect())
         self.runtime.add(self.publisher)
         from nic_edge.app.content import make_updater
@@ -145,6 +152,8 @@ class Device:
             self.publisher, lambda: metrics_snapshot(app, self.sampler, self.publisher.status()), interval))
         app.mqtt_status = self.publisher.status
         app.outbox_error = lambda: self.publisher.storage_error if self.publisher is not None else None
+        if problem:
+            app.writes.note("outbox", problem)  # /healthz says so from the first request on
         app.on_tier_change.append(lambda d: self.publisher.refresh_info())
 
     def _on_desired(self, payload: bytes) -> None:

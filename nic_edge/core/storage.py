@@ -19,6 +19,7 @@ it inflates the page cache (and so RSS-like accounting) on small boards.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -130,11 +131,35 @@ def _move_aside(path: Path) -> Path:
     return target
 
 
+def _reserve_lock_file(path: Path, max_readers: int) -> None:
+    """Give ``lock.mdb`` real disk blocks before LMDB maps it.
+
+    LMDB sizes a new lock file with ftruncate (a hole) and then writes it through a shared
+    mmap; on a full disk (ext4, tmpfs) the first store into that hole is SIGBUS, which kills the
+    process instead of failing the open. Allocating the blocks first turns a full disk into an
+    ENOSPC here. The size is LMDB's ``(maxreaders - 1) * sizeof(MDB_reader) +
+    sizeof(MDB_txninfo)``: 64-byte reader slots and a 192-byte header. posix_fallocate never
+    changes bytes already there, so a lock file in use by another process is left intact; an
+    existing file left sparse by a crash is filled in.
+    """
+    lock = path / "lock.mdb"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.posix_fallocate(fd, 0, (max_readers - 1) * 64 + 192)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise  # ENOSPC, EDQUOT, EIO, EROFS: the caller says the disk is the problem
+    finally:
+        os.close(fd)
+
+
 def _open_once(
     path: Path, map_size: int, marker: bytes | None, verify: Callable[[Any], None] | None,
     kwargs: dict[str, Any],
 ) -> Any:
     lmdb = import_lmdb()
+    if kwargs["lock"]:
+        _reserve_lock_file(path, kwargs["max_readers"])
     data = path / "data.mdb"
     if data.exists() and 0 < data.stat().st_size < 2 * 4096:
         raise _Unusable(f"data.mdb too short ({data.stat().st_size} bytes)")
@@ -193,6 +218,9 @@ def open_env(
         return OpenedEnv(_open_once(path, size, marker, verify, kwargs), path)
     except _Unusable as exc:
         reason = str(exc)
+    except OSError as exc:  # lock file: a full or read-only disk, not a damaged store
+        raise StorageError(f"cannot open LMDB store {path}: {exc}",
+                           "check free space and permissions on the data dir") from exc
     log.warning("LMDB store %s is unusable (%s); moving it aside and starting empty", path, reason)
     try:
         moved = _move_aside(path)
