@@ -126,12 +126,17 @@ class DeviceApp:
                               self.cfg.source)
         return token
 
+    def audit_action(self, action: str, actor: str, details: dict[str, Any], ok: bool = True) -> None:
+        """Audit an action; a failed write (full disk) is counted by the WriteGuard, never raised,
+        so what comes after it (an alert's publication, a fleet report) still happens."""
+        if self.audit is not None:
+            self.writes.run("audit", self.audit.action, action, actor, details, ok=ok)
+
     def _event(self, name: str, detail: dict[str, Any]) -> None:
         log.warning("event %s: %s", name, detail)
         self.events.append({"event": name, "detail": detail, "ts": self._clock()})
         del self.events[:-50]
-        if self.audit is not None:
-            self.writes.run("audit", self.audit.action, name, "system", detail, ok=False)
+        self.audit_action(name, "system", detail, ok=False)
 
     # -- ask path -------------------------------------------------------------------------
     def _fingerprint(self, top_k: int | None) -> str:

@@ -125,8 +125,7 @@ class Device:
         key = load_device_key(file_in_config(cfg, cfg.fleet.key_file) if cfg.fleet.key_file else None)
 
         def audit(action: str, details: dict[str, Any], ok: bool) -> None:
-            if app.audit is not None:
-                app.audit.action(action, "fleet", details, ok)
+            app.audit_action(action, "fleet", details, ok)
 
         self.overrides = OverrideManager(
             app.device_id, key, data,
@@ -162,8 +161,9 @@ class Device:
 
     def _on_alert(self, event: dict[str, Any]) -> None:
         self.app.metrics.alerts_firing.set(len(self.app.alert_evaluator.active()))
-        if self.app.audit is not None:
-            self.app.audit.action("alert_" + event["state"], "system", {"rule": event["rule"], "alert_id": event["alert_id"]})
+        # Guarded: on a full disk the audit write fails, and the alert saying so must still go out.
+        self.app.audit_action("alert_" + event["state"], "system",
+                              {"rule": event["rule"], "alert_id": event["alert_id"]})
         if self.publisher is not None:
             self.publisher.submit_alert(event)
 
@@ -203,11 +203,10 @@ class Device:
         updater = self.content
         if updater is None and content.is_dir():
             # No MQTT: no pushed bundles, but a flashed one is applied, and /api/status shows it.
-            audit = self.app.audit
+            app = self.app
 
             def record(action: str, details: dict[str, Any], ok: bool) -> None:
-                if audit is not None:
-                    audit.action(action, "fleet", details, ok)
+                app.audit_action(action, "fleet", details, ok)
             updater = make_updater(self.cfg, self.app, self.app.data_dir, None, record)
         if updater is not None:
             apply_flashed(updater, self.app.data_dir)
