@@ -60,6 +60,7 @@ class DeviceApp:
         self.started_at = clock()
         self.metrics = DeviceMetrics()
         self.writes = WriteGuard(self.metrics.record_write_failure, clock)  # full disk: answers go on
+        self.writes.watch("data_dir", self.data_dir)
         self.events: list[dict[str, Any]] = []  # alert-worthy events (cache corruption, ...)
         self._measured_threads = load_measured(self.data_dir, self._hardware.cpus)
         self.threads: ThreadCounts = self._thread_counts(self.profile)
