@@ -273,7 +273,9 @@ class DeviceApp:
         failing = self.writes.problems()
         if failing:  # answers go on, but the audit trail, cache or telemetry are being lost
             details["storage"] = failing
-        return ("degraded" if degraded or failing else "ok"), details
+        if self.start_error:  # start-up indexing failed; answers come from the index there was
+            details["start_error"] = self.start_error
+        return ("degraded" if degraded or failing or self.start_error else "ok"), details
 
     def alerts(self) -> dict[str, Any]:
         return {"active": self.alert_evaluator.active(), "recent": self.alert_evaluator.recent(50)}

@@ -20,7 +20,7 @@ from nic_edge.core.config import Config, data_dir, file_in_config
 from nic_edge.core.lifecycle import Runtime
 from nic_edge.core.resources import SAMPLE_MANUAL, data_file
 from nic_edge.core.sdnotify import Notifier, WatchdogService
-from nic_edge.errors import StorageError
+from nic_edge.errors import NicEdgeError, StorageError
 from nic_edge.http.addresses import serving_text
 from nic_edge.http.server import HttpService
 from nic_edge.telemetry.alerts import AlertService
@@ -177,13 +177,23 @@ class Device:
         except Exception as exc:  # boundary: serve on (degraded) and say why on /healthz
             self.app.start_error = f"startup failed: {exc}"
             log.exception("startup failed")
-            return
+            if not self._answers_anyway():
+                return  # nothing to answer from: /healthz stays 503 with the reason
         self.app.started = True
         where = self.where()
         self.watchdog.refresh_status()  # STATUS=serving on ...; re-sent by the watchdog when it changes
         if self.publisher is not None:
             self.publisher.refresh_info()
         log.info("nic-edge %s serving on %s (tier %s)", self.app.device_id, where, self.app.decision.name)
+
+    def _answers_anyway(self) -> bool:
+        """Start-up indexing failed (e.g. a full disk) but an index is there: the box answers
+        from it, so it is up and degraded, not "starting" for ever (which also reads as a
+        failed start to a health check such as the updater's)."""
+        try:
+            return bool(self.app.engine.manuals())
+        except (NicEdgeError, OSError):
+            return False
 
     def where(self) -> str:
         """The address a technician uses: with a wildcard bind, the box's LAN address(es), not
