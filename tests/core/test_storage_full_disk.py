@@ -89,3 +89,22 @@ def test_serve_with_mqtt_starts_on_a_full_disk_without_an_outbox(tmp_path: Path)
         finally:
             assert dev.stop() == 0, "".join(dev.log)
     assert TINY_MANUAL  # the manual the answer came from
+
+
+def test_serve_with_mqtt_starts_on_a_read_only_data_dir(tmp_path: Path) -> None:
+    """A card remounted read-only (what the kernel does after I/O errors): answers go on."""
+    with tmpfs(tmp_path / "data", "16m") as data:
+        prepare_data_dir(data, tmp_path / "manuals")
+        subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
+        cfg = write_toml(tmp_path / "device.toml", {
+            "device": {"id": "ro-card", "tier": "lite"},
+            "mqtt": {"host": "127.0.0.1", "port": 1, "reconnect_max_s": 1}})
+        dev = DeviceServer(cfg, data)
+        try:
+            dev.start()
+            health = dev.get("/healthz")
+            assert health["status"] == "degraded" and "Read-only" in health["storage"]["outbox"], health
+            answer = dev.post("/api/ask", {"question": QUESTION})
+            assert answer["answer"] and not answer["abstained"]
+        finally:
+            assert dev.stop() == 0, "".join(dev.log)
