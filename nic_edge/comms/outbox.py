@@ -72,9 +72,16 @@ class Outbox:
         self._lmdb = import_lmdb()
         self.max_bytes = int(max_bytes)
         self.path = Path(path)
-        # Room for B-tree pages, the free list and a full cap's worth of churn.
-        opened = open_env(self.path, 4 * self.max_bytes + (2 << 20), marker=MARKER, max_dbs=2,
-                          sync=True, metasync=True)
+        # Room for B-tree pages, the free list and a full cap's worth of churn; and for a store
+        # written under a larger cap (mqtt.spool_max_bytes lowered since) plus the copy-on-write
+        # pages of trimming it to the new cap: a map smaller than the file made every write
+        # MDB_MAP_FULL until the broker drained the old backlog.
+        try:
+            used = (self.path / "data.mdb").stat().st_size
+        except OSError:
+            used = 0
+        opened = open_env(self.path, max(4 * self.max_bytes, 2 * used) + (2 << 20), marker=MARKER,
+                          max_dbs=2, sync=True, metasync=True)
         self.recovered = opened.recovered
         self._env = opened.env
         self._records = self._env.open_db(b"records")
