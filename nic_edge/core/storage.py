@@ -161,6 +161,11 @@ def _open_once(
     if kwargs["lock"]:
         _reserve_lock_file(path, kwargs["max_readers"])
     data = path / "data.mdb"
+    if data.exists():
+        # LMDB reports a data file it may not write (another user's, e.g. made by a command run
+        # with sudo; a read-only or immutable file) like a damaged one, and the store - an
+        # outbox backlog included - was moved aside as "corrupt". It is not: say so instead.
+        os.close(os.open(data, os.O_RDWR))
     if data.exists() and 0 < data.stat().st_size < 2 * 4096:
         raise _Unusable(f"data.mdb too short ({data.stat().st_size} bytes)")
     try:
@@ -218,9 +223,10 @@ def open_env(
         return OpenedEnv(_open_once(path, size, marker, verify, kwargs), path)
     except _Unusable as exc:
         reason = str(exc)
-    except OSError as exc:  # lock file: a full or read-only disk, not a damaged store
+    except OSError as exc:  # a full or read-only disk, another user's files: not a damaged store
         raise StorageError(f"cannot open LMDB store {path}: {exc}",
-                           "check free space and permissions on the data dir") from exc
+                           "check free space and permissions on the data dir (files made by "
+                           "another user, e.g. a command run with sudo?)") from exc
     log.warning("LMDB store %s is unusable (%s); moving it aside and starting empty", path, reason)
     try:
         moved = _move_aside(path)
