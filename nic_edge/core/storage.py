@@ -138,14 +138,18 @@ def _reserve_lock_file(path: Path, max_readers: int) -> None:
     mmap; on a full disk (ext4, tmpfs) the first store into that hole is SIGBUS, which kills the
     process instead of failing the open. Allocating the blocks first turns a full disk into an
     ENOSPC here. The size is LMDB's ``(maxreaders - 1) * sizeof(MDB_reader) +
-    sizeof(MDB_txninfo)``: 64-byte reader slots and a 192-byte header. posix_fallocate never
-    changes bytes already there, so a lock file in use by another process is left intact; an
-    existing file left sparse by a crash is filled in.
+    sizeof(MDB_txninfo)``: 64-byte reader slots and a 192-byte header. A lock file already on
+    disk (in use by serve while ``ask`` opens the cache) is left alone: where a file system
+    cannot fallocate, glibc emulates it by writing bytes. One left sparse by a crash is filled.
     """
     lock = path / "lock.mdb"
+    need = (max_readers - 1) * 64 + 192
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        os.posix_fallocate(fd, 0, (max_readers - 1) * 64 + 192)
+        st = os.fstat(fd)
+        if st.st_size >= need and st.st_blocks * 512 >= need:
+            return  # in use or made before: already on disk (and left alone while others use it)
+        os.posix_fallocate(fd, 0, need)
     except OSError as exc:
         if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
             raise  # ENOSPC, EDQUOT, EIO, EROFS: the caller says the disk is the problem
