@@ -84,11 +84,20 @@ class Outbox:
                           max_dbs=2, sync=True, metasync=True)
         self.recovered = opened.recovered
         self._env = opened.env
-        self._records = self._env.open_db(b"records")
-        self._meta = self._env.open_db(b"meta")
         self._lock = threading.Lock()
         self._bytes = 0
         self._count = 0
+        try:
+            self._load(first_seq, clock)
+        except self._lmdb.Error as exc:  # a fresh store on a disk that filled up meanwhile
+            self._env.close()
+            raise StorageError(f"cannot open the outbox in {self.path}: {exc}",
+                               "check free space on the data dir") from exc
+
+    def _load(self, first_seq: int | None, clock: Any) -> None:
+        msgpack = self._msgpack
+        self._records = self._env.open_db(b"records")
+        self._meta = self._env.open_db(b"meta")
         with self._env.begin(write=True) as txn:
             for key, value in txn.cursor(db=self._records):
                 self._bytes += len(key) + len(value)
