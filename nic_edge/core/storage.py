@@ -172,9 +172,15 @@ def _open_once(
         os.close(os.open(data, os.O_RDWR))
     if data.exists() and 0 < data.stat().st_size < 2 * 4096:
         raise _Unusable(f"data.mdb too short ({data.stat().st_size} bytes)")
+    # A store this call creates holds no data to be damaged: failing to create it (a full
+    # disk: ENOSPC, or EIO for LMDB's short writes) must not read as corruption and leave a
+    # ".corrupt-*" copy on the full disk.
+    fresh = not data.exists()
     try:
         env = lmdb.open(str(path), map_size=map_size, subdir=True, **kwargs)
     except lmdb.Error as exc:
+        if fresh or isinstance(exc, lmdb.DiskError):
+            raise OSError(f"cannot write the store: {exc}") from exc
         raise _Unusable(f"{type(exc).__name__}: {exc}") from exc
     try:
         # Reader slots of killed processes stay taken until someone checks; free them so
@@ -189,6 +195,8 @@ def _open_once(
         env.close()
         if isinstance(exc, _Unusable):
             raise
+        if fresh or isinstance(exc, lmdb.DiskError):  # e.g. the marker's commit, disk full
+            raise OSError(f"cannot write the store: {exc}") from exc
         raise _Unusable(f"{type(exc).__name__}: {exc}") from exc
     return env
 

@@ -3,6 +3,8 @@
 With a few KiB free, the store's format marker fits but creating its databases (or the
 outbox's first seq) does not: ``lmdb.DiskError`` escaped from ``Outbox()``, which ``serve``
 (expecting StorageError: run on with MQTT off) did not catch - it exited "internal error".
+With less free, the fresh store was moved aside as "corrupt" (a warning, and a
+``.corrupt-*`` directory left on the full disk).
 Every free-space size from "nothing fits" to "all fits" is tried on a real tmpfs.
 """
 
@@ -32,5 +34,7 @@ def test_every_nearly_full_size_gives_storage_error_or_a_store(tmp_path: Path, s
                 outcomes[kib] = "ok"
             except StorageError:
                 outcomes[kib] = "StorageError"
+                # a full disk is not a damaged store: nothing moved aside as "corrupt"
+                assert [p.name for p in disk.iterdir()] == [store], (kib, list(disk.iterdir()))
         subprocess.run(["rmdir", str(tmp_path / f"disk{kib}")], check=False)
     assert set(outcomes.values()) == {"ok", "StorageError"}, outcomes  # both ends were reached
