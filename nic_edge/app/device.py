@@ -60,6 +60,7 @@ class DeviceApp:
         self.started_at = clock()
         self.metrics = DeviceMetrics()
         self.writes = WriteGuard(self.metrics.record_write_failure, clock)  # full disk: answers go on
+        self.writes.watch("data_dir", self.data_dir)
         self.events: list[dict[str, Any]] = []  # alert-worthy events (cache corruption, ...)
         self._measured_threads = load_measured(self.data_dir, self._hardware.cpus)
         self.threads: ThreadCounts = self._thread_counts(self.profile)
@@ -126,12 +127,17 @@ class DeviceApp:
                               self.cfg.source)
         return token
 
+    def audit_action(self, action: str, actor: str, details: dict[str, Any], ok: bool = True) -> None:
+        """Audit an action; a failed write (full disk) is counted by the WriteGuard, never raised,
+        so what comes after it (an alert's publication, a fleet report) still happens."""
+        if self.audit is not None:
+            self.writes.run("audit", self.audit.action, action, actor, details, ok=ok)
+
     def _event(self, name: str, detail: dict[str, Any]) -> None:
         log.warning("event %s: %s", name, detail)
         self.events.append({"event": name, "detail": detail, "ts": self._clock()})
         del self.events[:-50]
-        if self.audit is not None:
-            self.writes.run("audit", self.audit.action, name, "system", detail, ok=False)
+        self.audit_action(name, "system", detail, ok=False)
 
     # -- ask path -------------------------------------------------------------------------
     def _fingerprint(self, top_k: int | None) -> str:
@@ -284,7 +290,9 @@ class DeviceApp:
         except IndexStoreError as exc:  # nothing can be answered until `nic-edge index` rebuilds it
             details["index"] = str(exc)
             degraded = True
-        return ("degraded" if degraded or failing else "ok"), details
+        if self.start_error:  # start-up indexing failed; answers come from the index there was
+            details["start_error"] = self.start_error
+        return ("degraded" if degraded or failing or self.start_error else "ok"), details
 
     def alerts(self) -> dict[str, Any]:
         return {"active": self.alert_evaluator.active(), "recent": self.alert_evaluator.recent(50)}

@@ -20,7 +20,7 @@ from nic_edge.core.config import Config, data_dir, file_in_config
 from nic_edge.core.lifecycle import Runtime
 from nic_edge.core.resources import SAMPLE_MANUAL, data_file
 from nic_edge.core.sdnotify import Notifier, WatchdogService
-from nic_edge.errors import IndexStoreError
+from nic_edge.errors import IndexStoreError, NicEdgeError, StorageError
 from nic_edge.http.addresses import serving_text
 from nic_edge.http.server import HttpService
 from nic_edge.telemetry.alerts import AlertService
@@ -125,16 +125,21 @@ class Device:
         key = load_device_key(file_in_config(cfg, cfg.fleet.key_file) if cfg.fleet.key_file else None)
 
         def audit(action: str, details: dict[str, Any], ok: bool) -> None:
-            if app.audit is not None:
-                app.audit.action(action, "fleet", details, ok)
+            app.audit_action(action, "fleet", details, ok)
 
         self.overrides = OverrideManager(
             app.device_id, key, data,
             apply=lambda tier: Applied(*(lambda d: (d.name, d.source))(app.apply_tier(tier, "fleet"))),
             current=lambda: Applied(app.decision.name, app.decision.source),
             max_age_s=cfg.fleet.max_age_s, max_future_s=cfg.fleet.max_future_s, audit=audit)
-        outbox = Outbox(data / "outbox", cfg.mqtt.spool_max_bytes)
-        self.publisher = MqttPublisher(cfg, outbox, info_fn=app.info, on_desired=self._on_desired)
+        try:
+            outbox: Outbox | None = Outbox(data / "outbox", cfg.mqtt.spool_max_bytes)
+            problem = None
+        except StorageError as exc:  # full or read-only disk: answer on, without telemetry
+            outbox, problem = None, f"MQTT off until restart: {exc}"
+            log.error("%s", problem)
+        self.publisher = MqttPublisher(cfg, outbox, info_fn=app.info, on_desired=self._on_desired,
+                                       storage_error=problem)
         self.publisher.set_reported(self.overrides.reported_on_connect())
         self.runtime.add(self.publisher)
         from nic_edge.app.content import make_updater
@@ -146,6 +151,8 @@ class Device:
             self.publisher, lambda: metrics_snapshot(app, self.sampler, self.publisher.status()), interval))
         app.mqtt_status = self.publisher.status
         app.outbox_error = lambda: self.publisher.storage_error if self.publisher is not None else None
+        if problem:
+            app.writes.note("outbox", problem)  # /healthz says so from the first request on
         app.on_tier_change.append(lambda d: self.publisher.refresh_info())
 
     def _on_desired(self, payload: bytes) -> None:
@@ -154,8 +161,9 @@ class Device:
 
     def _on_alert(self, event: dict[str, Any]) -> None:
         self.app.metrics.alerts_firing.set(len(self.app.alert_evaluator.active()))
-        if self.app.audit is not None:
-            self.app.audit.action("alert_" + event["state"], "system", {"rule": event["rule"], "alert_id": event["alert_id"]})
+        # Guarded: on a full disk the audit write fails, and the alert saying so must still go out.
+        self.app.audit_action("alert_" + event["state"], "system",
+                              {"rule": event["rule"], "alert_id": event["alert_id"]})
         if self.publisher is not None:
             self.publisher.submit_alert(event)
 
@@ -174,13 +182,23 @@ class Device:
         except Exception as exc:  # boundary: serve on (degraded) and say why on /healthz
             self.app.start_error = f"startup failed: {exc}"
             log.exception("startup failed")
-            return
+            if not self._answers_anyway():
+                return  # nothing to answer from: /healthz stays 503 with the reason
         self.app.started = True
         where = self.where()
         self.watchdog.refresh_status()  # STATUS=serving on ...; re-sent by the watchdog when it changes
         if self.publisher is not None:
             self.publisher.refresh_info()
         log.info("nic-edge %s serving on %s (tier %s)", self.app.device_id, where, self.app.decision.name)
+
+    def _answers_anyway(self) -> bool:
+        """Start-up indexing failed (e.g. a full disk) but an index is there: the box answers
+        from it, so it is up and degraded, not "starting" for ever (which also reads as a
+        failed start to a health check such as the updater's)."""
+        try:
+            return bool(self.app.engine.manuals())
+        except (NicEdgeError, OSError):
+            return False
 
     def where(self) -> str:
         """The address a technician uses: with a wildcard bind, the box's LAN address(es), not
@@ -200,11 +218,10 @@ class Device:
         updater = self.content
         if updater is None and content.is_dir():
             # No MQTT: no pushed bundles, but a flashed one is applied, and /api/status shows it.
-            audit = self.app.audit
+            app = self.app
 
             def record(action: str, details: dict[str, Any], ok: bool) -> None:
-                if audit is not None:
-                    audit.action(action, "fleet", details, ok)
+                app.audit_action(action, "fleet", details, ok)
             updater = make_updater(self.cfg, self.app, self.app.data_dir, None, record)
         if updater is not None:
             apply_flashed(updater, self.app.data_dir)

@@ -76,6 +76,15 @@ class L2Cache:
         self._bytes = 0
         self._items = 0
         self.map_size = clamp_map_size(map_size) if map_size else default_map_size(max_bytes)
+        try:
+            used = (self.path / "data.mdb").stat().st_size
+        except OSError:
+            used = 0
+        if used:
+            # A store filled under a larger budget (a restart on a lower tier): a map smaller than
+            # the file cannot give a single page, so every write, eviction and clear failed with
+            # MDB_MAP_FULL for good. Map the file, and room to trim it, instead.
+            self.map_size = max(self.map_size, clamp_map_size(2 * used + (1 << 20)))
         self.counters: dict[str, int] = dict.fromkeys(
             ("hits", "misses", "expired", "evictions", "writes", "writes_dropped", "mapfull",
              "errors", "bad_entries", "compressed_writes", "raw_bytes_written",

@@ -13,6 +13,9 @@ publisher acknowledges PUBACKs in batches (``ack_many``), so draining a backlog 
 into one fsync pair per message. A SIGKILL loses nothing either way (committed pages are in
 the page cache).
 
+A record that cannot be stored at all (a full disk: LMDB cannot even delete without free
+pages) is counted as dropped too, carried in the next record stored, and its seq stays used.
+
 Byte cap: the sum of key+value sizes stays under ``max_bytes``. To make room the oldest
 *metrics* record goes first; alerts are dropped only when nothing but alerts is left. Drops are
 counted per kind and carried in the ``drops`` field of the next metrics record stored (a dropped
@@ -69,16 +72,32 @@ class Outbox:
         self._lmdb = import_lmdb()
         self.max_bytes = int(max_bytes)
         self.path = Path(path)
-        # Room for B-tree pages, the free list and a full cap's worth of churn.
-        opened = open_env(self.path, 4 * self.max_bytes + (2 << 20), marker=MARKER, max_dbs=2,
-                          sync=True, metasync=True)
+        # Room for B-tree pages, the free list and a full cap's worth of churn; and for a store
+        # written under a larger cap (mqtt.spool_max_bytes lowered since) plus the copy-on-write
+        # pages of trimming it to the new cap: a map smaller than the file made every write
+        # MDB_MAP_FULL until the broker drained the old backlog.
+        try:
+            used = (self.path / "data.mdb").stat().st_size
+        except OSError:
+            used = 0
+        opened = open_env(self.path, max(4 * self.max_bytes, 2 * used) + (2 << 20), marker=MARKER,
+                          max_dbs=2, sync=True, metasync=True)
         self.recovered = opened.recovered
         self._env = opened.env
-        self._records = self._env.open_db(b"records")
-        self._meta = self._env.open_db(b"meta")
         self._lock = threading.Lock()
         self._bytes = 0
         self._count = 0
+        try:
+            self._load(first_seq, clock)
+        except self._lmdb.Error as exc:  # a fresh store on a disk that filled up meanwhile
+            self._env.close()
+            raise StorageError(f"cannot open the outbox in {self.path}: {exc}",
+                               "check free space on the data dir") from exc
+
+    def _load(self, first_seq: int | None, clock: Any) -> None:
+        msgpack = self._msgpack
+        self._records = self._env.open_db(b"records")
+        self._meta = self._env.open_db(b"meta")
         with self._env.begin(write=True) as txn:
             for key, value in txn.cursor(db=self._records):
                 self._bytes += len(key) + len(value)
@@ -106,26 +125,14 @@ class Outbox:
             key = _SEQ.pack(seq)
             estimate = len(key) + 1 + len(self._msgpack.packb(body)) + _SLACK
             try:
-                with self._env.begin(write=True) as txn:
-                    freed, removed = self._make_room(txn, estimate, drops)
-                    stored = estimate <= self.max_bytes
-                    size = 0
-                    if stored:
-                        if kind == "metrics":
-                            body["drops"] = {"metrics": drops[0], "alerts": drops[1]}
-                            drops[0] = drops[1] = 0
-                        value = tag + self._msgpack.packb(body)
-                        txn.put(key, value, db=self._records)
-                        size = len(key) + len(value)
-                    else:  # larger than the whole cap: count it as dropped, keep the seq used
-                        log.warning("outbox: %s record seq %d (%d bytes) exceeds the cap %d; dropped",
-                                    kind, seq, estimate, self.max_bytes)
-                        idx = 0 if kind == "metrics" else 1
-                        drops[idx] += 1
-                        drops[idx + 2] += 1
-                    txn.put(_NEXT_SEQ, _SEQ.pack(seq + 1), db=self._meta)
-                    txn.put(_DROPS, self._msgpack.packb(drops), db=self._meta)
+                stored, size, freed, removed, drops = self._store(kind, tag, seq, key, body, estimate)
             except self._lmdb.Error as exc:
+                # Lost, and said so: counted as a drop (committed with the next record that
+                # can be stored) and its seq stays used, so subscribers see the gap.
+                idx = 0 if kind == "metrics" else 1
+                self._drops[idx] += 1
+                self._drops[idx + 2] += 1
+                self._next = seq + 1
                 raise StorageError(f"outbox write failed: {exc}",
                                    "check free space on the data dir (mqtt.spool_max_bytes)") from exc
             self._next = seq + 1
@@ -133,6 +140,31 @@ class Outbox:
             self._bytes += size - freed
             self._count += (1 if stored else 0) - removed
         return seq
+
+    def _store(self, kind: str, tag: bytes, seq: int, key: bytes, body: dict[str, Any],
+               estimate: int) -> tuple[bool, int, int, int, list[int]]:
+        """One transaction: make room under the cap, put the record, the next seq and drops."""
+        drops = list(self._drops)
+        with self._env.begin(write=True) as txn:
+            freed, removed = self._make_room(txn, estimate, drops)
+            stored = estimate <= self.max_bytes
+            size = 0
+            if stored:
+                if kind == "metrics":
+                    body["drops"] = {"metrics": drops[0], "alerts": drops[1]}
+                    drops[0] = drops[1] = 0
+                value = tag + self._msgpack.packb(body)
+                txn.put(key, value, db=self._records)
+                size = len(key) + len(value)
+            else:  # larger than the whole cap: count it as dropped, keep the seq used
+                log.warning("outbox: %s record seq %d (%d bytes) exceeds the cap %d; dropped",
+                            kind, seq, estimate, self.max_bytes)
+                idx = 0 if kind == "metrics" else 1
+                drops[idx] += 1
+                drops[idx + 2] += 1
+            txn.put(_NEXT_SEQ, _SEQ.pack(seq + 1), db=self._meta)
+            txn.put(_DROPS, self._msgpack.packb(drops), db=self._meta)
+        return stored, size, freed, removed, drops
 
     def _make_room(self, txn: Any, need: int, drops: list[int]) -> tuple[int, int]:
         """Delete oldest metrics (then oldest alerts) until ``need`` more bytes fit."""

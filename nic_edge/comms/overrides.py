@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from nic_edge.comms import key_ring, schema
 from nic_edge.core import override_state, signing
-from nic_edge.errors import NicEdgeError, SignatureError
+from nic_edge.errors import NicEdgeError, SignatureError, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +152,11 @@ class OverrideManager:
             notes.append("clock not synchronised: age check skipped, version checked")
         tier = desired["tier"]
         previous = dict(state)
-        override_state.write_state(self._dir, {
-            "tier": tier, "source": "fleet", "version": version, "payload_sha256": digest, "applied_at": now})
+        try:
+            override_state.write_state(self._dir, {
+                "tier": tier, "source": "fleet", "version": version, "payload_sha256": digest, "applied_at": now})
+        except StorageError as exc:  # a full disk: not applied, and the fleet hears why
+            return self._reject(f"could not save the override: {exc.message}", version, payload)
         try:
             self._apply(tier)
         except NicEdgeError as exc:

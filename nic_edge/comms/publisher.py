@@ -72,7 +72,8 @@ class MqttPublisher(Service):
                  on_desired: Callable[[bytes], None] | None = None,
                  discovery_fn: Callable[[dict[str, Any]], list[tuple[str, bytes]]] | None = None,
                  clock: Callable[[], float] = time.time, rnd: Callable[[], float] = random.random,
-                 max_inflight: int = 16, ack_batch_s: float = 0.25) -> None:
+                 max_inflight: int = 16, ack_batch_s: float = 0.25,
+                 storage_error: str | None = None) -> None:
         super().__init__()
         self._config = cfg
         self.cfg = cfg.mqtt
@@ -102,7 +103,7 @@ class MqttPublisher(Service):
         self._logged: tuple[str, str | None] | None = None
         self._sent = 0
         self._rejected = 0
-        self._storage_error: str | None = None
+        self._storage_error = storage_error  # e.g. the outbox could not be opened (disk full)
         self._reported: bytes | None = None
         self._handlers: dict[str, Callable[[bytes], None]] = {}  # topic -> handler (other desired kinds)
         self._retained: dict[str, bytes] = {}  # topic -> payload republished on every connect

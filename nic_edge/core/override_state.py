@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from nic_edge.errors import StorageError
+
 log = logging.getLogger(__name__)
 
 FILE_NAME = "tier_override.json"
@@ -48,17 +50,30 @@ def override_of(data_dir: Path) -> tuple[str | None, str]:
 
 
 def write_state(data_dir: Path, state: dict[str, Any]) -> None:
-    """Write atomically: temp file, fsync, rename, fsync the directory."""
+    """Write atomically: temp file, fsync, rename, fsync the directory.
+
+    StorageError when it cannot be saved (a full or read-only disk): the caller refuses the
+    override with that reason (fleet: a ``rejected`` report; HTTP: 503) instead of an internal
+    error, and the previous file stays as it was.
+    """
     d = Path(data_dir)
-    d.mkdir(parents=True, exist_ok=True)
     tmp = d / (FILE_NAME + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(state, fh, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, d / FILE_NAME)
-    fd = os.open(d, os.O_RDONLY)
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        d.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(state, fh, sort_keys=True)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, d / FILE_NAME)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
+        fd = os.open(d, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise StorageError(f"cannot save the tier override in {d}: {exc.strerror or exc}",
+                           "free space on the data dir (or make it writable) and try again") from exc

@@ -19,6 +19,7 @@ it inflates the page cache (and so RSS-like accounting) on small boards.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -130,17 +131,56 @@ def _move_aside(path: Path) -> Path:
     return target
 
 
+def _reserve_lock_file(path: Path, max_readers: int) -> None:
+    """Give ``lock.mdb`` real disk blocks before LMDB maps it.
+
+    LMDB sizes a new lock file with ftruncate (a hole) and then writes it through a shared
+    mmap; on a full disk (ext4, tmpfs) the first store into that hole is SIGBUS, which kills the
+    process instead of failing the open. Allocating the blocks first turns a full disk into an
+    ENOSPC here. The size is LMDB's ``(maxreaders - 1) * sizeof(MDB_reader) +
+    sizeof(MDB_txninfo)``: 64-byte reader slots and a 192-byte header. A lock file already on
+    disk (in use by serve while ``ask`` opens the cache) is left alone: where a file system
+    cannot fallocate, glibc emulates it by writing bytes. One left sparse by a crash is filled.
+    """
+    lock = path / "lock.mdb"
+    need = (max_readers - 1) * 64 + 192
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        st = os.fstat(fd)
+        if st.st_size >= need and st.st_blocks * 512 >= need:
+            return  # in use or made before: already on disk (and left alone while others use it)
+        os.posix_fallocate(fd, 0, need)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise  # ENOSPC, EDQUOT, EIO, EROFS: the caller says the disk is the problem
+    finally:
+        os.close(fd)
+
+
 def _open_once(
     path: Path, map_size: int, marker: bytes | None, verify: Callable[[Any], None] | None,
     kwargs: dict[str, Any],
 ) -> Any:
     lmdb = import_lmdb()
+    if kwargs["lock"]:
+        _reserve_lock_file(path, kwargs["max_readers"])
     data = path / "data.mdb"
+    if data.exists():
+        # LMDB reports a data file it may not write (another user's, e.g. made by a command run
+        # with sudo; a read-only or immutable file) like a damaged one, and the store - an
+        # outbox backlog included - was moved aside as "corrupt". It is not: say so instead.
+        os.close(os.open(data, os.O_RDWR))
     if data.exists() and 0 < data.stat().st_size < 2 * 4096:
         raise _Unusable(f"data.mdb too short ({data.stat().st_size} bytes)")
+    # A store this call creates holds no data to be damaged: failing to create it (a full
+    # disk: ENOSPC, or EIO for LMDB's short writes) must not read as corruption and leave a
+    # ".corrupt-*" copy on the full disk.
+    fresh = not data.exists()
     try:
         env = lmdb.open(str(path), map_size=map_size, subdir=True, **kwargs)
     except lmdb.Error as exc:
+        if fresh or isinstance(exc, lmdb.DiskError):
+            raise OSError(f"cannot write the store: {exc}") from exc
         raise _Unusable(f"{type(exc).__name__}: {exc}") from exc
     try:
         # Reader slots of killed processes stay taken until someone checks; free them so
@@ -155,6 +195,8 @@ def _open_once(
         env.close()
         if isinstance(exc, _Unusable):
             raise
+        if fresh or isinstance(exc, lmdb.DiskError):  # e.g. the marker's commit, disk full
+            raise OSError(f"cannot write the store: {exc}") from exc
         raise _Unusable(f"{type(exc).__name__}: {exc}") from exc
     return env
 
@@ -193,6 +235,10 @@ def open_env(
         return OpenedEnv(_open_once(path, size, marker, verify, kwargs), path)
     except _Unusable as exc:
         reason = str(exc)
+    except OSError as exc:  # a full or read-only disk, another user's files: not a damaged store
+        raise StorageError(f"cannot open LMDB store {path}: {exc}",
+                           "check free space and permissions on the data dir (files made by "
+                           "another user, e.g. a command run with sudo?)") from exc
     log.warning("LMDB store %s is unusable (%s); moving it aside and starting empty", path, reason)
     try:
         moved = _move_aside(path)

@@ -66,10 +66,16 @@ class AuditLog:
                 self._size += 1
         return self._fh
 
+    def _drop(self) -> None:
+        """Close the handle and forget it even when closing fails: after a full disk refused a
+        flush, ``close`` raises again (the lines still buffered are lost, the caller counts
+        it), and a kept closed handle made every later write a ValueError, for good."""
+        fh, self._fh = self._fh, None
+        if fh is not None:
+            fh.close()
+
     def _rotate(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        self._drop()
         if self.backups == 0:
             self.path.unlink(missing_ok=True)
             return
@@ -89,8 +95,7 @@ class AuditLog:
         except FileNotFoundError:  # renamed away, the new one not created yet
             mine = now = None
         if mine is None or (mine.st_ino, mine.st_dev) != (now.st_ino, now.st_dev):
-            fh.close()
-            self._fh = None
+            self._drop()
             fh = self._open()
         else:
             self._size = mine.st_size
@@ -142,9 +147,7 @@ class AuditLog:
 
     def close(self) -> None:
         with self._lock:
-            if self._fh is not None:
-                self._fh.close()
-                self._fh = None
+            self._drop()
 
 
 def _ends_with_newline(path: Path) -> bool:

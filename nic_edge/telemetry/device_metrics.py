@@ -19,7 +19,8 @@ from nic_edge.telemetry.metrics import Registry, sketch_entry
 STAGES = ("tokenize", "embed", "bm25", "vector", "fuse", "answer", "cache")
 OUTCOMES = ("answered", "abstained", "invalid", "error")
 CACHE_RESULTS = ("l1", "l2", "miss")
-STORES = ("audit", "cache", "outbox")  # writes that may fail (full disk) without failing an answer
+# Writes that may fail (a full disk, the data dir gone) without failing an answer.
+STORES = ("audit", "cache", "outbox", "data_dir")
 # Resource sample key -> (gauge name, help). Values come from ResourceSampler.sample().
 RESOURCE_GAUGES = {
     "rss_bytes": ("nic_edge_resident_memory_bytes", "Resident set size of the runtime process"),
@@ -63,8 +64,10 @@ class DeviceMetrics:
         self.cache_lookups = r.counter("nic_edge_cache_lookups_total", "Answer cache lookups by result", ("result",))
         self.lexical = r.gauge("nic_edge_lexical_mode", "1 while answering lexically (no embeddings)")
         self.alerts_firing = r.gauge("nic_edge_alerts_firing", "Alert rules currently firing")
-        self.write_failures = r.counter("nic_edge_storage_write_failures_total",
-                                        "Failed audit, cache or outbox writes (e.g. disk full)", ("store",))
+        self.write_failures = r.counter(
+            "nic_edge_storage_write_failures_total",
+            "Failed audit, cache or outbox writes (e.g. disk full); data_dir: the data dir was removed",
+            ("store",))
         self._write_failures = {w: self.write_failures.labels(w) for w in STORES}
         self._resource_gauges = {k: r.gauge(name, doc) for k, (name, doc) in RESOURCE_GAUGES.items()}
         # Pre-create label sets so /metrics lists every stage and outcome from the start.

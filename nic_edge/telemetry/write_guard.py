@@ -9,8 +9,10 @@ own storage errors (they count them); ``poll`` turns those counts into the same 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 from nic_edge.errors import StorageError
@@ -28,6 +30,7 @@ class WriteGuard:
         self._last: dict[str, tuple[float, str]] = {}  # store -> (when, what failed)
         self.counts: dict[str, int] = {}
         self._cache_errors = 0
+        self._watched: dict[str, tuple[Path, tuple[int, int] | None]] = {}
 
     def run(self, store: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> None:
         """Call ``fn``; an OSError/StorageError is noted, not raised (the caller has an answer)."""
@@ -45,8 +48,19 @@ class WriteGuard:
         if first:  # a full disk fails every write: log the problem once, count the rest
             log.error("%s write failed: %s (answers go on; /healthz reports degraded)", store, message)
 
+    def watch(self, store: str, directory: Path) -> None:
+        """Check at every ``poll`` that ``directory`` is still the one there now. Removed or
+        replaced under a running process (``rm -rf``, a restore without stopping serve), the
+        stores in it go on writing into files no longer on disk: lost at the next restart."""
+        self._watched[store] = (directory, _dir_id(directory))
+
     def poll(self, cache: Any = None, outbox_error: Callable[[], str | None] | None = None) -> None:
-        """Periodic check of the stores that count their own failures."""
+        """Periodic check of the stores that count their own failures, and of watched dirs."""
+        for store, (directory, ident) in self._watched.items():
+            if _dir_id(directory) != ident:
+                self.note(store, f"{directory} was removed or replaced while running: the answer "
+                                 "cache, audit log and telemetry written since are lost; put it back "
+                                 "and restart nic-edge serve")
         errors = getattr(cache, "write_errors", 0) if cache is not None else 0
         if errors > self._cache_errors:
             self.note("cache", f"{errors - self._cache_errors} answer cache write(s) failed")
@@ -60,3 +74,11 @@ class WriteGuard:
         now = self._clock()
         with self._lock:
             return {s: m for s, (t, m) in self._last.items() if now - t <= self.window_s}
+
+
+def _dir_id(directory: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(directory)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
