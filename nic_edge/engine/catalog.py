@@ -4,7 +4,7 @@ A file is identified by its resolved path, so two files with the same name (two 
 both called ``corpus.jsonl``) are two entries, and records of different files never replace
 each other. A file's entry: ``source`` (the file name, what citations of non-BEIR files
 show), ``kind``, ``sha256`` (of the bytes), ``chunks`` (held), ``file_chunks`` (what the file
-yields), ``sections``, ``indexed_at``; a BEIR
+yields), ``sections``, ``indexed_at``, ``ingest`` (the parser's version that read it); a BEIR
 file also ``records``: per record ``_id`` its chunks and sections (citations show the ``_id``).
 """
 
@@ -23,7 +23,8 @@ def file_entry(path: Path, sha: str, docs: list[Any], now: float) -> dict[str, A
     chunks = sum(len(d.chunks) for d in docs)
     # file_chunks: what the file yields (never changed by removing a record), checked against
     # the rows the index holds to tell an unchanged file from one to restore.
-    entry: dict[str, Any] = {"source": path.name, "kind": kind, "sha256": sha,
+    from nic_edge.engine.ingest import INGEST_VERSION
+    entry: dict[str, Any] = {"source": path.name, "kind": kind, "sha256": sha, "ingest": INGEST_VERSION,
                              "chunks": chunks, "file_chunks": chunks,
                              "sections": sum(len(d.sections) for d in docs), "indexed_at": now}
     if kind == "beir":

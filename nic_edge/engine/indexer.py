@@ -23,6 +23,7 @@ import numpy as np
 
 from nic_edge.engine import capacity, catalog
 from nic_edge.engine.bm25 import build_arrays, chunk_terms
+from nic_edge.engine.ingest import INGEST_VERSION
 from nic_edge.engine.store import FormatMismatch, GenerationData, IndexStore, Snapshot
 from nic_edge.engine.vectors import quantize
 from nic_edge.engine.walk import SUFFIXES, expand  # noqa: F401  (expand: also serve's and bundles')
@@ -54,6 +55,7 @@ class IndexReport:
     duplicates_replaced: int = 0
     chunks_total: int = 0
     reembedded: int = 0
+    vectors_kept: int = 0     # chunks of files read again that came out the same (not embedded again)
     vectors: bool = False
     warnings: list[str] = field(default_factory=list)
     calibration: dict | None = None   # of the generation written (None: nothing was written)
@@ -63,6 +65,8 @@ class IndexReport:
                  f"{len(self.unchanged)} unchanged", f"{len(self.removed)} removed",
                  f"{len(self.skipped)} skipped", f"{self.duplicates_replaced} duplicates replaced",
                  f"{self.chunks_total} chunks in the index"]
+        if self.vectors_kept:
+            parts.append(f"{self.vectors_kept} of them unchanged (vectors kept)")
         if self.reembedded:
             parts.append(f"{self.reembedded} chunks re-embedded for the current model")
         parts.append("vectors: yes" if self.vectors else "vectors: no (lexical only)")
@@ -184,7 +188,8 @@ class Indexer:
                 report.skipped.append((str(path), f"cannot read: {exc.strerror or exc}"))
                 continue
             old = files.get(key)
-            if old is not None and old["sha256"] == sha and held.get(key, 0) == old.get("file_chunks"):
+            if old is not None and old["sha256"] == sha and held.get(key, 0) == old.get("file_chunks") \
+                    and old.get("ingest") == INGEST_VERSION:   # read by today's parser
                 report.unchanged.append(str(path))
                 continue
             too_big = capacity.memory_problem(_size(path), read_bytes, self.memory_budget)
@@ -263,6 +268,13 @@ class Indexer:
                 rows.append(_Row(snap.chunk_id(i), src, snap.section(i), snap.page(i), snap.ordinal(i),
                                  snap.text(i), snap.notices(i), i, key, snap.page_kind(i)))
         used = {r.chunk_id for r in rows}
+        # A file read again (edited, or read by a newer parser) keeps the vectors of the chunks
+        # that came out the same: only what changed is embedded again.
+        same: dict[tuple[str, str | None, str], int] = {}
+        if snap is not None and new_docs:
+            for i in range(snap.n):
+                if snap.file(i) in new_docs:
+                    same.setdefault((snap.file(i), snap.section(i), snap.text(i)), i)
         new_rows: list[_Row] = []
         for key, docs in new_docs.items():
             tag = catalog.file_tag(key)
@@ -274,10 +286,12 @@ class Indexer:
                     used.add(cid)
                     new_rows.append(_Row(cid, d.source, c.section, c.page, c.ordinal, c.text,
                                          file=key, page_kind=getattr(d, "page_kind", None)
-                                         or ("counted" if c.page is not None else None)))
+                                         or ("counted" if c.page is not None else None),
+                                         old_row=same.pop((key, c.section, c.text), -1)))
         _section_notices(new_rows)
         rows.extend(new_rows)
         report.chunks_added = len(new_rows)
+        report.vectors_kept = sum(1 for r in new_rows if r.old_row >= 0) if old_vec_ok else 0
         emb, scale, sha = self._vectors(snap, rows, embedder, model_sha, old_vec_ok, report, progress)
         heads = self._heading_vectors(snap if old_vec_ok else None, rows, embedder, progress) if sha else {}
         terms = (chunk_terms(r.section, r.text) for r in rows)

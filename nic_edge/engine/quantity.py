@@ -44,6 +44,14 @@ _UNITS = {
     "money": r"dollars?|usd|euros?|eur|cents?|pounds? sterling|gbp",
     "loudness": r"db\(?a?\)?|dba|decibels?",
 }
+
+
+def unit_words() -> str:
+    """Every unit of every kind as one regex alternation (ingest.decimal: "4.5 Litres of oil"
+    is an amount, not the heading "4.5 ...")."""
+    return "|".join(_UNITS[d] for d in sorted(_UNITS))
+
+
 _ASKED = [(re.compile(p, re.I), dim) for p, dim in (
     (r"\bpressure\b", "pressure"),
     (r"\b(?:gap|clearance|thickness|diameter|width|height|depth|dimensions?|"

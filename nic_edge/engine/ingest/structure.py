@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from nic_edge.engine.ingest.decimal import decimal_headings
+
 HEADING_MARK = "\x1e"  # ASCII record separator; control characters never survive cleaning
 MAX_HEADING_WORDS = 14
 MAX_QUESTION_WORDS = 16
@@ -208,6 +210,7 @@ def detect_headings(lines: list[tuple[int | None, str]]) -> list[tuple[int | Non
     out: list[tuple[int | None, str]] = []
     skip = False
     in_faq = False   # under a heading that names a FAQ (its question lines are its entries)
+    decimal = decimal_headings([line for _, line in expanded])   # "3.2 Cleaning the sensor"
     for idx, (page, line) in enumerate(expanded):
         if skip:
             skip = False
@@ -216,6 +219,10 @@ def detect_headings(lines: list[tuple[int | None, str]]) -> list[tuple[int | Non
             if line:
                 in_faq = bool(_FAQ_TITLE.search(line))
             out.append((page, line))
+            continue
+        if idx in decimal:
+            out.append((page, HEADING_MARK + _clean_heading(line)))
+            in_faq = bool(_FAQ_TITLE.search(line))
             continue
         question = faq_question(line, in_faq, following[idx])
         if question is not None:
