@@ -47,7 +47,7 @@ _UNITS = {
 
 
 def unit_words() -> str:
-    """Every unit of every kind as one regex alternation (ingest.decimal: "4.5 Litres of oil"
+    """Every unit of every kind as one regex alternation (ingest.numbering: "4.5 Litres of oil"
     is an amount, not the heading "4.5 ...")."""
     return "|".join(_UNITS[d] for d in sorted(_UNITS))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from nic_edge.core.config import EngineConfig
 from nic_edge.core.tiers import load_profiles
 from nic_edge.engine.engine import Engine
-from nic_edge.engine.ingest.decimal import decimal_headings
+from nic_edge.engine.ingest.numbering import decimal_headings
 from nic_edge.engine.ingest.text import parse_text
 
 MANUAL = """Model K7 kettle user guide

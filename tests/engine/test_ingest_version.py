@@ -14,7 +14,7 @@ from nic_edge.core.tiers import load_profiles
 from nic_edge.engine import indexer
 from nic_edge.engine.engine import Engine
 from nic_edge.engine import ingest
-from nic_edge.engine.ingest import decimal
+from nic_edge.engine.ingest import numbering
 
 MANUAL = """Kettle guide
 2.1 Filling the kettle
@@ -58,7 +58,7 @@ def test_a_new_parser_reads_unchanged_files_again_once(tmp_path: Path, counting:
     manual.write_text(MANUAL, encoding="utf-8")
     eng = Engine(tmp_path / "data", load_profiles()["lite"], EngineConfig(), counting)
     # the index as an older parser cut it: no decimal headings, one untitled section
-    monkeypatch.setattr(decimal, "MIN_HEADINGS", 10 ** 6)
+    monkeypatch.setattr(numbering, "MIN_HEADINGS", 10 ** 6)
     monkeypatch.setattr(indexer, "INGEST_VERSION", "ingest-old")
     monkeypatch.setattr(ingest, "INGEST_VERSION", "ingest-old")   # what the catalog records
     eng.index_paths([manual])

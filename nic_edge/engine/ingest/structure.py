@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from nic_edge.engine.ingest.decimal import decimal_headings
+from nic_edge.engine.ingest.numbering import decimal_headings
 
 HEADING_MARK = "\x1e"  # ASCII record separator; control characters never survive cleaning
 MAX_HEADING_WORDS = 14
