@@ -24,10 +24,12 @@ import re
 from dataclasses import dataclass, field
 
 from nic_edge.engine.ingest.numbering import decimal_headings
+from nic_edge.engine.ingest.titles import title_lines
 
 HEADING_MARK = "\x1e"  # ASCII record separator; control characters never survive cleaning
 MAX_HEADING_WORDS = 14
 MAX_QUESTION_WORDS = 16
+TITLES_BELOW = 3   # headings found by the schemes here below which plain title lines are looked for
 
 _SECTION = re.compile(
     r"^(?:SECTION|Section|CHAPTER|Chapter|PART|Part|APPENDIX|Appendix)\s+"
@@ -238,6 +240,11 @@ def detect_headings(lines: list[tuple[int | None, str]]) -> list[tuple[int | Non
         if rest:
             out.append((page, rest))
         skip = used_next
+    if sum(1 for _, line in out if line.startswith(HEADING_MARK)) < TITLES_BELOW:
+        # No scheme found: headings may be lines of their own and nothing more (titles.py).
+        titles = title_lines([line for _, line in out])
+        out = [(page, HEADING_MARK + _clean_heading(line)) if idx in titles else (page, line)
+               for idx, (page, line) in enumerate(out)]
     return out
 
 
