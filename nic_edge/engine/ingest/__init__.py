@@ -32,7 +32,8 @@ SUPPORTED_SUFFIXES = tuple(KINDS)
 # chunks of a file it already read (headings found, text kept): `nic-edge index` then reads
 # every indexed file again once, instead of keeping the old cut of a file whose bytes did not
 # change. Chunks that come out the same keep their vectors (indexer: nothing is re-embedded).
-# ingest-2: decimal-numbered headings ("3.2 Replacing the filter"), page furniture, encodings.
+# ingest-2: decimal-numbered headings ("3.2 Replacing the filter"), title lines of manuals with no
+# other heading scheme (titles.py), page furniture, encodings.
 INGEST_VERSION = "ingest-2"
 
 

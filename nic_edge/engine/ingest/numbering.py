@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 
+from nic_edge.engine.bm25 import STOPWORDS
 from nic_edge.engine.quantity import unit_words
 from nic_edge.engine.textquality import UNIT_SYMBOLS
 
@@ -38,8 +39,8 @@ def _title(title: str) -> bool:
     if not words or len(words) > MAX_TITLE_WORDS or title[-1] in ".!?;:,":
         return False
     first = re.sub(r"[^\w°µ/-]", "", words[0])
-    if first.lower() in UNIT_SYMBOLS or _UNIT_FIRST.match(first):
-        return False
+    if first.lower() not in STOPWORDS and (first.lower() in UNIT_SYMBOLS or _UNIT_FIRST.match(first)):
+        return False   # "4.5 Litres of oil"; but "1.4 In the box", "2.1 A note on ..." are titles
     return sum(1 for w in words if re.search(r"[A-Za-z]{2}", w)) * 2 > len(words)
 
 

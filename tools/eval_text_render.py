@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""The blind BEIR sets as the text or PDF export of a manual: do answers survive the layout?
+
+    python3 tools/eval_text_render.py [--styles md,decimal,plain,caps,wrap] [--sets heldout_camera,...]
+
+Each record of a set (title + text) becomes one section of a single text manual, written in a
+style that manuals exported from a word processor have:
+
+* ``md``: "## Title" (Markdown; the reference: same sections as the BEIR records);
+* ``decimal``: "3.2 Title" (records numbered six to a chapter), a blank line, the text;
+* ``plain``: the title alone on its line, a blank line, the text;
+* ``caps``: the same in capitals;
+* ``wrap``: the title alone, then the text wrapped at 80 columns, no blank lines anywhere (what
+  a PDF's text layer often reads like).
+
+The manual is indexed alone with the real engine (int8 model, tier ``standard``, calibrated as
+``nic-edge index`` does) and asked the set's in-scope questions at its calibrated threshold;
+the answers are scored against the expert's text like tools/eval_answers.py (useful: recall >=
+0.5 within 3 x gold + 40 words; wrong-confident: answered with recall < 0.2, of answered).
+What ingest finds as headings decides the sections the reader works on; a manual whose
+headings are not found is one untitled section (docs/benchmarks/answers.md, "Twenty-second
+session").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import answer_engine as ae  # noqa: E402
+import answer_metrics as am  # noqa: E402
+import answer_sets as asets  # noqa: E402
+
+STYLES = ("md", "decimal", "plain", "caps", "wrap")
+BLIND = ("heldout_camera", "heldout_heatpump", "heldout_soundbar", "heldout_mower", "heldout_tv",
+         "heldout_phone", "heldout_printer", "heldout_vacuum")
+
+
+def render(records: list[dict], style: str) -> str:
+    """The records as one manual in ``style`` (see the module docstring)."""
+    lines: list[str] = []
+    for i, rec in enumerate(records):
+        title = (rec.get("title") or "").strip() or "Untitled"
+        text = rec["text"].strip()
+        if style == "wrap":
+            lines.append(title)
+            lines += [w for para in text.split("\n") for w in textwrap.wrap(para, 80)]
+            continue
+        head = {"md": f"## {title}", "decimal": f"{i // 6 + 1}.{i % 6 + 1} {title}",
+                "plain": title, "caps": title.upper()}[style]
+        lines += [head, "", text, ""]
+    return "\n".join(lines) + "\n"
+
+
+def score_set(name: str, style: str, embedder: object | None, folder: Path) -> dict:
+    aset = asets.load_set(name)
+    records = [json.loads(line) for line in aset.corpus[0].open(encoding="utf-8")]
+    path = folder / f"{name}.{'md' if style == 'md' else 'txt'}"
+    path.write_text(render(records, style), encoding="utf-8")
+    eng = ae.open_engine([path], embedder)
+    snap = eng.snapshot()
+    n = useful = wrong = answered = 0
+    for item in aset.in_scope:
+        golds = [g for g in item.golds if am.skip_gold(g) is None]
+        if not golds:
+            continue
+        n += 1
+        a = eng.ask(item.question, qid=item.qid)
+        if a["abstained"]:
+            continue
+        answered += 1
+        text = "\n\n".join(q["text"] for q in a.get("quotes") or [])
+        gold = max(golds, key=lambda g: am.recall(text, g))
+        rec = am.recall(text, gold)
+        useful += am.useful(True, rec, am.n_words(text), am.n_words(gold))
+        wrong += rec < 0.2
+    sections = len({snap.section(r) for r in range(snap.n)})
+    return {"set": name, "style": style, "n": n, "useful": useful, "wrong": wrong, "answered": answered,
+            "sections": sections, "records": len(records), "threshold": eng.threshold}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--styles", default=",".join(STYLES), help=f"comma-separated, of {', '.join(STYLES)}")
+    ap.add_argument("--sets", default=",".join(BLIND), help="BEIR sets with expert answers (tools/data)")
+    ap.add_argument("--lexical", action="store_true", help="no embedding model (BM25 only)")
+    ap.add_argument("--json", action="store_true", help="one JSON object per set and style")
+    args = ap.parse_args(argv)
+    styles = [s for s in args.styles.split(",") if s]
+    bad = [s for s in styles if s not in STYLES]
+    if bad:
+        ap.error(f"unknown style(s): {', '.join(bad)}")
+    from evaluate import make_embedder
+    embedder = None if args.lexical else make_embedder()
+    print(f"# {ae.cpu_info()}; mode {'lexical' if embedder is None else 'hybrid'}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="nic-render-") as tmp:
+        for style in styles:
+            folder = Path(tmp) / style
+            folder.mkdir()
+            tot = {"n": 0, "useful": 0, "wrong": 0, "answered": 0}
+            for name in [s for s in args.sets.split(",") if s]:
+                r = score_set(name, style, embedder, folder)
+                for k in tot:
+                    tot[k] += r[k]
+                if args.json:
+                    print(json.dumps(r))
+                else:
+                    print(f"{style:8s} {name:18s} sections {r['sections']:3d}/{r['records']:3d}  "
+                          f"useful {100 * r['useful'] / max(1, r['n']):5.1f} %  answered "
+                          f"{100 * r['answered'] / max(1, r['n']):5.1f} %  wrong-confident "
+                          f"{100 * r['wrong'] / max(1, r['answered']):5.1f} % of answered", flush=True)
+            if not args.json:
+                print(f"{style:8s} {'total':18s} useful {tot['useful']} / {tot['n']}, wrong-confident "
+                      f"{tot['wrong']} of {tot['answered']} answered", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
