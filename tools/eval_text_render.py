@@ -7,7 +7,8 @@ Each record of a set (title + text) becomes one section of a single text manual,
 style that manuals exported from a word processor have:
 
 * ``md``: "## Title" (Markdown; the reference: same sections as the BEIR records);
-* ``decimal``: "3.2 Title" (records numbered six to a chapter), a blank line, the text;
+* ``decimal``: "3.2 Title" (records numbered six to a chapter, unless a title has its own
+  number: the heat pump manual's "4.3 Filling the heating circuit"), a blank line, the text;
 * ``plain``: the title alone on its line, a blank line, the text;
 * ``caps``: the same in capitals;
 * ``wrap``: the title alone, then the text wrapped at 80 columns, no blank lines anywhere (what
@@ -53,7 +54,8 @@ def render(records: list[dict], style: str) -> str:
             lines.append(title)
             lines += [w for para in text.split("\n") for w in textwrap.wrap(para, 80)]
             continue
-        head = {"md": f"## {title}", "decimal": f"{i // 6 + 1}.{i % 6 + 1} {title}",
+        number = "" if title[0].isdigit() else f"{i // 6 + 1}.{i % 6 + 1} "   # (a title may have its own)
+        head = {"md": f"## {title}", "decimal": f"{number}{title}",
                 "plain": title, "caps": title.upper()}[style]
         lines += [head, "", text, ""]
     return "\n".join(lines) + "\n"
