@@ -5,8 +5,8 @@ all: "Cleaning the sensor" (or "CLEANING THE SENSOR") on a line of its own, then
 When ingest finds no other scheme (numbered, labelled, Q&A, FAQ headings: fewer than
 ``MIN_HEADINGS``), such a manual would be one untitled section; the reader then loses the
 heading that names what a body answers. The eight blind manuals rendered as text this way
-scored 44 useful answers of 440 as one section, 127 with their titles as Markdown headings
-(docs/benchmarks/answers.md, "Twenty-second session").
+scored 43 useful answers of 440 as one section, 126 with these rules (127 with their titles as
+Markdown headings; tools/eval_text_render.py, docs/benchmarks/answers.md, "Twenty-second session").
 
 Only then, a line is a title when:
 
