@@ -131,6 +131,19 @@ def installed(root: Path) -> tuple[bytes, list[str]]:
     return (etc / "device.toml").read_bytes(), sorted(os.listdir(manuals)) if manuals.is_dir() else []
 
 
+def boot_problem(card: Path, root: Path, installs: dict[str, Any], where: str) -> str | None:
+    """First boot of a card flash left: the old bundle or the new one, never a mix; or a clear
+    refusal that takes its hook off the boot line. None when it is one of those."""
+    rc, err = first_boot(card, root)
+    if rc == 0:
+        return None if installed(root) in (installs["old"], installs["new"]) else f"{where}: a mix installed"
+    if rc != 1 or "flash the card again" not in err:
+        return f"{where}: {err}"
+    if (root / "boot/firmware/cmdline.txt").read_text() != BOOKWORM_CMDLINE:
+        return f"{where}: the failed hook stays on the boot line"
+    return None
+
+
 def _flash(ws: Path, card: Path, room: str) -> Callable[[], int]:
     def run() -> int:
         if room == "one bundle":  # runs in the child only: the next flash sees the real figure
@@ -190,14 +203,9 @@ def test_flash_killed_at_any_step_leaves_a_card_that_boots_safely(ws: Path, tmp_
             only_script_seen |= os.listdir(card / "nic-edge") == ["firstboot.sh"]
             # First boot: the old bundle or the new one, never a mix; or a clear refusal, unhooked.
             root = tmp_path / f"root-{step}"
-            rc, err = first_boot(card, root)
-            if rc == 0:
-                if installed(root) not in (installs["old"], installs["new"]):
-                    unsafe.append(f"{where}: a mix installed")
-            elif rc != 1 or "flash the card again" not in err:
-                unsafe.append(f"{where}: {err}")
-            elif (root / "boot/firmware/cmdline.txt").read_text() != BOOKWORM_CMDLINE:
-                unsafe.append(f"{where}: the failed hook stays on the boot line")
+            problem = boot_problem(card, root, installs, where)
+            if problem:
+                unsafe.append(problem)
             if [p for p in (root / "boot/firmware").rglob("*") if ".nic-" in p.name]:
                 unsafe.append(f"{where}: first boot left the flash's leftovers (secrets) on FAT")
             shutil.rmtree(root)

@@ -15,7 +15,7 @@ from nic_edge.fleet.provision.cli import add_flash_arguments, flash_main, sparse
 from nic_edge.fleet.provision.mtools import FatImage
 from tests.fleet.provision_support import (
     BOOKWORM_CMDLINE, CONFIG_TXT, MTOOLS_ENV, make_image, mdir_tree, mtype, require_tools)
-from tests.fleet.test_provision_crash import HOOK, KILLED, first_boot, in_child, installed, killer
+from tests.fleet.test_provision_crash import HOOK, KILLED, boot_problem, first_boot, in_child, installed, killer
 from tests.fleet.test_provision_crash import ws  # noqa: F401 - the fixture
 
 CHANGES = {"mmd", "mcopy", "mdel", "mdeltree", "mmove"}
@@ -91,15 +91,10 @@ def test_flash_into_an_image_killed_at_any_step(ws: Path, tmp_path: Path,  # noq
         if mtype(img, off, "cmdline.txt") != hooked or mtype(img, off, HOOK) != script:
             dangling.append(where)
         else:
-            root = tmp_path / f"root-{step}"
-            rc, err = first_boot(extract(img, off, tmp_path / f"boot-{step}"), root)
-            if rc == 0:
-                if installed(root) not in (installs["old"], installs["new"]):
-                    unsafe.append(f"{where}: a mix installed")
-            elif rc != 1 or "flash the card again" not in err:
-                unsafe.append(f"{where}: {err}")
-            elif (root / "boot/firmware/cmdline.txt").read_text() != BOOKWORM_CMDLINE:
-                unsafe.append(f"{where}: the failed hook stays on the boot line")
+            problem = boot_problem(extract(img, off, tmp_path / f"boot-{step}"), tmp_path / f"root-{step}",
+                                   installs, where)
+            if problem:
+                unsafe.append(problem)
         left = [k for k in tree if ".nic-" in k]
         caplog.clear()
         if flash_main(_args(ws, img, "new"), None) != 0 or mdir_tree(img, off) != done:

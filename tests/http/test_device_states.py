@@ -65,6 +65,14 @@ def _indexed(data: Path, manual: Path) -> None:
         app.close()
 
 
+def _started_app(data: Path, manual: Path) -> DeviceApp:
+    """A started box (no model) over ``manual`` indexed into ``data``."""
+    _indexed(data, manual)
+    app = DeviceApp(_cfg(), data, hardware=HW, env={}, use_embedder=False)
+    app.started = True
+    return app
+
+
 def test_a_damaged_index_leaves_the_page_and_status_up_and_says_so(tmp_path: Path, manual: Path, serve) -> None:
     data = tmp_path / "data"
     _indexed(data, manual)
@@ -175,10 +183,7 @@ def test_a_full_disk_is_not_working_normally_on_the_page(tmp_path: Path, manual:
 @pytest.mark.parametrize("question", ["\u200b", "\u200b \ufeff", "\u200e\u200f", " \u2060 "])
 def test_an_invisible_only_question_is_empty_as_design_says(tmp_path: Path, manual: Path, serve,
                                                             question: str) -> None:
-    data = tmp_path / "data"
-    _indexed(data, manual)
-    app = DeviceApp(_cfg(), data, hardware=HW, env={}, use_embedder=False)
-    app.started = True
+    app = _started_app(tmp_path / "data", manual)
     try:
         port = serve(app)
         got = request(port, "POST", "/api/ask", {"question": question})
@@ -192,10 +197,7 @@ def test_an_invisible_only_question_is_empty_as_design_says(tmp_path: Path, manu
 def test_an_invalid_question_is_400_even_when_its_twin_is_cached(tmp_path: Path, manual: Path, serve) -> None:
     """The cache key is the normalised question: a control character, padding past the length
     limit or an invisible-only question used to hit the answer cached for a valid twin (200)."""
-    data = tmp_path / "data"
-    _indexed(data, manual)
-    app = DeviceApp(_cfg(), data, hardware=HW, env={}, use_embedder=False)
-    app.started = True
+    app = _started_app(tmp_path / "data", manual)
     try:
         port = serve(app)
         question = "How do I replace the fuel filter?"
