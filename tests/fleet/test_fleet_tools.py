@@ -68,7 +68,10 @@ def test_alerts_skip_broken_clocks_and_impostors_and_strip_escapes(tmp_path: Pat
                 ("nic/evil/alerts", alert("evil", "victim", 6, "posted as another box")),
                 ("nic/term/alerts", alert("term", "term", 7, "\x1b[2J\x1b]0;owned\x07red\x1b[0m")),
                 ("nic/good/alerts", alert("good", "good", 8, "disk almost full", alert_id="disk-1"))]
-    for args in (("alerts", "--wait", "4"), ("alerts", "--json", "--wait", "4")):
+    # the impostor again last: under load the listener may subscribe mid-round (CI once saw term
+    # and good but not the impostor published just before them in a 4 s window)
+    messages.append(messages[1])
+    for args in (("alerts", "--wait", "6"), ("alerts", "--json", "--wait", "6")):
         proc = subprocess.Popen([sys.executable, "-m", "nic_edge.cli.fleet", "--config", str(cfg), *args],
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         # alerts are not retained: publish until the listener has had its window (it de-duplicates)
