@@ -88,17 +88,17 @@ def cmd_index(args: argparse.Namespace) -> int:
     return EXIT_OK if done else EXIT_FAIL
 
 
-def _no_data_dir(args: argparse.Namespace) -> Config | None:
-    """The config when the data dir does not exist yet: then nothing is indexed, and a command
-    that only reads (manuals, ask, retrieve) says so without creating the dir (and its cache)
-    in whatever folder it was run from."""
+def _config(args: argparse.Namespace) -> tuple[Config, bool]:
+    """The config, and whether its data dir exists yet: without it nothing is indexed, and a
+    command that only reads (manuals, ask, retrieve) says so without creating the dir (and its
+    cache) in whatever folder it was run from."""
     cfg = load(args)
-    return None if data_dir(cfg, args.data_dir).exists() else cfg
+    return cfg, data_dir(cfg, args.data_dir).exists()
 
 
 def cmd_manuals(args: argparse.Namespace) -> int:
-    cfg = _no_data_dir(args)
-    if cfg is not None:
+    cfg, exists = _config(args)
+    if not exists:
         from nic_edge.engine.engine import Engine
         from nic_edge.core.threads import ThreadCounts
         # no index: the engine reads nothing from disk and creates nothing
@@ -108,7 +108,7 @@ def cmd_manuals(args: argparse.Namespace) -> int:
     else:
         # With the embedder (it loads lazily, never here): the calibration shown is the one of
         # the mode `serve` would answer in.
-        app = _app(args)
+        app = _app(args, cfg)
         try:
             rows = app.engine.manuals(records=args.records)
             calibration = app.engine.calibration()
@@ -203,9 +203,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
         except InvalidInputError as exc:
             print(f"nic-edge: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
-    if _no_data_dir(args) is not None:
+    cfg, exists = _config(args)
+    if not exists:
         raise NicEdgeError("no manuals indexed", hint="run `nic-edge index PATH...` first")
-    app = _app(args)
+    app = _app(args, cfg)
     try:
         manuals = app.engine.manuals()
         if not manuals:
@@ -242,9 +243,10 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     if args.jsonl == (args.query is not None):
         print("nic-edge: error: give a QUERY or --jsonl (not both) (see nic-edge retrieve --help)", file=sys.stderr)
         return EXIT_USAGE
-    if _no_data_dir(args) is not None:
+    cfg, exists = _config(args)
+    if not exists:
         raise NicEdgeError("no manuals indexed", hint="run `nic-edge index PATH...` first")
-    app = _app(args)
+    app = _app(args, cfg)
     try:
         if not app.engine.manuals():
             raise NicEdgeError("no manuals indexed", hint="run `nic-edge index PATH...` first")

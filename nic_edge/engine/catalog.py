@@ -15,6 +15,8 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+from nic_edge.engine.ingest import INGEST_VERSION
+
 Files = dict[str, dict[str, Any]]
 
 
@@ -23,7 +25,6 @@ def file_entry(path: Path, sha: str, docs: list[Any], now: float) -> dict[str, A
     chunks = sum(len(d.chunks) for d in docs)
     # file_chunks: what the file yields (never changed by removing a record), checked against
     # the rows the index holds to tell an unchanged file from one to restore.
-    from nic_edge.engine.ingest import INGEST_VERSION
     entry: dict[str, Any] = {"source": path.name, "kind": kind, "sha256": sha, "ingest": INGEST_VERSION,
                              "chunks": chunks, "file_chunks": chunks,
                              "sections": sum(len(d.sections) for d in docs), "indexed_at": now}

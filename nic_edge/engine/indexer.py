@@ -260,21 +260,19 @@ class Indexer:
             report.vectors = snap.has_vectors
             return report  # nothing changed: no new generation
         rows: list[_Row] = []
+        # A file read again (edited, or read by a newer parser) keeps the vectors of the chunks
+        # that came out the same: only what changed is embedded again.
+        same: dict[tuple[str, str | None, str], int] = {}
         if snap is not None:
             for i in range(snap.n):
                 key, src = snap.file(i), snap.source(i)
+                if key in new_docs:
+                    same.setdefault((key, snap.section(i), snap.text(i)), i)
                 if key in drop_files or (key, src) in drop_records:
                     continue
                 rows.append(_Row(snap.chunk_id(i), src, snap.section(i), snap.page(i), snap.ordinal(i),
                                  snap.text(i), snap.notices(i), i, key, snap.page_kind(i)))
         used = {r.chunk_id for r in rows}
-        # A file read again (edited, or read by a newer parser) keeps the vectors of the chunks
-        # that came out the same: only what changed is embedded again.
-        same: dict[tuple[str, str | None, str], int] = {}
-        if snap is not None and new_docs:
-            for i in range(snap.n):
-                if snap.file(i) in new_docs:
-                    same.setdefault((snap.file(i), snap.section(i), snap.text(i)), i)
         new_rows: list[_Row] = []
         for key, docs in new_docs.items():
             tag = catalog.file_tag(key)

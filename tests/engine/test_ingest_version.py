@@ -11,9 +11,8 @@ import pytest
 
 from nic_edge.core.config import EngineConfig
 from nic_edge.core.tiers import load_profiles
-from nic_edge.engine import indexer
+from nic_edge.engine import catalog, indexer
 from nic_edge.engine.engine import Engine
-from nic_edge.engine import ingest
 from nic_edge.engine.ingest import numbering
 
 MANUAL = """Kettle guide
@@ -60,7 +59,7 @@ def test_a_new_parser_reads_unchanged_files_again_once(tmp_path: Path, counting:
     # the index as an older parser cut it: no decimal headings, one untitled section
     monkeypatch.setattr(numbering, "MIN_HEADINGS", 10 ** 6)
     monkeypatch.setattr(indexer, "INGEST_VERSION", "ingest-old")
-    monkeypatch.setattr(ingest, "INGEST_VERSION", "ingest-old")   # what the catalog records
+    monkeypatch.setattr(catalog, "INGEST_VERSION", "ingest-old")   # what the catalog records
     eng.index_paths([manual])
     assert {m["sections"] for m in eng.manuals()} == {0}   # no heading found
     monkeypatch.undo()
