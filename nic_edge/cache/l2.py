@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nic_edge.cache.codec import decode_entry, encode_entry, entry_stored_at
-from nic_edge.core.storage import clamp_map_size, import_lmdb, open_env
+from nic_edge.core.storage import clamp_map_size, data_size, import_lmdb, open_env
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +76,7 @@ class L2Cache:
         self._bytes = 0
         self._items = 0
         self.map_size = clamp_map_size(map_size) if map_size else default_map_size(max_bytes)
-        try:
-            used = (self.path / "data.mdb").stat().st_size
-        except OSError:
-            used = 0
+        used = data_size(self.path)
         if used:
             # A store filled under a larger budget (a restart on a lower tier): a map smaller than
             # the file cannot give a single page, so every write, eviction and clear failed with

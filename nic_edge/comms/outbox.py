@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from nic_edge.core.storage import import_lmdb, open_env
+from nic_edge.core.storage import data_size, import_lmdb, open_env
 from nic_edge.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -76,11 +76,7 @@ class Outbox:
         # written under a larger cap (mqtt.spool_max_bytes lowered since) plus the copy-on-write
         # pages of trimming it to the new cap: a map smaller than the file made every write
         # MDB_MAP_FULL until the broker drained the old backlog.
-        try:
-            used = (self.path / "data.mdb").stat().st_size
-        except OSError:
-            used = 0
-        opened = open_env(self.path, max(4 * self.max_bytes, 2 * used) + (2 << 20), marker=MARKER,
+        opened = open_env(self.path, max(4 * self.max_bytes, 2 * data_size(self.path)) + (2 << 20), marker=MARKER,
                           max_dbs=2, sync=True, metasync=True)
         self.recovered = opened.recovered
         self._env = opened.env

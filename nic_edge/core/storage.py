@@ -67,6 +67,16 @@ def clamp_map_size(size: int) -> int:
     return size
 
 
+def data_size(path: Path) -> int:
+    """Bytes of the store's ``data.mdb`` in ``path`` (0 when there is none yet). A map smaller
+    than the file cannot give a single page: a store written under a larger budget (a lower
+    tier, a lowered spool cap) is mapped at least this large plus room to trim it."""
+    try:
+        return (Path(path) / "data.mdb").stat().st_size
+    except OSError:
+        return 0
+
+
 @dataclass
 class OpenedEnv:
     """An open environment; ``recovered`` is True when the old one was moved aside."""
