@@ -331,10 +331,14 @@ def cite(snap: Snapshot, ret: Retrieval, quotes: list[Any]) -> tuple[list[dict],
     score: dict[int, float] = {h.row: h.score for h in ret.hits}
     snippet: dict[int, str] = {}
     for q in quotes:
-        if q.row not in rows:
-            rows.append(q.row)
-            score.setdefault(q.row, q.hit_score)
-            snippet[q.row] = q.text
+        row, text = (q.shown_row, q.shown) if getattr(q, "shown", "") else (q.row, q.text)
+        if row not in rows:
+            rows.append(row)
+            score.setdefault(row, q.hit_score)
+            snippet[row] = text
+    for q in quotes:   # a table's header row, when it is in another chunk than the rows quoted
+        if getattr(q, "header", "") and q.header_row not in rows:
+            rows.append(q.header_row)
     for h in ret.hits:
         if len(rows) >= CITED:
             break
@@ -348,7 +352,16 @@ def cite(snap: Snapshot, ret: Retrieval, quotes: list[Any]) -> tuple[list[dict],
         cites.append({"source": snap.source(r), "section": snap.section(r), "page": snap.page(r),
                       "page_kind": snap.page_kind(r), "chunk_id": snap.chunk_id(r), "snippet": text,
                       "score": round(float(score.get(r, 0.0)), 4), "row": r})
-    return cites, [{"text": q.text, "citation": rows.index(q.row)} for q in quotes]
+    out: list[dict] = []
+    for q in quotes:
+        if getattr(q, "header", "") and q.header not in (getattr(q, "shown", "") or q.text) and \
+                not any(o["text"] == q.header for o in out):
+            out.append({"text": q.header, "citation": rows.index(q.header_row)})
+        if getattr(q, "shown", ""):
+            out.append({"text": q.shown, "citation": rows.index(q.shown_row)})
+        else:
+            out.append({"text": q.text, "citation": rows.index(q.row)})
+    return cites, out
 
 
 def warnings(snap: Snapshot, rows: list[int]) -> list[str]:

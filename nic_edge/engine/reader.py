@@ -44,8 +44,8 @@ A window is scored by general properties of manuals and questions, not by the vi
   gains it (``polarity.clash``); so does a window by its opening line (a symptom line, a table
   row, the question line before it) when the question itself names something missing;
 * **tables**: a table's rows are records of their own; when a row holds the question's words
-  (or the amount asked for), the rows that do not neither open nor close a window ("What does
-  E21 mean?" quotes the E21 row, not the error table from its first row); rows that state the
+  (or the amount asked for), the rows that do not neither open nor close a window; a row named
+  by its key is quoted alone, with the table's header row (tables.py); rows that state the
   amount asked beside the thing asked are not doubted for their section's meaning
   (``TABLE_AMOUNT_WAIVER``: "Specifications" is far in meaning from "How much power does it
   use in standby?", its row "| Power consumption (standby) | 0.5 W |" is the answer), and
@@ -62,7 +62,6 @@ inside a sentence becomes a space), which the contract allows. The units a windo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -75,11 +74,16 @@ from nic_edge.engine.polarity import clash, polarity
 from nic_edge.engine.quantity import AmountAsked, amount_asked
 from nic_edge.engine.retrieval import Hit, Retrieval
 from nic_edge.engine.sections import SectionText, section_text
+from nic_edge.engine.quote import Quote
 from nic_edge.engine.store import Snapshot
+from nic_edge.engine.tables import record_tables, table_quote
 from nic_edge.engine.units import (SENTENCE_END, Unit, clean_quote, near_duplicate, row_keys, section_units,
                                    table_records, title_line)
 
-VERSION = "reader-27"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-28"      # part of the answer cache key: a changed reader never serves old answers
+# reader-28: quoted table rows come with their header row; rows named by their key are quoted
+# alone, and no window leaves such a table through its other records (tables.py)
+TABLE_LEAVE = True
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
 MAX_WORDS = 300           # never longer (one quote)
@@ -114,21 +118,6 @@ RESTATE_NEW = 0.25        # a line whose words are at most this share new restat
 RESTATE_COV = 0.4         # ... when it holds at least this share of the question's IDF mass
 
 
-@dataclass
-class Quote:
-    row: int            # the chunk to cite (holds the quote's start)
-    text: str           # whitespace-normalised slice of the section text
-    score: float
-    section_key: tuple[str, str | None, int]
-    hit_score: float    # retrieval score of the hit behind the section
-    hit_cosine: float | None
-    hit_rank: int
-    head_lead: bool = False  # its heading is the candidates' closest in meaning to the question
-    head_cos: float = 0.0    # that heading's cosine to the question (0 without a heading vector)
-    asked_in: str = ""       # the question line right before the quote, if any (a FAQ entry)
-    closest: bool = False    # its section holds the index's closest chunk in meaning (tools: explain)
-
-
 class _Scorer:
     def __init__(self, q_terms: Sequence[str], idf: dict[str, float], groups: Any = None) -> None:
         self.q = frozenset(q_terms)
@@ -153,7 +142,7 @@ class _Scorer:
 def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
                  asked: AmountAsked | None = None, defines: list[bool] | None = None,
                  closest: bool = False, polar: list[int] | None = None,
-                 target: int = TARGET_WORDS) -> tuple[float, int, int]:
+                 target: int = TARGET_WORDS, text: str = "") -> tuple[float, int, int]:
     """(score, i, j) of the best window units[i..j] (inclusive), or (-inf, -1, -1).
 
     A window holds at least one of the question's words (in it, its heading, or the line that
@@ -177,6 +166,9 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
     # close a window ("What does E21 mean?" is the E21 row, not the error table from E10 on; "How
     # many LAN ports?" the row that names them, not every row with a number).
     hit_row, table_hit = table_records(units, q_in)
+    # A table whose rows (not only its column names) hold the question's words: a window does
+    # not run through its other records to reach the text after it (TABLE_LEAVE).
+    rec_table = record_tables(units, table_hit, q_in, text) if TABLE_LEAVE and text else [0] * n
     head_q = heading_terms & q
     head_cov = sum(idf[t] for t in head_q)
     for i in range(n):
@@ -204,6 +196,7 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
                 cov_sum += idf[t]
         new_terms: set[str] = set()
         half: set[str] = set()
+        others = False   # the window holds other records of a keyed table after its last keyed row
         words = top_num = 0
         dead = list_at = -1
         amount = False
@@ -211,6 +204,10 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
             u = units[j]
             if u.noise:
                 break
+            if rec_table[j]:
+                others = rec_table[j] == 1 and (others or (j > i and rec_table[j - 1] > 0))
+            elif others:
+                break  # what follows the table is not reached through its other records
             if j > i and u.question and sc.cov(u.terms) >= RESTATE_COV:
                 break  # the line that asks the question: the answer starts after it, not before
             if u.number == 1:   # a procedure's steps before the matching one are lead only for
@@ -351,7 +348,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         polar = [clash(question, st.text[u.a:u.b], QUESTION_FILLER) for u in units] if negates else None
         is_closest = closest_row in st.rows
         s, i, j = _best_window(units, sc, frozenset(analyze(st.section or "")), asked, defines,
-                               is_closest, polar, target)
+                               is_closest, polar, target, st.text)
         if i < 0:
             continue
         # A window does not end on the title of what comes next (a page header, a heading, a
@@ -378,8 +375,9 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         asked_in = ""
         if i > 0 and units[i - 1].question:  # (a question line always counts as restating)
             asked_in = st.text[units[i - 1].a:units[i - 1].b]
+        extra = table_quote(st, units, i, j, sc.q) if units[i].row >= 0 else ()
         cands.append(Quote(st.row_at(a), clean_quote(st.text[a:b]), s, key, hit.score, hit.cosine, rank,
-                           key in lead, lead.get(key, 0.0), asked_in, is_closest))
+                           key in lead, lead.get(key, 0.0), asked_in, is_closest, *extra))
     if not cands:
         return []
     cands.sort(key=lambda q: -q.score)

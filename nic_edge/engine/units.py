@@ -183,7 +183,7 @@ def _number(s: str) -> int:
     return int(m.group(1) or m.group(2)) if m else 0
 
 
-def _is_table_row(line: str) -> bool:
+def is_table_row(line: str) -> bool:
     """A table row: "| a | b |" (a scanned page's stray "|" at a line's start is not one)."""
     line = line.strip()
     return line.startswith("|") and line.endswith("|") and line.count("|") >= 3
@@ -196,7 +196,7 @@ def _join_break(m: re.Match) -> str:
     text, a, b = m.string, m.start(), m.end()
     line_start = text.rfind("\n", 0, a) + 1
     next_end = text.find("\n", b)
-    if _is_table_row(text[line_start:a]) or _is_table_row(text[b:next_end if next_end >= 0 else len(text)]):
+    if is_table_row(text[line_start:a]) or is_table_row(text[b:next_end if next_end >= 0 else len(text)]):
         return m.group(0)
     if _LABEL_LINE.match(text, line_start) and _LABEL_OR_TITLE.match(text, b):
         return m.group(0)

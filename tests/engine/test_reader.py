@@ -286,28 +286,34 @@ APPLIANCE_MANUAL = """# Breeze WM-800 Washing Machine
 """
 
 
-@pytest.mark.parametrize("question,row", [
-    ("What does E21 mean?", "| E21 | Water does not drain | Clean the pump filter. Check that the drain hose is not blocked. |"),
-    ("What does error F01 mean?", "| F01 | Motor fault | Switch off, unplug for 10 minutes and restart. If the code returns, call service. |"),
+@pytest.mark.parametrize("question,header,row", [
+    ("What does E21 mean?", "| Code | Meaning | What to do |",
+     "| E21 | Water does not drain | Clean the pump filter. Check that the drain hose is not blocked. |"),
+    ("What does error F01 mean?", "| Code | Meaning | What to do |",
+     "| F01 | Motor fault | Switch off, unplug for 10 minutes and restart. If the code returns, call service. |"),
     # every row states a number; the row that names the thing asked is the answer
-    ("How many hose connections does it have?", "| Hose connections | 1 x inlet 3/4 inch, 1 x drain 22 mm |"),
+    ("How many hose connections does it have?", "| Item | Value |",
+     "| Hose connections | 1 x inlet 3/4 inch, 1 x drain 22 mm |"),
 ])
-def test_a_table_row_that_names_the_asked_thing_is_quoted_alone(tmp_path: Path, question: str, row: str) -> None:
+def test_a_table_row_that_names_the_asked_thing_is_quoted_alone(tmp_path: Path, question: str, header: str,
+                                                               row: str) -> None:
     """A table's rows are records of their own: the rows around the one that names the error
-    code are other errors, so the quote is that row, not the table from its first row."""
+    code are other errors, so the quote is that row (after the table's header row, a quote of
+    its own), not the table from its first row."""
     eng = lexical_engine(tmp_path, "washer.md", APPLIANCE_MANUAL)
     out = _ask(eng, question)
-    assert out["answer"] == row
+    assert [q["text"] for q in out["quotes"]] == [header, row]
 
 
 def test_the_symptom_row_that_says_the_same_thing_is_missing_opens_the_quote(tmp_path: Path) -> None:
     """Both symptom rows have "drum", "spin", "water" and "drain"; only what each says is
     missing tells them apart (polarity.clash on the window's opening row)."""
     eng = lexical_engine(tmp_path, "washer.md", APPLIANCE_MANUAL)
-    out = _ask(eng, "The drum spins but the water won't drain")
-    assert out["answer"].startswith("| The drum spins but the water does not drain |"), out["answer"]
-    out = _ask(eng, "The water drains but the drum won't spin")
-    assert out["answer"].startswith("| The drum does not spin and the water drains |"), out["answer"]
+    for question, opens in (("The drum spins but the water won't drain", "| The drum spins but the water does not drain |"),
+                            ("The water drains but the drum won't spin", "| The drum does not spin and the water drains |")):
+        out = _ask(eng, question)
+        # (the table's header row is a quote of its own before the rows)
+        assert [q["text"][:len(opens)] for q in out["quotes"]] == ["| Symptom | Remedy |", opens], out["answer"]
 
 
 EBIKE_MANUAL = """# E-BIKE MANUAL
