@@ -87,6 +87,7 @@ def test_telemetry_comes_back_once_the_disk_has_room(full_outbox_device, mosquit
     st = request(dev.http.port, "GET", "/api/status").json()["mqtt"]
     assert st["spool"] == "off" and st["dropped_by_kind"] == {"metrics": 3, "alerts": 1}, st
     assert "retrying" in st["last_error"], st
+    assert "not kept until the disk has room" in request(dev.http.port, "GET", "/").text
 
     filler.unlink()  # the technician frees space; nobody restarts anything
     assert until(lambda: pub.outbox is not None), pub.status()
@@ -105,6 +106,7 @@ def test_telemetry_comes_back_once_the_disk_has_room(full_outbox_device, mosquit
     assert pub.outbox.stats()["dropped"] == {"metrics": 3, "alerts": 1}
     st = request(dev.http.port, "GET", "/api/status").json()["mqtt"]
     assert st["spool"] == "on" and st["last_error"] is None and st["dropped"] == 4, st
+    assert "not kept" not in request(dev.http.port, "GET", "/").text
     assert until(lambda: pub.status()["backlog"] == 0 and pub.status()["sent"] == 2), pub.status()
 
 
