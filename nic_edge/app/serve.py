@@ -20,7 +20,7 @@ from nic_edge.core.config import Config, data_dir, file_in_config
 from nic_edge.core.lifecycle import Runtime
 from nic_edge.core.resources import SAMPLE_MANUAL, data_file
 from nic_edge.core.sdnotify import Notifier, WatchdogService
-from nic_edge.errors import IndexStoreError, NicEdgeError, StorageError
+from nic_edge.errors import IndexStoreError, NicEdgeError
 from nic_edge.http.addresses import serving_text
 from nic_edge.http.server import HttpService
 from nic_edge.telemetry.alerts import AlertService
@@ -100,6 +100,7 @@ class Device:
             extras={"model_load_s": lambda: getattr(app.embedder, "load_seconds", None),
                     "index_bytes": lambda: _index_bytes(data / "index")}))
         self.publisher = None
+        self.outbox_opener = None
         self.telemetry = None
         self.overrides = None
         self.content = None
@@ -117,6 +118,7 @@ class Device:
 
     def _setup_mqtt(self, data: Path) -> None:
         from nic_edge.comms.outbox import Outbox
+        from nic_edge.comms.outbox_opener import OutboxOpener
         from nic_edge.comms.overrides import Applied, OverrideManager, load_device_key
         from nic_edge.comms.publisher import MqttPublisher
         from nic_edge.comms.telemetry_service import TelemetryService
@@ -132,16 +134,18 @@ class Device:
             apply=lambda tier: Applied(*(lambda d: (d.name, d.source))(app.apply_tier(tier, "fleet"))),
             current=lambda: Applied(app.decision.name, app.decision.source),
             max_age_s=cfg.fleet.max_age_s, max_future_s=cfg.fleet.max_future_s, audit=audit)
-        try:
-            outbox: Outbox | None = Outbox(data / "outbox", cfg.mqtt.spool_max_bytes)
-            problem = None
-        except StorageError as exc:  # full or read-only disk: answer on, without telemetry
-            outbox, problem = None, f"MQTT off until restart: {exc}"
-            log.error("%s", problem)
+        # A full or read-only disk: answer on, MQTT connected (status, info, reports), metrics
+        # and alerts counted as dropped, and the outbox retried until it opens.
+        opener = self.outbox_opener = OutboxOpener(lambda: Outbox(data / "outbox", cfg.mqtt.spool_max_bytes))
+        outbox = opener.try_open()
+        problem = opener.problem
         self.publisher = MqttPublisher(cfg, outbox, info_fn=app.info, on_desired=self._on_desired,
                                        storage_error=problem)
         self.publisher.set_reported(self.overrides.reported_on_connect())
         self.runtime.add(self.publisher)
+        opener.on_open, opener.on_fail = self._outbox_opened, self.publisher.outbox_off
+        opener.threaded = outbox is None
+        self.runtime.add(opener)  # after the publisher: stopped before it
         from nic_edge.app.content import make_updater
 
         self.content = self.runtime.add(make_updater(cfg, app, data, self.publisher, audit,
@@ -154,6 +158,11 @@ class Device:
         if problem:
             app.writes.note("outbox", problem)  # /healthz says so from the first request on
         app.on_tier_change.append(lambda d: self.publisher.refresh_info())
+
+    def _outbox_opened(self, outbox: Any) -> None:
+        assert self.publisher is not None
+        self.publisher.attach_outbox(outbox)
+        self.app.writes.clear("outbox")  # /healthz: no longer degraded for it
 
     def _on_desired(self, payload: bytes) -> None:
         assert self.overrides is not None and self.publisher is not None

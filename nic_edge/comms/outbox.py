@@ -137,6 +137,27 @@ class Outbox:
             self._count += (1 if stored else 0) - removed
         return seq
 
+    def add_drops(self, metrics: int, alerts: int) -> None:
+        """Count records lost before they reached this store (produced while it could not be
+        opened) as dropped, as if each had failed to store here: carried in the next metrics
+        record's ``drops``, and their seqs used up so subscribers see a gap of the same size."""
+        if metrics <= 0 and alerts <= 0:
+            return
+        with self._lock:
+            drops = list(self._drops)
+            drops[0] += metrics
+            drops[1] += alerts
+            drops[2] += metrics
+            drops[3] += alerts
+            nxt = self._next + metrics + alerts
+            try:
+                with self._env.begin(write=True) as txn:
+                    txn.put(_NEXT_SEQ, _SEQ.pack(nxt), db=self._meta)
+                    txn.put(_DROPS, self._msgpack.packb(drops), db=self._meta)
+            except self._lmdb.Error as exc:
+                raise StorageError(f"outbox write failed: {exc}", "check free space on the data dir") from exc
+            self._drops, self._next = drops, nxt
+
     def _store(self, kind: str, tag: bytes, seq: int, key: bytes, body: dict[str, Any],
                estimate: int) -> tuple[bool, int, int, int, list[int]]:
         """One transaction: make room under the cap, put the record, the next seq and drops."""

@@ -14,21 +14,26 @@ reconnect in lockstep after a broker restart.
 A record leaves the outbox only after its PUBACK (``on_publish``). Records that were already
 in the outbox when a connection came up are the backlog: sent first (seq order), flagged
 ``replayed: true`` and paced by ``mqtt.replay_rate_per_s``; newer records follow unpaced.
+
+Without an outbox (it could not be opened: a full or read-only disk) the publisher still
+connects: status, info, tier/content reports and the desired subscriptions work; metrics and
+alerts are counted as dropped (``spool_gate``) until ``attach_outbox`` hands over the store
+the runtime re-opened.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import socket
-import ssl
 import threading
 import time
 from typing import Any, Callable
 
 from nic_edge import __version__
 from nic_edge.comms import schema
+from nic_edge.comms.backoff import backoff_delay, describe_connect_error
 from nic_edge.comms.outbox import Outbox
+from nic_edge.comms.spool_gate import SpoolGate
 from nic_edge.core.config import Config, read_secret
 from nic_edge.core.mqtt_client import make_client
 from nic_edge.core.lifecycle import Service
@@ -39,27 +44,6 @@ log = logging.getLogger(__name__)
 CONNACK_TIMEOUT_S = 10.0
 OFFLINE_ACK_TIMEOUT_S = 2.0
 LOOP_TIMEOUT_S = 0.05
-
-
-def backoff_delay(attempt: int, cap: float, rnd: Callable[[], float] = random.random) -> float:
-    """Delay before reconnect ``attempt`` (0-based): min(cap, 2**attempt) with equal jitter."""
-    base = min(float(cap), 2.0 ** min(attempt, 30))
-    return base * (0.5 + 0.5 * rnd())
-
-
-def describe_connect_error(exc: BaseException, host: str, port: int) -> str:
-    """One line saying why a connection attempt failed, naming the setting to check."""
-    if isinstance(exc, socket.gaierror):
-        return f"cannot resolve broker host {host!r} ({exc.strerror}); check mqtt.host"
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"TLS certificate check failed: {exc.verify_message}; check mqtt.ca_file and mqtt.host"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS handshake failed ({exc.reason or exc}); check mqtt.tls, mqtt.port and certificates"
-    if isinstance(exc, ConnectionRefusedError):
-        return f"connection refused by {host}:{port}; broker down or wrong mqtt.port"
-    if isinstance(exc, (TimeoutError, socket.timeout)):
-        return f"timed out connecting to {host}:{port}; check mqtt.host/mqtt.port and the network"
-    return f"cannot connect to {host}:{port}: {exc}"
 
 
 class MqttPublisher(Service):
@@ -80,8 +64,8 @@ class MqttPublisher(Service):
         self.device = cfg.device_id
         self.prefix = cfg.mqtt.topic_prefix
         self.client_id = cfg.mqtt.client_id or f"nic-edge-{self.device}"
-        self.outbox = outbox
-        self.enabled = bool(cfg.mqtt.host) and outbox is not None
+        self._gate = SpoolGate(outbox, storage_error)
+        self.enabled = bool(cfg.mqtt.host)
         self.threaded = self.enabled
         self._password = read_secret(cfg, "mqtt.password_file") if cfg.mqtt.password_file else None
         self._info_fn = info_fn
@@ -103,7 +87,6 @@ class MqttPublisher(Service):
         self._logged: tuple[str, str | None] | None = None
         self._sent = 0
         self._rejected = 0
-        self._storage_error = storage_error  # e.g. the outbox could not be opened (disk full)
         self._reported: bytes | None = None
         self._handlers: dict[str, Callable[[bytes], None]] = {}  # topic -> handler (other desired kinds)
         self._retained: dict[str, bytes] = {}  # topic -> payload republished on every connect
@@ -111,6 +94,7 @@ class MqttPublisher(Service):
         # Owned by the publisher thread.
         self._client: Any = None
         self._inflight: dict[int, int] = {}
+        self._pumping: Outbox | None = None  # the outbox this session's bookkeeping refers to
         self._acks: list[int] = []
         self._last_flush = 0.0
         self._sent_upto = -1
@@ -127,31 +111,33 @@ class MqttPublisher(Service):
             return None
         body = schema.build_metrics(snapshot, seq=0, device=self.device, ts=self._clock())
         schema.encode_metrics(body)  # a malformed snapshot is a bug in the producer: raise now
-        return self._enqueue(schema.METRICS, body)
+        return self._gate.enqueue(schema.METRICS, body)
 
     def submit_alert(self, event: dict[str, Any]) -> int | None:
         if not self.enabled:
             return None
         body = schema.build_alert(event, seq=0, device=self.device)
         schema.encode_alert(body)
-        return self._enqueue(schema.ALERTS, body)
-
-    def _enqueue(self, kind: str, body: dict[str, Any]) -> int | None:
-        assert self.outbox is not None
-        try:
-            seq = self.outbox.enqueue(kind, body)
-        except StorageError as exc:  # boundary: telemetry must never break the caller
-            if self._storage_error != str(exc):
-                log.error("mqtt outbox: %s", exc)
-            self._storage_error = str(exc)
-            return None
-        self._storage_error = None
-        return seq
+        return self._gate.enqueue(schema.ALERTS, body)
 
     @property
     def storage_error(self) -> str | None:
-        """The outbox write failure of the last submit (e.g. disk full), None once writes work."""
-        return self._storage_error
+        """The outbox write failure of the last submit (e.g. disk full), or why there is no
+        outbox; None once writes work."""
+        return self._gate.problem
+
+    @property
+    def outbox(self) -> Outbox | None:
+        return self._gate.outbox
+
+    def outbox_off(self, problem: str) -> None:
+        """There is no outbox (it could not be opened) and ``problem`` says why."""
+        self._gate.off(problem)
+
+    def attach_outbox(self, outbox: Outbox) -> None:
+        """Spool into ``outbox`` from now on (re-opened after it could not be at start); its
+        backlog goes out as replayed."""
+        self._gate.attach(outbox)
 
     def set_reported(self, report: dict[str, Any] | None) -> None:
         """Publish retained ``tier/reported`` now if connected, and again on every connect.
@@ -176,9 +162,12 @@ class MqttPublisher(Service):
         self._dirty.set()
 
     def status(self) -> dict[str, Any]:
-        st = self.outbox.stats() if self.outbox is not None else {}
-        dropped = st.get("dropped", {})
-        return {"state": self._state, "last_error": self._last_error or self._storage_error,
+        outbox = self.outbox
+        st = outbox.stats() if outbox is not None else {}
+        # Records produced with no outbox are dropped too (counted there once it opens).
+        dropped = {k: st.get("dropped", {}).get(k, 0) + n for k, n in self._gate.unstored().items()}
+        return {"state": self._state, "last_error": self._last_error or self._gate.problem,
+                "spool": "on" if outbox is not None else "off",
                 "backlog": st.get("backlog", 0), "sent": self._sent,
                 "dropped": sum(dropped.values()), "dropped_by_kind": dropped,
                 "rejected": self._rejected, "seq": st.get("seq"),
@@ -294,8 +283,8 @@ class MqttPublisher(Service):
         self._set_state("connected")
         self._inflight.clear()
         self._sent_upto = -1
-        assert self.outbox is not None
-        self._replay_upto = self.outbox.last_seq
+        self._pumping = self.outbox
+        self._replay_upto = self._pumping.last_seq if self._pumping is not None else -1
         self._tokens, self._last_refill = 1.0, time.monotonic()
         client.publish(self._topics[schema.STATUS], schema.ONLINE, qos=1, retain=True)
         self._publish_state(client, discovery=True)
@@ -342,6 +331,11 @@ class MqttPublisher(Service):
         return info
 
     def _pump(self, client: Any) -> None:
+        outbox = self.outbox
+        if outbox is None:
+            return  # nothing is spooled: metrics and alerts are counted as dropped
+        if outbox is not self._pumping:  # attached during this session: its backlog is replayed
+            self._pumping, self._sent_upto, self._replay_upto = outbox, -1, self._gate.attached_upto
         room = self.max_inflight - len(self._inflight)
         if room <= 0:
             return
@@ -350,8 +344,7 @@ class MqttPublisher(Service):
         burst = max(1.0, min(rate, float(self.max_inflight)))
         self._tokens = min(burst, self._tokens + (now - self._last_refill) * rate)
         self._last_refill = now
-        assert self.outbox is not None
-        for rec in self.outbox.peek(room, after=self._sent_upto):
+        for rec in outbox.peek(room, after=self._sent_upto):
             replayed = rec.seq <= self._replay_upto
             if replayed:
                 if self._tokens < 1.0:
@@ -377,9 +370,9 @@ class MqttPublisher(Service):
         now = time.monotonic()
         if not force and len(self._acks) < 64 and now - self._last_flush < self._ack_batch_s:
             return
-        assert self.outbox is not None
+        assert self._pumping is not None  # acks exist only for records peeked from it
         try:
-            self.outbox.ack_many(self._acks)
+            self._pumping.ack_many(self._acks)
         except StorageError as exc:  # boundary: records stay and are re-sent (duplicates are fine)
             log.error("mqtt outbox: %s", exc)
         self._acks = []

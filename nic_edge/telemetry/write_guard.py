@@ -48,6 +48,12 @@ class WriteGuard:
         if first:  # a full disk fails every write: log the problem once, count the rest
             log.error("%s write failed: %s (answers go on; /healthz reports degraded)", store, message)
 
+    def clear(self, store: str) -> None:
+        """The condition behind ``store``'s failures is over (e.g. the outbox that could not be
+        opened now is): stop reporting it at once rather than at the end of the window."""
+        with self._lock:
+            self._last.pop(store, None)
+
     def watch(self, store: str, directory: Path) -> None:
         """Check at every ``poll`` that ``directory`` is still the one there now. Removed or
         replaced under a running process (``rm -rf``, a restore without stopping serve), the

@@ -1,0 +1,79 @@
+"""The publisher's way into its outbox, including while there is none.
+
+The outbox may fail to open at start (a full or read-only disk); the runtime keeps retrying
+(``outbox_opener``) and attaches it here once it opens. Meanwhile a metrics snapshot or alert
+cannot be kept anywhere: it is counted as dropped, as the outbox itself counts a record it
+cannot store, and on attach the count goes into the outbox's drop counters (the next metrics
+record carries it in ``drops``) with a seq gap of the same size, so a subscriber sees both.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from nic_edge.comms.outbox import Outbox
+from nic_edge.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+
+class SpoolGate:
+    """Thread-safe: producers ``enqueue``, the runtime's opener thread ``attach``es."""
+
+    def __init__(self, outbox: Outbox | None, problem: str | None = None) -> None:
+        self.outbox = outbox
+        self.problem = problem  # why the last record was not stored (disk full, no outbox), or None
+        self.attached_upto = -1  # the outbox's last seq when attached: that backlog is replayed
+        self._lock = threading.Lock()
+        self._unstored = {"metrics": 0, "alerts": 0}  # produced with no outbox, not yet counted in one
+
+    def enqueue(self, kind: str, body: dict[str, Any]) -> int | None:
+        """The record's seq; None when it was not stored (counted as dropped either way: here
+        with no outbox, by the outbox on a write failure) and ``problem`` says why."""
+        outbox = self.outbox
+        if outbox is None or any(self._unstored.values()):
+            with self._lock:
+                outbox = self.outbox  # attached meanwhile?
+                if outbox is None:
+                    self._unstored[kind] += 1
+                    return None
+                self._count_unstored(outbox)
+        try:
+            seq = outbox.enqueue(kind, body)
+        except StorageError as exc:  # boundary: telemetry must never break the caller
+            if self.problem != str(exc):
+                log.error("mqtt outbox: %s", exc)
+            self.problem = str(exc)
+            return None
+        self.problem = None
+        return seq
+
+    def off(self, problem: str) -> None:
+        """No outbox yet, and ``problem`` says why (e.g. the last attempt to open it failed)."""
+        if self.outbox is None:
+            self.problem = problem
+
+    def attach(self, outbox: Outbox) -> None:
+        with self._lock:
+            self.attached_upto = outbox.last_seq
+            self._count_unstored(outbox)
+            self.outbox = outbox
+            self.problem = None
+
+    def unstored(self) -> dict[str, int]:
+        """Dropped for want of an outbox and not yet in an outbox's counters."""
+        return dict(self._unstored)
+
+    def _count_unstored(self, outbox: Outbox) -> None:
+        """Caller holds the lock. On a write failure the counts stay here for the next record."""
+        lost = self._unstored
+        if not any(lost.values()):
+            return
+        try:
+            outbox.add_drops(lost["metrics"], lost["alerts"])
+        except StorageError as exc:
+            log.error("mqtt outbox: %s", exc)
+            return
+        self._unstored = {kind: 0 for kind in lost}
