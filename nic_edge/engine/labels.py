@@ -15,7 +15,7 @@ names the file too: ``doc1 (phone/corpus.jsonl)``.
 from __future__ import annotations
 
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import PurePath
 from typing import Iterable
 
@@ -34,7 +34,8 @@ def _parts(key: str) -> tuple[str, ...]:
 
 def file_labels(keys: Iterable[str]) -> dict[str, str]:
     """Per file key (resolved path): its name, or the shortest trailing part of its path that
-    is unique among ``keys``; the whole path when one path ends with all of another."""
+    is unique among ``keys``; the whole path when one path ends with all of another. Linear in
+    the number of files times their depth (a listing of hundreds of ``index.html`` pages)."""
     keys = list(dict.fromkeys(keys))
     by_name: dict[str, list[str]] = defaultdict(list)
     parts = {k: _parts(k) for k in keys}
@@ -43,18 +44,20 @@ def file_labels(keys: Iterable[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for group in by_name.values():
         if len(group) == 1:
-            out[group[0]] = PurePath(group[0]).name if not group[0].startswith(BUNDLE_PREFIX) \
-                else group[0][len(BUNDLE_PREFIX):]
+            path = group[0].removeprefix(BUNDLE_PREFIX)
+            out[group[0]] = PurePath(path).name or path
             continue
-        for k in group:
-            mine = parts[k]
-            for n in range(2, len(mine) + 1):
-                tail = mine[-n:]
-                if not any(parts[o][-n:] == tail for o in group if o != k):
-                    out[k] = "/".join(tail).replace("//", "/")
-                    break
-            else:
-                out[k] = k
+        todo = list(group)
+        for n in range(2, max(len(parts[k]) for k in group) + 1):
+            seen = Counter(parts[k][-n:] for k in group)
+            for k in todo:
+                if seen[parts[k][-n:]] == 1 and len(parts[k]) >= n:
+                    out[k] = "/".join(parts[k][-n:]).replace("//", "/")
+            todo = [k for k in todo if k not in out]
+            if not todo:
+                break
+        for k in todo:   # the same path but for how its accents are encoded
+            out[k] = k
     return out
 
 
