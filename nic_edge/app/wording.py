@@ -14,8 +14,9 @@ MAX_NAMES = 8
 
 def where(c: dict[str, Any]) -> str:
     """"file.txt, Para 1-2: Starting, page 12"; a counted page (not the number printed in the
-    manual) says so: "page 12 (counted)"."""
-    parts = [str(x) for x in (c.get("source"), c.get("section")) if x]
+    manual) says so: "page 12 (counted)". The manual is named by its ``label`` ("b/manual.md"
+    when another folder holds a manual.md too), by ``source`` in an answer without one."""
+    parts = [str(x) for x in (name(c), c.get("section")) if x]
     page = c.get("page")
     if page is not None:
         parts.append(f"page {page} (counted)" if c.get("page_kind") == "counted" else f"page {page}")
@@ -46,14 +47,19 @@ def numbered(answer: dict[str, Any]) -> tuple[list[tuple[str, int]], list[tuple[
     return out_quotes, sources
 
 
+def name(entry: dict[str, Any]) -> Any:
+    """A citation's or a listed manual's name for a person: ``label``, else ``source``."""
+    return entry.get("label") or entry.get("source")
+
+
 def manual_names(manuals: Sequence[Any] | None) -> list[str]:
     names: list[str] = []
     if not isinstance(manuals, (list, tuple)):
         return names
     for m in manuals:
-        name = m.get("source") if isinstance(m, dict) else m
-        if name:
-            names.append(str(name))
+        n = name(m) if isinstance(m, dict) else m
+        if n:
+            names.append(str(n))
     return names
 
 

@@ -42,8 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="no progress output")
 
     s = sub.add_parser("manuals", help="list indexed manuals, one entry per file",
-                       description="List indexed manuals, one entry per file: source, file (absolute path), "
-                                   "chunks, sections, indexed at.")
+                       description="List indexed manuals, one entry per file: source (the table shows its label, "
+                                   "a trailing path such as b/manual.md when two files share a name), file "
+                                   "(absolute path), chunks, sections, indexed at.")
     add_common(s)
     s.add_argument("--json", action="store_true", help="JSON output")
     s.add_argument("--records", action="store_true", help="also list each BEIR file's records")

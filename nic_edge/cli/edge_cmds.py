@@ -134,13 +134,18 @@ def cmd_manuals(args: argparse.Namespace) -> int:
             extra += "  [file gone: still answers; `nic-edge index --remove` it, or index it where it is now]"
         elif r["file_changed"]:
             extra += "  [file changed since indexed: answers quote the old text; `nic-edge index` it again]"
-        print(f"{str(r.get('source'))[:32]:<32} {r.get('chunks', 0):>7} {r.get('sections', 0):>9}  {when:<20}  "
+        print(f"{_fit(str(r.get('label') or r.get('source')), 32):<32} {r.get('chunks', 0):>7} {r.get('sections', 0):>9}  {when:<20}  "
               f"{r.get('file')}{extra}")
         for rec in r.get("records") or []:
             print(f"  {str(rec['source'])[:30]:<30} {rec.get('chunks', 0):>7} {rec.get('sections', 0):>9}")
     print(f"abstain threshold {calibration['threshold_in_use']:.2f} ({calibration['threshold_source']}): "
           f"{calibration['summary']}")
     return EXIT_OK
+
+
+def _fit(name: str, width: int) -> str:
+    """A manual's name cut to ``width`` from the left: "…ts/b/manual.md" still says which file."""
+    return name if len(name) <= width else "\u2026" + name[-(width - 1):]
 
 
 def _lines(stream: TextIO) -> Iterator[tuple[int, str]]:

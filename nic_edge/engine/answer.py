@@ -326,7 +326,8 @@ def content_terms(terms: list[str]) -> list[str]:
 
 def cite(snap: Snapshot, ret: Retrieval, quotes: list[Any]) -> tuple[list[dict], list[dict]]:
     """(citations, quotes): the quoted chunks first, then the other top hits; each quote names
-    its citation by index. Citations carry ``row`` for the caller (removed before output)."""
+    its citation by index. Citations carry ``row`` for the caller (removed before output), and
+    ``label`` besides ``source``: what tells two same-named manuals apart (labels.py)."""
     rows: list[int] = []
     score: dict[int, float] = {h.row: h.score for h in ret.hits}
     snippet: dict[int, str] = {}
@@ -349,9 +350,9 @@ def cite(snap: Snapshot, ret: Retrieval, quotes: list[Any]) -> tuple[list[dict],
         text = snippet.get(r) or snap.text(r).strip()
         if len(text) > SNIPPET_CHARS:
             text = text[:SNIPPET_CHARS].rstrip() + "\u2026"
-        cites.append({"source": snap.source(r), "section": snap.section(r), "page": snap.page(r),
-                      "page_kind": snap.page_kind(r), "chunk_id": snap.chunk_id(r), "snippet": text,
-                      "score": round(float(score.get(r, 0.0)), 4), "row": r})
+        cites.append({"source": snap.source(r), "label": snap.label(r), "section": snap.section(r),
+                      "page": snap.page(r), "page_kind": snap.page_kind(r), "chunk_id": snap.chunk_id(r),
+                      "snippet": text, "score": round(float(score.get(r, 0.0)), 4), "row": r})
     out: list[dict] = []
     for q in quotes:
         if getattr(q, "header", "") and q.header not in (getattr(q, "shown", "") or q.text) and \

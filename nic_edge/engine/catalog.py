@@ -6,6 +6,7 @@ each other. A file's entry: ``source`` (the file name, what citations of non-BEI
 show), ``kind``, ``sha256`` (of the bytes), ``chunks`` (held), ``file_chunks`` (what the file
 yields), ``sections``, ``indexed_at``, ``ingest`` (the parser's version that read it); a BEIR
 file also ``records``: per record ``_id`` its chunks and sections (citations show the ``_id``).
+The listing adds each file's ``label`` (labels.py), worked out from the keys, never stored.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nic_edge.engine.ingest import INGEST_VERSION
+from nic_edge.engine.labels import file_labels
 
 Files = dict[str, dict[str, Any]]
 
@@ -89,11 +91,14 @@ def drop_record(entry: dict[str, Any], rid: str) -> None:
 
 
 def listing(files: Files, records: bool = False) -> list[dict[str, Any]]:
-    """One entry per file, sorted by source then path; ``records`` adds a BEIR file's records."""
+    """One entry per file, sorted by source then path; ``records`` adds a BEIR file's records.
+    ``label``: the file's name, or the shortest trailing path that tells it from a same-named
+    file (labels.py) -- what citations of its chunks show."""
     out = []
+    names = file_labels(files)
     for key, v in sorted(files.items(), key=lambda kv: (str(kv[1].get("source")), kv[0])):
-        row = {"source": v.get("source"), "file": key, "kind": v.get("kind"),
-               "chunks": v.get("chunks"), "sections": v.get("sections"),
+        row = {"source": v.get("source"), "label": names.get(key, v.get("source")), "file": key,
+               "kind": v.get("kind"), "chunks": v.get("chunks"), "sections": v.get("sections"),
                "indexed_at": v.get("indexed_at"), "sha256": v.get("sha256")}
         if v.get("records") is not None:
             row["record_count"] = len(v["records"])

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator
 from nic_edge.core.threads import ThreadCounts, thread_counts
 from nic_edge.engine import answer as ans
 from nic_edge.engine import calibrate as calib
-from nic_edge.engine import messages
+from nic_edge.engine import labels, messages
 from nic_edge.engine import reader
 from nic_edge.engine import synonyms
 from nic_edge.engine.bm25 import analyze
@@ -259,7 +259,7 @@ class Engine:
         parts = [snap.name if snap else ("indexing" if self.indexing else "-"),
                  str(getattr(self.embedder, "model_sha256", None)),
                  str(self.top_k), f"{self.threshold:.4f}", self.mode, self.fusion, reader.VERSION,
-                 ans.VERSION, messages.VERSION, self.words().version if USE_SYNONYMS else "-"]
+                 ans.VERSION, messages.VERSION, labels.VERSION, self.words().version if USE_SYNONYMS else "-"]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
     # --- questions -------------------------------------------------------------------
@@ -321,7 +321,7 @@ class Engine:
         snap, ret, _ = self._run(text, max(1, int(k)))
         if snap is None or ret is None:
             return []
-        return [{"chunk_id": snap.chunk_id(h.row), "source": snap.source(h.row),
+        return [{"chunk_id": snap.chunk_id(h.row), "source": snap.source(h.row), "label": snap.label(h.row),
                  "section": snap.section(h.row), "page": snap.page(h.row),
                  "score": round(float(h.score), 6)} for h in ret.hits]
 
@@ -391,10 +391,10 @@ class Engine:
         out["citations"], out["quotes"] = ans.cite(snap, ret, quotes)
         out["answer"] = "\n\n".join(q["text"] for q in out["quotes"])
         out["abstained"] = False
-        # Notices of the manuals quoted (a DANGER about another machine, cited but not quoted,
-        # would stand on the page with no source a reader can see)
-        quoted = {out["citations"][q["citation"]]["source"] for q in out["quotes"]}
-        out["warnings"] = ans.warnings(snap, [c["row"] for c in out["citations"] if c["source"] in quoted])
+        # Notices of the manuals quoted, by label (a DANGER about another machine, or another
+        # folder's same-named manual, cited but not quoted, would stand with no source to see)
+        quoted = {out["citations"][q["citation"]]["label"] for q in out["quotes"]}
+        out["warnings"] = ans.warnings(snap, [c["row"] for c in out["citations"] if c["label"] in quoted])
         for c in out["citations"]:
             del c["row"]
         return f.refers_back > 0

@@ -7,19 +7,21 @@ whether to rephrase or to look elsewhere.
 
 from __future__ import annotations
 
-from pathlib import PurePath
 from typing import Any
 
+from nic_edge.engine.labels import file_labels
+
 NAMED = 3   # manuals named in full; the rest are counted ("and 4 more")
-VERSION = "messages-2"   # part of the answer cache key: a cached abstention never keeps old words
+VERSION = "messages-3"   # part of the answer cache key: a cached abstention never keeps old words
 
 
 def manual_names(file_info: dict[str, Any] | None) -> list[str]:
-    """The manuals on the box by file name (a BEIR file is one manual, not its records);
-    ``file_info`` is the index's per-file catalog (Snapshot.file_info)."""
+    """The manuals on the box by file name (a BEIR file is one manual, not its records), two
+    files of the same name by the trailing paths that tell them apart ("a/manual.md",
+    labels.py); ``file_info`` is the index's per-file catalog (Snapshot.file_info)."""
     if not file_info:
         return []
-    return sorted({PurePath(f).name for f in file_info}, key=str.lower)
+    return sorted(set(file_labels(file_info).values()), key=str.lower)
 
 
 def _listing(names: list[str]) -> str:

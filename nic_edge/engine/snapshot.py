@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from nic_edge.engine import labels
 from nic_edge.engine.bm25 import BM25Index, BM25Arrays
 from nic_edge.engine.vectors import VectorIndex
 from nic_edge.errors import IndexStoreError
@@ -114,6 +115,7 @@ class Snapshot:
         self._headings: VectorIndex | None = None
         self._source_info: dict[str, Any] | None = None
         self._calibration: tuple[dict[str, Any] | None] | None = None
+        self._labels: dict[tuple[int, int], str] | None = None
 
     @property
     def format(self) -> int:
@@ -197,6 +199,20 @@ class Snapshot:
 
     def source(self, i: int) -> str:
         return self._sources[int(self._src[i])]
+
+    def label(self, i: int) -> str:
+        """Row ``i``'s source as a person can tell it apart (labels.py): the source, or for
+        a source other files' rows hold too, the shortest trailing path that tells them apart.
+        Worked out once per generation from the rows' (source, file) pairs."""
+        if self._labels is None:
+            if self.n:
+                width = max(1, len(self._files))
+                pairs = np.unique(self._src.astype(np.int64) * width + self._file)
+                self._labels = labels.row_labels(self._sources, self._files,
+                                                 ((int(p) // width, int(p) % width) for p in pairs))
+            else:
+                self._labels = {}
+        return self._labels.get((int(self._src[i]), int(self._file[i]))) or self.source(i)
 
     def section(self, i: int) -> str | None:
         s = int(self._sec[i])

@@ -138,7 +138,7 @@ def _manuals(manuals: Any, status: dict[str, Any]) -> str:
         if starting and not failed:
             return "<p>The manuals are being indexed now; questions are answered as soon as that finishes.</p>"
         return '<p>No manuals are indexed yet. Add them with <code>nic-edge index PATH...</code>.</p>'
-    body = "".join(f"<tr><td>{escape(str(m.get('source')))}</td><td class=n>{escape(str(m.get('sections') or '—'))}</td>"
+    body = "".join(f"<tr><td>{escape(str(wording.name(m)))}</td><td class=n>{escape(str(m.get('sections') or '—'))}</td>"
                    f"<td>{escape(_when(m.get('indexed_at')))}</td></tr>" for m in rows[:200])
     more = f'<p class="muted">and {len(rows) - 200} more (nic-edge manuals)</p>' if len(rows) > 200 else ""
     return f"<table><tr><th>Manual</th><th>Sections</th><th>Indexed</th></tr>{body}</table>{more}"

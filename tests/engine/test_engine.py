@@ -15,7 +15,7 @@ from tests.engine.test_engine_support import HashEmbedder, fake_load, write_manu
 KEYS = {"id", "question", "answer", "abstained", "reason", "message", "confidence", "citations", "warnings",
         "quotes",
         "cached", "latency_ms", "tier", "mode"}
-CITATION_KEYS = {"source", "section", "page", "page_kind", "chunk_id", "snippet", "score"}
+CITATION_KEYS = {"source", "label", "section", "page", "page_kind", "chunk_id", "snippet", "score"}
 
 
 @pytest.fixture
@@ -152,7 +152,7 @@ def test_every_quote_is_verbatim_in_its_cited_section(engine, tmp_path):
 
 def test_retrieve_and_manuals_and_status(engine):
     hits = engine.retrieve("tire rotation", 2)
-    assert len(hits) == 2 and set(hits[0]) == {"chunk_id", "source", "section", "page", "score"}
+    assert len(hits) == 2 and set(hits[0]) == {"chunk_id", "source", "label", "section", "page", "score"}
     assert hits[0]["section"] == "Para 2-2: Tire Rotation"
     m = engine.manuals()
     assert m[0]["source"] == "manual.txt" and m[0]["chunks"] > 0

@@ -115,6 +115,27 @@ def test_each_source_once_and_quotes_keep_their_number() -> None:
     assert html.index("CAUTION: hot") < html.index("Open the fuel cock.")
 
 
+def test_same_named_manuals_are_told_apart_by_label() -> None:
+    """Two manual.md files (a mower's, a generator's): each source is listed once under its
+    label, the quotes keep their own numbers, and the manuals table and an abstention without
+    the engine's message name them by label too."""
+    oil = {"source": "manual.md", "section": "Oil", "page": None, "chunk_id": "manual.md#0",
+           "snippet": "s", "score": 1.0}
+    gen = dict(oil, label="b/manual.md", chunk_id="manual.md#0@da5afaef")
+    answer = {"abstained": False, "answer": "a\n\nb", "citations": [gen, dict(oil, label="a/manual.md")],
+              "quotes": [{"text": "Use 5W-40 oil.", "citation": 0}, {"text": "Use SAE 30 oil.", "citation": 1}]}
+    manuals = [{"source": "manual.md", "label": "a/manual.md", "sections": 1, "indexed_at": 1796305822.5},
+               {"source": "manual.md", "label": "b/manual.md", "sections": 1, "indexed_at": 1796305822.5}]
+    html = page.render({"manuals": manuals}, {}, answer=answer)
+    assert 'Use 5W-40 oil. <span class="mk">[1]</span>' in html and 'Use SAE 30 oil. <span class="mk">[2]</span>' in html
+    assert '<span class="mk">[1]</span> b/manual.md, Oil</li>' in html
+    assert '<span class="mk">[2]</span> a/manual.md, Oil</li>' in html
+    assert "<td>a/manual.md</td>" in html and "<td>b/manual.md</td>" in html
+    html = page.render({"manuals": manuals}, {}, answer={"abstained": True, "answer": None, "citations": [],
+                                                         "reason": "no_match", "message": None})
+    assert "The 2 manuals on this box: a/manual.md and b/manual.md." in html
+
+
 def test_a_quote_keeps_its_lines() -> None:
     """Steps, table rows and list entries of a quote stay on their own lines on the page (the
     quote's line breaks are kept and the style shows them), not run into one paragraph."""
