@@ -135,7 +135,7 @@ class Device:
             current=lambda: Applied(app.decision.name, app.decision.source),
             max_age_s=cfg.fleet.max_age_s, max_future_s=cfg.fleet.max_future_s, audit=audit)
         # A full or read-only disk: answer on, MQTT connected (status, info, reports), metrics
-        # and alerts counted as dropped, and the outbox retried until it opens.
+        # counted as dropped, alerts held in memory, and the outbox retried until it opens.
         opener = self.outbox_opener = OutboxOpener(lambda: Outbox(data / "outbox", cfg.mqtt.spool_max_bytes))
         outbox = opener.try_open()
         problem = opener.problem

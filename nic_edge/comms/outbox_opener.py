@@ -49,8 +49,8 @@ class OutboxOpener(Service):
             outbox = self._open()
         except StorageError as exc:
             again = self.delay(max(0, self.attempts - 1))
-            problem = (f"MQTT telemetry spool off: {exc}; retrying every {again:g} s (metrics and "
-                       "alerts meanwhile are counted as dropped)")
+            problem = (f"MQTT telemetry spool off: {exc}; retrying every {again:g} s (metrics "
+                       "meanwhile are counted as dropped, alerts held in memory)")
             if problem != self.problem:
                 log.error("%s", problem)
             self.problem = problem

@@ -16,9 +16,9 @@ in the outbox when a connection came up are the backlog: sent first (seq order),
 ``replayed: true`` and paced by ``mqtt.replay_rate_per_s``; newer records follow unpaced.
 
 Without an outbox (it could not be opened: a full or read-only disk) the publisher still
-connects: status, info, tier/content reports and the desired subscriptions work; metrics and
-alerts are counted as dropped (``spool_gate``) until ``attach_outbox`` hands over the store
-the runtime re-opened.
+connects: status, info, tier/content reports and the desired subscriptions work; metrics are
+counted as dropped and the last alerts held in memory (``spool_gate``) until ``attach_outbox``
+hands over the store the runtime re-opened.
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ class MqttPublisher(Service):
         dropped = {k: st.get("dropped", {}).get(k, 0) + n for k, n in self._gate.unstored().items()}
         return {"state": self._state, "last_error": self._last_error or self._gate.problem,
                 "spool": "on" if outbox is not None else "off",
-                "backlog": st.get("backlog", 0), "sent": self._sent,
+                "backlog": st.get("backlog", 0) + self._gate.held(), "sent": self._sent,
                 "dropped": sum(dropped.values()), "dropped_by_kind": dropped,
                 "rejected": self._rejected, "seq": st.get("seq"),
                 "broker": f"{self.cfg.host}:{self.cfg.port}" if self.cfg.host else None}
@@ -333,7 +333,7 @@ class MqttPublisher(Service):
     def _pump(self, client: Any) -> None:
         outbox = self.outbox
         if outbox is None:
-            return  # nothing is spooled: metrics and alerts are counted as dropped
+            return  # nothing is spooled: metrics are counted as dropped, alerts held (spool_gate)
         if outbox is not self._pumping:  # attached during this session: its backlog is replayed
             self._pumping, self._sent_upto, self._replay_upto = outbox, -1, self._gate.attached_upto
         room = self.max_inflight - len(self._inflight)

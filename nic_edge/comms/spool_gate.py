@@ -5,18 +5,25 @@ The outbox may fail to open at start (a full or read-only disk); the runtime kee
 cannot be kept anywhere: it is counted as dropped, as the outbox itself counts a record it
 cannot store, and on attach the count goes into the outbox's drop counters (the next metrics
 record carries it in ``drops``) with a seq gap of the same size, so a subscriber sees both.
+Alerts are few and the one that says the disk is full is raised exactly then: the last
+``HELD_ALERTS`` are held in memory and stored first on attach (sent flagged ``replayed``, with
+their own ``ts``); only older ones beyond that bound count as dropped. Held alerts die with the
+process (a restart before the disk has room loses them, counted nowhere but the log).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from typing import Any
 
 from nic_edge.comms.outbox import Outbox
 from nic_edge.errors import StorageError
 
 log = logging.getLogger(__name__)
+
+HELD_ALERTS = 32  # alerts kept in memory while there is no outbox (older ones count as dropped)
 
 
 class SpoolGate:
@@ -28,16 +35,23 @@ class SpoolGate:
         self.attached_upto = -1  # the outbox's last seq when attached: that backlog is replayed
         self._lock = threading.Lock()
         self._unstored = {"metrics": 0, "alerts": 0}  # produced with no outbox, not yet counted in one
+        self._held: deque[tuple[str, dict[str, Any]]] = deque()  # alerts waiting for an outbox
 
     def enqueue(self, kind: str, body: dict[str, Any]) -> int | None:
         """The record's seq; None when it was not stored (counted as dropped either way: here
         with no outbox, by the outbox on a write failure) and ``problem`` says why."""
         outbox = self.outbox
-        if outbox is None or any(self._unstored.values()):
+        if outbox is None or any(self._unstored.values()) or self._held:
             with self._lock:
                 outbox = self.outbox  # attached meanwhile?
                 if outbox is None:
-                    self._unstored[kind] += 1
+                    if kind == "alerts":
+                        self._held.append((kind, body))
+                        if len(self._held) > HELD_ALERTS:
+                            self._held.popleft()
+                            self._unstored["alerts"] += 1
+                    else:
+                        self._unstored[kind] += 1
                     return None
                 self._count_unstored(outbox)
         try:
@@ -57,8 +71,8 @@ class SpoolGate:
 
     def attach(self, outbox: Outbox) -> None:
         with self._lock:
-            self.attached_upto = outbox.last_seq
             self._count_unstored(outbox)
+            self.attached_upto = outbox.last_seq  # held alerts stored above go out as replayed
             self.outbox = outbox
             self.problem = None
 
@@ -66,14 +80,25 @@ class SpoolGate:
         """Dropped for want of an outbox and not yet in an outbox's counters."""
         return dict(self._unstored)
 
+    def held(self) -> int:
+        """Alerts held in memory for want of an outbox."""
+        return len(self._held)
+
     def _count_unstored(self, outbox: Outbox) -> None:
         """Caller holds the lock. On a write failure the counts stay here for the next record."""
         lost = self._unstored
-        if not any(lost.values()):
-            return
-        try:
-            outbox.add_drops(lost["metrics"], lost["alerts"])
-        except StorageError as exc:
-            log.error("mqtt outbox: %s", exc)
-            return
-        self._unstored = {kind: 0 for kind in lost}
+        if any(lost.values()):
+            try:
+                outbox.add_drops(lost["metrics"], lost["alerts"])
+            except StorageError as exc:
+                log.error("mqtt outbox: %s", exc)
+                return
+            self._unstored = {kind: 0 for kind in lost}
+        while self._held:
+            kind, body = self._held[0]
+            try:
+                outbox.enqueue(kind, body)
+            except StorageError as exc:  # stays held for the next record or attach
+                log.error("mqtt outbox: %s", exc)
+                return
+            self._held.popleft()

@@ -191,7 +191,7 @@ def _health(status: dict[str, Any], alerts: dict[str, Any]) -> str:
     elif _num(mqtt.get("backlog")) and mqtt["backlog"]:
         link += f", {mqtt['backlog']} reports waiting on disk"
     if mqtt.get("spool") == "off":  # the outbox could not be opened; retried until it is
-        link += ", metrics and alerts not kept until the disk has room"
+        link += ", metrics not kept until the disk has room (alerts held in memory)"
     rows = [("Status", state), ("Answer time", latency), ("Memory", escape(memory)),
             ("Disk free", escape(_mib(res.get("disk_free_bytes"))))]
     if _num(res.get("cpu_temp_c")):

@@ -80,12 +80,14 @@ def test_telemetry_comes_back_once_the_disk_has_room(full_outbox_device, mosquit
     note = health["storage"]["outbox"]
     assert "retrying every" in note and "No space left" in note and "until restart" not in note, note
 
-    # Produced while there is no outbox: nowhere to keep them, counted as dropped.
+    # Produced while there is no outbox: metrics are counted as dropped; the alert is held in
+    # memory (the one saying the disk is full is raised exactly now).
     assert dev.telemetry is not None
     assert [dev.telemetry.tick() for _ in range(3)] == [None, None, None]
     assert pub.submit_alert(ALERT) is None
     st = request(dev.http.port, "GET", "/api/status").json()["mqtt"]
-    assert st["spool"] == "off" and st["dropped_by_kind"] == {"metrics": 3, "alerts": 1}, st
+    assert st["spool"] == "off" and st["dropped_by_kind"] == {"metrics": 3, "alerts": 0}, st
+    assert st["backlog"] == 1, st
     assert "retrying" in st["last_error"], st
     assert "not kept until the disk has room" in request(dev.http.port, "GET", "/").text
 
@@ -97,17 +99,19 @@ def test_telemetry_comes_back_once_the_disk_has_room(full_outbox_device, mosquit
     seq = dev.telemetry.tick()
     alert_seq = pub.submit_alert(ALERT)
     assert seq is not None and alert_seq == seq + 1
-    assert sub.wait_for(lambda ms: len(_records(ms)) >= 2), [m.topic for m in sub.messages]
-    metrics, alert = _records(sub.messages)
-    # The drops are said in the first snapshot, and their seqs are a gap just before it.
-    assert metrics["seq"] == seq and metrics["drops"] == {"metrics": 3, "alerts": 1}, metrics
+    assert sub.wait_for(lambda ms: len(_records(ms)) >= 3), [m.topic for m in sub.messages]
+    held, metrics, alert = _records(sub.messages)
+    # The held alert goes first, after the gap of the 3 dropped snapshots, flagged replayed with
+    # its own time; the drops are said in the next snapshot.
+    assert held["seq"] == seq - 1 and held["replayed"] is True and held["ts"] == ALERT["ts"], held
+    assert metrics["seq"] == seq and metrics["drops"] == {"metrics": 3, "alerts": 0}, metrics
     assert metrics["replayed"] is False
-    assert alert["seq"] == alert_seq and alert["rule"] == "r"
-    assert pub.outbox.stats()["dropped"] == {"metrics": 3, "alerts": 1}
+    assert alert["seq"] == alert_seq and alert["rule"] == "r" and alert["replayed"] is False
+    assert pub.outbox.stats()["dropped"] == {"metrics": 3, "alerts": 0}
     st = request(dev.http.port, "GET", "/api/status").json()["mqtt"]
-    assert st["spool"] == "on" and st["last_error"] is None and st["dropped"] == 4, st
+    assert st["spool"] == "on" and st["last_error"] is None and st["dropped"] == 3, st
     assert "not kept" not in request(dev.http.port, "GET", "/").text
-    assert until(lambda: pub.status()["backlog"] == 0 and pub.status()["sent"] == 2), pub.status()
+    assert until(lambda: pub.status()["backlog"] == 0 and pub.status()["sent"] == 3), pub.status()
 
 
 def _records(messages: list) -> list[dict[str, Any]]:
