@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from nic_edge.engine.bm25 import analyze, stem
 from nic_edge.engine.polarity import clash
@@ -363,6 +363,23 @@ def cite(snap: Snapshot, ret: Retrieval, quotes: list[Any]) -> tuple[list[dict],
         else:
             out.append({"text": q.text, "citation": rows.index(q.row)})
     return cites, out
+
+
+def answered(out: dict, snap: Snapshot, ret: Retrieval, quotes: list[Any],
+             narrow: Callable[[list[dict]], list[dict]] | None = None) -> None:
+    """Fill the answer ``out`` from the reader's quotes: citations, quotes (``narrow``: a long
+    run of table rows cut to the rows closest in meaning, tables.row_narrower), answer, warnings."""
+    out["citations"], out["quotes"] = cite(snap, ret, quotes)
+    if narrow is not None:
+        out["quotes"] = narrow(out["quotes"])
+    out["answer"] = "\n\n".join(q["text"] for q in out["quotes"])
+    out["abstained"] = False
+    # Notices of the manuals quoted, by label (a DANGER about another machine, or another
+    # folder's same-named manual, cited but not quoted, would stand with no source to see)
+    quoted = {out["citations"][q["citation"]]["label"] for q in out["quotes"]}
+    out["warnings"] = warnings(snap, [c["row"] for c in out["citations"] if c["label"] in quoted])
+    for c in out["citations"]:
+        del c["row"]
 
 
 def warnings(snap: Snapshot, rows: list[int]) -> list[str]:

@@ -32,6 +32,7 @@ from nic_edge.engine.catalog import listing
 from nic_edge.engine.indexer import Indexer, IndexReport, Progress
 from nic_edge.engine.retrieval import DEFAULT_FUSION, Retrieval, retrieve
 from nic_edge.engine.store import IndexStore, Snapshot
+from nic_edge.engine.tables import row_narrower
 from nic_edge.engine.validate import MAX_TOP_K, echo, validate_question
 from nic_edge.errors import IndexStoreError, InvalidInputError, MissingDependencyError, ModelError
 
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 # Query words the index lacks read as the manual's word for the same thing (synonyms.py); a
 # module switch so the evaluation tools can measure the engine without it.
 USE_SYNONYMS = True
+NARROW_ROWS = True   # a quoted run of many table rows keeps those closest in meaning (tables.narrow_rows)
 # A near miss, an abstention whose question words are all in the manuals (share of their IDF
 # mass) and whose confidence reached POINT_SHARE of the threshold, names up to POINT_SECTIONS
 # sections holding them instead of saying the manuals do not cover it ("brakes": 0.13 against
@@ -388,13 +390,7 @@ class Engine:
                     out["message"] = messages.unclear(self._manual_names(snap), heads[:POINT_SECTIONS],
                                                       keywords=len(question.split()) <= 2)
             return f.refers_back > 0
-        out["citations"], out["quotes"] = ans.cite(snap, ret, quotes)
-        out["answer"] = "\n\n".join(q["text"] for q in out["quotes"])
-        out["abstained"] = False
-        # Notices of the manuals quoted, by label (a DANGER about another machine, or another
-        # folder's same-named manual, cited but not quoted, would stand with no source to see)
-        quoted = {out["citations"][q["citation"]]["label"] for q in out["quotes"]}
-        out["warnings"] = ans.warnings(snap, [c["row"] for c in out["citations"] if c["label"] in quoted])
-        for c in out["citations"]:
-            del c["row"]
+        narrow = row_narrower(self.embedder.embed_many, ret.qvec, self._timing) \
+            if hybrid and ret.qvec is not None and NARROW_ROWS else None
+        ans.answered(out, snap, ret, quotes, narrow)
         return f.refers_back > 0

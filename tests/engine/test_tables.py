@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from nic_edge.engine import tables
 from nic_edge.engine.tables import table_header
-from tests.support.engines import answered, lexical_engine
+from tests.support.engines import answered, lexical_engine, model_engine
 
 
 def _header(text: str, row: str) -> str | None:
@@ -85,3 +87,53 @@ def test_a_window_does_not_run_through_other_records_to_the_text_after_the_table
     out = answered(eng, "getting E11 in the sunroom")
     assert out["answer"] == ("| Code | Meaning | What to do |\n\n| E11 | Battery temperature too high or too "
                              "low | Move the robot to a room at 0-40 °C and wait 30 minutes. |"), out["answer"]
+
+
+LIGHTS = """# Robot Vacuum
+
+## Status Light
+
+The ring light on top of the robot shows its status.
+
+| Light | Meaning |
+| --- | --- |
+| Flashing blue | Waiting for a Wi-Fi connection |
+| Solid blue | Connected to Wi-Fi |
+| Pulsing orange | Battery below 20 percent |
+| Solid red | Error; check the app for the code |
+| Flashing red | Battery too low to start; place the robot on the dock |
+| Off | The robot is asleep |
+
+Press the power button to wake the robot.
+"""
+
+
+@pytest.mark.parametrize("question,row", [
+    ("what does the orange pulsing light mean", "| Pulsing orange | Battery below 20 percent |"),
+    ("light is solid blue", "| Solid blue | Connected to Wi-Fi |"),
+])
+def test_a_long_run_of_rows_keeps_those_closest_in_meaning(tmp_path: Path, question: str, row: str) -> None:
+    """No row is named by a key, and every row holds "light" words: the real int8 model picks
+    the rows closest to the question (at most ROWS_KEEP), each kept row a quote of its own."""
+    eng = model_engine(tmp_path, "vacuum.md", LIGHTS)
+    out = answered(eng, question)
+    texts = [q["text"] for q in out["quotes"]]
+    assert texts[0] == "| Light | Meaning |" and row in texts, texts
+    rows = [line for t in texts for line in t.split("\n") if line.startswith("| ") and line != texts[0]]
+    assert len(rows) <= tables.ROWS_KEEP, texts
+    assert len({q["citation"] for q in out["quotes"]}) == 1
+
+
+def test_narrow_rows_keeps_order_lines_around_and_short_tables() -> None:
+    """The rule itself, with vectors made by hand (the model's choice is tested above)."""
+    quote = {"text": "Lead line.\n| a | 1 |\n| b | 2 |\n| c | 3 |\n| d | 4 |\nAfter line.", "citation": 2}
+    vecs = {"| a | 1 |": [0.9, 0.1], "| b | 2 |": [0.1, 0.9], "| c | 3 |": [0.85, 0.2], "| d | 4 |": [0.0, 1.0]}
+
+    def embed(lines: list[str]) -> np.ndarray:
+        return np.array([vecs[line] for line in lines], dtype=np.float32)
+
+    out = tables.narrow_rows([quote], embed, np.array([1.0, 0.0], dtype=np.float32))
+    assert out == [{"text": "Lead line.\n| a | 1 |", "citation": 2}, {"text": "| c | 3 |", "citation": 2},
+                   {"text": "After line.", "citation": 2}]
+    short = {"text": "| a | 1 |\n| b | 2 |", "citation": 0}   # fewer than ROWS_MIN rows: as is
+    assert tables.narrow_rows([short], embed, np.array([1.0, 0.0], dtype=np.float32)) == [short]
