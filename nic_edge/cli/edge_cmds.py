@@ -261,7 +261,9 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
                 print(json.dumps(res, ensure_ascii=False, indent=2))
             else:
                 for i, h in enumerate(res["hits"], 1):
-                    print(f"{i:>2}. {h['score']:.4f}  {h['chunk_id']}  {h.get('section') or ''}")
+                    # a manual whose file name another indexed file has too: its folder, by label
+                    where = f"  [{h['label']}]" if h.get("label") not in (None, h.get("source")) else ""
+                    print(f"{i:>2}. {h['score']:.4f}  {h['chunk_id']}  {h.get('section') or ''}{where}")
             return EXIT_OK
         for n, line in _lines(sys.stdin):
             try:

@@ -50,6 +50,8 @@ def test_same_named_manuals_get_distinct_labels_in_json_and_text(tmp_path: Path)
     assert "[1] a/manual.md, Oil" in _cli(data, "ask", MOWER_Q, "--no-cache")
     hits = json.loads(_cli(data, "retrieve", "oil", "--json"))["hits"]
     assert sorted(h["label"] for h in hits) == ["a/manual.md", "b/manual.md"]
+    shown = _cli(data, "retrieve", "oil")   # the text output names the folder too
+    assert "[a/manual.md]" in shown and "[b/manual.md]" in shown, shown
     rows = json.loads(_cli(data, "manuals", "--json"))["manuals"]
     assert [r["label"] for r in rows] == ["a/manual.md", "b/manual.md"]
     listing = _cli(data, "manuals")
