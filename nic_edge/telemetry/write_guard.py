@@ -74,6 +74,8 @@ class WriteGuard:
         problem = outbox_error() if outbox_error is not None else None
         if problem:
             self.note("outbox", problem)
+            if not outbox_error():  # the outbox opened (and its note was cleared) meanwhile
+                self.clear("outbox")
 
     def problems(self) -> dict[str, str]:
         """Stores whose last failure is within the window: store -> message."""
