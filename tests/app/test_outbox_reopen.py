@@ -8,15 +8,14 @@ service. Real ``Device`` in-process, real mosquitto, the outbox on a real tmpfs 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 
 from nic_edge.app.serve import Device
-from nic_edge.comms import schema
 from nic_edge.core.config import parse_config
+from tests.comms.helpers import records, until
 from tests.http.client import request
 from tests.support.broker import Broker
 from tests.support.device import TINY_MANUAL
@@ -25,16 +24,6 @@ from tests.support.tmpfs import fill, tmpfs
 DEVICE = "reopen-dev"
 ALERT = {"alert_id": "a1", "rule": "r", "severity": "warning", "state": "firing", "value": 2.0,
          "threshold": 1.0, "ts": 1.0, "message": "m"}
-
-
-def until(pred: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.05)
-    return pred()
 
 
 @pytest.fixture
@@ -99,8 +88,8 @@ def test_telemetry_comes_back_once_the_disk_has_room(full_outbox_device, mosquit
     seq = dev.telemetry.tick()
     alert_seq = pub.submit_alert(ALERT)
     assert seq is not None and alert_seq == seq + 1
-    assert sub.wait_for(lambda ms: len(_records(ms)) >= 3), [m.topic for m in sub.messages]
-    held, metrics, alert = _records(sub.messages)
+    assert sub.wait_for(lambda ms: len(records(ms, DEVICE)) >= 3), [m.topic for m in sub.messages]
+    held, metrics, alert = records(sub.messages, DEVICE)
     # The held alert goes first, after the gap of the 3 dropped snapshots, flagged replayed with
     # its own time; the drops are said in the next snapshot.
     assert held["seq"] == seq - 1 and held["replayed"] is True and held["ts"] == ALERT["ts"], held
@@ -112,16 +101,6 @@ def test_telemetry_comes_back_once_the_disk_has_room(full_outbox_device, mosquit
     assert st["spool"] == "on" and st["last_error"] is None and st["dropped"] == 3, st
     assert "not kept" not in request(dev.http.port, "GET", "/").text
     assert until(lambda: pub.status()["backlog"] == 0 and pub.status()["sent"] == 3), pub.status()
-
-
-def _records(messages: list) -> list[dict[str, Any]]:
-    out = []
-    for m in messages:
-        if m.topic == schema.metrics_topic("nic", DEVICE):
-            out.append(schema.parse_metrics(m.payload))
-        elif m.topic == schema.alerts_topic("nic", DEVICE):
-            out.append(schema.parse_alert(m.payload))
-    return out
 
 
 def test_the_seq_gap_matches_the_drops(tmp_path: Path) -> None:

@@ -7,8 +7,9 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from tests.support.broker import Broker, Message
 
@@ -66,6 +67,17 @@ class DeviceProc:
         assert self.proc is not None
         self.proc.terminate()
         return self.proc.wait(20)
+
+
+def until(pred: Callable[[], Any], timeout: float = 15.0) -> Any:
+    """``pred()`` once it is truthy, polled every 50 ms for up to ``timeout`` s (else its last value)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.05)
+    return pred()
 
 
 def records(messages: list[Message], device: str = "dev-a") -> list[dict[str, Any]]:

@@ -3,9 +3,8 @@ bad broker settings reported, desired hook, discovery, clean shutdown."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -14,18 +13,8 @@ from nic_edge.comms.outbox import Outbox
 from nic_edge.comms.publisher import MqttPublisher, backoff_delay
 from nic_edge.comms.telemetry_service import TelemetryService
 from nic_edge.core.config import parse_config
-from tests.comms.helpers import dedup, records
+from tests.comms.helpers import dedup, records, until
 from tests.support.broker import Broker
-
-
-def until(pred: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.05)
-    return pred()
 
 
 def make_publisher(tmp_path: Path, broker: Broker | None, **mqtt: Any) -> MqttPublisher:

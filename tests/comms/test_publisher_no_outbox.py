@@ -4,30 +4,18 @@ real LMDB, a real full tmpfs."""
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from nic_edge.comms import schema
 from nic_edge.comms.outbox import Outbox
 from nic_edge.comms.publisher import MqttPublisher
 from nic_edge.core.config import parse_config
-from tests.comms.helpers import records
+from tests.comms.helpers import records, until
 from tests.support.tmpfs import fill, tmpfs
 
 ALERT = {"alert_id": "a1", "rule": "r", "severity": "critical", "state": "firing", "value": 2.0,
          "threshold": 1.0, "ts": 1.0, "message": "m"}
 REPORT = {"tier": "lite", "source": "fleet", "version": 7, "status": "applied", "reason": None, "ts": 1.0}
-
-
-def until(pred: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.05)
-    return pred()
 
 
 def _cfg(broker: Any) -> Any:
