@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator, TextIO
 
 from nic_edge.cli.common import EXIT_FAIL, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, load
 from nic_edge.core.config import Config, data_dir
+from nic_edge.engine.labels import visible
 from nic_edge.errors import InvalidInputError, NicEdgeError
 
 
@@ -135,9 +136,9 @@ def cmd_manuals(args: argparse.Namespace) -> int:
         elif r["file_changed"]:
             extra += "  [file changed since indexed: answers quote the old text; `nic-edge index` it again]"
         print(f"{_fit(str(r.get('label') or r.get('source')), 32):<32} {r.get('chunks', 0):>7} {r.get('sections', 0):>9}  {when:<20}  "
-              f"{r.get('file')}{extra}")
+              f"{visible(str(r.get('file')))}{extra}")
         for rec in r.get("records") or []:
-            print(f"  {str(rec['source'])[:30]:<30} {rec.get('chunks', 0):>7} {rec.get('sections', 0):>9}")
+            print(f"  {visible(str(rec['source']))[:30]:<30} {rec.get('chunks', 0):>7} {rec.get('sections', 0):>9}")
     print(f"abstain threshold {calibration['threshold_in_use']:.2f} ({calibration['threshold_source']}): "
           f"{calibration['summary']}")
     return EXIT_OK

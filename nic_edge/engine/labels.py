@@ -10,6 +10,10 @@ removing one brings the other's back to "manual.md".
 
 A BEIR record's ``source`` is its ``_id``; when records of two files share an ``_id`` the label
 names the file too: ``doc1 (phone/corpus.jsonl)``.
+
+A label is shown, so it shows what the name holds: a control or format character (a bidi
+override that makes "manual\u202etxt.md" read "manualdm.txt" and reverses the rest of the line,
+a zero-width space) is written as ``<U+202E>`` (``visible``).
 """
 
 from __future__ import annotations
@@ -21,8 +25,16 @@ from typing import Iterable
 
 # Part of the answer-cache fingerprint: answers cached before citations carried ``label`` (or
 # with labels worked out another way) are never served.
-VERSION = "labels-1"
+VERSION = "labels-2"   # labels-2: control and format characters made visible
 BUNDLE_PREFIX = "bundle:"   # a pushed content bundle's files (bundle_build.FILE_PREFIX)
+
+
+def visible(name: str) -> str:
+    """``name`` with each control or format character (Unicode Cc, Cf) written as ``<U+XXXX>``."""
+    if name.isprintable():
+        return name
+    return "".join(f"<U+{ord(ch):04X}>" if unicodedata.category(ch) in ("Cc", "Cf") else ch
+                   for ch in name)
 
 
 def _parts(key: str) -> tuple[str, ...]:
@@ -58,7 +70,7 @@ def file_labels(keys: Iterable[str]) -> dict[str, str]:
                 break
         for k in todo:   # the same path but for how its accents are encoded
             out[k] = k
-    return out
+    return {k: visible(v) for k, v in out.items()}
 
 
 def citation_label(source: str, file_label: str, shared: bool, own_name: bool) -> str:
@@ -66,8 +78,8 @@ def citation_label(source: str, file_label: str, shared: bool, own_name: bool) -
     label for a file's own rows (``own_name``: source is the file's name), or the record
     ``_id`` with the file's label for a BEIR record."""
     if not shared:
-        return source
-    return file_label if own_name else f"{source} ({file_label})"
+        return visible(source)
+    return file_label if own_name else f"{visible(source)} ({file_label})"
 
 
 def row_labels(sources: list[str], files: list[str],

@@ -212,7 +212,7 @@ class Snapshot:
                                                  ((int(p) // width, int(p) % width) for p in pairs))
             else:
                 self._labels = {}
-        return self._labels.get((int(self._src[i]), int(self._file[i]))) or self.source(i)
+        return self._labels.get((int(self._src[i]), int(self._file[i]))) or labels.visible(self.source(i))
 
     def section(self, i: int) -> str | None:
         s = int(self._sec[i])

@@ -104,3 +104,22 @@ def test_beir_records_keep_their_id_and_say_which_file_when_ids_collide(tmp_path
     c = first_cite(eng, "replace the wiper blades")               # section_4: the truck's only
     assert c["label"] == c["source"] == "section_4"
     assert [r["label"] for r in eng.manuals()] == ["phone/corpus.jsonl", "truck/corpus.jsonl"]
+
+
+def test_control_and_format_characters_in_a_name_are_shown_not_obeyed(tmp_path: Path) -> None:
+    """A right-to-left override in a file name ("manual\u202etxt.md" reads "manualdm.txt" and
+    reverses the rest of the line) or a zero-width space is written out in every label; the
+    ``source`` stays the file name, byte for byte."""
+    from nic_edge.engine.labels import visible
+
+    assert visible("manual\u202etxt.md") == "manual<U+202E>txt.md"
+    assert visible("a\u200bb\tc") == "a<U+200B>b<U+0009>c"
+    assert visible("Ölwechsel.md") == "Ölwechsel.md"
+    write_manual(tmp_path / "m", "manual\u202etxt.md", MOWER)
+    eng = make(tmp_path / "data")
+    eng.index_paths([tmp_path / "m"])
+    cite = first_cite(eng, MOWER_Q)
+    assert cite["source"] == "manual\u202etxt.md" and cite["label"] == "manual<U+202E>txt.md"
+    assert [m["label"] for m in eng.manuals()] == ["manual<U+202E>txt.md"]
+    gone = eng.ask("What is the price of a tractor in Peru?")
+    assert gone["abstained"] and "manual<U+202E>txt.md" in gone["message"] and "\u202e" not in gone["message"]
