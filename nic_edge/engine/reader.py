@@ -375,7 +375,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         asked_in = ""
         if i > 0 and units[i - 1].question:  # (a question line always counts as restating)
             asked_in = st.text[units[i - 1].a:units[i - 1].b]
-        extra = table_quote(st, units, i, j, sc.q) if units[i].row >= 0 else ()
+        extra = table_quote(st, units, i, j, sc.q, snap) if units[i].row >= 0 else ()
         cands.append(Quote(st.row_at(a), clean_quote(st.text[a:b]), s, key, hit.score, hit.cosine, rank,
                            key in lead, lead.get(key, 0.0), asked_in, is_closest, *extra))
     if not cands:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -130,15 +130,61 @@ def record_tables(units: list[Unit], table_hit: list[bool], q_in: list[frozenset
     return out
 
 
-def table_quote(st: SectionText, units: list[Unit], i: int, j: int,
-                q: frozenset[str]) -> tuple[str, int, str, int]:
+def table_quote(st: SectionText, units: list[Unit], i: int, j: int, q: frozenset[str],
+                snap: Any = None) -> tuple[str, int, str, int]:
     """For a window units[i..j] that opens in a table: (header, header_row, shown, shown_row) of
     ``reader.Quote``: the header row to quote before it and the rows named by their key to
-    quote instead of it, each with the chunk that holds it ("" and -1 when none)."""
+    quote instead of it, each with the chunk that holds it ("" and -1 when none). A table that
+    runs back past the start of the text read (a long section is read around its hit) has its
+    header looked up in the section's earlier chunks (``snap``)."""
     shown = keyed_span(st.text, units, i, j, q) if TABLE_KEYED else None
-    head = table_header(st.text, shown[0] if shown else units[i].a) if TABLE_HEADER else None
+    at = shown[0] if shown else units[i].a
+    head = table_header(st.text, at) if TABLE_HEADER else None
+    if head is None and TABLE_HEADER and snap is not None and _runs_to_start(st.text, at):
+        found = _earlier_header(snap, st.rows[0])
+        if found is not None:
+            return (found[0], found[1], clean_quote(st.text[shown[0]:shown[1]]) if shown else "",
+                    st.row_at(shown[0]) if shown else -1)
     return (clean_quote(st.text[head[0]:head[1]]) if head else "", st.row_at(head[0]) if head else -1,
             clean_quote(st.text[shown[0]:shown[1]]) if shown else "", st.row_at(shown[0]) if shown else -1)
+
+
+HEADER_LOOKBACK = 256  # chunks of the same section searched back for a long table's header
+
+
+def _runs_to_start(text: str, a: int) -> bool:
+    """The table row at ``a`` belongs to a run of rows that reaches the start of ``text``."""
+    lines = text[:text.find("\n", a) if text.find("\n", a) >= 0 else len(text)].split("\n")
+    return bool(lines) and all(is_table_row(x) or _TABLE_RULE.match(x) for x in lines if x.strip())
+
+
+def _earlier_header(snap: Any, row: int) -> tuple[str, int] | None:
+    """The header row of the table that the chunks before ``row`` (same file, source and
+    section, consecutive) open, and the chunk that holds it; None when the run of rows goes
+    back further than ``HEADER_LOOKBACK`` chunks or its first row is no header."""
+    key = (snap.file(row), snap.source(row), snap.section(row))
+
+    def opens_section(r: int) -> bool:
+        return r == 0 or (snap.file(r - 1), snap.source(r - 1), snap.section(r - 1)) != key \
+            or snap.ordinal(r - 1) != snap.ordinal(r) - 1
+
+    r = row
+    for _ in range(HEADER_LOOKBACK):
+        if opens_section(r):
+            return None   # (the section's own start was read: table_header looked there)
+        r -= 1
+        lines = snap.text(r).split("\n")
+        other = [k for k, x in enumerate(lines) if x.strip() and not (is_table_row(x) or _TABLE_RULE.match(x))]
+        if not other and not opens_section(r):
+            continue      # all rows: the table goes on further back
+        k = other[-1] + 1 if other else next(k for k, x in enumerate(lines) if x.strip())
+        if k >= len(lines) or not is_table_row(lines[k]):
+            return None
+        rule = lines[k + 1] if k + 1 < len(lines) else ""
+        if _TABLE_RULE.match(rule) or _header_like(lines[k]):
+            return clean_quote(lines[k]), r
+        return None
+    return None
 
 
 ROWS_MIN = 3          # a quote with at least this many table rows (not its header) is narrowed ...

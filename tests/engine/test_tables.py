@@ -137,3 +137,18 @@ def test_narrow_rows_keeps_order_lines_around_and_short_tables() -> None:
                    {"text": "After line.", "citation": 2}]
     short = {"text": "| a | 1 |\n| b | 2 |", "citation": 0}   # fewer than ROWS_MIN rows: as is
     assert tables.narrow_rows([short], embed, np.array([1.0, 0.0], dtype=np.float32)) == [short]
+
+
+def test_a_long_table_read_from_its_middle_still_gets_its_header(tmp_path: Path) -> None:
+    """A section is read around its hit (a few chunks): the row of code E0250 comes from
+    chunks far below the table's header, which is looked up in the section's earlier chunks and
+    cited from the chunk that holds it."""
+    rows = "\n".join(f"| E{i:04d} | Fault number {i} in unit {i % 17} | Reset the unit and check cable {i % 31} |"
+                     for i in range(300))
+    manual = f"# Controller\n\n## Error codes\n\n| Code | Meaning | What to do |\n|---|---|---|\n{rows}\n"
+    eng = lexical_engine(tmp_path, "codes.md", manual)
+    out = answered(eng, "What does E0250 mean?")
+    assert [q["text"] for q in out["quotes"]] == [
+        "| Code | Meaning | What to do |", "| E0250 | Fault number 250 in unit 12 | Reset the unit and check cable 2 |"]
+    head, row = (out["citations"][q["citation"]]["chunk_id"] for q in out["quotes"])
+    assert head == "codes.md#0" and row != head
