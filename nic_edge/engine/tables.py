@@ -21,14 +21,14 @@ to the point:
 from __future__ import annotations
 
 import logging
-import re
 import time
 from typing import Any, Callable
 
 import numpy as np
 
 from nic_edge.engine.sections import SectionText
-from nic_edge.engine.units import Unit, clean_quote, is_table_row, row_keys
+from nic_edge.core.tabletext import header_like, is_rule, is_table_row
+from nic_edge.engine.units import Unit, clean_quote, row_keys
 from nic_edge.errors import MissingDependencyError, ModelError
 
 log = logging.getLogger(__name__)
@@ -36,28 +36,12 @@ log = logging.getLogger(__name__)
 TABLE_HEADER = True   # quoted rows come with their table's header row
 TABLE_KEYED = True    # rows the question names by their key are quoted alone
 
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
-HEADER_CELL_WORDS = 4   # a header cell names a column ("Factory setting"), it says nothing of a record
-
-
-def _header_like(line: str) -> bool:
-    """A table row that reads as column names: two or more cells, no figure, each at most
-    ``HEADER_CELL_WORDS`` words without a sentence's punctuation ("| No. | Parameter | Range |
-    Factory setting |"); a record's row states something ("| E21 | Pump blocked |")."""
-    cells = [c.strip() for c in line.strip().strip("|").split("|")]
-    named = [c for c in cells if c]
-    if len(named) < 2 or any(ch.isdigit() for ch in line):
-        return False
-    return all(len(c.split()) <= HEADER_CELL_WORDS and not c.endswith(("!", "?", ";", ":", ","))
-               and not (c.endswith(".") and len(c.split()) > 1) for c in named)
-
-
 def table_header(text: str, a: int) -> tuple[int, int] | None:
     """(start, end) of the header row of the table whose row holds offset ``a``, when ``a`` is
     below it: the column names a quoted row needs to be read ("| A7-55 | 300 x 300 | M6 |" says
     nothing without "| Model | VESA pattern (mm) | Screw |"). The header is the first row of
     the run of table rows, followed by a Markdown rule ("|---|---|") or reading as column
-    names (``_header_like``); None when the row is not in a table, is its first row, or the
+    names (``header_like``); None when the row is not in a table, is its first row, or the
     table has no header."""
     start = text.rfind("\n", 0, a) + 1
     end = text.find("\n", a)
@@ -67,7 +51,7 @@ def table_header(text: str, a: int) -> tuple[int, int] | None:
     while first > 0:
         prev = text.rfind("\n", 0, first - 1) + 1
         line = text[prev:first - 1]
-        if not (is_table_row(line) or _TABLE_RULE.match(line)):
+        if not (is_table_row(line) or is_rule(line)):
             break
         first = prev
     if first == start:
@@ -76,7 +60,7 @@ def table_header(text: str, a: int) -> tuple[int, int] | None:
     after = text.find("\n", h_end + 1)
     rule = text[h_end + 1:after if after >= 0 else len(text)]
     head = text[first:h_end]
-    if not is_table_row(head) or not (_TABLE_RULE.match(rule) or _header_like(head)):
+    if not is_table_row(head) or not (is_rule(rule) or header_like(head)):
         return None
     return first, h_end
 
@@ -155,7 +139,7 @@ HEADER_LOOKBACK = 256  # chunks of the same section searched back for a long tab
 def _runs_to_start(text: str, a: int) -> bool:
     """The table row at ``a`` belongs to a run of rows that reaches the start of ``text``."""
     lines = text[:text.find("\n", a) if text.find("\n", a) >= 0 else len(text)].split("\n")
-    return bool(lines) and all(is_table_row(x) or _TABLE_RULE.match(x) for x in lines if x.strip())
+    return bool(lines) and all(is_table_row(x) or is_rule(x) for x in lines if x.strip())
 
 
 def _earlier_header(snap: Any, row: int) -> tuple[str, int] | None:
@@ -174,14 +158,14 @@ def _earlier_header(snap: Any, row: int) -> tuple[str, int] | None:
             return None   # (the section's own start was read: table_header looked there)
         r -= 1
         lines = snap.text(r).split("\n")
-        other = [k for k, x in enumerate(lines) if x.strip() and not (is_table_row(x) or _TABLE_RULE.match(x))]
+        other = [k for k, x in enumerate(lines) if x.strip() and not (is_table_row(x) or is_rule(x))]
         if not other and not opens_section(r):
             continue      # all rows: the table goes on further back
         k = other[-1] + 1 if other else next(k for k, x in enumerate(lines) if x.strip())
         if k >= len(lines) or not is_table_row(lines[k]):
             return None
         rule = lines[k + 1] if k + 1 < len(lines) else ""
-        if _TABLE_RULE.match(rule) or _header_like(lines[k]):
+        if is_rule(rule) or header_like(lines[k]):
             return clean_quote(lines[k]), r
         return None
     return None
@@ -199,10 +183,10 @@ def _record_lines(lines: list[str]) -> list[int]:
     The robot is asleep |" further down is a record)."""
     out = []
     for k, line in enumerate(lines):
-        if not is_table_row(line) or _TABLE_RULE.match(line):
+        if not is_table_row(line) or is_rule(line):
             continue
         first = k == 0 or not is_table_row(lines[k - 1])
-        if not (first and _header_like(line)):
+        if not (first and header_like(line)):
             out.append(k)
     return out
 

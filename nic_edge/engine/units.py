@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from nic_edge.core.tabletext import is_table_row
 from nic_edge.engine.bm25 import BM25Index, analyze
 from nic_edge.engine.ingest.chunking import sentence_spans
 from nic_edge.engine.quantity import AmountAsked
@@ -181,12 +182,6 @@ def title_line(s: str) -> bool:
 def _number(s: str) -> int:
     m = _NUMBERED.match(s)
     return int(m.group(1) or m.group(2)) if m else 0
-
-
-def is_table_row(line: str) -> bool:
-    """A table row: "| a | b |" (a scanned page's stray "|" at a line's start is not one)."""
-    line = line.strip()
-    return line.startswith("|") and line.endswith("|") and line.count("|") >= 3
 
 
 def _join_break(m: re.Match) -> str:

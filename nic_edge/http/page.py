@@ -15,6 +15,7 @@ from html import escape
 from typing import Any
 
 from nic_edge.app import wording
+from nic_edge.core.tabletext import header_like, is_rule, is_table_row
 
 # Defence in depth for text from manuals, file names and questions: the page runs no script at
 # all, loads nothing, posts only to itself and is not framed.
@@ -30,6 +31,7 @@ h2{font-size:1.05rem;margin:.1rem 0 .6rem}
 form{display:flex;flex-wrap:wrap;gap:.5rem}input[type=text]{flex:1 1 12rem;min-width:0;font-size:1rem;padding:.55rem}
 button{font-size:1rem;padding:.55rem 1.1rem;background:#1f3a5f;color:#fff;border:0;border-radius:4px}
 blockquote{margin:.5rem 0;padding:.5rem .8rem;border-left:4px solid #1f3a5f;background:#f0f4fa;white-space:pre-line}
+.qt{margin:.5rem 0;padding:.3rem .5rem;border-left:4px solid #1f3a5f;background:#f0f4fa;overflow-x:auto}.qt table{width:auto}
 .mk{font-weight:600;color:#1f3a5f;white-space:nowrap}
 .warn{background:#fff4d6;border-left:4px solid #d98c00;padding:.5rem .8rem;margin:0 0 .5rem}
 .abstain{background:#eef1f5;border-left:4px solid #6b7785;padding:.6rem .8rem;margin:0}
@@ -90,6 +92,43 @@ def _get(d: Any, *path: str) -> Any:
 
 
 # -- the answer --------------------------------------------------------------------------------
+def _quotes_html(quotes: list[tuple[str, int]]) -> str:
+    """Quotes as blockquotes, with the table rows among them (the header row a quote of its
+    own, then the rows: engine/tables.py) drawn as one table: "| E21 | Pump blocked |" in
+    pipes is hard to read on a phone. Each block ends with the [n] of the places it quotes."""
+    blocks: list[tuple[bool, list[str], list[int], bool]] = []   # (table?, lines, marks, header?)
+    for text, n in quotes:
+        lines = text.split("\n")
+        rows = [is_table_row(x) or (is_rule(x) and k > 0 and is_table_row(lines[k - 1])) for k, x in enumerate(lines)]
+        if sum(rows) < 2 and not all(rows):
+            rows = [False] * len(lines)   # one row among prose lines stays in its quote
+        for k, line in enumerate(lines):
+            is_row = rows[k]
+            if not blocks or blocks[-1][0] != is_row or (k == 0 and not is_row):
+                # a table's first row is its header when it is a quote of its own that reads as
+                # column names (the engine's header quote) or a Markdown rule follows it
+                head = is_row and ((len(lines) == 1 and header_like(line))
+                                   or (k + 1 < len(lines) and is_rule(lines[k + 1])))
+                blocks.append((is_row, [], [], head))
+            blocks[-1][1].append(line)
+            if n and n not in blocks[-1][2]:
+                blocks[-1][2].append(n)
+    out = []
+    for is_table, lines, marks, head in blocks:
+        mk = "".join(f' <span class="mk">[{n}]</span>' for n in sorted(marks))
+        rows = [x for x in lines if not is_rule(x)]
+        if not is_table or len(rows) < 2:
+            out.append(f"<blockquote>{escape(chr(10).join(lines).strip())}{mk}</blockquote>")
+            continue
+        html = []
+        for i, line in enumerate(rows):
+            tag = "th" if i == 0 and head else "td"
+            cells = line.strip()[1:-1].split("|")
+            html.append("<tr>" + "".join(f"<{tag}>{escape(c.strip())}</{tag}>" for c in cells) + "</tr>")
+        out.append(f'<div class="qt"><table>{"".join(html)}</table>{mk}</div>')
+    return "".join(out)
+
+
 def _answer(answer: dict[str, Any], manuals: Any) -> str:
     parts = [f'<div class="warn"><b>Safety notice:</b> {escape(str(w))}</div>'
              for w in answer.get("warnings") or []]
@@ -97,8 +136,7 @@ def _answer(answer: dict[str, Any], manuals: Any) -> str:
     if answer.get("abstained") or not answer.get("answer"):
         parts.append(f'<p class="abstain">{escape(wording.abstention(answer, manuals))}</p>')
     elif quotes:
-        parts.extend(f'<blockquote>{escape(text)}' + (f' <span class="mk">[{n}]</span>' if n else "") + "</blockquote>"
-                     for text, n in quotes)
+        parts.append(_quotes_html(quotes))
     else:
         parts.append(f"<blockquote>{escape(str(answer['answer']))}</blockquote>")
     if sources:

@@ -249,3 +249,21 @@ def test_degraded_to_keyword_search_says_why() -> None:
     status["model"] = {"available": True, "error": None}
     status["index"]["problem"] = "index was embedded with model 1e6485dc7d0e, loaded model is 9f...: re-run `nic-edge index`"
     assert "keyword search only (index was embedded with model 1e6485dc7d0e" in page.render(status, {})
+
+
+def test_quoted_table_rows_are_drawn_as_a_table() -> None:
+    """The header row (a quote of its own) and the rows quoted after it are one table on the
+    page, cells escaped; prose around them stays a quote; one row among prose stays in it."""
+    cite = {"source": "v.md", "section": "Codes", "page": None, "chunk_id": "v#0", "snippet": "s", "score": 1.0}
+    quotes = [{"text": "| Code | Meaning |", "citation": 0},
+              {"text": "| E21 | Pump <blocked> |\n| E22 | Door open |", "citation": 0},
+              {"text": "Call support if it repeats.", "citation": 0}]
+    html = page.render({}, {}, answer={"abstained": False, "answer": "x", "citations": [cite], "quotes": quotes})
+    assert ('<div class="qt"><table><tr><th>Code</th><th>Meaning</th></tr><tr><td>E21</td>'
+            '<td>Pump &lt;blocked&gt;</td></tr><tr><td>E22</td><td>Door open</td></tr></table>') in html
+    assert "<blockquote>Call support if it repeats." in html and "| E21 |" not in html
+    # a table of records (no header quote, first row with a figure): every row a <td>
+    html = page.render({}, {}, answer={"abstained": False, "answer": "x", "citations": [cite], "quotes": [
+        {"text": "| Liquid line | 3/8 in |\n| Gas line | 5/8 in |", "citation": 0}]})
+    assert "<th>" not in html.split('id="answer"')[1].split("</section>")[0]
+    assert "<td>Gas line</td><td>5/8 in</td>" in html
