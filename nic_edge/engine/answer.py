@@ -332,13 +332,13 @@ def cite(snap: Snapshot, ret: Retrieval, quotes: list[Any]) -> tuple[list[dict],
     score: dict[int, float] = {h.row: h.score for h in ret.hits}
     snippet: dict[int, str] = {}
     for q in quotes:
-        row, text = (q.shown_row, q.shown) if getattr(q, "shown", "") else (q.row, q.text)
+        row, text = (q.shown_row, q.shown) if q.shown else (q.row, q.text)
         if row not in rows:
             rows.append(row)
             score.setdefault(row, q.hit_score)
             snippet[row] = text
     for q in quotes:   # a table's header row, when it is in another chunk than the rows quoted
-        if getattr(q, "header", "") and q.header_row not in rows:
+        if q.header and q.header_row not in rows:
             rows.append(q.header_row)
     for h in ret.hits:
         if len(rows) >= CITED:
@@ -355,10 +355,9 @@ def cite(snap: Snapshot, ret: Retrieval, quotes: list[Any]) -> tuple[list[dict],
                       "snippet": text, "score": round(float(score.get(r, 0.0)), 4), "row": r})
     out: list[dict] = []
     for q in quotes:
-        if getattr(q, "header", "") and q.header not in (getattr(q, "shown", "") or q.text) and \
-                not any(o["text"] == q.header for o in out):
+        if q.header and q.header not in (q.shown or q.text) and not any(o["text"] == q.header for o in out):
             out.append({"text": q.header, "citation": rows.index(q.header_row)})
-        if getattr(q, "shown", ""):
+        if q.shown:
             out.append({"text": q.shown, "citation": rows.index(q.shown_row)})
         else:
             out.append({"text": q.text, "citation": rows.index(q.row)})

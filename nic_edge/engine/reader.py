@@ -81,8 +81,7 @@ from nic_edge.engine.units import (SENTENCE_END, Unit, clean_quote, near_duplica
                                    table_records, title_line)
 
 VERSION = "reader-28"      # part of the answer cache key: a changed reader never serves old answers
-# reader-28: quoted table rows come with their header row; rows named by their key are quoted
-# alone, and no window leaves such a table through its other records (tables.py)
+# reader-28: table header rows, rows named by their key, no leaving such a table (tables.py)
 TABLE_LEAVE = True
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
@@ -166,8 +165,7 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
     # close a window ("What does E21 mean?" is the E21 row, not the error table from E10 on; "How
     # many LAN ports?" the row that names them, not every row with a number).
     hit_row, table_hit = table_records(units, q_in)
-    # A table whose rows (not only its column names) hold the question's words: a window does
-    # not run through its other records to reach the text after it (TABLE_LEAVE).
+    # Tables with a row named by a figure or code of the question (tables.record_tables)
     rec_table = record_tables(units, table_hit, q_in, text) if TABLE_LEAVE and text else [0] * n
     head_q = heading_terms & q
     head_cov = sum(idf[t] for t in head_q)
@@ -322,6 +320,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     negates = bool(question) and bool(polarity(question)[1])   # the question names a symptom
     window_max = WINDOW_MAX + (POLARITY_MAX if negates else 0.0)
     cands: list[Quote] = []
+    windows: dict[int, tuple[SectionText, list[Unit], int, int]] = {}   # id(candidate) -> its window
     best = float("-inf")
     # The meaning priors (section and heading cosine against the best) of a section whose window
     # is made of table rows stating the asked amount beside the asked thing are waived; such a
@@ -375,9 +374,9 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         asked_in = ""
         if i > 0 and units[i - 1].question:  # (a question line always counts as restating)
             asked_in = st.text[units[i - 1].a:units[i - 1].b]
-        extra = table_quote(st, units, i, j, sc.q, snap) if units[i].row >= 0 else ()
         cands.append(Quote(st.row_at(a), clean_quote(st.text[a:b]), s, key, hit.score, hit.cosine, rank,
-                           key in lead, lead.get(key, 0.0), asked_in, is_closest, *extra))
+                           key in lead, lead.get(key, 0.0), asked_in, is_closest))
+        windows[id(cands[-1])] = (st, units, i, j)
     if not cands:
         return []
     cands.sort(key=lambda q: -q.score)
@@ -393,5 +392,9 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
             continue
         out.append(q)
         break
+    for q in out:   # table parts (tables.py) for the chosen quotes only
+        st, units, i, j = windows[id(q)]
+        if units[i].row >= 0:
+            q.header, q.header_row, q.shown, q.shown_row = table_quote(st, units, i, j, sc.q, snap)
     return out
 

@@ -26,8 +26,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from nic_edge.engine.sections import SectionText
 from nic_edge.core.tabletext import header_like, is_rule, is_table_row
+from nic_edge.engine.sections import SectionText
 from nic_edge.engine.units import Unit, clean_quote, row_keys
 from nic_edge.errors import MissingDependencyError, ModelError
 
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 TABLE_HEADER = True   # quoted rows come with their table's header row
 TABLE_KEYED = True    # rows the question names by their key are quoted alone
+
 
 def table_header(text: str, a: int) -> tuple[int, int] | None:
     """(start, end) of the header row of the table whose row holds offset ``a``, when ``a`` is
@@ -123,14 +124,16 @@ def table_quote(st: SectionText, units: list[Unit], i: int, j: int, q: frozenset
     header looked up in the section's earlier chunks (``snap``)."""
     shown = keyed_span(st.text, units, i, j, q) if TABLE_KEYED else None
     at = shown[0] if shown else units[i].a
-    head = table_header(st.text, at) if TABLE_HEADER else None
-    if head is None and TABLE_HEADER and snap is not None and _runs_to_start(st.text, at):
-        found = _earlier_header(snap, st.rows[0])
-        if found is not None:
-            return (found[0], found[1], clean_quote(st.text[shown[0]:shown[1]]) if shown else "",
-                    st.row_at(shown[0]) if shown else -1)
-    return (clean_quote(st.text[head[0]:head[1]]) if head else "", st.row_at(head[0]) if head else -1,
-            clean_quote(st.text[shown[0]:shown[1]]) if shown else "", st.row_at(shown[0]) if shown else -1)
+    header, header_row = "", -1
+    if TABLE_HEADER:
+        head = table_header(st.text, at)
+        if head is not None:
+            header, header_row = clean_quote(st.text[head[0]:head[1]]), st.row_at(head[0])
+        elif snap is not None and _runs_to_start(st.text, at):
+            header, header_row = _earlier_header(snap, st.rows[0]) or ("", -1)
+    if shown is None:
+        return header, header_row, "", -1
+    return header, header_row, clean_quote(st.text[shown[0]:shown[1]]), st.row_at(shown[0])
 
 
 HEADER_LOOKBACK = 256  # chunks of the same section searched back for a long table's header
@@ -138,7 +141,8 @@ HEADER_LOOKBACK = 256  # chunks of the same section searched back for a long tab
 
 def _runs_to_start(text: str, a: int) -> bool:
     """The table row at ``a`` belongs to a run of rows that reaches the start of ``text``."""
-    lines = text[:text.find("\n", a) if text.find("\n", a) >= 0 else len(text)].split("\n")
+    end = text.find("\n", a)
+    lines = text[:end if end >= 0 else len(text)].split("\n")
     return bool(lines) and all(is_table_row(x) or is_rule(x) for x in lines if x.strip())
 
 
