@@ -7,7 +7,6 @@ as root, a small tmpfs is filled for real.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Iterator
 
@@ -18,18 +17,14 @@ from nic_edge.core.config import HttpConfig, parse_config
 from nic_edge.http.server import HttpService
 from tests.http.client import request
 from tests.support.device import TINY_MANUAL, run_cli
-from tests.support.tmpfs import fill, tmpfs
+from tests.support.tmpfs import audit_on_dev_full, fill, tmpfs
 
 QUESTION = "How do I replace the fuel filter?"
 
 
 @pytest.fixture
 def full_audit_app(tmp_path: Path) -> Iterator[DeviceApp]:
-    if not os.path.exists("/dev/full"):
-        pytest.skip("/dev/full not available")
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "audit.jsonl").symlink_to("/dev/full")  # every audit write: ENOSPC
+    data = audit_on_dev_full(tmp_path / "data")  # every audit write: ENOSPC
     manual = tmp_path / "tiny_manual.txt"
     manual.write_text(TINY_MANUAL)
     app = DeviceApp(parse_config({"device": {"id": "disk-test", "tier": "lite"}}), data, use_embedder=False)

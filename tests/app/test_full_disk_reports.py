@@ -10,7 +10,6 @@ the outbox is real LMDB on a disk with room.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Iterator
@@ -21,6 +20,7 @@ from nic_edge.app.serve import Device
 from nic_edge.core import signing
 from nic_edge.core.config import parse_config
 from tests.support.device import TINY_MANUAL
+from tests.support.tmpfs import audit_on_dev_full
 
 DEVICE = "full-audit"
 FLEET = bytes(range(32))
@@ -28,11 +28,7 @@ FLEET = bytes(range(32))
 
 @pytest.fixture
 def device(tmp_path: Path) -> Iterator[Device]:
-    if not os.path.exists("/dev/full"):
-        pytest.skip("/dev/full not available")
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "audit.jsonl").symlink_to("/dev/full")  # every audit write: ENOSPC
+    data = audit_on_dev_full(tmp_path / "data")  # every audit write: ENOSPC
     key = tmp_path / "device.key"
     signing.write_key(key, signing.derive_device_key(FLEET, DEVICE))
     cfg = parse_config({"device": {"id": DEVICE, "tier": "lite"},

@@ -15,6 +15,16 @@ from typing import Iterator
 import pytest
 
 
+def audit_on_dev_full(data: Path) -> Path:
+    """``data`` (created) with its audit log pointed at ``/dev/full``: every audit write fails
+    with the kernel's real ENOSPC. Skips where there is no ``/dev/full``."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("/dev/full not available")
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "audit.jsonl").symlink_to("/dev/full")
+    return data
+
+
 @contextlib.contextmanager
 def tmpfs(path: Path, size: str) -> Iterator[Path]:
     """Mount a tmpfs of ``size`` (mount's syntax: "200k", "1m") on ``path`` for the block."""

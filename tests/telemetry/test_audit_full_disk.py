@@ -9,19 +9,16 @@ each question then failed. ``/dev/full`` gives the kernel's real ENOSPC.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from nic_edge.telemetry.audit import AuditLog, read_records
+from tests.support.tmpfs import audit_on_dev_full
 
 
 def test_writes_resume_after_a_failed_close(tmp_path: Path) -> None:
-    if not os.path.exists("/dev/full"):
-        pytest.skip("/dev/full not available")
-    (tmp_path / "audit.jsonl").symlink_to("/dev/full")
-    audit = AuditLog(tmp_path, max_bytes=4096, backups=1)
+    audit = AuditLog(audit_on_dev_full(tmp_path), max_bytes=4096, backups=1)
     with pytest.raises(OSError):
         audit.write({"n": 1})  # ENOSPC; the line stays buffered
     # space is back and another process (`nic-edge ask`) rotated the file away
@@ -35,10 +32,7 @@ def test_writes_resume_after_a_failed_close(tmp_path: Path) -> None:
 
 
 def test_close_after_a_failed_write_forgets_the_handle(tmp_path: Path) -> None:
-    if not os.path.exists("/dev/full"):
-        pytest.skip("/dev/full not available")
-    (tmp_path / "audit.jsonl").symlink_to("/dev/full")
-    audit = AuditLog(tmp_path, max_bytes=4096, backups=1)
+    audit = AuditLog(audit_on_dev_full(tmp_path), max_bytes=4096, backups=1)
     with pytest.raises(OSError):
         audit.write({"n": 1})
     with pytest.raises(OSError):
