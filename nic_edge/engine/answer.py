@@ -95,8 +95,9 @@ from nic_edge.engine.store import Snapshot
 # confidence-15: a question naming a model or code the index never contains keeps a quarter (CODE_FACTOR);
 # confidence-16: a word in most of the index's chunks names the manual's own product, which its
 # specification rows need not name beside an amount ("How heavy is the TV?": "| Weight without
-# stand | 15.2 kg |"; quantity.TOPIC_SHARE).
-VERSION = "confidence-16"
+# stand | 15.2 kg |"; quantity.TOPIC_SHARE); confidence-17: an amount of the asked kind in a quote
+# from the section of the index's closest chunk in meaning is the amount asked (CLOSEST_STATES).
+VERSION = "confidence-17"
 FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree", "prox",
             "q_cov", "q_cos", "q_rank", "q_lacks", "cos_gap", "q_closest")
 COEF_HYBRID = (-1.963, 1.148, -0.161, 10.692, 5.605, 0.148, 0.341, 4.402, 0.027, 2.058, 0.0, 10.0, 1.0)
@@ -112,6 +113,13 @@ DEFAULT_THRESHOLD = 0.5
 # 0.35 at 0.5); 0.4 lost no useful answer on any set, 0.25 lost one each on three
 # (docs/benchmarks/answers.md, "Sixteenth session").
 QUANTITY_MISSING_FACTOR = 0.4
+# An amount of the asked kind in a quote from the section of the index's closest chunk in meaning
+# counts as the amount asked for, although the question's words for the thing are not beside it:
+# people name it in their own words ("how long can I put a live broadcast on hold" -- "You can
+# pause for up to 90 minutes"). Meaning stands in for the words (confidence-17) -- unless most
+# of the question's words for the thing are words no manual here uses ("the torque spec for the
+# crankshaft pulley bolt" of a torque table without one): then the manuals do not cover it.
+CLOSEST_STATES = True
 # ... and when the quote does not even name what is asked ("pressure"), it does not discuss it.
 QUANTITY_UNNAMED_FACTOR = 0.5
 # A quote whose heading or question line says the opposite of the question about what works
@@ -253,12 +261,22 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
                 f.cos_top = max(f.cos_top, q.head_cos)
         if question:
             f.q_clash = clash(question, f"{q.section_key[1] or ''}. {q.asked_in}", QUESTION_FILLER) > 0
-        if asked is not None and asked.lacks(q.text, asked.subject(uniq, bm), q.section_key[1] or ""):
+        subject = asked.subject(uniq, bm) if asked is not None else []
+        if asked is not None and asked.lacks(q.text, subject, q.section_key[1] or "") \
+                and not (CLOSEST_STATES and hybrid and q.closest and asked.stated(q.text)
+                         and _known_share(subject, bm.vocab) > 0.5):
             f.q_lacks = 1.0
             f.q_unnamed = not asked.named_in(have)
         if hybrid and q.closest and not f.q_lacks:
             f.q_closest = 1.0   # the quote means the question, and states what it asks for
     return f
+
+
+def _known_share(subject: Sequence[tuple[str, float]], vocab: Any) -> float:
+    """Share of the weight of the asked thing's words (``quantity.AmountAsked.subject``) that
+    the index uses (1.0 when the question names no thing)."""
+    total = sum(w for _, w in subject)
+    return sum(w for t, w in subject if t in vocab) / total if total > 0 else 1.0
 
 
 def refers_back(question: str, content: list[str]) -> bool:

@@ -20,5 +20,5 @@ class Quote:
     closest: bool = False    # its section holds the index's closest chunk in meaning (tools: explain)
     header: str = ""         # the header row of the table the quote starts in, below it (tables.table_header)
     header_row: int = -1     # the chunk that holds that header (its citation)
-    shown: str = ""          # what is quoted when not ``text``: the rows of a table the question
-    shown_row: int = -1      # names by their key ("E-21"), of a window of its records (tables.keyed_span)
+    shown: str = ""          # what is quoted when not ``text``: the rows of a table or the records of
+    shown_row: int = -1      # a list the question names by their key ("E-21"; tables.keyed_span, keyed_lines)

@@ -76,12 +76,13 @@ from nic_edge.engine.retrieval import Hit, Retrieval
 from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.quote import Quote
 from nic_edge.engine.store import Snapshot
-from nic_edge.engine.tables import record_tables, table_quote
+from nic_edge.engine.tables import quote_parts, record_tables
 from nic_edge.engine.units import (SENTENCE_END, Unit, clean_quote, near_duplicate, row_keys, section_units,
                                    table_records, title_line)
 
-VERSION = "reader-28"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-29"      # part of the answer cache key: a changed reader never serves old answers
 # reader-28: table header rows, rows named by their key, no leaving such a table (tables.py)
+# reader-29: a list's record named by its code ("E01 ..." / "E02 ...") is quoted alone (tables.keyed_lines)
 TABLE_LEAVE = True
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
@@ -392,9 +393,8 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
             continue
         out.append(q)
         break
-    for q in out:   # table parts (tables.py) for the chosen quotes only
+    for q in out:   # table parts, keyed records (tables.py) for the chosen quotes only
         st, units, i, j = windows[id(q)]
-        if units[i].row >= 0:
-            q.header, q.header_row, q.shown, q.shown_row = table_quote(st, units, i, j, sc.q, snap)
+        q.header, q.header_row, q.shown, q.shown_row = quote_parts(st, units, i, j, sc.q, snap)
     return out
 

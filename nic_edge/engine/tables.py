@@ -13,6 +13,9 @@ to the point:
   holds a figure or code of the question, ``keyed_span`` narrows a window of the table's records
   to them (what is quoted, not how the window scored), and ``record_tables`` keeps a window from
   running through the table's other records to the text after it;
+* records of a list are keyed the same way when each starts a line with its code ("E01 Flow
+  rate too low" / "Causes: ..." / "Remedy: ..." / "E02 Water pressure too high"; "Err 05: Image
+  stabilization error."): ``keyed_lines`` narrows a window to the record the question names;
 * a question about one record that names no key ("the ring on top is blinking red") is answered
   by the rows closest to it in meaning: ``narrow_rows`` embeds a long run of quoted rows at
   answer time (hybrid only) and keeps those few.
@@ -21,12 +24,14 @@ to the point:
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any, Callable
 
 import numpy as np
 
 from nic_edge.core.tabletext import header_like, is_rule, is_table_row
+from nic_edge.engine.bm25 import analyze
 from nic_edge.engine.sections import SectionText
 from nic_edge.engine.units import Unit, clean_quote, row_keys
 from nic_edge.errors import MissingDependencyError, ModelError
@@ -35,6 +40,7 @@ log = logging.getLogger(__name__)
 
 TABLE_HEADER = True   # quoted rows come with their table's header row
 TABLE_KEYED = True    # rows the question names by their key are quoted alone
+LINES_KEYED = True    # so are records of a list keyed by a code at the start of their lines
 
 
 def table_header(text: str, a: int) -> tuple[int, int] | None:
@@ -113,6 +119,56 @@ def record_tables(units: list[Unit], table_hit: list[bool], q_in: list[frozenset
             out[k:e] = [2 if units[m].row in keyed else 1 for m in range(k, e)]
         k = e
     return out
+
+
+def quote_parts(st: SectionText, units: list[Unit], i: int, j: int, q: frozenset[str],
+                snap: Any = None) -> tuple[str, int, str, int]:
+    """(header, header_row, shown, shown_row) of ``reader.Quote`` for the window units[i..j]:
+    its table parts (``table_quote``) when it opens in a table, else the record of a keyed list
+    the question names (``keyed_lines``)."""
+    if units[i].row >= 0:
+        return table_quote(st, units, i, j, q, snap)
+    span = keyed_lines(st.text, units[i].a, units[j].b, q) if LINES_KEYED else None
+    if span is None:
+        return "", -1, "", -1
+    head = table_header(st.text, span[0]) if TABLE_HEADER else None
+    header, header_row = (clean_quote(st.text[head[0]:head[1]]), st.row_at(head[0])) if head else ("", -1)
+    return header, header_row, clean_quote(st.text[span[0]:span[1]]), st.row_at(span[0])
+
+
+# A line that starts with a code: letters and a number ("E01", "E-410", "Err 05", "F3"), after a
+# list mark, and followed by a space, punctuation or the line's end.
+_KEY_LINE = re.compile(r"[ \t]*(?:[-*\u2022][ \t]+)?([A-Za-z]{1,6})[ -]?(\d{1,4})(?=[\s:.),;\u2013\u2014-]|$)")
+
+
+def keyed_lines(text: str, a: int, b: int, q: frozenset[str]) -> tuple[int, int] | None:
+    """(start, end) of the records of text[a:b] that the question names by their code, when the
+    window holds a list of records that each start a line with a code of one family ("E01 ..."
+    and "E02 ...", "Err 01: ..." and "Err 05: ..."): from the named record's first line to the
+    next record's. A code counts when all its terms are the question's (``q``, analyzed) and one
+    of them has a letter (a bare number, "to 10", is no code). None when the question names
+    none of the records or all of them."""
+    starts, k = [a], text.find("\n", a)
+    while 0 <= k < b - 1:
+        starts.append(k + 1)
+        k = text.find("\n", k + 1)
+    family: dict[str, list[tuple[int, bool]]] = {}
+    for s in starts:
+        m = _KEY_LINE.match(text, s, b)
+        if text.startswith("|", s) and not is_rule(text[s:text.find("\n", s) if "\n" in text[s:b] else b]):
+            # a table's records are one family, keyed by their first cell (``keyed_rows``)
+            family.setdefault("|", []).append((s, any(c.isdigit() for t in row_keys(text, {s}) & q for c in t)))
+        elif m:
+            terms = analyze(m.group(0))
+            named = bool(terms) and set(terms) <= q and any(c.isalpha() for t in terms for c in t)
+            family.setdefault(m.group(1).lower(), []).append((s, named))
+    for recs in family.values():
+        hit = [n for n, (_, named) in enumerate(recs) if named]
+        if len(recs) < 2 or not hit or len(hit) == len(recs):
+            continue
+        end = recs[hit[-1] + 1][0] if hit[-1] + 1 < len(recs) else b
+        return recs[hit[0]][0], len(text[:end].rstrip())
+    return None
 
 
 def table_quote(st: SectionText, units: list[Unit], i: int, j: int, q: frozenset[str],

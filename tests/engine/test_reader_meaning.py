@@ -237,3 +237,52 @@ def test_the_manuals_own_product_need_not_stand_beside_its_specification(tmp_pat
     ex = eng.explain("How heavy is the TV?")
     assert ex["features"][answer.FEATURES.index("q_lacks")] == 0.0
     assert eng.snapshot().bm25.everywhere(["tv"], quantity.TOPIC_SHARE, quantity.TOPIC_MIN_CHUNKS) == {"tv"}
+
+
+TIMESHIFT_MANUAL = """# TELEVISION
+
+## Pausing Live TV
+
+Press the pause button on the remote to stop the programme you are watching and press play to go
+on from where you left it. You can pause for up to 90 minutes. The buffer is cleared when you
+change channel or turn off the set.
+
+## Recording Programmes
+
+Connect a USB drive of at least 32 GB and format it in the set before the first recording. Press
+the record button to start and stop recording the broadcast you are watching.
+
+## Picture Settings
+
+Choose a picture mode for the room: Vivid for bright rooms, Standard for daytime and Cinema for
+films in a dark room. Each input keeps its own picture mode.
+"""
+
+
+def test_an_amount_in_the_closest_section_in_meaning_is_the_amount_asked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """"how long can I put a live broadcast on hold" is answered by "You can pause for up to 90
+    minutes": a time, in the section closest in meaning, but the question's words for the thing
+    ("broadcast", "hold") do not stand beside it. Meaning stands in for the words
+    (``answer.CLOSEST_STATES``): the quote is not counted as lacking the amount (confidence x
+    0.4 before confidence-17) and it counts as the closest section's (``q_closest``) -- unless
+    most of the question's words for the thing are words the manual never uses."""
+    from nic_edge.engine import answer
+    lacks, closest = answer.FEATURES.index("q_lacks"), answer.FEATURES.index("q_closest")
+    eng = model_engine(tmp_path, "tv.md", TIMESHIFT_MANUAL)
+    question = "how long can I put a live broadcast on hold"
+    out = _ask(eng, question)
+    assert "up to 90 minutes" in out["answer"]
+    ex = eng.explain(question)
+    assert ex["quoted_closest"] is True
+    assert ex["features"][lacks] == 0.0 and ex["features"][closest] == 1.0
+    monkeypatch.setattr(answer, "CLOSEST_STATES", False)
+    off = eng.explain(question)
+    assert off["features"][lacks] == 1.0 and off["features"][closest] == 0.0
+    # a quote of the closest section that states no amount of the asked kind still lacks it
+    monkeypatch.setattr(answer, "CLOSEST_STATES", True)
+    ex = eng.explain("how much does a USB drive for recording cost")
+    assert ex["features"][lacks] == 1.0, ex
+    # nor is a thing named mostly in words no manual here uses covered by the closest amount
+    ex = eng.explain("how long can the flux capacitor buffer hold")
+    assert ex["quoted_closest"] is True and ex["features"][lacks] == 1.0, ex

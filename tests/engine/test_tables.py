@@ -152,3 +152,93 @@ def test_a_long_table_read_from_its_middle_still_gets_its_header(tmp_path: Path)
         "| Code | Meaning | What to do |", "| E0250 | Fault number 250 in unit 12 | Reset the unit and check cable 2 |"]
     head, row = (out["citations"][q["citation"]]["chunk_id"] for q in out["quotes"])
     assert head == "codes.md#0" and row != head
+
+
+FAULTS = """# Heat Pump
+
+## Fault Codes
+
+The controller shows the code and locks the compressor until the fault is cleared.
+
+E01 Flow rate too low (below 9.5 l/min for 10 s with the pump running)
+Causes: air in the circuit; magnetic filter blocked; closed isolating valves.
+Remedy: vent the circuit; clean the filter; open the valves.
+E02 Water pressure too high (above 2.8 bar)
+Causes: system overfilled; expansion vessel pre-charge lost.
+Remedy: drain water down to 1.5 bar in the cold system; check the expansion vessel.
+E03 Water pressure too low (below 0.5 bar)
+Causes: water leak; pressure relief valve discharging.
+Remedy: look for leaks at the connections and top up to 1.5 bar.
+
+## Camera Errors
+
+Err 01: Communication error between lens and camera. Clean the lens contacts and attach the lens again.
+Err 02: Memory card error. Turn the camera off and on, or try another card.
+Err 05: Image stabilization error. Turn the camera off, remove the lens and check the sensor.
+Err 10: Shutter error. Turn the camera off and on again.
+"""
+
+
+@pytest.mark.parametrize("question,want", [
+    ("E02 on the display, pressure keeps going up",
+     "E02 Water pressure too high (above 2.8 bar)\nCauses: system overfilled; expansion vessel pre-charge "
+     "lost.\nRemedy: drain water down to 1.5 bar in the cold system; check the expansion vessel."),
+    ("what does Err 05 mean",
+     "Err 05: Image stabilization error. Turn the camera off, remove the lens and check the sensor."),
+])
+def test_a_record_of_a_list_named_by_its_code_is_quoted_alone(tmp_path: Path, question: str, want: str) -> None:
+    """Records that each start a line with a code of one family ("E01" ... "E03", "Err 01" ...
+    "Err 10"): the record the question names, all its lines, and not its neighbours."""
+    eng = lexical_engine(tmp_path, "manual.md", FAULTS)
+    out = answered(eng, question)
+    assert out["answer"] == want, out["answer"]
+    assert [q["text"] for q in out["quotes"]] == [want]
+
+
+def test_keyed_lines_needs_a_code_of_the_question_among_other_records() -> None:
+    text = FAULTS[FAULTS.index("E01"):FAULTS.index("## Camera")].rstrip()
+
+    def span(question_terms: set[str], body: str = text) -> str | None:
+        got = tables.keyed_lines(body, 0, len(body), frozenset(question_terms))
+        return body[got[0]:got[1]] if got else None
+
+    assert span({"e03", "pressur"}).startswith("E03 Water pressure too low")
+    assert span({"e03"}).endswith("top up to 1.5 bar.")            # the last record runs to the window's end
+    assert span({"e07"}) is None                                    # a code the list does not hold
+    assert span({"e01", "e02", "e03"}) is None                      # every record named: nothing to narrow
+    assert span({"e01", "e02"}).endswith("check the expansion vessel.")
+    steps = "Set 10 minutes on the timer.\nSet 20 minutes for a roast.\n"
+    assert span({"10", "minut"}, steps) is None                     # "set" is no code the question names
+    numbered = "to 10 minutes, then\nto 20 minutes, at most\n"
+    assert span({"10"}, numbered) is None                           # a bare number is no code
+
+
+METER = """# Mower
+
+## Service Meter
+
+The service meter on the handle counts engine running hours and shows reminders when routine
+maintenance is due. It senses the ignition pulses through a wire clipped around the spark plug lead.
+
+With the engine stopped, the display shows total hours.
+
+| Display | Meaning | What to do |
+| OIL (flashing) | Oil change due, every 50 hours | Change the engine oil, then reset |
+| BLd (flashing) | Blade sharpening due, every 25 hours | Sharpen the blade, then reset |
+| E1 | Ignition signal weak | Check that the sensing wire is clipped around the spark plug lead |
+| bAt | Meter battery low | Replace the meter |
+
+## Storage
+
+Drain the fuel before storing the mower for the winter.
+"""
+
+
+def test_a_window_from_prose_into_a_table_keeps_the_row_named_by_its_key(tmp_path: Path) -> None:
+    """The window opens with the meter's description and runs into its table; the question names
+    the E1 row: its header and that row are quoted, not the prose and the other rows."""
+    eng = lexical_engine(tmp_path, "mower.md", METER)
+    out = answered(eng, "What does E1 mean on the hour counter?")
+    assert [q["text"] for q in out["quotes"]] == [
+        "| Display | Meaning | What to do |",
+        "| E1 | Ignition signal weak | Check that the sensing wire is clipped around the spark plug lead |"]
