@@ -33,7 +33,7 @@ from nic_edge import __version__
 from nic_edge.comms import schema
 from nic_edge.comms.backoff import backoff_delay, describe_connect_error
 from nic_edge.comms.outbox import Outbox
-from nic_edge.comms.spool_gate import SpoolGate
+from nic_edge.comms.spool_gate import SpoolGate, held_file
 from nic_edge.core.config import Config, read_secret
 from nic_edge.core.mqtt_client import make_client
 from nic_edge.core.lifecycle import Service
@@ -64,7 +64,7 @@ class MqttPublisher(Service):
         self.device = cfg.device_id
         self.prefix = cfg.mqtt.topic_prefix
         self.client_id = cfg.mqtt.client_id or f"nic-edge-{self.device}"
-        self._gate = SpoolGate(outbox, storage_error)
+        self._gate = SpoolGate(outbox, storage_error, held_file())
         self.enabled = bool(cfg.mqtt.host)
         self.threaded = self.enabled
         self._password = read_secret(cfg, "mqtt.password_file") if cfg.mqtt.password_file else None

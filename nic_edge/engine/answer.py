@@ -24,11 +24,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from nic_edge.engine.bm25 import analyze, stem
+from nic_edge.engine.codes import names_unknown_code, names_unknown_split_code
 from nic_edge.engine.polarity import clash
-from nic_edge.engine.quantity import amount_asked
+from nic_edge.engine.quantity import amount_asked, known_share
 from nic_edge.engine.retrieval import Retrieval
 from nic_edge.engine.store import Snapshot
 
@@ -96,8 +97,10 @@ from nic_edge.engine.store import Snapshot
 # confidence-16: a word in most of the index's chunks names the manual's own product, which its
 # specification rows need not name beside an amount ("How heavy is the TV?": "| Weight without
 # stand | 15.2 kg |"; quantity.TOPIC_SHARE); confidence-17: an amount of the asked kind in a quote
-# from the section of the index's closest chunk in meaning is the amount asked (CLOSEST_STATES).
-VERSION = "confidence-17"
+# from the section of the index's closest chunk in meaning is the amount asked (CLOSEST_STATES);
+# confidence-18: a code written with a hyphen that no chunk writes ("HP-14" asked of the HP-9's
+# manual) is an unknown code too (codes.py); "What does a replacement box cost?" asks an amount.
+VERSION = "confidence-18"
 FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree", "prox",
             "q_cov", "q_cos", "q_rank", "q_lacks", "cos_gap", "q_closest")
 COEF_HYBRID = (-1.963, 1.148, -0.161, 10.692, 5.605, 0.148, 0.341, 4.402, 0.027, 2.058, 0.0, 10.0, 1.0)
@@ -145,10 +148,9 @@ GAP_RANK = 5         # cos_gap: the best chunk's cosine against this rank's
 # (leave-one-manual-out, nic_qa held out: 80.1 -> 79.6 % abstained, under issue 16's 80 %); 0
 # abstained a little more (80.9 %) and answered one appliance question fewer right.
 SWAP_CREDIT = 0.5
-# A question naming a model or code the index never contains (``names_unknown_code``) keeps this
-# share of its confidence: "What's the battery life of the Arkon Z70?" asked of the Z50's guide.
+# A question naming a model or code the index never contains (codes.py) keeps this share of its
+# confidence: "What's the battery life of the Arkon Z70?" asked of the Z50's guide.
 CODE_FACTOR = 0.25
-_CODE = re.compile(r"^[a-z]+\d")
 PROX_WINDOW = 2       # terms (stopwords removed): chosen by leave-one-manual-out AUROC over 1..20
 
 # Words of how people ask, not of what they ask about: unknown to a manual, they would count
@@ -246,7 +248,7 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
         f.cos_gap = float(ret.cosines[by_rank[0]] - ret.cosines[by_rank[min(GAP_RANK, len(by_rank)) - 1]])
     if refers_back(question, uniq):
         f.refers_back = 2 if len(uniq) <= 1 else 1
-    f.unknown_code = names_unknown_code(uniq, bm.vocab)
+    f.unknown_code = names_unknown_code(uniq, bm.vocab) or names_unknown_split_code(question, bm, snap.text)
     if quotes:
         q = quotes[0]
         # The quote, its heading, and the line before it that asks the question (a FAQ entry's
@@ -264,19 +266,12 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
         subject = asked.subject(uniq, bm) if asked is not None else []
         if asked is not None and asked.lacks(q.text, subject, q.section_key[1] or "") \
                 and not (CLOSEST_STATES and hybrid and q.closest and asked.stated(q.text)
-                         and _known_share(subject, bm.vocab) > 0.5):
+                         and known_share(subject, bm.vocab) > 0.5):
             f.q_lacks = 1.0
             f.q_unnamed = not asked.named_in(have)
         if hybrid and q.closest and not f.q_lacks:
             f.q_closest = 1.0   # the quote means the question, and states what it asks for
     return f
-
-
-def _known_share(subject: Sequence[tuple[str, float]], vocab: Any) -> float:
-    """Share of the weight of the asked thing's words (``quantity.AmountAsked.subject``) that
-    the index uses (1.0 when the question names no thing)."""
-    total = sum(w for _, w in subject)
-    return sum(w for t, w in subject if t in vocab) / total if total > 0 else 1.0
 
 
 def refers_back(question: str, content: list[str]) -> bool:
@@ -288,14 +283,6 @@ def refers_back(question: str, content: list[str]) -> bool:
     q = question.lower().replace("\u2019", "'")
     words = set(_WORD.findall(_EXPLETIVE_IT.sub(" ", q)))
     return bool(words & _PRONOUNS)
-
-
-def names_unknown_code(terms: Sequence[str], vocab: Any) -> bool:
-    """Does one of the question's (analyzed) ``terms`` name a model or code -- letters then digits:
-    "z70", "e07", "p0420" -- that the index never contains? Then the manuals do not cover what it
-    asks about (the Z70 of a Z50 guide, an error code the fault list lacks). Measurements ("24MP",
-    "100-400mm") start with their digits and are not names."""
-    return any(_CODE.match(t) and t not in vocab for t in terms)
 
 
 def proximity(chunk_terms: list[str], uniq: list[str], idf: list[float], fallback: float) -> float:

@@ -184,6 +184,13 @@ class BM25Index:
             total += self.term_idf(t) * (self.k1 + 1.0)
         return total
 
+    def docs_with(self, term: str) -> np.ndarray:
+        """Ids of the docs holding ``term``, ascending (empty when the index lacks it)."""
+        tid = self.vocab.get(term)
+        if tid is None:
+            return self.doc[:0]
+        return self.doc[int(self.ptr[tid]):int(self.ptr[tid + 1])]
+
     def doc_has(self, doc_id: int, terms: Sequence[str]) -> list[bool]:
         """Whether each term occurs in doc ``doc_id`` (binary search in its posting list)."""
         out = []

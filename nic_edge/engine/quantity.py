@@ -79,6 +79,8 @@ _ASKS_AMOUNT = re.compile(
     # the amount asked by its adjective: "How heavy is the TV?", "How fast does the drum spin?"
     r"\bhow (?:much|many|often|long|far|tight|hot|cold|heavy|fast|big|large|tall|high|wide|thick|deep|loud)\b"
     r"|\bwhat(?:'s| is| are| should)?(?: the)? (?:[\w-]+\s+){0,3}(?:" + _DIMENSIONS + r")\b"
+    # the amount asked by its verb at the end: "What does a replacement VMB-2 box cost?"
+    r"|\bwhat (?:does|do|did|will|would) (?:[\w'-]+\s+){1,6}(?:cost|weigh)\b"
     # a keyword query that ends on the kind: "plug gap?", "blade bolt torque spec"
     r"|^\s*(?:[\w'-]+\s+){0,3}(?:" + _DIMENSIONS + r")(?:\s+specs?)?\s*\??\s*$", re.I)
 _NUMBER = r"(?:\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|fifty|hundred|" \
@@ -214,6 +216,13 @@ class AmountAsked:
             if base + sum(weight[t] for t in near if t not in head) > need:
                 return True
         return False
+
+
+def known_share(subject: Sequence[tuple[str, float]], vocab: Container[str]) -> float:
+    """Share of the weight of the asked thing's words (``AmountAsked.subject``) that the index
+    uses (1.0 when the question names no thing)."""
+    total = sum(w for _, w in subject)
+    return sum(w for t, w in subject if t in vocab) / total if total > 0 else 1.0
 
 
 def subject_terms(terms: Sequence[str], idf: Sequence[float], known: Container[str],

@@ -40,6 +40,10 @@ from tests.support.engines import lexical_engine
     ("How much does it cost to replace the converter?", "Replace the converter if it rattles (2 bolts).", True),
     ("How much does it cost to replace the converter?", "A new converter costs about $250.", False),
     ("How much does it cost to replace the converter?", "Budget 250 dollars for the part.", False),
+    # asked by the verb at the end: "what does ... cost / weigh"
+    ("What does a replacement VMB-2 maintenance box cost?", "Check that the replacement box is model VMB-2.", True),
+    ("What does a replacement VMB-2 maintenance box cost?", "A VMB-2 box costs $19.", False),
+    ("What does the outdoor unit weigh?", "| Weight | 98 kg |", False),
     ("How far from the wall should the headlamps be aimed?", "Aim them ten metres from a wall.", False),
     ("How far from the wall should the headlamps be aimed?", "Aim them 10 m from a wall.", False),
     ("How far from the wall should the headlamps be aimed?", "Aim them after a 10 min warm-up.", True),

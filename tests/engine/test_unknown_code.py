@@ -50,3 +50,44 @@ def test_confidence_is_quartered_for_a_model_the_manual_never_names(tmp_path: Pa
         plain = answer.confidence(answer.Features(**dict(zip(answer.FEATURES, ex["features"]))), False)
         assert plain > 0.0, question
         assert ex["confidence"] == pytest.approx(plain * factor), question
+
+
+HEAT_PUMP = """# Thermaro HP-9 Manual
+
+## Siting
+
+Keep 300 mm behind the HP-9 and 14 mm under its feet. The unit weighs 98 kg; HP stands for heat pump.
+Two units side by side need 600 mm between them.
+
+## Fault Codes
+
+E-05 Frost protection of the plate heat exchanger. Check the flow rate.
+E-20 High-pressure switch open. Check the water flow.
+"""
+
+
+@pytest.mark.parametrize("question,unknown", [
+    ("What's the flow temperature of the bigger HP-14?", True),   # "hp" and "14" are in the manual, not "HP-14"
+    ("What does E-99 mean?", True),                                # "99" is no term of the manual
+    ("What does E-20 mean?", False),
+    ("What does e 20 mean on the HP-9?", False),
+    ("Putting two HP-9s side by side, what gap?", False),          # the plural of a code it has
+    ("Is the A-1 setting right?", False),                          # "a" is a stopword: undecided
+])
+def test_names_unknown_split_code(tmp_path: Path, question: str, unknown: bool) -> None:
+    """A code written with a hyphen is two terms to the index ("hp", "14"), each of which may be
+    known: it is known when a chunk holding both writes the code itself."""
+    from nic_edge.engine.codes import names_unknown_split_code
+
+    snap = lexical_engine(tmp_path, "hp9.md", HEAT_PUMP).snapshot()
+    assert names_unknown_split_code(question, snap.bm25, snap.text) is unknown
+
+
+def test_confidence_is_quartered_for_a_hyphenated_model_the_manual_never_names(tmp_path: Path) -> None:
+    eng = lexical_engine(tmp_path, "hp9.md", HEAT_PUMP)
+    for question, factor in (("How much space does the HP-14 need behind it?", answer.CODE_FACTOR),
+                             ("How much space does the HP-9 need behind it?", 1.0)):
+        ex = eng.explain(question)
+        plain = answer.confidence(answer.Features(**dict(zip(answer.FEATURES, ex["features"]))), False)
+        assert plain > 0.0, question
+        assert ex["confidence"] == pytest.approx(plain * factor), question

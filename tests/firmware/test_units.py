@@ -66,6 +66,8 @@ def test_device_unit_contract() -> None:
     assert one["Restart"] == "on-failure"
     assert one["User"] == "nic-edge" and one["StateDirectory"] == "nic-edge"
     assert one["ConfigurationDirectory"] == "nic-edge"
+    # held alerts (comms/spool_gate.py) outlive a restart of the service in its runtime directory
+    assert one["RuntimeDirectory"] == "nic-edge" and one["RuntimeDirectoryPreserve"] == "restart"
     assert one["ExecStart"] == "/opt/nic-edge/venv/bin/nic-edge serve --config /etc/nic-edge/device.toml"
     for key, value in (("ProtectSystem", "strict"), ("ProtectHome", "yes"), ("NoNewPrivileges", "yes"),
                        ("PrivateTmp", "yes"), ("CapabilityBoundingSet", "")):
