@@ -41,17 +41,6 @@ def test_names_unknown_code(question: str, unknown: bool) -> None:
     assert answer.names_unknown_code(analyze(question), vocab) is unknown
 
 
-def test_confidence_is_quartered_for_a_model_the_manual_never_names(tmp_path: Path) -> None:
-    assert answer.CODE_FACTOR <= 0.5
-    eng = lexical_engine(tmp_path, "z50.md", GUIDE)
-    for question, factor in (("What's the battery life of the Arkon Z70?", answer.CODE_FACTOR),
-                             ("What's the battery life of the Arkon Z50?", 1.0)):
-        ex = eng.explain(question)
-        plain = answer.confidence(answer.Features(**dict(zip(answer.FEATURES, ex["features"]))), False)
-        assert plain > 0.0, question
-        assert ex["confidence"] == pytest.approx(plain * factor), question
-
-
 HEAT_PUMP = """# Thermaro HP-9 Manual
 
 ## Siting
@@ -64,6 +53,23 @@ Two units side by side need 600 mm between them.
 E-05 Frost protection of the plate heat exchanger. Check the flow rate.
 E-20 High-pressure switch open. Check the water flow.
 """
+
+
+@pytest.mark.parametrize("name,manual,unknown,known", [
+    ("z50.md", GUIDE, "What's the battery life of the Arkon Z70?", "What's the battery life of the Arkon Z50?"),
+    ("hp9.md", HEAT_PUMP, "How much space does the HP-14 need behind it?", "How much space does the HP-9 need behind it?"),
+])
+def test_confidence_is_quartered_for_a_model_the_manual_never_names(
+        tmp_path: Path, name: str, manual: str, unknown: str, known: str) -> None:
+    """The question about the other model keeps CODE_FACTOR of the confidence its features give;
+    the same question about the manual's own model keeps all of it (lexical mode)."""
+    assert answer.CODE_FACTOR <= 0.5
+    eng = lexical_engine(tmp_path, name, manual)
+    for question, factor in ((unknown, answer.CODE_FACTOR), (known, 1.0)):
+        ex = eng.explain(question)
+        plain = answer.confidence(answer.Features(**dict(zip(answer.FEATURES, ex["features"]))), False)
+        assert plain > 0.0, question
+        assert ex["confidence"] == pytest.approx(plain * factor), question
 
 
 @pytest.mark.parametrize("question,unknown", [
@@ -82,12 +88,3 @@ def test_names_unknown_split_code(tmp_path: Path, question: str, unknown: bool) 
     snap = lexical_engine(tmp_path, "hp9.md", HEAT_PUMP).snapshot()
     assert names_unknown_split_code(question, snap.bm25, snap.text) is unknown
 
-
-def test_confidence_is_quartered_for_a_hyphenated_model_the_manual_never_names(tmp_path: Path) -> None:
-    eng = lexical_engine(tmp_path, "hp9.md", HEAT_PUMP)
-    for question, factor in (("How much space does the HP-14 need behind it?", answer.CODE_FACTOR),
-                             ("How much space does the HP-9 need behind it?", 1.0)):
-        ex = eng.explain(question)
-        plain = answer.confidence(answer.Features(**dict(zip(answer.FEATURES, ex["features"]))), False)
-        assert plain > 0.0, question
-        assert ex["confidence"] == pytest.approx(plain * factor), question
