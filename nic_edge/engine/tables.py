@@ -79,8 +79,13 @@ def keyed_rows(text: str, units: list[Unit], q_in: list[frozenset[str]]) -> set[
     for k, u in enumerate(units):
         if u.row >= 0 and q_in[k]:
             asked.setdefault(u.row, set()).update(q_in[k])
-    return {r for r, terms in asked.items()
-            if any(ch.isdigit() for t in terms & row_keys(text, {r}) for ch in t)}
+    return {r for r, terms in asked.items() if _row_named(text, r, terms)}
+
+
+def _row_named(text: str, row: int, terms: set[str] | frozenset[str]) -> bool:
+    """Does the first cell of the table row starting at offset ``row`` hold one of ``terms``
+    with a digit in it (a figure or code of the question)?"""
+    return any(ch.isdigit() for t in terms & row_keys(text, {row}) for ch in t)
 
 
 def keyed_span(text: str, units: list[Unit], i: int, j: int, q: frozenset[str]) -> tuple[int, int] | None:
@@ -131,9 +136,14 @@ def quote_parts(st: SectionText, units: list[Unit], i: int, j: int, q: frozenset
     span = keyed_lines(st.text, units[i].a, units[j].b, q) if LINES_KEYED else None
     if span is None:
         return "", -1, "", -1
-    head = table_header(st.text, span[0]) if TABLE_HEADER else None
-    header, header_row = (clean_quote(st.text[head[0]:head[1]]), st.row_at(head[0])) if head else ("", -1)
+    header, header_row = _header_at(st, span[0]) or ("", -1)
     return header, header_row, clean_quote(st.text[span[0]:span[1]]), st.row_at(span[0])
+
+
+def _header_at(st: SectionText, at: int) -> tuple[str, int] | None:
+    """The header row of the table holding offset ``at`` (``table_header``) and its chunk."""
+    head = table_header(st.text, at) if TABLE_HEADER else None
+    return (clean_quote(st.text[head[0]:head[1]]), st.row_at(head[0])) if head else None
 
 
 # A line that starts with a code: letters and a number ("E01", "E-410", "Err 05", "F3"), after a
@@ -148,26 +158,28 @@ def keyed_lines(text: str, a: int, b: int, q: frozenset[str]) -> tuple[int, int]
     next record's. A code counts when all its terms are the question's (``q``, analyzed) and one
     of them has a letter (a bare number, "to 10", is no code). None when the question names
     none of the records or all of them."""
-    starts, k = [a], text.find("\n", a)
-    while 0 <= k < b - 1:
-        starts.append(k + 1)
-        k = text.find("\n", k + 1)
     family: dict[str, list[tuple[int, bool]]] = {}
-    for s in starts:
-        m = _KEY_LINE.match(text, s, b)
-        if text.startswith("|", s) and not is_rule(text[s:text.find("\n", s) if "\n" in text[s:b] else b]):
-            # a table's records are one family, keyed by their first cell (``keyed_rows``)
-            family.setdefault("|", []).append((s, any(c.isdigit() for t in row_keys(text, {s}) & q for c in t)))
-        elif m:
+    s = a
+    while s < b:
+        e = text.find("\n", s, b)
+        line = text[s:e if e >= 0 else b]
+        if line.startswith("|"):
+            if not is_rule(line):   # a table's records are one family, keyed by their first cell
+                family.setdefault("|", []).append((s, _row_named(text, s, q)))
+        elif m := _KEY_LINE.match(line):
             terms = analyze(m.group(0))
             named = bool(terms) and set(terms) <= q and any(c.isalpha() for t in terms for c in t)
             family.setdefault(m.group(1).lower(), []).append((s, named))
+        if e < 0:
+            break
+        s = e + 1
     for recs in family.values():
         hit = [n for n, (_, named) in enumerate(recs) if named]
         if len(recs) < 2 or not hit or len(hit) == len(recs):
             continue
+        start = recs[hit[0]][0]
         end = recs[hit[-1] + 1][0] if hit[-1] + 1 < len(recs) else b
-        return recs[hit[0]][0], len(text[:end].rstrip())
+        return start, start + len(text[start:end].rstrip())
     return None
 
 
@@ -180,13 +192,9 @@ def table_quote(st: SectionText, units: list[Unit], i: int, j: int, q: frozenset
     header looked up in the section's earlier chunks (``snap``)."""
     shown = keyed_span(st.text, units, i, j, q) if TABLE_KEYED else None
     at = shown[0] if shown else units[i].a
-    header, header_row = "", -1
-    if TABLE_HEADER:
-        head = table_header(st.text, at)
-        if head is not None:
-            header, header_row = clean_quote(st.text[head[0]:head[1]]), st.row_at(head[0])
-        elif snap is not None and _runs_to_start(st.text, at):
-            header, header_row = _earlier_header(snap, st.rows[0]) or ("", -1)
+    header, header_row = _header_at(st, at) or ("", -1)
+    if not header and TABLE_HEADER and snap is not None and _runs_to_start(st.text, at):
+        header, header_row = _earlier_header(snap, st.rows[0]) or ("", -1)
     if shown is None:
         return header, header_row, "", -1
     return header, header_row, clean_quote(st.text[shown[0]:shown[1]]), st.row_at(shown[0])
