@@ -72,7 +72,8 @@ def _pct(values: list[float], q: float) -> float:
 def cmd_latency(args: argparse.Namespace) -> None:
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     stages: dict[str, list[float]] = {}
-    eng = _engine(Path(args.data_dir))
+    eng = _engine(Path(args.data_dir), tier=args.tier, threads=args.threads)
+    print(f"tier {args.tier}: top_k {eng.top_k}, rerank {'on' if eng.rerank else 'off'} (engine/rerank.py)")
     eng.on_timing = lambda stage, s: stages.setdefault(stage, []).append(s * 1000)
     qs = _questions()
     eng.ask("warm up the model")
@@ -106,7 +107,7 @@ def cmd_components(args: argparse.Namespace) -> None:
     from nic_edge.engine.vectors import VectorIndex, quantize
 
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    eng = _engine(Path(args.data_dir))
+    eng = _engine(Path(args.data_dir), tier=args.tier, threads=args.threads)
     qs = _questions()
     eng.set_lexical_only(True)
     lex = [eng.ask(q["question"])["latency_ms"] for q in qs for _ in range(args.runs)]

@@ -129,6 +129,8 @@ class EngineConfig:
     target_abstain: float = _opt(0.80, _range(0.5, 0.99),
                                  "per-index calibration: share of off-topic questions to abstain on")
     max_question_chars: int = _opt(2000, _range(10, 100000), "longest question accepted")
+    rerank: str = _opt("auto", _one_of("auto", "on", "off"),
+                       "weigh the meaning of close candidate quotes (an embedding each); auto = tier")
     words_file: str = _opt("", None, "more groups of interchangeable words beside the bundled list "
                                      "(one group per line, e.g. 'dispenser drawer'); empty = bundled only")
 

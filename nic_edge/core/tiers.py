@@ -21,7 +21,7 @@ from nic_edge.errors import ConfigError
 _PROFILE_KEYS = {
     "min_ram_mib": int, "memory_budget_mib": int, "l1_items": int, "l1_bytes": int,
     "l2_max_bytes": int, "l2_ttl_s": int, "threads": int, "index_threads": int, "batch_size": int, "top_k": int,
-    "metrics_interval_s": int, "embeddings": bool,
+    "metrics_interval_s": int, "embeddings": bool, "rerank": bool,
 }
 
 
@@ -40,6 +40,7 @@ class TierProfile:
     top_k: int
     metrics_interval_s: int
     embeddings: bool
+    rerank: bool        # the reader weighs close candidates' meaning (engine/rerank.py): an embedding each
 
     @property
     def memory_budget_bytes(self) -> int:

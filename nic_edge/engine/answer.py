@@ -99,8 +99,9 @@ from nic_edge.engine.store import Snapshot
 # stand | 15.2 kg |"; quantity.TOPIC_SHARE); confidence-17: an amount of the asked kind in a quote
 # from the section of the index's closest chunk in meaning is the amount asked (CLOSEST_STATES);
 # confidence-18: a code written with a hyphen that no chunk writes ("HP-14" asked of the HP-9's
-# manual) is an unknown code too (codes.py); "What does a replacement box cost?" asks an amount.
-VERSION = "confidence-18"
+# manual) is an unknown code too (codes.py); "What does a replacement box cost?" asks an amount;
+# confidence-19: a quote the reader chose by its window's meaning is no doubt (RERANK_RANK).
+VERSION = "confidence-19"
 FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree", "prox",
             "q_cov", "q_cos", "q_rank", "q_lacks", "cos_gap", "q_closest")
 COEF_HYBRID = (-1.963, 1.148, -0.161, 10.692, 5.605, 0.148, 0.341, 4.402, 0.027, 2.058, 0.0, 10.0, 1.0)
@@ -140,6 +141,9 @@ CLASH_FACTOR = 0.5
 # (docs/benchmarks/answers.md, "Sixth session"). The same choice also counts that heading's
 # cosine as a semantic match retrieval found (``cos_top`` is the best of the hits' and it).
 HEAD_LEAD_RANK = 1.0
+# ... and so is a choice the reader made by the windows' own meaning (rerank.py, reader-30): the
+# window it quotes means the question more than the one the words preferred (confidence-19).
+RERANK_RANK = 1.0
 GAP_RANK = 5         # cos_gap: the best chunk's cosine against this rank's
 # A synonym is weaker evidence than the asker's own word: the group's word is one sense of it, and
 # a question about something the manual lacks can share a synonym with it ("shuts off" -> "close").
@@ -257,6 +261,8 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
         f.q_cov = sum(w * c for t, w, c in zip(uniq, idf, credit) if t in have) / total
         f.q_cos = float(q.hit_cosine or 0.0) if hybrid else 0.0
         f.q_rank = 1.0 / (1 + q.hit_rank)
+        if q.promoted:   # meaning chose it over the words' first choice (rerank.py)
+            f.q_rank = max(f.q_rank, RERANK_RANK)
         if q.head_lead:
             f.q_rank = max(f.q_rank, HEAD_LEAD_RANK)
             if hybrid:  # the heading is part of what was retrieved: the best match includes it

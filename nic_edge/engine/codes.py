@@ -19,7 +19,7 @@ import numpy as np
 
 from nic_edge.engine.bm25 import analyze
 
-_CODE = re.compile(r"^[a-z]+\d")
+CODE = _CODE = re.compile(r"^[a-z]+\d")   # an analyzed term naming a code ("e10", "z70")
 _SPLIT_CODE = re.compile(r"(?<![\w-])([A-Za-z]{1,4})-(\d{1,5}[A-Za-z]{0,2})(?![\w-])")
 SPLIT_CODE_ROWS = 64   # chunks holding both halves of a hyphenated code that are read for it
 

@@ -6,8 +6,7 @@ model loads; otherwise ``lexical`` (BM25 only). The model loads lazily on the fi
 question, never at construction. A model that fails to load (runtime missing, ModelError) is
 remembered and the engine stays lexical instead of retrying on every question.
 
-The index generation is re-opened when ``CURRENT`` changes, so a long-running server sees
-manuals indexed by another process.
+The index generation is re-opened when ``CURRENT`` changes (another process indexed manuals).
 """
 
 from __future__ import annotations
@@ -25,8 +24,8 @@ from nic_edge.core.threads import ThreadCounts, thread_counts
 from nic_edge.engine import answer as ans
 from nic_edge.engine import calibrate as calib
 from nic_edge.engine import labels, messages
-from nic_edge.engine import reader
-from nic_edge.engine import synonyms
+from nic_edge.engine import reader, synonyms
+from nic_edge.engine.rerank import enabled as rerank_enabled
 from nic_edge.engine.bm25 import analyze
 from nic_edge.engine.catalog import listing
 from nic_edge.engine.indexer import Indexer, IndexReport, Progress
@@ -60,6 +59,7 @@ class Engine:
         self.loader = loader  # Path -> list[Document]; None = the ingest package
         self.on_timing = on_timing
         self.fusion = fusion
+        self.rerank = rerank_enabled(engine_cfg, profile)   # meaning between close candidates (rerank.py)
         self.cfg = engine_cfg
         self.profile = profile
         self.threads = threads or thread_counts(profile)
@@ -98,8 +98,7 @@ class Engine:
         t = float(getattr(self.cfg, "abstain_threshold", -1.0))
         if t >= 0:
             return t, "config"
-        # Asked twice per answer: use the generation ask() just opened instead of re-checking
-        # CURRENT (a stat, 10-20 us on a loaded box) and `mode` (two more).
+        # Asked twice per answer: the generation ask() just opened, not another stat of CURRENT.
         snap = self._snap if self._snap is not None else self.snapshot()
         rec = snap.calibration if snap is not None else None
         if rec and rec.get("status") == "calibrated":
@@ -115,9 +114,9 @@ class Engine:
         return int(getattr(self.cfg, "max_question_chars", 2000))
 
     def apply_profile(self, profile: Any, threads: ThreadCounts | None = None) -> None:
-        """Live tier switch: top_k and threads follow the new profile; ``threads`` comes from
-        the same core.threads.thread_counts the start-up used (computed here when None)."""
+        """Live tier switch: top_k, threads (core.threads.thread_counts when None) and rerank follow it."""
         self.profile = profile
+        self.rerank = rerank_enabled(self.cfg, profile)
         self.threads = threads or thread_counts(profile)
         if self.embedder is not None and hasattr(self.embedder, "set_threads"):
             self.embedder.set_threads(self.threads.question)
@@ -253,15 +252,17 @@ class Engine:
                  "built_at": snap.manifest.get("created_at") if snap else None,
                  "problem": self._snap_problem, "calibration": self.calibration()}
         return {"model": model, "index": index, "mode": self.mode, "lexical_only": self._lexical_only,
-                "top_k": self.top_k, "threshold": self.threshold, "fusion": self.fusion}
+                "top_k": self.top_k, "threshold": self.threshold, "fusion": self.fusion,
+                "rerank": self.rerank}
 
     @property
     def fingerprint(self) -> str:
         snap = self.snapshot()
         parts = [snap.name if snap else ("indexing" if self.indexing else "-"),
                  str(getattr(self.embedder, "model_sha256", None)),
-                 str(self.top_k), f"{self.threshold:.4f}", self.mode, self.fusion, reader.VERSION,
-                 ans.VERSION, messages.VERSION, labels.VERSION, self.words().version if USE_SYNONYMS else "-"]
+                 str(self.top_k), f"{self.threshold:.4f}", self.mode, self.fusion + "+rerank" * self.rerank,
+                 reader.VERSION, ans.VERSION, messages.VERSION, labels.VERSION,
+                 self.words().version if USE_SYNONYMS else "-"]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
     # --- questions -------------------------------------------------------------------
@@ -282,6 +283,9 @@ class Engine:
             return None
         self._timing("embed", time.perf_counter() - t0)
         return vec
+
+    def _embed_for(self, mode: str) -> Any | None:  # for the reader's close candidates (rerank.py)
+        return self.embedder.embed if mode == "hybrid" and self.rerank else None
 
     def _run(self, text: str, k: int) -> tuple[Snapshot | None, Retrieval | None, str]:
         snap = self.snapshot()
@@ -309,7 +313,7 @@ class Engine:
         snap, ret, mode = self._run(text, k or self.top_k)
         if snap is None or ret is None:
             return {"mode": mode, "features": None, "rows": [], "confidence": 0.0}
-        quotes = reader.read(snap, ret, ans.content_terms(ret.terms), text)
+        quotes = reader.read(snap, ret, ans.content_terms(ret.terms), text, self._embed_for(mode))
         f = ans.features(snap, ret, mode == "hybrid", quotes, text)
         return {"mode": mode, "features": f.vector(), "rows": [h.row for h in ret.hits],
                 "sections": [snap.section(h.row) for h in ret.hits],
@@ -373,7 +377,7 @@ class Engine:
 
     def _fill(self, out: dict, snap: Snapshot, ret: Retrieval, hybrid: bool, question: str) -> bool:
         t0 = time.perf_counter()
-        quotes = reader.read(snap, ret, ans.content_terms(ret.terms), question)
+        quotes = reader.read(snap, ret, ans.content_terms(ret.terms), question, self._embed_for("hybrid" if hybrid else "lexical"))
         self._timing("read", time.perf_counter() - t0)
         f = ans.features(snap, ret, hybrid, quotes, question)
         conf = ans.confidence(f, hybrid)

@@ -22,3 +22,5 @@ class Quote:
     header_row: int = -1     # the chunk that holds that header (its citation)
     shown: str = ""          # what is quoted when not ``text``: the rows of a table or the records of
     shown_row: int = -1      # a list the question names by their key ("E-21"; tables.keyed_span, keyed_lines)
+    meaning: float | None = None  # the window's own cosine to the question, when read for it (rerank.py)
+    promoted: bool = False   # meaning put it first over a candidate the words preferred (rerank.py)

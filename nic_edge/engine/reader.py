@@ -28,12 +28,12 @@ A window is scored by general properties of manuals and questions, not by the vi
 * **meaning**: the section's best cosine to the question (its chunks' int8 vectors, computed by
   retrieval anyway), against the best candidate's, and its heading's (an int8 vector per heading
   stored with the index), against the best candidate heading's; the best vector hits that fusion ranked low
-  are read too (a paraphrase shares few words with the manual). A window must hold one of the
-  question's words (or sit under a heading or question line that does), except in the section
-  of the index's closest chunk in meaning: "What does the gearbox do?" shares no word with "What
-  is the function of the Transmission?" and its answer;
-* **definitions**: "What is X?" prefers a window that opens with the sentence defining X ("An
-  identifier is a name ...", "Operators are the separators ..."), a small bonus (``DEF_BONUS``);
+  are read too (a paraphrase shares few words with the manual); between close candidates, each
+  window's own meaning (rerank.py). A window must hold one of the question's words (or sit under
+  a heading or question line that does), except in the section of the index's closest chunk in
+  meaning ("What does the gearbox do?" and "What is the function of the Transmission?");
+* **definitions**: "What is X?" prefers a window that opens with the sentence defining X, a
+  small bonus (``DEF_BONUS``);
 * **amounts**: a question that asks for one ("What spark plug gap should I use?", ``quantity.py``)
   prefers a window that states it, and a shorter one: the figure with what leads to it, not the
   whole procedure around it; so does a one-sentence yes/no or which/who/when/where question
@@ -72,6 +72,7 @@ from nic_edge.engine.candidates import SECTION_HITS, candidate_hits, heading_cos
 from nic_edge.engine.definition import asks_fact, defined_thing
 from nic_edge.engine.polarity import clash, polarity
 from nic_edge.engine.quantity import AmountAsked, amount_asked
+from nic_edge.engine.rerank import Embed, rerank
 from nic_edge.engine.retrieval import Hit, Retrieval
 from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.quote import Quote
@@ -80,9 +81,8 @@ from nic_edge.engine.tables import quote_parts, record_tables
 from nic_edge.engine.units import (SENTENCE_END, Unit, clean_quote, near_duplicate, row_keys, section_units,
                                    table_records, title_line)
 
-VERSION = "reader-29"      # part of the answer cache key: a changed reader never serves old answers
-# reader-28: table header rows, rows named by their key, no leaving such a table (tables.py)
-# reader-29: a list's record named by its code ("E01 ..." / "E02 ...") is quoted alone (tables.keyed_lines)
+VERSION = "reader-30"      # part of the answer cache key: a changed reader never serves old answers
+# reader-29: a list's record named by its code is quoted alone; reader-30: meaning decides between close candidates (rerank.py)
 TABLE_LEAVE = True
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
@@ -100,9 +100,8 @@ HEADING_WEIGHT = 3.0      # its heading's semantic match to the question, agains
 HEAD_LEAD_MIN = 0.6       # a candidate heading this close to the question (cosine), and the closest, names it
 SECOND_MARGIN = 0.06      # a second section is quoted when it scores within this of the first
 POLARITY_WEIGHT = 0.3    # per word a candidate's heading says the opposite of the question about
-# A table row that states the amount asked beside the thing asked ("| Power consumption
-# (standby) | 0.5 W |" for "How much power does it use in standby?") is not doubted for its
-# section's meaning: a "Specifications" heading and its table's chunk vector name no topic.
+# A table row stating the amount asked beside the thing asked ("| Power consumption (standby) | 0.5 W |")
+# is not doubted for its section's meaning: a "Specifications" heading names no topic.
 TABLE_AMOUNT_WAIVER = 1.0
 ROW_COVER_WAIVER = 1.0  # the same for table rows that hold every word of the question
 ROW_COVER_MIN = 0.999   # (share of the question's IDF mass in the rows themselves)
@@ -259,9 +258,10 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
     return best
 
 
-def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str = "") -> list[Quote]:
+def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str = "",
+         embed: Embed | None = None) -> list[Quote]:
     """Quotes answering the question, best first (at most two sections). ``question`` (its
-    text) tells whether it asks for an amount."""
+    text) tells whether it asks for an amount; ``embed`` (the model, hybrid) weighs close candidates' meaning."""
     bm = snap.bm25
     uniq = list(dict.fromkeys(q_terms))
     if not ret.hits or not uniq:
@@ -352,9 +352,8 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         if i < 0:
             continue
         # A window does not end on the title of what comes next (a page header, a heading, a
-        # figure label) after a finished sentence.
-        # A run of them (figure callouts OCR'd one per line: "The Steering Gear Rim" / "Steering
-        # Gear Spider Wheel Nut cr Key i") goes as a whole.
+        # figure label) after a finished sentence; a run of them (figure callouts OCR'd one per
+        # line: "The Steering Gear Rim" / "Steering Gear Spider Wheel Nut cr Key i") as a whole.
         k = j
         while k > i and not units[k].item and title_line(st.text[units[k].a:units[k].b]):
             k -= 1
@@ -381,6 +380,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     if not cands:
         return []
     cands.sort(key=lambda q: -q.score)
+    rerank(cands, ret.qvec, embed, question, uniq)
     out = [cands[0]]
     total = len(cands[0].text.split())
     first_terms = set(analyze(cands[0].text))

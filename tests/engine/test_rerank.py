@@ -1,0 +1,183 @@
+"""Meaning between the reader's close candidates (engine/rerank.py): the windows within MARGIN of
+the best are embedded with the real int8 model and gain WEIGHT x their cosine; the tier (or
+``engine.rerank``) says whether a box pays for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nic_edge.core.config import EngineConfig
+from nic_edge.core.tiers import load_profiles
+from nic_edge.engine import rerank
+from tests.support.engines import answered, assert_verbatim, model_engine
+
+PRINTER_MANUAL = """# Printer guide
+
+## Smudged or Smeared Prints
+
+- Use the correct paper type setting. With a glossy setting on plain paper, too much ink is used and pages smear.
+- Remove each photo from the output tray before the next one lands.
+- Let the ink dry before handling pages.
+- For 2-sided printing, increase the drying time in Printer Properties > More Options > Drying Time.
+- Do not use curled paper or card thicker than 300 g/m².
+- Make sure the transport lock lever is in the Unlocked position.
+
+## Paper Guide Cleaning
+
+If the back of printed pages has ink marks, ink may be on the paper path.
+
+1. Load plain A4 or Letter paper.
+2. Tap Settings > Maintenance > Paper Guide Cleaning.
+3. Tap Start. A blank sheet is fed through the printer.
+4. Repeat until the sheet comes out clean.
+
+NOTE: Ink marks often appear after printing borderless photos or when the paper size setting is wrong. Always set the paper size to match the loaded paper.
+
+## Loading Paper
+
+Fan the stack, slide the edge guides against it and push the tray in until it clicks.
+"""
+
+QUESTION = "dirty marks on the reverse side of my printouts"
+
+
+def _section(out: dict) -> str:
+    return out["citations"][out["quotes"][0]["citation"]]["section"]
+
+
+def test_meaning_picks_the_window_that_answers_between_close_candidates(tmp_path: Path) -> None:
+    """(Two sections of tools/data/heldout_printer's manual, project-written.) The words favour
+    "Smudged or Smeared Prints" ("side", 2-sided); the window "If the back of
+    printed pages has ink marks ..." means the question. With the tier's rerank on (standard),
+    the reader quotes the cleaning procedure; switched off, the same index quotes the other."""
+    eng = model_engine(tmp_path, "printer.md", PRINTER_MANUAL)
+    assert eng.rerank and eng.status()["rerank"] is True
+    out = answered(eng, QUESTION)
+    assert _section(out) == "Paper Guide Cleaning", out["quotes"]
+    assert "Paper Guide Cleaning" in out["answer"] and "4. Repeat" in out["answer"]
+    assert_verbatim(eng, out)
+
+    eng.rerank = False   # what an ultra_lite box answers from the same index
+    off = eng.explain(QUESTION)
+    assert off["quoted_sections"][0] == "Smudged or Smeared Prints", off["quoted_sections"]
+
+
+def test_a_choice_made_by_meaning_is_not_doubt_for_confidence(tmp_path: Path) -> None:
+    """``q_rank`` counts a quote from a section retrieval ranked lower as doubt (1 / (1 + rank));
+    a quote meaning put first over the words' choice counts as agreement (answer.RERANK_RANK)."""
+    from nic_edge.engine import answer, reader
+
+    eng = model_engine(tmp_path, "printer.md", PRINTER_MANUAL)
+    snap, ret, mode = eng._run(QUESTION, eng.top_k)
+    quotes = reader.read(snap, ret, answer.content_terms(ret.terms), QUESTION, eng.embedder.embed)
+    assert quotes[0].promoted and quotes[0].meaning is not None
+    rank = answer.FEATURES.index("q_rank")
+    quotes[0].hit_rank = 2   # as if retrieval had ranked its section third
+    assert answer.features(snap, ret, True, quotes, QUESTION).vector()[rank] == answer.RERANK_RANK == 1.0
+    quotes[0].promoted = False
+    assert answer.features(snap, ret, True, quotes, QUESTION).vector()[rank] == pytest.approx(1 / 3)
+
+
+@dataclass
+class _Cand:
+    text: str
+    score: float
+    row: int = 0
+    meaning: float | None = None
+    promoted: bool = False
+    section_key: tuple = ("manual.md", None, 0)
+    asked_in: str = ""
+
+
+def _embedder(vectors: dict[str, np.ndarray]):
+    calls: list[str] = []
+
+    def embed(text: str) -> np.ndarray:
+        calls.append(text)
+        v = vectors[text.split()[0]]
+        return v / np.linalg.norm(v)
+    return embed, calls
+
+
+def test_only_close_candidates_are_embedded_and_meaning_reorders_them() -> None:
+    q = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+    embed, calls = _embedder({"lexical": np.array([0.2, 1.0, 0.0]), "meant": np.array([1.0, 0.1, 0.0]),
+                              "far": np.array([1.0, 0.0, 0.0])})
+    cands = [_Cand("lexical match", 2.0), _Cand("meant answer", 2.0 - rerank.MARGIN / 2),
+             _Cand("far away", 2.0 - rerank.MARGIN - 0.01)]
+    assert rerank.rerank(cands, q, embed) == 2
+    assert [c.text for c in cands][:2] == ["meant answer", "lexical match"]
+    assert cands[0].promoted and not cands[1].promoted
+    assert cands[0].meaning == pytest.approx(1 / np.sqrt(1.01), abs=1e-6)
+    assert sorted(calls) == ["lexical match", "meant answer"]
+    assert cands[2].meaning is None   # beyond the margin: never embedded, never moved up
+
+
+def test_at_most_the_best_few_are_embedded() -> None:
+    """A bound on the cost: five candidates as close as can be, ``CANDIDATES`` embeddings."""
+    q = np.array([1.0, 0.0], dtype=np.float32)
+    embed, calls = _embedder({f"c{i}": np.array([1.0, float(i)]) for i in range(5)})
+    cands = [_Cand(f"c{i} text", 1.0) for i in range(5)]
+    assert rerank.rerank(cands, q, embed) == rerank.CANDIDATES == len(calls) == 3
+    assert cands[0].text == "c0 text" and [c.meaning is None for c in cands].count(True) == 2
+
+
+def test_a_code_the_best_window_holds_keeps_it_first() -> None:
+    """"The display shows E10": the error table's window holds "E10"; a sentence vector barely
+    sees the code, so the words' choice stands and nothing is embedded."""
+    q = np.array([1.0, 0.0], dtype=np.float32)
+    embed, calls = _embedder({"E10": np.array([0.0, 1.0]), "To": np.array([1.0, 0.0])})
+    cands = [_Cand("E10 Water does not drain. Clean the pump filter.", 1.0),
+             _Cand("To turn off the end-of-cycle beep, hold Spin.", 0.9)]
+    assert rerank.rerank(cands, q, embed, "The display shows E10", ["displai", "show", "e10"]) == 0
+    assert not calls and cands[0].text.startswith("E10")
+    # a question without a code: the same windows are read for meaning
+    assert rerank.rerank(cands, q, embed, "The display shows an error", ["displai", "show", "error"]) == 2
+    assert cands[0].text.startswith("To") and cands[0].promoted
+
+
+def test_meaning_never_puts_first_a_heading_that_says_the_opposite() -> None:
+    """"Sound works but the screen is black" and "Picture is good but there is no sound" are
+    alike in meaning and opposite in fact (polarity.clash): the words' order stands."""
+    question = "Sound works but the screen is black"
+    q = np.array([1.0, 0.0], dtype=np.float32)
+    embed, calls = _embedder({"Check": np.array([0.3, 1.0]), "Turn": np.array([1.0, 0.0])})
+    right = _Cand("Check that the TV is not in audio-only mode.", 1.0,
+                  section_key=("tv.md", "No picture, but sound is present", 0))
+    opposite = _Cand("Turn up the volume and check the mute button.", 0.9,
+                     section_key=("tv.md", "Picture is good but there is no sound", 5))
+    cands = [right, opposite]
+    assert rerank.rerank(cands, q, embed, question, ["sound", "work", "screen", "black"]) == 2
+    assert cands == [right, opposite] and not opposite.promoted and right.score == 1.0
+    # the same pair under headings that agree: meaning decides
+    opposite.section_key = ("tv.md", "Checking the sound settings", 5)
+    assert rerank.rerank(cands, q, embed, question, ["sound", "work", "screen", "black"]) == 2
+    assert cands[0] is opposite and opposite.promoted
+
+
+def test_nothing_is_embedded_without_a_model_or_a_close_runner_up() -> None:
+    q = np.array([1.0, 0.0], dtype=np.float32)
+    embed, calls = _embedder({"a": np.array([1.0, 0.0]), "b": np.array([0.0, 1.0])})
+    alone = [_Cand("a x", 3.0), _Cand("b y", 3.0 - rerank.MARGIN - 0.5)]
+    assert rerank.rerank(alone, q, embed) == 0 and not calls
+    assert rerank.rerank([_Cand("a x", 1.0), _Cand("b y", 1.0)], q, None) == 0
+    assert rerank.rerank([_Cand("a x", 1.0), _Cand("b y", 1.0)], None, embed) == 0
+    assert not calls
+
+
+def test_long_windows_are_embedded_by_their_first_words() -> None:
+    text = " ".join(f"w{i}" for i in range(rerank.WORDS + 50))
+    assert rerank.head(text, rerank.WORDS).split() == text.split()[:rerank.WORDS]
+    assert rerank.head("short text", rerank.WORDS) == "short text"
+
+
+@pytest.mark.parametrize("choice, tier, expected", [
+    ("auto", "ultra_lite", False), ("auto", "lite", False), ("auto", "standard", True),
+    ("auto", "full", True), ("on", "ultra_lite", True), ("off", "full", False), ("auto", None, False)])
+def test_the_tier_decides_unless_the_config_does(choice: str, tier: str | None, expected: bool) -> None:
+    profile = load_profiles()[tier] if tier else None
+    assert rerank.enabled(EngineConfig(rerank=choice), profile) is expected
