@@ -23,6 +23,7 @@ that admits the runner-up but not the whole list.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -31,6 +32,9 @@ from nic_edge.engine.answer import QUESTION_FILLER
 from nic_edge.engine.bm25 import analyze
 from nic_edge.engine.codes import CODE
 from nic_edge.engine.polarity import clash
+from nic_edge.errors import MissingDependencyError, ModelError
+
+log = logging.getLogger(__name__)
 
 RERANK = True     # a module switch for the evaluation tools
 MARGIN = 0.6      # candidates within this of the best window's score are read for meaning
@@ -67,8 +71,13 @@ def rerank(cands: list[Any], qvec: np.ndarray | None, embed: Embed | None, quest
     if len(close) < 2:
         return 0
     q = np.asarray(qvec, dtype=np.float32)
-    for c in close:
-        c.meaning = float(np.dot(embed(head(c.text, WORDS)), q))
+    try:
+        meanings = [float(np.dot(embed(head(c.text, WORDS)), q)) for c in close]
+    except (MissingDependencyError, ModelError) as exc:   # the model failed mid-answer
+        log.warning("rerank skipped, the words' order stands: %s", exc)
+        return 0
+    for c, m in zip(close, meanings):
+        c.meaning = m
     first = cands[0]
     top = max(close, key=lambda c: c.score + WEIGHT * c.meaning)
     if top is not first and question and \

@@ -169,6 +169,17 @@ def test_nothing_is_embedded_without_a_model_or_a_close_runner_up() -> None:
     assert not calls
 
 
+def test_a_model_failing_mid_answer_leaves_the_words_order() -> None:
+    """Degrade, do not die: the model breaks after the question's vector was made."""
+    from nic_edge.errors import ModelError
+
+    def broken(text: str) -> np.ndarray:
+        raise ModelError("interpreter failed")
+    cands = [_Cand("a x", 1.0), _Cand("b y", 0.9)]
+    assert rerank.rerank(cands, np.array([1.0, 0.0], dtype=np.float32), broken) == 0
+    assert [c.text for c in cands] == ["a x", "b y"] and all(c.meaning is None for c in cands)
+
+
 def test_long_windows_are_embedded_by_their_first_words() -> None:
     text = " ".join(f"w{i}" for i in range(rerank.WORDS + 50))
     assert rerank.head(text, rerank.WORDS).split() == text.split()[:rerank.WORDS]
