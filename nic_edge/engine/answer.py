@@ -268,7 +268,7 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
             if hybrid:  # the heading is part of what was retrieved: the best match includes it
                 f.cos_top = max(f.cos_top, q.head_cos)
         if question:
-            f.q_clash = clash(question, f"{q.section_key[1] or ''}. {q.asked_in}", QUESTION_FILLER) > 0
+            f.q_clash = clash(question, q.lead, QUESTION_FILLER) > 0
         subject = asked.subject(uniq, bm) if asked is not None else []
         if asked is not None and asked.lacks(q.text, subject, q.section_key[1] or "") \
                 and not (CLOSEST_STATES and hybrid and q.closest and asked.stated(q.text)

@@ -19,7 +19,7 @@ import numpy as np
 
 from nic_edge.engine.bm25 import analyze
 
-CODE = _CODE = re.compile(r"^[a-z]+\d")   # an analyzed term naming a code ("e10", "z70")
+CODE = re.compile(r"^[a-z]+\d")   # an analyzed term naming a code ("e10", "z70")
 _SPLIT_CODE = re.compile(r"(?<![\w-])([A-Za-z]{1,4})-(\d{1,5}[A-Za-z]{0,2})(?![\w-])")
 SPLIT_CODE_ROWS = 64   # chunks holding both halves of a hyphenated code that are read for it
 
@@ -27,7 +27,7 @@ SPLIT_CODE_ROWS = 64   # chunks holding both halves of a hyphenated code that ar
 def names_unknown_code(terms: Sequence[str], vocab: Any) -> bool:
     """Does one of the question's (analyzed) ``terms`` name a model or code -- letters then
     digits: "z70", "e07", "p0420" -- that the index never contains?"""
-    return any(_CODE.match(t) and t not in vocab for t in terms)
+    return any(CODE.match(t) and t not in vocab for t in terms)
 
 
 def names_unknown_split_code(question: str, bm: Any, text: Callable[[int], str]) -> bool:

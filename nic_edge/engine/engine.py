@@ -284,8 +284,8 @@ class Engine:
         self._timing("embed", time.perf_counter() - t0)
         return vec
 
-    def _embed_for(self, mode: str) -> Any | None:  # for the reader's close candidates (rerank.py)
-        return self.embedder.embed if mode == "hybrid" and self.rerank else None
+    def _embed_for(self, hybrid: bool) -> Any | None:  # for the reader's close candidates (rerank.py)
+        return self.embedder.embed if hybrid and self.rerank else None
 
     def _run(self, text: str, k: int) -> tuple[Snapshot | None, Retrieval | None, str]:
         snap = self.snapshot()
@@ -313,7 +313,7 @@ class Engine:
         snap, ret, mode = self._run(text, k or self.top_k)
         if snap is None or ret is None:
             return {"mode": mode, "features": None, "rows": [], "confidence": 0.0}
-        quotes = reader.read(snap, ret, ans.content_terms(ret.terms), text, self._embed_for(mode))
+        quotes = reader.read(snap, ret, ans.content_terms(ret.terms), text, self._embed_for(mode == "hybrid"))
         f = ans.features(snap, ret, mode == "hybrid", quotes, text)
         return {"mode": mode, "features": f.vector(), "rows": [h.row for h in ret.hits],
                 "sections": [snap.section(h.row) for h in ret.hits],
@@ -377,7 +377,7 @@ class Engine:
 
     def _fill(self, out: dict, snap: Snapshot, ret: Retrieval, hybrid: bool, question: str) -> bool:
         t0 = time.perf_counter()
-        quotes = reader.read(snap, ret, ans.content_terms(ret.terms), question, self._embed_for("hybrid" if hybrid else "lexical"))
+        quotes = reader.read(snap, ret, ans.content_terms(ret.terms), question, self._embed_for(hybrid))
         self._timing("read", time.perf_counter() - t0)
         f = ans.features(snap, ret, hybrid, quotes, question)
         conf = ans.confidence(f, hybrid)

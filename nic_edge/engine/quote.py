@@ -24,3 +24,8 @@ class Quote:
     shown_row: int = -1      # a list the question names by their key ("E-21"; tables.keyed_span, keyed_lines)
     meaning: float | None = None  # the window's own cosine to the question, when read for it (rerank.py)
     promoted: bool = False   # meaning put it first over a candidate the words preferred (rerank.py)
+
+    @property
+    def lead(self) -> str:
+        """Its heading and the question line before it: what names the case it answers (polarity.clash)."""
+        return f"{self.section_key[1] or ''}. {self.asked_in}"

@@ -80,8 +80,7 @@ def rerank(cands: list[Any], qvec: np.ndarray | None, embed: Embed | None, quest
         c.meaning = m
     first = cands[0]
     top = max(close, key=lambda c: c.score + WEIGHT * c.meaning)
-    if top is not first and question and \
-            clash(question, f"{top.section_key[1] or ''}. {top.asked_in}", QUESTION_FILLER):
+    if top is not first and question and clash(question, top.lead, QUESTION_FILLER):
         return len(close)   # the words' order stands
     for c in close:
         c.score += WEIGHT * c.meaning
@@ -92,5 +91,5 @@ def rerank(cands: list[Any], qvec: np.ndarray | None, embed: Embed | None, quest
 
 def head(text: str, words: int) -> str:
     """The first ``words`` words of ``text``."""
-    parts: Sequence[str] = text.split()
+    parts = text.split()
     return text if len(parts) <= words else " ".join(parts[:words])

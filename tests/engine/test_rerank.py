@@ -4,7 +4,6 @@ the best are embedded with the real int8 model and gain WEIGHT x their cosine; t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 from nic_edge.core.config import EngineConfig
 from nic_edge.core.tiers import load_profiles
 from nic_edge.engine import rerank
+from nic_edge.engine.quote import Quote
 from tests.support.engines import answered, assert_verbatim, model_engine
 
 PRINTER_MANUAL = """# Printer guide
@@ -82,15 +82,9 @@ def test_a_choice_made_by_meaning_is_not_doubt_for_confidence(tmp_path: Path) ->
     assert answer.features(snap, ret, True, quotes, QUESTION).vector()[rank] == pytest.approx(1 / 3)
 
 
-@dataclass
-class _Cand:
-    text: str
-    score: float
-    row: int = 0
-    meaning: float | None = None
-    promoted: bool = False
-    section_key: tuple = ("manual.md", None, 0)
-    asked_in: str = ""
+def _cand(text: str, score: float, section_key: tuple = ("manual.md", None, 0)) -> Quote:
+    """A reader candidate as rerank sees it: its window's text, score and heading."""
+    return Quote(0, text, score, section_key, 0.0, None, 0)
 
 
 def _embedder(vectors: dict[str, np.ndarray]):
@@ -107,8 +101,8 @@ def test_only_close_candidates_are_embedded_and_meaning_reorders_them() -> None:
     q = np.array([1.0, 0.0, 0.0], dtype=np.float32)
     embed, calls = _embedder({"lexical": np.array([0.2, 1.0, 0.0]), "meant": np.array([1.0, 0.1, 0.0]),
                               "far": np.array([1.0, 0.0, 0.0])})
-    cands = [_Cand("lexical match", 2.0), _Cand("meant answer", 2.0 - rerank.MARGIN / 2),
-             _Cand("far away", 2.0 - rerank.MARGIN - 0.01)]
+    cands = [_cand("lexical match", 2.0), _cand("meant answer", 2.0 - rerank.MARGIN / 2),
+             _cand("far away", 2.0 - rerank.MARGIN - 0.01)]
     assert rerank.rerank(cands, q, embed) == 2
     assert [c.text for c in cands][:2] == ["meant answer", "lexical match"]
     assert cands[0].promoted and not cands[1].promoted
@@ -121,7 +115,7 @@ def test_at_most_the_best_few_are_embedded() -> None:
     """A bound on the cost: five candidates as close as can be, ``CANDIDATES`` embeddings."""
     q = np.array([1.0, 0.0], dtype=np.float32)
     embed, calls = _embedder({f"c{i}": np.array([1.0, float(i)]) for i in range(5)})
-    cands = [_Cand(f"c{i} text", 1.0) for i in range(5)]
+    cands = [_cand(f"c{i} text", 1.0) for i in range(5)]
     assert rerank.rerank(cands, q, embed) == rerank.CANDIDATES == len(calls) == 3
     assert cands[0].text == "c0 text" and [c.meaning is None for c in cands].count(True) == 2
 
@@ -131,8 +125,8 @@ def test_a_code_the_best_window_holds_keeps_it_first() -> None:
     sees the code, so the words' choice stands and nothing is embedded."""
     q = np.array([1.0, 0.0], dtype=np.float32)
     embed, calls = _embedder({"E10": np.array([0.0, 1.0]), "To": np.array([1.0, 0.0])})
-    cands = [_Cand("E10 Water does not drain. Clean the pump filter.", 1.0),
-             _Cand("To turn off the end-of-cycle beep, hold Spin.", 0.9)]
+    cands = [_cand("E10 Water does not drain. Clean the pump filter.", 1.0),
+             _cand("To turn off the end-of-cycle beep, hold Spin.", 0.9)]
     assert rerank.rerank(cands, q, embed, "The display shows E10", ["displai", "show", "e10"]) == 0
     assert not calls and cands[0].text.startswith("E10")
     # a question without a code: the same windows are read for meaning
@@ -146,9 +140,9 @@ def test_meaning_never_puts_first_a_heading_that_says_the_opposite() -> None:
     question = "Sound works but the screen is black"
     q = np.array([1.0, 0.0], dtype=np.float32)
     embed, calls = _embedder({"Check": np.array([0.3, 1.0]), "Turn": np.array([1.0, 0.0])})
-    right = _Cand("Check that the TV is not in audio-only mode.", 1.0,
+    right = _cand("Check that the TV is not in audio-only mode.", 1.0,
                   section_key=("tv.md", "No picture, but sound is present", 0))
-    opposite = _Cand("Turn up the volume and check the mute button.", 0.9,
+    opposite = _cand("Turn up the volume and check the mute button.", 0.9,
                      section_key=("tv.md", "Picture is good but there is no sound", 5))
     cands = [right, opposite]
     assert rerank.rerank(cands, q, embed, question, ["sound", "work", "screen", "black"]) == 2
@@ -162,10 +156,10 @@ def test_meaning_never_puts_first_a_heading_that_says_the_opposite() -> None:
 def test_nothing_is_embedded_without_a_model_or_a_close_runner_up() -> None:
     q = np.array([1.0, 0.0], dtype=np.float32)
     embed, calls = _embedder({"a": np.array([1.0, 0.0]), "b": np.array([0.0, 1.0])})
-    alone = [_Cand("a x", 3.0), _Cand("b y", 3.0 - rerank.MARGIN - 0.5)]
+    alone = [_cand("a x", 3.0), _cand("b y", 3.0 - rerank.MARGIN - 0.5)]
     assert rerank.rerank(alone, q, embed) == 0 and not calls
-    assert rerank.rerank([_Cand("a x", 1.0), _Cand("b y", 1.0)], q, None) == 0
-    assert rerank.rerank([_Cand("a x", 1.0), _Cand("b y", 1.0)], None, embed) == 0
+    assert rerank.rerank([_cand("a x", 1.0), _cand("b y", 1.0)], q, None) == 0
+    assert rerank.rerank([_cand("a x", 1.0), _cand("b y", 1.0)], None, embed) == 0
     assert not calls
 
 
@@ -175,7 +169,7 @@ def test_a_model_failing_mid_answer_leaves_the_words_order() -> None:
 
     def broken(text: str) -> np.ndarray:
         raise ModelError("interpreter failed")
-    cands = [_Cand("a x", 1.0), _Cand("b y", 0.9)]
+    cands = [_cand("a x", 1.0), _cand("b y", 0.9)]
     assert rerank.rerank(cands, np.array([1.0, 0.0], dtype=np.float32), broken) == 0
     assert [c.text for c in cands] == ["a x", "b y"] and all(c.meaning is None for c in cands)
 
