@@ -58,7 +58,9 @@ def main() -> int:
     eng = _engine(root / "calibrated", tier=args.tier)
     eng.embedder.embed("warm up")
     t0 = time.perf_counter()
-    plain = Indexer(IndexStore(root / "plain" / "index"), lambda: eng.embedder, calibrate=None)
+    # the same index as the engine writes (with the paragraph openings when its tier reranks)
+    plain = Indexer(IndexStore(root / "plain" / "index"), lambda: eng.embedder, calibrate=None,
+                    openings=eng.rerank)
     rep = plain.index_paths([corpus])
     t_plain = time.perf_counter() - t0
     print(f"without calibration: {t_plain:.1f} s ({rep.chunks_total} chunks)", flush=True)
@@ -66,6 +68,10 @@ def main() -> int:
     rep = eng.index_paths([corpus])
     t_cal = time.perf_counter() - t0
     rec = rep.calibration or {}
+    if rep.skipped:   # e.g. the tier's memory budget refuses the file (engine/capacity.py)
+        print("the engine skipped: " + "; ".join(f"{p}: {why}" for p, why in rep.skipped))
+        print(f"no calibration to measure on tier {args.tier}")
+        return 0
     print(f"with calibration:    {t_cal:.1f} s (calibration itself {rec.get('seconds')} s)", flush=True)
     snap = eng.snapshot()
     times = [float(rec.get("seconds") or 0.0)]

@@ -25,7 +25,7 @@ from nic_edge.engine import answer as ans
 from nic_edge.engine import calibrate as calib
 from nic_edge.engine import labels, messages
 from nic_edge.engine import reader, synonyms
-from nic_edge.engine.rerank import enabled as rerank_enabled
+from nic_edge.engine.rerank import Openings, enabled as rerank_enabled
 from nic_edge.engine.bm25 import analyze
 from nic_edge.engine.catalog import listing
 from nic_edge.engine.indexer import Indexer, IndexReport, Progress
@@ -169,8 +169,8 @@ class Engine:
         return "hybrid"
 
     def _indexer(self) -> Indexer:
-        return Indexer(self.store, lambda: None if self._lexical_only else self.embedder, self.loader,
-                       calibrate=self._calibrate, memory_budget=getattr(self.profile, "memory_budget_bytes", None))
+        return Indexer(self.store, lambda: None if self._lexical_only else self.embedder, self.loader, self._calibrate,
+                       memory_budget=getattr(self.profile, "memory_budget_bytes", None), openings=self.rerank)
 
     def _calibrate(self, snap: Snapshot, pool: Any = None) -> dict:
         """Calibration of a generation that is not current yet: its questions go through this
@@ -284,8 +284,8 @@ class Engine:
         self._timing("embed", time.perf_counter() - t0)
         return vec
 
-    def _embed_for(self, hybrid: bool) -> Any | None:  # for the reader's close candidates (rerank.py)
-        return self.embedder.embed if hybrid and self.rerank else None
+    def _embed_for(self, hybrid: bool, snap: Snapshot) -> Any | None:  # the reader's close candidates
+        return Openings(snap, self.embedder) if hybrid and self.rerank else None
 
     def _run(self, text: str, k: int) -> tuple[Snapshot | None, Retrieval | None, str]:
         snap = self.snapshot()
@@ -313,7 +313,7 @@ class Engine:
         snap, ret, mode = self._run(text, k or self.top_k)
         if snap is None or ret is None:
             return {"mode": mode, "features": None, "rows": [], "confidence": 0.0}
-        quotes = reader.read(snap, ret, ans.content_terms(ret.terms), text, self._embed_for(mode == "hybrid"))
+        quotes = reader.read(snap, ret, ans.content_terms(ret.terms), text, self._embed_for(mode == "hybrid", snap))
         f = ans.features(snap, ret, mode == "hybrid", quotes, text)
         return {"mode": mode, "features": f.vector(), "rows": [h.row for h in ret.hits],
                 "sections": [snap.section(h.row) for h in ret.hits],
@@ -377,7 +377,7 @@ class Engine:
 
     def _fill(self, out: dict, snap: Snapshot, ret: Retrieval, hybrid: bool, question: str) -> bool:
         t0 = time.perf_counter()
-        quotes = reader.read(snap, ret, ans.content_terms(ret.terms), question, self._embed_for(hybrid))
+        quotes = reader.read(snap, ret, ans.content_terms(ret.terms), question, self._embed_for(hybrid, snap))
         self._timing("read", time.perf_counter() - t0)
         f = ans.features(snap, ret, hybrid, quotes, question)
         conf = ans.confidence(f, hybrid)

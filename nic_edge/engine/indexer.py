@@ -25,7 +25,8 @@ from nic_edge.engine import capacity, catalog
 from nic_edge.engine.bm25 import build_arrays, chunk_terms
 from nic_edge.engine.ingest import INGEST_VERSION
 from nic_edge.engine.store import FormatMismatch, GenerationData, IndexStore, Snapshot
-from nic_edge.engine.vectors import quantize
+from nic_edge.engine.openings import opening_vectors
+from nic_edge.engine.vectors import embed_quantized, quantize
 from nic_edge.engine.walk import SUFFIXES, expand  # noqa: F401  (expand: also serve's and bundles')
 from nic_edge.errors import IndexStoreError, IngestError, MissingDependencyError, ModelError
 from nic_edge.core.storage import file_sha256
@@ -138,12 +139,13 @@ class Indexer:
     def __init__(self, store: IndexStore, embedder_fn: Callable[[], Any],
                  loader: Callable[[Path], list[Any]] | None = None,
                  calibrate: Callable[[Snapshot], dict | None] | None = None,
-                 memory_budget: int | None = None) -> None:
+                 memory_budget: int | None = None, openings: bool = False) -> None:
         self.store = store
         self.embedder_fn = embedder_fn
         self.loader = loader
         self.calibrate = calibrate
         self.memory_budget = memory_budget  # the tier's RSS budget: files that cannot fit are skipped
+        self.openings = openings  # store paragraph openings' vectors (a box that reranks, rerank.py)
 
     def index_paths(self, paths: Iterable[Path | str], progress: Progress | None = None) -> IndexReport:
         load_documents = self.loader
@@ -254,6 +256,8 @@ class Indexer:
         model_sha = getattr(embedder, "model_sha256", None) if embedder is not None else None
         old_vec_ok = bool(snap and snap.has_vectors and model_sha and snap.model_sha256 == model_sha)
         needs_vectors = bool(snap and model_sha and not old_vec_ok and snap.n)
+        # a box that now reranks fills in the openings an index built without them lacks
+        needs_vectors |= bool(self.openings and snap and old_vec_ok and snap.n and not snap.openings)
         if snap is not None and not new_docs and not drop_files and not drop_records \
                 and not needs_vectors and not force:
             report.chunks_total = snap.n
@@ -292,6 +296,8 @@ class Indexer:
         report.vectors_kept = sum(1 for r in new_rows if r.old_row >= 0) if old_vec_ok else 0
         emb, scale, sha = self._vectors(snap, rows, embedder, model_sha, old_vec_ok, report, progress)
         heads = self._heading_vectors(snap if old_vec_ok else None, rows, embedder, progress) if sha else {}
+        opens = opening_vectors(snap if old_vec_ok else None, rows, embedder, progress) \
+            if sha and self.openings else {}
         terms = (chunk_terms(r.section, r.text) for r in rows)
         data = GenerationData(
             chunk_ids=[r.chunk_id for r in rows], sources=[r.source for r in rows],
@@ -300,7 +306,7 @@ class Indexer:
             notices=[r.notices or [] for r in rows], bm25=build_arrays(terms),
             files=[r.file for r in rows],
             page_kinds=[r.page_kind if r.page is not None else None for r in rows],
-            emb=emb, emb_scale=scale, heading_emb=heads, model_sha256=sha, file_info=files)
+            emb=emb, emb_scale=scale, heading_emb=heads, openings=opens, model_sha256=sha, file_info=files)
         new_snap = self.store.write(data, self.calibrate)
         report.chunks_total = new_snap.n
         report.vectors = new_snap.has_vectors
@@ -323,16 +329,10 @@ class Indexer:
                 out[h] = (np.array(old.mat[i]), float(old.scale[i]))
         todo = sorted({r.section for r in rows if r.section and r.section not in out})
         tokenizer = getattr(embedder, "tokenizer", None)
+        texts = [clip_tokens(t, tokenizer, INDEX_MAX_TOKENS) for t in todo] \
+            if tokenizer is not None and INDEX_MAX_TOKENS else todo
         try:
-            for a in range(0, len(todo), EMBED_SLICE):
-                part = todo[a:a + EMBED_SLICE]
-                texts = [clip_tokens(t, tokenizer, INDEX_MAX_TOKENS) for t in part] \
-                    if tokenizer is not None and INDEX_MAX_TOKENS else part
-                q, s = quantize(np.asarray(embedder.embed_many(texts), dtype=np.float32))
-                for i, h in enumerate(part):
-                    out[h] = (q[i], float(s[i]))
-                if progress:
-                    progress(a + len(part), len(todo), "embedding headings")
+            embed_quantized(embedder.embed_many, todo, texts, out, EMBED_SLICE, progress, "embedding headings")
         except (MissingDependencyError, ModelError) as exc:
             # Headings without vectors match nothing (cosine 0): answers lose the heading
             # match, nothing else.

@@ -23,6 +23,7 @@ class Quote:
     shown: str = ""          # what is quoted when not ``text``: the rows of a table or the records of
     shown_row: int = -1      # a list the question names by their key ("E-21"; tables.keyed_span, keyed_lines)
     meaning: float | None = None  # the window's own cosine to the question, when read for it (rerank.py)
+    opening: str = ""      # what rerank embeds: the first words of the paragraph it starts in (rerank.opening)
     promoted: bool = False   # meaning put it first over a candidate the words preferred (rerank.py)
 
     @property

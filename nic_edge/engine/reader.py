@@ -72,7 +72,7 @@ from nic_edge.engine.candidates import SECTION_HITS, candidate_hits, heading_cos
 from nic_edge.engine.definition import asks_fact, defined_thing
 from nic_edge.engine.polarity import clash, polarity
 from nic_edge.engine.quantity import AmountAsked, amount_asked
-from nic_edge.engine.rerank import Embed, rerank
+from nic_edge.engine.rerank import Embed, rerank, window_opening
 from nic_edge.engine.retrieval import Hit, Retrieval
 from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.quote import Quote
@@ -260,8 +260,7 @@ def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
 
 def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str = "",
          embed: Embed | None = None) -> list[Quote]:
-    """Quotes answering the question, best first (at most two sections). ``question`` (its
-    text) tells whether it asks for an amount; ``embed`` (the model, hybrid) weighs close candidates' meaning."""
+    """Quotes answering the question, best first (at most two sections); ``embed``: rerank.py."""
     bm = snap.bm25
     uniq = list(dict.fromkeys(q_terms))
     if not ret.hits or not uniq:
@@ -375,7 +374,8 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         if i > 0 and units[i - 1].question:  # (a question line always counts as restating)
             asked_in = st.text[units[i - 1].a:units[i - 1].b]
         cands.append(Quote(st.row_at(a), clean_quote(st.text[a:b]), s, key, hit.score, hit.cosine, rank,
-                           key in lead, lead.get(key, 0.0), asked_in, is_closest))
+                           key in lead, lead.get(key, 0.0), asked_in, is_closest,
+                           opening=window_opening(st.text, a)))
         windows[id(cands[-1])] = (st, units, i, j)
     if not cands:
         return []

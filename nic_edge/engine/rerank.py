@@ -6,24 +6,32 @@ favour the wrong one: a paraphrase shares words with a neighbouring topic ("dirt
 reverse side of my printouts" -- "Smudged or Smeared Prints" holds "marks" and "side", "Paper
 Guide Cleaning" says "If the back of printed pages has ink marks"). The window itself, as a
 technician would read it, is what the question should mean. So the windows within ``MARGIN`` of
-the best are embedded with the same int8 model as the question (their first ``WORDS`` words:
-where a window says what it is about, and a bounded cost) and gain ``WEIGHT`` x their cosine to
-the question. Only questions with two or more close candidates pay for it (about half; one
-embedding per candidate); a lexical engine (no model) keeps the word order.
+the best are read for meaning with the same int8 model as the question and gain ``WEIGHT`` x
+their cosine to the question; a lexical engine (no model) keeps the words' order.
 
-Each window costs one embedding of about 110 tokens (about 9 ms on an x86 core with VNNI, an
-estimated 150 ms on a Pi Zero 2 W), so it is a tier setting: on for standard and full boxes,
-off for ultra_lite and lite (``rerank`` in config/tiers.toml), and ``engine.rerank`` (auto / on /
-off) overrides it.
+Each window is read by the meaning of its *opening*: the first ``WORDS`` words from the start
+of the paragraph, list item or table row it starts in (``window_opening``), read on to the end
+of the section. That text is the manual's, not the question's, so a box that reranks embeds
+every opening once, when it indexes (engine/openings.py, index format 5), and an answer looks
+its candidates' vectors up (``Openings``): one ~110-token embedding each would be
+about 9 ms on an x86 core with VNNI and ~250-400 ms on a Pi 4. An opening the index lacks (an
+index built before, or by a box that did not rerank) is embedded then. The price is indexing
+time, so rerank stays a tier setting: on for standard and full boxes, off for ultra_lite and
+lite (``rerank`` in config/tiers.toml), and ``engine.rerank`` (auto / on / off) overrides it.
 
 Chosen on the eleven answer sets' candidate windows (docs/benchmarks/answers.md, "Twenty-fifth
 session"): the window's own text (not its heading prepended, not 24 or 48 words) and a margin
-that admits the runner-up but not the whole list.
+that admits the runner-up but not the whole list. The opening instead of the window's own
+first words answers the same 292 of 651 ("Twenty-sixth session"); openings of paragraphs alone,
+without items and rows, lost the windows that start at a step or a table row.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
+from bisect import bisect_right
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -32,17 +40,20 @@ from nic_edge.engine.answer import QUESTION_FILLER
 from nic_edge.engine.bm25 import analyze
 from nic_edge.engine.codes import CODE
 from nic_edge.engine.polarity import clash
+from nic_edge.engine.units import clean_quote
 from nic_edge.errors import MissingDependencyError, ModelError
 
 log = logging.getLogger(__name__)
 
 RERANK = True     # a module switch for the evaluation tools
-MARGIN = 0.6      # candidates within this of the best window's score are read for meaning
+MARGIN = 1.0      # candidates within this of the best window's score are read for meaning
 WEIGHT = 5.0      # per unit of cosine between question and window
-CANDIDATES = 3    # at most this many of the best: a bound on the cost (3 x ~9 ms here)
+CANDIDATES = 8    # at most this many of the best (in practice: every window the reader read)
+EMBEDDED = 3      # at most this many openings the index lacks are embedded per answer (~9 ms each)
 WORDS = 96        # of each window's words are embedded (about 110 tokens)
+OPENING_CHARS = 3000  # of section text read for an opening (WORDS words fit many times over)
 
-Embed = Callable[[str], np.ndarray]
+Embed = Callable[[str], "np.ndarray | None"]
 
 
 def enabled(engine_cfg: Any, profile: Any) -> bool:
@@ -55,7 +66,7 @@ def rerank(cands: list[Any], qvec: np.ndarray | None, embed: Embed | None, quest
            q_terms: Sequence[str] = ()) -> int:
     """Re-sort ``cands`` (quotes, best first, each with ``text`` and ``score``) in place by
     score plus ``WEIGHT`` x cosine for those within ``MARGIN`` of the best. Returns how many
-    windows were embedded (0 when nothing was close, or without a model).
+    windows were read for meaning (0 when nothing was close, or without a model).
 
     What the model does not read is left to the words: a code the question names ("The display
     shows E10") held by the best window keeps it first (a sentence vector barely sees "E10"), and
@@ -72,12 +83,16 @@ def rerank(cands: list[Any], qvec: np.ndarray | None, embed: Embed | None, quest
         return 0
     q = np.asarray(qvec, dtype=np.float32)
     try:
-        meanings = [float(np.dot(embed(head(c.text, WORDS)), q)) for c in close]
+        vecs = [embed(c.opening or head(c.text, WORDS)) for c in close]
     except (MissingDependencyError, ModelError) as exc:   # the model failed mid-answer
         log.warning("rerank skipped, the words' order stands: %s", exc)
         return 0
-    for c, m in zip(close, meanings):
-        c.meaning = m
+    # a candidate whose opening was neither stored nor embedded (Openings' budget) keeps its score
+    close = [c for c, v in zip(close, vecs) if v is not None]
+    if len(close) < 2 or close[0] is not cands[0]:
+        return 0
+    for c, v in zip(close, (v for v in vecs if v is not None)):
+        c.meaning = float(np.dot(v, q))
     first = cands[0]
     top = max(close, key=lambda c: c.score + WEIGHT * c.meaning)
     if top is not first and question and clash(question, top.lead, QUESTION_FILLER):
@@ -93,3 +108,70 @@ def head(text: str, words: int) -> str:
     """The first ``words`` words of ``text``."""
     parts = text.split()
     return text if len(parts) <= words else " ".join(parts[:words])
+
+
+_PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
+_ROW = re.compile(r"(?m)^[ \t]*(\|)")
+_ITEM = re.compile(r"(?m)^[ \t]*((?:[-*\u2022\u25cf\u25aa]|\(?\d{1,2}[.)]|\(?[a-z][.)]|Step\s+\d+)\s)")
+
+
+def opening(text: str, start: int) -> str:
+    """What rerank embeds for a window that starts in the paragraph beginning at ``start`` of
+    a section's ``text``: its first ``WORDS`` words, whitespace normalised as quotes are."""
+    return " ".join(clean_quote(text[start:start + OPENING_CHARS]).split()[:WORDS])
+
+
+def paragraph_starts(text: str) -> list[int]:
+    """Offsets where a paragraph of a section's text starts: the start, after each blank line,
+    each list item or step (a window may start at the step that answers: "4. The fan restarts
+    after 30 seconds ... A defrost normally lasts 3 to 6 minutes."), and each table row (a
+    table's rows are records of their own: "| Brakes squeal | ... |" is about squealing brakes,
+    whatever the rows above it are about)."""
+    out = [len(text) - len(text.lstrip())]
+    out += [m.end() for m in _PARAGRAPH.finditer(text) if m.end() < len(text)]
+    if "|" in text:
+        out += [m.start(1) for m in _ROW.finditer(text)]
+    out += [m.start(1) for m in _ITEM.finditer(text)]
+    return sorted(set(out))
+
+
+class Openings:
+    """An answer's ``embed`` for rerank: the index's vector of an opening when it holds one
+    (format 5), else the model's -- for at most ``EMBEDDED`` openings per answer (an index
+    built without them costs what reader-30 cost, no more); past that, None."""
+
+    def __init__(self, snap: Any, embedder: Any) -> None:
+        self.snap, self.embedder, self.embedded = snap, embedder, 0
+
+    def __call__(self, text: str) -> np.ndarray | None:
+        v = self.snap.opening_vector(text)
+        if v is not None:
+            return v
+        if self.embedded >= EMBEDDED:
+            return None
+        self.embedded += 1
+        return self.embedder.embed(text)
+
+
+def window_opening(text: str, a: int) -> str:
+    """The opening of the paragraph of ``text`` that holds offset ``a`` (a window's start)."""
+    starts = paragraph_starts(text)
+    k = bisect_right(starts, a) - 1
+    return opening(text, starts[k] if k >= 0 else a)
+
+
+def key(opening_text: str) -> int:
+    """The 64-bit key an opening's vector is stored under (blake2b of its text)."""
+    return int.from_bytes(hashlib.blake2b(opening_text.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def opening_texts(sections: Any) -> dict[int, str]:
+    """key -> opening for every paragraph of every section text in ``sections`` (an iterable of
+    section texts as the reader reads them)."""
+    out: dict[int, str] = {}
+    for text in sections:
+        for a in paragraph_starts(text):
+            t = opening(text, a)
+            if t:
+                out.setdefault(key(t), t)
+    return out

@@ -29,7 +29,10 @@ from nic_edge.errors import IndexStoreError
 #   3  calibration.json: the index's own abstain threshold (engine/calibrate.py)
 #   4  head_emb.npy + head_emb_scale.npy: an int8 vector per section heading (row i = the
 #      i-th string of strings.json "sections"), for the reader's heading match
-FORMAT = 4
+#   5  open_key.npy + open_emb.npy + open_emb_scale.npy (manifest "openings": their count): an
+#      int8 vector per paragraph opening of the manuals, under its 64-bit key (sorted), for
+#      the reader's close candidates on boxes that rerank (engine/rerank.py); none elsewhere
+FORMAT = 5
 PAGE_KINDS = ("counted", "printed")  # stored as 0/1 in page_kind.npy, -1 for no page
 
 
@@ -101,6 +104,8 @@ class Snapshot:
             rows = {"doclen": self.n} | ({"emb": self.n, "emb_scale": self.n} if self.has_vectors else {})
             if self.has_vectors and self._sections:
                 rows |= {"head_emb": len(self._sections), "head_emb_scale": len(self._sections)}
+            if self.openings:
+                rows |= {"open_key": self.openings, "open_emb": self.openings, "open_emb_scale": self.openings}
             cols = [self._src, self._sec, self._page, self._pkind, self._file, self._ord, self._ngrp]
             for col, want in [(c, self.n) for c in cols] + [(load(k), v) for k, v in rows.items()]:
                 if len(col) != want:
@@ -113,6 +118,7 @@ class Snapshot:
         self._bm25: BM25Index | None = None
         self._vectors: VectorIndex | None = None
         self._headings: VectorIndex | None = None
+        self._openings: tuple[np.ndarray, VectorIndex] | None = None
         self._source_info: dict[str, Any] | None = None
         self._calibration: tuple[dict[str, Any] | None] | None = None
         self._labels: dict[tuple[int, int], str] | None = None
@@ -169,6 +175,30 @@ class Snapshot:
         if self._headings is None and self.has_vectors and self._sections:
             self._headings = VectorIndex(self._load("head_emb"), self._load("head_emb_scale"))
         return self._headings
+
+    @property
+    def openings(self) -> int:
+        """How many paragraph openings have a vector (0: none stored, rerank embeds them)."""
+        return int(self.manifest.get("openings") or 0) if self.has_vectors else 0
+
+    def opening_entry(self, text: str) -> tuple[np.ndarray, float] | None:
+        """(int8 vector, scale) stored for a paragraph opening (rerank.opening), None when absent."""
+        if not self.openings:
+            return None
+        if self._openings is None:
+            self._openings = (self._load("open_key"), VectorIndex(self._load("open_emb"), self._load("open_emb_scale")))
+        keys, vecs = self._openings
+        from nic_edge.engine.rerank import key
+        k = np.uint64(key(text))
+        i = int(np.searchsorted(keys, k))
+        if i >= keys.shape[0] or keys[i] != k:
+            return None
+        return np.array(vecs.mat[i]), float(vecs.scale[i])
+
+    def opening_vector(self, text: str) -> np.ndarray | None:
+        """The stored float32 vector of a paragraph opening, None when absent."""
+        got = self.opening_entry(text)
+        return None if got is None else got[0].astype(np.float32) * got[1]
 
     def section_id(self, i: int) -> int:
         """Index of row ``i``'s section heading among the generation's headings, -1 for none."""

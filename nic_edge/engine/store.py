@@ -9,7 +9,8 @@ Layout under ``<data_dir>/index``::
     gen-<ns>/texts.bin      all chunk texts, UTF-8, one after another (+ texts_off.npy)
     gen-<ns>/ids.bin        chunk ids (+ ids_off.npy); strings.json: sources, sections, notices, files
     gen-<ns>/*.npy          per-chunk columns (source, section, page, page kind, file, ...), BM25
-                            postings, int8 embeddings + row scales, int8 heading embeddings
+                            postings, int8 embeddings + row scales, int8 heading embeddings,
+                            int8 paragraph-opening embeddings under their keys (boxes that rerank)
     gen-<ns>/calibration.json  this index's abstain threshold (see calibrate.py)
 
 A writer builds a complete generation in a ``.tmp-*`` directory, fsyncs every file, renames the
@@ -64,6 +65,7 @@ class GenerationData:
     emb: np.ndarray | None = None      # int8 (n, dim)
     emb_scale: np.ndarray | None = None
     heading_emb: dict[str, tuple[np.ndarray, float]] = field(default_factory=dict)  # heading -> int8 row, scale
+    openings: dict[int, tuple[np.ndarray, float]] = field(default_factory=dict)  # rerank.key -> int8 row, scale
     model_sha256: str | None = None
     file_info: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -333,11 +335,17 @@ class IndexStore:
                     head[i], head_scale[i] = got
             put_npy("head_emb", head)
             put_npy("head_emb_scale", head_scale)
+            if data.openings:   # paragraph openings, sorted by key (Snapshot.opening_vector)
+                keys = sorted(data.openings)
+                put_npy("open_key", np.asarray(keys, dtype=np.uint64))
+                put_npy("open_emb", np.stack([data.openings[k][0] for k in keys]).astype(np.int8, copy=False))
+                put_npy("open_emb_scale", np.asarray([data.openings[k][1] for k in keys], dtype=np.float32))
         put_bytes("sources.json", json.dumps({"files": data.file_info}).encode("utf-8"))
         self._fault("manifest")
         manifest = {
             "format": FORMAT, "generation": name, "created_at": self.clock(), "chunks": n,
             "sources": len(sources), "files": len(files), "model_sha256": data.model_sha256 if dim else None, "dim": dim,
+            "openings": len(data.openings) if dim else 0,
             "bm25": {"k1": K1, "b": B, "title_boost": TITLE_BOOST, "analyzer": ANALYZER},
         }
         put_bytes("manifest.json", json.dumps(manifest, indent=1).encode("utf-8"))

@@ -194,6 +194,7 @@ LAYOUT = {2: {"bm25_df.npy", "bm25_doc.npy", "bm25_ptr.npy", "bm25_terms.txt", "
               "sources.json", "src.npy", "strings.json", "texts.bin", "texts_off.npy"}}
 LAYOUT[3] = LAYOUT[2] | {"calibration.json"}
 LAYOUT[4] = LAYOUT[3] | {"head_emb.npy", "head_emb_scale.npy"}
+LAYOUT[5] = LAYOUT[4]   # + open_key/open_emb/open_emb_scale on a box that reranks (test_openings.py)
 
 
 def test_generation_layout_matches_its_format_version(tmp_path):

@@ -111,12 +111,12 @@ def test_only_close_candidates_are_embedded_and_meaning_reorders_them() -> None:
     assert cands[2].meaning is None   # beyond the margin: never embedded, never moved up
 
 
-def test_at_most_the_best_few_are_embedded() -> None:
-    """A bound on the cost: five candidates as close as can be, ``CANDIDATES`` embeddings."""
+def test_at_most_the_best_few_are_read() -> None:
+    """A bound: ten candidates as close as can be, ``CANDIDATES`` read for meaning."""
     q = np.array([1.0, 0.0], dtype=np.float32)
-    embed, calls = _embedder({f"c{i}": np.array([1.0, float(i)]) for i in range(5)})
-    cands = [_cand(f"c{i} text", 1.0) for i in range(5)]
-    assert rerank.rerank(cands, q, embed) == rerank.CANDIDATES == len(calls) == 3
+    embed, calls = _embedder({f"c{i}": np.array([1.0, float(i)]) for i in range(10)})
+    cands = [_cand(f"c{i} text", 1.0) for i in range(10)]
+    assert rerank.rerank(cands, q, embed) == rerank.CANDIDATES == len(calls) == 8
     assert cands[0].text == "c0 text" and [c.meaning is None for c in cands].count(True) == 2
 
 
