@@ -62,7 +62,7 @@ def section_texts(rows: Sequence[Any]) -> Iterator[str]:
 def opening_vectors(snap: Any, rows: Sequence[Any], embedder: Any,
                     progress: Callable[[int, int, str], None] | None = None
                     ) -> dict[int, tuple[np.ndarray, float]]:
-    """rerank.key -> (int8 vector, scale) for every paragraph opening of ``rows``' sections.
+    """snapshot.opening_key -> (int8 vector, scale) for every paragraph opening of ``rows``' sections.
     The previous generation's (``snap``, same model) are kept; only new openings are embedded.
     A model failing here stores none: answers then embed their candidates' openings."""
     texts = opening_texts(section_texts(rows))

@@ -28,7 +28,6 @@ without items and rows, lost the windows that start at a step or a table row.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from bisect import bisect_right
@@ -40,6 +39,7 @@ from nic_edge.engine.answer import QUESTION_FILLER
 from nic_edge.engine.bm25 import analyze
 from nic_edge.engine.codes import CODE
 from nic_edge.engine.polarity import clash
+from nic_edge.engine.snapshot import opening_key
 from nic_edge.engine.units import clean_quote
 from nic_edge.errors import MissingDependencyError, ModelError
 
@@ -160,18 +160,13 @@ def window_opening(text: str, a: int) -> str:
     return opening(text, starts[k] if k >= 0 else a)
 
 
-def key(opening_text: str) -> int:
-    """The 64-bit key an opening's vector is stored under (blake2b of its text)."""
-    return int.from_bytes(hashlib.blake2b(opening_text.encode("utf-8"), digest_size=8).digest(), "little")
-
-
 def opening_texts(sections: Any) -> dict[int, str]:
-    """key -> opening for every paragraph of every section text in ``sections`` (an iterable of
+    """opening_key -> opening for every paragraph of every section text in ``sections`` (an iterable of
     section texts as the reader reads them)."""
     out: dict[int, str] = {}
     for text in sections:
         for a in paragraph_starts(text):
             t = opening(text, a)
             if t:
-                out.setdefault(key(t), t)
+                out.setdefault(opening_key(t), t)
     return out

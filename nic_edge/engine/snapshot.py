@@ -6,6 +6,7 @@ decoded only for the chunks an answer touches. The layout and the writer are in 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mmap
 import os
@@ -34,6 +35,11 @@ from nic_edge.errors import IndexStoreError
 #      the reader's close candidates on boxes that rerank (engine/rerank.py); none elsewhere
 FORMAT = 5
 PAGE_KINDS = ("counted", "printed")  # stored as 0/1 in page_kind.npy, -1 for no page
+
+
+def opening_key(text: str) -> int:
+    """The 64-bit key a paragraph opening's vector is stored under (blake2b of its text; format 5)."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
 
 
 class _Blob:
@@ -188,8 +194,7 @@ class Snapshot:
         if self._openings is None:
             self._openings = (self._load("open_key"), VectorIndex(self._load("open_emb"), self._load("open_emb_scale")))
         keys, vecs = self._openings
-        from nic_edge.engine.rerank import key
-        k = np.uint64(key(text))
+        k = np.uint64(opening_key(text))
         i = int(np.searchsorted(keys, k))
         if i >= keys.shape[0] or keys[i] != k:
             return None

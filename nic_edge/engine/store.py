@@ -65,7 +65,7 @@ class GenerationData:
     emb: np.ndarray | None = None      # int8 (n, dim)
     emb_scale: np.ndarray | None = None
     heading_emb: dict[str, tuple[np.ndarray, float]] = field(default_factory=dict)  # heading -> int8 row, scale
-    openings: dict[int, tuple[np.ndarray, float]] = field(default_factory=dict)  # rerank.key -> int8 row, scale
+    openings: dict[int, tuple[np.ndarray, float]] = field(default_factory=dict)  # snapshot.opening_key -> int8 row, scale
     model_sha256: str | None = None
     file_info: dict[str, dict[str, Any]] = field(default_factory=dict)
 

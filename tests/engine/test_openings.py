@@ -15,6 +15,7 @@ from nic_edge.engine import rerank
 from nic_edge.engine.engine import Engine
 from nic_edge.engine.reader import SECTION_ROWS
 from nic_edge.engine.sections import section_text
+from nic_edge.engine.snapshot import opening_key
 from nic_edge.engine.store import IndexStore
 from tests.engine.test_engine_support import HashEmbedder, fake_load, write_manual
 from tests.engine.test_rerank import PRINTER_MANUAL, QUESTION
@@ -52,8 +53,8 @@ def test_opening_is_the_paragraph_a_window_starts_in() -> None:
     assert rerank.window_opening(text, 0) == "Intro line one. still intro. Second para starts here. More of it. Third."
     long = " ".join(f"w{i}" for i in range(300))
     assert rerank.opening(long, 0).split() == [f"w{i}" for i in range(rerank.WORDS)]
-    assert rerank.key("abc") == rerank.key("abc") != rerank.key("abd")
-    assert 0 <= rerank.key("abc") < 2 ** 64
+    assert opening_key("abc") == opening_key("abc") != opening_key("abd")
+    assert 0 <= opening_key("abc") < 2 ** 64
 
 
 def test_a_box_that_reranks_stores_every_opening_an_answer_can_ask_for(tmp_path: Path) -> None:
