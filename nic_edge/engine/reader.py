@@ -375,7 +375,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
             asked_in = st.text[units[i - 1].a:units[i - 1].b]
         cands.append(Quote(st.row_at(a), clean_quote(st.text[a:b]), s, key, hit.score, hit.cosine, rank,
                            key in lead, lead.get(key, 0.0), asked_in, is_closest,
-                           opening=window_opening(st.text, a)))
+                           opening=window_opening(st.text, a) if embed is not None else ""))
         windows[id(cands[-1])] = (st, units, i, j)
     if not cands:
         return []

@@ -88,11 +88,12 @@ def rerank(cands: list[Any], qvec: np.ndarray | None, embed: Embed | None, quest
         log.warning("rerank skipped, the words' order stands: %s", exc)
         return 0
     # a candidate whose opening was neither stored nor embedded (Openings' budget) keeps its score
-    close = [c for c, v in zip(close, vecs) if v is not None]
-    if len(close) < 2 or close[0] is not cands[0]:
+    read = [(c, v) for c, v in zip(close, vecs) if v is not None]
+    if len(read) < 2 or read[0][0] is not cands[0]:
         return 0
-    for c, v in zip(close, (v for v in vecs if v is not None)):
+    for c, v in read:
         c.meaning = float(np.dot(v, q))
+    close = [c for c, _ in read]
     first = cands[0]
     top = max(close, key=lambda c: c.score + WEIGHT * c.meaning)
     if top is not first and question and clash(question, top.lead, QUESTION_FILLER):
