@@ -53,15 +53,27 @@ def cmd_index(args: argparse.Namespace) -> None:
     eng = _engine(Path(args.data_dir), tier=args.tier, threads=args.threads)
     t0 = time.perf_counter()
     last = [0.0]
+    ends: dict[str, float] = {}   # stage label -> time of its last progress report
 
     def progress(done: int, total: int, label: str) -> None:
-        if time.perf_counter() - last[0] > 10:
-            last[0] = time.perf_counter()
-            print(f"  {label} {done}/{total} after {last[0] - t0:.0f} s", file=sys.stderr)
+        now = time.perf_counter()
+        ends[label] = now
+        if now - last[0] > 10:
+            last[0] = now
+            print(f"  {label} {done}/{total} after {now - t0:.0f} s", file=sys.stderr)
 
     rep = eng.index_paths([BENCH / "nic_chunks.jsonl"], progress=progress)
-    print(f"index: {rep}\nindexing took {time.perf_counter() - t0:.1f} s (tier {args.tier}, "
-          f"{args.threads} thread(s))")
+    total = time.perf_counter() - t0
+    print(f"index: {rep}\nindexing took {total:.1f} s (tier {args.tier}, {args.threads} thread(s))")
+    # where the time went: each stage from the previous stage's last report to its own last one
+    # (the chunk vectors and, on a box that reranks, the paragraph openings dominate; their
+    # cost is the CPU's int8 speed: docs/BENCHMARKS.md)
+    prev, parts = 0.0, []
+    for label, end in sorted(ends.items(), key=lambda kv: kv[1]):
+        parts.append(f"{label} {end - t0 - prev:.1f} s")
+        prev = end - t0
+    parts.append(f"the rest {total - prev:.1f} s")
+    print("stages (approximate): " + ", ".join(parts))
 
 
 def _pct(values: list[float], q: float) -> float:
