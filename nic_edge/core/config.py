@@ -130,7 +130,7 @@ class EngineConfig:
                                  "per-index calibration: share of off-topic questions to abstain on")
     max_question_chars: int = _opt(2000, _range(10, 100000), "longest question accepted")
     rerank: str = _opt("auto", _one_of("auto", "on", "off"),
-                       "weigh the meaning of close candidate quotes (an embedding each); auto = tier")
+                       "weigh the meaning of close candidate quotes (vectors stored when indexing); auto = tier")
     words_file: str = _opt("", None, "more groups of interchangeable words beside the bundled list "
                                      "(one group per line, e.g. 'dispenser drawer'); empty = bundled only")
 

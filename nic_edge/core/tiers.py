@@ -40,7 +40,7 @@ class TierProfile:
     top_k: int
     metrics_interval_s: int
     embeddings: bool
-    rerank: bool        # the reader weighs close candidates' meaning (engine/rerank.py): an embedding each
+    rerank: bool        # the reader weighs close candidates' meaning (engine/rerank.py), stored when indexing
 
     @property
     def memory_budget_bytes(self) -> int:
