@@ -94,14 +94,14 @@ from nic_edge.engine.store import Snapshot
 # index lacks (synonyms.py: "guarantee" -> "warranty") counts half (SWAP_CREDIT) in the coverage
 # features; confidence-14: a quote that lacks the asked amount keeps 0.4 of its confidence, not 0.5;
 # confidence-15: a question naming a model or code the index never contains keeps a quarter (CODE_FACTOR);
-# confidence-16: a word in most of the index's chunks names the manual's own product, which its
-# specification rows need not name beside an amount ("How heavy is the TV?": "| Weight without
-# stand | 15.2 kg |"; quantity.TOPIC_SHARE); confidence-17: an amount of the asked kind in a quote
+# confidence-16: a word in most of the index's chunks names the manual's own product, which its spec
+# rows need not name beside an amount ("How heavy is the TV?": "| Weight without stand | 15.2 kg |";
+# quantity.TOPIC_SHARE); confidence-17: an amount of the asked kind in a quote
 # from the section of the index's closest chunk in meaning is the amount asked (CLOSEST_STATES);
-# confidence-18: a code written with a hyphen that no chunk writes ("HP-14" asked of the HP-9's
-# manual) is an unknown code too (codes.py); "What does a replacement box cost?" asks an amount;
-# confidence-19: a quote the reader chose by its window's meaning is no doubt (RERANK_RANK).
-VERSION = "confidence-19"
+# confidence-18: a code written with a hyphen no chunk writes ("HP-14" asked of the HP-9's manual)
+# is an unknown code too (codes.py); "What does a replacement box cost?" asks an amount; confidence-19: a
+# quote the reader chose by meaning is no doubt (RERANK_RANK); confidence-20: "in mm" asks an amount.
+VERSION = "confidence-20"
 FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree", "prox",
             "q_cov", "q_cos", "q_rank", "q_lacks", "cos_gap", "q_closest")
 COEF_HYBRID = (-1.963, 1.148, -0.161, 10.692, 5.605, 0.148, 0.341, 4.402, 0.027, 2.058, 0.0, 10.0, 1.0)

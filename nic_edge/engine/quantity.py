@@ -37,7 +37,7 @@ _UNITS = {
              r"[kmg]bps|[kmg]bit/s|[kmg]b/s",
     "weight": r"pounds?|lbs?|kg|kilograms?|tons?",
     # a programme table's "0:15" / "3:20" (hours:minutes) is a duration too
-    "time": _INTERVAL + r"|minutes?|mins?|seconds?|secs?|h|hrs?|(?<=\d):\d\d\b",
+    "time": _INTERVAL + r"|minutes?|mins?|seconds?|secs?|millisec(?:ond)?s?|ms|h|hrs?|(?<=\d):\d\d\b",
     # how often: a service interval, not how long a step takes ("run 30 seconds", "wait 2 minutes")
     "frequency": _INTERVAL + r"|kilomet(?:er|re)s?|times?",
     "resistance": r"ohms?|\u03a9|k\u03a9",
@@ -73,6 +73,26 @@ _ASKED = [(re.compile(p, re.I), dim) for p, dim in (
     (r"\b(?:in|how many) (?:lit(?:er|re)s|gallons|quarts|cubic)\b", "volume"),
     (r"\b(?:in|how many) (?:kilograms|kg|pounds|lbs)\b", "weight"),
     (r"\b(?:in|how many) (?:inches|centimet(?:er|re)s|cm|millimet(?:er|re)s|mm)\b", "length"))]
+# A question that names the unit it wants asks for that amount, however it is put: "distance
+# between the two wall brackets in mm", "max milliseconds of delay I can add", "what psi should
+# the tires be pumped to". The unit after "in", "how many", "max" / "min" (or "what", except a
+# time unit: "what hours can I phone" asks opening hours) says the kind.
+_NAMED_UNITS = {
+    "time": r"millisec(?:ond)?s|ms|seconds|secs|minutes|mins|hours|hrs",
+    "length": r"mm|millimet(?:er|re)s|cm|centimet(?:er|re)s|inches|feet|met(?:er|re)s|km|kilomet(?:er|re)s",
+    "pressure": r"psi|kpa|mpa",
+    "weight": r"kg|kilograms|pounds|lbs|grams",
+    "volume": r"lit(?:er|re)s|ml|millilit(?:er|re)s|gallons|quarts",
+    "power": r"watts|kw|kilowatts",
+    "voltage": r"volts",
+    "current": r"amps|amperes",
+    "temperature": r"degrees|celsius|fahrenheit",
+    "loudness": r"db|decibels",
+    "speed": r"rpm|mph|[mg]bps",
+}
+_UNIT_NAMED = [(r"\b(?:in|how many|max(?:imum)?|min(?:imum)?" + ("" if dim == "time" else "|what") + r")\s+(?:"
+                + units + r")\b", dim) for dim, units in _NAMED_UNITS.items()]
+_ASKED += [(re.compile(p, re.I), dim) for p, dim in _UNIT_NAMED]
 _DIMENSIONS = (r"pressure|gap|torque|capacity|voltage|wattage|temperature|clearance|size|speed|weight|"
                r"interval|resistance|current|amount|cost|price|dimensions|height|width|depth|noise level")
 _ASKS_AMOUNT = re.compile(
@@ -82,7 +102,9 @@ _ASKS_AMOUNT = re.compile(
     # the amount asked by its verb at the end: "What does a replacement VMB-2 box cost?"
     r"|\bwhat (?:does|do|did|will|would) (?:[\w'-]+\s+){1,6}(?:cost|weigh)\b"
     # a keyword query that ends on the kind: "plug gap?", "blade bolt torque spec"
-    r"|^\s*(?:[\w'-]+\s+){0,3}(?:" + _DIMENSIONS + r")(?:\s+specs?)?\s*\??\s*$", re.I)
+    r"|^\s*(?:[\w'-]+\s+){0,3}(?:" + _DIMENSIONS + r")(?:\s+specs?)?\s*\??\s*$"
+    # the unit it is asked in: "distance between the two brackets in mm" (``_UNIT_NAMED``)
+    + "".join("|" + p for p, _ in _UNIT_NAMED), re.I)
 _NUMBER = r"(?:\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|fifty|hundred|" \
           r"thousand|half|quarter|dozen|once|twice|daily|weekly|monthly|yearly|annually|hourly)\b)"
 _HAS_NUMBER = re.compile(_NUMBER, re.I)

