@@ -68,21 +68,18 @@ _ASKED = [(re.compile(p, re.I), dim) for p, dim in (
     (r"\bhow long\b", "time"),
     (r"\bresistance\b", "resistance"),
     (r"\bcosts?\b|\bprice\b", "money"),
-    (r"\bhow loud\b|\bnoise level\b|\bloudness\b|\bdecibels?\b", "loudness"),
-    # the unit the owner names says the kind: "How big is it inside in litres?"
-    (r"\b(?:in|how many) (?:lit(?:er|re)s|gallons|quarts|cubic)\b", "volume"),
-    (r"\b(?:in|how many) (?:kilograms|kg|pounds|lbs)\b", "weight"),
-    (r"\b(?:in|how many) (?:inches|centimet(?:er|re)s|cm|millimet(?:er|re)s|mm)\b", "length"))]
-# A question that names the unit it wants asks for that amount, however it is put: "distance
-# between the two wall brackets in mm", "max milliseconds of delay I can add", "what psi should
-# the tires be pumped to". The unit after "in", "how many", "max" / "min" (or "what", except a
-# time unit: "what hours can I phone" asks opening hours) says the kind.
+    (r"\bhow loud\b|\bnoise level\b|\bloudness\b|\bdecibels?\b", "loudness"))]
+# The unit the owner names says the kind ("How big is it inside in litres?"), and a question that
+# names it asks for that amount however it is put: "distance between the two wall brackets in
+# mm", "max milliseconds of delay I can add", "what psi should the tires be pumped to". The unit
+# after "in", "how many", "max" / "min" (or "what", except a time unit: "what hours can I phone"
+# asks opening hours).
 _NAMED_UNITS = {
     "time": r"millisec(?:ond)?s|ms|seconds|secs|minutes|mins|hours|hrs",
     "length": r"mm|millimet(?:er|re)s|cm|centimet(?:er|re)s|inches|feet|met(?:er|re)s|km|kilomet(?:er|re)s",
     "pressure": r"psi|kpa|mpa",
     "weight": r"kg|kilograms|pounds|lbs|grams",
-    "volume": r"lit(?:er|re)s|ml|millilit(?:er|re)s|gallons|quarts",
+    "volume": r"lit(?:er|re)s|ml|millilit(?:er|re)s|gallons|quarts|cubic",
     "power": r"watts|kw|kilowatts",
     "voltage": r"volts",
     "current": r"amps|amperes",
