@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The blind BEIR sets as the text or PDF export of a manual: do answers survive the layout?
 
-    python3 tools/eval_text_render.py [--styles md,decimal,plain,caps,wrap] [--sets heldout_camera,...]
+    python3 tools/eval_text_render.py [--styles md,decimal,plain,caps,wrap,pdf,pdf2,pdf2x]
+                                      [--sets heldout_camera,...] [--no-columns]
 
 Each record of a set (title + text) becomes one section of a single text manual, written in a
 style that manuals exported from a word processor have:
@@ -13,6 +14,16 @@ style that manuals exported from a word processor have:
 * ``caps``: the same in capitals;
 * ``wrap``: the title alone, then the text wrapped at 80 columns, no blank lines anywhere (what
   a PDF's text layer often reads like).
+
+And as a PDF (tests/support/pdf.py: Helvetica, the title at 12 pt, the text at 10 pt wrapped to
+its column, US Letter pages of about 52 lines; characters outside Windows-1252 become "?"):
+
+* ``pdf``: one column;
+* ``pdf2``: two columns, written to the PDF column by column (plain extraction reads it well);
+* ``pdf2x``: the same two columns written line by line across the page, as some generators do
+  (plain extraction glues half of each column into every line; ingest/columns.py reads it
+  column by column). ``--no-columns`` indexes the PDF styles without the layout pass (as before
+  ingest-3), so both readings can be compared in one command.
 
 The manual is indexed alone with the real engine (int8 model, tier ``standard``, calibrated as
 ``nic-edge index`` does) and asked the set's in-scope questions at its calibrated threshold;
@@ -33,13 +44,14 @@ import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # also tests.support.pdf
 
 import answer_engine as ae  # noqa: E402
 import answer_metrics as am  # noqa: E402
 import answer_sets as asets  # noqa: E402
 
-STYLES = ("md", "decimal", "plain", "caps", "wrap")
+STYLES = ("md", "decimal", "plain", "caps", "wrap", "pdf", "pdf2", "pdf2x")
+PDF_STYLES = {"pdf": (1, False), "pdf2": (2, False), "pdf2x": (2, True)}   # columns, written across
 BLIND = ("heldout_camera", "heldout_heatpump", "heldout_soundbar", "heldout_mower", "heldout_tv",
          "heldout_phone", "heldout_printer", "heldout_vacuum")
 
@@ -61,12 +73,53 @@ def render(records: list[dict], style: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def score_set(name: str, style: str, embedder: object | None, folder: Path) -> dict:
+def render_pdf(records: list[dict], columns: int, across: bool) -> bytes:
+    """The records as a PDF manual of ``columns`` columns (see the module docstring)."""
+    from tests.support.pdf import make_pdf
+    width, margin, gutter, top, bottom, step = 612, 54, 24, 740, 60, 13
+    col_w = (width - 2 * margin - (columns - 1) * gutter) / columns
+    chars = int(col_w / 5.1)   # Helvetica at 10 pt: ~5 pt a character on average
+    lines: list[tuple[int, str]] = []
+    for rec in records:
+        title = (rec.get("title") or "").strip() or "Untitled"
+        lines.append((12, title))
+        for para in rec["text"].strip().split("\n"):
+            lines += [(10, w) for w in textwrap.wrap(para, chars)]
+    pages: list[list[tuple[float, float, float, str]]] = []
+    col, y = columns, bottom   # start by opening a page
+    for size, text in lines:
+        if y - step < bottom:
+            col += 1
+            if col >= columns:
+                pages.append([])
+                col = 0
+            y = top
+        pages[-1].append((margin + col * (col_w + gutter), y, size, text))
+        y -= step + (4 if size > 10 else 0)
+    if across:
+        pages = [sorted(p, key=lambda r: (-r[1], r[0])) for p in pages]
+    return make_pdf(pages, width=width)
+
+
+def score_set(name: str, style: str, embedder: object | None, folder: Path, columns: bool = True) -> dict:
     aset = asets.load_set(name)
     records = [json.loads(line) for line in aset.corpus[0].open(encoding="utf-8")]
-    path = folder / f"{name}.{'md' if style == 'md' else 'txt'}"
-    path.write_text(render(records, style), encoding="utf-8")
-    eng = ae.open_engine([path], embedder)
+    if style in PDF_STYLES:
+        path = folder / f"{name}.pdf"
+        path.write_bytes(render_pdf(records, *PDF_STYLES[style]))
+    else:
+        path = folder / f"{name}.{'md' if style == 'md' else 'txt'}"
+        path.write_text(render(records, style), encoding="utf-8")
+    if style in PDF_STYLES and not columns:
+        from nic_edge.engine.ingest import pdf
+        saved = pdf._layout_mode
+        pdf._layout_mode = lambda _pypdf: False  # type: ignore[assignment]
+        try:
+            eng = ae.open_engine([path], embedder, cache=False)   # the cache key does not see this
+        finally:
+            pdf._layout_mode = saved  # type: ignore[assignment]
+    else:
+        eng = ae.open_engine([path], embedder)
     snap = eng.snapshot()
     n = useful = wrong = answered = 0
     for item in aset.in_scope:
@@ -95,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", default=",".join(BLIND), help="BEIR sets with expert answers (tools/data)")
     ap.add_argument("--lexical", action="store_true", help="no embedding model (BM25 only)")
     ap.add_argument("--json", action="store_true", help="one JSON object per set and style")
+    ap.add_argument("--no-columns", action="store_true",
+                    help="PDF styles without the layout pass (pypdf's plain extraction, as before ingest-3)")
     args = ap.parse_args(argv)
     styles = [s for s in args.styles.split(",") if s]
     bad = [s for s in styles if s not in STYLES]
@@ -109,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             folder.mkdir()
             tot = {"n": 0, "useful": 0, "wrong": 0, "answered": 0}
             for name in [s for s in args.sets.split(",") if s]:
-                r = score_set(name, style, embedder, folder)
+                r = score_set(name, style, embedder, folder, columns=not args.no_columns)
                 for k in tot:
                     tot[k] += r[k]
                 if args.json:

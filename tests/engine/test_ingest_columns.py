@@ -4,6 +4,7 @@ PDF writes them in; tables, single-column pages, headers and footers read as bef
 from __future__ import annotations
 
 import importlib.util
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -140,6 +141,14 @@ def test_column_text_on_a_layout_grid() -> None:
     short = "\n".join(f"{a:<36}    {b}" for a, b in list(zip(left, right))[:4])
     assert column_text(short) is None  # fewer than MIN_ROWS two-sided rows: not a column page
     assert column_text("\n".join(grid[:-1] + [" " * 700 + "far off the page"])) is None
+    # Margin tags beside one column of prose (a reference manual's "[Function]", the page number
+    # in the header row) are no column.
+    prose = ("the structure that you want to delete is set to NULL at the end and the call returns "
+             "success when the element was found and removed from the tree of nodes ") * 6
+    lines = textwrap.wrap(prose, 84)
+    tagged = [" " * 120 + "9"] + [f"{line:<88}  {'[Function]' if i % 2 == 0 else ''}"
+                                  for i, line in enumerate(lines)]
+    assert column_text("\n".join(tagged)) is None
 
 
 @needs_pypdf
@@ -176,6 +185,7 @@ def test_an_answer_from_a_two_column_page_quotes_one_column(tmp_path: Path) -> N
     assert not out["abstained"]
     assert_verbatim(eng, out)
     first = out["quotes"][0]
-    assert "slide the motor back until the belt deflects 10 mm under thumb pressure." in " ".join(first["text"].split())
+    quote = " ".join(first["text"].split())
+    assert "slide the motor back until the belt deflects 10 mm under thumb pressure." in quote
     assert "filter" not in first["text"].lower()
     assert out["citations"][first["citation"]]["section"] == "2.3 Replacing the Belt"

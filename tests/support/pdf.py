@@ -15,7 +15,8 @@ def _escape(text: str) -> str:
 
 
 def make_pdf(pages: Sequence[Sequence[Run]], width: int = 612, height: int = 792) -> bytes:
-    """PDF bytes, Helvetica (a standard font: nothing embedded), one content stream per page."""
+    """PDF bytes, Helvetica (a standard font: nothing embedded), one content stream per page.
+    Text is WinAnsi (Windows-1252); other characters become "?"."""
     objects: list[bytes] = []
 
     def add(body: bytes) -> int:
@@ -27,7 +28,7 @@ def make_pdf(pages: Sequence[Sequence[Run]], width: int = 612, height: int = 792
     kids = []
     for runs in pages:
         ops = "".join(f"BT /F1 {size} Tf 1 0 0 1 {x} {y} Tm ({_escape(text)}) Tj ET\n"
-                      for x, y, size, text in runs).encode("latin-1")
+                      for x, y, size, text in runs).encode("cp1252", "replace")
         content = add(b"<< /Length %d >>\nstream\n" % len(ops) + ops + b"endstream")
         kids.append(add(b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %d %d] "
                         b"/Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>"

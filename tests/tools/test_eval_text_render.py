@@ -39,3 +39,14 @@ def test_markdown_style_is_the_reference() -> None:
 def test_wrap_has_no_blank_lines_and_short_lines() -> None:
     lines = etr.render(RECORDS, "wrap").splitlines()
     assert all(lines) and max(len(line) for line in lines) <= 80
+
+
+@pytest.mark.parametrize("style", ["pdf", "pdf2", "pdf2x"])
+def test_every_title_of_a_pdf_render_is_found_as_a_heading(style: str) -> None:
+    from tests.engine.test_ingest_columns import _layout_pypdf
+    if not _layout_pypdf():
+        pytest.skip("PDF headings by type size and column reading need pypdf >= 7")
+    from nic_edge.engine.ingest.pdf import parse_pdf
+    records = RECORDS * 8   # several pages, two columns on the first
+    heads = [s.heading for s in parse_pdf(etr.render_pdf(records, *etr.PDF_STYLES[style]), "m.pdf")]
+    assert heads == [r["title"] for r in records]

@@ -9,14 +9,17 @@ So the page is also extracted in pypdf's layout mode, a character grid where eac
 at its position on the page, and that grid is searched for a **gutter**: at least ``GUTTER``
 character columns, in the middle half of the page, that are blank on every row of a run of
 consecutive rows. Such a run is a column block when it holds at least ``MIN_ROWS`` rows with
-text on both sides, each side spans at least ``COLUMN`` of the page's width, and its left-hand
-lines are *set*, not labels: in most two-sided rows the left text ends within a quarter of its
-column's width of the column's right edge, as wrapped prose does. A table of labels and values
-("Max      70 min") has a blank band too, but its labels end anywhere (or are all as short as
-"E1"), so it stays row by row, which is how a table reads. Rows that cross the gutter (a
-heading or paragraph across the page) end a block and are read where they stand; so are rows
-above the block's first two-sided row (a title or page header) and rows below a vertical gap of
-``GAP_ROWS`` blank rows after its last one (a footer).
+text on both sides, the longer lines on each side (the 90th percentile) are at least ``COLUMN``
+of the page's width long (a column of text, not margin tags such as "[Function]"), and its left side
+is *wrapped prose*, not labels: of its lines that start no list item or table row ("1. ",
+"- ", "| "), at least ``WRAPPED`` start with a lower-case word, as the rest of a sentence
+wrapped at a column's edge does. A table of labels and values
+("Max      70 min", "E1   Door open", "Robot does not charge   See page 30") has a blank band
+too, but each label starts with a capital or a digit, so it stays row by row, which is how a
+table reads. Rows that cross the gutter (a heading or paragraph across the page) end a block
+and are read where they stand; so are rows above the block's first two-sided row (a title or
+page header) and rows below a vertical gap of ``GAP_ROWS`` blank rows after its last one (a
+footer).
 
 A page with no column block keeps its plain extraction, byte for byte; a page with one is read
 from the grid: rows above the block, the left column top to bottom, the right column (itself
@@ -29,15 +32,17 @@ at a fraction of a point) is no page's layout: it is left to the plain extractio
 
 from __future__ import annotations
 
+import re
+
 GUTTER = 2          # blank character columns between two columns, at least
 MIN_ROWS = 6        # rows with text on both sides of the gutter, at least
 MIDDLE = (0.25, 0.75)   # where a gutter may sit, as shares of the grid's width
-COLUMN = 0.2        # each side at least this share of the grid's width wide
-FILLED = 0.25       # a set line ends within this share of its column's width of its right edge
-FILLED_ROWS = 0.5   # share of two-sided rows whose left line is set
+COLUMN = 0.15       # each side's long lines (90th percentile) at least this share of the width
+WRAPPED = 0.3       # share of the left side's lines that a lower-case word continues, at least
 GAP_ROWS = 3        # blank grid rows that set a footer apart from the columns above it
 DEPTH = 2           # a column may be split once more (three-column pages)
 MAX_GRID = 600      # rows or characters: a grid larger than any real page's is not searched
+_ITEM = re.compile(r"^(?:\d{1,3}[.)]\s|[-*\u2022\u25aa\u2013]\s|\|)")   # a step, a bullet, a table row
 
 
 def _ink(row: str, width: int) -> bytearray:
@@ -74,21 +79,20 @@ def _gutter(ink: bytearray, width: int) -> tuple[int, int] | None:
 
 
 def _accepted(rows: list[str], gutter: tuple[int, int], width: int) -> bool:
-    """At least MIN_ROWS rows with text on both sides; both sides at least COLUMN of the width
-    wide; the left lines set, ending near the left column's right edge."""
+    """At least MIN_ROWS rows with text on both sides; on each side the 90th percentile of those
+    rows' line lengths at least COLUMN of the width; the left side wrapped prose: of its lines
+    that start no list item or table row, at least WRAPPED start with a lower-case word."""
     start, stop = gutter
     both = [r for r in rows if r[:start].strip() and r[stop:].strip()]
     if len(both) < MIN_ROWS:
         return False
-    lefts = [r[:start].rstrip() for r in both]
-    rights = [r[stop:].rstrip() for r in both]
-    edge = max(map(len, lefts))
-    reach = edge - min(len(s) - len(s.lstrip()) for s in lefts)
-    right_reach = max(map(len, rights)) - min(len(s) - len(s.lstrip()) for s in rights)
-    if min(reach, right_reach) < COLUMN * width:
-        return False
-    filled = sum(edge - len(s) <= FILLED * reach for s in lefts)
-    return filled >= FILLED_ROWS * len(lefts)
+    for side in ([r[:start] for r in both], [r[stop:] for r in both]):
+        lengths = sorted(len(s.strip()) for s in side)
+        if lengths[(9 * len(lengths)) // 10] < COLUMN * width:   # a column's long lines, not tags
+            return False
+    lefts = [r[:start].strip() for r in rows if r[:start].strip()]
+    starts = [line for line in lefts[1:] if not _ITEM.match(line)]   # a list item may follow anything
+    return len(starts) > 0 and sum(line[0].islower() for line in starts) >= WRAPPED * len(starts)
 
 
 def _one_line(row: str) -> str:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 
 from nic_edge.engine.ingest.columns import MIN_ROWS, column_text
+from nic_edge.engine.ingest.headings import heading_keys
 from nic_edge.engine.ingest.structure import Section
 from nic_edge.engine.ingest.text import text_sections_kind
 from nic_edge.errors import IngestError, MissingDependencyError
@@ -29,6 +31,11 @@ def _pypdf():  # type: ignore[no-untyped-def]
 
 def pdf_pages(data: bytes, name: str) -> list[str]:
     """Text of each page. IngestError for broken, encrypted or image-only PDFs."""
+    return _read_pdf(data, name)[0]
+
+
+def _read_pdf(data: bytes, name: str) -> tuple[list[str], list[set[str]]]:
+    """Text of each page and, per page, the keys of its heading lines (headings.py)."""
     pypdf = _pypdf()
     hint = "re-export the PDF, or convert it to text (pdftotext) and index the .txt"
     if not data.lstrip().startswith(b"%PDF"):
@@ -41,7 +48,8 @@ def pdf_pages(data: bytes, name: str) -> list[str]:
             raise IngestError(f"{name}: PDF needs a password to open",
                               "save a copy without an open password (owner-only restrictions are fine)")
         layout_mode = _layout_mode(pypdf)
-        pages = [_page_text(page, name, n, layout_mode) for n, page in enumerate(reader.pages, 1)]
+        read = [_page_text(page, name, n, layout_mode) for n, page in enumerate(reader.pages, 1)]
+        pages = [text for text, _ in read]
     except IngestError:
         raise
     except pypdf.errors.DependencyError as exc:  # AES needs cryptography (the pdf extra has it)
@@ -54,7 +62,7 @@ def pdf_pages(data: bytes, name: str) -> list[str]:
     if not any(p.strip() for p in pages):
         raise IngestError(f"{name}: PDF has no extractable text (scanned images?)",
                           "run OCR on it first (e.g. ocrmypdf) and index the result")
-    return pages
+    return pages, heading_keys([pieces for _, pieces in read])
 
 
 LAYOUT_PYPDF = (7, 0)   # the first pypdf whose layout mode bounds its own grid (see _page_text)
@@ -67,8 +75,11 @@ def _layout_mode(pypdf) -> bool:  # type: ignore[no-untyped-def]
         return False
 
 
-def _page_text(page, name: str, number: int, layout_mode: bool) -> str:  # type: ignore[no-untyped-def]
-    """The page's plain extraction, or its layout read column by column (columns.py).
+def _page_text(page, name: str, number: int, layout_mode: bool
+               ) -> tuple[str, list[tuple[str, float, bool]]]:  # type: ignore[no-untyped-def]
+    """The page's plain extraction, or its layout read column by column (columns.py); and its
+    text pieces (text, size in points, starts a quarter of the page away from the piece
+    before) with pypdf >= 7, for headings.py.
 
     Layout mode spends a grid row per baseline and a character per few points of width. Before
     pypdf 7 a hostile page (text placed 10^12 points away, or set at a thousandth of a point)
@@ -76,16 +87,33 @@ def _page_text(page, name: str, number: int, layout_mode: bool) -> str:  # type:
     runs, and columns.py gives up on a grid larger than a real page's. The layout pass costs
     about as much as the plain one (docs/benchmarks/ingest.md); a page of fewer than
     columns.MIN_ROWS lines cannot hold a column block and is spared it. (Text runs' positions
-    do not tell which pages could: in a TeX PDF every word is a run.)"""
-    plain = page.extract_text() or ""
+    do not tell which pages could: in a TeX PDF every word is a run.) Older pypdf also reports
+    some pieces with a stale text matrix, so their sizes are not trusted either."""
+    pieces: list[tuple[str, float, bool]] = []
+    last_x = [0.0]
+    jump = 0.25 * float(page.mediabox.width) if layout_mode else 0.0
+
+    def visit(text, cm, tm, font_dict, font_size):  # type: ignore[no-untyped-def]
+        # Consecutive pieces of one size are kept as one (a TeX PDF sets every word apart),
+        # unless the next starts a quarter of the page away: the other column's line.
+        size = round(abs(float(font_size or 0.0)) * math.hypot(tm[2] * cm[0] + tm[3] * cm[2],
+                                                                tm[2] * cm[1] + tm[3] * cm[3]), 1)
+        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+        away = bool(pieces) and abs(x - last_x[0]) >= jump
+        if pieces and pieces[-1][1] == size and not away:
+            pieces[-1] = (pieces[-1][0] + text, size, pieces[-1][2])
+        else:
+            pieces.append((text, size, away))
+        last_x[0] = x
+    plain = page.extract_text(visitor_text=visit if layout_mode else None) or ""
     if not layout_mode or plain.count("\n") + 1 < MIN_ROWS:
-        return plain
+        return plain, pieces
     try:
         layout = page.extract_text(extraction_mode="layout") or ""
     except Exception as exc:  # boundary: layout mode is younger and fails where plain does not
         log.debug("%s page %d: no layout text (%s: %s); plain text kept", name, number, type(exc).__name__, exc)
-        return plain
-    return column_text(layout) or plain
+        return plain, pieces
+    return column_text(layout) or plain, pieces
 
 
 def parse_pdf(data: bytes, name: str) -> list[Section]:
@@ -93,7 +121,9 @@ def parse_pdf(data: bytes, name: str) -> list[Section]:
 
 
 def parse_pdf_kind(data: bytes, name: str) -> tuple[list[Section], str | None]:
-    """Sections and page kind: PDF page numbers are counted unless headers/footers print them."""
-    pages = pdf_pages(data, name)
+    """Sections and page kind: PDF page numbers are counted unless headers/footers print them.
+    Lines set larger than the body text are headings (headings.py)."""
+    pages, keys = _read_pdf(data, name)
     lines = [(n, line) for n, page in enumerate(pages, 1) for line in page.split("\n")]
-    return text_sections_kind(lines, paged=True)
+    marked = {(n, key) for n, page_keys in enumerate(keys, 1) for key in page_keys}
+    return text_sections_kind(lines, paged=True, marked=marked)

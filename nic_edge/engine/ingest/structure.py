@@ -61,9 +61,12 @@ class Section:
     paras: list[tuple[int | None, str]] = field(default_factory=list)  # (page, text) lines
 
 
-def _clean_heading(text: str) -> str:
+def clean_heading(text: str) -> str:
+    """A heading line's text: one space between words, no leader or trailing punctuation."""
     text = _CONT.sub("", " ".join(text.split()))
     return text.rstrip(" .:;,—–-") or text
+
+
 
 
 def _is_caps(text: str, ratio: float = 0.8) -> bool:
@@ -103,7 +106,7 @@ def numbered_heading(line: str) -> tuple[str, str] | None:
         return None
     if rest and not title.endswith("."):
         return None  # "2. INTERVALS indicated are ..." is a numbered note, not a heading
-    return _clean_heading(f"{m.group(1)}. {title}"), rest
+    return clean_heading(f"{m.group(1)}. {title}"), rest
 
 
 def split_inline_headings(line: str) -> list[str]:
@@ -128,14 +131,14 @@ def line_heading(line: str, next_line: str | None) -> tuple[str, str, bool] | No
         if not title:
             if (next_line and _is_caps(next_line) and len(next_line.split()) <= 10
                     and not next_line.endswith(".") and line_heading(next_line, None) is None):
-                return _clean_heading(f"{line}: {next_line}"), "", True
-            return _clean_heading(line), "", False
+                return clean_heading(f"{line}: {next_line}"), "", True
+            return clean_heading(line), "", False
         if _title_ok(title) and (m.group("sep") or _is_caps(title)):
-            return _clean_heading(line), "", False
+            return clean_heading(line), "", False
         return None
     m = _LABELLED.match(line)
     if m and _title_ok(m.group("title")):
-        return _clean_heading(line), "", False
+        return clean_heading(line), "", False
     numbered = numbered_heading(line)
     if numbered is not None:
         return numbered[0], numbered[1], False
@@ -192,7 +195,7 @@ def faq_question(line: str, in_faq: bool, next_line: str | None) -> str | None:
             m = None
     if m is None or len(m.group("q").split()) > MAX_FAQ_WORDS:
         return None
-    q = _clean_heading(m.group("q"))
+    q = clean_heading(m.group("q"))
     return q if q.endswith("?") else q + "?"
 
 
@@ -223,7 +226,7 @@ def detect_headings(lines: list[tuple[int | None, str]]) -> list[tuple[int | Non
             out.append((page, line))
             continue
         if idx in decimal:
-            out.append((page, HEADING_MARK + _clean_heading(line)))
+            out.append((page, HEADING_MARK + clean_heading(line)))
             in_faq = bool(_FAQ_TITLE.search(line))
             continue
         question = faq_question(line, in_faq, following[idx])
@@ -243,7 +246,7 @@ def detect_headings(lines: list[tuple[int | None, str]]) -> list[tuple[int | Non
     if sum(1 for _, line in out if line.startswith(HEADING_MARK)) < TITLES_BELOW:
         # No scheme found: headings may be lines of their own and nothing more (titles.py).
         titles = title_lines([line for _, line in out])
-        out = [(page, HEADING_MARK + _clean_heading(line)) if idx in titles else (page, line)
+        out = [(page, HEADING_MARK + clean_heading(line)) if idx in titles else (page, line)
                for idx, (page, line) in enumerate(out)]
     return out
 

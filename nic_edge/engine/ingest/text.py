@@ -16,6 +16,7 @@ from nic_edge.engine.ingest.structure import (
     HEADING_MARK,
     Section,
     build_sections,
+    clean_heading,
     detect_headings,
     is_qa_manual,
     mark_qa_headings,
@@ -146,17 +147,28 @@ def text_sections(lines: list[tuple[int | None, str]], paged: bool) -> list[Sect
     return text_sections_kind(lines, paged)[0]
 
 
-def text_sections_kind(lines: list[tuple[int | None, str]], paged: bool
-                       ) -> tuple[list[Section], str | None]:
+def text_sections_kind(lines: list[tuple[int | None, str]], paged: bool,
+                       marked: set[tuple[int, str]] | None = None) -> tuple[list[Section], str | None]:
     """text_sections plus the page kind: "printed" where the manual's own page numbers were
-    found in its headers/footers, "counted" otherwise, None without pages (ocr.clean_pages)."""
+    found in its headers/footers, "counted" otherwise, None without pages (ocr.clean_pages).
+    ``marked``: (counted page, headings.line_key) of lines known to be headings (a PDF's type)."""
     if paged:
         from nic_edge.engine.ingest.furniture import drop_running_lines
         lines = drop_running_lines(lines)
     cleaned, page_map = ocr.clean_pages(lines, paged)
     # Q&A headings are marked per counted page, before counted pages become printed ones.
-    cleaned = page_map.apply(apply_qa_headings(cleaned))
+    cleaned = page_map.apply(_mark(apply_qa_headings(cleaned), marked))
     return build_sections(detect_headings(cleaned)), page_map.kind
+
+
+def _mark(lines: list[tuple[int | None, str]], marked: set[tuple[int, str]] | None
+          ) -> list[tuple[int | None, str]]:
+    if not marked:
+        return lines
+    from nic_edge.engine.ingest.headings import line_key
+    return [(page, HEADING_MARK + clean_heading(line))
+            if line and not line.startswith(HEADING_MARK) and (page, line_key(line)) in marked
+            else (page, line) for page, line in lines]
 
 
 def parse_text(text: str) -> list[Section]:
