@@ -74,3 +74,45 @@ def test_a_large_notice_word_stays_in_its_section(tmp_path: Path, notice: str) -
     assert notice not in heads and "Replacing the Belt" in heads
     belt = " ".join(c.text for c in doc.chunks if c.section == "Replacing the Belt")
     assert "sharp edges" in belt
+
+
+@needs_layout
+def test_a_notice_or_paragraph_set_large_is_no_heading(tmp_path: Path) -> None:
+    """Safety pages set their warnings in larger type: "WARNING: ..." and the first line of a
+    wrapped paragraph set large are text of the section they stand in."""
+    body = "Open the door and lift out the lint tray, then wipe the tray with a dry cloth. " * 8
+    page1 = column([("Emptying the Drum", body)], 54) + [
+        (54, 600, 12, "WARNING: Hot surface"),
+        (54, 586, 12, "To reduce the risk of fire, clean the lint tray after"),
+        (54, 572, 12, "every load and never run the dryer without it.")]
+    page2 = column([("Error Codes", body), ("Storage", body), ("Cleaning", body)], 54)
+    path = tmp_path / "m.pdf"
+    path.write_bytes(make_pdf([page1, page2]))
+    (doc,) = load_documents(path)
+    heads = list(dict.fromkeys(c.section for c in doc.chunks))
+    assert heads == ["Emptying the Drum", "Error Codes", "Storage", "Cleaning"]
+    drum = " ".join(" ".join(c.text.split()) for c in doc.chunks if c.section == "Emptying the Drum")
+    assert "WARNING: Hot surface To reduce the risk of fire" in drum
+
+
+@needs_layout
+def test_bookmarks_name_the_headings_of_their_pages(tmp_path: Path) -> None:
+    """Headings in body type after lines that end no sentence: no rule of the text finds them;
+    the PDF's bookmarks (outline) do, with or without the section number the page prints."""
+    steps = "Hold the SET button down for three seconds and wait for the light to blink twice"
+    pages, outline = [], []
+    for n, title in enumerate(["Pairing the Remote", "Setting the Clock", "Changing the Filter",
+                               "Cleaning the Tank"]):
+        printed = f"4.1 {title}" if n == 3 else title
+        lines = [f"the settings are listed in table {n + 4}", printed] + [f"{k}) {steps}" for k in range(1, 7)]
+        pages.append([(72, 720 - 14 * i, 10, line) for i, line in enumerate(lines)])
+        outline.append((title, n))
+    plain = tmp_path / "plain.pdf"
+    plain.write_bytes(make_pdf(pages))
+    marked = tmp_path / "marked.pdf"
+    marked.write_bytes(make_pdf(pages, outline=outline))
+    want = [t for t, _ in outline[:3]] + ["4.1 Cleaning the Tank"]
+    (doc,) = load_documents(marked)
+    assert list(dict.fromkeys(c.section for c in doc.chunks)) == want
+    (doc,) = load_documents(plain)
+    assert list(dict.fromkeys(c.section for c in doc.chunks)) == [None]

@@ -14,9 +14,11 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
-def make_pdf(pages: Sequence[Sequence[Run]], width: int = 612, height: int = 792) -> bytes:
+def make_pdf(pages: Sequence[Sequence[Run]], width: int = 612, height: int = 792,
+             outline: Sequence[tuple[str, int]] = ()) -> bytes:
     """PDF bytes, Helvetica (a standard font: nothing embedded), one content stream per page.
-    Text is WinAnsi (Windows-1252); other characters become "?"."""
+    Text is WinAnsi (Windows-1252); other characters become "?". ``outline``: bookmarks, each
+    (title, 0-based page index), one level."""
     objects: list[bytes] = []
 
     def add(body: bytes) -> int:
@@ -35,7 +37,19 @@ def make_pdf(pages: Sequence[Sequence[Run]], width: int = 612, height: int = 792
                         % (pages_id, width, height, font, content)))
     kid_refs = b" ".join(b"%d 0 R" % k for k in kids)
     assert add(b"<< /Type /Pages /Kids [" + kid_refs + b"] /Count %d >>" % len(kids)) == pages_id
-    catalog = add(b"<< /Type /Catalog /Pages %d 0 R >>" % pages_id)
+    extra = b""
+    if outline:
+        first = len(objects) + 2
+        items = len(outline)
+        root = add(b"<< /Type /Outlines /First %d 0 R /Last %d 0 R /Count %d >>"
+                   % (first, first + items - 1, items))
+        for i, (title, page) in enumerate(outline):
+            links = (b" /Prev %d 0 R" % (first + i - 1) if i else b"") + (
+                b" /Next %d 0 R" % (first + i + 1) if i + 1 < items else b"")
+            add(b"<< /Title (" + _escape(title).encode("cp1252", "replace") + b") /Parent %d 0 R /Dest [%d 0 R /Fit]"
+                % (root, kids[page]) + links + b" >>")
+        extra = b" /Outlines %d 0 R" % root
+    catalog = add(b"<< /Type /Catalog /Pages %d 0 R" % pages_id + extra + b" >>")
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, 1):

@@ -35,7 +35,7 @@ SUPPORTED_SUFFIXES = tuple(KINDS)
 # ingest-2: decimal-numbered headings ("3.2 Replacing the filter"), title lines of manuals with no
 # other heading scheme (titles.py), page furniture, encodings.
 # ingest-3: PDF pages set in two or three columns are read column by column (columns.py); PDF
-# lines set larger than the body text are headings (headings.py).
+# lines set larger than the body text, or named by a bookmark, are headings (headings.py).
 INGEST_VERSION = "ingest-3"
 
 

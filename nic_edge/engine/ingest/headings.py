@@ -1,4 +1,4 @@
-"""Headings of a PDF manual by the size of their type.
+"""Headings of a PDF manual by the size of their type, and by its bookmarks.
 
 A PDF's text layer keeps no heading marks, but its type does: a manual sets its headings
 larger than its body text. Plain-text rules (numbering, Q&A lines, titles.py's lines of their
@@ -10,14 +10,20 @@ So pypdf's text pieces are read with the size they are set in (font size times t
 graphics matrices' vertical scale). The **body size** is the size most characters of the
 manual are set in. A line is a heading when at least ``SHARE`` of its characters are set at
 ``RATIO`` times the body size or more, in a size that sets at most ``MAX_SHARE`` of the
-manual's characters (a manual whose tables are set at 8 pt and its prose at 10 pt has two body
-sizes, and its prose lines are no headings), and its text could be a heading: at most ``MAX_WORDS``
-words, two letters or more, not ending in ``.``, ``,``, ``;`` or ``:``, and not a notice word
-alone ("WARNING", which the notices of the manual keep as text). Where a line of the plain
-extraction is glued from two columns (a piece starts a quarter of the page away from the one
-before), each column's part counts as a line too, so a heading is found on a page read column
-by column (columns.py). Lines are matched by a key (letters and digits,
+manual's characters (a manual whose tables are set at 8 pt and its prose at 10 pt has two
+body sizes, and its prose lines are no headings), and its text could be a heading: at most
+``MAX_WORDS`` words, two letters or more, not ending in ``.``, ``,``, ``;`` or ``:``, and not
+a notice ("WARNING", "CAUTION: Hot surface", which the manual's notices keep as text). A long
+line (more than ``WRAPPED_WORDS`` words) whose next line goes on in lower case is the first
+line of a paragraph set large, not a heading (text.py, where the lines are in reading order).
+Where a line of the plain extraction is glued from two columns (a piece starts a quarter of the
+page away from the one before), each column's part counts as a line too, so a heading is found
+on a page read column by column (columns.py). Lines are matched by a key (letters and digits,
 lower-cased) on the page they were read from.
+
+A bookmark (the PDF's outline) names a heading on the page it points to: its title's key is
+matched the same way, with or without the section number the page prints before it ("2.1
+ASN.1 syntax" for the bookmark "ASN.1 syntax"). That finds headings set in body type.
 """
 
 from __future__ import annotations
@@ -31,8 +37,10 @@ RATIO = 1.15
 SHARE = 0.8
 MAX_SHARE = 0.15   # a size that sets more of the manual's characters is a second body size
 MAX_WORDS = 12
-_NOTICE = re.compile(r"^\W*(warning|caution|danger|note|notice|important|tip|hint)s?\W*$", re.I)
+WRAPPED_WORDS = 6
+_NOTICE = re.compile(r"^\W*(warning|caution|danger|note|notice|important|tip|hint)s?(\W*$|\s*[:!])", re.I)
 _KEY = re.compile(r"[^0-9a-z]+")
+_NUMBER = re.compile(r"^(?:[A-Z]|\d{1,3})(?:[.-]\d{1,3})*\.?\s+")   # "2.1 ", "A.1 ", "4. "
 
 Piece = tuple  # (text, size in points[, starts away from the piece before: another column])
 
@@ -42,7 +50,15 @@ def line_key(text: str) -> str:
     return _KEY.sub("", unicodedata.normalize("NFKC", text).lower())
 
 
-def _heading_text(text: str) -> bool:
+def line_keys(text: str) -> tuple[str, str]:
+    """line_key, and the same without a leading section number: the line "2.1 ASN.1 syntax" is
+    the one a bookmark "ASN.1 syntax" names."""
+    text = text.strip()
+    return line_key(text), line_key(_NUMBER.sub("", text, count=1))
+
+
+def heading_text(text: str) -> bool:
+    """Whether ``text`` could be a heading (see the module doc)."""
     text = " ".join(text.split())
     words = text.split()
     return (0 < len(words) <= MAX_WORDS and sum(c.isalpha() for c in text) >= 2
@@ -99,7 +115,7 @@ def heading_keys(pages: Sequence[Sequence[Piece]]) -> list[set[str]]:
             ink = sum(sum(not c.isspace() for c in text) for text, _ in unit)
             large = sum(sum(not c.isspace() for c in text) for text, size in unit if round(size, 1) in heading)
             whole = "".join(text for text, _ in unit)
-            if ink and large >= SHARE * ink and _heading_text(whole):
+            if ink and large >= SHARE * ink and heading_text(whole):
                 keys.add(line_key(whole))
         out.append(keys)
     return out

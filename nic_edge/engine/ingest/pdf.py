@@ -12,7 +12,7 @@ import logging
 import math
 
 from nic_edge.engine.ingest.columns import MIN_ROWS, column_text
-from nic_edge.engine.ingest.headings import heading_keys
+from nic_edge.engine.ingest.headings import heading_keys, heading_text, line_key
 from nic_edge.engine.ingest.structure import Section
 from nic_edge.engine.ingest.text import text_sections_kind
 from nic_edge.errors import IngestError, MissingDependencyError
@@ -35,7 +35,8 @@ def pdf_pages(data: bytes, name: str) -> list[str]:
 
 
 def _read_pdf(data: bytes, name: str) -> tuple[list[str], list[set[str]]]:
-    """Text of each page and, per page, the keys of its heading lines (headings.py)."""
+    """Text of each page and, per page, the keys of its heading lines (headings.py): set in
+    larger type, or named by a bookmark that points to the page."""
     pypdf = _pypdf()
     hint = "re-export the PDF, or convert it to text (pdftotext) and index the .txt"
     if not data.lstrip().startswith(b"%PDF"):
@@ -62,7 +63,33 @@ def _read_pdf(data: bytes, name: str) -> tuple[list[str], list[set[str]]]:
     if not any(p.strip() for p in pages):
         raise IngestError(f"{name}: PDF has no extractable text (scanned images?)",
                           "run OCR on it first (e.g. ocrmypdf) and index the result")
-    return pages, heading_keys([pieces for _, pieces in read])
+    keys = heading_keys([pieces for _, pieces in read])
+    if layout_mode:
+        for n, title in _outline(reader, name):
+            if 0 <= n < len(keys) and heading_text(title):
+                keys[n].add(line_key(title))
+    return pages, keys
+
+
+def _outline(reader, name: str) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
+    """(0-based page, title) of every bookmark (pypdf >= 7 bounds the outline's depth, size and
+    cycles itself); none when the outline cannot be read."""
+    found: list[tuple[int, str]] = []
+
+    def walk(items) -> None:  # type: ignore[no-untyped-def]
+        for item in items:
+            if isinstance(item, list):
+                walk(item)
+                continue
+            title = getattr(item, "title", None)
+            page = reader.get_destination_page_number(item)
+            if isinstance(title, str) and isinstance(page, int):
+                found.append((page, title))
+    try:
+        walk(reader.outline)
+    except Exception as exc:  # boundary: a malformed outline only loses its headings
+        log.debug("%s: outline not read (%s: %s)", name, type(exc).__name__, exc)
+    return found
 
 
 LAYOUT_PYPDF = (7, 0)   # the first pypdf whose layout mode bounds its own grid (see _page_text)
@@ -122,7 +149,8 @@ def parse_pdf(data: bytes, name: str) -> list[Section]:
 
 def parse_pdf_kind(data: bytes, name: str) -> tuple[list[Section], str | None]:
     """Sections and page kind: PDF page numbers are counted unless headers/footers print them.
-    Lines set larger than the body text are headings (headings.py)."""
+    Lines set larger than the body text, and lines that a bookmark names on its page, are
+    headings (headings.py)."""
     pages, keys = _read_pdf(data, name)
     lines = [(n, line) for n, page in enumerate(pages, 1) for line in page.split("\n")]
     marked = {(n, key) for n, page_keys in enumerate(keys, 1) for key in page_keys}

@@ -151,7 +151,8 @@ def text_sections_kind(lines: list[tuple[int | None, str]], paged: bool,
                        marked: set[tuple[int, str]] | None = None) -> tuple[list[Section], str | None]:
     """text_sections plus the page kind: "printed" where the manual's own page numbers were
     found in its headers/footers, "counted" otherwise, None without pages (ocr.clean_pages).
-    ``marked``: (counted page, headings.line_key) of lines known to be headings (a PDF's type)."""
+    ``marked``: (counted page, headings.line_key) of lines known to be headings (a PDF's type
+    sizes and bookmarks); a line matches with or without its leading section number."""
     if paged:
         from nic_edge.engine.ingest.furniture import drop_running_lines
         lines = drop_running_lines(lines)
@@ -165,10 +166,18 @@ def _mark(lines: list[tuple[int | None, str]], marked: set[tuple[int, str]] | No
           ) -> list[tuple[int | None, str]]:
     if not marked:
         return lines
-    from nic_edge.engine.ingest.headings import line_key
-    return [(page, HEADING_MARK + clean_heading(line))
-            if line and not line.startswith(HEADING_MARK) and (page, line_key(line)) in marked
-            else (page, line) for page, line in lines]
+    from nic_edge.engine.ingest.headings import WRAPPED_WORDS, line_keys
+    out = list(lines)
+    for idx, (page, line) in enumerate(lines):
+        if not line or line.startswith(HEADING_MARK):
+            continue
+        if not any(key and (page, key) in marked for key in line_keys(line)):
+            continue
+        nxt = next((text.strip() for p, text in lines[idx + 1:idx + 3] if p == page and text.strip()), "")
+        if len(line.split()) > WRAPPED_WORDS and nxt[:1].islower():
+            continue   # the first line of a paragraph set large
+        out[idx] = (page, HEADING_MARK + clean_heading(line))
+    return out
 
 
 def parse_text(text: str) -> list[Section]:
