@@ -189,3 +189,19 @@ def test_an_answer_from_a_two_column_page_quotes_one_column(tmp_path: Path) -> N
     assert "slide the motor back until the belt deflects 10 mm under thumb pressure." in quote
     assert "filter" not in first["text"].lower()
     assert out["citations"][first["citation"]]["section"] == "2.3 Replacing the Belt"
+
+
+@needs_layout
+def test_a_column_of_numbered_steps_is_still_a_column() -> None:
+    """Steps and bullets start with a number or a mark, not a lower-case word; they do not count
+    against the left side being prose (a procedure page is mostly steps)."""
+    steps = [f"{n}. " + s for n, s in enumerate(["Press MENU on the remote.", "Choose Settings > Sound.",
+                                                  "Select Lip Sync and press OK.", "Set the delay in 10 ms steps.",
+                                                  "Press OK to save the setting.", "Press BACK to leave the menu.",
+                                                  "Play a film to check the result."], 1)]
+    left = [(54, 720, 12, "Lip Sync")] + [(54, 704 - 13 * i, 10, s) for i, s in enumerate(steps)]
+    left += [(54, 600, 10, "If the sound still comes before the picture,"), (54, 587, 10, "raise the delay again.")]
+    right = column(RIGHT, 318)
+    lines = _pdf_pages(make_pdf([across(left, right)]))[0].split("\n")
+    assert lines[:len(steps) + 1] == ["Lip Sync"] + steps
+    assert lines.index("raise the delay again.") < lines.index("Replacing the Belt")
