@@ -205,3 +205,23 @@ def test_a_column_of_numbered_steps_is_still_a_column() -> None:
     lines = _pdf_pages(make_pdf([across(left, right)]))[0].split("\n")
     assert lines[:len(steps) + 1] == ["Lip Sync"] + steps
     assert lines.index("raise the delay again.") < lines.index("Replacing the Belt")
+
+
+def test_pdftotext_layout_text_is_read_column_by_column(tmp_path: Path) -> None:
+    """`pdftotext -layout` writes a PDF's columns side by side, pages split by form feeds: each
+    page set in columns reads column by column, as a PDF's page does (no pypdf needed)."""
+    def page(left: list[str], right: list[str]) -> str:
+        return "\n".join(f"  {a:<46}      {b}" for a, b in zip(left, right))
+    lines = {}
+    for heading, body in LEFT + RIGHT:
+        lines[heading] = [heading] + textwrap.wrap(body, 44) + [""]
+    left = [x for h, _ in LEFT for x in lines[h]]
+    right = [x for h, _ in RIGHT for x in lines[h]]
+    rows = max(len(left), len(right))
+    left, right = left + [""] * (rows - len(left)), right + [""] * (rows - len(right))
+    path = tmp_path / "dryer.txt"
+    path.write_text(page(left, right) + "\n\f", encoding="utf-8")   # pdftotext ends each page with a form feed
+    text = " ".join(" ".join(c.text.split()) for c in load_documents(path)[0].chunks)
+    for _, body in LEFT + RIGHT:
+        assert body in text
+    assert text.index(LEFT[1][1]) < text.index(RIGHT[0][1])

@@ -34,7 +34,8 @@ SUPPORTED_SUFFIXES = tuple(KINDS)
 # change. Chunks that come out the same keep their vectors (indexer: nothing is re-embedded).
 # ingest-2: decimal-numbered headings ("3.2 Replacing the filter"), title lines of manuals with no
 # other heading scheme (titles.py), page furniture, encodings.
-# ingest-3: PDF pages set in two or three columns are read column by column (columns.py); PDF
+# ingest-3: PDF pages (and explicit pages of text, as `pdftotext -layout` writes them) set in two
+# or three columns are read column by column (columns.py); PDF
 # lines set larger than the body text, or named by a bookmark, are headings (headings.py).
 INGEST_VERSION = "ingest-3"
 

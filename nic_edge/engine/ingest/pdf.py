@@ -118,14 +118,19 @@ def _page_text(page, name: str, number: int, layout_mode: bool
     some pieces with a stale text matrix, so their sizes are not trusted either."""
     pieces: list[tuple[str, float, bool]] = []
     last_x = [0.0]
-    jump = 0.25 * float(page.mediabox.width) if layout_mode else 0.0
+    jump = 0.25 * _page_width(page) if layout_mode else 0.0
 
     def visit(text, cm, tm, font_dict, font_size):  # type: ignore[no-untyped-def]
         # Consecutive pieces of one size are kept as one (a TeX PDF sets every word apart),
         # unless the next starts a quarter of the page away: the other column's line.
-        size = round(abs(float(font_size or 0.0)) * math.hypot(tm[2] * cm[0] + tm[3] * cm[2],
-                                                                tm[2] * cm[1] + tm[3] * cm[3]), 1)
-        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+        try:
+            size = round(abs(float(font_size or 0.0)) * math.hypot(tm[2] * cm[0] + tm[3] * cm[2],
+                                                                    tm[2] * cm[1] + tm[3] * cm[3]), 1)
+            x = float(tm[4] * cm[0] + tm[5] * cm[2] + cm[4])
+        except (TypeError, ValueError, IndexError, OverflowError):   # a malformed matrix
+            size, x = 0.0, last_x[0]
+        if not math.isfinite(size) or not math.isfinite(x):
+            size, x = 0.0, last_x[0]
         away = bool(pieces) and abs(x - last_x[0]) >= jump
         if pieces and pieces[-1][1] == size and not away:
             pieces[-1] = (pieces[-1][0] + text, size, pieces[-1][2])
@@ -141,6 +146,16 @@ def _page_text(page, name: str, number: int, layout_mode: bool
         log.debug("%s page %d: no layout text (%s: %s); plain text kept", name, number, type(exc).__name__, exc)
         return plain, pieces
     return column_text(layout) or plain, pieces
+
+
+def _page_width(page) -> float:  # type: ignore[no-untyped-def]
+    """The page's width in points; US Letter's when its /MediaBox is broken (a page whose plain
+    text reads must not fail on what only the heading rule asks for)."""
+    try:
+        width = float(page.mediabox.width)
+    except Exception:  # boundary: pypdf raises ValueError and others on malformed boxes
+        return 612.0
+    return width if math.isfinite(width) and width > 0 else 612.0
 
 
 def parse_pdf(data: bytes, name: str) -> list[Section]:

@@ -1,7 +1,9 @@
 """Plain-text manuals, including OCR output of scanned manuals; shared file reading.
 
 Pages come from form feeds (``\\f``), ``--- PAGE n ---`` markers (text exported from PDF), or,
-failing both, from the page furniture the OCR cleanup recognises (see ocr.py).
+failing both, from the page furniture the OCR cleanup recognises (see ocr.py). A page of the
+first two kinds set in columns (``pdftotext -layout`` keeps a PDF's columns side by side) is read
+column by column (columns.py).
 """
 
 from __future__ import annotations
@@ -186,4 +188,20 @@ def parse_text(text: str) -> list[Section]:
 
 def parse_text_kind(text: str) -> tuple[list[Section], str | None]:
     lines, paged = split_pages(text)
-    return text_sections_kind(lines, paged)
+    return text_sections_kind(read_columns(lines) if paged else lines, paged)
+
+
+def read_columns(lines: list[tuple[int | None, str]]) -> list[tuple[int | None, str]]:
+    """Each page set in columns (`pdftotext -layout` text keeps a PDF's columns side by side)
+    read column by column (columns.py); other pages as they are."""
+    from nic_edge.engine.ingest.columns import column_text
+    out: list[tuple[int | None, str]] = []
+    start = 0
+    while start < len(lines):
+        page, end = lines[start][0], start
+        while end < len(lines) and lines[end][0] == page:
+            end += 1
+        text = column_text("\n".join(line for _, line in lines[start:end]))
+        out.extend(lines[start:end] if text is None else [(page, line) for line in text.split("\n")])
+        start = end
+    return out
