@@ -14,6 +14,7 @@ across the page (tests/support/pdf.py). ``--index-tier TIER`` times whole indexi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
@@ -75,14 +76,10 @@ def _pdf_passes(path: Path, runs: int, ingest: float) -> None:
 
     import pypdf
 
-    from nic_edge.engine.ingest import pdf
+    from tests.support.pdf import pdf_rules_off
     pages = len(pypdf.PdfReader(io.BytesIO(path.read_bytes())).pages)
-    saved = pdf._layout_mode
-    pdf._layout_mode = lambda _pypdf: False  # type: ignore[assignment]
-    try:
+    with pdf_rules_off():
         plain = _median(lambda: load_file(path), runs)
-    finally:
-        pdf._layout_mode = saved  # type: ignore[assignment]
     print(f"  {pages} pages: ingest without the layout pass {plain:.3f} s; with it {ingest:.3f} s "
           f"({ingest / plain:.2f}x, +{(ingest - plain) / pages * 1e3:.1f} ms/page)")
 
@@ -96,20 +93,18 @@ def _index_cost(files: list[Path], tier: str, runs: int) -> int:
     from nic_edge.core.tiers import load_profiles
     from nic_edge.engine.embedder import Embedder
     from nic_edge.engine.engine import Engine
-    from nic_edge.engine.ingest import pdf
+    from tests.support.pdf import pdf_rules_off
     embedder = Embedder()
     embedder.load()
-    saved = pdf._layout_mode
     times: dict[str, list[float]] = {"with": [], "without": []}
     for _ in range(runs):
         for mode in times:
-            pdf._layout_mode = saved if mode == "with" else (lambda _pypdf: False)  # type: ignore[assignment]
-            with tempfile.TemporaryDirectory() as tmp:
+            with tempfile.TemporaryDirectory() as tmp, \
+                    (contextlib.nullcontext() if mode == "with" else pdf_rules_off()):
                 eng = Engine(Path(tmp) / "data", load_profiles()[tier], EngineConfig(), embedder)
                 t0 = time.perf_counter()
                 eng.index_paths(files)
                 times[mode].append(time.perf_counter() - t0)
-    pdf._layout_mode = saved  # type: ignore[assignment]
     w, wo = statistics.median(times["with"]), statistics.median(times["without"])
     print(f"index {len(files)} file(s) on {tier}: with the layout pass {w:.2f} s, without {wo:.2f} s "
           f"({w / wo:.2f}x; runs {', '.join(f'{t:.2f}' for t in times['with'])} / "

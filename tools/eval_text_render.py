@@ -111,13 +111,9 @@ def score_set(name: str, style: str, embedder: object | None, folder: Path, colu
         path = folder / f"{name}.{'md' if style == 'md' else 'txt'}"
         path.write_text(render(records, style), encoding="utf-8")
     if style in PDF_STYLES and not columns:
-        from nic_edge.engine.ingest import pdf
-        saved = pdf._layout_mode
-        pdf._layout_mode = lambda _pypdf: False  # type: ignore[assignment]
-        try:
+        from tests.support.pdf import pdf_rules_off
+        with pdf_rules_off():
             eng = ae.open_engine([path], embedder, cache=False)   # the cache key does not see this
-        finally:
-            pdf._layout_mode = saved  # type: ignore[assignment]
     else:
         eng = ae.open_engine([path], embedder)
     snap = eng.snapshot()

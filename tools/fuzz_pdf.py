@@ -15,6 +15,7 @@ is a failure (exit 1). Used by tests/tools/test_fuzz_pdf.py:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import random
 import sys
@@ -53,18 +54,15 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
 
 def read(data: bytes, rules: bool) -> str:
     """"ok", "refused" (IngestError) or "crash: ..." for the PDF read with or without the rules."""
-    saved = pdf._layout_mode
-    if not rules:
-        pdf._layout_mode = lambda _pypdf: False  # type: ignore[assignment]
+    from tests.support.pdf import pdf_rules_off
     try:
-        pdf.parse_pdf_kind(data, "fuzz.pdf")
+        with contextlib.nullcontext() if rules else pdf_rules_off():
+            pdf.parse_pdf_kind(data, "fuzz.pdf")
         return "ok"
     except IngestError:
         return "refused"
     except Exception as exc:  # noqa: BLE001 - what the fuzzer is looking for
         return f"crash: {type(exc).__name__}: {exc}"[:160]
-    finally:
-        pdf._layout_mode = saved  # type: ignore[assignment]
 
 
 def main(argv: list[str] | None = None) -> int:

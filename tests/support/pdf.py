@@ -1,11 +1,13 @@
 """A small PDF writer for tests: pages of text runs placed where a layout program would put
 them, written to the content stream in the order given (so a test chooses whether a two-column
-page is written column by column or line by line across the page)."""
+page is written column by column or line by line across the page); and a switch that reads
+PDFs as before ingest-3, for the tools that compare both readings."""
 
 from __future__ import annotations
 
+import contextlib
 import textwrap
-from typing import Sequence
+from typing import Iterator, Sequence
 
 Run = tuple[float, float, float, str]   # x, y (points from the bottom left), font size, text
 
@@ -80,3 +82,16 @@ def across(*columns: Sequence[Run]) -> list[Run]:
     """The columns' runs in the order a line-by-line generator writes them: top to bottom,
     each baseline left to right."""
     return sorted((r for c in columns for r in c), key=lambda r: (-r[1], r[0]))
+
+
+@contextlib.contextmanager
+def pdf_rules_off() -> Iterator[None]:
+    """Within it, PDFs are read as before ingest-3: pypdf's plain extraction and the text rules
+    only (no layout pass, no type sizes, no bookmarks: the pypdf >= 7 gate says no)."""
+    from nic_edge.engine.ingest import pdf
+    saved = pdf._layout_mode
+    pdf._layout_mode = lambda _pypdf: False  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        pdf._layout_mode = saved  # type: ignore[assignment]

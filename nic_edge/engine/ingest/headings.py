@@ -98,7 +98,8 @@ def _units(pieces: Sequence[Piece]) -> list[list[tuple[str, float]]]:
             if part:
                 lines[-1].append((part, size))
                 parts[-1].append((part, size))
-    return lines + parts   # a one-column line is also its own part: its key counts once
+    glued = any(len(piece) > 2 and piece[2] for piece in pieces)   # type: ignore[misc]
+    return lines + parts if glued else lines   # on a one-column page every part is its line
 
 
 def heading_keys(pages: Sequence[Sequence[Piece]]) -> list[set[str]]:

@@ -67,8 +67,6 @@ def clean_heading(text: str) -> str:
     return text.rstrip(" .:;,—–-") or text
 
 
-
-
 def _is_caps(text: str, ratio: float = 0.8) -> bool:
     letters = [c for c in re.sub(r"\([^)]*\)", "", text) if c.isalpha()]
     return len(letters) >= 3 and sum(c.isupper() for c in letters) >= ratio * len(letters)

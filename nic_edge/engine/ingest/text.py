@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import codecs
 import functools
+import itertools
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from nic_edge.engine.ingest import ocr
@@ -131,17 +133,18 @@ def apply_qa_headings(lines: list[tuple[int | None, str]]) -> list[tuple[int | N
     if not is_qa_manual("\n".join(line for _, line in lines)):
         return lines
     out: list[tuple[int | None, str]] = []
-    start = 0
-    while start < len(lines):
-        page = lines[start][0]
-        end = start
-        while end < len(lines) and lines[end][0] == page:
-            end += 1
-        text = mark_qa_headings("\n".join(line for _, line in lines[start:end]))
+    for page, run in _page_runs(lines):
+        text = mark_qa_headings("\n".join(line for _, line in run))
         out.extend((page, line.strip() if not line.startswith(HEADING_MARK) else line)
                    for line in text.split("\n"))
-        start = end
     return out
+
+
+def _page_runs(lines: list[tuple[int | None, str]]
+               ) -> Iterator[tuple[int | None, list[tuple[int | None, str]]]]:
+    """(page, its lines) for each run of consecutive lines on one page."""
+    for page, run in itertools.groupby(lines, key=lambda item: item[0]):
+        yield page, list(run)
 
 
 def text_sections(lines: list[tuple[int | None, str]], paged: bool) -> list[Section]:
@@ -196,12 +199,7 @@ def read_columns(lines: list[tuple[int | None, str]]) -> list[tuple[int | None, 
     read column by column (columns.py); other pages as they are."""
     from nic_edge.engine.ingest.columns import column_text
     out: list[tuple[int | None, str]] = []
-    start = 0
-    while start < len(lines):
-        page, end = lines[start][0], start
-        while end < len(lines) and lines[end][0] == page:
-            end += 1
-        text = column_text("\n".join(line for _, line in lines[start:end]))
-        out.extend(lines[start:end] if text is None else [(page, line) for line in text.split("\n")])
-        start = end
+    for page, run in _page_runs(lines):
+        text = column_text("\n".join(line for _, line in run))
+        out.extend(run if text is None else [(page, line) for line in text.split("\n")])
     return out
