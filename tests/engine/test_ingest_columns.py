@@ -225,3 +225,74 @@ def test_pdftotext_layout_text_is_read_column_by_column(tmp_path: Path) -> None:
     for _, body in LEFT + RIGHT:
         assert body in text
     assert text.index(LEFT[1][1]) < text.index(RIGHT[0][1])
+
+
+def test_a_title_block_above_the_columns_leaves_their_first_rows_in_them() -> None:
+    """A centred title, author and date share a gap by chance with the columns' first rows (a
+    double space in the right column); the rows after the run that gap ends in are still read
+    as columns, the right column's first lines with the rest of it."""
+    left = ["Abstract", "", "This is a sample document with two", "columns filled with sample text for",
+            "the reader, wrapped at the edge of the", "column as a word processor does it",
+            "when the line is full of words and", "the next word does not fit any more."]
+    right = ["pellentesque ante.  Phasellus adipiscing", "proin fermentum massa ac quam, sed diam",
+             "turpis molestie vitae, placerat a, nec", "leo and maecenas lacinia, nam ipsum",
+             "ligula, eleifend at, accumsan nec, ipsum", "morbi blandit ligula feugiat magna and",
+             "nunc eleifend consequat lorem in hac", "habitasse platea dictumst integer."]
+    grid = [" " * 24 + "Two-Column Document with a Title", "", " " * 48 + "Your Name",
+            " " * 45 + "January 3, 2024", ""] + [f"{a:<44}    {b}" for a, b in zip(left, right)]
+    assert "  " in grid[5][48:] and grid[5][48:].index("  ") > 10   # the chance gap beside "Abstract"
+    lines = column_text("\n".join(grid)).split("\n")
+    assert lines[:4] == ["Two-Column Document with a Title", "Your Name", "January 3, 2024", "Abstract"]
+    assert lines.index("the next word does not fit any more.") + 1 == lines.index(
+        "pellentesque ante. Phasellus adipiscing")
+
+
+def test_a_plain_extraction_that_reads_column_by_column_is_kept() -> None:
+    """The column reading is for plain extractions that glue the columns' lines together (either
+    way round) or read the right column first; one that reads them left first is kept."""
+    left = ["Drain the tank before winter by", "opening the valve at the bottom", "and letting the water run out",
+            "until it runs clear and then", "close the valve again firmly.", "Check the anode every year."]
+    right = ["Set the thermostat to 55 C for", "daily use. Higher settings waste", "energy and can scald. Lower",
+             "settings let bacteria grow in", "the tank, so do not go below", "50 C for long periods."]
+    grid = "\n".join(["Water Heater Care"] + [f"{a:<36}    {b}" for a, b in zip(left, right)])
+    columns = "\n".join(["Water Heater Care"] + left + right)
+    assert column_text(grid) == columns
+    assert column_text(grid, plain="\n".join(left + right + ["Water Heater Care"])) is None
+    assert column_text(grid, plain="\n".join(f"{a} {b}" for a, b in zip(left, right))) == columns
+    assert column_text(grid, plain="\n".join(f"{b}{a}" for a, b in zip(left, right))) == columns
+    assert column_text(grid, plain="\n".join(["Water Heater Care"] + right + left)) == columns
+
+
+def test_the_gutter_test_on_bits_agrees_with_the_gutter_search() -> None:
+    import random
+
+    from nic_edge.engine.ingest.columns import _gutter, _has_gutter, _mask
+    rng = random.Random(7)
+    for _ in range(3000):
+        width = rng.randint(6, 90)
+        row = "".join(rng.choice("x x  xxxx ") for _ in range(width))
+        ink = bytearray(0 if ch.isspace() else 1 for ch in row)
+        assert _has_gutter(_mask(row, width), width) == (_gutter(ink, width) is not None), row
+
+
+@needs_layout
+def test_a_page_written_column_by_column_keeps_its_plain_reading() -> None:
+    """Beside a long left column, the right one holds two short columns of its own (fewer rows
+    than a column block needs): read from the grid, their lines would be glued together; the
+    PDF writes them one after the other, and its plain extraction reads them so."""
+    import io
+
+    import pypdf
+    left = column(LEFT + RIGHT, 40, chars=40)
+    a = ["The dryer stops with", "E1 when the door is", "open: close it", "firmly and restart."]
+    b = ["The dryer stops with", "E2 when the drain is", "blocked: clear the", "hose and restart."]
+    under = ["If the code comes back after a restart,", "unplug the dryer for one minute, plug it",
+             "in again and start a short cycle; call", "service if the code still shows."]
+    runs = left + [(330, 700 - 13 * i, 10, t) for i, t in enumerate(a)]
+    runs += [(460, 700 - 13 * i, 10, t) for i, t in enumerate(b)]
+    runs += [(330, 640 - 13 * i, 10, t) for i, t in enumerate(under)]
+    data = make_pdf([runs])
+    plain = pypdf.PdfReader(io.BytesIO(data)).pages[0].extract_text()
+    lines = _pdf_pages(data)[0].split("\n")
+    assert _pdf_pages(data)[0] == plain
+    assert "E1 when the door is" in lines and "blocked: clear the" in lines

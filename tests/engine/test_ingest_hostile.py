@@ -84,3 +84,25 @@ def test_aes_pdf_without_cryptography_names_the_extra_not_a_re_export() -> None:
             "    print('HINT', e.hint)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "HINT pip install 'nic-edge[pdf]'" in out.stdout, out.stdout + out.stderr
+
+
+def test_pypdf_s_own_warnings_reach_the_console_as_one_line(caplog) -> None:
+    """pypdf logs a warning per font or page it struggles with (a font's whole width table in
+    each); reading a PDF logs one line that counts them instead, and the text is still read."""
+    import logging
+    import re
+
+    import pytest
+
+    pytest.importorskip("pypdf")
+    from nic_edge.engine.ingest.pdf import pdf_pages
+    from tests.support.pdf import column, make_pdf
+    good = make_pdf([column([("Fuel", GOOD[0]["text"]), ("Brakes", GOOD[1]["text"])], 72, chars=80)])
+    bad = re.sub(rb"startxref\s+\d+", b"startxref\n999", good)   # pypdf rebuilds the xref, warning
+    with caplog.at_level(logging.DEBUG):
+        assert pdf_pages(bad, "bad.pdf") == pdf_pages(good, "good.pdf")
+    assert not [r for r in caplog.records if r.name.startswith("pypdf")]
+    ours = [r.getMessage() for r in caplog.records if r.name == "nic_edge.engine.ingest.pdf"
+            and r.levelno == logging.WARNING]
+    assert len(ours) == 1 and ours[0].startswith("bad.pdf: pypdf noted ") and "startxref" in ours[0], ours
+    assert logging.getLogger("pypdf").propagate and not logging.getLogger("pypdf").handlers

@@ -80,3 +80,48 @@ def test_a_question_lands_under_its_plain_title(tmp_path: Path) -> None:
     a = eng.ask("How do I replace the filter?")
     assert a["citations"][0]["section"] == "Replacing the filter"
     assert "push the new one down until it clicks" in (a["answer"] or "")
+
+
+# A notice set in a narrow column (a regulator's bulletin, a three-column service letter): every
+# line is short, capitalised or not, and unpunctuated; only the headlines are titles.
+NARROW = """Background
+On October 29, 2018, a Boeing Model
+737-8 airplane operated by an airline
+was involved in an accident.
+Following the Lion Air Flight 610
+accident on October 29, 2018, data from
+the flight data recorder indicated a fault.
+Proposed Design Changes
+The FAA proposes mandating the
+following changes to the type design,
+to address the unsafe condition.
+To address the unsafe condition, the
+FAA proposes to require installation
+of updated software.
+Flightcrew Training
+The FAA, through an operational
+evaluation, will assess the impact of the
+changes on training.
+Regulatory Findings
+The FAA has determined that this
+proposed AD would not have federalism
+implications under Executive Order 13132.
+"""
+
+
+def test_in_a_narrow_column_a_paragraph_s_first_line_is_no_title() -> None:
+    """A paragraph's first line whose sentence the next line goes on with ("Following the Lion
+    Air Flight 610" / "accident on ..."), or that ends on "the", is no title; a headline over a
+    paragraph whose own first line is short is one."""
+    heads = [s.heading for s in parse_text(NARROW)]
+    assert heads[1:] == ["Proposed Design Changes", "Flightcrew Training", "Regulatory Findings"]
+    lines = NARROW.splitlines()
+    assert lines.index("Following the Lion Air Flight 610") not in title_lines(lines)
+    assert lines.index("To address the unsafe condition, the") not in title_lines(lines)
+
+
+def test_a_name_in_lower_case_does_not_join_a_title_to_its_paragraph() -> None:
+    lines = ["Pairing the watch", "iPhone users open the Health app first and then tap Devices.",
+             "", "Charging", "Place the watch on the dock until the ring turns green.",
+             "", "Cleaning", "Wipe the strap with a damp cloth and dry it."]
+    assert title_lines(lines) == {0, 3, 6}

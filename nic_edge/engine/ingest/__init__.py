@@ -37,7 +37,10 @@ SUPPORTED_SUFFIXES = tuple(KINDS)
 # ingest-3: PDF pages (and explicit pages of text, as `pdftotext -layout` writes them) set in two
 # or three columns are read column by column (columns.py); PDF
 # lines set larger than the body text, or named by a bookmark, are headings (headings.py).
-INGEST_VERSION = "ingest-3"
+# ingest-4: a PDF page whose plain extraction already reads its columns one after the other, left
+# first, keeps it; the rows under a title block are no longer lost to it (columns.py); a
+# paragraph's first line in a narrow column is no title line, a headline over one is (titles.py).
+INGEST_VERSION = "ingest-4"
 
 
 @dataclass

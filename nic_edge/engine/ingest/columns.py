@@ -19,11 +19,20 @@ too, but each label starts with a capital or a digit, so it stays row by row, wh
 table reads. Rows that cross the gutter (a heading or paragraph across the page) end a block
 and are read where they stand; so are rows above the block's first two-sided row (a title or
 page header) and rows below a vertical gap of ``GAP_ROWS`` blank rows after its last one (a
-footer).
+footer). A centred title block can share a gap with the first rows of the columns by chance;
+when such a run is rejected, the search starts again from the earliest of its rows that still
+share a gutter with the row that ended it.
 
-A page with no column block keeps its plain extraction, byte for byte; a page with one is read
-from the grid: rows above the block, the left column top to bottom, the right column (itself
-searched again, for a third column), then the rows below. Runs of spaces the grid used for
+A page with no column block keeps its plain extraction, byte for byte. So does a page whose
+plain extraction already reads its columns one after the other, left first: its lines do not
+run a left column's line into the right one's, and the left column starts first. That is how
+most real PDFs are written (a regulator's three-column notice, TeX's two-column index pages, a
+word processor's two-column report: every column page of the real PDFs in
+docs/benchmarks/ingest.md), and the stream's order is the author's; the grid is coarser, as
+where a justified line's wide spaces push its end into the next column, or where a column
+splits into two short ones that are too few rows to be found. Any other page with a column
+block is read from the grid: rows above the block, the left column top to bottom, the right
+column (itself searched again, for a third column), then the rows below. Runs of spaces the grid used for
 position become one space and blank rows are dropped, as in plain extraction. A table whose
 cells wrap on both sides looks like two columns and is read column by column; row by row it
 reads no better. A grid wider or taller than ``MAX_GRID`` (text placed far off the page, or set
@@ -42,15 +51,10 @@ WRAPPED = 0.3       # share of the left side's lines that a lower-case word cont
 GAP_ROWS = 3        # blank grid rows that set a footer apart from the columns above it
 DEPTH = 2           # a column may be split once more (three-column pages)
 MAX_GRID = 600      # rows or characters: a grid larger than any real page's is not searched
+GLUED = 1 / 3       # share of two-sided rows glued in the plain extraction that calls for columns
+GLUE_SAMPLE = 60    # two-sided rows checked against the plain extraction, at most
+GLUE_CHARS = 8      # characters on each side (spaces aside) for a row to be checked
 _ITEM = re.compile(r"^(?:\d{1,3}[.)]\s|[-*\u2022\u25aa\u2013]\s|\|)")   # a step, a bullet, a table row
-
-
-def _ink(row: str, width: int) -> bytearray:
-    mask = bytearray(width)
-    for i, ch in enumerate(row[:width]):
-        if not ch.isspace():
-            mask[i] = 1
-    return mask
 
 
 def _gutter(ink: bytearray, width: int) -> tuple[int, int] | None:
@@ -99,28 +103,49 @@ def _one_line(row: str) -> str:
     return " ".join(row.split())
 
 
+def _mask(row: str, width: int) -> int:
+    """The row's ink as bits (bit i: character column i is not blank)."""
+    return int("".join("0" if ch.isspace() else "1" for ch in reversed(row[:width])) or "0", 2)
+
+
+def _has_gutter(mask: int, width: int) -> bool:
+    """Whether _gutter finds one in the ink ``mask``: two adjacent blank columns, one of them
+    inside the middle half (bit arithmetic: runs are merged row by row, many times a page)."""
+    lo, hi = int(width * MIDDLE[0]), int(width * MIDDLE[1])
+    blank = ~mask & ((1 << width) - 1)
+    pairs = blank & (blank >> 1)            # bit p: columns p and p+1 both blank
+    first = max(lo - 1, 0)
+    return bool((pairs >> first) & ((1 << (hi - first)) - 1))
+
+
 def _blocks(rows: list[str], width: int) -> list[tuple[int, int, tuple[int, int]]]:
-    """(first row, end row, gutter) of each column block, top to bottom."""
+    """(first row, end row, gutter) of each column block, top to bottom.
+
+    A run of rows that share a gutter grows from its first row until a row closes the gutter.
+    When the run is no column block (a centred title and author line above the columns share
+    a gap by chance, and the first column rows join them), the search starts again at the
+    earliest row from which the rows up to the closing row still share a gutter, so the top
+    rows of the columns are not lost to the rejected run. Those restarts re-read at most
+    ``len(rows)`` rows in all, which keeps a hostile page's search linear."""
     found = []
-    i, n = 0, len(rows)
+    masks = [_mask(r, width) for r in rows]
+    i, n, budget = 0, len(rows), len(rows)
     while i < n:
-        if not rows[i].strip():
+        if not masks[i] or not _has_gutter(masks[i], width):
             i += 1
             continue
-        ink = _ink(rows[i], width)
-        if _gutter(ink, width) is None:
-            i += 1
-            continue
-        j = i + 1
-        while j < n:
-            merged = bytearray(a | b for a, b in zip(ink, _ink(rows[j], width)))
-            if _gutter(merged, width) is None:
-                break
-            ink, j = merged, j + 1
-        gutter = _gutter(ink, width)
+        ink, j = masks[i], i + 1
+        while j < n and _has_gutter(ink | masks[j], width):
+            ink, j = ink | masks[j], j + 1
+        gutter = _gutter(bytearray((ink >> c) & 1 for c in range(width)), width)
         if gutter is not None and _accepted(rows[i:j], gutter, width):
             found.append(_trimmed(rows, i, j, gutter))
-        i = j  # a rejected run's rows are read where they stand (one pass: pages stay linear)
+            i = j
+            continue
+        k, back = j, masks[j] if j < n else 0   # a rejected run: back up from its closing row
+        while k - 1 > i and budget > 0 and _has_gutter(back | masks[k - 1], width):
+            back, k, budget = back | masks[k - 1], k - 1, budget - 1
+        i = k  # rows before k are read where they stand (one pass: pages stay linear)
     return found
 
 
@@ -139,10 +164,12 @@ def _trimmed(rows: list[str], i: int, j: int, gutter: tuple[int, int]) -> tuple[
     return both[0], end, gutter
 
 
-def _read(rows: list[str], depth: int) -> tuple[list[str], bool]:
+def _read(rows: list[str], depth: int, blocks: list[tuple[int, int, tuple[int, int]]] | None = None
+          ) -> tuple[list[str], bool]:
     """(lines in reading order, whether any column block was found)."""
     width = max((len(r.rstrip()) for r in rows), default=0)
-    blocks = _blocks(rows, width) if depth > 0 and width >= 2 * GUTTER + 2 else []
+    if blocks is None:
+        blocks = _blocks(rows, width) if depth > 0 and width >= 2 * GUTTER + 2 else []
     if not blocks:
         return [line for line in map(_one_line, rows) if line], False
     out: list[str] = []
@@ -157,16 +184,48 @@ def _read(rows: list[str], depth: int) -> tuple[list[str], bool]:
     return out, True
 
 
+def _plain_reads_columns(rows: list[str], blocks: list[tuple[int, int, tuple[int, int]]], plain: str) -> bool:
+    """Whether the plain extraction already reads the columns one after the other, left first
+    (spaces ignored throughout):
+
+    * fewer than ``GLUED`` of the blocks' rows with text of ``GLUE_CHARS`` or more on both sides
+      (up to ``GLUE_SAMPLE`` of them, evenly spread) have their left and right parts run into
+      each other within one plain line (either way round: pypdf orders a line's pieces by the
+      baselines it meets, which a title in the other column shifts);
+    * the first block's left side, read as a column, starts before its right side does (the
+      first line of ``GLUE_CHARS`` or more of each)."""
+    pairs = [(a, b) for first, end, (start, stop) in blocks for r in rows[first:end]
+             for a, b in [("".join(r[:start].split()), "".join(r[stop:].split()))]
+             if len(a) >= GLUE_CHARS and len(b) >= GLUE_CHARS]
+    if len(pairs) > GLUE_SAMPLE:
+        pairs = [pairs[k * len(pairs) // GLUE_SAMPLE] for k in range(GLUE_SAMPLE)]
+    flat = "\n".join("".join(line.split()) for line in plain.split("\n"))
+    if sum(1 for left, right in pairs if left + right in flat or right + left in flat) >= GLUED * len(pairs):
+        return False
+    first, end, (start, stop) = blocks[0]
+    heads = []
+    for side in ([r[:start] for r in rows[first:end]], [r[stop:] for r in rows[first:end]]):
+        lines, _ = _read(_dedent(side), DEPTH - 1)
+        heads.append(next(("".join(x.split()) for x in lines if len("".join(x.split())) >= GLUE_CHARS), ""))
+    at_left, at_right = (flat.find(h) if h else -1 for h in heads)
+    return not (0 <= at_right < at_left)
+
+
 def _dedent(rows: list[str]) -> list[str]:
     cut = min((len(r) - len(r.lstrip()) for r in rows if r.strip()), default=0)
     return [r[cut:] for r in rows]
 
 
-def column_text(layout: str) -> str | None:
+def column_text(layout: str, plain: str | None = None) -> str | None:
     """The page read column by column, from pypdf's layout-mode text; None when the page has
-    no column block (the caller keeps its plain extraction)."""
+    no column block, or when its ``plain`` extraction (if given) already reads the columns one
+    after the other, left first (the caller keeps it)."""
     rows = layout.expandtabs().split("\n")
     if len(rows) > MAX_GRID or max(map(len, rows)) > MAX_GRID:
         return None
-    lines, found = _read(rows, DEPTH)
-    return "\n".join(lines) if found else None
+    width = max((len(r.rstrip()) for r in rows), default=0)
+    blocks = _blocks(rows, width) if width >= 2 * GUTTER + 2 else []
+    if not blocks or (plain is not None and _plain_reads_columns(rows, blocks, plain)):
+        return None
+    lines, _ = _read(rows, DEPTH, blocks)
+    return "\n".join(lines)

@@ -7,9 +7,11 @@ column (columns.py; with pypdf 7 or later, older pypdf reads every page as it is
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import math
+from collections.abc import Iterator
 
 from nic_edge.engine.ingest.columns import MIN_ROWS, column_text
 from nic_edge.engine.ingest.headings import heading_keys, heading_text, line_key
@@ -37,6 +39,11 @@ def pdf_pages(data: bytes, name: str) -> list[str]:
 def _read_pdf(data: bytes, name: str) -> tuple[list[str], list[set[str]]]:
     """Text of each page and, per page, the keys of its heading lines (headings.py): set in
     larger type, or named by a bookmark that points to the page."""
+    with pypdf_notes(name):
+        return _read_pdf_noted(data, name)
+
+
+def _read_pdf_noted(data: bytes, name: str) -> tuple[list[str], list[set[str]]]:
     pypdf = _pypdf()
     hint = "re-export the PDF, or convert it to text (pdftotext) and index the .txt"
     if not data.lstrip().startswith(b"%PDF"):
@@ -69,6 +76,43 @@ def _read_pdf(data: bytes, name: str) -> tuple[list[str], list[set[str]]]:
             if 0 <= n < len(keys) and heading_text(title):
                 keys[n].add(line_key(title))
     return pages, keys
+
+
+class _Notes(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+        self.first = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+        if not self.first:
+            try:
+                self.first = " ".join(record.getMessage().split())
+            except Exception:  # boundary: a record whose arguments do not fit its format
+                self.first = str(record.msg)
+
+
+@contextlib.contextmanager
+def pypdf_notes(name: str) -> Iterator[None]:
+    """pypdf's own warnings while a file is read, as one line: it logs one per font or page
+    ("fontTools is required to fully parse ..." with the font's whole width table, "Rotated text
+    discovered"), 121 lines for a regulator's 15-page notice on `nic-edge index`'s console."""
+    logger = logging.getLogger("pypdf")
+    notes, propagate = _Notes(), logger.propagate
+    logger.addHandler(notes)
+    logger.propagate = False
+    failed = True
+    try:
+        yield
+        failed = False
+    finally:
+        logger.removeHandler(notes)
+        logger.propagate = propagate
+        if notes.count:   # a file that fails says why in its IngestError; these are details then
+            first = notes.first if len(notes.first) <= 120 else notes.first[:117] + "..."
+            log.log(logging.DEBUG if failed else logging.WARNING, "%s: pypdf noted %d problem(s) in "
+                    "it; the text it could read is indexed (first: %s)", name, notes.count, first)
 
 
 def _outline(reader, name: str) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
@@ -104,9 +148,10 @@ def _layout_mode(pypdf) -> bool:  # type: ignore[no-untyped-def]
 
 def _page_text(page, name: str, number: int, layout_mode: bool
                ) -> tuple[str, list[tuple[str, float, bool]]]:  # type: ignore[no-untyped-def]
-    """The page's plain extraction, or its layout read column by column (columns.py); and its
-    text pieces (text, size in points, starts a quarter of the page away from the piece
-    before) with pypdf >= 7, for headings.py.
+    """The page's plain extraction, or, where that glues its columns' lines together (or reads
+    the right column first), its layout read column by column (columns.py); and its text
+    pieces (text, size in points, starts a quarter of the page away from the piece before) with
+    pypdf >= 7, for headings.py.
 
     Layout mode spends a grid row per baseline and a character per few points of width. Before
     pypdf 7 a hostile page (text placed 10^12 points away, or set at a thousandth of a point)
@@ -145,7 +190,7 @@ def _page_text(page, name: str, number: int, layout_mode: bool
     except Exception as exc:  # boundary: layout mode is younger and fails where plain does not
         log.debug("%s page %d: no layout text (%s: %s); plain text kept", name, number, type(exc).__name__, exc)
         return plain, pieces
-    return column_text(layout) or plain, pieces
+    return column_text(layout, plain) or plain, pieces
 
 
 def _page_width(page) -> float:  # type: ignore[no-untyped-def]
