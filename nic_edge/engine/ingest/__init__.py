@@ -40,7 +40,9 @@ SUPPORTED_SUFFIXES = tuple(KINDS)
 # ingest-4: a PDF page whose plain extraction already reads its columns one after the other, left
 # first, keeps it; the rows under a title block are no longer lost to it (columns.py); a
 # paragraph's first line in a narrow column is no title line, a headline over one is (titles.py).
-INGEST_VERSION = "ingest-4"
+# ingest-5: an HTML page's surroundings (ARIA navigation, search, menus, banner and footer roles,
+# hidden parts, form controls, a footer outside any article) are not indexed (html.py).
+INGEST_VERSION = "ingest-5"
 
 
 @dataclass

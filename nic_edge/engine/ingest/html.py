@@ -4,6 +4,16 @@ Block elements end lines, so paragraphs and list items stay apart, except inside
 a table row is one line (office exports wrap every cell's text in ``<p>``, which made each cell
 a line of its own and parted an error code from its meaning); script, style and other
 non-content elements are skipped. Entities are decoded by the parser.
+
+So is what a help system or documentation site wraps around each page, where the page says
+so by ARIA role: navigation (breadcrumbs, "Previous / Next", the contents sidebar), search,
+menus and toolbars, dialogs, the site banner and the page footer ("contentinfo": "(c) Copyright
+..., Built with Sphinx"; so is a <header> or <footer> outside any article, aside or main
+element); and what it hides (``hidden``, ``aria-hidden="true"``), and form
+controls (a theme menu's buttons). A Sphinx manual's page otherwise opens with a section
+"System Emulation GDB usage Edit on GitLab" and ends every last section with "Previous Next
+(c) Copyright 2026, The QEMU Project Developers. Built with Sphinx ...". A page whose skipped
+element is never closed (the rest of the page would go) is read again without these rules.
 """
 
 from __future__ import annotations
@@ -13,7 +23,18 @@ from html.parser import HTMLParser
 from nic_edge.engine.ingest.ocr import normalize_line
 from nic_edge.engine.ingest.structure import HEADING_MARK, Section, build_sections, detect_headings
 
-_SKIP = frozenset({"script", "style", "head", "noscript", "template", "svg", "nav", "iframe"})
+_SKIP = frozenset({"script", "style", "head", "noscript", "template", "svg", "nav", "iframe",
+                   "button", "select", "textarea"})
+# Roles of a page's surroundings, not its content (WAI-ARIA landmark and widget roles).
+_CHROME_ROLES = frozenset({"navigation", "search", "banner", "contentinfo", "menu", "menubar",
+                           "toolbar", "dialog", "alertdialog", "tablist"})
+# A <header> or <footer> outside these is the page's banner or footer. (HTML gives that role to
+# one outside a <section> too, but a Read the Docs page wraps all of itself in a <section>.)
+_SECTIONING = frozenset({"article", "aside", "main"})
+# Elements that are closed explicitly in practice, so skipping one ends where it ends (a <p> or
+# <li> is often left open, and skipping it would never end).
+_CONTAINERS = frozenset({"div", "section", "aside", "header", "footer", "ul", "ol", "form", "dialog",
+                         "span", "table", "menu", "details", "article"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _BLOCKS = frozenset({
     "p", "div", "li", "ul", "ol", "br", "tr", "table", "section", "article", "header",
@@ -24,9 +45,22 @@ _ROWS = frozenset({"tr", "table"})
 _VOID = frozenset({"br", "hr", "img", "meta", "link", "input", "area", "base", "col", "wbr"})
 
 
+def _chrome(attrs: list[tuple[str, str | None]]) -> bool:
+    for name, value in attrs:
+        value = (value or "").strip().lower()
+        if (name == "hidden" or (name == "aria-hidden" and value == "true")
+                or (name == "role" and value in _CHROME_ROLES)):
+            return True
+    return False
+
+
 class _Extractor(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, chrome: bool = True) -> None:
         super().__init__(convert_charrefs=True)
+        self._chrome = chrome
+        self._sectioning = 0   # open article, aside and main elements
+        self._chrome_tag: str | None = None   # the element being skipped as chrome, and its depth
+        self._chrome_depth = 0
         self.lines: list[str] = []
         self._buf: list[str] = []
         self._skip_depth = 0
@@ -47,6 +81,14 @@ class _Extractor(HTMLParser):
                 self.lines.append(line)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._chrome_tag is not None:
+            self._chrome_depth += tag == self._chrome_tag
+            return
+        if self._chrome and tag in _CONTAINERS and (
+                _chrome(attrs) or (tag in ("header", "footer") and not self._sectioning)):
+            self._chrome_tag, self._chrome_depth = tag, 1
+            return
+        self._sectioning += tag in _SECTIONING
         if tag in _SKIP:
             if tag not in _VOID:
                 self._skip_depth += 1
@@ -65,6 +107,14 @@ class _Extractor(HTMLParser):
             self._buf.append(" ")
 
     def handle_endtag(self, tag: str) -> None:
+        if self._chrome_tag is not None:
+            if tag == self._chrome_tag:
+                self._chrome_depth -= 1
+                if not self._chrome_depth:
+                    self._chrome_tag = None
+            return
+        if tag in _SECTIONING:
+            self._sectioning = max(0, self._sectioning - 1)
         if tag in _SKIP:
             self._skip_depth = max(0, self._skip_depth - 1)
             return
@@ -85,9 +135,13 @@ class _Extractor(HTMLParser):
                 self._pre_depth = max(0, self._pre_depth - 1)
 
     def handle_data(self, data: str) -> None:
-        if self._skip_depth:
+        if self._skip_depth or self._chrome_tag is not None:
             return
         self._buf.append(data)
+
+    @property
+    def unclosed_chrome(self) -> bool:
+        return self._chrome_tag is not None
 
     def close(self) -> None:
         super().close()
@@ -100,6 +154,10 @@ def html_lines(text: str) -> list[tuple[int | None, str]]:
     parser = _Extractor()
     parser.feed(text)
     parser.close()
+    if parser.unclosed_chrome:
+        parser = _Extractor(chrome=False)
+        parser.feed(text)
+        parser.close()
     return [(None, line) for line in parser.lines]
 
 
