@@ -32,8 +32,8 @@ docs/benchmarks/ingest.md), and the stream's order is the author's; the grid is 
 where a justified line's wide spaces push its end into the next column, or where a column
 splits into two short ones that are too few rows to be found. Any other page with a column
 block is read from the grid: rows above the block, the left column top to bottom, the right
-column (itself searched again, for a third column), then the rows below. Runs of spaces the grid used for
-position become one space and blank rows are dropped, as in plain extraction. A table whose
+column (itself searched again, for a third column), then the rows below. Runs of spaces the
+grid used for position become one space and blank rows are dropped, as in plain extraction. A table whose
 cells wrap on both sides looks like two columns and is read column by column; row by row it
 reads no better. A grid wider or taller than ``MAX_GRID`` (text placed far off the page, or set
 at a fraction of a point) is no page's layout: it is left to the plain extraction.
@@ -55,6 +55,7 @@ GLUED = 1 / 3       # share of two-sided rows glued in the plain extraction that
 GLUE_SAMPLE = 60    # two-sided rows checked against the plain extraction, at most
 GLUE_CHARS = 8      # characters on each side (spaces aside) for a row to be checked
 _ITEM = re.compile(r"^(?:\d{1,3}[.)]\s|[-*\u2022\u25aa\u2013]\s|\|)")   # a step, a bullet, a table row
+Block = tuple[int, int, tuple[int, int]]   # first row, end row, (gutter start, gutter end)
 
 
 def _gutter(ink: bytearray, width: int) -> tuple[int, int] | None:
@@ -118,7 +119,7 @@ def _has_gutter(mask: int, width: int) -> bool:
     return bool((pairs >> first) & ((1 << (hi - first)) - 1))
 
 
-def _blocks(rows: list[str], width: int) -> list[tuple[int, int, tuple[int, int]]]:
+def _blocks(rows: list[str], width: int) -> list[Block]:
     """(first row, end row, gutter) of each column block, top to bottom.
 
     A run of rows that share a gutter grows from its first row until a row closes the gutter.
@@ -149,7 +150,7 @@ def _blocks(rows: list[str], width: int) -> list[tuple[int, int, tuple[int, int]
     return found
 
 
-def _trimmed(rows: list[str], i: int, j: int, gutter: tuple[int, int]) -> tuple[int, int, tuple[int, int]]:
+def _trimmed(rows: list[str], i: int, j: int, gutter: tuple[int, int]) -> Block:
     """The block from its first row with text on both sides (a page header or a title above
     the columns reads first, where it stands), to its end or to the first row after a vertical
     gap of GAP_ROWS blank rows below its last two-sided row (a footer under the columns)."""
@@ -164,8 +165,7 @@ def _trimmed(rows: list[str], i: int, j: int, gutter: tuple[int, int]) -> tuple[
     return both[0], end, gutter
 
 
-def _read(rows: list[str], depth: int, blocks: list[tuple[int, int, tuple[int, int]]] | None = None
-          ) -> tuple[list[str], bool]:
+def _read(rows: list[str], depth: int, blocks: list[Block] | None = None) -> tuple[list[str], bool]:
     """(lines in reading order, whether any column block was found)."""
     width = max((len(r.rstrip()) for r in rows), default=0)
     if blocks is None:
@@ -184,7 +184,7 @@ def _read(rows: list[str], depth: int, blocks: list[tuple[int, int, tuple[int, i
     return out, True
 
 
-def _plain_reads_columns(rows: list[str], blocks: list[tuple[int, int, tuple[int, int]]], plain: str) -> bool:
+def _plain_reads_columns(rows: list[str], blocks: list[Block], plain: str) -> bool:
     """Whether the plain extraction already reads the columns one after the other, left first
     (spaces ignored throughout):
 
@@ -199,6 +199,8 @@ def _plain_reads_columns(rows: list[str], blocks: list[tuple[int, int, tuple[int
              if len(a) >= GLUE_CHARS and len(b) >= GLUE_CHARS]
     if len(pairs) > GLUE_SAMPLE:
         pairs = [pairs[k * len(pairs) // GLUE_SAMPLE] for k in range(GLUE_SAMPLE)]
+    if not pairs:   # nothing to judge by: the grid, as before ingest-4
+        return False
     flat = "\n".join("".join(line.split()) for line in plain.split("\n"))
     if sum(1 for left, right in pairs if left + right in flat or right + left in flat) >= GLUED * len(pairs):
         return False
