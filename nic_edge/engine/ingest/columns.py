@@ -184,6 +184,10 @@ def _read(rows: list[str], depth: int, blocks: list[Block] | None = None) -> tup
     return out, True
 
 
+def _squeezed(text: str) -> str:
+    return "".join(text.split())
+
+
 def _plain_reads_columns(rows: list[str], blocks: list[Block], plain: str) -> bool:
     """Whether the plain extraction already reads the columns one after the other, left first
     (spaces ignored throughout):
@@ -195,20 +199,20 @@ def _plain_reads_columns(rows: list[str], blocks: list[Block], plain: str) -> bo
     * the first block's left side, read as a column, starts before its right side does (the
       first line of ``GLUE_CHARS`` or more of each)."""
     pairs = [(a, b) for first, end, (start, stop) in blocks for r in rows[first:end]
-             for a, b in [("".join(r[:start].split()), "".join(r[stop:].split()))]
+             for a, b in [(_squeezed(r[:start]), _squeezed(r[stop:]))]
              if len(a) >= GLUE_CHARS and len(b) >= GLUE_CHARS]
     if len(pairs) > GLUE_SAMPLE:
         pairs = [pairs[k * len(pairs) // GLUE_SAMPLE] for k in range(GLUE_SAMPLE)]
     if not pairs:   # nothing to judge by: the grid, as before ingest-4
         return False
-    flat = "\n".join("".join(line.split()) for line in plain.split("\n"))
+    flat = "\n".join(_squeezed(line) for line in plain.split("\n"))
     if sum(1 for left, right in pairs if left + right in flat or right + left in flat) >= GLUED * len(pairs):
         return False
     first, end, (start, stop) = blocks[0]
     heads = []
     for side in ([r[:start] for r in rows[first:end]], [r[stop:] for r in rows[first:end]]):
         lines, _ = _read(_dedent(side), DEPTH - 1)
-        heads.append(next(("".join(x.split()) for x in lines if len("".join(x.split())) >= GLUE_CHARS), ""))
+        heads.append(next((key for key in map(_squeezed, lines) if len(key) >= GLUE_CHARS), ""))
     at_left, at_right = (flat.find(h) if h else -1 for h in heads)
     return not (0 <= at_right < at_left)
 

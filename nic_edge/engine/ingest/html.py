@@ -57,7 +57,7 @@ def _chrome(attrs: list[tuple[str, str | None]]) -> bool:
 class _Extractor(HTMLParser):
     def __init__(self, chrome: bool = True) -> None:
         super().__init__(convert_charrefs=True)
-        self._chrome = chrome
+        self._skip_chrome = chrome
         self._sectioning = 0   # open article, aside and main elements
         self._chrome_tag: str | None = None   # the element being skipped as chrome, and its depth
         self._chrome_depth = 0
@@ -84,7 +84,7 @@ class _Extractor(HTMLParser):
         if self._chrome_tag is not None:
             self._chrome_depth += tag == self._chrome_tag
             return
-        if self._chrome and tag in _CONTAINERS and (
+        if self._skip_chrome and tag in _CONTAINERS and (
                 _chrome(attrs) or (tag in ("header", "footer") and not self._sectioning)):
             self._chrome_tag, self._chrome_depth = tag, 1
             return
