@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 KINDS = {
     ".txt": "text", ".text": "text",
-    ".md": "markdown", ".markdown": "markdown",
+    ".md": "markdown", ".markdown": "markdown", ".mdx": "markdown",
     ".html": "html", ".htm": "html",
     ".pdf": "pdf",
     ".jsonl": "beir",
@@ -42,7 +42,10 @@ SUPPORTED_SUFFIXES = tuple(KINDS)
 # paragraph's first line in a narrow column is no title line, a headline over one is (titles.py).
 # ingest-5: an HTML page's surroundings (ARIA navigation, search, menus, banner and footer roles,
 # hidden parts, form controls, a footer outside any article) are not indexed (html.py).
-INGEST_VERSION = "ingest-5"
+# ingest-6: Markdown as its site renders it (mdsite.py): template tags, attribute lists and
+# admonition markers go, a box keeps its title; escapes and entities are the characters they
+# stand for; a thematic break is no text; fences inside list items and boxes are code; .mdx pages.
+INGEST_VERSION = "ingest-6"
 
 
 @dataclass
@@ -130,7 +133,7 @@ def load_file(path: Path) -> IngestResult:
         if kind == "markdown":
             from nic_edge.engine.ingest.markdown import parse_markdown
 
-            sections = parse_markdown(text)
+            sections = parse_markdown(text, mdx=path.suffix.lower() == ".mdx")
         elif kind == "html":
             from nic_edge.engine.ingest.html import parse_html
 

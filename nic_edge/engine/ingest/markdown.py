@@ -1,24 +1,41 @@
 """Markdown manuals: ``#`` and setext headings give the sections; inline markup is dropped.
 
-Chunk text is what answers quote, so links keep their words (``[the pump](x.md)`` -> ``the
-pump``; an autolink ``<https://...>`` its address), emphasis markers, HTML tags and comments go,
-and list markers and table pipes stay (they carry structure a reader expects to see). Manual-style headings in plain lines (``Para 1-2: ...``)
-are recognised too, since manuals converted to Markdown often keep them as text.
+Chunk text is what answers quote, so it is the page as rendered: links keep their words
+(``[the pump](x.md)`` -> ``the pump``; an autolink ``<https://...>`` its address), emphasis
+markers, HTML tags and comments go, code spans keep what they hold (``USE_MP3_PLAYER`` keeps its
+underscores), backslash escapes and entity references are the characters they stand for, a
+thematic break is no text, and list markers and table pipes stay (they carry structure a reader
+expects to see). What documentation sites add (template tags, attribute lists, admonitions, MDX)
+is read in mdsite.py; a page whose text has no first-level heading is headed by its front
+matter's ``title:``, as its site shows it. Manual-style headings in plain lines (``Para 1-2:
+...``) are recognised too, since manuals converted to Markdown often keep them as text.
 """
 
 from __future__ import annotations
 
+import html
 import re
 
+from nic_edge.engine.ingest.mdsite import Fences, site_lines
 from nic_edge.engine.ingest.ocr import normalize_line
 from nic_edge.engine.ingest.structure import HEADING_MARK, Section, build_sections, detect_headings
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
-_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_HRULE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")   # a thematic break: a line, not text
+# What a line's inline rules must not touch is first hidden in private-use characters and shown
+# again at the end: an escaped character ("\*" is a literal "*"), a character written as an entity
+# ("&lt;b&gt;" is text, not a tag) and a code span (`USE_ESP32_TWAI` keeps its underscores).
+_LITERAL = re.compile(r"\\([!-/:-@\[-`{-~])|(`+)(.+?)(?<!`)\2(?!`)|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_HIDE_BASE = 0xE000      # + an ASCII punctuation character
+_CODE_BASE = 0xE100      # + the number of a code span in the line
+_MAX_SPANS = 0xF8FF - _CODE_BASE
+_PRIVATE = re.compile("[\ue000-\uf8ff]")
+_CODE_MARK = re.compile("[\ue100-\uf8ff]")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\[[^\]]*\]")
-_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
+# "_" marks emphasis only at a word's edge (CommonMark): snake_case_names keep theirs
+_EMPHASIS = re.compile(r"(\*\*|\*)(?=\S)(.+?)(?<=\S)\1|(?<![A-Za-z0-9])(__|_)(?=\S)(.+?)(?<=\S)\3(?![A-Za-z0-9])")
 _TAG = re.compile(r"</?[A-Za-z][^>]*>")
 # CommonMark autolinks: the address is the text ("see <https://acme.example/pumps>")
 _AUTOLINK = re.compile(r"<((?:[A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]*)|(?:[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+))>")
@@ -30,14 +47,75 @@ _HIDDEN_OPEN = re.compile(r"<!--|<(script|style)\b[^>]*>", re.I)
 _COMMENT_END = re.compile(r"-->")
 _QUOTE = re.compile(r"^ {0,3}(?:>\s?)+")
 _LINK_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:\s+\S+")
+_H1 = re.compile(r"^ {0,3}#[ \t]+\S")
+_SETEXT_H1 = re.compile(r"^ {0,3}=+[ \t]*$")
+_TITLE = re.compile(r"^title:[ \t]*(?P<q>[\"']?)(?P<title>.*?)(?P=q)[ \t]*$")
+
+
+def _has_h1(raw: list[str]) -> bool:
+    """Does the text (outside code fences: "# install" in a shell block is no heading) hold a
+    first-level heading?"""
+    fences = Fences()
+    prev = ""
+    for line in raw:
+        if not fences.step(line) and (_H1.match(line) or (prev.strip() and _SETEXT_H1.match(line))):
+            return True
+        prev = line
+    return False
+
+
+def _page_title(front: list[str]) -> str | None:
+    """The ``title:`` of a page's front matter (quoted or not), if it has one on one line."""
+    for line in front:
+        m = _TITLE.match(line)
+        if m and m.group("title").strip() and m.group("title").strip() not in ("|", ">", "|-", ">-"):
+            return m.group("title").strip()
+    return None
+
+
+_SHOW_ESCAPES = {_HIDE_BASE + c: chr(c) for c in range(0x21, 0x7F)}
+
+
+def _hide_literals(text: str, spans: list[str]) -> str:
+    def hide(m: re.Match[str]) -> str:
+        if m.group(1) is not None:
+            return chr(_HIDE_BASE + ord(m.group(1)))
+        if m.group(2) is not None:
+            if len(spans) >= _MAX_SPANS:
+                return m.group(3)
+            spans.append(m.group(3))
+            return chr(_CODE_BASE + len(spans) - 1)
+        char = html.unescape(m.group(0))
+        return chr(_HIDE_BASE + ord(char)) if len(char) == 1 and 0x21 <= ord(char) < 0x7F else char
+    return _LITERAL.sub(hide, text)
 
 
 def strip_inline(text: str) -> str:
+    """A Markdown line's words as rendered: links by their text, emphasis and tags gone, code
+    spans as written, backslash escapes and entity references ("&lt;", "&#60;") as the
+    characters they stand for."""
+    spans: list[str] = []
+    # a line that holds private-use characters of its own (an icon font's glyphs) cannot have
+    # anything hidden in them: its entities are read at the end, its escapes left as written
+    hide = not _PRIVATE.search(text)
+    if hide and "\\|" in text:   # a table cell's escaped pipe, in a code span too (GFM)
+        text = text.replace("\\|", chr(_HIDE_BASE + ord("|")))
+    if hide and ("\\" in text or "`" in text or "&" in text):
+        text = _hide_literals(text, spans)
     text = _IMAGE.sub(lambda m: m.group(1), text)
     text = _LINK.sub(lambda m: m.group(1) or m.group(2), text)
-    text = _EMPHASIS.sub(lambda m: m.group(2), text)
+    for _ in range(3):   # nested: "_**powering up**_"
+        text, n = _EMPHASIS.subn(lambda m: m.group(2) if m.group(2) is not None else m.group(4), text)
+        if not n:
+            break
     text = _AUTOLINK.sub(lambda m: m.group(1), text)
-    return normalize_line(_TAG.sub("", _BLOCK_TAG.sub(" ", text)))
+    text = _TAG.sub("", _BLOCK_TAG.sub(" ", text))
+    if not hide:
+        return normalize_line(html.unescape(text) if "&" in text else text)
+    if spans:
+        text = _CODE_MARK.sub(lambda m: spans[ord(m.group()) - _CODE_BASE]
+                              if ord(m.group()) - _CODE_BASE < len(spans) else m.group(), text)
+    return normalize_line(text.translate(_SHOW_ESCAPES))
 
 
 def _drop_comments(raw: list[str]) -> list[str]:
@@ -45,7 +123,7 @@ def _drop_comments(raw: list[str]) -> list[str]:
     ``<script>``/``<style>`` removed outside code fences: a rendered manual never shows them,
     so answers must not quote them (CSS and JavaScript were quoted as manual text)."""
     out: list[str] = []
-    in_fence = False
+    fences = Fences()
     end_mark: re.Pattern[str] | None = None   # what closes the hidden range we are in
     for line in raw:
         if end_mark is not None:
@@ -54,9 +132,10 @@ def _drop_comments(raw: list[str]) -> list[str]:
                 out.append("")
                 continue
             line, end_mark = line[m.end():], None
-        elif _FENCE.match(line):
-            in_fence = not in_fence
-        if not in_fence:
+            code = False
+        else:
+            code = bool(fences.step(line))
+        if not code:
             line = _HIDDEN.sub("", line)
             m = _HIDDEN_OPEN.search(line)
             if m is not None:
@@ -67,22 +146,28 @@ def _drop_comments(raw: list[str]) -> list[str]:
     return out
 
 
-def markdown_lines(text: str) -> list[tuple[int | None, str]]:
+def markdown_lines(text: str, mdx: bool = False) -> list[tuple[int | None, str]]:
     raw = text.split("\n")
+    title = None
     if raw and raw[0].strip() == "---":  # YAML front matter is metadata, not manual text
         for idx in range(1, len(raw)):
             if raw[idx].strip() in ("---", "..."):
+                title = _page_title(raw[1:idx])
                 raw = raw[idx + 1:]
                 break
-    raw = _drop_comments(raw)
+    raw = site_lines(_drop_comments(raw), mdx)
     lines: list[tuple[int | None, str]] = []
-    in_fence = False
+    if title and not _has_h1(raw):
+        # The site shows the page's title as its first heading when the text has none (Jekyll,
+        # MkDocs, Docusaurus): without it the text before the first "##" had no heading.
+        lines.append((None, HEADING_MARK + strip_inline(title)))
+    fences = Fences()
     for idx, line in enumerate(raw):
-        if _FENCE.match(line):
-            in_fence = not in_fence
+        where = fences.step(line)
+        if where == "fence":
             lines.append((None, ""))
             continue
-        if in_fence:
+        if where == "code":
             lines.append((None, normalize_line(line)))
             continue
         m = _ATX.match(line)
@@ -97,9 +182,14 @@ def markdown_lines(text: str) -> list[tuple[int | None, str]]:
             continue  # the underline of a setext heading
         if _LINK_DEF.match(line):
             continue
+        if _HRULE.match(line):
+            lines.append((None, ""))
+            continue
         lines.append((None, strip_inline(_QUOTE.sub("", line))))
     return lines
 
 
-def parse_markdown(text: str) -> list[Section]:
-    return build_sections(detect_headings(markdown_lines(text)))
+def parse_markdown(text: str, mdx: bool = False) -> list[Section]:
+    """Sections of a Markdown page; ``mdx`` for MDX (its import/export statements and
+    comments are code, not text)."""
+    return build_sections(detect_headings(markdown_lines(text, mdx)))
