@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The blind BEIR sets as the text or PDF export of a manual: do answers survive the layout?
 
-    python3 tools/eval_text_render.py [--styles md,decimal,plain,caps,wrap,pdf,pdf2,pdf2x]
+    python3 tools/eval_text_render.py [--styles md,decimal,plain,caps,wrap,pdf,pdf2,pdf2x,docx]
                                       [--sets heldout_camera,...] [--no-columns]
 
 Each record of a set (title + text) becomes one section of a single text manual, written in a
@@ -14,6 +14,10 @@ style that manuals exported from a word processor have:
 * ``caps``: the same in capitals;
 * ``wrap``: the title alone, then the text wrapped at 80 columns, no blank lines anywhere (what
   a PDF's text layer often reads like).
+
+And as a Word document (``docx``, tests/support/docx.py: each title in a "heading 2" style, list
+items numbered or bulleted by Word, whose numbers are not in the text, "| a | b |" rows as a
+Word table, the rest one paragraph a line), which ingest/docx.py reads back.
 
 And as a PDF (tests/support/pdf.py: Helvetica, the title at 12 pt, the text at 10 pt wrapped to
 its column, US Letter pages of about 52 lines; characters outside Windows-1252 become "?"):
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import textwrap
@@ -50,7 +55,7 @@ import answer_engine as ae  # noqa: E402
 import answer_metrics as am  # noqa: E402
 import answer_sets as asets  # noqa: E402
 
-STYLES = ("md", "decimal", "plain", "caps", "wrap", "pdf", "pdf2", "pdf2x")
+STYLES = ("md", "decimal", "plain", "caps", "wrap", "pdf", "pdf2", "pdf2x", "docx")
 PDF_STYLES = {"pdf": (1, False), "pdf2": (2, False), "pdf2x": (2, True)}   # columns, written across
 BLIND = ("heldout_camera", "heldout_heatpump", "heldout_soundbar", "heldout_mower", "heldout_tv",
          "heldout_phone", "heldout_printer", "heldout_vacuum")
@@ -71,6 +76,40 @@ def render(records: list[dict], style: str) -> str:
                 "plain": title, "caps": title.upper()}[style]
         lines += [head, "", text, ""]
     return "\n".join(lines) + "\n"
+
+
+_ITEM = re.compile(r"^(\d{1,2})[.)]\s+(.*)$")
+_BULLET = re.compile(r"^[-*\u2022]\s+(.*)$")
+_RULE = re.compile(r"^\|?[\s:|-]*-{3,}[\s:|-]*\|?$")
+
+
+def render_docx(records: list[dict]) -> bytes:
+    """The records as one Word document (see the module docstring)."""
+    from tests.support.docx import make_docx
+    blocks: list[tuple] = []
+    list_id = 4   # each list a list of its own in Word (tests/support/docx.py: ids above 4)
+    for rec in records:
+        blocks.append(("h2", (rec.get("title") or "").strip() or "Untitled"))
+        rows: list[list[str]] = []
+        for line in rec["text"].strip().split("\n") + [""]:
+            line = line.strip()
+            if line.startswith("|") and line.endswith("|") and len(line) > 1:
+                if not _RULE.match(line):
+                    rows.append([c.strip() for c in line.strip("|").split("|")])
+                continue
+            if rows:
+                blocks.append(("table", rows, True))
+                rows = []
+            item, bullet = _ITEM.match(line), _BULLET.match(line)
+            if item:
+                if item.group(1) == "1" or list_id == 4:
+                    list_id += 1   # a new list counts from 1 again; "5." after a note goes on
+                blocks.append(("num", item.group(2), 0, list_id))
+            elif bullet:
+                blocks.append(("bullet", bullet.group(1)))
+            elif line:
+                blocks.append(("p", line))
+    return make_docx(blocks)
 
 
 def render_pdf(records: list[dict], columns: int, across: bool) -> bytes:
@@ -107,6 +146,9 @@ def score_set(name: str, style: str, embedder: object | None, folder: Path, colu
     if style in PDF_STYLES:
         path = folder / f"{name}.pdf"
         path.write_bytes(render_pdf(records, *PDF_STYLES[style]))
+    elif style == "docx":
+        path = folder / f"{name}.docx"
+        path.write_bytes(render_docx(records))
     else:
         path = folder / f"{name}.{'md' if style == 'md' else 'txt'}"
         path.write_text(render(records, style), encoding="utf-8")

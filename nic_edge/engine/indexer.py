@@ -23,7 +23,7 @@ import numpy as np
 
 from nic_edge.engine import capacity, catalog
 from nic_edge.engine.bm25 import build_arrays, chunk_terms
-from nic_edge.engine.ingest import INGEST_VERSION
+from nic_edge.engine.ingest import INGEST_VERSION, text_size
 from nic_edge.engine.store import FormatMismatch, GenerationData, IndexStore, Snapshot
 from nic_edge.engine.openings import opening_vectors
 from nic_edge.engine.vectors import embed_quantized, quantize
@@ -194,11 +194,12 @@ class Indexer:
                     and old.get("ingest") == INGEST_VERSION:   # read by today's parser
                 report.unchanged.append(str(path))
                 continue
-            too_big = capacity.memory_problem(_size(path), read_bytes, self.memory_budget)
+            holds = text_size(path)   # a .docx unpacks to more than its size
+            too_big = capacity.memory_problem(holds, read_bytes, self.memory_budget)
             if too_big:
                 report.skipped.append((str(path), too_big))
                 continue
-            read_bytes += _size(path)
+            read_bytes += holds
             try:
                 docs = [d for d in load_documents(path) if d.chunks]
             except (IngestError, MissingDependencyError) as exc:

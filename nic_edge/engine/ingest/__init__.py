@@ -25,6 +25,7 @@ KINDS = {
     ".md": "markdown", ".markdown": "markdown", ".mdx": "markdown",
     ".html": "html", ".htm": "html",
     ".pdf": "pdf",
+    ".docx": "docx",
     ".jsonl": "beir",
 }
 SUPPORTED_SUFFIXES = tuple(KINDS)
@@ -45,7 +46,8 @@ SUPPORTED_SUFFIXES = tuple(KINDS)
 # ingest-6: Markdown as its site renders it (mdsite.py): template tags, attribute lists and
 # admonition markers go, a box keeps its title; escapes and entities are the characters they
 # stand for; a thematic break is no text; fences inside list items and boxes are code; .mdx pages.
-INGEST_VERSION = "ingest-6"
+# ingest-7: Word documents (.docx, docx.py).
+INGEST_VERSION = "ingest-7"
 
 
 @dataclass
@@ -94,9 +96,16 @@ def _sniffed(kind: str, data: bytes, name: str) -> str:
     if kind in ("text", "markdown") and head.lstrip().startswith(b"{\\rtf"):
         raise IngestError(f"{name}: an RTF document, not plain text",
                           "save it as plain text (.txt) or PDF from the word processor")
-    if kind != "pdf" and head.startswith(b"PK\x03\x04"):
-        raise IngestError(f"{name}: a ZIP archive (a .docx, .odt or .zip renamed?), not text",
-                          "save the document as PDF or plain text (.txt), or unpack the archive")
+    if kind not in ("pdf", "docx") and head.startswith(b"PK\x03\x04"):
+        from nic_edge.engine.ingest.docx import is_docx
+
+        if is_docx(data):
+            return "docx"
+        raise IngestError(f"{name}: a ZIP archive (an .odt or .zip renamed?), not text",
+                          "save the document as .docx, PDF or plain text (.txt), or unpack the archive")
+    if kind == "docx" and head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise IngestError(f"{name}: a Word document with a password, or an old .doc renamed",
+                          "save it as .docx without a password, or as PDF")
     return kind
 
 
@@ -126,6 +135,11 @@ def load_file(path: Path) -> IngestResult:
         from nic_edge.engine.ingest.pdf import parse_pdf_kind
 
         sections, page_kind = parse_pdf_kind(data, name)
+    elif kind == "docx":
+        from nic_edge.engine.ingest.docx import parse_docx
+
+        sections = parse_docx(data, name)
+        del data
     else:
         # the bytes are not needed once decoded: a large manual is not held twice while parsing
         text = decode_text(data, name)
@@ -150,6 +164,20 @@ def load_file(path: Path) -> IngestResult:
     return IngestResult([doc])
 
 
+def text_size(path: Path) -> int:
+    """About how much text a file holds, for the indexer's memory estimate: its size, or for a
+    .docx the text its packed XML unpacks to."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return 0
+    if path.suffix.lower() == ".docx":
+        from nic_edge.engine.ingest.docx import text_size as docx_text
+
+        return max(size, docx_text(path) or 0)
+    return size
+
+
 def load_documents(path: Path) -> list[Document]:
     """Documents of one manual file (BEIR .jsonl: one per record). Raises IngestError."""
     return load_file(path).documents
@@ -168,4 +196,4 @@ def expand_paths(paths: list[Path]) -> list[Path]:
 
 
 __all__ = ["IngestResult", "SUPPORTED_SUFFIXES", "expand_paths", "kind_of", "load_documents",
-           "load_file"]
+           "load_file", "text_size"]

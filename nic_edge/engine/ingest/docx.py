@@ -1,0 +1,317 @@
+"""Word manuals (.docx, Office Open XML) with the standard library: zipfile and a streaming XML
+reader, no extra package.
+
+What the document shows is what is indexed:
+- a paragraph in a heading style ("heading 1".."heading 9" by the style's built-in name, so a
+  German "Überschrift 1" is one too; "Title"; or any style or paragraph with an outline level)
+  is a section heading;
+- list paragraphs get the number or bullet Word draws before them ("1.", "2.", "a)", "-"),
+  counted per list and level as Word counts them (numbering.xml), so a procedure's steps read
+  as numbered steps;
+- a table is one line a row, its cells between pipes (the reader tells a header row by its
+  words, as in a text manual's table);
+- tabs and line breaks inside a paragraph are spaces and line ends; deleted text of tracked
+  changes, field codes, and the fallback copy of a text box (Word stores a second copy for old
+  readers) are not text; comments, footnotes, headers and footers (page furniture) are other
+  parts of the file and are not read.
+
+A hostile or damaged file is refused with a reason: a ZIP without a Word document in it, a
+document part that unpacks to more than ``MAX_PART_BYTES`` (read no further, whatever its
+header claims: a ZIP bomb), XML with a DOCTYPE (Word never writes one; entity tricks need
+one), or XML that does not parse. The document part is streamed: what is held at once is one
+paragraph or table, and elements nested thousands deep are walked without recursion.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import zipfile
+import zlib
+import xml.etree.ElementTree as ET
+from typing import IO, Iterable, Iterator
+
+from nic_edge.engine.ingest.docx_styles import Numbering, Styles, W, int_val
+from nic_edge.engine.ingest.ocr import normalize_line
+from nic_edge.engine.ingest.structure import HEADING_MARK, Section, build_sections, detect_headings
+from nic_edge.errors import IngestError
+
+_MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_OFFICE_DOC = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
+MAX_PART_BYTES = 64 * 1024 * 1024   # the document part unpacked: ~8-20 MB of text, a very long manual
+MAX_SIDE_BYTES = 16 * 1024 * 1024   # styles, numbering, relationships
+_SKIPPED = frozenset({W + "delText", W + "instrText", W + "delInstrText", W + "del",
+                      W + "moveFrom", _MC + "Fallback", W + "footnoteReference",
+                      W + "commentReference", W + "pPr", W + "rPr", W + "sectPr", W + "tblPr",
+                      W + "trPr", W + "tcPr", W + "tblGrid"})
+# What zipfile raises on a damaged or hostile archive (a flipped bit in a deflate stream is a
+# zlib.error; a forged header an unsupported "version" or a short struct).
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+               NotImplementedError, RuntimeError, zlib.error, struct.error, UnicodeDecodeError,
+               KeyError, IndexError, OverflowError)
+
+
+def _error(name: str, what: str) -> IngestError:
+    return IngestError(f"{name}: {what}", "open it in the word processor and save it again as "
+                                          ".docx, or as PDF")
+
+
+def _part(zf: zipfile.ZipFile, path: str, name: str, limit: int = 0) -> IO[bytes] | None:
+    """A part of the package as a stream that stops at ``limit`` bytes unpacked (whatever its
+    header claims: a ZIP bomb forges it) and refuses a DOCTYPE; None if the part is absent."""
+    try:
+        info = zf.getinfo(path)
+    except KeyError:
+        return None
+    limit = limit or MAX_SIDE_BYTES
+    if info.file_size > limit:
+        raise _too_big(name, path, limit)
+    try:
+        member = zf.open(info)
+        head = member.read(4096)
+    except _ZIP_ERRORS as exc:
+        raise _error(name, f"cannot unpack {path} ({exc})") from None
+    if b"<!DOCTYPE" in head.upper():
+        raise _error(name, f"{path} declares a DOCTYPE, which Word documents never do")
+    return _Limited(member, head, limit, name, path)
+
+
+def _too_big(name: str, path: str, limit: int) -> IngestError:
+    return IngestError(f"{name}: {path} unpacks to more than {limit // 2**20} MiB, more than a "
+                       "manual holds", "split the document, or save it as PDF")
+
+
+class _Limited(io.RawIOBase):
+    """A part's bytes (its first ``head`` already read), read no further than ``limit``."""
+
+    def __init__(self, member: IO[bytes], head: bytes, limit: int, name: str, path: str) -> None:
+        self.member, self.head, self.limit, self.name, self.path = member, head, limit, name, path
+        self.done = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self.head:
+            data, self.head = self.head, b""
+        else:
+            try:
+                data = self.member.read(size if size and size > 0 else 65536)
+            except _ZIP_ERRORS as exc:
+                raise _error(self.name, f"cannot unpack {self.path} ({exc})") from None
+        self.done += len(data)
+        if self.done > self.limit:
+            raise _too_big(self.name, self.path, self.limit)
+        return data
+
+    def close(self) -> None:
+        self.member.close()
+        super().close()
+
+
+def _parse(stream: IO[bytes], path: str, name: str) -> ET.Element:
+    try:
+        return ET.parse(stream).getroot()
+    except (ET.ParseError, LookupError, UnicodeError, ValueError) as exc:   # LookupError: an unknown encoding
+        raise _error(name, f"{path} is damaged ({exc})") from None
+
+
+def _main_part(zf: zipfile.ZipFile, name: str) -> str:
+    """The path of the main document part, from the package relationships (word/document.xml
+    in practice)."""
+    rels = _part(zf, "_rels/.rels", name)
+    if rels is not None:
+        for rel in _parse(rels, "_rels/.rels", name).iter(_REL + "Relationship"):
+            if rel.get("Type") == _OFFICE_DOC and rel.get("Target"):
+                return rel.get("Target", "").lstrip("/")
+    return "word/document.xml"
+
+
+def _text(el: ET.Element) -> str:
+    """The text a paragraph (or a run, hyperlink, content control...) shows. Walked with a
+    stack, not recursion: a hostile file nests elements thousands deep."""
+    out: list[str] = []
+    stack: list[ET.Element | str] = list(reversed(list(el)))
+    while stack:
+        child = stack.pop()
+        if isinstance(child, str):   # the line end after a text box's paragraph
+            out.append(child)
+            continue
+        tag = child.tag
+        if tag in _SKIPPED:
+            continue
+        if tag == W + "t":
+            out.append(child.text or "")
+        elif tag in (W + "tab", W + "ptab"):
+            out.append(" ")
+        elif tag in (W + "br", W + "cr"):
+            out.append("\n" if child.get(W + "type") in (None, "textWrapping") else " ")
+        elif tag == W + "noBreakHyphen":
+            out.append("-")
+        elif tag == W + "sym":
+            char = child.get(W + "char") or ""
+            code = int(char, 16) if re.fullmatch(r"[0-9A-Fa-f]{2,4}", char) else 0
+            # a symbol font's private codes (F0xx) have no character; nor has a surrogate
+            out.append(chr(code) if code >= 0x20 and not 0xF000 <= code < 0xF100
+                       and not 0xD800 <= code < 0xE000 else "")
+        elif tag == W + "p":   # a paragraph inside a text box
+            out.append("\n")
+            stack.append("\n")
+            stack.extend(reversed(list(child)))
+        else:
+            stack.extend(reversed(list(child)))
+    return "".join(out)
+
+
+def _para_props(p: ET.Element, styles: Styles) -> tuple[int, tuple[str, int] | None, str]:
+    """(heading level or 0, (list id, level) or None, style id) of a paragraph."""
+    ppr = p.find(W + "pPr")
+    style = ""
+    level = 0
+    num: tuple[str, int] | None = None
+    if ppr is not None:
+        st = ppr.find(W + "pStyle")
+        style = (st.get(W + "val") or "") if st is not None else ""
+        outline = ppr.find(W + "outlineLvl")
+        if outline is not None and int_val(outline, 9) < 9:
+            level = int_val(outline, 9) + 1
+        npr = ppr.find(W + "numPr")
+        if npr is not None:
+            nid, ilvl = npr.find(W + "numId"), npr.find(W + "ilvl")
+            if nid is not None:
+                num = (nid.get(W + "val") or "0", int_val(ilvl, 0, 0, 8))
+    level = level or styles.level.get(style, 0)
+    if num is None:
+        num = styles.num.get(style)
+    return level, num, style
+
+
+def _blocks(top: Iterable[ET.Element]) -> Iterator[ET.Element]:
+    """Paragraphs and tables in reading order (content controls opened, a table of contents
+    left out: its entries repeat the headings with page numbers). A stack, not recursion, for
+    content controls nested deep."""
+    stack: list[ET.Element] = list(reversed(list(top)))
+    while stack:
+        child = stack.pop()
+        if child.tag in (W + "p", W + "tbl"):
+            yield child
+        elif child.tag == W + "sdt" and any("contents" in (g.get(W + "val") or "").lower()
+                                           for g in child.iter(W + "docPartGallery")):
+            continue
+        elif child.tag in (W + "sdt", W + "customXml", W + "ins", W + "moveTo"):
+            content = child.find(W + "sdtContent") if child.tag == W + "sdt" else child
+            if content is not None:
+                stack.extend(reversed(list(content)))
+
+
+def _body(stream: IO[bytes], path: str, name: str) -> Iterator[ET.Element]:
+    """The body's top-level elements one at a time, each complete, and dropped once read: the
+    document part is streamed, so what it holds at once is one paragraph or table, not the
+    whole manual's tree."""
+    depth = 0
+    body: ET.Element | None = None
+    try:
+        for event, el in ET.iterparse(stream, events=("start", "end")):
+            if event == "start":
+                depth += 1
+                if el.tag == W + "body" and body is None:
+                    body, body_depth = el, depth
+                continue
+            if body is not None and depth == body_depth + 1:
+                yield el
+                body.clear()
+            depth -= 1
+    except (ET.ParseError, LookupError, UnicodeError, ValueError) as exc:
+        raise _error(name, f"{path} is damaged ({exc})") from None
+
+
+def _table_lines(tbl: ET.Element) -> list[str]:
+    lines: list[str] = []
+    for row in tbl.findall(W + "tr"):   # its own rows: a table nested in a cell is that cell's text
+        cells = [" ".join(normalize_line(_text(p)) for p in tc.iter(W + "p")).strip()
+                 for tc in row.findall(W + "tc")]
+        if not any(cells):
+            continue
+        cells = [c.replace("|", "/") for c in cells]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def docx_lines(data: bytes, name: str = "document.docx") -> list[tuple[int | None, str]]:
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except _ZIP_ERRORS as exc:
+        raise _error(name, f"not a readable Word document ({exc})") from None
+    with zf:
+        main = _main_part(zf, name)
+        styles_part = _part(zf, "word/styles.xml", name)
+        numbering_part = _part(zf, "word/numbering.xml", name)
+        styles = Styles(_parse(styles_part, "word/styles.xml", name) if styles_part else None)
+        numbering = Numbering(_parse(numbering_part, "word/numbering.xml", name) if numbering_part else None)
+        doc = _part(zf, main, name, MAX_PART_BYTES)
+        if doc is None:
+            raise IngestError(f"{name}: a ZIP archive without a Word document in it",
+                              "save the document as .docx, PDF or plain text, or unpack the archive")
+        with doc:
+            return _lines(_blocks_streamed(_body(doc, main, name)), styles, numbering)
+
+
+def _blocks_streamed(top: Iterator[ET.Element]) -> Iterator[ET.Element]:
+    for el in top:
+        yield from _blocks([el])
+
+
+def _lines(blocks: Iterator[ET.Element], styles: Styles, numbering: Numbering) -> list[tuple[int | None, str]]:
+    lines: list[tuple[int | None, str]] = []
+    for block in blocks:
+        # Every paragraph, list item and row is followed by a blank line: a Word paragraph is
+        # never a line the page width broke, so none is joined to the one before ("a) Use white
+        # vinegar" starts in lower case and is still an item of its own).
+        if block.tag == W + "tbl":
+            for row in _table_lines(block):
+                lines += [(None, row), (None, "")]
+            continue
+        level, num, style = _para_props(block, styles)
+        if style in styles.toc:
+            continue
+        parts = [x for x in (normalize_line(x) for x in _text(block).split("\n")) if x]
+        label = numbering.label(*num) if num is not None else ""
+        if not parts:
+            continue
+        if level:   # a numbered heading shows its number ("3.2 Replacing the filter"), not a bullet
+            head = " ".join(parts)
+            lines.append((None, HEADING_MARK + (f"{label} {head}" if label and label != "-" else head)))
+            continue
+        if label:
+            parts[0] = f"{label} {parts[0]}"
+        lines.extend((None, x) for x in parts)
+        lines.append((None, ""))
+    return lines
+
+
+def parse_docx(data: bytes, name: str = "document.docx") -> list[Section]:
+    return build_sections(detect_headings(docx_lines(data, name)))
+
+
+def is_docx(data: bytes) -> bool:
+    """Is this ZIP a Word document (a .docx saved under another name)?"""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            return "word/document.xml" in zf.namelist()
+    except _ZIP_ERRORS:
+        return False
+
+
+def text_size(data_or_path: object) -> int | None:
+    """About how much text a .docx holds once unpacked (its main part's size / 4: Word's XML is
+    4-10 times its text), for the indexer's memory estimate; None if it cannot tell."""
+    try:
+        with zipfile.ZipFile(data_or_path) as zf:   # type: ignore[arg-type]
+            return sum(i.file_size for i in zf.infolist() if i.filename == "word/document.xml") // 4
+    except _ZIP_ERRORS:
+        return None
+
+
+__all__ = ["MAX_PART_BYTES", "MAX_SIDE_BYTES", "docx_lines", "is_docx", "parse_docx", "text_size"]
