@@ -328,5 +328,8 @@ Swipe left on a connected radio and tap Disconnect."""
 
 
 def test_a_line_with_private_use_glyphs_keeps_them() -> None:
-    # icon-font glyphs (private-use characters) are the manual's own: nothing is hidden in them
-    assert _body("# Icons\n\nPress \ue041 then \\* and &lt;OK&gt;.") == "Press \ue041 then \\* and <OK>."
+    # icon-font glyphs (private-use characters: Apple's logo is U+F8FF) are the manual's own
+    assert _body("# Icons\n\nOpen `\uf8ff Menu > About` and press \\* then &lt;OK&gt;.") == \
+        "Open \uf8ff Menu > About and press * then <OK>."
+    # a character of the area the inline rules hide text in: nothing is hidden in that line
+    assert _body("# Odd\n\nPress \U000F0041 then \\* and &lt;OK&gt;.") == "Press \U000F0041 then \\* and <OK>."

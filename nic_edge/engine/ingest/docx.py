@@ -263,7 +263,8 @@ def _blocks_streamed(top: Iterator[ET.Element]) -> Iterator[ET.Element]:
         yield from _blocks([el])
 
 
-def _lines(blocks: Iterator[ET.Element], styles: Styles, numbering: Numbering) -> list[tuple[int | None, str]]:
+def _lines(blocks: Iterator[ET.Element], styles: Styles,
+           numbering: Numbering) -> list[tuple[int | None, str]]:
     lines: list[tuple[int | None, str]] = []
     for block in blocks:
         # Every paragraph, list item and row is followed by a blank line: a Word paragraph is

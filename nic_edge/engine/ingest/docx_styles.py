@@ -9,7 +9,7 @@ import re
 import xml.etree.ElementTree as ET
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-_MAX_COUNT = 100_000   # a list's start value and count are held below this (roman numerals above 3999: digits)
+_MAX_COUNT = 100_000   # a list's start value and count stay below this (roman above 3999: digits)
 _HEADING_NAME = re.compile(r"^heading ([1-9])$", re.I)
 _TOC_NAME = re.compile(r"^(toc [1-9]|toc heading|table of figures)$", re.I)
 _BULLETS = frozenset({"bullet", "none"})

@@ -26,16 +26,21 @@ _HRULE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")   # a thematic bre
 # What a line's inline rules must not touch is first hidden in private-use characters and shown
 # again at the end: an escaped character ("\*" is a literal "*"), a character written as an entity
 # ("&lt;b&gt;" is text, not a tag) and a code span (`USE_ESP32_TWAI` keeps its underscores).
-_LITERAL = re.compile(r"\\([!-/:-@\[-`{-~])|(`+)(.+?)(?<!`)\2(?!`)|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
-_HIDE_BASE = 0xE000      # + an ASCII punctuation character
-_CODE_BASE = 0xE100      # + the number of a code span in the line
-_MAX_SPANS = 0xF8FF - _CODE_BASE
-_PRIVATE = re.compile("[\ue000-\uf8ff]")
-_CODE_MARK = re.compile("[\ue100-\uf8ff]")
+_LITERAL = re.compile(r"\\([!-/:-@\[-`{-~])"                 # an escape
+                      r"|(`+)(.+?)(?<!`)\2(?!`)"               # a code span
+                      r"|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")   # an entity
+# (in Supplementary Private Use Area-A, which no font draws: icon fonts such as Apple's logo,
+# U+F8FF, use the BMP's private area, and a line may hold them)
+_HIDE_BASE = 0xF0000     # + an ASCII punctuation character
+_CODE_BASE = 0xF0100     # + the number of a code span in the line
+_MAX_SPANS = 0xFFFFD - _CODE_BASE
+_PRIVATE = re.compile("[\U000F0000-\U000FFFFF]")
+_CODE_MARK = re.compile("[\U000F0100-\U000FFFFD]")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\[[^\]]*\]")
 # "_" marks emphasis only at a word's edge (CommonMark): snake_case_names keep theirs
-_EMPHASIS = re.compile(r"(\*\*|\*)(?=\S)(.+?)(?<=\S)\1|(?<![A-Za-z0-9])(__|_)(?=\S)(.+?)(?<=\S)\3(?![A-Za-z0-9])")
+_EMPHASIS = re.compile(r"(\*\*|\*)(?=\S)(.+?)(?<=\S)\1"
+                       r"|(?<![A-Za-z0-9])(__|_)(?=\S)(.+?)(?<=\S)\3(?![A-Za-z0-9])")
 _TAG = re.compile(r"</?[A-Za-z][^>]*>")
 # CommonMark autolinks: the address is the text ("see <https://acme.example/pumps>")
 _AUTOLINK = re.compile(r"<((?:[A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]*)|(?:[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+))>")
@@ -95,8 +100,8 @@ def strip_inline(text: str) -> str:
     spans as written, backslash escapes and entity references ("&lt;", "&#60;") as the
     characters they stand for."""
     spans: list[str] = []
-    # a line that holds private-use characters of its own (an icon font's glyphs) cannot have
-    # anything hidden in them: its entities are read at the end, its escapes left as written
+    # a line that holds characters of that area itself cannot have anything hidden in them:
+    # its entities are read at the end, its escapes and code spans left as written
     hide = not _PRIVATE.search(text)
     if hide and "\\|" in text:   # a table cell's escaped pipe, in a code span too (GFM)
         text = text.replace("\\|", chr(_HIDE_BASE + ord("|")))

@@ -9,8 +9,8 @@ never sees it:
 - attribute lists: kramdown ``{: .floater}``, ``{:target="_blank"}``, MkDocs
   ``{width=353}``, a heading's ``{#anchor}``; they go;
 - admonitions: MkDocs ``!!! warning "Hot surface"`` / ``??? note``, Docusaurus
-  ``:::tip Title`` ... ``:::``, GitHub ``> [!NOTE]``; the box's title is what stays ("Hot
-  surface", or the kind: "Warning"), the markers go;
+  ``:::tip Title`` ... ``:::``, GitHub ``> [!NOTE]``; the box's title is what stays, as a
+  label ("Hot surface:", or the kind: "Warning:"), the markers go;
 - MDX (``.mdx``): ``import`` / ``export`` statements and ``{/* comments */}`` go; a component
   tag (``<Tabs>``, ``<TabItem value="deb" label="Debian">``) goes, its ``label`` or ``title``
   stays, since that is what the rendered tab or box shows;
@@ -22,6 +22,7 @@ Code fences are left as they are: what a manual tells the user to type is quoted
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 # any indent: a fence inside a list item or an admonition's box is still code
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})(.*)$")
@@ -33,8 +34,12 @@ _ATTR_ITEM = r"(?:[.#][A-Za-z_][\w-]*|[A-Za-z_][\w-]*=(?:\"[^\"]*\"|'[^']*'|[^\s
 _ATTR_LIST = re.compile(r"\{:\s*(?:" + _ATTR_ITEM + r"\s*)*\}|\{\s*" + _ATTR_ITEM
                         + r"(?:\s+" + _ATTR_ITEM + r")*\s*\}")
 
-_MKDOCS_ADMONITION = re.compile(r"^\s*(?:!!!|\?\?\?\+?)\s*([A-Za-z][\w-]*)(?:\s+\"([^\"]*)\"|\s*:\s*(.*)|\s+(.*))?\s*$")
-_DOCUSAURUS_OPEN = re.compile(r"^\s*:{3,}\s*([A-Za-z][\w-]*)(?:\[(.*)\]|\{\s*title=\"([^\"]*)\"\s*\}|\s+(.*))?\s*$")
+# !!! kind "title" | !!! kind: text | !!! kind text   (also ??? and ???+, the folding boxes)
+_MKDOCS_ADMONITION = re.compile(r"^\s*(?:!!!|\?\?\?\+?)\s*([A-Za-z][\w-]*)"
+                                r"(?:\s+\"([^\"]*)\"|\s*:\s*(.*)|\s+(.*))?\s*$")
+# :::kind[title] | :::kind{title="title"} | :::kind title
+_DOCUSAURUS_OPEN = re.compile(r"^\s*:{3,}\s*([A-Za-z][\w-]*)"
+                              r"(?:\[(.*)\]|\{\s*title=\"([^\"]*)\"\s*\}|\s+(.*))?\s*$")
 _DOCUSAURUS_CLOSE = re.compile(r"^\s*:{3,}\s*$")
 _GITHUB_ALERT = re.compile(r"^(\s*(?:>\s?)+)\[!(NOTE|TIP|IMPORTANT|WARNING|CAUTION)\]\s*(.*)$", re.I)
 
@@ -72,7 +77,7 @@ class Fences:
         return ""
 
 
-def outside_code(text: str, fn) -> str:
+def outside_code(text: str, fn: Callable[[str], str]) -> str:
     """``fn`` applied to the parts of a line outside its code spans (a span is what the user
     types: "`{% raw %}`" stays)."""
     out: list[str] = []
