@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The blind BEIR sets as the text or PDF export of a manual: do answers survive the layout?
 
-    python3 tools/eval_text_render.py [--styles md,decimal,plain,caps,wrap,pdf,pdf2,pdf2x,docx]
+    python3 tools/eval_text_render.py [--styles md,decimal,plain,caps,wrap,pdf,pdf2,pdf2x,docx,rst]
                                       [--sets heldout_camera,...] [--no-columns]
 
 Each record of a set (title + text) becomes one section of a single text manual, written in a
@@ -14,6 +14,9 @@ style that manuals exported from a word processor have:
 * ``caps``: the same in capitals;
 * ``wrap``: the title alone, then the text wrapped at 80 columns, no blank lines anywhere (what
   a PDF's text layer often reads like).
+
+As reStructuredText (``rst``: each title underlined with "-", "| a | b |" rows as a
+``list-table`` directive, the rest as it is), which ingest/rst.py reads back.
 
 And as a Word document (``docx``, tests/support/docx.py: each title in a "heading 2" style, list
 items numbered or bulleted by Word, whose numbers are not in the text, "| a | b |" rows as a
@@ -55,7 +58,7 @@ import answer_engine as ae  # noqa: E402
 import answer_metrics as am  # noqa: E402
 import answer_sets as asets  # noqa: E402
 
-STYLES = ("md", "decimal", "plain", "caps", "wrap", "pdf", "pdf2", "pdf2x", "docx")
+STYLES = ("md", "decimal", "plain", "caps", "wrap", "pdf", "pdf2", "pdf2x", "docx", "rst")
 PDF_STYLES = {"pdf": (1, False), "pdf2": (2, False), "pdf2x": (2, True)}   # columns, written across
 BLIND = ("heldout_camera", "heldout_heatpump", "heldout_soundbar", "heldout_mower", "heldout_tv",
          "heldout_phone", "heldout_printer", "heldout_vacuum")
@@ -81,6 +84,30 @@ def render(records: list[dict], style: str) -> str:
 _ITEM = re.compile(r"^(\d{1,2})[.)]\s+(.*)$")
 _BULLET = re.compile(r"^[-*\u2022]\s+(.*)$")
 _RULE = re.compile(r"^\|?[\s:|-]*-{3,}[\s:|-]*\|?$")
+
+
+def render_rst(records: list[dict]) -> str:
+    """The records as one reStructuredText page (see the module docstring)."""
+    out: list[str] = []
+    for rec in records:
+        title = (rec.get("title") or "").strip() or "Untitled"
+        out += [title, "-" * max(len(title), 4), ""]
+        rows: list[list[str]] = []
+        for line in rec["text"].strip().split("\n") + [""]:
+            s = line.strip()
+            if s.startswith("|") and s.endswith("|") and len(s) > 1:
+                if not _RULE.match(s):
+                    rows.append([c.strip() for c in s.strip("|").split("|")])
+                continue
+            if rows:
+                out += ["", ".. list-table::", ""]
+                for row in rows:
+                    out += [f"   * - {row[0]}"] + [f"     - {c}" for c in row[1:]]
+                out.append("")
+                rows = []
+            out.append(line)
+        out.append("")
+    return "\n".join(out) + "\n"
 
 
 def render_docx(records: list[dict]) -> bytes:
@@ -149,6 +176,9 @@ def score_set(name: str, style: str, embedder: object | None, folder: Path, colu
     elif style == "docx":
         path = folder / f"{name}.docx"
         path.write_bytes(render_docx(records))
+    elif style == "rst":
+        path = folder / f"{name}.rst"
+        path.write_text(render_rst(records), encoding="utf-8")
     else:
         path = folder / f"{name}.{'md' if style == 'md' else 'txt'}"
         path.write_text(render(records, style), encoding="utf-8")

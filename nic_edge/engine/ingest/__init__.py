@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 KINDS = {
     ".txt": "text", ".text": "text",
     ".md": "markdown", ".markdown": "markdown", ".mdx": "markdown",
+    ".rst": "rst",
     ".html": "html", ".htm": "html",
     ".pdf": "pdf",
     ".docx": "docx",
@@ -46,7 +47,7 @@ SUPPORTED_SUFFIXES = tuple(KINDS)
 # ingest-6: Markdown as its site renders it (mdsite.py): template tags, attribute lists and
 # admonition markers go, a box keeps its title; escapes and entities are the characters they
 # stand for; a thematic break is no text; fences inside list items and boxes are code; .mdx pages.
-# ingest-7: Word documents (.docx, docx.py).
+# ingest-7: Word documents (.docx, docx.py); reStructuredText (.rst, rst.py).
 INGEST_VERSION = "ingest-7"
 
 
@@ -93,7 +94,7 @@ def _sniffed(kind: str, data: bytes, name: str) -> str:
         return "pdf"
     if kind == "text" and _HTML_START.match(head):
         return "html"
-    if kind in ("text", "markdown") and head.lstrip().startswith(b"{\\rtf"):
+    if kind in ("text", "markdown", "rst") and head.lstrip().startswith(b"{\\rtf"):
         raise IngestError(f"{name}: an RTF document, not plain text",
                           "save it as plain text (.txt) or PDF from the word processor")
     if kind not in ("pdf", "docx") and head.startswith(b"PK\x03\x04"):
@@ -148,6 +149,10 @@ def load_file(path: Path) -> IngestResult:
             from nic_edge.engine.ingest.markdown import parse_markdown
 
             sections = parse_markdown(text, mdx=path.suffix.lower() == ".mdx")
+        elif kind == "rst":
+            from nic_edge.engine.ingest.rst import parse_rst
+
+            sections = parse_rst(text)
         elif kind == "html":
             from nic_edge.engine.ingest.html import parse_html
 
