@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The blind BEIR sets as the text or PDF export of a manual: do answers survive the layout?
 
-    python3 tools/eval_text_render.py [--styles md,decimal,plain,caps,wrap,pdf,pdf2,pdf2x,docx,rst]
+    python3 tools/eval_text_render.py [--styles md,decimal,plain,caps,wrap,pdf,pdf2,pdf2x,docx,odt,rst]
                                       [--sets heldout_camera,...] [--no-columns]
 
 Each record of a set (title + text) becomes one section of a single text manual, written in a
@@ -14,6 +14,10 @@ style that manuals exported from a word processor have:
 * ``caps``: the same in capitals;
 * ``wrap``: the title alone, then the text wrapped at 80 columns, no blank lines anywhere (what
   a PDF's text layer often reads like).
+
+As an OpenDocument text (``odt``, tests/support/odt.py: titles as headings, list items in a
+numbered list style that draws the numbers, "| a | b |" rows as a table), which ingest/odt.py
+reads back.
 
 As reStructuredText (``rst``: each title underlined with "-", "| a | b |" rows as a
 ``list-table`` directive, the rest as it is), which ingest/rst.py reads back.
@@ -58,7 +62,7 @@ import answer_engine as ae  # noqa: E402
 import answer_metrics as am  # noqa: E402
 import answer_sets as asets  # noqa: E402
 
-STYLES = ("md", "decimal", "plain", "caps", "wrap", "pdf", "pdf2", "pdf2x", "docx", "rst")
+STYLES = ("md", "decimal", "plain", "caps", "wrap", "pdf", "pdf2", "pdf2x", "docx", "odt", "rst")
 PDF_STYLES = {"pdf": (1, False), "pdf2": (2, False), "pdf2x": (2, True)}   # columns, written across
 BLIND = ("heldout_camera", "heldout_heatpump", "heldout_soundbar", "heldout_mower", "heldout_tv",
          "heldout_phone", "heldout_printer", "heldout_vacuum")
@@ -108,6 +112,47 @@ def render_rst(records: list[dict]) -> str:
             out.append(line)
         out.append("")
     return "\n".join(out) + "\n"
+
+
+def render_odt(records: list[dict]) -> bytes:
+    """The records as one OpenDocument text (see the module docstring)."""
+    from tests.support.odt import make_odt
+    blocks: list[tuple] = []
+    for rec in records:
+        blocks.append(("h2", (rec.get("title") or "").strip() or "Untitled"))
+        rows: list[list[str]] = []
+        items: list[str] = []
+        bullets: list[str] = []
+        goes_on = False
+
+        def flush() -> None:
+            nonlocal rows, items, bullets, goes_on
+            if rows:
+                blocks.append(("table", rows))
+            if items:
+                blocks.append(("num", items, goes_on))
+            if bullets:
+                blocks.append(("bullet", bullets))
+            rows, items, bullets = [], [], []
+        for line in rec["text"].strip().split("\n") + [""]:
+            line = line.strip()
+            item, bullet = _ITEM.match(line), _BULLET.match(line)
+            table = line.startswith("|") and line.endswith("|") and len(line) > 1
+            if not (table and rows) and not (item and items and not goes_on) and not (bullet and bullets):
+                flush()
+            if table:
+                if not _RULE.match(line):
+                    rows.append([c.strip() for c in line.strip("|").split("|")])
+            elif item:
+                if not items:
+                    goes_on = item.group(1) != "1"   # "4." after a note: the list goes on
+                items.append(item.group(2))
+            elif bullet:
+                bullets.append(bullet.group(1))
+            elif line:
+                blocks.append(("p", line))
+        flush()
+    return make_odt(blocks)
 
 
 def render_docx(records: list[dict]) -> bytes:
@@ -176,6 +221,9 @@ def score_set(name: str, style: str, embedder: object | None, folder: Path, colu
     elif style == "docx":
         path = folder / f"{name}.docx"
         path.write_bytes(render_docx(records))
+    elif style == "odt":
+        path = folder / f"{name}.odt"
+        path.write_bytes(render_odt(records))
     elif style == "rst":
         path = folder / f"{name}.rst"
         path.write_text(render_rst(records), encoding="utf-8")

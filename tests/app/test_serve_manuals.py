@@ -59,13 +59,13 @@ def test_other_files_in_the_manuals_folder_are_logged_not_ignored(tmp_path: Path
     data = tmp_path / "data"
     (data / "manuals").mkdir(parents=True)
     (data / "manuals" / "pump.md").write_text(MANUAL, encoding="utf-8")
-    (data / "manuals" / "wiring.odt").write_bytes(b"PK")
+    (data / "manuals" / "wiring.xlsx").write_bytes(b"PK")
     device = _device(data)
     try:
         with caplog.at_level(logging.WARNING, logger="nic_edge.app.serve"):
             device.prepare()
         assert _sources(device) == ["pump.md"]
-        assert any("1 file(s) that are not of a manual type" in r.getMessage() and ".odt x1" in r.getMessage()
+        assert any("1 file(s) that are not of a manual type" in r.getMessage() and ".xlsx x1" in r.getMessage()
                    for r in caplog.records), [r.getMessage() for r in caplog.records]
     finally:
         device.app.close()

@@ -170,19 +170,19 @@ def test_empty_folder_is_named_with_a_reason(tmp_path):
 
 
 def test_other_files_in_a_folder_are_left_out_and_counted(tmp_path):
-    """An .odt dropped beside the manuals is not silently ignored: the report says how many
+    """A spreadsheet dropped beside the manuals is not silently ignored: the report says how many
     files of which kinds were left out, and which kinds are manuals (exit code unchanged)."""
     folder = tmp_path / "manuals"
     write_manual(folder)
-    (folder / "wiring.odt").write_bytes(b"PK")
+    (folder / "wiring.xlsx").write_bytes(b"PK")
     (folder / "sub").mkdir()
     (folder / "sub" / "photo.JPG").write_bytes(b"x")
-    (folder / "sub" / "notes.odt").write_bytes(b"PK")
+    (folder / "sub" / "notes.xlsx").write_bytes(b"PK")
     (folder / ".DS_Store").write_bytes(b"x")          # hidden: not counted
     rep = make(tmp_path / "data").index_paths([folder])
     assert len(rep.indexed_files) == 1 and not rep.skipped
     [w] = [w for w in rep.warnings if "not of a manual type" in w]
-    assert w.startswith("3 file(s)") and ".odt x2, .jpg x1" in w and ".pdf" in w and ".txt" in w
+    assert w.startswith("3 file(s)") and ".xlsx x2, .jpg x1" in w and ".pdf" in w and ".txt" in w
 
 
 # What a generation of format 2 stores. A change to this list (or to the columns' meaning,

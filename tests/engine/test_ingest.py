@@ -133,9 +133,10 @@ def test_beir_without_usable_records(tmp_path: Path) -> None:
         ("blank.md", b"  \n\n \t\n", "empty"),
         ("binary.txt", b"\x7fELF\x02\x01\x01\x00\x00\x00" * 50, "binary"),
         ("noise.html", bytes(range(1, 32)) * 40, "non-text"),
-        ("manual.odt", b"PK\x03\x04 whatever", "unsupported file type"),
+        ("sheet.xlsx", b"PK\x03\x04 whatever", "unsupported file type"),
+        ("manual.odt", b"PK\x03\x04 whatever", "not a readable OpenDocument document"),
         ("manual.docx", b"PK\x03\x04 whatever", "not a readable Word document"),
-        ("old.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "password, or an old .doc"),
+        ("old.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "password, or an old .doc renamed"),
         ("README", b"no suffix", "unsupported file type"),
     ],
 )

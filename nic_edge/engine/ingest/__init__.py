@@ -27,6 +27,7 @@ KINDS = {
     ".html": "html", ".htm": "html",
     ".pdf": "pdf",
     ".docx": "docx",
+    ".odt": "odt",
     ".jsonl": "beir",
 }
 SUPPORTED_SUFFIXES = tuple(KINDS)
@@ -47,7 +48,8 @@ SUPPORTED_SUFFIXES = tuple(KINDS)
 # ingest-6: Markdown as its site renders it (mdsite.py): template tags, attribute lists and
 # admonition markers go, a box keeps its title; escapes and entities are the characters they
 # stand for; a thematic break is no text; fences inside list items and boxes are code; .mdx pages.
-# ingest-7: Word documents (.docx, docx.py); reStructuredText (.rst, rst.py).
+# ingest-7: Word documents (.docx, docx.py); reStructuredText (.rst, rst.py); OpenDocument
+# text (.odt, odt.py).
 INGEST_VERSION = "ingest-7"
 
 
@@ -97,16 +99,20 @@ def _sniffed(kind: str, data: bytes, name: str) -> str:
     if kind in ("text", "markdown", "rst") and head.lstrip().startswith(b"{\\rtf"):
         raise IngestError(f"{name}: an RTF document, not plain text",
                           "save it as plain text (.txt) or PDF from the word processor")
-    if kind not in ("pdf", "docx") and head.startswith(b"PK\x03\x04"):
+    if kind not in ("pdf", "docx", "odt") and head.startswith(b"PK\x03\x04"):
         from nic_edge.engine.ingest.docx import is_docx
+        from nic_edge.engine.ingest.odt import is_odt
 
         if is_docx(data):
             return "docx"
-        raise IngestError(f"{name}: a ZIP archive (an .odt or .zip renamed?), not text",
-                          "save the document as .docx, PDF or plain text (.txt), or unpack the archive")
-    if kind == "docx" and head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise IngestError(f"{name}: a Word document with a password, or an old .doc renamed",
-                          "save it as .docx without a password, or as PDF")
+        if is_odt(data):
+            return "odt"
+        raise IngestError(f"{name}: a ZIP archive (a .zip renamed?), not text",
+                          "save the document as .docx, .odt, PDF or plain text (.txt), or unpack "
+                          "the archive")
+    if kind in ("docx", "odt") and head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise IngestError(f"{name}: a document with a password, or an old .doc renamed",
+                          "save it as .docx or .odt without a password, or as PDF")
     return kind
 
 
@@ -140,6 +146,11 @@ def load_file(path: Path) -> IngestResult:
         from nic_edge.engine.ingest.docx import parse_docx
 
         sections = parse_docx(data, name)
+        del data
+    elif kind == "odt":
+        from nic_edge.engine.ingest.odt import parse_odt
+
+        sections = parse_odt(data, name)
         del data
     else:
         # the bytes are not needed once decoded: a large manual is not held twice while parsing
@@ -176,10 +187,11 @@ def text_size(path: Path) -> int:
         size = path.stat().st_size
     except OSError:
         return 0
-    if path.suffix.lower() == ".docx":
-        from nic_edge.engine.ingest.docx import text_size as docx_text
+    if path.suffix.lower() in (".docx", ".odt"):
+        from nic_edge.engine.ingest import package
 
-        return max(size, docx_text(path) or 0)
+        part = "word/document.xml" if path.suffix.lower() == ".docx" else "content.xml"
+        return max(size, (package.member_size(path, part) or 0) // 4)   # XML is 4-10 x its text
     return size
 
 

@@ -24,13 +24,13 @@ paragraph or table, and elements nested thousands deep are walked without recurs
 
 from __future__ import annotations
 
-import io
 import re
-import struct
-import zipfile
-import zlib
 import xml.etree.ElementTree as ET
-from typing import IO, Iterable, Iterator
+import zipfile
+from typing import Iterable, Iterator
+
+from nic_edge.engine.ingest import package
+from nic_edge.engine.ingest.package import MAX_PART_BYTES, MAX_SIDE_BYTES
 
 from nic_edge.engine.ingest.docx_styles import Numbering, Styles, W, int_val
 from nic_edge.engine.ingest.ocr import normalize_line
@@ -40,90 +40,17 @@ from nic_edge.errors import IngestError
 _MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
 _REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _OFFICE_DOC = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
-MAX_PART_BYTES = 64 * 1024 * 1024   # the document part unpacked: ~8-20 MB of text, a very long manual
-MAX_SIDE_BYTES = 16 * 1024 * 1024   # styles, numbering, relationships
+_EXT = ".docx"
 _SKIPPED = frozenset({W + "delText", W + "instrText", W + "delInstrText", W + "del",
                       W + "moveFrom", _MC + "Fallback", W + "footnoteReference",
                       W + "commentReference", W + "pPr", W + "rPr", W + "sectPr", W + "tblPr",
                       W + "trPr", W + "tcPr", W + "tblGrid"})
-# What zipfile raises on a damaged or hostile archive (a flipped bit in a deflate stream is a
-# zlib.error; a forged header an unsupported "version" or a short struct).
-_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
-               NotImplementedError, RuntimeError, zlib.error, struct.error, UnicodeDecodeError,
-               KeyError, IndexError, OverflowError)
-
-
-def _error(name: str, what: str) -> IngestError:
-    return IngestError(f"{name}: {what}", "open it in the word processor and save it again as "
-                                          ".docx, or as PDF")
-
-
-def _part(zf: zipfile.ZipFile, path: str, name: str, limit: int = 0) -> IO[bytes] | None:
-    """A part of the package as a stream that stops at ``limit`` bytes unpacked (whatever its
-    header claims: a ZIP bomb forges it) and refuses a DOCTYPE; None if the part is absent."""
-    try:
-        info = zf.getinfo(path)
-    except KeyError:
-        return None
-    limit = limit or MAX_SIDE_BYTES
-    if info.file_size > limit:
-        raise _too_big(name, path, limit)
-    try:
-        member = zf.open(info)
-        head = member.read(4096)
-    except _ZIP_ERRORS as exc:
-        raise _error(name, f"cannot unpack {path} ({exc})") from None
-    if b"<!DOCTYPE" in head.upper():
-        raise _error(name, f"{path} declares a DOCTYPE, which Word documents never do")
-    return _Limited(member, head, limit, name, path)
-
-
-def _too_big(name: str, path: str, limit: int) -> IngestError:
-    return IngestError(f"{name}: {path} unpacks to more than {limit // 2**20} MiB, more than a "
-                       "manual holds", "split the document, or save it as PDF")
-
-
-class _Limited(io.RawIOBase):
-    """A part's bytes (its first ``head`` already read), read no further than ``limit``."""
-
-    def __init__(self, member: IO[bytes], head: bytes, limit: int, name: str, path: str) -> None:
-        self.member, self.head, self.limit, self.name, self.path = member, head, limit, name, path
-        self.done = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        if self.head:
-            data, self.head = self.head, b""
-        else:
-            try:
-                data = self.member.read(size if size and size > 0 else 65536)
-            except _ZIP_ERRORS as exc:
-                raise _error(self.name, f"cannot unpack {self.path} ({exc})") from None
-        self.done += len(data)
-        if self.done > self.limit:
-            raise _too_big(self.name, self.path, self.limit)
-        return data
-
-    def close(self) -> None:
-        self.member.close()
-        super().close()
-
-
-def _parse(stream: IO[bytes], path: str, name: str) -> ET.Element:
-    try:
-        return ET.parse(stream).getroot()
-    except (ET.ParseError, LookupError, UnicodeError, ValueError) as exc:   # LookupError: an unknown encoding
-        raise _error(name, f"{path} is damaged ({exc})") from None
-
-
 def _main_part(zf: zipfile.ZipFile, name: str) -> str:
     """The path of the main document part, from the package relationships (word/document.xml
     in practice)."""
-    rels = _part(zf, "_rels/.rels", name)
+    rels = package.part(zf, "_rels/.rels", name, _EXT, MAX_SIDE_BYTES)
     if rels is not None:
-        for rel in _parse(rels, "_rels/.rels", name).iter(_REL + "Relationship"):
+        for rel in package.parse(rels, "_rels/.rels", name, _EXT).iter(_REL + "Relationship"):
             if rel.get("Type") == _OFFICE_DOC and rel.get("Target"):
                 return rel.get("Target", "").lstrip("/")
     return "word/document.xml"
@@ -206,27 +133,6 @@ def _blocks(top: Iterable[ET.Element]) -> Iterator[ET.Element]:
                 stack.extend(reversed(list(content)))
 
 
-def _body(stream: IO[bytes], path: str, name: str) -> Iterator[ET.Element]:
-    """The body's top-level elements one at a time, each complete, and dropped once read: the
-    document part is streamed, so what it holds at once is one paragraph or table, not the
-    whole manual's tree."""
-    depth = 0
-    body: ET.Element | None = None
-    try:
-        for event, el in ET.iterparse(stream, events=("start", "end")):
-            if event == "start":
-                depth += 1
-                if el.tag == W + "body" and body is None:
-                    body, body_depth = el, depth
-                continue
-            if body is not None and depth == body_depth + 1:
-                yield el
-                body.clear()
-            depth -= 1
-    except (ET.ParseError, LookupError, UnicodeError, ValueError) as exc:
-        raise _error(name, f"{path} is damaged ({exc})") from None
-
-
 def _table_lines(tbl: ET.Element) -> list[str]:
     lines: list[str] = []
     for row in tbl.findall(W + "tr"):   # its own rows: a table nested in a cell is that cell's text
@@ -240,22 +146,21 @@ def _table_lines(tbl: ET.Element) -> list[str]:
 
 
 def docx_lines(data: bytes, name: str = "document.docx") -> list[tuple[int | None, str]]:
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except _ZIP_ERRORS as exc:
-        raise _error(name, f"not a readable Word document ({exc})") from None
+    zf = package.open_zip(data, name, "Word", _EXT)
     with zf:
         main = _main_part(zf, name)
-        styles_part = _part(zf, "word/styles.xml", name)
-        numbering_part = _part(zf, "word/numbering.xml", name)
-        styles = Styles(_parse(styles_part, "word/styles.xml", name) if styles_part else None)
-        numbering = Numbering(_parse(numbering_part, "word/numbering.xml", name) if numbering_part else None)
-        doc = _part(zf, main, name, MAX_PART_BYTES)
+        styles_part = package.part(zf, "word/styles.xml", name, _EXT, MAX_SIDE_BYTES)
+        numbering_part = package.part(zf, "word/numbering.xml", name, _EXT, MAX_SIDE_BYTES)
+        styles = Styles(package.parse(styles_part, "word/styles.xml", name, _EXT) if styles_part else None)
+        numbering = Numbering(package.parse(numbering_part, "word/numbering.xml", name, _EXT)
+                              if numbering_part else None)
+        doc = package.part(zf, main, name, _EXT, MAX_PART_BYTES)
         if doc is None:
             raise IngestError(f"{name}: a ZIP archive without a Word document in it",
                               "save the document as .docx, PDF or plain text, or unpack the archive")
         with doc:
-            return _lines(_blocks_streamed(_body(doc, main, name)), styles, numbering)
+            return _lines(_blocks_streamed(package.blocks(doc, W + "body", main, name, _EXT)),
+                          styles, numbering)
 
 
 def _blocks_streamed(top: Iterator[ET.Element]) -> Iterator[ET.Element]:
@@ -298,21 +203,7 @@ def parse_docx(data: bytes, name: str = "document.docx") -> list[Section]:
 
 def is_docx(data: bytes) -> bool:
     """Is this ZIP a Word document (a .docx saved under another name)?"""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            return "word/document.xml" in zf.namelist()
-    except _ZIP_ERRORS:
-        return False
+    return package.has_member(data, "word/document.xml")
 
 
-def text_size(data_or_path: object) -> int | None:
-    """About how much text a .docx holds once unpacked (its main part's size / 4: Word's XML is
-    4-10 times its text), for the indexer's memory estimate; None if it cannot tell."""
-    try:
-        with zipfile.ZipFile(data_or_path) as zf:   # type: ignore[arg-type]
-            return sum(i.file_size for i in zf.infolist() if i.filename == "word/document.xml") // 4
-    except _ZIP_ERRORS:
-        return None
-
-
-__all__ = ["MAX_PART_BYTES", "MAX_SIDE_BYTES", "docx_lines", "is_docx", "parse_docx", "text_size"]
+__all__ = ["MAX_PART_BYTES", "MAX_SIDE_BYTES", "docx_lines", "is_docx", "parse_docx"]

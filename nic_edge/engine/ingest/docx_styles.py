@@ -117,11 +117,12 @@ class Numbering:
         def number(m: re.Match[str]) -> str:
             lvl = int(m.group(1)) - 1
             lfmt = levels.get(lvl, ("decimal", "", 1))[0]
-            return _format(count.get(lvl, levels.get(lvl, ("", "", 1))[2]), lfmt)
+            return format_number(count.get(lvl, levels.get(lvl, ("", "", 1))[2]), lfmt)
         return re.sub(r"%([1-9])", number, text).strip()
 
 
-def _format(n: int, fmt: str) -> str:
+def format_number(n: int, fmt: str) -> str:
+    """``n`` as a list level of format ``fmt`` draws it (decimal, letters, roman)."""
     if fmt in ("lowerLetter", "upperLetter"):
         s = ""
         while n > 0:
@@ -139,4 +140,4 @@ def _format(n: int, fmt: str) -> str:
     return str(n)
 
 
-__all__ = ["Numbering", "Styles", "W", "int_val"]
+__all__ = ["Numbering", "Styles", "W", "format_number", "int_val"]
