@@ -90,18 +90,29 @@ _BULLET = re.compile(r"^[-*\u2022]\s+(.*)$")
 _RULE = re.compile(r"^\|?[\s:|-]*-{3,}[\s:|-]*\|?$")
 
 
+def _title(rec: dict) -> str:
+    return (rec.get("title") or "").strip() or "Untitled"
+
+
+def _row(line: str) -> tuple[bool, list[str] | None]:
+    """Is the line a "| a | b |" table row, and its cells (None for a "|---|" rule)?"""
+    s = line.strip()
+    if not (s.startswith("|") and s.endswith("|") and len(s) > 1):
+        return False, None
+    return True, None if _RULE.match(s) else [c.strip() for c in s.strip("|").split("|")]
+
+
 def render_rst(records: list[dict]) -> str:
     """The records as one reStructuredText page (see the module docstring)."""
     out: list[str] = []
     for rec in records:
-        title = (rec.get("title") or "").strip() or "Untitled"
+        title = _title(rec)
         out += [title, "-" * max(len(title), 4), ""]
         rows: list[list[str]] = []
         for line in rec["text"].strip().split("\n") + [""]:
-            s = line.strip()
-            if s.startswith("|") and s.endswith("|") and len(s) > 1:
-                if not _RULE.match(s):
-                    rows.append([c.strip() for c in s.strip("|").split("|")])
+            is_row, cells = _row(line)
+            if is_row:
+                rows += [cells] if cells else []
                 continue
             if rows:
                 out += ["", ".. list-table::", ""]
@@ -119,7 +130,7 @@ def render_odt(records: list[dict]) -> bytes:
     from tests.support.odt import make_odt
     blocks: list[tuple] = []
     for rec in records:
-        blocks.append(("h2", (rec.get("title") or "").strip() or "Untitled"))
+        blocks.append(("h2", _title(rec)))
         rows: list[list[str]] = []
         items: list[str] = []
         bullets: list[str] = []
@@ -137,12 +148,11 @@ def render_odt(records: list[dict]) -> bytes:
         for line in rec["text"].strip().split("\n") + [""]:
             line = line.strip()
             item, bullet = _ITEM.match(line), _BULLET.match(line)
-            table = line.startswith("|") and line.endswith("|") and len(line) > 1
+            table, cells = _row(line)
             if not (table and rows) and not (item and items and not goes_on) and not (bullet and bullets):
                 flush()
             if table:
-                if not _RULE.match(line):
-                    rows.append([c.strip() for c in line.strip("|").split("|")])
+                rows += [cells] if cells else []
             elif item:
                 if not items:
                     goes_on = item.group(1) != "1"   # "4." after a note: the list goes on
@@ -161,13 +171,13 @@ def render_docx(records: list[dict]) -> bytes:
     blocks: list[tuple] = []
     list_id = 4   # each list a list of its own in Word (tests/support/docx.py: ids above 4)
     for rec in records:
-        blocks.append(("h2", (rec.get("title") or "").strip() or "Untitled"))
+        blocks.append(("h2", _title(rec)))
         rows: list[list[str]] = []
         for line in rec["text"].strip().split("\n") + [""]:
             line = line.strip()
-            if line.startswith("|") and line.endswith("|") and len(line) > 1:
-                if not _RULE.match(line):
-                    rows.append([c.strip() for c in line.strip("|").split("|")])
+            is_row, cells = _row(line)
+            if is_row:
+                rows += [cells] if cells else []
                 continue
             if rows:
                 blocks.append(("table", rows, True))
