@@ -89,3 +89,13 @@ def test_lists_nested_thousands_deep_are_read_without_recursion() -> None:
     spans = "<text:p>" + "<text:span>" * depth + "Deep text." + "</text:span>" * depth + "</text:p>"
     lines = [t for _, t in odt_lines(make_odt([("xml", nested), ("xml", spans)])) if t]
     assert lines[-1] == "Deep text." and len(lines) <= 2
+
+
+def test_header_rows_count_and_a_nested_table_is_its_cell_s_text_once() -> None:
+    inner = ('<table:table><table:table-row><table:table-cell><text:p>M4</text:p></table:table-cell>'
+             '<table:table-cell><text:p>2 Nm</text:p></table:table-cell></table:table-row></table:table>')
+    outer = ('<table:table><table:table-header-rows><table:table-row><table:table-cell><text:p>Part</text:p>'
+             '</table:table-cell><table:table-cell><text:p>Torque</text:p></table:table-cell></table:table-row>'
+             '</table:table-header-rows><table:table-row><table:table-cell><text:p>Screws</text:p>'
+             f'</table:table-cell><table:table-cell>{inner}</table:table-cell></table:table-row></table:table>')
+    assert [t for _, t in odt_lines(make_odt([("xml", outer)])) if t] == ["| Part | Torque |", "| Screws | M4 2 Nm |"]

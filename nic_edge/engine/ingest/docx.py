@@ -136,7 +136,7 @@ def _blocks(top: Iterable[ET.Element]) -> Iterator[ET.Element]:
 def _table_lines(tbl: ET.Element) -> list[str]:
     lines: list[str] = []
     for row in tbl.findall(W + "tr"):   # its own rows: a table nested in a cell is that cell's text
-        cells = [" ".join(normalize_line(_text(p)) for p in tc.iter(W + "p")).strip()
+        cells = [" ".join(normalize_line(_text(p).replace("\n", " ")) for p in tc.iter(W + "p")).strip()
                  for tc in row.findall(W + "tc")]
         if not any(cells):
             continue

@@ -131,10 +131,20 @@ def _text(el: ET.Element) -> str:
     return "".join(out)
 
 
+_ROW_GROUPS = frozenset({TABLE + "table-header-rows", TABLE + "table-rows", TABLE + "table-row-group"})
+
+
 def _table(tbl: ET.Element) -> list[str]:
+    """A table's own rows (also in its header and row groups), one line each; a table nested in
+    a cell is that cell's text."""
     rows: list[str] = []
-    for row in tbl.iter(TABLE + "table-row"):
-        cells = [" ".join(normalize_line(_text(p)) for p in cell.iter() if p.tag in (TEXT + "p", TEXT + "h")).strip()
+    own = [r for child in tbl for r in ([child] if child.tag == TABLE + "table-row" else
+                                        list(child) if child.tag in _ROW_GROUPS else [])]
+    for row in own:
+        if row.tag != TABLE + "table-row":
+            continue
+        cells = [" ".join(normalize_line(_text(c).replace("\n", " ")) for c in cell
+                          if c.tag not in _SKIPPED).strip()
                  for cell in row if cell.tag == TABLE + "table-cell"]
         if any(cells):
             rows.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
@@ -174,7 +184,8 @@ def _lines(top: Iterator[ET.Element], lists: _Lists) -> list[tuple[int | None, s
             elif tag == TEXT + "list":
                 own = el.get(TEXT + "style-name") or style
                 if level == 0:
-                    goes_on = el.get(TEXT + "continue-numbering") == "true" or bool(el.get(TEXT + "continue-list"))
+                    goes_on = (el.get(TEXT + "continue-numbering") == "true"
+                               or bool(el.get(TEXT + "continue-list")))
                     begun[own] = begun.get(own, 0) + (0 if goes_on and own in begun else 1)
                     key = f"{own}#{begun[own]}"
                 if level < _MAX_LEVEL:

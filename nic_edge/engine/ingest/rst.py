@@ -136,7 +136,8 @@ def _table_rows(kind: str, body: list[str], subst: dict[str, str]) -> list[str]:
                 rows[-1].append("")
             elif s and rows:
                 rows[-1][-1] = f"{rows[-1][-1]} {s}".strip()
-    return ["| " + " | ".join(_inline(c, subst).replace("|", "/") for c in row) + " |" for row in rows if any(row)]
+    return ["| " + " | ".join(_inline(c, subst).replace("|", "/") for c in row) + " |"
+            for row in rows if any(row)]
 
 
 def _simple_table(lines: list[str], start: int) -> tuple[list[str], int]:
