@@ -45,9 +45,6 @@ _DROPPED = frozenset({"toctree", "contents", "index", "image", "raw", "include",
                       "autodata", "autoattribute", "autosummary", "graphviz", "only-html", "spelling",
                       "default-role", "role", "codeauthor", "youtube", "raw-html", "ifconfig",
                       "program", "py:currentmodule", "c:namespace"})
-_TITLED = frozenset({"rubric", "topic", "sidebar", "admonition", "table", "list-table", "csv-table",
-                     "glossary", "centered", "hlist", "container", "only", "tabs", "tab", "group-tab",
-                     "code-tab", "figure"})
 _ROLE = re.compile(r":[\w:.+-]+:`((?:[^`\\]|\\.)+)`")
 _ROLE_TARGET = re.compile(r"^(.*?)\s*<[^<>]+>$", re.S)
 _LITERAL = re.compile(r"``(.+?)``")
@@ -294,7 +291,7 @@ def _explicit(lines: list[str], idx: int, m: re.Match[str], subst: dict[str, str
             head = f"{label}:" if label else (f"{arg}:" if arg and arg[-1] not in ".:;!?" else arg)
             arg = arg if label else ""
         out.append(_inline(head + (f" {arg}" if arg else ""), subst))
-    elif base == "figure" or base == "image":
+    elif base == "figure":
         pass   # the picture's file name is not text; a figure's caption and legend are
     elif arg:
         out.append(_inline(arg, subst))   # an API signature, a rubric, a topic or tab title
