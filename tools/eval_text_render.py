@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The blind BEIR sets as the text or PDF export of a manual: do answers survive the layout?
 
-    python3 tools/eval_text_render.py [--styles md,decimal,plain,caps,wrap,pdf,pdf2,pdf2x,docx,odt,rst]
+    python3 tools/eval_text_render.py [--styles md,decimal,plain,caps,wrap,pdf,pdf2,pdf2x,docx,odt,rst,adoc]
                                       [--sets heldout_camera,...] [--no-columns]
 
 Each record of a set (title + text) becomes one section of a single text manual, written in a
@@ -20,7 +20,9 @@ numbered list style that draws the numbers, "| a | b |" rows as a table), which 
 reads back.
 
 As reStructuredText (``rst``: each title underlined with "-", "| a | b |" rows as a
-``list-table`` directive, the rest as it is), which ingest/rst.py reads back.
+``list-table`` directive, the rest as it is), which ingest/rst.py reads back; and as AsciiDoc
+(``adoc``: each title as "== Title", "| a | b |" rows between ``|===`` lines, the rest as it
+is), which ingest/adoc.py reads back.
 
 And as a Word document (``docx``, tests/support/docx.py: each title in a "heading 2" style, list
 items numbered or bulleted by Word, whose numbers are not in the text, "| a | b |" rows as a
@@ -62,7 +64,7 @@ import answer_engine as ae  # noqa: E402
 import answer_metrics as am  # noqa: E402
 import answer_sets as asets  # noqa: E402
 
-STYLES = ("md", "decimal", "plain", "caps", "wrap", "pdf", "pdf2", "pdf2x", "docx", "odt", "rst")
+STYLES = ("md", "decimal", "plain", "caps", "wrap", "pdf", "pdf2", "pdf2x", "docx", "odt", "rst", "adoc")
 PDF_STYLES = {"pdf": (1, False), "pdf2": (2, False), "pdf2x": (2, True)}   # columns, written across
 BLIND = ("heldout_camera", "heldout_heatpump", "heldout_soundbar", "heldout_mower", "heldout_tv",
          "heldout_phone", "heldout_printer", "heldout_vacuum")
@@ -120,6 +122,25 @@ def render_rst(records: list[dict]) -> str:
                     out += [f"   * - {row[0]}"] + [f"     - {c}" for c in row[1:]]
                 out.append("")
                 rows = []
+            out.append(line)
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def render_adoc(records: list[dict]) -> str:
+    """The records as one AsciiDoc page (see the module docstring)."""
+    out: list[str] = []
+    for rec in records:
+        out += [f"== {_title(rec)}", ""]
+        table = False
+        for line in rec["text"].strip().split("\n") + [""]:
+            is_row, cells = _row(line)
+            if is_row != table:
+                out += ["|==="] if is_row else ["|===", ""]
+                table = is_row
+            if is_row:
+                out += [f"| {' | '.join(cells)}"] if cells else []
+                continue
             out.append(line)
         out.append("")
     return "\n".join(out) + "\n"
@@ -237,6 +258,9 @@ def score_set(name: str, style: str, embedder: object | None, folder: Path, colu
     elif style == "rst":
         path = folder / f"{name}.rst"
         path.write_text(render_rst(records), encoding="utf-8")
+    elif style == "adoc":
+        path = folder / f"{name}.adoc"
+        path.write_text(render_adoc(records), encoding="utf-8")
     else:
         path = folder / f"{name}.{'md' if style == 'md' else 'txt'}"
         path.write_text(render(records, style), encoding="utf-8")

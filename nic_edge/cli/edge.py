@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int_in(0, 65535), metavar="N", help="override http.port (0 = any free port)")
 
     s = sub.add_parser("index", help="add manuals to the index (or --remove them)",
-                       description="Index manuals: .txt .md .mdx .rst .html .pdf (pdf extra) .docx .odt and BEIR-style .jsonl. "
+                       description="Index manuals: .txt .md .mdx .rst .adoc .html .pdf (pdf extra) .docx .odt and BEIR-style .jsonl. "
                                    "Exit 0 all indexed, 3 some skipped, 1 nothing indexed, 2 usage/config error "
                                    "(--remove: the same for removals). Another index run on the same data "
                                    "dir is waited for.")

@@ -81,7 +81,7 @@ def build(manuals: list[Path], private_key: Any, out: Path, embedder: Any, *,
     pems = trusted_keys if trusted_keys is not None else [ed25519.public_pem(private_key)]
     files = sorted(expand(manuals), key=lambda p: (p.name, str(p.resolve())))
     if not files:
-        raise NicEdgeError("no manuals given", hint="name .txt/.md/.mdx/.rst/.html/.pdf/.docx/.odt/.jsonl files or folders")
+        raise NicEdgeError("no manuals given", hint="name .txt/.md/.mdx/.rst/.adoc/.html/.pdf/.docx/.odt/.jsonl files or folders")
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise NicEdgeError(f"not a file: {missing[0]}", hint="check the path")

@@ -32,7 +32,7 @@ class Document:
     source: str  # file name for files, the record ``_id`` for BEIR JSONL
     chunks: list[Chunk]
     sha256: str  # of the file bytes (JSONL: of the record's canonical JSON)
-    kind: str  # "text" | "markdown" | "rst" | "html" | "pdf" | "docx" | "odt" | "beir"
+    kind: str  # "text" | "markdown" | "rst" | "asciidoc" | "html" | "pdf" | "docx" | "odt" | "beir"
     duplicates_replaced: int = 0  # earlier JSONL records with the same _id this one replaced
     # Which numbering ``Chunk.page`` uses: "printed" (read from the manual's own page headers or
     # footers) or "counted" (physical page order); None when the format has no pages.

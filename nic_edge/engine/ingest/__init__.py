@@ -24,6 +24,7 @@ KINDS = {
     ".txt": "text", ".text": "text",
     ".md": "markdown", ".markdown": "markdown", ".mdx": "markdown",
     ".rst": "rst",
+    ".adoc": "asciidoc", ".asciidoc": "asciidoc",
     ".html": "html", ".htm": "html",
     ".pdf": "pdf",
     ".docx": "docx",
@@ -50,7 +51,10 @@ SUPPORTED_SUFFIXES = tuple(KINDS)
 # stand for; a thematic break is no text; fences inside list items and boxes are code; .mdx pages.
 # ingest-7: Word documents (.docx, docx.py); reStructuredText (.rst, rst.py); OpenDocument
 # text (.odt, odt.py).
-INGEST_VERSION = "ingest-7"
+# ingest-8: lines of markup that never closes are read in one pass (delimited.py; links keep their
+# words when the address holds brackets, "<bus\\><a ...>" is text and a tag, a Sphinx role's
+# "~a.b" shows "b"); AsciiDoc (.adoc, adoc.py).
+INGEST_VERSION = "ingest-8"
 
 
 @dataclass
@@ -96,7 +100,7 @@ def _sniffed(kind: str, data: bytes, name: str) -> str:
         return "pdf"
     if kind == "text" and _HTML_START.match(head):
         return "html"
-    if kind in ("text", "markdown", "rst") and head.lstrip().startswith(b"{\\rtf"):
+    if kind in ("text", "markdown", "rst", "asciidoc") and head.lstrip().startswith(b"{\\rtf"):
         raise IngestError(f"{name}: an RTF document, not plain text",
                           "save it as plain text (.txt) or PDF from the word processor")
     if kind not in ("pdf", "docx", "odt") and head.startswith(b"PK\x03\x04"):
@@ -138,6 +142,7 @@ def load_file(path: Path) -> IngestResult:
             result.documents[0].warnings.extend(result.warnings)
         return IngestResult(result.documents, result.warnings, result.duplicates_replaced)
     page_kind: str | None = None
+    includes_only = False
     if kind == "pdf":
         from nic_edge.engine.ingest.pdf import parse_pdf_kind
 
@@ -164,6 +169,11 @@ def load_file(path: Path) -> IngestResult:
             from nic_edge.engine.ingest.rst import parse_rst
 
             sections = parse_rst(text)
+        elif kind == "asciidoc":
+            from nic_edge.engine.ingest.adoc import parse_adoc
+
+            sections = parse_adoc(text)
+            includes_only = "include::" in text
         elif kind == "html":
             from nic_edge.engine.ingest.html import parse_html
 
@@ -172,6 +182,9 @@ def load_file(path: Path) -> IngestResult:
             sections, page_kind = parse_text_kind(text)
         del text
     chunks = chunk_sections(sections, name)
+    if not chunks and kind == "asciidoc" and includes_only:
+        raise IngestError(f"{name}: only include:: lines, no text of its own",
+                          "index the folder that holds the files it includes; each is read as itself")
     if not chunks:
         raise IngestError(f"{name}: no text left after cleanup",
                           "check the file holds the manual text (not only images or markup)")

@@ -16,6 +16,8 @@ from __future__ import annotations
 import html
 import re
 
+from nic_edge.engine.ingest import delimited
+from nic_edge.engine.ingest.delimited import Delim
 from nic_edge.engine.ingest.mdsite import Fences, site_lines
 from nic_edge.engine.ingest.ocr import normalize_line
 from nic_edge.engine.ingest.structure import HEADING_MARK, Section, build_sections, detect_headings
@@ -36,19 +38,22 @@ _CODE_BASE = 0xF0100     # + the number of a code span in the line
 _MAX_SPANS = 0xFFFFD - _CODE_BASE
 _PRIVATE = re.compile("[\U000F0000-\U000FFFFF]")
 _CODE_MARK = re.compile("[\U000F0100-\U000FFFFD]")
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\[[^\]]*\]")
-# "_" marks emphasis only at a word's edge (CommonMark): snake_case_names keep theirs
-_EMPHASIS = re.compile(r"(\*\*|\*)(?=\S)(.+?)(?<=\S)\1"
-                       r"|(?<![A-Za-z0-9])(__|_)(?=\S)(.+?)(?<=\S)\3(?![A-Za-z0-9])")
-_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+# Bracket and tag contents stop at the next opening bracket (or tag): each scan ends where the
+# next one starts, so a line of "[a [a [a" or "<a <a <a" is read once, not once from every mark.
+_IMAGE = re.compile(r"!\[([^\[\]]*)\]\([^()]*(?:\([^()]*\)[^()]*)*\)")
+_LINK = re.compile(r"\[([^\[\]]+)\]\([^()]*(?:\([^()]*\)[^()]*)*\)|\[([^\[\]]+)\]\[[^\[\]]*\]")
+# Emphasis, as ``(\*\*|\*)(?=\S)(.+?)(?<=\S)\1`` and
+# ``(?<![A-Za-z0-9])(__|_)(?=\S)(.+?)(?<=\S)\3(?![A-Za-z0-9])`` read it, in linear time
+# (delimited.py); "_" marks emphasis only at a word's edge (CommonMark): snake_case_names keep theirs
+_ALNUM = re.compile("[A-Za-z0-9]")
+_EMPHASIS = (Delim("**"), Delim("*"), Delim("__", _ALNUM, _ALNUM), Delim("_", _ALNUM, _ALNUM))
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 # CommonMark autolinks: the address is the text ("see <https://acme.example/pumps>")
 _AUTOLINK = re.compile(r"<((?:[A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]*)|(?:[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+))>")
 # block-level HTML ends a run of words: "<summary>Advanced</summary>Set" is two phrases
 _BLOCK_TAG = re.compile(r"</?(?:p|div|br|hr|li|ul|ol|tr|td|th|table|details|summary|section|dd|dt|dl"
-                        r"|blockquote|figure|figcaption|caption|h[1-6])\b[^>]*>", re.I)
-_HIDDEN = re.compile(r"<!--.*?-->|<(script|style)\b[^>]*>.*?</\1\s*>", re.I)
-_HIDDEN_OPEN = re.compile(r"<!--|<(script|style)\b[^>]*>", re.I)
+                        r"|blockquote|figure|figcaption|caption|h[1-6])\b[^<>]*>", re.I)
+_HIDDEN_OPEN = re.compile(r"<!--|<(script|style)\b[^<>]*>", re.I)
 _COMMENT_END = re.compile(r"-->")
 _QUOTE = re.compile(r"^ {0,3}(?:>\s?)+")
 _LINK_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:\s+\S+")
@@ -110,7 +115,7 @@ def strip_inline(text: str) -> str:
     text = _IMAGE.sub(lambda m: m.group(1), text)
     text = _LINK.sub(lambda m: m.group(1) or m.group(2), text)
     for _ in range(3):   # nested: "_**powering up**_"
-        text, n = _EMPHASIS.subn(lambda m: m.group(2) if m.group(2) is not None else m.group(4), text)
+        text, n = delimited.subn(text, _EMPHASIS, lambda _mark, inner: inner)
         if not n:
             break
     text = _AUTOLINK.sub(lambda m: m.group(1), text)
@@ -121,6 +126,25 @@ def strip_inline(text: str) -> str:
         text = _CODE_MARK.sub(lambda m: spans[ord(m.group()) - _CODE_BASE]
                               if ord(m.group()) - _CODE_BASE < len(spans) else m.group(), text)
     return normalize_line(text.translate(_SHOW_ESCAPES))
+
+
+def _unhidden(line: str) -> tuple[str, re.Pattern[str] | None]:
+    """``line`` without its comments and scripts, and what closes the one it leaves open (None
+    when it closes all). Each is looked for from where the last ended: one pass over the line,
+    where a regex would read an unclosed ``<!--`` from every one of them to the line's end."""
+    kept: list[str] = []
+    pos = 0
+    while True:
+        m = _HIDDEN_OPEN.search(line, pos)
+        if m is None:
+            kept.append(line[pos:])
+            return "".join(kept), None
+        kept.append(line[pos:m.start()])
+        end_mark = _COMMENT_END if m.group(0) == "<!--" else re.compile(rf"</{m.group(1)}\s*>", re.I)
+        end = end_mark.search(line, m.end())
+        if end is None:
+            return "".join(kept), end_mark
+        pos = end.end()
 
 
 def _drop_comments(raw: list[str]) -> list[str]:
@@ -141,12 +165,7 @@ def _drop_comments(raw: list[str]) -> list[str]:
         else:
             code = bool(fences.step(line))
         if not code:
-            line = _HIDDEN.sub("", line)
-            m = _HIDDEN_OPEN.search(line)
-            if m is not None:
-                end_mark = _COMMENT_END if m.group(0) == "<!--" else re.compile(
-                    rf"</{m.group(1)}\s*>", re.I)
-                line = line[:m.start()]
+            line, end_mark = _unhidden(line)
         out.append(line)
     return out
 

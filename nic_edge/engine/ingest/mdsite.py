@@ -28,9 +28,18 @@ from typing import Callable
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})(.*)$")
 _CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
 
-_TEMPLATE = re.compile(r"\{%-?.*?-?%\}|\{\{<.*?>\}\}|\{\{%.*?%\}\}")
+# Liquid "{% tag %}", Hugo "{{< shortcode >}}" and "{{% shortcode %}}": each closing mark with the
+# opening marks it closes, Hugo's first ("{{%" holds "{%"). Each is looked for only before its
+# closing mark's last place in the line (_templates_out): an opening mark after it cannot close,
+# and a regex would read the rest of the line again from every one of them.
+_TEMPLATES = (("%}}", re.compile(r"\{\{%.*?%\}\}")), (">}}", re.compile(r"\{\{<.*?>\}\}")),
+              ("%}", re.compile(r"\{%-?.*?-?%\}")))
 # {: .class}, {:target="_blank"}, {.class #id key=value}, {width=353}, a heading's {#anchor}
-_ATTR_ITEM = r"(?:[.#][A-Za-z_][\w-]*|[A-Za-z_][\w-]*=(?:\"[^\"]*\"|'[^']*'|[^\s}\"']+))"
+# (an unquoted value runs to a space or the brace, and each item is read once (atomic): "{:a=b.c=d"
+# has one reading, where the items could split it 2^n ways, and a line of a hundred characters
+# took hours to find that none closes; a value stops at the next "{", where the next list would
+# start, so a line of lists that never close is read once)
+_ATTR_ITEM = r"(?>[.#][A-Za-z_][\w-]*|[A-Za-z_][\w-]*=(?:\"[^\"]*\"|'[^']*'|[^\s{}\"']++(?=[\s}])))"
 _ATTR_LIST = re.compile(r"\{:\s*(?:" + _ATTR_ITEM + r"\s*)*\}|\{\s*" + _ATTR_ITEM
                         + r"(?:\s+" + _ATTR_ITEM + r")*\s*\}")
 
@@ -269,11 +278,20 @@ def _top_level(attrs: str) -> str:
     return "".join(out)
 
 
+def _templates_out(part: str) -> str:
+    for close, pattern in _TEMPLATES:
+        end = part.rfind(close)
+        if end >= 0:
+            end += len(close)
+            part = pattern.sub(" ", part[:end]) + part[end:]
+    return part
+
+
 def site_markup(line: str) -> str:
     """One line outside code fences with its template tags, attribute lists and component
     tags taken out (code spans kept)."""
     def clean(part: str) -> str:
-        part = _TEMPLATE.sub(" ", part)
+        part = _templates_out(part)
         part = _ATTR_LIST.sub("", part)
         return _components(part)
 

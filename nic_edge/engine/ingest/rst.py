@@ -22,6 +22,8 @@ from __future__ import annotations
 import csv
 import re
 
+from nic_edge.engine.ingest import delimited
+from nic_edge.engine.ingest.delimited import Delim
 from nic_edge.engine.ingest.ocr import normalize_line
 from nic_edge.engine.ingest.structure import HEADING_MARK, Section, build_sections, detect_headings
 
@@ -45,14 +47,20 @@ _DROPPED = frozenset({"toctree", "contents", "index", "image", "raw", "include",
                       "autodata", "autoattribute", "autosummary", "graphviz", "only-html", "spelling",
                       "default-role", "role", "codeauthor", "youtube", "raw-html", "ifconfig",
                       "program", "py:currentmodule", "c:namespace"})
-_ROLE = re.compile(r":[\w:.+-]+:`((?:[^`\\]|\\.)+)`")
-_ROLE_TARGET = re.compile(r"^(.*?)\s*<[^<>]+>$", re.S)
+# a role starts where its name does, not after a letter (docutils' start rule): a line of "a:a:a"
+# is read once, not again from each colon to where the names end
+_ROLE = re.compile(r"(?<![\w:.+-]):[\w:.+-]+:`((?:[^`\\]|\\.)+)`")
 _LITERAL = re.compile(r"``(.+?)``")
 _LINK = re.compile(r"`((?:[^`\\]|\\.)+?)(?:\s*<[^<>`]*>)?`__?")
 _INTERPRETED = re.compile(r"`([^`]+)`")
-_STRONG = re.compile(r"\*\*(\S(?:.*?\S)?)\*\*")
-_EMPH = re.compile(r"(?<![\w*])\*(\S(?:.*?\S)?)\*(?![\w*])")
+# strong ``\*\*(\S(?:.*?\S)?)\*\*`` and emphasis ``(?<![\w*])\*(\S(?:.*?\S)?)\*(?![\w*])``, read in
+# linear time (delimited.py)
+_WORD_OR_STAR = re.compile(r"[\w*]")
+_STRONG = (Delim("**", one_char_last=True),)
+_EMPH = (Delim("*", _WORD_OR_STAR, _WORD_OR_STAR, one_char_last=True),)
 _FOOTREF = re.compile(r"\s?\[(?:\d+|#[\w-]*|\*|[A-Za-z][\w-]*)\]_")
+_TOKEN = re.compile(r"\S+")
+_REFNAME_MAX = 80
 _REFNAME = re.compile(r"\b([A-Za-z][\w-]*)__?(?=[\s.,;:!?)]|$)")
 _SUBST = re.compile(r"\|([^|\s][^|]*?)\|(?:__?)?")
 _ESCAPE = re.compile(r"\\(.)")
@@ -67,17 +75,39 @@ def _inline(text: str, subst: dict[str, str]) -> str:
     text = _SUBST.sub(lambda m: subst.get(m.group(1).strip(), m.group(1)), text)
     text = _LINK.sub(lambda m: m.group(1), text)
     text = _INTERPRETED.sub(lambda m: m.group(1), text)
-    text = _STRONG.sub(lambda m: m.group(1), text)
-    text = _EMPH.sub(lambda m: m.group(1), text)
+    text = delimited.subn(text, _STRONG, _inner)[0]
+    text = delimited.subn(text, _EMPH, _inner)[0]
     text = _FOOTREF.sub("", text)
-    text = _REFNAME.sub(lambda m: m.group(1), text)
+    if "_" in text:
+        text = _TOKEN.sub(_token_refname, text)
     return normalize_line(_ESCAPE.sub(lambda m: m.group(1), text))
 
 
+def _token_refname(m: re.Match[str]) -> str:
+    """A word's reference mark taken out ("pyserial_" -> "pyserial"), in words of a name's
+    length: a longer run of letters and hyphens is no reference name, and a regex reads such a
+    run again from every hyphen in it."""
+    token = m.group(0)
+    if "_" not in token or len(token) > _REFNAME_MAX:
+        return token
+    return _REFNAME.sub(lambda r: r.group(1), token)
+
+
+def _inner(_mark: Delim, inner: str) -> str:
+    return inner
+
+
 def _role_text(inner: str) -> str:
-    m = _ROLE_TARGET.match(inner)
-    text = m.group(1) if m and m.group(1) else inner
-    return text.lstrip("~!")   # :func:`~machine.freq` shows "freq"
+    # "text <target>": the text before the last "<", when only the target follows it (found
+    # from the end: a regex reads the role again from every "<" of "a <b <c ...")
+    body = inner[:-1] if inner.endswith("\n") else inner   # as "$" reads a last line break
+    cut = body.rfind("<")
+    lead = body[:cut].rstrip() if body.endswith(">") and 0 <= cut < len(body) - 2 \
+        and ">" not in body[cut + 1:-1] else ""
+    text = lead or inner
+    if text.startswith("~"):   # :func:`~machine.freq` shows "freq"
+        return text[1:].rsplit(".", 1)[-1]
+    return text.lstrip("!")
 
 
 def _open_markup(text: str) -> bool:

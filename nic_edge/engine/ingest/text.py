@@ -95,7 +95,7 @@ def decode_text(data: bytes, name: str) -> str:
     elif b"\x00" in data.rstrip(b"\x00")[:_SNIFF_BYTES]:
         # (NULs only at the end are padding: a copy cut short by a power loss on an SD card)
         raise IngestError(f"{name}: looks like a binary file (NUL bytes), not text",
-                          "convert it to .txt, .md, .rst, .html, .pdf, .docx or .odt first")
+                          "convert it to .txt, .md, .rst, .adoc, .html, .pdf, .docx or .odt first")
     else:
         data = data.rstrip(b"\x00")
         try:
@@ -105,7 +105,7 @@ def decode_text(data: bytes, name: str) -> str:
     sample = text[:_SNIFF_BYTES]
     if sample and len(_CONTROL.findall(sample)) > _MAX_CONTROL_RATIO * len(sample):
         raise IngestError(f"{name}: mostly non-text bytes, not a text manual",
-                          "convert it to .txt, .md, .rst, .html, .pdf, .docx or .odt first")
+                          "convert it to .txt, .md, .rst, .adoc, .html, .pdf, .docx or .odt first")
     if "\ufeff" in text:  # byte-order marks of files joined with `cat`: not text, and one hid a heading
         text = text.replace("\ufeff", "")
     return text.replace("\r\n", "\n").replace("\r", "\n")

@@ -1,0 +1,127 @@
+"""AsciiDoc tables (``|===``, ``,===`` CSV, ``:===`` DSV, ``!===`` inside a cell) read one row a
+line, its cells between pipes ("| GPIO1 | UART0 TX |"), the first row first: tables.py finds a
+row's header by it, as in the Markdown, Word and reStructuredText readers.
+
+A cell starts at each separator not escaped (``\\|``); the specifier before it ("2+", ".2+",
+"3*", "^.^a") says how many columns and rows it spans and how often it repeats, so rows are cut
+where the columns (``cols="1,2"``, ``cols="3*"``, or the first line's cells) are filled,
+counting the cells that reach down from rows above. A cell written over several lines, or
+holding AsciiDoc blocks (an ``a`` cell), is read as one line.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from typing import Callable
+
+# right before its separator, on the same line ("3 m" then a row on the next line keeps its "m")
+_SPEC = re.compile(r"(?:(\d+)\*)?(?:(\d+)?(?:\.(\d+))?\+)?[<^>]?(?:\.[<^>])?[adehlmsv]?\Z")
+_SPEC_TAIL = 16   # a specifier is at most "99*9.9+^.^a"
+_COLS = re.compile(r"""\bcols\s*=\s*(?:"([^"]*)"|'([^']*)'|([^,\s]+))""")
+_SEPARATOR = re.compile(r"""\bseparator\s*=\s*(?:"([^"]+)"|'([^']+)'|([^,\s]+))""")
+_FORMAT = re.compile(r"""\bformat\s*=\s*["']?(csv|dsv|tsv|psv)""")
+_NESTED = re.compile(r"^\s*!={3,}\s*$")
+
+
+def _columns(attrs: str) -> int:
+    """The number of columns ``cols`` names ("3", "1,2,1", "3*", "2*,1"), 0 when it does not."""
+    m = _COLS.search(attrs)
+    if not m:
+        return 0
+    spec = next(g for g in m.groups() if g is not None).strip()
+    if spec.isdigit():
+        return int(spec)
+    count = 0
+    for part in re.split(r"[,;]", spec):
+        rep = re.match(r"\s*(\d+)\*", part)
+        count += int(rep.group(1)) if rep else 1
+    return count
+
+
+def _split(text: str, sep: str) -> list[tuple[str, str]]:
+    """(specifier, content) of each cell of the table's ``text``."""
+    cells: list[tuple[str, str]] = []
+    spec = ""
+    start = -1
+    pos = text.find(sep)
+    while pos >= 0:
+        if pos and text[pos - 1] == "\\":
+            pos = text.find(sep, pos + 1)
+            continue
+        chunk = text[start:pos] if start >= 0 else text[:pos]
+        tail = chunk[-_SPEC_TAIL:]
+        m = _SPEC.search(tail)
+        cut = len(chunk) - (len(tail) - m.start()) if m and m.group(0) else len(chunk)
+        if cut != len(chunk) and cut > 0 and not chunk[cut - 1].isspace():
+            cut = len(chunk)   # a specifier stands apart from the cell before it
+        if start >= 0:
+            cells.append((spec, chunk[:cut]))
+        spec = chunk[cut:]
+        start = pos + len(sep)
+        pos = text.find(sep, start)
+    if start >= 0:
+        cells.append((spec, text[start:]))
+    return cells
+
+
+def _rows(cells: list[tuple[str, str]], ncols: int) -> list[list[str]]:
+    rows: list[list[str]] = []
+    row: list[str] = []
+    width = 0
+    above: list[list[int]] = []   # [rows left, columns] of cells reaching down from rows above
+    down: list[list[int]] = []
+    for spec, content in cells:
+        m = _SPEC.match(spec)
+        dup = int(m.group(1)) if m and m.group(1) else 1
+        cols = int(m.group(2)) if m and m.group(2) and "+" in spec else 1
+        span = int(m.group(3)) if m and m.group(3) else 1
+        for _ in range(min(dup, 1000)):
+            row.append(content)
+            width += cols
+            if span > 1:
+                down.append([span - 1, cols])
+            if width >= max(1, ncols - sum(c for _n, c in above)):
+                rows.append(row)
+                row, width = [], 0
+                above = [[n - 1, c] for n, c in above if n > 1] + down
+                down = []
+    if row:
+        rows.append(row)
+    return rows
+
+
+def _cell(content: str, line: Callable[[str], str]) -> str:
+    lines = [b for b in content.split("\n") if b.strip() and not _NESTED.match(b)]
+    return " ".join(t for t in (line(b.strip()) for b in lines) if t).replace("|", "/")
+
+
+def read_table(body: list[str], kind: str, attrs: str, line: Callable[[str], str]) -> list[str]:
+    """The rows of a table's ``body`` lines as "| a | b |" lines. ``kind``: the delimiter's
+    first character; ``attrs``: the block attribute line over it; ``line``: one line of a cell
+    as shown."""
+    fmt = _FORMAT.search(attrs)
+    form = fmt.group(1) if fmt else {",": "csv", ":": "dsv"}.get(kind, "psv")
+    lines = [b for b in body if b.strip()]
+    if not lines:
+        return []
+    if form in ("csv", "tsv"):
+        try:
+            rows = list(csv.reader((b.strip() for b in lines), delimiter="\t" if form == "tsv" else ","))
+        except csv.Error:
+            rows = [[b.strip()] for b in lines]
+    elif form == "dsv":
+        rows = [re.split(r"(?<!\\):", b.strip()) for b in lines]
+    else:
+        sep_m = _SEPARATOR.search(attrs)
+        sep = next(g for g in sep_m.groups() if g is not None) if sep_m else ("!" if kind == "!" else "|")
+        cells = _split("\n".join(body), sep)
+        ncols = _columns(attrs) or max(1, len(_split(lines[0], sep)))
+        rows = _rows(cells, ncols)
+        return ["| " + " | ".join(_cell(c, line) for c in row) + " |" for row in rows
+                if any(c.strip() for c in row)]
+    return ["| " + " | ".join(line(c.strip()).replace("|", "/") for c in row) + " |"
+            for row in rows if any(c.strip() for c in row)]
+
+
+__all__ = ["read_table"]
