@@ -1,8 +1,14 @@
-"""A quote the reader (reader.py) chose: the passage, its score and what confidence reads of it."""
+"""A quote the reader (reader.py) chose: the passage, its score and what confidence reads of it;
+and the section after it, when the quote ends on a lead-in to it (``continued``)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+from nic_edge.engine.sections import section_text
+from nic_edge.engine.store import Snapshot
+from nic_edge.engine.units import clean_quote
 
 
 @dataclass
@@ -30,3 +36,50 @@ class Quote:
     def lead(self) -> str:
         """Its heading and the question line before it: what names the case it answers (polarity.clash)."""
         return f"{self.section_key[1] or ''}. {self.asked_in}"
+
+
+# reader-32: a quote that ends its section on a lead-in goes on into the next section. A
+# documentation site splits a how-to into a short section that introduces its subsections ("To
+# find the local IP of your Raspberry Pi, use one of the following methods.") and one subsection
+# per method; the reader quotes sections, so the answer named the methods and gave none -- the
+# lead-in without what it introduces (issue 15). A line ending in ":", "as follows", "below", or
+# "the following" and at most three words ("the following methods."), introduces what follows;
+# "(see below) is ON" and "when any tank is below the lower line." do not. The next section of the same file is quoted from its start, its first
+# sentences up to CONTINUE_WORDS words -- unless its heading asks a question of its own (a Q&A
+# manual's next entry is no item of this one).
+LEAD_IN = re.compile(r"(?::|\b(?:the following(?:\s+\w+){0,3}|as follows|below)[.:]?)\s*$", re.I)
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?:])\s+")
+CONTINUE_WORDS = 30   # sentences are taken until this many words ...
+CONTINUE_MAX = 60     # ... and the continuation is left out when that makes more than this
+
+
+def continued(snap: Snapshot, quotes: list[Quote], rows: int) -> list[Quote]:
+    """``quotes``, or the first with the next section's opening after it (in place of a second
+    quote) when the first ends its section on a lead-in. ``rows``: the reader's section window."""
+    if not quotes:
+        return quotes
+    first = quotes[0]
+    st = section_text(snap, first.row, rows)
+    said = " ".join(first.text.split())
+    if not " ".join(st.text.split()).endswith(said[-200:]) \
+            or not LEAD_IN.search(_SENTENCE_BREAK.split(said)[-1]):
+        return quotes
+    last = st.rows[-1]
+    nxt = last + 1
+    if nxt >= snap.n or snap.file(nxt) != snap.file(last) or snap.source(nxt) != snap.source(last) \
+            or snap.section(nxt) == snap.section(last) or snap.ordinal(nxt) != snap.ordinal(last) + 1 \
+            or (snap.section(nxt) or "").rstrip().endswith("?"):
+        return quotes
+    after = section_text(snap, nxt, rows)
+    text = after.text.strip()
+    end = words = 0
+    for sentence in _SENTENCE_BREAK.split(text):
+        end = text.index(sentence, end) + len(sentence)
+        words += len(sentence.split())
+        if words >= CONTINUE_WORDS:
+            break
+    opening = clean_quote(text[:end])
+    if not opening or len(opening.split()) > CONTINUE_MAX:
+        return quotes
+    key = (after.source, after.section, after.rows[0])
+    return [first, Quote(after.rows[0], opening, first.score, key, 0.0, None, first.hit_rank)]

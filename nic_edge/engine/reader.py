@@ -75,14 +75,14 @@ from nic_edge.engine.quantity import AmountAsked, amount_asked
 from nic_edge.engine.rerank import Embed, rerank, window_opening
 from nic_edge.engine.retrieval import Hit, Retrieval
 from nic_edge.engine.sections import SectionText, section_text
-from nic_edge.engine.quote import Quote
+from nic_edge.engine.quote import Quote, continued
 from nic_edge.engine.store import Snapshot
 from nic_edge.engine.tables import quote_parts, record_tables
 from nic_edge.engine.units import (SENTENCE_END, Unit, clean_quote, near_duplicate, row_keys, section_units,
                                    table_records, title_line)
 
-VERSION = "reader-30"      # part of the answer cache key: a changed reader never serves old answers
-# reader-29: a list's record named by its code is quoted alone; reader-30: meaning decides between close candidates (rerank.py)
+VERSION = "reader-32"      # part of the answer cache key: a changed reader never serves old answers
+# reader-30: meaning decides between close candidates (rerank.py); reader-32: past a lead-in (quote.continued)
 TABLE_LEAVE = True
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
@@ -396,5 +396,5 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     for q in out:   # table parts, keyed records (tables.py) for the chosen quotes only
         st, units, i, j = windows[id(q)]
         q.header, q.header_row, q.shown, q.shown_row = quote_parts(st, units, i, j, sc.q, snap)
-    return out
+    return continued(snap, out, SECTION_ROWS)
 

@@ -87,3 +87,61 @@ def test_a_procedure_is_quoted_from_its_first_step_for_a_how_to_question(tmp_pat
     assert "5. Switch on" in how["answer"], how["answer"]
     much = _ask(eng, "How much distilled water goes into the coolant reservoir?")
     assert much["answer"].startswith("3. Fill the coolant reservoir"), much["answer"]
+
+
+NETWORK_GUIDE = """# Pi Network Guide
+
+## Find your IP address
+To find the local IP address of your Pi, use one of the following methods.
+
+### Desktop
+Hover over the network icon in the system tray. A tooltip shows the network you are connected
+to and the IP address of the Pi.
+
+### Command line
+Run hostname -I in a terminal to print the IP addresses of every interface.
+
+## What cable do I need for the network?
+Use any Cat 5e or better Ethernet cable. The port supports gigabit speeds.
+
+## Reset the network settings
+To forget every saved network, remove the files in this folder:
+
+## How do I rename the Pi on the network?
+Change the hostname in the configuration tool and restart.
+"""
+
+
+def test_a_section_that_only_leads_in_goes_on_into_the_next(tmp_path: Path) -> None:
+    """A how-to split into an introducing section and one section per method: the quote of
+    the introduction goes on into the first method (reader-32), cited under its own heading.
+    Before, the answer was "use one of the following methods." and nothing it introduced."""
+    eng = lexical_engine(tmp_path, "net.md", NETWORK_GUIDE)
+    out = _ask(eng, "How do I find the IP address of the Pi?")
+    texts = [q["text"] for q in out["quotes"]]
+    assert texts[0].endswith("use one of the following methods."), texts
+    assert texts[1].startswith("Hover over the network icon in the system tray."), texts
+    cited = [out["citations"][q["citation"]]["section"] for q in out["quotes"]]
+    assert cited == ["Find your IP address", "Desktop"]
+
+
+def test_a_lead_in_before_a_question_heading_is_not_continued(tmp_path: Path) -> None:
+    """The next section is a question of its own (a Q&A manual's next entry), not what the
+    lead-in introduced: the quote stays alone."""
+    eng = lexical_engine(tmp_path, "net.md", NETWORK_GUIDE)
+    out = _ask(eng, "How do I reset the network settings?")
+    texts = [q["text"] for q in out["quotes"]]
+    assert texts[0].endswith("remove the files in this folder:"), texts
+    assert not any("hostname" in t for t in texts), texts
+
+
+def test_what_counts_as_a_lead_in() -> None:
+    from nic_edge.engine.quote import LEAD_IN
+
+    for line in ("Use one of the following methods.", "Check these in order:", "The steps are as follows.",
+                 "A wiring diagram is shown below.", "Enable it in one of the following ways:"):
+        assert LEAD_IN.search(line), line
+    for line in ("The printer does not print when any tank is below the lower line.",
+                 "If the 'A' switch (see below) is ON the registers are also displayed.",
+                 "The following day the unit restarts on its own and runs normally."):
+        assert not LEAD_IN.search(line), line
