@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from nic_edge.engine.sections import section_text
+from nic_edge.engine.sections import SectionText, section_text
 from nic_edge.engine.store import Snapshot
 from nic_edge.engine.units import clean_quote
 
@@ -44,26 +45,25 @@ class Quote:
 # per method; the reader quotes sections, so the answer named the methods and gave none -- the
 # lead-in without what it introduces (issue 15). A line ending in ":", "as follows", "below", or
 # "the following" and at most three words ("the following methods."), introduces what follows;
-# "(see below) is ON" and "when any tank is below the lower line." do not. The next section of the same file is quoted from its start, its first
-# sentences up to CONTINUE_WORDS words -- unless its heading asks a question of its own (a Q&A
-# manual's next entry is no item of this one).
+# "(see below) is ON" and "when any tank is below the lower line." do not. The next section of
+# the same file is quoted from its start, its first sentences up to CONTINUE_WORDS words --
+# unless its heading asks a question of its own (a Q&A manual's next entry is no item of this one).
 LEAD_IN = re.compile(r"(?::|\b(?:the following(?:\s+\w+){0,3}|as follows|below)[.:]?)\s*$", re.I)
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?:])\s+")
 CONTINUE_WORDS = 30   # sentences are taken until this many words ...
 CONTINUE_MAX = 60     # ... and the continuation is left out when that makes more than this
 
 
-def continued(snap: Snapshot, quotes: list[Quote], rows: int) -> list[Quote]:
+def continued(snap: Snapshot, quotes: list[Quote], window: tuple[SectionText, list[Any], int, int],
+              rows: int) -> list[Quote]:
     """``quotes``, or the first with the next section's opening after it (in place of a second
-    quote) when the first ends its section on a lead-in. ``rows``: the reader's section window."""
-    if not quotes:
-        return quotes
+    quote) when the first ends its section on a lead-in. ``window``: the section text, units and
+    first and last unit the reader cut the first quote from; ``rows``: its section window."""
+    st, units, _first_unit, last_unit = window
     first = quotes[0]
-    st = section_text(snap, first.row, rows)
-    said = " ".join(first.text.split())
-    if not " ".join(st.text.split()).endswith(said[-200:]) \
-            or not LEAD_IN.search(_SENTENCE_BREAK.split(said)[-1]):
-        return quotes
+    if st.text[units[last_unit].b:].strip() \
+            or not LEAD_IN.search(_SENTENCE_BREAK.split(" ".join(first.text.split()))[-1]):
+        return quotes   # (most answers: nothing more to read)
     last = st.rows[-1]
     nxt = last + 1
     if nxt >= snap.n or snap.file(nxt) != snap.file(last) or snap.source(nxt) != snap.source(last) \

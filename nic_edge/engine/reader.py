@@ -396,5 +396,5 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     for q in out:   # table parts, keyed records (tables.py) for the chosen quotes only
         st, units, i, j = windows[id(q)]
         q.header, q.header_row, q.shown, q.shown_row = quote_parts(st, units, i, j, sc.q, snap)
-    return continued(snap, out, SECTION_ROWS)
+    return continued(snap, out, windows[id(out[0])], SECTION_ROWS)
 

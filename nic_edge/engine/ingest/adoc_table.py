@@ -115,13 +115,10 @@ def read_table(body: list[str], kind: str, attrs: str, line: Callable[[str], str
     else:
         sep_m = _SEPARATOR.search(attrs)
         sep = next(g for g in sep_m.groups() if g is not None) if sep_m else ("!" if kind == "!" else "|")
-        cells = _split("\n".join(body), sep)
         ncols = _columns(attrs) or max(1, len(_split(lines[0], sep)))
-        rows = _rows(cells, ncols)
-        return ["| " + " | ".join(_cell(c, line) for c in row) + " |" for row in rows
-                if any(c.strip() for c in row)]
-    return ["| " + " | ".join(line(c.strip()).replace("|", "/") for c in row) + " |"
-            for row in rows if any(c.strip() for c in row)]
+        rows = _rows(_split("\n".join(body), sep), ncols)
+    return ["| " + " | ".join(_cell(c, line) for c in row) + " |" for row in rows
+            if any(c.strip() for c in row)]
 
 
 __all__ = ["read_table"]
