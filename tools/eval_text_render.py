@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The blind BEIR sets as the text or PDF export of a manual: do answers survive the layout?
 
-    python3 tools/eval_text_render.py [--styles md,decimal,plain,caps,wrap,pdf,pdf2,pdf2x,docx,odt,rst,adoc]
+    python3 tools/eval_text_render.py [--styles md,decimal,plain,caps,wrap,pdf,pdf2,pdf2x,docx,odt,rst,adoc,html]
                                       [--sets heldout_camera,...] [--no-columns]
 
 Each record of a set (title + text) becomes one section of a single text manual, written in a
@@ -21,8 +21,11 @@ reads back.
 
 As reStructuredText (``rst``: each title underlined with "-", "| a | b |" rows as a
 ``list-table`` directive, the rest as it is), which ingest/rst.py reads back; and as AsciiDoc
-(``adoc``: each title as "== Title", "| a | b |" rows between ``|===`` lines, the rest as it
-is), which ingest/adoc.py reads back.
+(``adoc``: each title as "== Title", "| a | b |" rows between ``|===`` lines, a first row over
+a Markdown rule marked ``[%header]``, the rest as it is), which ingest/adoc.py reads back; and as
+an HTML page (``html``: each title an ``<h2>``, "| a | b |" rows a ``<table>`` whose first row
+is ``<th>`` cells when a Markdown rule follows it, every other line a ``<p>``, list numbers and
+bullets kept in the text), which ingest/html.py reads back.
 
 And as a Word document (``docx``, tests/support/docx.py: each title in a "heading 2" style, list
 items numbered or bulleted by Word, whose numbers are not in the text, "| a | b |" rows as a
@@ -50,6 +53,7 @@ session").
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import re
 import sys
@@ -64,7 +68,7 @@ import answer_engine as ae  # noqa: E402
 import answer_metrics as am  # noqa: E402
 import answer_sets as asets  # noqa: E402
 
-STYLES = ("md", "decimal", "plain", "caps", "wrap", "pdf", "pdf2", "pdf2x", "docx", "odt", "rst", "adoc")
+STYLES = ("md", "decimal", "plain", "caps", "wrap", "pdf", "pdf2", "pdf2x", "docx", "odt", "rst", "adoc", "html")
 PDF_STYLES = {"pdf": (1, False), "pdf2": (2, False), "pdf2x": (2, True)}   # columns, written across
 BLIND = ("heldout_camera", "heldout_heatpump", "heldout_soundbar", "heldout_mower", "heldout_tv",
          "heldout_phone", "heldout_printer", "heldout_vacuum")
@@ -133,16 +137,47 @@ def render_adoc(records: list[dict]) -> str:
     for rec in records:
         out += [f"== {_title(rec)}", ""]
         table = False
-        for line in rec["text"].strip().split("\n") + [""]:
+        lines = rec["text"].strip().split("\n") + [""]
+        for k, line in enumerate(lines):
             is_row, cells = _row(line)
             if is_row != table:
-                out += ["|==="] if is_row else ["|===", ""]
+                head = is_row and k + 1 < len(lines) and _row(lines[k + 1]) == (True, None)
+                out += (["", "[%header]"] if head else []) + ["|==="] if is_row else ["|===", ""]
                 table = is_row
             if is_row:
                 out += [f"| {' | '.join(cells)}"] if cells else []
                 continue
             out.append(line)
         out.append("")
+    return "\n".join(out) + "\n"
+
+
+def render_html(records: list[dict]) -> str:
+    """The records as one HTML page (see the module docstring)."""
+    out = ["<!DOCTYPE html>", "<html><body>"]
+    for rec in records:
+        out.append(f"<h2>{html.escape(_title(rec))}</h2>")
+        lines = rec["text"].strip().split("\n")
+        rows: list[list[str]] = []
+        head = False
+        for k, line in enumerate(lines + [""]):
+            is_row, cells = _row(line)
+            if is_row:
+                if cells is None:
+                    head = head or len(rows) == 1
+                else:
+                    rows.append(cells)
+                continue
+            if rows:
+                out.append("<table>")
+                for m, cells in enumerate(rows):
+                    tag = "th" if head and m == 0 else "td"
+                    out.append("<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>")
+                out.append("</table>")
+                rows, head = [], False
+            if line.strip():
+                out.append(f"<p>{html.escape(line)}</p>")
+    out.append("</body></html>")
     return "\n".join(out) + "\n"
 
 
@@ -261,6 +296,9 @@ def score_set(name: str, style: str, embedder: object | None, folder: Path, colu
     elif style == "adoc":
         path = folder / f"{name}.adoc"
         path.write_text(render_adoc(records), encoding="utf-8")
+    elif style == "html":
+        path = folder / f"{name}.html"
+        path.write_text(render_html(records), encoding="utf-8")
     else:
         path = folder / f"{name}.{'md' if style == 'md' else 'txt'}"
         path.write_text(render(records, style), encoding="utf-8")

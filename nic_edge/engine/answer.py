@@ -68,16 +68,15 @@ from nic_edge.engine.store import Snapshot
 # section anyway); on the appliance checks it is the clearest signal of a right first quote
 # (right for 95 of the 102 answerable questions where it holds, 13 of the 27 where it does
 # not). Weight 1.0, a round value between 0.5 and 1.5 (docs/benchmarks/answers.md, "Twelfth
-# session"). It does not
-# count when the quote lacks the amount asked (``q_lacks``): a passage that means the question
-# but states no price is no better for meaning it ("How much does it cost to replace a
-# catalytic converter?"). Bias: the midpoint of the two re-derivations by the fit's rules, one
+# session"). It does not count when the quote lacks the amount asked (``q_lacks``): a passage that
+# means the question but states no price is no better for meaning it ("How much does it cost to
+# replace a catalytic converter?"). Bias: the midpoint of the two re-derivations by the fit's rules, one
 # keeping the generated useful questions answered at 0.5 (-10.716), one keeping the generated
 # negatives abstained at the 0.30 floor where calibrated indexes sit (-11.035): -10.875.
 # Part of the answer cache key (with reader.VERSION): a changed confidence never serves a cached
-# answer's old confidence or abstention. confidence-2: the asked amount must stand beside the
-# asked thing (quantity.AmountAsked.stated_for); confidence-3: a heading-backed reader choice is
-# not doubted for disagreeing with retrieval (HEAD_LEAD_RANK); confidence-4: and its heading's
+# answer's old confidence. confidence-2: the asked amount must stand beside the asked thing
+# (quantity.AmountAsked.stated_for); confidence-3: a heading-backed reader choice is not doubted
+# for disagreeing with retrieval (HEAD_LEAD_RANK); confidence-4: and its heading's
 # cosine counts in cos_top; confidence-5: halved again when the quote does not even name the
 # asked kind (QUANTITY_UNNAMED_FACTOR); confidence-6: halved when the question's subject is only a
 # pronoun (ANAPHORA_FACTOR), quartered when it names one thing at most (confidence-7);
@@ -99,9 +98,9 @@ from nic_edge.engine.store import Snapshot
 # quantity.TOPIC_SHARE); confidence-17: an amount of the asked kind in a quote
 # from the section of the index's closest chunk in meaning is the amount asked (CLOSEST_STATES);
 # confidence-18: a code written with a hyphen no chunk writes ("HP-14" asked of the HP-9's manual)
-# is an unknown code too (codes.py); "What does a replacement box cost?" asks an amount; confidence-19: a
-# quote the reader chose by meaning is no doubt (RERANK_RANK); confidence-20: "in mm" asks an amount.
-VERSION = "confidence-20"
+# is an unknown code too (codes.py); "What does a replacement box cost?" asks an amount; confidence-19: a quote
+# the reader chose by meaning is no doubt (RERANK_RANK); confidence-20: "in mm" asks an amount; -21: hex codes.
+VERSION = "confidence-21"
 FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree", "prox",
             "q_cov", "q_cos", "q_rank", "q_lacks", "cos_gap", "q_closest")
 COEF_HYBRID = (-1.963, 1.148, -0.161, 10.692, 5.605, 0.148, 0.341, 4.402, 0.027, 2.058, 0.0, 10.0, 1.0)
@@ -124,12 +123,10 @@ QUANTITY_MISSING_FACTOR = 0.4
 # of the question's words for the thing are words no manual here uses ("the torque spec for the
 # crankshaft pulley bolt" of a torque table without one): then the manuals do not cover it.
 CLOSEST_STATES = True
-# ... and when the quote does not even name what is asked ("pressure"), it does not discuss it.
-QUANTITY_UNNAMED_FACTOR = 0.5
+QUANTITY_UNNAMED_FACTOR = 0.5  # ... and when the quote does not even name what is asked ("pressure")
 # A quote whose heading or question line says the opposite of the question about what works
-# ("No picture, but sound is present" for "I have picture but no sound"): the reader avoids
-# such sections, so one is quoted only when nothing else matches -- the manual's entry for
-# another symptom.
+# ("No picture, but sound is present" for "I have picture but no sound"): the reader avoids such
+# sections, so one is quoted only when nothing else matches -- the manual's entry for another symptom.
 CLASH_FACTOR = 0.5
 # A reader choice against retrieval's ranking is doubt (``q_rank`` < 1) -- unless the quoted
 # section's heading is the candidates' closest to the question (reader.HEAD_LEAD_MIN): manuals
@@ -348,9 +345,11 @@ def cite(snap: Snapshot, ret: Retrieval, quotes: list[Any]) -> tuple[list[dict],
             rows.append(row)
             score.setdefault(row, q.hit_score)
             snippet[row] = text
-    for q in quotes:   # a table's header row, when it is in another chunk than the rows quoted
-        if q.header and q.header_row not in rows:
-            rows.append(q.header_row)
+    for q in quotes:   # a table's header row in another chunk than the rows quoted; rows after (tables.rows_beyond)
+        for text, row in ([("", q.header_row)] if q.header else []) + q.after:
+            if row not in rows:
+                rows.append(row)
+                snippet[row] = text or snap.text(row).strip()
     for h in ret.hits:
         if len(rows) >= CITED:
             break
@@ -372,6 +371,7 @@ def cite(snap: Snapshot, ret: Retrieval, quotes: list[Any]) -> tuple[list[dict],
             out.append({"text": q.shown, "citation": rows.index(q.shown_row)})
         else:
             out.append({"text": q.text, "citation": rows.index(q.row)})
+        out.extend({"text": text, "citation": rows.index(row)} for text, row in q.after)
     return cites, out
 
 

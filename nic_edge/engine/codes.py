@@ -7,7 +7,8 @@ of itself then (answer.py). A code is letters then digits. Written in one piece 
 "P0420") it is one term of the index; written with a hyphen ("HP-14", "E-99", "IW-580") the
 index has it as two terms ("hp", "14"), each of which may well be known, so it is known only when
 a chunk holding both writes the code itself. Measurements ("24MP", "100-400mm") start with
-their digits and are not names.
+their digits and are not names; a hexadecimal value ("0x1", "0x80070005": a register, a boot
+mode, a Windows error) is one, written as programmers write codes (confidence-21).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from nic_edge.engine.bm25 import analyze
 
-CODE = re.compile(r"^[a-z]+\d")   # an analyzed term naming a code ("e10", "z70")
+CODE = re.compile(r"^(?:[a-z]+\d|0x[0-9a-f]+$)")   # an analyzed term naming a code ("e10", "z70", hex "0x1f")
 _SPLIT_CODE = re.compile(r"(?<![\w-])([A-Za-z]{1,4})-(\d{1,5}[A-Za-z]{0,2})(?![\w-])")
 SPLIT_CODE_ROWS = 64   # chunks holding both halves of a hyphenated code that are read for it
 

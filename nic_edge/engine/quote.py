@@ -4,7 +4,7 @@ and the section after it, when the quote ends on a lead-in to it (``continued``)
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nic_edge.engine.sections import SectionText, section_text
@@ -29,6 +29,8 @@ class Quote:
     header_row: int = -1     # the chunk that holds that header (its citation)
     shown: str = ""          # what is quoted when not ``text``: the rows of a table or the records of
     shown_row: int = -1      # a list the question names by their key ("E-21"; tables.keyed_span, keyed_lines)
+    after: list[tuple[str, int]] = field(default_factory=list)  # (text, chunk) quoted after it: the
+    # rows the question names in a table the quote runs into (tables.rows_beyond)
     meaning: float | None = None  # the window's own cosine to the question, when read for it (rerank.py)
     opening: str = ""      # what rerank embeds: the first words of the paragraph it starts in (rerank.opening)
     promoted: bool = False   # meaning put it first over a candidate the words preferred (rerank.py)

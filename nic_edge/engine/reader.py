@@ -81,8 +81,8 @@ from nic_edge.engine.tables import quote_parts, record_tables
 from nic_edge.engine.units import (SENTENCE_END, Unit, clean_quote, near_duplicate, row_keys, section_units,
                                    table_records, title_line)
 
-VERSION = "reader-32"      # part of the answer cache key: a changed reader never serves old answers
-# reader-30: meaning decides between close candidates (rerank.py); reader-32: past a lead-in (quote.continued)
+VERSION = "reader-33"      # part of the answer cache key: a changed reader never serves old answers
+# reader-30: meaning (rerank.py); reader-32: past a lead-in (quote.continued); reader-33: tables.rows_beyond
 TABLE_LEAVE = True
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
@@ -395,6 +395,6 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         break
     for q in out:   # table parts, keyed records (tables.py) for the chosen quotes only
         st, units, i, j = windows[id(q)]
-        q.header, q.header_row, q.shown, q.shown_row = quote_parts(st, units, i, j, sc.q, snap)
+        quote_parts(q, st, units, i, j, sc.q, snap)
     return continued(snap, out, windows[id(out[0])], SECTION_ROWS)
 

@@ -13,6 +13,10 @@ to the point:
   holds a figure or code of the question, ``keyed_span`` narrows a window of the table's records
   to them (what is quoted, not how the window scored), and ``record_tables`` keeps a window from
   running through the table's other records to the text after it;
+* a window that runs from the prose before a table into it but stops before the rows the
+  question names (the lead-in, the header and a first row that states the amount asked, for
+  another record) keeps the prose up to the header and quotes the named rows after it
+  (``rows_beyond``);
 * records of a list are keyed the same way when each starts a line with its code ("E01 Flow
   rate too low" / "Causes: ..." / "Remedy: ..." / "E02 Water pressure too high"; "Err 05: Image
   stabilization error."): ``keyed_lines`` narrows a window to the record the question names;
@@ -41,6 +45,7 @@ log = logging.getLogger(__name__)
 TABLE_HEADER = True   # quoted rows come with their table's header row
 TABLE_KEYED = True    # rows the question names by their key are quoted alone
 LINES_KEYED = True    # so are records of a list keyed by a code at the start of their lines
+ROWS_BEYOND = True    # and so are those of a table a window runs into from the prose before it
 
 
 def table_header(text: str, a: int) -> tuple[int, int] | None:
@@ -126,18 +131,62 @@ def record_tables(units: list[Unit], table_hit: list[bool], q_in: list[frozenset
     return out
 
 
-def quote_parts(st: SectionText, units: list[Unit], i: int, j: int, q: frozenset[str],
-                snap: Any = None) -> tuple[str, int, str, int]:
-    """(header, header_row, shown, shown_row) of ``reader.Quote`` for the window units[i..j]:
-    its table parts (``table_quote``) when it opens in a table, else the record of a keyed list
-    the question names (``keyed_lines``)."""
+def quote_parts(quote: Any, st: SectionText, units: list[Unit], i: int, j: int, q: frozenset[str],
+                snap: Any = None) -> None:
+    """Set the table parts of ``quote`` (a ``quote.Quote``) for the window units[i..j] it was
+    cut from: ``table_quote``'s when it opens in a table; else the rows the question names in
+    the table it runs into (``rows_beyond``), or the record of a keyed list the question names
+    (``keyed_lines``)."""
     if units[i].row >= 0:
-        return table_quote(st, units, i, j, q, snap)
+        quote.header, quote.header_row, quote.shown, quote.shown_row = table_quote(st, units, i, j, q, snap)
+        return
+    beyond = rows_beyond(st.text, units, i, j, q) if ROWS_BEYOND else None
+    if beyond is not None:
+        cut, a, b = beyond
+        quote.shown, quote.shown_row = clean_quote(st.text[units[i].a:cut]), st.row_at(units[i].a)
+        head = table_header(st.text, a) if TABLE_HEADER else None
+        if head is not None and head[0] >= cut:
+            quote.after.append((clean_quote(st.text[head[0]:head[1]]), st.row_at(head[0])))
+        quote.after.append((clean_quote(st.text[a:b]), st.row_at(a)))
+        return
     span = keyed_lines(st.text, units[i].a, units[j].b, q) if LINES_KEYED else None
     if span is None:
-        return "", -1, "", -1
-    header, header_row = _header_at(st, span[0]) or ("", -1)
-    return header, header_row, clean_quote(st.text[span[0]:span[1]]), st.row_at(span[0])
+        return
+    quote.header, quote.header_row = _header_at(st, span[0]) or ("", -1)
+    quote.shown, quote.shown_row = clean_quote(st.text[span[0]:span[1]]), st.row_at(span[0])
+
+
+def rows_beyond(text: str, units: list[Unit], i: int, j: int, q: frozenset[str]) -> tuple[int, int, int] | None:
+    """(cut, start, end) when the window units[i..j] opens outside a table and runs into it, the
+    question names rows of that table by their key (``keyed_rows``), and the window stops before
+    them: the prose and its lead-in ("The following table gives various current requirements.")
+    and the header row are quoted up to ``cut`` (before the window's first record row: another
+    record, "| Raspberry Pi 1 Model A | 700mA |"), then the named rows, text[start:end] ("|
+    Raspberry Pi 4 Model B | 3.0A |" for "What current does a Raspberry Pi 4 need?"). None
+    otherwise, or when the named rows are more than ``ROWS_MAX``."""
+    n = len(units)
+    if units[i].row >= 0 or units[j].row < 0:
+        return None
+    k0 = j
+    while k0 > i and (units[k0 - 1].row >= 0 or units[k0 - 1].noise):
+        k0 -= 1
+    e = j + 1
+    while e < n and (units[e].row >= 0 or units[e].noise):
+        e += 1
+    run = units[k0:e]
+    keyed = keyed_rows(text, run, [u.terms & q for u in run])
+    inside = {u.row for u in units[k0:j + 1] if u.row >= 0}
+    later = sorted(r for r in keyed if r > max(inside))
+    if not later or keyed & inside:
+        return None
+    rows = sorted({u.row for u in run if later[0] <= u.row <= later[-1]})
+    if len(rows) > ROWS_MAX:
+        return None
+    head = table_header(text, units[j].a)
+    records = [k for k in range(k0, j + 1) if units[k].row >= 0 and units[k].row != (head[0] if head else -1)]
+    cut = units[records[0] - 1].b if records else units[j].b
+    end = max(u.b for u in run if u.row == later[-1])
+    return cut, later[0], end
 
 
 def _header_at(st: SectionText, at: int) -> tuple[str, int] | None:

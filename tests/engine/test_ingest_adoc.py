@@ -197,3 +197,23 @@ def test_a_steps_text_over_two_lines_keeps_the_count_and_a_paragraph_ends_the_li
     lines = [t for _, t in adoc_lines(page) if t]
     assert lines[1:] == ["1. Open the lid", "and lift the tray.", "2. Close it.", "Then wait.",
                          "1. Press Start.", "On the desktop:", "1. Open the menu."]
+
+
+def test_a_tables_header_row_is_marked_by_a_rule_as_in_markdown() -> None:
+    """options="header", %header, or the implicit header (a first line of cells, then a blank
+    line) put a Markdown rule after the first row; %noheader, a first row run on into the
+    next, or a CSV table without the option do not."""
+    def rows(attrs: str, body: str, delim: str = "|===") -> list[str]:
+        page = f"== Spec\n\n{attrs}\n{delim}\n{body}\n{delim}\n"
+        return [t for _, t in adoc_lines(page) if t.startswith("|")]
+
+    implicit = "| Product | Recommended supply current capacity\n\n| Board 4 | 3.0A\n| Board 5 | 5.0A"
+    assert rows("", implicit) == ["| Product | Recommended supply current capacity |", "|---|---|",
+                                  "| Board 4 | 3.0A |", "| Board 5 | 5.0A |"]
+    assert rows("[%noheader]", implicit)[1] == "| Board 4 | 3.0A |"
+    run_on = "| Product | Current\n| Board 4 | 3.0A"
+    assert rows("", run_on) == ["| Product | Current |", "| Board 4 | 3.0A |"]
+    assert rows('[cols="1,1", options="header,footer"]', run_on)[1] == "|---|---|"
+    assert rows("[%header%autowidth]", run_on)[1] == "|---|---|"
+    assert rows("", "Model,Current\nPi 4,3.0A", ",===") == ["| Model | Current |", "| Pi 4 | 3.0A |"]
+    assert rows("[%header]", "Model,Current\nPi 4,3.0A", ",===")[1] == "|---|---|"

@@ -246,7 +246,7 @@ def test_an_office_html_table_row_stays_one_line(tmp_path: Path) -> None:
                     "<tr><td><p>E1</p></td><td><p>No ignition:</p><p>check the electrode gap</p></td></tr>"
                     "</table><p>Call service for other codes.</p>", encoding="utf-8")
     (chunk,) = load_file(path).documents[0].chunks
-    assert chunk.text.split("\n") == ["See the table.", "Code Meaning", "E1 No ignition: check the electrode gap",
+    assert chunk.text.split("\n") == ["See the table.", "| Code | Meaning |", "| E1 | No ignition: check the electrode gap |",
                                       "Call service for other codes."]
 
 

@@ -129,6 +129,9 @@ def test_a_code_the_best_window_holds_keeps_it_first() -> None:
              _cand("To turn off the end-of-cycle beep, hold Spin.", 0.9)]
     assert rerank.rerank(cands, q, embed, "The display shows E10", ["displai", "show", "e10"]) == 0
     assert not calls and cands[0].text.startswith("E10")
+    # a hexadecimal code is a code too ("BOOT_ORDER 0x1": the table row that holds it)
+    hexa = [_cand("| 0x1 | SD CARD | SD card or eMMC. |", 1.0), _cand("To set the boot order, edit it.", 0.9)]
+    assert rerank.rerank(hexa, q, embed, "What does BOOT_ORDER 0x1 mean?", ["boot", "order", "0x1", "mean"]) == 0
     # a question without a code: the same windows are read for meaning
     assert rerank.rerank(cands, q, embed, "The display shows an error", ["displai", "show", "error"]) == 2
     assert cands[0].text.startswith("To") and cands[0].promoted

@@ -242,3 +242,41 @@ def test_a_window_from_prose_into_a_table_keeps_the_row_named_by_its_key(tmp_pat
     assert [q["text"] for q in out["quotes"]] == [
         "| Display | Meaning | What to do |",
         "| E1 | Ignition signal weak | Check that the sensing wire is clipped around the spark plug lead |"]
+
+
+BOARDS = """# Board Guide
+
+## Power Supply
+
+Every board needs a 5.1 V supply, but the current it needs grows with the model and with what
+you plug into its USB ports. Boards up to the Board 3 take a micro USB plug, the Board 4 a USB-C
+plug. The following table gives the current each board needs.
+
+| Product | Recommended supply current capacity | Most current for all USB devices together |
+| --- | --- | --- |
+| Board 1 Model A | 700 mA | 500 mA |
+| Board 1 Model B | 1.2 A | 500 mA |
+| Board 2 Model B | 1.8 A | 1.2 A |
+| Board 3 Model A | 2.5 A | 1.2 A |
+| Board 3 Model B | 2.5 A | 1.2 A |
+| Board 4 Model B | 3.0 A | 1.2 A |
+| Board 5 | 5.0 A | 1.6 A |
+
+## Cases
+
+Keep the board in a case with air holes when it runs hot.
+"""
+
+
+def test_a_window_that_stops_before_the_row_named_by_its_key_quotes_that_row(tmp_path: Path) -> None:
+    """The window is the prose and the table's first rows (the asked amount is in them, for
+    another board); the question names the Board 4 row further down: the prose up to the
+    table's header is quoted, then that row -- not the Board 1 row (tables.rows_beyond)."""
+    eng = lexical_engine(tmp_path, "boards.md", BOARDS)
+    out = answered(eng, "What supply current does the Board 4 need?")
+    texts = [q["text"] for q in out["quotes"]]
+    assert texts[-1] == "| Board 4 Model B | 3.0 A | 1.2 A |", texts
+    assert not any("Board 1" in t for t in texts), texts
+    assert texts[0].startswith("Every board needs a 5.1 V supply"), texts
+    assert "| Product | Recommended supply current capacity |" in "\n".join(texts[:-1]), texts
+    assert len({q["citation"] for q in out["quotes"]}) == 1

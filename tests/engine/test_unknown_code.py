@@ -23,6 +23,7 @@ about 320 shots per charge with the monitor, fewer with the viewfinder.
 
 E01: the lens is not attached. Attach the lens and turn the camera on again.
 E05: image stabilization error. Turn the camera off and on again.
+0x05: the same error as the app reports it.
 """
 
 
@@ -35,6 +36,8 @@ E05: image stabilization error. Turn the camera off and on again.
     ("Is 24MP the full resolution?", False),               # a measurement, not a name
     ("Can I fit a 100-400mm lens?", False),
     ("How long does the battery last?", False),
+    ("What does error 0x1f mean?", True),                  # a hexadecimal code the manual lacks
+    ("What does error 0x05 mean?", False),
 ])
 def test_names_unknown_code(question: str, unknown: bool) -> None:
     vocab = set(analyze(GUIDE))

@@ -54,7 +54,9 @@ SUPPORTED_SUFFIXES = tuple(KINDS)
 # ingest-8: lines of markup that never closes are read in one pass (delimited.py; links keep their
 # words when the address holds brackets, "<bus\\><a ...>" is text and a tag, a Sphinx role's
 # "~a.b" shows "b"); AsciiDoc (.adoc, adoc.py).
-INGEST_VERSION = "ingest-8"
+# ingest-9: an AsciiDoc table's header row (options="header", or its implicit header: a first line
+# followed by a blank one) is marked with a Markdown rule after it (adoc_table.py).
+INGEST_VERSION = "ingest-9"
 
 
 @dataclass

@@ -22,6 +22,8 @@ _COLS = re.compile(r"""\bcols\s*=\s*(?:"([^"]*)"|'([^']*)'|([^,\s]+))""")
 _SEPARATOR = re.compile(r"""\bseparator\s*=\s*(?:"([^"]+)"|'([^']+)'|([^,\s]+))""")
 _FORMAT = re.compile(r"""\bformat\s*=\s*["']?(csv|dsv|tsv|psv)""")
 _NESTED = re.compile(r"^\s*!={3,}\s*$")
+_HEADER_OPT = re.compile(r"%header\b|\boptions\s*=\s*[\"']?[^\"'\]]*\bheader\b")
+_NO_HEADER = re.compile(r"%noheader\b|\boptions\s*=\s*[\"']?[^\"'\]]*\bnoheader\b")
 
 
 def _columns(attrs: str) -> int:
@@ -117,8 +119,29 @@ def read_table(body: list[str], kind: str, attrs: str, line: Callable[[str], str
         sep = next(g for g in sep_m.groups() if g is not None) if sep_m else ("!" if kind == "!" else "|")
         ncols = _columns(attrs) or max(1, len(_split(lines[0], sep)))
         rows = _rows(_split("\n".join(body), sep), ncols)
-    return ["| " + " | ".join(_cell(c, line) for c in row) + " |" for row in rows
-            if any(c.strip() for c in row)]
+    out = ["| " + " | ".join(_cell(c, line) for c in row) + " |" for row in rows
+           if any(c.strip() for c in row)]
+    if out and _has_header(body, attrs, form, kind):
+        out.insert(1, "|" + "---|" * max(1, len(rows[0])))
+    return out
+
+
+def _has_header(body: list[str], attrs: str, form: str, kind: str) -> bool:
+    """Is the table's first row its header: ``options="header"`` or ``%header``, or (a table of
+    pipes) its first line holds cells and a blank line follows it, AsciiDoc's implicit header?
+    The header is marked with a Markdown rule ("|---|---|") after it, as a Markdown table's is:
+    tables.py and the status page read column names by it that are too long to read as names
+    ("| Product | Recommended PSU current capacity | Maximum total USB peripheral current draw |")."""
+    if _NO_HEADER.search(attrs):
+        return False
+    if _HEADER_OPT.search(attrs):
+        return True
+    if form != "psv":
+        return False
+    sep_m = _SEPARATOR.search(attrs)
+    sep = next(g for g in sep_m.groups() if g is not None) if sep_m else ("!" if kind == "!" else "|")
+    first = next((k for k, b in enumerate(body) if b.strip()), -1)
+    return 0 <= first < len(body) - 1 and body[first].lstrip().startswith(sep) and not body[first + 1].strip()
 
 
 __all__ = ["read_table"]

@@ -5,6 +5,13 @@ a table row is one line (office exports wrap every cell's text in ``<p>``, which
 a line of its own and parted an error code from its meaning); script, style and other
 non-content elements are skipped. Entities are decoded by the parser.
 
+A table's rows are read as the other readers write them (ingest-9): "| E1 | No ignition |", one
+row a line, a first row of ``<th>`` cells followed by a Markdown rule ("|---|---|"), so the
+reader quotes a row with the column names it needs (engine/tables.py). A table nested in a cell
+is that cell's text (as in Word documents); a table without a row of two cells of text (a
+layout table: a boxed warning beside its icon) is lines of text, not table rows. Cells may be
+left open (``<td>a<td>b`` is two cells, as browsers read it).
+
 So is what a help system or documentation site wraps around each page, where the page says
 so by ARIA role: navigation (breadcrumbs, "Previous / Next", the contents sidebar), search,
 menus and toolbars, dialogs, the site banner and the page footer ("contentinfo": "(c) Copyright
@@ -42,6 +49,7 @@ _BLOCKS = frozenset({
     "caption", "form", "fieldset", "address", "details", "summary", "body", "html",
 })
 _ROWS = frozenset({"tr", "table"})
+_TABLE_TAGS = frozenset({"table", "tr", "td", "th"})
 _VOID = frozenset({"br", "hr", "img", "meta", "link", "input", "area", "base", "col", "wbr"})
 
 
@@ -66,7 +74,11 @@ class _Extractor(HTMLParser):
         self._skip_depth = 0
         self._pre_depth = 0
         self._heading: str | None = None
-        self._cell = 0  # depth of open table cells
+        self._cell = 0  # depth of open cells outside any <table> (broken markup: a row stays one line)
+        self._tables = 0   # depth of open tables: the outermost one's rows are rows
+        self._row: list[tuple[str, bool]] | None = None   # its open row's cells (text, is <th>)
+        self._in_cell: bool | None = None   # a cell of it is open (True: a <th>)
+        self._table: list[list[tuple[str, bool]]] = []   # its rows so far (written when it ends)
 
     def _flush(self) -> None:
         if self._heading is not None:  # a <br> or <span> inside a heading: keep collecting
@@ -93,6 +105,12 @@ class _Extractor(HTMLParser):
             if tag not in _VOID:
                 self._skip_depth += 1
             return
+        if tag in _TABLE_TAGS and not self._skip_depth and (self._tables or tag == "table"):
+            self._table_tag(tag, True)
+            return
+        if self._in_cell is not None and (tag in _BLOCKS or tag in _HEADINGS or tag == "pre"):
+            self._buf.append(" ")   # a paragraph, line break or heading inside a cell: the row stays one line
+            return
         if tag in _HEADINGS:
             self._flush()
             self._heading = ""
@@ -118,6 +136,12 @@ class _Extractor(HTMLParser):
         if tag in _SKIP:
             self._skip_depth = max(0, self._skip_depth - 1)
             return
+        if tag in _TABLE_TAGS and not self._skip_depth and (self._tables or tag == "table"):
+            self._table_tag(tag, False)
+            return
+        if self._in_cell is not None and (tag in _BLOCKS or tag in _HEADINGS or tag == "pre"):
+            self._buf.append(" ")
+            return
         if tag in _HEADINGS and self._heading is not None:
             heading = normalize_line(self._heading + "".join(self._buf))
             self._buf = []
@@ -139,12 +163,74 @@ class _Extractor(HTMLParser):
             return
         self._buf.append(data)
 
+    def _table_tag(self, tag: str, start: bool) -> None:
+        """A table, row or cell tag: the outermost table's are its structure; a nested table's
+        are spaces in the cell that holds it."""
+        if self._tables > 1 or (self._tables == 1 and self._in_cell is not None and tag == "table" and start):
+            self._tables += (tag == "table") * (1 if start else -1)
+            self._buf.append(" ")
+            return
+        if tag == "table":
+            self._end_table()
+            if start:
+                self._flush()
+            self._tables = 1 if start else 0
+        elif tag == "tr":
+            self._end_row()
+        elif start:   # <td>, <th>
+            self._end_cell()
+            stray = normalize_line("".join(self._buf))   # text between cells (broken markup) is kept
+            if self._row is None:
+                self._row = []
+            if stray:
+                self._row.append((stray, False))
+            self._buf = []
+            self._in_cell = tag == "th"
+        else:
+            self._end_cell()
+
+    def _end_cell(self) -> None:
+        if self._in_cell is None:
+            return
+        if self._row is None:
+            self._row = []
+        self._row.append((normalize_line("".join(self._buf)).replace("|", "/"), self._in_cell))
+        self._buf = []
+        self._in_cell = None
+
+    def _end_row(self) -> None:
+        self._end_cell()
+        row, self._row = self._row, None
+        if row is None:
+            self._flush()
+            return
+        stray = normalize_line("".join(self._buf))
+        self._buf = []
+        if stray:
+            row.append((stray, False))
+        if any(t for t, _ in row):
+            self._table.append(row)
+
+    def _end_table(self) -> None:
+        """Write the outermost table's rows. A table with no row of two cells of text (a layout
+        table: a warning box beside its icon) is lines of text."""
+        self._end_row()
+        rows, self._table = self._table, []
+        if not any(sum(bool(t) for t, _ in row) >= 2 for row in rows):
+            self.lines.extend(t for row in rows for t, _ in row if t)
+            return
+        for k, row in enumerate(rows):
+            self.lines.append("| " + " | ".join(t for t, _ in row) + " |")
+            if not k and all(th for _, th in row):
+                self.lines.append("|" + "---|" * len(row))
+
     @property
     def unclosed_chrome(self) -> bool:
         return self._chrome_tag is not None
 
     def close(self) -> None:
         super().close()
+        self._end_table()
         if self._heading is not None:
             self.handle_endtag("h1")
         self._flush()
