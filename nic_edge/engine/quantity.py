@@ -43,6 +43,8 @@ _UNITS = {
     "resistance": r"ohms?|\u03a9|k\u03a9",
     "money": r"dollars?|usd|euros?|eur|cents?|pounds? sterling|gbp",
     "loudness": r"db\(?a?\)?|dba|decibels?",
+    # a screen's or a sensor's picture size: "800×480", "1920 x 1080", "12 megapixels", "1080p", "4K"
+    "resolution": r"[x×]\s?\d+|megapixels?|mp|pixels?|px|dpi|ppi|p|k",
 }
 
 
@@ -68,7 +70,8 @@ _ASKED = [(re.compile(p, re.I), dim) for p, dim in (
     (r"\bhow long\b", "time"),
     (r"\bresistance\b", "resistance"),
     (r"\bcosts?\b|\bprice\b", "money"),
-    (r"\bhow loud\b|\bnoise level\b|\bloudness\b|\bdecibels?\b", "loudness"))]
+    (r"\bhow loud\b|\bnoise level\b|\bloudness\b|\bdecibels?\b", "loudness"),
+    (r"\bresolution\b|\bmegapixels?\b", "resolution"))]
 # The unit the owner names says the kind ("How big is it inside in litres?"), and a question that
 # names it asks for that amount however it is put: "distance between the two wall brackets in
 # mm", "max milliseconds of delay I can add", "what psi should the tires be pumped to". The unit
@@ -86,12 +89,13 @@ _NAMED_UNITS = {
     "temperature": r"degrees|celsius|fahrenheit",
     "loudness": r"db|decibels",
     "speed": r"rpm|mph|[mg]bps",
+    "resolution": r"pixels|megapixels|dpi|ppi",
 }
 _UNIT_NAMED = [(r"\b(?:in|how many|max(?:imum)?|min(?:imum)?" + ("" if dim == "time" else "|what") + r")\s+(?:"
                 + units + r")\b", dim) for dim, units in _NAMED_UNITS.items()]
 _ASKED += [(re.compile(p, re.I), dim) for p, dim in _UNIT_NAMED]
 _DIMENSIONS = (r"pressure|gap|torque|capacity|voltage|wattage|temperature|clearance|size|speed|weight|"
-               r"interval|resistance|current|amount|cost|price|dimensions|height|width|depth|noise level")
+               r"interval|resistance|current|amount|cost|price|dimensions|height|width|depth|noise level|resolution")
 _ASKS_AMOUNT = re.compile(
     # the amount asked by its adjective: "How heavy is the TV?", "How fast does the drum spin?"
     r"\bhow (?:much|many|often|long|far|tight|hot|cold|heavy|fast|big|large|tall|high|wide|thick|deep|loud)\b"
@@ -113,7 +117,7 @@ _ASKING_WORDS = frozenset(analyze(
     "pressure gap torque capacity voltage temperature clearance size speed weight interval resistance "
     "current amount cost costs price spec specs specification specifications much many often long far "
     "tight hot cold normal recommended recommend proper correct right rated rating value level setting "
-    "figure number quantity "
+    "figure number quantity resolution pixels megapixels "
     # and the verbs of asking for one ("how much grease goes in", "what gap should I use")
     "go goes put use used using need needs get gets take takes make makes come comes give gives "
     "keep keeps allow allowed fit fits hold holds"))
@@ -143,7 +147,7 @@ _DIM_WORDS = {
     "weight": "weight weigh heavy", "time": "long duration", "frequency": "often interval",
     "resistance": "resistance",
     "money": "cost costs price", "power": "power wattage watts consumption",
-    "loudness": "loud loudness noise decibel"}
+    "loudness": "loud loudness noise decibel", "resolution": "resolution pixel pixels megapixel megapixels dpi"}
 _DIM_STEMS = {dim: frozenset(analyze(words)) for dim, words in _DIM_WORDS.items()}
 assert set(_DIM_STEMS) == set(_UNITS), "every dimension with units is named by words"
 

@@ -217,3 +217,12 @@ def test_a_tables_header_row_is_marked_by_a_rule_as_in_markdown() -> None:
     assert rows("[%header%autowidth]", run_on)[1] == "|---|---|"
     assert rows("", "Model,Current\nPi 4,3.0A", ",===") == ["| Model | Current |", "| Pi 4 | 3.0A |"]
     assert rows("[%header]", "Model,Current\nPi 4,3.0A", ",===")[1] == "|---|---|"
+
+
+def test_a_text_cell_shows_a_line_in_brackets_an_asciidoc_cell_reads_it_as_attributes() -> None:
+    page = ("== Model Filters\n\n|===\n| Filter | Applicable model(s)\n\n| [pi4]\n| Model 4B, Pi 400\n\n"
+            "a| [source,bash]\n----\nvcgencmd version\n----\n| Any\n|===\n\n"
+            '[cols="1a,1"]\n|===\n| [NOTE]\nHot. | x\n|===\n')
+    rows = [t for _, t in adoc_lines(page) if t.startswith("|")]
+    assert rows == ["| Filter | Applicable model(s) |", "|---|---|", "| [pi4] | Model 4B, Pi 400 |",
+                    "| vcgencmd version | Any |", "| Hot. | x |"]

@@ -27,6 +27,9 @@ def test_cells_left_open_nested_tables_and_layout_rows() -> None:
     # cells and rows left open (as browsers read them), a "|" in a cell
     assert _lines("<table><tr><th>A<th>B<tr><td>x|y<td>1</table><p>z") == [
         "| A | B |", "|---|---|", "| x/y | 1 |", "z"]
+    # a line break in a cell (the page's source, a <pre>) is a space: the row stays one line
+    assert _lines("<table><tr><td><pre>ls -l\ncd /</pre></td><td>list\r\nall</td></tr></table>") == [
+        "| ls -l cd / | list all |"]
     # a table nested in a cell is that cell's text; paragraphs and headings in a cell keep the row one line
     assert _lines("<table><tr><td>a<table><tr><td>x</td><td>y</td></tr></table></td>"
                   "<td><p>b</p><h3>c</h3></td></tr></table>") == ["| a x y | b c |"]

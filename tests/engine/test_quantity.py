@@ -327,3 +327,23 @@ def test_milliseconds_state_a_time() -> None:
     assert asked.stated("The delay can be set from 0 to 300 ms.")
     assert asked.stated("Each step adds 10 milliseconds.")
     assert not asked.stated("Press SET 5 times until the fifth light blinks.")
+
+
+@pytest.mark.parametrize("quote, lacks", [
+    ("* 800\u00d7480 RGB LCD display", False),
+    ("| Still resolution | 12.3 Megapixels |", False),
+    ("Full HD: 1920 x 1080 at 60 frames a second, or 1080p.", False),
+    ("The 4K panel upscales every source.", False),
+    ("Print quality: 4800 dpi.", False),
+    ("The Touch Display connects through the DSI connector.", True),   # no picture size
+    ("Connect the 15 pins of the ribbon.", True),
+])
+def test_a_picture_size_is_a_resolution(quote: str, lacks: bool) -> None:
+    """A screen's, sensor's or printer's resolution is an amount (confidence-22): "What resolution
+    does the Touch Display have?" answered with the display's introduction was confident."""
+    from nic_edge.engine.quantity import amount_asked, lacks_quantity
+
+    for question in ("What resolution does the Touch Display have?", "How many megapixels does it have?",
+                     "max resolution in pixels"):
+        assert amount_asked(question).dims == ("resolution",), question
+    assert lacks_quantity("What resolution does the Touch Display have?", quote) is lacks

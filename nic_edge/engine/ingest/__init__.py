@@ -56,7 +56,9 @@ SUPPORTED_SUFFIXES = tuple(KINDS)
 # "~a.b" shows "b"); AsciiDoc (.adoc, adoc.py).
 # ingest-9: an AsciiDoc table's header row (options="header", or its implicit header: a first line
 # followed by a blank one) is marked with a Markdown rule after it (adoc_table.py).
-INGEST_VERSION = "ingest-9"
+# ingest-10: an AsciiDoc table cell that holds text (not an "a" cell) shows a line in brackets
+# as written ("| [pi4] | Model 4B |"); it was taken for a block attribute line and dropped.
+INGEST_VERSION = "ingest-10"
 
 
 @dataclass

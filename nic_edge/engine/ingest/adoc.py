@@ -273,12 +273,14 @@ def _paragraph_line(text: str, label: str, counters: list[int], doc: _Doc) -> st
     return doc.inline(text)
 
 
-def _cell_line(text: str, doc: _Doc) -> str:
+def _cell_line(text: str, doc: _Doc, blocks: bool = True) -> str:
     """A line of a table cell as shown: an AsciiDoc cell's block title, admonition or list item
-    read as in the text; its block macros (a picture), attributes and delimiters are not shown."""
+    read as in the text; its block macros (a picture), attributes and delimiters are not shown.
+    A cell that holds text, not blocks (``blocks`` False: not an "a" cell), shows a line in
+    brackets as written ("[pi4]")."""
     text = text.strip()
-    if _BLOCK_MACRO.match(text) or _ATTRS.match(text) or _ANCHOR.match(text) or _DELIM.match(text) \
-            or text.startswith("//"):
+    if _BLOCK_MACRO.match(text) or (blocks and _ATTRS.match(text)) or _ANCHOR.match(text) \
+            or _DELIM.match(text) or text.startswith("//"):
         return ""
     title = _BLOCK_TITLE.match(text)
     if title:
@@ -292,7 +294,7 @@ def _delimited(delim: str, body: list[str], style: str, attr_line: str, doc: _Do
     if kind == "/":
         return   # a comment block
     if kind in "|,:!" and delim[1:2] == "=":
-        out.extend(read_table(body, delim[0], attr_line, lambda line: _cell_line(line, doc)))
+        out.extend(read_table(body, delim[0], attr_line, lambda line, blocks: _cell_line(line, doc, blocks)))
         out.append("")
         return
     if kind in "-." and delim != "--" or delim.startswith("```") or style in _CODE_STYLES:

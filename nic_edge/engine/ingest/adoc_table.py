@@ -67,9 +67,9 @@ def _split(text: str, sep: str) -> list[tuple[str, str]]:
     return cells
 
 
-def _rows(cells: list[tuple[str, str]], ncols: int) -> list[list[str]]:
-    rows: list[list[str]] = []
-    row: list[str] = []
+def _rows(cells: list[tuple[str, str]], ncols: int) -> list[list[tuple[str, str]]]:
+    rows: list[list[tuple[str, str]]] = []
+    row: list[tuple[str, str]] = []
     width = 0
     above: list[list[int]] = []   # [rows left, columns] of cells reaching down from rows above
     down: list[list[int]] = []
@@ -79,7 +79,7 @@ def _rows(cells: list[tuple[str, str]], ncols: int) -> list[list[str]]:
         cols = int(m.group(2)) if m and m.group(2) and "+" in spec else 1
         span = int(m.group(3)) if m and m.group(3) else 1
         for _ in range(min(dup, 1000)):
-            row.append(content)
+            row.append((spec, content))
             width += cols
             if span > 1:
                 down.append([span - 1, cols])
@@ -93,12 +93,19 @@ def _rows(cells: list[tuple[str, str]], ncols: int) -> list[list[str]]:
     return rows
 
 
-def _cell(content: str, line: Callable[[str], str]) -> str:
+def _cell(content: str, line: Callable[[str, bool], str], blocks: bool) -> str:
     lines = [b for b in content.split("\n") if b.strip() and not _NESTED.match(b)]
-    return " ".join(t for t in (line(b.strip()) for b in lines) if t).replace("|", "/")
+    return " ".join(t for t in (line(b.strip(), blocks) for b in lines) if t).replace("|", "/")
 
 
-def read_table(body: list[str], kind: str, attrs: str, line: Callable[[str], str]) -> list[str]:
+def _a_columns(attrs: str) -> bool:
+    """Does ``cols`` give a column the AsciiDoc style ("1a,2", "2*a"), whose cells hold blocks?"""
+    m = _COLS.search(attrs)
+    spec = next((g for g in m.groups() if g is not None), "") if m else ""
+    return any(part.strip().endswith("a") for part in re.split(r"[,;]", spec))
+
+
+def read_table(body: list[str], kind: str, attrs: str, line: Callable[[str, bool], str]) -> list[str]:
     """The rows of a table's ``body`` lines as "| a | b |" lines. ``kind``: the delimiter's
     first character; ``attrs``: the block attribute line over it; ``line``: one line of a cell
     as shown."""
@@ -107,21 +114,26 @@ def read_table(body: list[str], kind: str, attrs: str, line: Callable[[str], str
     lines = [b for b in body if b.strip()]
     if not lines:
         return []
+    rows: list[list[tuple[str, str]]]
     if form in ("csv", "tsv"):
         try:
-            rows = list(csv.reader((b.strip() for b in lines), delimiter="\t" if form == "tsv" else ","))
+            plain = list(csv.reader((b.strip() for b in lines), delimiter="\t" if form == "tsv" else ","))
         except csv.Error:
-            rows = [[b.strip()] for b in lines]
+            plain = [[b.strip()] for b in lines]
+        rows = [[("", c) for c in r] for r in plain]
     elif form == "dsv":
-        rows = [re.split(r"(?<!\\):", b.strip()) for b in lines]
+        rows = [[("", c) for c in re.split(r"(?<!\\):", b.strip())] for b in lines]
     else:
         sep_m = _SEPARATOR.search(attrs)
         sep = next(g for g in sep_m.groups() if g is not None) if sep_m else ("!" if kind == "!" else "|")
         ncols = _columns(attrs) or max(1, len(_split(lines[0], sep)))
         rows = _rows(_split("\n".join(body), sep), ncols)
-    out = ["| " + " | ".join(_cell(c, line) for c in row) + " |" for row in rows
-           if any(c.strip() for c in row)]
-    if out and _has_header(body, attrs, form, kind):
+    # An AsciiDoc cell ("a|", or an "a" column) holds blocks: "[source]" is an attribute line
+    # there. Any other cell holds text: "| [pi4] | Model 4B |" names the [pi4] filter.
+    a_cols = _a_columns(attrs)
+    out = ["| " + " | ".join(_cell(c, line, a_cols or spec.endswith("a")) for spec, c in row) + " |"
+           for row in rows if any(c.strip() for _, c in row)]
+    if out and any(c.strip() for _, c in rows[0]) and _has_header(body, attrs, form, kind):
         out.insert(1, "|" + "---|" * max(1, len(rows[0])))
     return out
 

@@ -179,7 +179,7 @@ class _Extractor(HTMLParser):
             self._end_row()
         elif start:   # <td>, <th>
             self._end_cell()
-            stray = normalize_line("".join(self._buf))   # text between cells (broken markup) is kept
+            stray = self._cell_text()   # text between cells (broken markup) is kept
             if self._row is None:
                 self._row = []
             if stray:
@@ -189,12 +189,17 @@ class _Extractor(HTMLParser):
         else:
             self._end_cell()
 
+    def _cell_text(self) -> str:
+        """The text collected for a cell, on one line (a line break in the page's source or a
+        <pre> in the cell is a space) and without "|" (it would end the cell)."""
+        return normalize_line(" ".join("".join(self._buf).split())).replace("|", "/")
+
     def _end_cell(self) -> None:
         if self._in_cell is None:
             return
         if self._row is None:
             self._row = []
-        self._row.append((normalize_line("".join(self._buf)).replace("|", "/"), self._in_cell))
+        self._row.append((self._cell_text(), self._in_cell))
         self._buf = []
         self._in_cell = None
 
@@ -204,7 +209,7 @@ class _Extractor(HTMLParser):
         if row is None:
             self._flush()
             return
-        stray = normalize_line("".join(self._buf))
+        stray = self._cell_text()
         self._buf = []
         if stray:
             row.append((stray, False))
