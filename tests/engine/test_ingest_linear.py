@@ -120,14 +120,33 @@ def test_rst_roles_start_where_a_word_starts() -> None:
     assert lines == ["Run Ctrl-E (see the guide) and freq."]
 
 
-def test_html_marks_that_never_close_read_as_before() -> None:
-    for page in ("<p>text</p> tail <!-- unclosed comment", "<p>a</p> x < y and z<b",
-                 "<h1>T</h1><p>a <b unclosed", "<p>a<!-- c --> b</p> <![CDATA[ x", "plain < text <b",
-                 "<p>x</p><script>var a = 1 < 2", '<p>t</p> <a href="x'):
+# Does this Python's parser show a page's unclosed last mark as text (CPython 3.11.7 here), or
+# drop it at close (3.11.2, Raspberry Pi OS Bookworm's; found by the arm64 userland test)?
+_probe = _Extractor()
+_probe.feed("<p>x</p> if a<b then")
+_probe.close()
+TAIL_AS_TEXT = _probe.lines == ["x", "if a<b then"]
+
+
+def test_html_marks_that_never_close_read_the_same_on_every_python() -> None:
+    """Defusing reads an unclosed last mark as text ("if a<b then"), as newer parsers do, on
+    every Python: the same manual gives the same chunks on a Pi's 3.11.2 and a server's 3.11.7
+    (3.11.2's parser dropped "<b then"). Where the parser itself shows such marks as text,
+    defusing changes nothing it reads."""
+    pages = {"<p>text</p> tail <!-- unclosed comment": ["text", "tail <!-- unclosed comment"],
+             "<p>a</p> x < y and z<b": ["a", "x < y and z<b"],
+             "<h1>T</h1><p>a <b unclosed": ["\x1eT", "a <b unclosed"],
+             "<p>a<!-- c --> b</p> <![CDATA[ x": ["a b", "<![CDATA[ x"],
+             "plain < text <b": ["plain < text <b"],
+             "<p>x</p><script>var a = 1 < 2": ["x"],
+             '<p>t</p> <a href="x': ["t", '<a href="x']}
+    for page, lines in pages.items():
         assert defused(page) != page   # each holds a mark that never closes
-        parser = _Extractor()           # the parser on the page as it is
-        parser.feed(page)
-        parser.close()
-        assert [t for _, t in html_lines(page)] == parser.lines, page
+        assert [t for _, t in html_lines(page)] == lines, page
+        if TAIL_AS_TEXT:
+            parser = _Extractor()      # the parser on the page as it is
+            parser.feed(page)
+            parser.close()
+            assert parser.lines == lines, page
     assert [t for _, t in html_lines("<p>a</p> tail <!-- never closed")] == ["a", "tail <!-- never closed"]
     assert [t for _, t in html_lines("<p>x</p> if a<b then")] == ["x", "if a<b then"]
