@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The blind BEIR sets as the text or PDF export of a manual: do answers survive the layout?
 
-    python3 tools/eval_text_render.py [--styles md,decimal,plain,caps,wrap,pdf,pdf2,pdf2x,docx,odt,rst,adoc,html]
+    python3 tools/eval_text_render.py [--styles md,decimal,plain,caps,wrap,pdf,pdf2,pdf2x,docx,odt,rst,adoc,html,mdhtml]
                                       [--sets heldout_camera,...] [--no-columns]
 
 Each record of a set (title + text) becomes one section of a single text manual, written in a
@@ -25,7 +25,10 @@ As reStructuredText (``rst``: each title underlined with "-", "| a | b |" rows a
 a Markdown rule marked ``[%header]``, the rest as it is), which ingest/adoc.py reads back; and as
 an HTML page (``html``: each title an ``<h2>``, "| a | b |" rows a ``<table>`` whose first row
 is ``<th>`` cells when a Markdown rule follows it, every other line a ``<p>``, list numbers and
-bullets kept in the text), which ingest/html.py reads back.
+bullets kept in the text), which ingest/html.py reads back; and as Markdown whose tables are
+written in HTML (``mdhtml``: "## Title", the text as it is, "| a | b |" rows the same
+``<table>`` as in ``html``, one ``<tr>`` a line, as README files on code hosts often write
+them), which ingest/markdown.py reads back.
 
 And as a Word document (``docx``, tests/support/docx.py: each title in a "heading 2" style, list
 items numbered or bulleted by Word, whose numbers are not in the text, "| a | b |" rows as a
@@ -68,7 +71,8 @@ import answer_engine as ae  # noqa: E402
 import answer_metrics as am  # noqa: E402
 import answer_sets as asets  # noqa: E402
 
-STYLES = ("md", "decimal", "plain", "caps", "wrap", "pdf", "pdf2", "pdf2x", "docx", "odt", "rst", "adoc", "html")
+STYLES = ("md", "decimal", "plain", "caps", "wrap", "pdf", "pdf2", "pdf2x", "docx", "odt", "rst", "adoc", "html",
+          "mdhtml")
 PDF_STYLES = {"pdf": (1, False), "pdf2": (2, False), "pdf2x": (2, True)}   # columns, written across
 BLIND = ("heldout_camera", "heldout_heatpump", "heldout_soundbar", "heldout_mower", "heldout_tv",
          "heldout_phone", "heldout_printer", "heldout_vacuum")
@@ -152,11 +156,12 @@ def render_adoc(records: list[dict]) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_html(records: list[dict]) -> str:
-    """The records as one HTML page (see the module docstring)."""
-    out = ["<!DOCTYPE html>", "<html><body>"]
+def render_html(records: list[dict], page: bool = True) -> str:
+    """The records as one HTML page, or (``page`` false) as Markdown whose tables are HTML
+    (see the module docstring)."""
+    out = ["<!DOCTYPE html>", "<html><body>"] if page else []
     for rec in records:
-        out.append(f"<h2>{html.escape(_title(rec))}</h2>")
+        out.append(f"<h2>{html.escape(_title(rec))}</h2>" if page else f"## {_title(rec)}\n")
         lines = rec["text"].strip().split("\n")
         rows: list[list[str]] = []
         head = False
@@ -169,16 +174,24 @@ def render_html(records: list[dict]) -> str:
                     rows.append(cells)
                 continue
             if rows:
-                out.append("<table>")
-                for m, cells in enumerate(rows):
-                    tag = "th" if head and m == 0 else "td"
-                    out.append("<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>")
-                out.append("</table>")
+                out += _html_table(rows, head)
                 rows, head = [], False
             if line.strip():
-                out.append(f"<p>{html.escape(line)}</p>")
-    out.append("</body></html>")
+                out.append(f"<p>{html.escape(line)}</p>" if page else line)
+        if not page:
+            out.append("")
+    if page:
+        out.append("</body></html>")
     return "\n".join(out) + "\n"
+
+
+def _html_table(rows: list[list[str]], head: bool) -> list[str]:
+    """Rows as an HTML table, one ``<tr>`` a line; the first of ``<th>`` cells when ``head``."""
+    out = ["<table>"]
+    for m, cells in enumerate(rows):
+        tag = "th" if head and m == 0 else "td"
+        out.append("<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>")
+    return out + ["</table>"]
 
 
 def render_odt(records: list[dict]) -> bytes:
@@ -299,6 +312,9 @@ def score_set(name: str, style: str, embedder: object | None, folder: Path, colu
     elif style == "html":
         path = folder / f"{name}.html"
         path.write_text(render_html(records), encoding="utf-8")
+    elif style == "mdhtml":
+        path = folder / f"{name}.md"
+        path.write_text(render_html(records, page=False), encoding="utf-8")
     else:
         path = folder / f"{name}.{'md' if style == 'md' else 'txt'}"
         path.write_text(render(records, style), encoding="utf-8")

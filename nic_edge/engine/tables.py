@@ -53,16 +53,26 @@ def table_header(text: str, a: int) -> tuple[int, int] | None:
     below it: the column names a quoted row needs to be read ("| A7-55 | 300 x 300 | M6 |" says
     nothing without "| Model | VESA pattern (mm) | Screw |"). The header is the first row of
     the run of table rows, followed by a Markdown rule ("|---|---|") or reading as column
-    names (``header_like``); None when the row is not in a table, is its first row, or the
-    table has no header."""
+    names (``header_like``); of tables set one under the other, the row over the nearest rule
+    above ``a`` heads it. None when the row is not in a table, is its first row, or the table
+    has no header."""
     start = text.rfind("\n", 0, a) + 1
     end = text.find("\n", a)
     if not is_table_row(text[start:end if end >= 0 else len(text)]):
         return None
+    if end >= 0 and is_rule(text[end + 1:(text.find("\n", end + 1) + 1 or len(text) + 1) - 1]):
+        return None   # the row is a header itself
     first = start
     while first > 0:
         prev = text.rfind("\n", 0, first - 1) + 1
         line = text[prev:first - 1]
+        if is_rule(line) and prev > 0:
+            # a rule follows its table's header row: tables set one under the other (a page
+            # of several, with nothing between them once read) each have their own
+            above = text.rfind("\n", 0, prev - 1) + 1
+            if is_table_row(text[above:prev - 1]):
+                first = above
+                break
         if not (is_table_row(line) or is_rule(line)):
             break
         first = prev
@@ -253,10 +263,13 @@ HEADER_LOOKBACK = 256  # chunks of the same section searched back for a long tab
 
 
 def _runs_to_start(text: str, a: int) -> bool:
-    """The table row at ``a`` belongs to a run of rows that reaches the start of ``text``."""
+    """The table row at ``a`` belongs to a run of rows that reaches the start of ``text``, and
+    its table starts before it (no rule under a header row in the run, nor under the row at
+    ``a``: a table set under another starts there)."""
     end = text.find("\n", a)
     lines = text[:end if end >= 0 else len(text)].split("\n")
-    return bool(lines) and all(is_table_row(x) or is_rule(x) for x in lines if x.strip())
+    nxt = text[end + 1:(text.find("\n", end + 1) + 1 or len(text) + 1) - 1] if end >= 0 else ""
+    return bool(lines) and all(is_table_row(x) and not is_rule(x) for x in lines if x.strip()) and not is_rule(nxt)
 
 
 def _earlier_header(snap: Any, row: int) -> tuple[str, int] | None:
@@ -295,12 +308,13 @@ ROWS_MAX = 16         # more rows than this are not embedded at answer time (~0.
 
 
 def _record_lines(lines: list[str]) -> list[int]:
-    """Indexes of the table rows among ``lines`` that are records: not a Markdown rule, and not
-    the first row of a run of rows when it reads as column names (a short record such as "| Off |
-    The robot is asleep |" further down is a record)."""
+    """Indexes of the table rows among ``lines`` that are records: not a Markdown rule, not a row
+    over one (a header, also of a table set under another), and not the first row of a run of
+    rows when it reads as column names (a short record such as "| Off | The robot is asleep |"
+    further down is a record)."""
     out = []
     for k, line in enumerate(lines):
-        if not is_table_row(line) or is_rule(line):
+        if not is_table_row(line) or is_rule(line) or (k + 1 < len(lines) and is_rule(lines[k + 1])):
             continue
         first = k == 0 or not is_table_row(lines[k - 1])
         if not (first and header_like(line)):
@@ -330,7 +344,7 @@ def narrow_rows(quotes: list[dict], embed_many: Callable[[list[str]], np.ndarray
         run: list[str] = []
         for k, line in enumerate(lines + [None]):
             if line is None or k in drop:
-                if run and any(x.strip() for x in run):
+                if any(x.strip() and not is_rule(x) for x in run):   # (a rule alone says nothing)
                     out.append({"text": "\n".join(run).strip("\n"), "citation": q["citation"]})
                 run = []
             else:

@@ -50,6 +50,9 @@ mpa bar nm rpm mph kmh db ms s h hr min l ml qt gal gb mb tb kb fps p x c f
 wh kwh mwh vdc vac va kva hp dpi ppm ipm gpm gph cc cu sq pt pts qts lm lx cal ibs
 """.split())
 _UNIT_AFTER_NUMBER = re.compile(r"\d\s?([A-Za-z]{1,3})\b")
+# A multiplication sign between two figures with their units ("140mm x 95mm x 21mm", "10 cm x 5
+# cm"): a figure with a unit ends before it, another begins after it.
+_TIMES = re.compile(r"\d\s?[A-Za-z]{1,3}\s([xX])\s?(?=\d)")
 # After a degree sign any short symbol is a unit: "195°F", "10 °C", "18 °dH".
 _UNIT_AFTER_DEGREE = re.compile(r"\u00b0\s?([A-Za-z]{1,3})\b")
 # Letters that are not words of the sentence and so cannot be OCR fragments: a code or model
@@ -89,6 +92,8 @@ def is_noise(text: str, known: Callable[[str], bool]) -> bool:
     # but it is what a specification says, not a fragment.
     units = {u for u in _UNIT_AFTER_NUMBER.findall(text) if u.isupper() or u.lower() in UNIT_SYMBOLS}
     units |= set(_UNIT_AFTER_DEGREE.findall(text))
+    if "x" in text or "X" in text:
+        units |= set(_TIMES.findall(text))
     if units:
         words = [w for w in words if w not in units]
     content = [w for w in words if w.lower() not in STOPWORDS]

@@ -221,3 +221,20 @@ def test_the_document_is_streamed_not_held_whole() -> None:
     assert len([t for _, t in lines if t]) == 20000
     # the lines themselves are most of what streaming holds; the whole tree is several times that
     assert streamed < 0.5 * whole
+
+
+def test_merged_cells_stand_under_their_column_names() -> None:
+    def tc(text: str, props: str = "") -> str:
+        return f"<w:tc><w:tcPr>{props}</w:tcPr><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:tc>"
+    restart, cont = '<w:vMerge w:val="restart"/>', "<w:vMerge/>"
+    rows = [tc("Group") + tc("Item") + tc("Value"),
+            tc("Power", restart) + tc("Voltage") + tc("5 V"),
+            tc("", cont) + tc("Current") + tc("3 A"),
+            tc("", '<w:vMerge w:val="continue"/>') + tc("Standby") + tc("0.5 W"),
+            tc("Weight") + tc("285 g", '<w:gridSpan w:val="2"/>'),
+            tc("", cont) + tc("Orphan") + tc("merge")]   # continues nothing above it: an empty cell
+    table = "<w:tbl>" + "".join(f"<w:tr>{r}</w:tr>" for r in rows) + "</w:tbl>"
+    # before, the merged cell's continuations were empty: "| | Current | 3 A |"
+    assert [t for _, t in docx_lines(make_docx([("xml", table)])) if t] == [
+        "| Group | Item | Value |", "| Power | Voltage | 5 V |", "| Power | Current | 3 A |",
+        "| Power | Standby | 0.5 W |", "| Weight | 285 g |  |", "|  | Orphan | merge |"]

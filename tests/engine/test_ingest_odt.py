@@ -99,3 +99,19 @@ def test_header_rows_count_and_a_nested_table_is_its_cell_s_text_once() -> None:
              '</table:table-header-rows><table:table-row><table:table-cell><text:p>Screws</text:p>'
              f'</table:table-cell><table:table-cell>{inner}</table:table-cell></table:table-row></table:table>')
     assert [t for _, t in odt_lines(make_odt([("xml", outer)])) if t] == ["| Part | Torque |", "| Screws | M4 2 Nm |"]
+
+
+def test_merged_cells_stand_under_their_column_names() -> None:
+    def cell(text: str, attrs: str = "") -> str:
+        return f"<table:table-cell {attrs}><text:p>{text}</text:p></table:table-cell>"
+    covered = "<table:covered-table-cell/>"
+    rows = [cell("Group") + cell("Item") + cell("Value"),
+            cell("Power", 'table:number-rows-spanned="2"') + cell("Voltage") + cell("5 V"),
+            covered + cell("Current") + cell("3 A"),
+            cell("Weight") + cell("285 g", 'table:number-columns-spanned="2"') + covered,
+            cell("Size", 'table:number-rows-spanned="x"') + cell("Width") + cell("14 cm")]
+    table = "<table:table>" + "".join(f"<table:table-row>{r}</table:table-row>" for r in rows) + "</table:table>"
+    # before, the covered cell was skipped: "| Current | 3 A |" stood under "Group" and "Item"
+    assert [t for _, t in odt_lines(make_odt([("xml", table)])) if t] == [
+        "| Group | Item | Value |", "| Power | Voltage | 5 V |", "| Power | Current | 3 A |",
+        "| Weight | 285 g |  |", "| Size | Width | 14 cm |"]

@@ -36,6 +36,21 @@ def test_the_header_row_is_the_first_row_before_a_rule_or_one_of_column_names() 
     assert _header(symptoms, "| No sound") is None
 
 
+def test_tables_set_one_under_the_other_each_have_their_own_header() -> None:
+    # (an HTML or Markdown page of several tables reads as one run of rows once its blank lines go)
+    stacked = ("| Sensor A | Sensor B |\n|---|---|\n| temperature | humidity |\n"
+               "| Sensor C | Sensor D |\n|---|---|\n| motion | light |\n| passive | active |\n")
+    assert _header(stacked, "| motion") == "| Sensor C | Sensor D |"
+    assert _header(stacked, "| passive") == "| Sensor C | Sensor D |"
+    assert _header(stacked, "| temperature") == "| Sensor A | Sensor B |"
+    assert _header(stacked, "| Sensor C") is None    # a header row needs none
+    # a chunk that opens inside a table looks for the header in earlier chunks, unless its own
+    # text starts the table (a rule under a row) before the row
+    assert tables._runs_to_start("| a | b |\n| c | d |\n", 12)
+    assert not tables._runs_to_start("| a | b |\n|---|---|\n| c | d |\n", 22)
+    assert not tables._runs_to_start("| a | b |\n|---|---|\n| c | d |\n", 2)
+
+
 CODES = """# Robot Vacuum
 
 ## Error Codes
@@ -137,6 +152,14 @@ def test_narrow_rows_keeps_order_lines_around_and_short_tables() -> None:
                    {"text": "After line.", "citation": 2}]
     short = {"text": "| a | 1 |\n| b | 2 |", "citation": 0}   # fewer than ROWS_MIN rows: as is
     assert tables.narrow_rows([short], embed, np.array([1.0, 0.0], dtype=np.float32)) == [short]
+    # a table set under another: its header row is no record (kept, not weighed)
+    stacked = {"text": "| a | 1 |\n| b | 2 |\n| c | 3 |\n| X | Y |\n|---|---|\n| d | 4 |", "citation": 1}
+    out = tables.narrow_rows([stacked], embed, np.array([1.0, 0.0], dtype=np.float32))
+    assert out == [{"text": "| a | 1 |", "citation": 1}, {"text": "| c | 3 |\n| X | Y |\n|---|---|", "citation": 1}]
+    # a rule left alone (a chunk that opens under its table's header) is no quote
+    ruled = {"text": "|---|---|\n| b | 2 |\n| a | 1 |\n| c | 3 |\n| d | 4 |", "citation": 0}
+    out = tables.narrow_rows([ruled], embed, np.array([1.0, 0.0], dtype=np.float32))
+    assert out == [{"text": "| a | 1 |\n| c | 3 |", "citation": 0}]
 
 
 def test_a_long_table_read_from_its_middle_still_gets_its_header(tmp_path: Path) -> None:

@@ -113,6 +113,10 @@ def test_title_line_rule(line: str, title: bool) -> None:
     ("Chach Relic Can Sha Front Bearing Magne YN Crash Shalt Rear Beare Oi Cot OU Dray Pls Fryuseat", True),
     ("| Wi-Fi standard | 802.11ax (Wi-Fi 6) |", False),    # "Wi" and "Fi" are parts of one word
     ("| Ports | 1 x Gigabit WAN, 4 x Gigabit LAN |", False),   # a table row is a record, not labels
+    # a multiplication sign between figures with units (a spec sheet's rare words around it)
+    ("| Mechanical | Dimensions | 140mm x 95mm x 21mm |", False),
+    ("Overall size 120 cm x 45 cm x 30 cm", False),
+    ("Lf x Sten x Spits Adwisting Not 40", True),   # ... an "x" not after a figure with a unit is a fragment
 ])
 def test_noise_rule(line: str, noise: bool) -> None:
     known = {"turn", "adjust", "nut", "brake", "rod", "right", "clog", "fuel", "filter", "servic", "life",

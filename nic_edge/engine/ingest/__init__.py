@@ -58,7 +58,10 @@ SUPPORTED_SUFFIXES = tuple(KINDS)
 # followed by a blank one) is marked with a Markdown rule after it (adoc_table.py).
 # ingest-10: an AsciiDoc table cell that holds text (not an "a" cell) shows a line in brackets
 # as written ("| [pi4] | Model 4B |"); it was taken for a block attribute line and dropped.
-INGEST_VERSION = "ingest-10"
+# ingest-11: table cells that span rows or columns (HTML, Word, OpenDocument) are laid out as
+# drawn (a row's key repeated in each row it spans, a header of several rows merged per column:
+# tablegrid.py); an HTML table written as a block of a Markdown page is read as a table.
+INGEST_VERSION = "ingest-11"
 
 
 @dataclass

@@ -9,7 +9,8 @@ What the document shows is what is indexed:
   counted per list and level as Word counts them (numbering.xml), so a procedure's steps read
   as numbered steps;
 - a table is one line a row, its cells between pipes (the reader tells a header row by its
-  words, as in a text manual's table);
+  words, as in a text manual's table); a merged cell is repeated in each row it spans down and
+  followed by empty cells for the columns it spans across, so each row reads on its own;
 - tabs and line breaks inside a paragraph are spaces and line ends; deleted text of tracked
   changes, field codes, and the fallback copy of a text box (Word stores a second copy for old
   readers) are not text; comments, footnotes, headers and footers (page furniture) are other
@@ -35,6 +36,7 @@ from nic_edge.engine.ingest.package import MAX_PART_BYTES, MAX_SIDE_BYTES
 from nic_edge.engine.ingest.docx_styles import Numbering, Styles, W, int_val
 from nic_edge.engine.ingest.ocr import normalize_line
 from nic_edge.engine.ingest.structure import HEADING_MARK, Section, build_sections, detect_headings
+from nic_edge.engine.ingest.tablegrid import MAX_COLSPAN, MAX_ROWSPAN, Cell, pipe_rows
 from nic_edge.errors import IngestError
 
 _MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
@@ -134,15 +136,51 @@ def _blocks(top: Iterable[ET.Element]) -> Iterator[ET.Element]:
 
 
 def _table_lines(tbl: ET.Element) -> list[str]:
-    lines: list[str] = []
-    for row in tbl.findall(W + "tr"):   # its own rows: a table nested in a cell is that cell's text
-        cells = [" ".join(normalize_line(_text(p).replace("\n", " ")) for p in tc.iter(W + "p")).strip()
-                 for tc in row.findall(W + "tc")]
-        if not any(cells):
-            continue
-        cells = [c.replace("|", "/") for c in cells]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
+    """A table's own rows (a table nested in a cell is that cell's text), merged cells laid out
+    as Word draws them (tablegrid.py): a cell merged down (``w:vMerge``) is repeated in each row
+    it covers, one merged across (``w:gridSpan``) is followed by empty cells."""
+    rows: list[list[tuple[str, int, str | None]]] = []   # (text, columns, vMerge) per cell
+    for row in tbl.findall(W + "tr"):
+        tr_pr = row.find(W + "trPr")
+        before = int_val(tr_pr.find(W + "gridBefore") if tr_pr is not None else None, 0, 0, MAX_COLSPAN)
+        cells: list[tuple[str, int, str | None]] = [("", before, None)] if before else []
+        for tc in row.findall(W + "tc"):
+            text = " ".join(normalize_line(_text(p).replace("\n", " ")) for p in tc.iter(W + "p")).strip()
+            pr = tc.find(W + "tcPr")
+            merge = pr.find(W + "vMerge") if pr is not None else None
+            cols = int_val(pr.find(W + "gridSpan") if pr is not None else None, 1, 1, MAX_COLSPAN)
+            cells.append((text.replace("|", "/"), cols,
+                          None if merge is None else (merge.get(W + "val") or "continue")))
+        rows.append(cells)
+    return pipe_rows(_merged(rows), mark_header=False)
+
+
+def _merged(rows: list[list[tuple[str, int, str | None]]]) -> list[list[Cell]]:
+    """Cells with the rows each spans: a cell that starts a vertical merge spans the rows
+    below whose cell in its column continues it; the continuing cells are left out (the grid
+    fills their place). A continuing cell with nothing to continue is an empty cell."""
+    starts: dict[int, tuple[int, int]] = {}   # column -> (row, index) of the open merge
+    spans: dict[tuple[int, int], int] = {}
+    keep: list[list[bool]] = []
+    for r, row in enumerate(rows):
+        col = 0
+        kept: list[bool] = []
+        for k, (_, cols, merge) in enumerate(row):
+            if merge == "restart":
+                starts[col] = (r, k)
+                spans[(r, k)] = 1
+            elif merge is not None and col in starts and spans[starts[col]] < MAX_ROWSPAN:
+                spans[starts[col]] += 1
+                kept.append(False)
+                col += cols
+                continue
+            else:
+                starts.pop(col, None)
+            kept.append(True)
+            col += cols
+        keep.append(kept)
+    return [[(text, False, spans.get((r, k), 1), cols) for k, (text, cols, _) in enumerate(row) if keep[r][k]]
+            for r, row in enumerate(rows)]
 
 
 def docx_lines(data: bytes, name: str = "document.docx") -> list[tuple[int | None, str]]:

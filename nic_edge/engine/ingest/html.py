@@ -29,6 +29,7 @@ from html.parser import HTMLParser
 
 from nic_edge.engine.ingest.ocr import normalize_line
 from nic_edge.engine.ingest.structure import HEADING_MARK, Section, build_sections, detect_headings
+from nic_edge.engine.ingest.tablegrid import MAX_COLSPAN, MAX_ROWSPAN, Cell, pipe_rows, span
 
 _SKIP = frozenset({"script", "style", "head", "noscript", "template", "svg", "nav", "iframe",
                    "button", "select", "textarea"})
@@ -76,9 +77,10 @@ class _Extractor(HTMLParser):
         self._heading: str | None = None
         self._cell = 0  # depth of open cells outside any <table> (broken markup: a row stays one line)
         self._tables = 0   # depth of open tables: the outermost one's rows are rows
-        self._row: list[tuple[str, bool]] | None = None   # its open row's cells (text, is <th>)
+        self._row: list[Cell] | None = None   # its open row's cells
         self._in_cell: bool | None = None   # a cell of it is open (True: a <th>)
-        self._table: list[list[tuple[str, bool]]] = []   # its rows so far (written when it ends)
+        self._span = (1, 1)   # the open cell's rows and columns spanned
+        self._table: list[list[Cell]] = []   # its rows so far (written when it ends)
 
     def _flush(self) -> None:
         if self._heading is not None:  # a <br> or <span> inside a heading: keep collecting
@@ -106,7 +108,7 @@ class _Extractor(HTMLParser):
                 self._skip_depth += 1
             return
         if tag in _TABLE_TAGS and not self._skip_depth and (self._tables or tag == "table"):
-            self._table_tag(tag, True)
+            self._table_tag(tag, True, attrs)
             return
         if self._in_cell is not None and (tag in _BLOCKS or tag in _HEADINGS or tag == "pre"):
             self._buf.append(" ")   # a paragraph, line break or heading inside a cell: the row stays one line
@@ -163,7 +165,7 @@ class _Extractor(HTMLParser):
             return
         self._buf.append(data)
 
-    def _table_tag(self, tag: str, start: bool) -> None:
+    def _table_tag(self, tag: str, start: bool, attrs: list[tuple[str, str | None]] = ()) -> None:
         """A table, row or cell tag: the outermost table's are its structure; a nested table's
         are spaces in the cell that holds it."""
         if self._tables > 1 or (self._tables == 1 and self._in_cell is not None and tag == "table" and start):
@@ -183,9 +185,12 @@ class _Extractor(HTMLParser):
             if self._row is None:
                 self._row = []
             if stray:
-                self._row.append((stray, False))
+                self._row.append((stray, False, 1, 1))
             self._buf = []
             self._in_cell = tag == "th"
+            spans = dict(attrs)
+            self._span = (span(spans.get("rowspan"), MAX_ROWSPAN, zero_is_cap=True),
+                          span(spans.get("colspan"), MAX_COLSPAN))
         else:
             self._end_cell()
 
@@ -199,7 +204,7 @@ class _Extractor(HTMLParser):
             return
         if self._row is None:
             self._row = []
-        self._row.append((self._cell_text(), self._in_cell))
+        self._row.append((self._cell_text(), self._in_cell, *self._span))
         self._buf = []
         self._in_cell = None
 
@@ -212,22 +217,18 @@ class _Extractor(HTMLParser):
         stray = self._cell_text()
         self._buf = []
         if stray:
-            row.append((stray, False))
-        if any(t for t, _ in row):
-            self._table.append(row)
+            row.append((stray, False, 1, 1))
+        self._table.append(row)   # (a row of empty cells is still counted by the cells spanning it)
 
     def _end_table(self) -> None:
         """Write the outermost table's rows. A table with no row of two cells of text (a layout
         table: a warning box beside its icon) is lines of text."""
         self._end_row()
-        rows, self._table = self._table, []
-        if not any(sum(bool(t) for t, _ in row) >= 2 for row in rows):
-            self.lines.extend(t for row in rows for t, _ in row if t)
+        cells, self._table = self._table, []
+        if not any(sum(bool(cell[0]) for cell in row) >= 2 for row in cells):
+            self.lines.extend(cell[0] for row in cells for cell in row if cell[0])
             return
-        for k, row in enumerate(rows):
-            self.lines.append("| " + " | ".join(t for t, _ in row) + " |")
-            if not k and all(th for _, th in row):
-                self.lines.append("|" + "---|" * len(row))
+        self.lines.extend(pipe_rows(cells))
 
     @property
     def unclosed_chrome(self) -> bool:

@@ -18,6 +18,7 @@ import re
 
 from nic_edge.engine.ingest import delimited
 from nic_edge.engine.ingest.delimited import Delim
+from nic_edge.engine.ingest.html import html_lines
 from nic_edge.engine.ingest.mdsite import Fences, site_lines
 from nic_edge.engine.ingest.ocr import normalize_line
 from nic_edge.engine.ingest.structure import HEADING_MARK, Section, build_sections, detect_headings
@@ -59,6 +60,10 @@ _QUOTE = re.compile(r"^ {0,3}(?:>\s?)+")
 _LINK_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:\s+\S+")
 _H1 = re.compile(r"^ {0,3}#[ \t]+\S")
 _SETEXT_H1 = re.compile(r"^ {0,3}=+[ \t]*$")
+# an HTML table as a block of the page (README files on code hosts write them), after any tags
+# that wrap it ('<div align="center">'), and a table tag's opening and closing marks
+_TABLE_BLOCK = re.compile(r"^ {0,3}(?:<(?!table\b)[A-Za-z][^<>]*>\s*)*<table\b", re.I)
+_TABLE_MARK = re.compile(r"<(/?)table\b", re.I)
 _TITLE = re.compile(r"^title:[ \t]*(?P<q>[\"']?)(?P<title>.*?)(?P=q)[ \t]*$")
 
 
@@ -170,6 +175,64 @@ def _drop_comments(raw: list[str]) -> list[str]:
     return out
 
 
+def _cells_inline(line: str) -> str:
+    """A line read from an HTML block with the Markdown in it read, cell by cell in a table row;
+    a cell that shows a "<" is left as it is."""
+    if line.startswith(HEADING_MARK) or not any(c in line for c in "*_[`\\&"):
+        return line
+    if not (line.startswith("| ") and line.endswith(" |")):
+        return line if "<" in line else strip_inline(line)
+    cells = line[2:-2].split(" | ")
+    return "| " + " | ".join(c if "<" in c or not c else strip_inline(c) for c in cells) + " |"
+
+
+def _html_tables(raw: list[str]) -> dict[int, tuple[int, list[str]]]:
+    """The HTML tables written as blocks of the page (outside code fences), each read as
+    ingest/html.py reads a table ("| a | b |" rows, a rule under a header row; before, each
+    cell was a line of its own and a row's figures were parted from its name): the first line
+    of each -> (the line after its block, its lines). A block runs to the line that closes its
+    table (tables nested in it counted), or, when none does, to a blank line as CommonMark ends
+    an HTML block. Markdown in a cell (GitHub renders it where blank lines set it apart) is read
+    as in a line of text, unless the cell shows a "<" (a placeholder "<host>" is text there)."""
+    blocks: dict[int, tuple[int, list[str]]] = {}
+    fences = Fences()
+    code = [bool(fences.step(line)) for line in raw]
+    # depth[k]: table tags opened less closed before line k (outside code). A block from line i
+    # closes at the first line j > i with depth[j] <= depth[i]: found for every line in one pass
+    # (a stack), where scanning from each unclosed table to the page's end took quadratic time.
+    depth = [0]
+    for k, line in enumerate(raw):
+        d = 0
+        if not code[k] and "<" in line:
+            for m in _TABLE_MARK.finditer(line):
+                d += -1 if m.group(1) else 1
+        depth.append(depth[-1] + d)
+    closes: dict[int, int] = {}
+    stack: list[int] = []
+    for j, d in enumerate(depth):
+        while stack and depth[stack[-1]] >= d:
+            closes[stack.pop()] = j
+        stack.append(j)
+    blank = len(raw)   # the first blank line after each line, from the end
+    after_blank: list[int] = [len(raw)] * len(raw)
+    for k in range(len(raw) - 1, -1, -1):
+        after_blank[k] = blank
+        if not raw[k].strip():
+            blank = k
+    idx = 0
+    while idx < len(raw):
+        if code[idx] or not _TABLE_BLOCK.match(raw[idx]):
+            idx += 1
+            continue
+        end = closes.get(idx)
+        if end is None or end <= idx:
+            end = after_blank[idx]
+        lines = [t for _, t in html_lines("\n".join(raw[idx:end]))]
+        blocks[idx] = (end, [_cells_inline(t) for t in lines])
+        idx = end
+    return blocks
+
+
 def markdown_lines(text: str, mdx: bool = False) -> list[tuple[int | None, str]]:
     raw = text.split("\n")
     title = None
@@ -185,8 +248,16 @@ def markdown_lines(text: str, mdx: bool = False) -> list[tuple[int | None, str]]
         # The site shows the page's title as its first heading when the text has none (Jekyll,
         # MkDocs, Docusaurus): without it the text before the first "##" had no heading.
         lines.append((None, HEADING_MARK + strip_inline(title)))
+    tables = _html_tables(raw) if "<" in text else {}
     fences = Fences()
+    skip_to = 0
     for idx, line in enumerate(raw):
+        if idx < skip_to:
+            continue
+        if idx in tables:
+            skip_to, block = tables[idx]
+            lines += [(None, t) for t in block]
+            continue
         where = fences.step(line)
         if where == "fence":
             lines.append((None, ""))

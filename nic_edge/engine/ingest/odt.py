@@ -3,7 +3,7 @@ read as the document shows them (the same rules as docx.py):
 - ``text:h`` headings (and paragraphs in the "Title" style) give the sections;
 - list items get the number or bullet the list style draws ("1.", "a)", "-"), counted per
   list and level; a list that continues the one before (``text:continue-numbering``) counts on;
-- tables are read one line a row, cells between pipes;
+- tables are read one line a row, cells between pipes, merged cells laid out as drawn;
 - spaces (``text:s``), tabs and line breaks are what they stand for; tracked changes' deleted
   text, footnotes and comments, tables of contents and indexes, and the forms and sequence
   declarations at the top are not text. Page headers and footers live in styles.xml and are
@@ -23,6 +23,7 @@ from nic_edge.engine.ingest.docx_styles import format_number
 from nic_edge.engine.ingest.ocr import normalize_line
 from nic_edge.engine.ingest.package import MAX_PART_BYTES, MAX_SIDE_BYTES
 from nic_edge.engine.ingest.structure import HEADING_MARK, Section, build_sections, detect_headings
+from nic_edge.engine.ingest.tablegrid import MAX_COLSPAN, MAX_ROWSPAN, Cell, pipe_rows, span
 from nic_edge.errors import IngestError
 
 _EXT = ".odt"
@@ -136,19 +137,23 @@ _ROW_GROUPS = frozenset({TABLE + "table-header-rows", TABLE + "table-rows", TABL
 
 def _table(tbl: ET.Element) -> list[str]:
     """A table's own rows (also in its header and row groups), one line each; a table nested in
-    a cell is that cell's text."""
-    rows: list[str] = []
+    a cell is that cell's text. Merged cells are laid out as Writer draws them (tablegrid.py):
+    a cell spanning rows (``table:number-rows-spanned``) is repeated in each, one spanning
+    columns is followed by empty cells; the covered cells that stand in their place are not
+    read (before, a row under a merged cell lost a cell and the rest stood under the wrong
+    column names)."""
+    rows: list[list[Cell]] = []
     own = [r for child in tbl for r in ([child] if child.tag == TABLE + "table-row" else
                                         list(child) if child.tag in _ROW_GROUPS else [])]
     for row in own:
         if row.tag != TABLE + "table-row":
             continue
-        cells = [" ".join(normalize_line(_text(c).replace("\n", " ")) for c in cell
-                          if c.tag not in _SKIPPED).strip()
-                 for cell in row if cell.tag == TABLE + "table-cell"]
-        if any(cells):
-            rows.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
-    return rows
+        rows.append([(" ".join(normalize_line(_text(c).replace("\n", " ")) for c in cell
+                               if c.tag not in _SKIPPED).strip().replace("|", "/"), False,
+                      span(cell.get(TABLE + "number-rows-spanned"), MAX_ROWSPAN),
+                      span(cell.get(TABLE + "number-columns-spanned"), MAX_COLSPAN))
+                     for cell in row if cell.tag == TABLE + "table-cell"])
+    return pipe_rows(rows, mark_header=False)
 
 
 def _lines(top: Iterator[ET.Element], lists: _Lists) -> list[tuple[int | None, str]]:
