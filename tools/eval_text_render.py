@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The blind BEIR sets as the text or PDF export of a manual: do answers survive the layout?
 
-    python3 tools/eval_text_render.py [--styles md,decimal,plain,caps,wrap,pdf,pdf2,pdf2x,docx,odt,rst,adoc,html,mdhtml]
+    python3 tools/eval_text_render.py [--styles md,...,html,mdhtml,rstgrid]
                                       [--sets heldout_camera,...] [--no-columns]
 
 Each record of a set (title + text) becomes one section of a single text manual, written in a
@@ -20,7 +20,9 @@ numbered list style that draws the numbers, "| a | b |" rows as a table), which 
 reads back.
 
 As reStructuredText (``rst``: each title underlined with "-", "| a | b |" rows as a
-``list-table`` directive, the rest as it is), which ingest/rst.py reads back; and as AsciiDoc
+``list-table`` directive, the rest as it is; ``rstgrid``: the same with each table a grid
+table, cells wrapped at 28 columns and a ``+===+`` border under a header row), which
+ingest/rst.py reads back; and as AsciiDoc
 (``adoc``: each title as "== Title", "| a | b |" rows between ``|===`` lines, a first row over
 a Markdown rule marked ``[%header]``, the rest as it is), which ingest/adoc.py reads back; and as
 an HTML page (``html``: each title an ``<h2>``, "| a | b |" rows a ``<table>`` whose first row
@@ -72,7 +74,7 @@ import answer_metrics as am  # noqa: E402
 import answer_sets as asets  # noqa: E402
 
 STYLES = ("md", "decimal", "plain", "caps", "wrap", "pdf", "pdf2", "pdf2x", "docx", "odt", "rst", "adoc", "html",
-          "mdhtml")
+          "mdhtml", "rstgrid")
 PDF_STYLES = {"pdf": (1, False), "pdf2": (2, False), "pdf2x": (2, True)}   # columns, written across
 BLIND = ("heldout_camera", "heldout_heatpump", "heldout_soundbar", "heldout_mower", "heldout_tv",
          "heldout_phone", "heldout_printer", "heldout_vacuum")
@@ -112,27 +114,52 @@ def _row(line: str) -> tuple[bool, list[str] | None]:
     return True, None if _RULE.match(s) else [c.strip() for c in s.strip("|").split("|")]
 
 
-def render_rst(records: list[dict]) -> str:
-    """The records as one reStructuredText page (see the module docstring)."""
+def render_rst(records: list[dict], grid: bool = False) -> str:
+    """The records as one reStructuredText page (see the module docstring); ``grid``: tables
+    as grid tables."""
     out: list[str] = []
     for rec in records:
         title = _title(rec)
         out += [title, "-" * max(len(title), 4), ""]
         rows: list[list[str]] = []
+        head = False
         for line in rec["text"].strip().split("\n") + [""]:
             is_row, cells = _row(line)
             if is_row:
+                head = head or (cells is None and len(rows) == 1)
                 rows += [cells] if cells else []
                 continue
-            if rows:
+            if rows and grid:
+                out += [""] + _grid_table(rows, head) + [""]
+                rows = []
+            elif rows:
                 out += ["", ".. list-table::", ""]
                 for row in rows:
                     out += [f"   * - {row[0]}"] + [f"     - {c}" for c in row[1:]]
                 out.append("")
                 rows = []
+            head = False
             out.append(line)
         out.append("")
     return "\n".join(out) + "\n"
+
+
+GRID_CELL = 28   # a grid table's cells are wrapped at this width, as authors wrap long cells
+
+
+def _grid_table(rows: list[list[str]], head: bool) -> list[str]:
+    """Rows as a reStructuredText grid table: cells wrapped at ``GRID_CELL`` columns, a
+    ``+===+`` border under a header row."""
+    width = max(len(r) for r in rows)
+    wrapped = [[textwrap.wrap(r[k] if k < len(r) else "", GRID_CELL) or [""] for k in range(width)] for r in rows]
+    widths = [max(len(x) for row in wrapped for x in row[k]) for k in range(width)]
+    border = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    out = [border]
+    for n, row in enumerate(wrapped):
+        for m in range(max(len(c) for c in row)):
+            out.append("|" + "|".join(f" {(c[m] if m < len(c) else ''):<{w}} " for c, w in zip(row, widths)) + "|")
+        out.append(border.replace("-", "=") if head and n == 0 else border)
+    return out
 
 
 def render_adoc(records: list[dict]) -> str:
@@ -303,9 +330,9 @@ def score_set(name: str, style: str, embedder: object | None, folder: Path, colu
     elif style == "odt":
         path = folder / f"{name}.odt"
         path.write_bytes(render_odt(records))
-    elif style == "rst":
+    elif style in ("rst", "rstgrid"):
         path = folder / f"{name}.rst"
-        path.write_text(render_rst(records), encoding="utf-8")
+        path.write_text(render_rst(records, grid=style == "rstgrid"), encoding="utf-8")
     elif style == "adoc":
         path = folder / f"{name}.adoc"
         path.write_text(render_adoc(records), encoding="utf-8")

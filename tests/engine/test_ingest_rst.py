@@ -167,3 +167,67 @@ def test_rst_through_load_file(tmp_path: Path) -> None:
     [doc] = load_file(path).documents
     assert doc.kind == "rst"
     assert any("Never connect 5 V to a GPIO pin." in c.text and c.section == "Installing" for c in doc.chunks)
+
+
+def _rows(page: str) -> list[str]:
+    return [t for _, t in rst_lines(page) if t]
+
+
+def test_grid_tables_are_read_cell_by_cell() -> None:
+    # a cell over several lines is one cell; a line block inside it is text; "|*mode* |" is a
+    # cell, not a substitution; the rows above "+===+" are the header; a table inside a directive
+    page = """Filters
+-------
+
+.. table::
+
+   +------------+-----------------------------+
+   |*mode*      |Contents of *params*         |
+   +============+=============================+
+   |CAN.LIST16  |Four 16 bit ids              |
+   +------------+-----------------------------+
+   |CAN.MASK16  |Two id/mask pairs.           |
+   |            || The first pair accepts     |
+   |            || all ids with bit 0 = 1.    |
+   +------------+-----------------------------+
+
+After.
+"""
+    assert _rows(page)[1:] == ["| mode | Contents of params |", "|---|---|", "| CAN.LIST16 | Four 16 bit ids |",
+                               "| CAN.MASK16 | Two id/mask pairs. The first pair accepts all ids with bit 0 = 1. |",
+                               "After."]
+
+
+def test_grid_table_spans() -> None:
+    # a header spanning two columns that the rows divide (its border has fewer "+"), and a cell
+    # spanning two rows (its border broken): the two rows are read as one
+    page = """+-------------------------+--------+
+| **Feature**             | Status |
++==========+==============+========+
+| PEP 498  | Formatting   | Done   |
++----------+--------------+--------+
+| PEP 515  | Underscores  | Done   |
++          +--------------+--------+
+|          | Later part   | Open   |
++----------+--------------+--------+
+"""
+    assert _rows(page) == ["| Feature |  | Status |", "|---|---|---|", "| PEP 498 | Formatting | Done |",
+                           "| PEP 515 | Underscores Later part | Done Open |"]
+
+
+def test_grid_borders_that_open_no_table_are_no_text() -> None:
+    # a border with nothing under it, a transition-like border, a border of too many columns
+    assert _rows("Text.\n\n+-----+-----+\n\nMore.\n") == ["Text.", "More."]
+    wide = "+" + "-+" * 100
+    assert _rows(f"{wide}\n|" + "a|" * 100 + f"\n{wide}\n")[0].count("a") == 100   # read as a line of text
+
+
+def test_a_run_of_borders_is_looked_at_once(monkeypatch) -> None:
+    # a page of borders and no rows: trying each border again would read the rest of the run
+    # from each of them (quadratic in a hostile page)
+    import nic_edge.engine.ingest.rst as rst
+    calls = []
+    real = rst.grid_table
+    monkeypatch.setattr(rst, "grid_table", lambda lines, start: calls.append(start) or real(lines, start))
+    assert _rows("Text.\n" + "+----+----+\n" * 1000 + "\nMore.\n") == ["Text.", "More."]
+    assert calls == [1]

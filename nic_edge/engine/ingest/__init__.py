@@ -61,7 +61,9 @@ SUPPORTED_SUFFIXES = tuple(KINDS)
 # ingest-11: table cells that span rows or columns (HTML, Word, OpenDocument) are laid out as
 # drawn (a row's key repeated in each row it spans, a header of several rows merged per column:
 # tablegrid.py); an HTML table written as a block of a Markdown page is read as a table.
-INGEST_VERSION = "ingest-11"
+# ingest-12: reStructuredText grid tables read cell by cell (rst_grid.py): a cell over several
+# lines is one cell, the rows above a "+===+" border a header; each line was a row before.
+INGEST_VERSION = "ingest-12"
 
 
 @dataclass

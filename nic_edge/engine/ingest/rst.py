@@ -11,7 +11,8 @@ shows them, with no extra package:
   lines (``:maxdepth: 1``);
 - an API entry (``.. function:: freq([hz])``) keeps its signature as a line; a figure its
   caption; a ``list-table`` or ``csv-table`` is read one row a line, cells between pipes, as
-  are grid and simple tables (their border rows go);
+  are simple tables (their border rows go) and grid tables, cell by cell (rst_grid.py: a cell
+  over several lines is one cell, the rows above ``+===+`` a header);
 - inline markup is read as rendered: roles by their text (``:ref:`the guide <intro>``` -> "the
   guide", ``:kbd:`Ctrl-E``` -> "Ctrl-E"), ``literals``, emphasis, hyperlinks by their text,
   footnote references out, substitutions replaced, escapes as their characters.
@@ -25,6 +26,8 @@ import re
 from nic_edge.engine.ingest import delimited
 from nic_edge.engine.ingest.delimited import Delim
 from nic_edge.engine.ingest.ocr import normalize_line
+from nic_edge.engine.ingest.rst_grid import GRID_BORDER, grid_table
+from nic_edge.engine.ingest.tablegrid import pipe_rows
 from nic_edge.engine.ingest.structure import HEADING_MARK, Section, build_sections, detect_headings
 
 _ADORN = "=-`:'\"~^_*+#<>.!$%&(),/;?@[\\]{|}"
@@ -64,7 +67,6 @@ _REFNAME_MAX = 80
 _REFNAME = re.compile(r"\b([A-Za-z][\w-]*)__?(?=[\s.,;:!?)]|$)")
 _SUBST = re.compile(r"\|([^|\s][^|]*?)\|(?:__?)?")
 _ESCAPE = re.compile(r"\\(.)")
-_GRID_BORDER = re.compile(r"^\s*\+[-=+:]+\+\s*$")
 _SIMPLE_RULE = re.compile(r"^\s*=+(?:\s+=+)+\s*$")
 _FIELD = re.compile(r"^(\s*):([^:`][^:]*):(?:\s+(.*))?$")
 
@@ -142,7 +144,7 @@ def _is_title(lines: list[str], idx: int) -> bool:
     m = _UNDERLINE.match(under)
     if not m or _UNDERLINE.match(line.rstrip()) or _SIMPLE_RULE.match(under) or len(under) < 3:
         return False
-    return len(under) >= min(len(line.rstrip()), 4) and not _GRID_BORDER.match(under)
+    return len(under) >= min(len(line.rstrip()), 4) and not GRID_BORDER.match(under)
 
 
 def _table_rows(kind: str, body: list[str], subst: dict[str, str]) -> list[str]:
@@ -221,6 +223,7 @@ def _read(lines: list[str], subst: dict[str, str], out: list[str], depth: int = 
     """Append the rendered lines of ``lines`` to ``out`` (HEADING_MARK before a title)."""
     idx = 0
     n = len(lines)
+    text_until = 0   # lines before this are no grid table (grid_table found none)
     while idx < n:
         line = lines[idx].replace("\t", "    ").rstrip()
         text = line.strip()
@@ -237,8 +240,17 @@ def _read(lines: list[str], subst: dict[str, str], out: list[str], depth: int = 
             out.append(HEADING_MARK + _inline(text, subst))
             idx += 2
             continue
-        if _GRID_BORDER.match(line) or (_UNDERLINE.match(text) and len(text) >= 4):
-            idx += 1   # a table border, or a transition (a row of punctuation on its own)
+        if idx >= text_until and GRID_BORDER.match(line):
+            rows, head, end = grid_table(lines, idx)
+            if rows:
+                cells = [[(_inline(t, subst).replace("|", "/"), k < head, 1, n) for t, n in row]
+                         for k, row in enumerate(rows)]
+                out.extend(pipe_rows(cells))
+                idx = end
+                continue
+            text_until = end   # no table: its lines are read as text, and not tried again
+        if GRID_BORDER.match(line) or (_UNDERLINE.match(text) and len(text) >= 4):
+            idx += 1   # a border alone, or a transition (a row of punctuation on its own)
             continue
         if _SIMPLE_RULE.match(line):
             rows, idx = _simple_table(lines, idx)
