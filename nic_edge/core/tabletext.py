@@ -21,12 +21,16 @@ def is_rule(line: str) -> bool:
 
 
 def header_like(line: str) -> bool:
-    """A table row that reads as column names: two or more cells, no figure, each at most
-    ``HEADER_CELL_WORDS`` words without a sentence's punctuation ("| No. | Parameter | Range |
-    Factory setting |"); a record's row states something ("| E21 | Pump blocked |")."""
+    """A table row that reads as column names: two or more cells, no figure (unless its first
+    cell is the empty corner of a matrix), each at most ``HEADER_CELL_WORDS`` words without a
+    sentence's punctuation ("| No. | Parameter | Range | Factory setting |"); a record's row
+    states something ("| E21 | Pump blocked |")."""
     cells = [c.strip() for c in line.strip().strip("|").split("|")]
     named = [c for c in cells if c]
-    if len(named) < 2 or any(ch.isdigit() for ch in line):
+    corner = len(cells) >= 3 and not cells[0] and len(named) == len(cells) - 1
+    # (an empty first cell over named columns is a matrix's corner: "|  | Tier 1 | Tier 2 |"
+    # names its columns, figures and all)
+    if len(named) < 2 or (any(ch.isdigit() for ch in line) and not corner):
         return False
     return all(len(c.split()) <= HEADER_CELL_WORDS and not c.endswith(("!", "?", ";", ":", ","))
                and not (c.endswith(".") and len(c.split()) > 1) for c in named)

@@ -81,7 +81,7 @@ from nic_edge.engine.tables import quote_parts, record_tables
 from nic_edge.engine.units import (SENTENCE_END, Unit, clean_quote, near_duplicate, row_keys, section_units,
                                    table_records, title_line)
 
-VERSION = "reader-35"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-36"      # part of the answer cache key: a changed reader never serves old answers
 # reader-30: meaning (rerank.py); -32: past a lead-in (quote.continued); -33: tables.rows_beyond; -34: resolution
 TABLE_LEAVE = True
 SECTION_ROWS = 7          # rows of a long section read around its best hit

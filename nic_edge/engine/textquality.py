@@ -60,6 +60,8 @@ _UNIT_AFTER_DEGREE = re.compile(r"\u00b0\s?([A-Za-z]{1,3})\b")
 # slashes ("b/g/n", "km/h"), a single-letter label in parentheses ("(R)", "(W x H x D)").
 _CODE_TOKEN = re.compile(r"\S*(?:\d[A-Za-z]|[A-Za-z]\d|[A-Za-z]/[A-Za-z])\S*")
 _LETTER_LABELS = re.compile(r"\(\s*[A-Za-z](?:\s*(?:x|,|/|or|and)?\s*[A-Za-z])*\s*\)")
+# a table cell that is one tick, cross or bullet mark
+_MARK_CELL = re.compile("\\|[ \t]*[\u2713\u2714\u2715\u2716\u2717\u2718\u00d7\u2022\u25cf\u25cb\u2610\u2611\u2612][ \t]*(?=\\|)")
 _LIST_MARK = re.compile(r"^\s*(?:\(?\d{1,2}[.)]|[-*\u2022])\s")
 
 
@@ -83,6 +85,12 @@ def is_noise(text: str, known: Callable[[str], bool]) -> bool:
     tokens = _TOKEN.findall(text)
     if not tokens:
         return True
+    stripped = text.strip()
+    if len(stripped) > 1 and stripped[0] == "|" and stripped[-1] == "|" and _ALPHA.search(stripped) \
+            and _MARK_CELL.search(stripped):
+        # A table row of tick marks is a record: a mark is a cell's value ("| tested on hardware
+        # for releases | ✔ | ✔ |  |  |"), not a symbol of OCR debris.
+        return False
     words = _ALPHA.findall(text)
     if len(tokens) >= 4 and len(words) / len(tokens) < MIN_ALPHA_SHARE:
         # Mostly symbols: "— -— (( ,, J". A row of figures with units still has words.

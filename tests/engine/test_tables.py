@@ -31,6 +31,10 @@ def test_the_header_row_is_the_first_row_before_a_rule_or_one_of_column_names() 
     # a table of records only: its first row is a record, not a header
     records = "| Liquid line | 3/8 in (9.52 mm) |\n| Gas line | 5/8 in (15.88 mm) |\n"
     assert _header(records, "| Gas line") is None
+    # a matrix's corner: an empty first cell over named columns, figures and all
+    matrix = "|  | Tier 1 | Tier 2 |\n| tested on hardware | ✔ | ✔ |\n| stable API | ✔ |  |\n"
+    assert _header(matrix, "| stable") == "|  | Tier 1 | Tier 2 |"
+    assert _header("|  | see step 4 below. |\n| a | b |\n", "| a") is None   # (a sentence is no name)
     symptoms = "| The subwoofer LINK light is solid red | The subwoofer is not paired |\n" \
                "| No sound from the rear speakers | Re-pair them |\n"
     assert _header(symptoms, "| No sound") is None

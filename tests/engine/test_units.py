@@ -117,6 +117,10 @@ def test_title_line_rule(line: str, title: bool) -> None:
     ("| Mechanical | Dimensions | 140mm x 95mm x 21mm |", False),
     ("Overall size 120 cm x 45 cm x 30 cm", False),
     ("Lf x Sten x Spits Adwisting Not 40", True),   # ... an "x" not after a figure with a unit is a fragment
+    # a table row of tick marks is a record: a mark is a cell's value, not debris
+    ("| actively maintained | ✔ | ✔ |  | ✔ |", False),
+    ("| passed | ✓ | × |", False),
+    ("| ✔ | ✔ | — |", True),   # ... a row with no word is still nothing to read alone
 ])
 def test_noise_rule(line: str, noise: bool) -> None:
     known = {"turn", "adjust", "nut", "brake", "rod", "right", "clog", "fuel", "filter", "servic", "life",
