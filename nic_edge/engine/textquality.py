@@ -86,8 +86,8 @@ def is_noise(text: str, known: Callable[[str], bool]) -> bool:
     if not tokens:
         return True
     stripped = text.strip()
-    if len(stripped) > 1 and stripped[0] == "|" and stripped[-1] == "|" and _ALPHA.search(stripped) \
-            and _MARK_CELL.search(stripped):
+    row = len(stripped) > 1 and stripped[0] == "|" and stripped[-1] == "|"   # a table row
+    if row and _ALPHA.search(stripped) and _MARK_CELL.search(stripped):
         # A table row of tick marks is a record: a mark is a cell's value ("| tested on hardware
         # for releases | ✔ | ✔ |  |  |"), not a symbol of OCR debris.
         return False
@@ -122,8 +122,7 @@ def is_noise(text: str, known: Callable[[str], bool]) -> bool:
     # A table row ("| Ports | 1 x Gigabit WAN, 4 x Gigabit LAN |") is a record, not a run of
     # labels; elsewhere units after numbers (left out of ``words`` above) do not count as
     # capitalised labels.
-    stripped = text.strip()
-    if len(stripped) > 1 and stripped[0] == "|" and stripped[-1] == "|":
+    if row:
         return False
     if len(words) >= LABEL_MIN_TOKENS and not re.search(r"[.!?:;,]\s*$", stripped) \
             and not _LIST_MARK.match(stripped):

@@ -152,7 +152,7 @@ def _table_lines(tbl: ET.Element) -> list[str]:
             cells.append((text.replace("|", "/"), cols,
                           None if merge is None else (merge.get(W + "val") or "continue")))
         rows.append(cells)
-    return pipe_rows(_merged(rows), mark_header=False)
+    return pipe_rows(_merged(rows))   # (Word marks no header cell: no rule, as before)
 
 
 def _merged(rows: list[list[tuple[str, int, str | None]]]) -> list[list[Cell]]:

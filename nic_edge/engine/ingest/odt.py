@@ -153,7 +153,7 @@ def _table(tbl: ET.Element) -> list[str]:
                       span(cell.get(TABLE + "number-rows-spanned"), MAX_ROWSPAN),
                       span(cell.get(TABLE + "number-columns-spanned"), MAX_COLSPAN))
                      for cell in row if cell.tag == TABLE + "table-cell"])
-    return pipe_rows(rows, mark_header=False)
+    return pipe_rows(rows)   # (no cell is marked a header cell: no rule, as before)
 
 
 def _lines(top: Iterator[ET.Element], lists: _Lists) -> list[tuple[int | None, str]]:

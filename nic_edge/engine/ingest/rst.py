@@ -240,7 +240,8 @@ def _read(lines: list[str], subst: dict[str, str], out: list[str], depth: int = 
             out.append(HEADING_MARK + _inline(text, subst))
             idx += 2
             continue
-        if idx >= text_until and GRID_BORDER.match(line):
+        border = GRID_BORDER.match(line)
+        if border and idx >= text_until:
             rows, head, end = grid_table(lines, idx)
             if rows:
                 cells = [[(_inline(t, subst).replace("|", "/"), k < head, 1, n) for t, n in row]
@@ -249,7 +250,7 @@ def _read(lines: list[str], subst: dict[str, str], out: list[str], depth: int = 
                 idx = end
                 continue
             text_until = end   # no table: its lines are read as text, and not tried again
-        if GRID_BORDER.match(line) or (_UNDERLINE.match(text) and len(text) >= 4):
+        if border or (_UNDERLINE.match(text) and len(text) >= 4):
             idx += 1   # a border alone, or a transition (a row of punctuation on its own)
             continue
         if _SIMPLE_RULE.match(line):

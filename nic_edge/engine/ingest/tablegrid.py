@@ -32,12 +32,12 @@ def span(value: str | None, cap: int, zero_is_cap: bool = False) -> int:
 
 
 def grid(rows: list[list[Cell]]) -> list[list[tuple[str, bool, str]]]:
-    """The table's rows with their spans laid out, as a browser or word processor draws them: a cell spanning
-    rows is repeated in each (the model name a row of figures belongs to), one spanning columns
-    is followed by empty cells, so every row's cells stand under their column names (a row of
-    one such cell, a group's title across the table, is that cell alone). Each cell
-    is (text, is a header cell, its name in a header of several rows: "Power" over "Voltage" and
-    "Current" names both). Repeated text is bounded by the table's own text, so spans cannot
+    """The table's rows with their spans laid out, as a browser or word processor draws them: a
+    cell spanning rows is repeated in each (the model name a row of figures belongs to), one
+    spanning columns is followed by empty cells, so every row's cells stand under their column
+    names (a row of one such cell, a group's title across the table, is that cell alone). Each
+    cell is (text, is a header cell, its name in a header of several rows: "Power" over
+    "Voltage" and "Current" names both). Repeated text is bounded by the table's own text, so spans cannot
     multiply a page's size."""
     budget = sum(len(cell[0]) + 3 for row in rows for cell in row)
     out: list[list[tuple[str, bool, str]]] = []
@@ -78,15 +78,15 @@ def grid(rows: list[list[Cell]]) -> list[list[tuple[str, bool, str]]]:
     return out
 
 
-def pipe_rows(rows: list[list[Cell]], mark_header: bool = True) -> list[str]:
-    """The table's rows laid out (``grid``) as "| a | b |" lines. With ``mark_header``, a first
-    row of header cells is followed by a Markdown rule, and a header of two to
+def pipe_rows(rows: list[list[Cell]]) -> list[str]:
+    """The table's rows laid out (``grid``) as "| a | b |" lines. A first row of header cells
+    is followed by a Markdown rule, and a header of two to
     ``MAX_HEADER_ROWS`` such rows above other rows is one row naming each column top to bottom.
     A row with no text of its own (only cells spanned from above, or none) is left out."""
     laid = [row for row, cells in zip(grid(rows), rows) if any(cell[0] for cell in cells)]
     lines: list[str] = []
     head = 0   # header rows: the leading rows of header cells
-    while mark_header and head < len(laid) and all(th for _, th, _ in laid[head]):
+    while head < len(laid) and all(th for _, th, _ in laid[head]):
         head += 1
     if 1 < head <= MAX_HEADER_ROWS and head < len(laid):
         width = max(len(row) for row in laid[:head])
