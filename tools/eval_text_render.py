@@ -62,6 +62,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # also tests.support.pdf
@@ -79,7 +80,10 @@ BLIND = ("heldout_camera", "heldout_heatpump", "heldout_soundbar", "heldout_mowe
          "heldout_phone", "heldout_printer", "heldout_vacuum")
 
 
-def score_set(name: str, style: str, embedder: object | None, folder: Path, columns: bool = True) -> dict:
+def score_set(name: str, style: str, embedder: object | None, folder: Path, columns: bool = True,
+              dump: Any = None) -> dict:
+    """One blind set written in ``style`` and asked of the real engine; ``dump``: a text file
+    that gets one JSON line per question (for comparing styles or engines answer by answer)."""
     aset = asets.load_set(name)
     records = [json.loads(line) for line in aset.corpus[0].open(encoding="utf-8")]
     if style in PDF_STYLES:
@@ -120,13 +124,18 @@ def score_set(name: str, style: str, embedder: object | None, folder: Path, colu
             continue
         n += 1
         a = eng.ask(item.question, qid=item.qid)
-        if a["abstained"]:
-            continue
-        answered += 1
         text = "\n\n".join(q["text"] for q in a.get("quotes") or [])
         gold = max(golds, key=lambda g: am.recall(text, g))
         rec = am.recall(text, gold)
-        useful += am.useful(True, rec, am.n_words(text), am.n_words(gold))
+        ok = not a["abstained"] and am.useful(True, rec, am.n_words(text), am.n_words(gold))
+        if dump is not None:
+            dump.write(json.dumps({"set": name, "style": style, "id": item.qid, "question": item.question,
+                                   "confidence": a["confidence"], "abstained": a["abstained"],
+                                   "recall": rec, "useful": bool(ok), "answer": text}) + "\n")
+        if a["abstained"]:
+            continue
+        answered += 1
+        useful += ok
         wrong += rec < 0.2
     sections = len({snap.section(r) for r in range(snap.n)})
     return {"set": name, "style": style, "n": n, "useful": useful, "wrong": wrong, "answered": answered,
@@ -142,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="one JSON object per set and style")
     ap.add_argument("--no-columns", action="store_true",
                     help="PDF styles without the layout pass (pypdf's plain extraction, as before ingest-3)")
+    ap.add_argument("--dump", metavar="FILE", help="append one JSON line per question (set, style, id, "
+                    "confidence, abstained, recall, useful, answer) to FILE")
     args = ap.parse_args(argv)
     styles = [s for s in args.styles.split(",") if s]
     bad = [s for s in styles if s not in STYLES]
@@ -150,13 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     from evaluate import make_embedder
     embedder = None if args.lexical else make_embedder()
     print(f"# {ae.cpu_info()}; mode {'lexical' if embedder is None else 'hybrid'}", file=sys.stderr)
+    dump = open(args.dump, "a", encoding="utf-8") if args.dump else None
     with tempfile.TemporaryDirectory(prefix="nic-render-") as tmp:
         for style in styles:
             folder = Path(tmp) / style
             folder.mkdir()
             tot = {"n": 0, "useful": 0, "wrong": 0, "answered": 0}
             for name in [s for s in args.sets.split(",") if s]:
-                r = score_set(name, style, embedder, folder, columns=not args.no_columns)
+                r = score_set(name, style, embedder, folder, columns=not args.no_columns, dump=dump)
                 for k in tot:
                     tot[k] += r[k]
                 if args.json:
@@ -169,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.json:
                 print(f"{style:8s} {'total':18s} useful {tot['useful']} / {tot['n']}, wrong-confident "
                       f"{tot['wrong']} of {tot['answered']} answered", flush=True)
+    if dump is not None:
+        dump.close()
     return 0
 
 

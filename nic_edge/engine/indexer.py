@@ -26,7 +26,7 @@ from nic_edge.engine.bm25 import build_arrays, chunk_terms
 from nic_edge.engine.ingest import INGEST_VERSION, text_size
 from nic_edge.engine.store import FormatMismatch, GenerationData, IndexStore, Snapshot
 from nic_edge.engine.openings import opening_vectors
-from nic_edge.engine.vectors import embed_quantized, quantize
+from nic_edge.engine.vectors import EMBED_TEXT, embed_quantized, embed_text, heading_meaning, quantize
 from nic_edge.engine.walk import SUFFIXES, expand  # noqa: F401  (expand: also serve's and bundles')
 from nic_edge.errors import IndexStoreError, IngestError, MissingDependencyError, ModelError
 from nic_edge.core.storage import file_sha256
@@ -69,7 +69,7 @@ class IndexReport:
         if self.vectors_kept:
             parts.append(f"{self.vectors_kept} of them unchanged (vectors kept)")
         if self.reembedded:
-            parts.append(f"{self.reembedded} chunks re-embedded for the current model")
+            parts.append(f"{self.reembedded} chunks re-embedded for the current model or embedding rule")
         parts.append("vectors: yes" if self.vectors else "vectors: no (lexical only)")
         return ", ".join(parts)
 
@@ -259,6 +259,10 @@ class Indexer:
         needs_vectors = bool(snap and model_sha and not old_vec_ok and snap.n)
         # a box that now reranks fills in the openings an index built without them lacks
         needs_vectors |= bool(self.openings and snap and old_vec_ok and snap.n and not snap.openings)
+        # vectors embedded by an older rule for what a chunk is embedded as (vectors.EMBED_TEXT):
+        # the rows and headings whose text the rule changes are embedded again, the rest kept
+        stale = bool(old_vec_ok and snap and snap.embed_text != EMBED_TEXT)
+        needs_vectors |= bool(stale and snap and any(heading_meaning(h) != h for h in snap.headings))
         if snap is not None and not new_docs and not drop_files and not drop_records \
                 and not needs_vectors and not force:
             report.chunks_total = snap.n
@@ -293,10 +297,15 @@ class Indexer:
                                          old_row=same.pop((key, c.section, c.text), -1)))
         _section_notices(new_rows)
         rows.extend(new_rows)
+        if stale:
+            for r in rows:
+                if r.section and r.old_row >= 0 and heading_meaning(r.section) != r.section:
+                    r.old_row = -1
+                    report.reembedded += 1
         report.chunks_added = len(new_rows)
         report.vectors_kept = sum(1 for r in new_rows if r.old_row >= 0) if old_vec_ok else 0
         emb, scale, sha = self._vectors(snap, rows, embedder, model_sha, old_vec_ok, report, progress)
-        heads = self._heading_vectors(snap if old_vec_ok else None, rows, embedder, progress) if sha else {}
+        heads = self._heading_vectors(snap if old_vec_ok else None, rows, embedder, progress, stale) if sha else {}
         opens = opening_vectors(snap if old_vec_ok else None, rows, embedder, progress) \
             if sha and self.openings else {}
         terms = (chunk_terms(r.section, r.text) for r in rows)
@@ -307,7 +316,8 @@ class Indexer:
             notices=[r.notices or [] for r in rows], bm25=build_arrays(terms),
             files=[r.file for r in rows],
             page_kinds=[r.page_kind if r.page is not None else None for r in rows],
-            emb=emb, emb_scale=scale, heading_emb=heads, openings=opens, model_sha256=sha, file_info=files)
+            emb=emb, emb_scale=scale, heading_emb=heads, openings=opens, model_sha256=sha, file_info=files,
+            embed_text=EMBED_TEXT if sha else None)
         new_snap = self.store.write(data, self.calibrate)
         report.chunks_total = new_snap.n
         report.vectors = new_snap.has_vectors
@@ -318,20 +328,23 @@ class Indexer:
         return report
 
     def _heading_vectors(self, snap: Snapshot | None, rows: list[_Row], embedder: Any,
-                         progress: Progress | None) -> dict[str, tuple[np.ndarray, float]]:
+                         progress: Progress | None, stale: bool = False) -> dict[str, tuple[np.ndarray, float]]:
         """An int8 vector per distinct section heading, for the reader's heading match (a
         paraphrased question is closest in meaning to the heading that names it); the old
         generation's are kept, only new headings are embedded (a few tokens each: ~1 % of
-        what the chunks cost)."""
+        what the chunks cost); with ``stale`` (an older embedding rule) not those whose meaning
+        the rule changes."""
         out: dict[str, tuple[np.ndarray, float]] = {}
         old = snap.heading_vectors if snap is not None else None
         if old is not None and snap is not None:
             for i, h in enumerate(snap.headings):
-                out[h] = (np.array(old.mat[i]), float(old.scale[i]))
+                if not stale or heading_meaning(h) == h:
+                    out[h] = (np.array(old.mat[i]), float(old.scale[i]))
         todo = sorted({r.section for r in rows if r.section and r.section not in out})
         tokenizer = getattr(embedder, "tokenizer", None)
-        texts = [clip_tokens(t, tokenizer, INDEX_MAX_TOKENS) for t in todo] \
-            if tokenizer is not None and INDEX_MAX_TOKENS else todo
+        texts = [heading_meaning(t) for t in todo]
+        if tokenizer is not None and INDEX_MAX_TOKENS:
+            texts = [clip_tokens(t, tokenizer, INDEX_MAX_TOKENS) for t in texts]
         try:
             embed_quantized(embedder.embed_many, todo, texts, out, EMBED_SLICE, progress, "embedding headings")
         except (MissingDependencyError, ModelError) as exc:
@@ -365,8 +378,7 @@ class Indexer:
         try:
             for a in range(0, len(todo), EMBED_SLICE):
                 part = todo[a:a + EMBED_SLICE]
-                texts = [(rows[i].section + "\n" + rows[i].text) if rows[i].section else rows[i].text
-                         for i in part]
+                texts = [embed_text(rows[i].section, rows[i].text) for i in part]
                 if limit:
                     texts = [clip_tokens(t, tokenizer, limit) for t in texts]
                 vecs = np.asarray(embedder.embed_many(texts), dtype=np.float32)

@@ -156,6 +156,11 @@ class Snapshot:
         return self.manifest.get("model_sha256")
 
     @property
+    def embed_text(self) -> str | None:
+        """The rule its vectors were embedded by (vectors.EMBED_TEXT; None before outline-free-1)."""
+        return self.manifest.get("embed_text")
+
+    @property
     def has_vectors(self) -> bool:
         return bool(self.manifest.get("model_sha256")) and self.n > 0
 

@@ -68,6 +68,7 @@ class GenerationData:
     openings: dict[int, tuple[np.ndarray, float]] = field(default_factory=dict)  # snapshot.opening_key -> int8 row, scale
     model_sha256: str | None = None
     file_info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    embed_text: str | None = None      # the rule chunks and headings were embedded by (vectors.EMBED_TEXT)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -345,6 +346,7 @@ class IndexStore:
         manifest = {
             "format": FORMAT, "generation": name, "created_at": self.clock(), "chunks": n,
             "sources": len(sources), "files": len(files), "model_sha256": data.model_sha256 if dim else None, "dim": dim,
+            "embed_text": data.embed_text if dim else None,
             "openings": len(data.openings) if dim else 0,
             "bm25": {"k1": K1, "b": B, "title_boost": TITLE_BOOST, "analyzer": ANALYZER},
         }

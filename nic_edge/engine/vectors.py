@@ -15,11 +15,49 @@ more than reading 2.6 MB of int8 (vector stage 1.7-2.0 ms vs 1.3 ms, docs/benchm
 
 from __future__ import annotations
 
+import re
 from typing import Any, Sequence
 
 import numpy as np
 
+from nic_edge.engine.bm25 import STOPWORDS
+from nic_edge.engine.quantity import unit_words
+from nic_edge.engine.textquality import UNIT_SYMBOLS
+
 BLOCK_ROWS = 512  # 512 x 384 x 4 B = 768 KiB: the block stays in L2 cache (2048 rows was 30x slower)
+
+
+# What a heading means is its words, not its place in the outline. To "accidentally wiped some
+# pictures of my kid yesterday, can I get them back?" the heading "10.2 Recovering deleted
+# photos" is 0.57 in cosine, "Recovering deleted photos" 0.66: the number pushed it under the
+# reader's heading match (reader.HEAD_LEAD_MIN). So a heading is embedded (alone, and before its
+# chunk's text) without its outline number ("10.2", "4.", "A.1", "2-11.") or its "Chapter 3" /
+# "Section IV:" label; an amount ("12 V outlet", "2.4 GHz band") keeps its figure. Citations
+# still name the heading as printed. EMBED_TEXT names the rule in the index manifest: an index
+# embedded by an older rule embeds again what the rule changes (indexer.py).
+EMBED_TEXT = "outline-free-1"
+_OUTLINE = re.compile(
+    r"^\s*(?:(?i:chapter|section|part|appendix|step)\s+(?:[IVXLC]+|\d{1,3}|[A-Z])\b\s*[.:\-\u2013\u2014]?\s*"
+    r"|(?:[A-Z]\.)?\d{1,3}(?:[.-]\d{1,3})*[.)]?\s+(?=[^\W\d]))")
+_UNIT_FIRST = re.compile(r"^(?:" + unit_words() + r")(?![A-Za-z])", re.I)
+
+
+def heading_meaning(heading: str) -> str:
+    """``heading`` without its outline number or chapter label; itself when nothing would be
+    left, or when the figure is an amount (its next word a unit)."""
+    m = _OUTLINE.match(heading)
+    rest = heading[m.end():].strip() if m else ""
+    if not rest:
+        return heading
+    first = re.sub(r"[^\w\u00b0\u00b5/-]", "", rest.split()[0]).lower()
+    if first not in STOPWORDS and (first in UNIT_SYMBOLS or _UNIT_FIRST.match(first)):
+        return heading
+    return rest
+
+
+def embed_text(section: str | None, text: str) -> str:
+    """What a chunk is embedded as: its heading's meaning, a newline, its text."""
+    return f"{heading_meaning(section)}\n{text}" if section else text
 
 
 def quantize(mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

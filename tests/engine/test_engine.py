@@ -121,7 +121,8 @@ def test_warnings_of_cited_sections_come_back_verbatim(engine):
 
 
 def test_warnings_come_from_the_manuals_quoted_only(engine, tmp_path):
-    other = write_manual(tmp_path, "press.txt", "Para 7-1: Press Motor Cranks But Will Not Start\n"
+    # (the heading shares enough with the question to be cited, but not to be quoted)
+    other = write_manual(tmp_path, "press.txt", "Para 7-1: Press Motor Cranks But Will Not Start, What To Check\n"
                          "DANGER: High pressure fluid can pierce skin. Lower the ram first.\n"
                          "Check the press motor breaker.\n")
     engine.index_paths([other])

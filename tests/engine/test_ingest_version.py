@@ -1,5 +1,6 @@
 """A file whose bytes did not change is read again when the parser changed (INGEST_VERSION),
-and the chunks that come out the same keep their vectors: only what changed is embedded."""
+and the chunks that come out the same keep their vectors: only what changed is embedded. The
+same when the rule for what a chunk is embedded as changed (vectors.EMBED_TEXT)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from nic_edge.core.config import EngineConfig
 from nic_edge.core.tiers import load_profiles
-from nic_edge.engine import catalog, indexer
+from nic_edge.engine import catalog, indexer, vectors
 from nic_edge.engine.engine import Engine
 from nic_edge.engine.ingest import numbering
 
@@ -90,3 +91,61 @@ def test_an_edited_file_keeps_the_vectors_of_its_unchanged_chunks(tmp_path: Path
         if snap.text(i) in old:
             assert np.array_equal(np.array(snap.vectors.mat[i]), old[snap.text(i)])
     assert any("two hours" in snap.text(i) for i in range(snap.n))
+
+
+def test_an_index_embedded_with_outline_numbers_embeds_those_headings_again_once(
+        tmp_path: Path, counting: Counting, monkeypatch: pytest.MonkeyPatch) -> None:
+    """vectors.EMBED_TEXT: a heading is embedded without its outline number ("2.1"). An index
+    embedded by the older rule (no ``embed_text`` in its manifest) embeds again the chunks and
+    headings the rule changes, at the next index run even when no manual changed, and only
+    once; a chunk under an unnumbered heading keeps its vector."""
+    manual = tmp_path / "kettle.txt"
+    manual.write_text(MANUAL + "Cleaning\nWipe the outside with a damp cloth. Never put the kettle in water.\n",
+                      encoding="utf-8")
+    eng = Engine(tmp_path / "data", load_profiles()["lite"], EngineConfig(), counting)
+    monkeypatch.setattr(vectors, "heading_meaning", lambda h: h)   # the rule before outline-free-1
+    monkeypatch.setattr(indexer, "heading_meaning", lambda h: h)
+    monkeypatch.setattr(indexer, "EMBED_TEXT", None)
+    eng.index_paths([manual])
+    old = eng.snapshot()
+    assert old.embed_text is None and any(t.startswith("2.1 Filling") for t in counting.texts)
+    old_vec = {old.text(i): np.array(old.vectors.mat[i]) for i in range(old.n)}
+    monkeypatch.undo()
+    counting.texts.clear()
+    report = eng.index_paths([manual])   # the manual did not change
+    assert report.unchanged == [str(manual)]
+    snap = eng.snapshot()
+    assert report.reembedded == sum(1 for i in range(snap.n) if (snap.section(i) or "")[:1].isdigit())
+    assert "re-embedded" in str(report)
+    assert snap.embed_text == vectors.EMBED_TEXT and snap.name != old.name
+    numbered = {i for i in range(snap.n) if (snap.section(i) or "")[:1].isdigit()}
+    assert numbered and len(numbered) < snap.n
+    assert not any(t[:1].isdigit() for t in counting.texts)   # no outline number embedded
+    assert "Filling the kettle" in counting.texts             # the heading alone
+    assert any(t.startswith("Filling the kettle\nOpen the lid") for t in counting.texts)
+    for i in range(snap.n):   # the unnumbered ones kept their vectors, the numbered ones changed
+        same = np.array_equal(np.array(snap.vectors.mat[i]), old_vec[snap.text(i)])
+        assert same == (i not in numbered), (snap.section(i), snap.text(i))
+    h = snap.headings.index("2.1 Filling the kettle")
+    want = counting.real.embed_many(["Filling the kettle"])[0]
+    got = snap.heading_vectors.mat[h].astype(np.float32) * float(snap.heading_vectors.scale[h])
+    assert float(got @ want) > 0.99
+    counting.texts.clear()
+    again = eng.index_paths([manual])
+    assert again.unchanged == [str(manual)] and not counting.texts
+    assert eng.snapshot().name == snap.name   # nothing to do: no new generation
+
+
+@pytest.mark.parametrize("heading, meaning", [
+    ("10.2 Recovering deleted photos", "Recovering deleted photos"),
+    ("4. Cleaning", "Cleaning"), ("A.1 Specifications", "Specifications"),
+    ("2-11. Carburetor adjustment", "Carburetor adjustment"), ("3 Maintenance", "Maintenance"),
+    ("Chapter 3: Safety", "Safety"), ("SECTION IV - LUBRICATION", "LUBRICATION"),
+    ("APPENDIX B: SPECIAL TOOLS", "SPECIAL TOOLS"), ("1.4 In the box", "In the box"),
+    ("12 V power outlet", "12 V power outlet"), ("2.4 GHz band", "2.4 GHz band"),
+    ("3D settings", "3D settings"), ("I forgot my PIN", "I forgot my PIN"),
+    ("Part number list", "Part number list"), ("1.1", "1.1"), ("What is the Ford?", "What is the Ford?"),
+])
+def test_a_heading_means_its_words_not_its_outline_number(heading: str, meaning: str) -> None:
+    assert vectors.heading_meaning(heading) == meaning
+    assert vectors.embed_text(heading, "Body.") == f"{meaning}\nBody."

@@ -50,3 +50,18 @@ def test_every_title_of_a_pdf_render_is_found_as_a_heading(style: str) -> None:
     records = RECORDS * 8   # several pages, two columns on the first
     heads = [s.heading for s in parse_pdf(etr.render_pdf(records, *etr.PDF_STYLES[style]), "m.pdf")]
     assert heads == [r["title"] for r in records]
+
+
+def test_dump_holds_one_line_per_question_agreeing_with_the_totals(tmp_path, monkeypatch) -> None:
+    import io
+    import json
+
+    import answer_engine
+    monkeypatch.setattr(answer_engine, "CACHE", tmp_path / "cache")
+    out = io.StringIO()
+    r = etr.score_set("heldout_tv", "md", None, tmp_path, dump=out)   # lexical: no model needed
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(rows) == r["n"] and {x["style"] for x in rows} == {"md"}
+    assert sum(x["useful"] for x in rows) == r["useful"]
+    assert sum(not x["abstained"] for x in rows) == r["answered"]
+    assert all(x["answer"] == "" for x in rows if x["abstained"])
