@@ -20,9 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from nic_edge.engine.bm25 import STOPWORDS
-from nic_edge.engine.quantity import unit_words
-from nic_edge.engine.textquality import UNIT_SYMBOLS
+from nic_edge.engine.ingest.numbering import unit_first
 
 BLOCK_ROWS = 512  # 512 x 384 x 4 B = 768 KiB: the block stays in L2 cache (2048 rows was 30x slower)
 
@@ -39,7 +37,6 @@ EMBED_TEXT = "outline-free-1"
 _OUTLINE = re.compile(
     r"^\s*(?:(?i:chapter|section|part|appendix|step)\s+(?:[IVXLC]+|\d{1,3}|[A-Z])\b\s*[.:\-\u2013\u2014]?\s*"
     r"|(?:[A-Z]\.)?\d{1,3}(?:[.-]\d{1,3})*[.)]?\s+(?=[^\W\d]))")
-_UNIT_FIRST = re.compile(r"^(?:" + unit_words() + r")(?![A-Za-z])", re.I)
 
 
 def heading_meaning(heading: str) -> str:
@@ -47,12 +44,7 @@ def heading_meaning(heading: str) -> str:
     left, or when the figure is an amount (its next word a unit)."""
     m = _OUTLINE.match(heading)
     rest = heading[m.end():].strip() if m else ""
-    if not rest:
-        return heading
-    first = re.sub(r"[^\w\u00b0\u00b5/-]", "", rest.split()[0]).lower()
-    if first not in STOPWORDS and (first in UNIT_SYMBOLS or _UNIT_FIRST.match(first)):
-        return heading
-    return rest
+    return rest if rest and not unit_first(rest) else heading
 
 
 def embed_text(section: str | None, text: str) -> str:

@@ -33,14 +33,21 @@ _CHAPTER = re.compile(r"^(?P<num>[1-9]\d?)\.?\s+(?P<title>[A-Z(“\"].*)$")
 _UNIT_FIRST = re.compile(r"^(?:" + unit_words() + r")(?![A-Za-z])", re.I)
 
 
+def unit_first(text: str) -> bool:
+    """Is the first word of ``text`` (what follows a number) a unit: "4.5 Litres of oil" is an
+    amount; but "1.4 In the box", "2.1 A note on ..." are titles (also vectors.heading_meaning)."""
+    words = text.split()
+    first = re.sub(r"[^\w°µ/-]", "", words[0]).lower() if words else ""
+    return bool(first) and first not in STOPWORDS and (first in UNIT_SYMBOLS or bool(_UNIT_FIRST.match(first)))
+
+
 def _title(title: str) -> bool:
     title = title.strip()
     words = title.split()
     if not words or len(words) > MAX_TITLE_WORDS or title[-1] in ".!?;:,":
         return False
-    first = re.sub(r"[^\w°µ/-]", "", words[0])
-    if first.lower() not in STOPWORDS and (first.lower() in UNIT_SYMBOLS or _UNIT_FIRST.match(first)):
-        return False   # "4.5 Litres of oil"; but "1.4 In the box", "2.1 A note on ..." are titles
+    if unit_first(title):
+        return False
     return sum(1 for w in words if re.search(r"[A-Za-z]{2}", w)) * 2 > len(words)
 
 

@@ -37,8 +37,8 @@ def grid(rows: list[list[Cell]]) -> list[list[tuple[str, bool, str]]]:
     spanning columns is followed by empty cells, so every row's cells stand under their column
     names (a row of one such cell, a group's title across the table, is that cell alone). Each
     cell is (text, is a header cell, its name in a header of several rows: "Power" over
-    "Voltage" and "Current" names both). Repeated text is bounded by the table's own text, so spans cannot
-    multiply a page's size."""
+    "Voltage" and "Current" names both). Repeated text is bounded by the table's own text, so
+    spans cannot multiply a page's size."""
     budget = sum(len(cell[0]) + 3 for row in rows for cell in row)
     out: list[list[tuple[str, bool, str]]] = []
     below: dict[int, tuple[str, bool, int]] = {}   # column -> text, is <th>, rows still spanned
