@@ -115,3 +115,31 @@ def test_merged_cells_stand_under_their_column_names() -> None:
     assert [t for _, t in odt_lines(make_odt([("xml", table)])) if t] == [
         "| Group | Item | Value |", "| Power | Voltage | 5 V |", "| Power | Current | 3 A |",
         "| Weight | 285 g |  |", "| Size | Width | 14 cm |"]
+
+
+def test_repeated_cells_and_rows_are_read_as_many_times_as_they_stand_for() -> None:
+    """A run of equal cells or rows is written once with a count (``number-columns-repeated``,
+    ``number-rows-repeated``): before, "Yes" under three columns was read once and the next cell
+    stood under the second column's name."""
+    def cell(text: str, attrs: str = "") -> str:
+        return f"<table:table-cell {attrs}><text:p>{text}</text:p></table:table-cell>" if text else \
+            f"<table:table-cell {attrs}/>"
+    rows = [("", cell("Feature") + cell("S") + cell("M") + cell("L") + cell("Note")),
+            ("", cell("Wi-Fi") + cell("Yes", 'table:number-columns-repeated="3"') + cell("2.4 GHz")),
+            ('table:number-rows-repeated="2"', cell("Spare") + cell("-", 'table:number-columns-repeated="3"')
+             + cell("")),
+            ("", cell("Weight") + cell("", 'table:number-columns-repeated="2"') + cell("4 kg") + cell("")
+             + cell("", 'table:number-columns-repeated="1020"')),
+            ('table:number-rows-repeated="1048570"', cell("", 'table:number-columns-repeated="1024"'))]
+    table = "<table:table>" + "".join(f"<table:table-row {a}>{r}</table:table-row>" for a, r in rows) + "</table:table>"
+    assert [t for _, t in odt_lines(make_odt([("xml", table)])) if t] == [
+        "| Feature | S | M | L | Note |", "| Wi-Fi | Yes | Yes | Yes | 2.4 GHz |",
+        "| Spare | - | - | - |  |", "| Spare | - | - | - |  |", "| Weight |  |  | 4 kg |  |  |"]
+
+
+def test_repeats_cannot_multiply_a_table_s_text() -> None:
+    big = "<table:table-cell table:number-columns-repeated=\"999999\"><text:p>" + "x" * 50 + \
+        "</text:p></table:table-cell>"
+    table = f'<table:table><table:table-row table:number-rows-repeated="999999">{big}</table:table-row></table:table>'
+    text = "\n".join(t for _, t in odt_lines(make_odt([("xml", table)])))
+    assert 50 <= text.count("x") <= 3 * 50

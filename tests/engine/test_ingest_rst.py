@@ -200,7 +200,8 @@ After.
 
 def test_grid_table_spans() -> None:
     # a header spanning two columns that the rows divide (its border has fewer "+"), and a cell
-    # spanning two rows (its border broken): the two rows are read as one
+    # spanning two rows (its border broken): it stands beside each row it spans (before
+    # ingest-13 the two rows were read as one: "| PEP 515 | Underscores Later part | Done Open |")
     page = """+-------------------------+--------+
 | **Feature**             | Status |
 +==========+==============+========+
@@ -212,7 +213,30 @@ def test_grid_table_spans() -> None:
 +----------+--------------+--------+
 """
     assert _rows(page) == ["| Feature |  | Status |", "|---|---|---|", "| PEP 498 | Formatting | Done |",
-                           "| PEP 515 | Underscores Later part | Done Open |"]
+                           "| PEP 515 | Underscores | Done |", "| PEP 515 | Later part | Open |"]
+
+
+def test_a_cell_spanning_rows_names_each_row_it_spans() -> None:
+    # a spec sheet's group key over two rows, a cell spanning rows in the last column too, and
+    # a row whose own cells span every column after the key
+    page = """+---------+---------+--------+---------+
+| Group   | Item    | Value  | Note    |
++=========+=========+========+=========+
+| Power   | Voltage | 5 V    | USB-C   |
+|         +---------+--------+ only    |
+|         | Current | 3 A    |         |
++---------+---------+--------+---------+
+| Weight  | 285 g                      |
++---------+---------+--------+---------+
+| Size    | Width   | 14 cm  | -       |
++         +---------+--------+---------+
+|         | Depth   | 9 cm   | approx. |
++---------+---------+--------+---------+
+"""
+    assert _rows(page) == ["| Group | Item | Value | Note |", "|---|---|---|---|",
+                           "| Power | Voltage | 5 V | USB-C only |", "| Power | Current | 3 A | USB-C only |",
+                           "| Weight | 285 g |  |  |",
+                           "| Size | Width | 14 cm | - |", "| Size | Depth | 9 cm | approx. |"]
 
 
 def test_grid_borders_that_open_no_table_are_no_text() -> None:
@@ -231,3 +255,27 @@ def test_a_run_of_borders_is_looked_at_once(monkeypatch) -> None:
     monkeypatch.setattr(rst, "grid_table", lambda lines, start: calls.append(start) or real(lines, start))
     assert _rows("Text.\n" + "+----+----+\n" * 1000 + "\nMore.\n") == ["Text.", "More."]
     assert calls == [1]
+
+
+def test_the_docutils_grid_table_example() -> None:
+    # text on a border broken by a cell that spans rows ("+----+ span rows. |") belongs to that
+    # cell; the header's two lines are one row; a cell spanning columns
+    page = """+------------------------+------------+----------+----------+
+| Header row, column 1   | Header 2   | Header 3 | Header 4 |
+| (header rows optional) |            |          |          |
++========================+============+==========+==========+
+| body row 1, column 1   | column 2   | column 3 | column 4 |
++------------------------+------------+----------+----------+
+| body row 2             | Cells may span columns.          |
++------------------------+------------+---------------------+
+| body row 3             | Cells may  | - Table cells       |
++------------------------+ span rows. | - contain           |
+| body row 4             |            | - body elements.    |
++------------------------+------------+---------------------+
+"""
+    assert _rows(page) == [
+        "| Header row, column 1 (header rows optional) | Header 2 | Header 3 | Header 4 |", "|---|---|---|---|",
+        "| body row 1, column 1 | column 2 | column 3 | column 4 |",
+        "| body row 2 | Cells may span columns. |  |  |",
+        "| body row 3 | Cells may span rows. | - Table cells - contain - body elements. |  |",
+        "| body row 4 | Cells may span rows. | - Table cells - contain - body elements. |  |"]

@@ -63,7 +63,9 @@ SUPPORTED_SUFFIXES = tuple(KINDS)
 # tablegrid.py); an HTML table written as a block of a Markdown page is read as a table.
 # ingest-12: reStructuredText grid tables read cell by cell (rst_grid.py): a cell over several
 # lines is one cell, the rows above a "+===+" border a header; each line was a row before.
-INGEST_VERSION = "ingest-12"
+# ingest-13: an OpenDocument cell or row written once for a run of equal ones
+# (``table:number-columns-repeated`` / ``-rows-repeated``) is read as many times as it stands for.
+INGEST_VERSION = "ingest-13"
 
 
 @dataclass

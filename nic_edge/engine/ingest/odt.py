@@ -141,19 +141,55 @@ def _table(tbl: ET.Element) -> list[str]:
     a cell spanning rows (``table:number-rows-spanned``) is repeated in each, one spanning
     columns is followed by empty cells; the covered cells that stand in their place are not
     read (before, a row under a merged cell lost a cell and the rest stood under the wrong
-    column names)."""
-    rows: list[list[Cell]] = []
+    column names). Runs of equal cells and rows written once (``table:number-columns-repeated``,
+    ``table:number-rows-repeated``, as spreadsheets and converters save them) are read as many
+    times as they stand for; the copies' text is bounded by the table's own (``_repeated``)."""
+    rows: list[tuple[list[tuple[Cell, int]], int]] = []   # (cells with their repeat count, row repeat)
     own = [r for child in tbl for r in ([child] if child.tag == TABLE + "table-row" else
                                         list(child) if child.tag in _ROW_GROUPS else [])]
     for row in own:
         if row.tag != TABLE + "table-row":
             continue
-        rows.append([(" ".join(normalize_line(_text(c).replace("\n", " ")) for c in cell
-                               if c.tag not in _SKIPPED).strip().replace("|", "/"), False,
-                      span(cell.get(TABLE + "number-rows-spanned"), MAX_ROWSPAN),
-                      span(cell.get(TABLE + "number-columns-spanned"), MAX_COLSPAN))
-                     for cell in row if cell.tag == TABLE + "table-cell"])
-    return pipe_rows(rows)   # (no cell is marked a header cell: no rule, as before)
+        cells = [((" ".join(normalize_line(_text(c).replace("\n", " ")) for c in cell
+                            if c.tag not in _SKIPPED).strip().replace("|", "/"), False,
+                   span(cell.get(TABLE + "number-rows-spanned"), MAX_ROWSPAN),
+                   span(cell.get(TABLE + "number-columns-spanned"), MAX_COLSPAN)),
+                  span(cell.get(TABLE + "number-columns-repeated"), MAX_REPEAT))
+                 for cell in row if cell.tag == TABLE + "table-cell"]
+        rows.append((cells, span(row.get(TABLE + "number-rows-repeated"), MAX_ROWSPAN)))
+    return pipe_rows(_repeated(rows))   # (no cell is marked a header cell: no rule, as before)
+
+
+# A cell written once for a run of equal ones: a spreadsheet saves its empty tail as one cell
+# repeated a thousand times; no table of a manual is that wide.
+MAX_REPEAT = 64
+
+
+def _repeated(rows: list[tuple[list[tuple[Cell, int]], int]]) -> list[list[Cell]]:
+    """Rows with their repeated cells and rows written out. A row's last cell, when empty, and
+    rows without text are not repeated (they draw nothing); the copies' text stops once it would
+    exceed the table's own text, so a few hundred bytes cannot stand for megabytes."""
+    budget = sum(len(c[0]) + 3 for cells, _ in rows for c, _ in cells)
+    out: list[list[Cell]] = []
+    for cells, times in rows:
+        row: list[Cell] = []
+        for k, (cell, n) in enumerate(cells):
+            row.append(cell)
+            if k == len(cells) - 1 and not cell[0]:
+                break   # an empty tail: read once, as before
+            for _ in range(n - 1):
+                if len(cell[0]) + 3 > budget:
+                    break
+                budget -= len(cell[0]) + 3
+                row.append(cell)
+        out.append(row)
+        size = sum(len(c[0]) + 3 for c in row)
+        for _ in range(times - 1 if any(c[0] for c in row) else 0):
+            if size > budget:
+                break
+            budget -= size
+            out.append(row)
+    return out
 
 
 def _lines(top: Iterator[ET.Element], lists: _Lists) -> list[tuple[int | None, str]]:

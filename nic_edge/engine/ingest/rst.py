@@ -244,7 +244,7 @@ def _read(lines: list[str], subst: dict[str, str], out: list[str], depth: int = 
         if border and idx >= text_until:
             rows, head, end = grid_table(lines, idx)
             if rows:
-                cells = [[(_inline(t, subst).replace("|", "/"), k < head, 1, n) for t, n in row]
+                cells = [[(_inline(t, subst).replace("|", "/"), k < head, down, n) for t, n, down in row]
                          for k, row in enumerate(rows)]
                 out.extend(pipe_rows(cells))
                 idx = end
