@@ -272,12 +272,13 @@ def run(args: argparse.Namespace) -> int:
     report(rows, ans.DEFAULT_THRESHOLD, "shipped model")
     if args.fit:
         hybrid = emb is not None
+        fixed = parse_fixed(args.fixed, hybrid)
         for held in engines:
             train = [r for r in rows if r[0] != held]
-            w, b = fit(train)
+            w, b = fit(train, fixed=fixed)
             test = [(r[0], r[1], r[2], _sigmoid(b + float(np.dot(w, r[2])))) for r in rows if r[0] == held]
             report(test, 0.5, f"leave-one-out, held out {held}")
-        w, b = fit(rows)
+        w, b = fit(rows, fixed=fixed)
         report([(r[0], r[1], r[2], _sigmoid(b + float(np.dot(w, r[2])))) for r in rows], 0.5, "fitted on all")
         kind = "HYBRID" if hybrid else "LEXICAL"
         print(f"COEF_{kind} = {tuple(round(float(x), 3) for x in w)}\nBIAS_{kind} = {round(float(b), 3)}")
@@ -289,24 +290,59 @@ def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def fit(rows, l2: float = 0.01, min_answer: float = 0.90) -> tuple[np.ndarray, float]:
+def fit(rows, l2: float = 0.01, min_answer: float = 0.90,
+        fixed: dict[int, float] | None = None) -> tuple[np.ndarray, float]:
     """Logistic regression (Newton/IRLS, L2), classes weighted equally; then the bias is shifted
     so that >= ``min_answer`` of answerable training questions clear 0.5: the operating point is
-    the product's answer-rate target (>= 90 % of answerable questions answered)."""
-    x = np.array([r[2] for r in rows], dtype=np.float64)
+    the product's answer-rate target (>= 90 % of answerable questions answered). ``fixed``
+    (feature index -> weight) holds those weights at the given values (the hand-set ones, which
+    the generated questions cannot learn) and fits the others around them."""
+    fixed = fixed or {}
+    x_all = np.array([r[2] for r in rows], dtype=np.float64)
     y = np.array([r[1] for r in rows], dtype=np.float64)
+    free = [i for i in range(x_all.shape[1]) if i not in fixed]
+    offset = x_all[:, list(fixed)] @ np.array(list(fixed.values())) if fixed else np.zeros(len(y))
+    x = x_all[:, free]
     xb = np.hstack([x, np.ones((len(x), 1))])
     sw = np.where(y == 1, 0.5 / max(y.sum(), 1), 0.5 / max((1 - y).sum(), 1)) * len(y)
     w = np.zeros(xb.shape[1])
     for _ in range(50):
-        p = 1 / (1 + np.exp(-xb @ w))
+        p = 1 / (1 + np.exp(-(xb @ w + offset)))
         g = xb.T @ (sw * (p - y)) + l2 * np.r_[w[:-1], 0]
         h = (xb * (sw * p * (1 - p))[:, None]).T @ xb + l2 * np.eye(len(w))
         w -= np.linalg.solve(h, g)
-    z_pos = np.sort(x[y == 1] @ w[:-1] + w[-1])
+    z_pos = np.sort(x[y == 1] @ w[:-1] + offset[y == 1] + w[-1])
     cut = z_pos[int((1 - min_answer) * len(z_pos))]
     bias = w[-1] - min(cut, 0.0) + 1e-3
-    return w[:-1], float(bias)
+    full = np.zeros(x_all.shape[1])
+    full[free] = w[:-1]
+    for i, v in fixed.items():
+        full[i] = v
+    return full, float(bias)
+
+
+def parse_fixed(text: str, hybrid: bool = True) -> dict[int, float]:
+    """"cos_gap=10,q_closest=1" -> {feature index: weight}; "shipped" holds the hand-set ones
+    at their shipped values (``HAND_SET``) of the hybrid or the lexical model."""
+    out: dict[int, float] = {}
+    shipped = ans.COEF_HYBRID if hybrid else ans.COEF_LEXICAL
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        if part == "shipped":
+            out.update({ans.FEATURES.index(n): shipped[ans.FEATURES.index(n)] for n in HAND_SET})
+            continue
+        name, _, value = part.partition("=")
+        if name not in ans.FEATURES:
+            raise SystemExit(f"--fixed: unknown feature {name!r} (one of {', '.join(ans.FEATURES)})")
+        try:
+            out[ans.FEATURES.index(name)] = float(value)
+        except ValueError:
+            raise SystemExit(f"--fixed: {part!r} needs a number after '='") from None
+    return out
+
+
+# The hybrid weights set by hand (answer.py explains each): the generated questions copy their
+# words from the manual, so retrieval finds their section anyway and a fit cannot learn them.
+HAND_SET = ("cos_gap", "q_closest")
 
 
 def report(rows, threshold: float, title: str) -> None:
@@ -324,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-manual", type=int, default=240)
     ap.add_argument("--fusion", default="score")
     ap.add_argument("--fit", action="store_true")
+    ap.add_argument("--fixed", default="",
+                    help="with --fit: hold these weights, e.g. 'cos_gap=10,q_closest=1', or 'shipped' for "
+                         "the hand-set ones at their shipped values; the others are fitted around them")
     ap.add_argument("--lexical", action="store_true", help="no embedder (fits the lexical model)")
     ap.add_argument("--style", choices=("literal", "rough", "both"), default="both",
                     help="literal: headings/keywords as questions; rough: conversational frames and stray "
