@@ -1,8 +1,10 @@
 """BM25 over an inverted index held in flat numpy arrays (CSR postings).
 
 Text analysis: lowercase ``[a-z0-9]`` runs, English stopwords dropped, a light suffix-stripping
-stemmer (Porter-lite: plural/-ing/-ed/-ation/-e) so "rotate"/"rotating"/"rotation" meet. The
-section/title of a chunk counts ``TITLE_BOOST`` times (field boosting without a second index).
+stemmer (Porter-lite: plural/-ing/-ed/-ation/-e) so "rotate"/"rotating"/"rotation" meet; a figure
+written against its unit ("45W", "2.4GHz", "16GB") is the figure and the unit, as when written
+apart ("45 W"): manuals and askers write both (``ANALYZER`` units-v2). The section/title of a
+chunk counts ``TITLE_BOOST`` times (field boosting without a second index).
 
 Postings are stored as ``ptr`` (int64, V+1), ``doc`` (int32) and ``w`` (float32), where ``w``
 is the precomputed BM25 term-frequency part ``tf*(k1+1)/(tf+k1*(1-b+b*dl/avgdl))``; a query then
@@ -23,7 +25,22 @@ K1 = 1.2
 B = 0.75
 TITLE_BOOST = 2  # section words count twice: headings name what a chunk is about
 
-_TOKEN = re.compile(r"[a-z0-9]+")
+# The analysis's name, recorded with each index generation: an index analysed by another is
+# re-analysed by the next `nic-edge index` (indexer.py; its vectors are kept).
+# units-v2: a figure and its unit symbol written together are two terms, as written apart.
+ANALYZER = "alnum-stop-stemlite-units-v2"
+# Unit symbols that follow a figure ("5 V", "45W", "2.4GHz", "120fps"); also what textquality
+# and ingest's numbering take for a unit after a number.
+UNIT_SYMBOLS = frozenset("""
+v mv kv w kw mw hz khz mhz ghz a ma mah ah k mm cm m km in ft yd mi kg g mg lb lbs oz psi pa kpa
+mpa bar nm rpm mph kmh db ms s h hr min l ml qt gal gb mb tb kb fps p x c f
+wh kwh mwh vdc vac va kva hp dpi ppm ipm gpm gph cc cu sq pt pts qts lm lx cal ibs
+""".split())
+# Lowercase alnum runs, except that a figure against its unit symbol ("45w") is two runs, the
+# figure and the unit ("45", "w"), as "45 W" is: the figure ends where a unit symbol follows it
+# and ends the run. Other letters after digits ("1st", "3am", "11ac", "0x1f") stay one run.
+_UNIT_ALT = "|".join(sorted(UNIT_SYMBOLS, key=lambda u: (-len(u), u)))
+_TOKEN = re.compile(r"[a-z][a-z0-9]*|\d+(?=[a-z])(?=(?:" + _UNIT_ALT + r")(?![a-z0-9]))|[0-9][a-z0-9]*")
 
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are aren as at be because been before being

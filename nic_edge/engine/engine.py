@@ -26,7 +26,7 @@ from nic_edge.engine import calibrate as calib
 from nic_edge.engine import labels, messages
 from nic_edge.engine import reader, synonyms
 from nic_edge.engine.rerank import Openings, enabled as rerank_enabled
-from nic_edge.engine.bm25 import analyze
+from nic_edge.engine.bm25 import ANALYZER, analyze
 from nic_edge.engine.catalog import listing
 from nic_edge.engine.indexer import Indexer, IndexReport, Progress
 from nic_edge.engine.retrieval import DEFAULT_FUSION, Retrieval, retrieve
@@ -261,7 +261,7 @@ class Engine:
         parts = [snap.name if snap else ("indexing" if self.indexing else "-"),
                  str(getattr(self.embedder, "model_sha256", None)),
                  str(self.top_k), f"{self.threshold:.4f}", self.mode, self.fusion + "+rerank" * self.rerank,
-                 reader.VERSION, ans.VERSION, messages.VERSION, labels.VERSION,
+                 reader.VERSION, ans.VERSION, messages.VERSION, labels.VERSION, ANALYZER,
                  self.words().version if USE_SYNONYMS else "-"]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from nic_edge.engine import capacity, catalog
-from nic_edge.engine.bm25 import build_arrays, chunk_terms
+from nic_edge.engine.bm25 import ANALYZER, build_arrays, chunk_terms
 from nic_edge.engine.ingest import INGEST_VERSION, text_size
 from nic_edge.engine.store import FormatMismatch, GenerationData, IndexStore, Snapshot
 from nic_edge.engine.openings import opening_vectors
@@ -56,6 +56,7 @@ class IndexReport:
     duplicates_replaced: int = 0
     chunks_total: int = 0
     reembedded: int = 0
+    reanalyzed: bool = False  # the BM25 terms were made again by today's analysis (bm25.ANALYZER)
     vectors_kept: int = 0     # chunks of files read again that came out the same (not embedded again)
     vectors: bool = False
     warnings: list[str] = field(default_factory=list)
@@ -70,6 +71,8 @@ class IndexReport:
             parts.append(f"{self.vectors_kept} of them unchanged (vectors kept)")
         if self.reembedded:
             parts.append(f"{self.reembedded} chunks re-embedded for the current model or embedding rule")
+        if self.reanalyzed:
+            parts.append("words indexed again by the current text analysis")
         parts.append("vectors: yes" if self.vectors else "vectors: no (lexical only)")
         return ", ".join(parts)
 
@@ -263,8 +266,11 @@ class Indexer:
         # the rows and headings whose text the rule changes are embedded again, the rest kept
         stale = bool(old_vec_ok and snap and snap.embed_text != EMBED_TEXT)
         needs_vectors |= bool(stale and snap and any(heading_meaning(h) != h for h in snap.headings))
+        # BM25 terms made by an older analysis ("45W" one term, "45 W" two): made again from
+        # the stored chunks, the vectors kept
+        report.reanalyzed = bool(snap and snap.n and snap.analyzer != ANALYZER)
         if snap is not None and not new_docs and not drop_files and not drop_records \
-                and not needs_vectors and not force:
+                and not needs_vectors and not force and not report.reanalyzed:
             report.chunks_total = snap.n
             report.vectors = snap.has_vectors
             return report  # nothing changed: no new generation

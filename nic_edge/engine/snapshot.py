@@ -161,6 +161,12 @@ class Snapshot:
         return self.manifest.get("embed_text")
 
     @property
+    def analyzer(self) -> str | None:
+        """The text analysis its BM25 terms were made by (bm25.ANALYZER)."""
+        bm = self.manifest.get("bm25")
+        return bm.get("analyzer") if isinstance(bm, dict) else None
+
+    @property
     def has_vectors(self) -> bool:
         return bool(self.manifest.get("model_sha256")) and self.n > 0
 

@@ -37,14 +37,13 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from nic_edge.engine.bm25 import B, K1, TITLE_BOOST, BM25Arrays
+from nic_edge.engine.bm25 import ANALYZER, B, K1, TITLE_BOOST, BM25Arrays
 # The reading side lives in snapshot.py; its names are re-exported here for existing callers.
 from nic_edge.engine.snapshot import FORMAT, PAGE_KINDS, FormatMismatch, Snapshot, read_manifest
 from nic_edge.errors import IndexStoreError
 
 log = logging.getLogger(__name__)
 
-ANALYZER = "alnum-stop-stemlite-v1"
 CURRENT = "CURRENT"
 WRITER_LOCK = ".writer.lock"
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from nic_edge.engine.bm25 import STOPWORDS, stem
+from nic_edge.engine.bm25 import STOPWORDS, UNIT_SYMBOLS, stem
 
 _ALPHA = re.compile(r"[A-Za-z][A-Za-z'’]*")
 _HYPHENATED = re.compile(r"[A-Za-z][A-Za-z'’]*(?:-[A-Za-z][A-Za-z'’]*)+")   # "Wi-Fi", "end-of-cycle"
@@ -44,11 +44,7 @@ MIN_ALPHA_SHARE = 0.45   # tokens with letters, of all tokens (tables of numbers
 # token after a digit (OCR debris has "48 bs"). Energy, flow, print and area units too: "625 Wh"
 # (a battery), "24 vdc", "20 ppm", "4800 dpi", "5 gpm", "2 qts", "12 cu ft" -- an e-bike FAQ's
 # "At 625 Wh, the battery is well above the 160 Wh limit" was dropped as debris for its two "Wh".
-UNIT_SYMBOLS = frozenset("""
-v mv kv w kw mw hz khz mhz ghz a ma mah ah k mm cm m km in ft yd mi kg g mg lb lbs oz psi pa kpa
-mpa bar nm rpm mph kmh db ms s h hr min l ml qt gal gb mb tb kb fps p x c f
-wh kwh mwh vdc vac va kva hp dpi ppm ipm gpm gph cc cu sq pt pts qts lm lx cal ibs
-""".split())
+# UNIT_SYMBOLS: bm25.py's (a figure against its unit is two terms there)
 _UNIT_AFTER_NUMBER = re.compile(r"\d\s?([A-Za-z]{1,3})\b")
 # A multiplication sign between two figures with their units ("140mm x 95mm x 21mm", "10 cm x 5
 # cm"): a figure with a unit ends before it, another begins after it.

@@ -4,6 +4,7 @@ same when the rule for what a chunk is embedded as changed (vectors.EMBED_TEXT).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -12,7 +13,7 @@ import pytest
 
 from nic_edge.core.config import EngineConfig
 from nic_edge.core.tiers import load_profiles
-from nic_edge.engine import catalog, indexer, vectors
+from nic_edge.engine import bm25, catalog, indexer, store, vectors
 from nic_edge.engine.engine import Engine
 from nic_edge.engine.ingest import numbering
 
@@ -134,6 +135,36 @@ def test_an_index_embedded_with_outline_numbers_embeds_those_headings_again_once
     again = eng.index_paths([manual])
     assert again.unchanged == [str(manual)] and not counting.texts
     assert eng.snapshot().name == snap.name   # nothing to do: no new generation
+
+
+def test_an_index_analysed_with_figures_glued_to_units_is_analysed_again_once(
+        tmp_path: Path, counting: Counting, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bm25.ANALYZER units-v2: "45W" is the terms "45" and "w", as "45 W" is. An index whose
+    BM25 terms an older analysis made ("45w" one term) makes them again at the next index run,
+    even when no manual changed, without embedding anything; and only once. Until then it still
+    answers (the question's "45W" is "45" and "w", which its "45 W" rows hold)."""
+    manual = tmp_path / "charger.txt"
+    manual.write_text("Charging\nWith the 45W charger a full charge takes 55 minutes.\n"
+                      "Wireless charging\nA 15 W wireless pad charges fully in 140 minutes.\n", encoding="utf-8")
+    eng = Engine(tmp_path / "data", load_profiles()["lite"], EngineConfig(), counting)
+    monkeypatch.setattr(bm25, "_TOKEN", re.compile(r"[a-z0-9]+"))   # the analysis before units-v2
+    monkeypatch.setattr(store, "ANALYZER", "alnum-stop-stemlite-v1")
+    eng.index_paths([manual])
+    old = eng.snapshot()
+    assert old.analyzer == "alnum-stop-stemlite-v1" and "45w" in old.bm25.vocab
+    monkeypatch.undo()
+    assert eng.ask("How long does a full charge take with the 45W charger?")["quotes"]
+    counting.texts.clear()
+    report = eng.index_paths([manual])   # the manual did not change
+    assert report.unchanged == [str(manual)] and report.reanalyzed and "text analysis" in str(report)
+    snap = eng.snapshot()
+    assert snap.name != old.name and snap.analyzer == bm25.ANALYZER
+    assert "45w" not in snap.bm25.vocab and {"45", "w", "15"} <= set(snap.bm25.vocab)
+    assert not counting.texts   # the vectors are kept
+    for i in range(snap.n):
+        assert np.array_equal(np.array(snap.vectors.mat[i]), np.array(old.vectors.mat[i]))
+    again = eng.index_paths([manual])
+    assert not again.reanalyzed and eng.snapshot().name == snap.name   # once
 
 
 @pytest.mark.parametrize("heading, meaning", [

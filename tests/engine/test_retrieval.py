@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from nic_edge.engine.bm25 import BM25Index, analyze, build_arrays, stem, top_k
+from nic_edge.engine.bm25 import BM25Index, analyze, analyze_at, build_arrays, stem, top_k
 from nic_edge.engine.retrieval import retrieve
 from nic_edge.engine.vectors import VectorIndex, quantize
 
@@ -44,6 +44,19 @@ def test_stemmer_conflates_common_forms():
     assert stem("batteries") == stem("battery")
     assert stem("changed") == stem("changing") == stem("change")
     assert analyze("The P0420 code!") == ["p0420", "code"]
+
+
+def test_a_figure_is_the_same_terms_written_against_its_unit_or_apart():
+    # units-v2: "45W" and "45 W", "2.4GHz" and "2.4 GHz", "16GB" and "16 GB" meet
+    for glued, apart in [("45W plug", "45 W plug"), ("2.4GHz band", "2.4 GHz band"), ("16GB stick", "16 GB stick"),
+                         ("120fps", "120 fps"), ("a 5V supply", "a 5 V supply"), ("10mm", "10 mm")]:
+        assert analyze(glued) == analyze(apart), glued
+    # codes, ordinals, hex values and letters that are no unit stay one term
+    assert analyze("E07 P0420 1st 3rd 0x1f 802.11ac 3am") == ["e07", "p0420", "1st", "3rd", "0x1f", "802", "11ac", "3am"]
+    # offsets follow the text: the unit starts where its letters do
+    assert analyze_at("a 45W plug") == [(2, "45"), (4, "w"), (6, "plug")]
+    idx = BM25Index(build_arrays(analyze(d) for d in ["With the 45 W charger: 55 min", "With the 25 W charger: 75 min"]))
+    assert list(top_k(idx.scores(analyze("45W charger")), 1)) == [0]
 
 
 def test_doc_has_and_top_k():
