@@ -88,6 +88,10 @@ def cmd_latency(args: argparse.Namespace) -> None:
     print(f"tier {args.tier}: top_k {eng.top_k}, rerank {'on' if eng.rerank else 'off'} (engine/rerank.py)")
     eng.on_timing = lambda stage, s: stages.setdefault(stage, []).append(s * 1000)
     qs = _questions()
+    if args.only == "amount":   # the questions that ask an amount of a named kind (reader.AMOUNT_WAIVER's path)
+        from nic_edge.engine.quantity import amount_asked
+        qs = [q for q in qs if (asked := amount_asked(q["question"])) is not None and asked.dims]
+        print(f"only the {len(qs)} questions that ask an amount of a named kind")
     eng.ask("warm up the model")
     results = {}
     for mode in ("hybrid", "lexical"):
@@ -227,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--lengths", default="128,96,80,64", help="clip: token lengths, first = baseline")
     ap.add_argument("--sample", type=int, default=300, help="clip: how many bench chunks")
+    ap.add_argument("--only", choices=["all", "amount"], default="all",
+                    help="latency: all bench questions, or only those asking an amount of a named kind")
     args = ap.parse_args(argv)
     # Every figure depends on the CPU: print its model and int8 dot-product features.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

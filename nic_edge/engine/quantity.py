@@ -59,7 +59,9 @@ _ASKED = [(re.compile(p, re.I), dim) for p, dim in (
     (r"\b(?:gap|clearance|thickness|diameter|width|height|depth|dimensions?|"
      r"how (?:wide|thick|far|deep|big|large|tall|high))\b", "length"),
     (r"\btorque\b|\bhow tight\b", "torque"),
-    (r"\bcapacity\b|\bhow much (?:oil|fuel|gas|gasoline|water|coolant|fluid|antifreeze)\b|\bhold\b", "volume"),
+    # "hold" asks a capacity after "how much / how many" only: not "hold-down bolts", "on hold", "hold still"
+    (r"\bcapacity\b|\bhow much (?:oil|fuel|gas|gasoline|water|coolant|fluid|antifreeze)\b"
+     r"|\bhow (?:much|many)\b(?:\s+[\w'-]+){0,6}\s+holds?\b", "volume"),
     (r"\bvoltage\b", "voltage"),
     (r"\bpower (?:consumption|rating|draw|output)\b|\bwattage\b|\bhow much power\b|\bhow many watts\b", "power"),
     (r"\b(?:current|amperage)\b", "current"),

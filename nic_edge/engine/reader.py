@@ -45,11 +45,11 @@ A window is scored by general properties of manuals and questions, not by the vi
   row, the question line before it) when the question itself names something missing;
 * **tables**: a table's rows are records of their own; when a row holds the question's words
   (or the amount asked for), the rows that do not neither open nor close a window; a row named
-  by its key is quoted alone, with the table's header row (tables.py); rows that state the
-  amount asked beside the thing asked are not doubted for their section's meaning
-  (``TABLE_AMOUNT_WAIVER``: "Specifications" is far in meaning from "How much power does it
+  by its key is quoted alone, with the table's header row (tables.py); a window (rows or
+  prose) that states the amount asked beside the thing asked is not doubted for its section's
+  meaning (``AMOUNT_WAIVER``: "Specifications" is far in meaning from "How much power does it
   use in standby?", its row "| Power consumption (standby) | 0.5 W |" is the answer), and
-  neither are rows that hold every word of the question (``ROW_COVER_WAIVER``: "9
+  neither are table rows that hold every word of the question (``ROW_COVER_WAIVER``: "9
   Troubleshooting" is far in meaning from "my brakes squeal", its row "| Brakes squeal | Dirty
   pads or discs | Clean the discs ... |" is the answer);
 * **noise**: lines that are not prose (``textquality.is_noise``) are never quoted; they split a
@@ -81,8 +81,8 @@ from nic_edge.engine.tables import quote_parts, record_tables
 from nic_edge.engine.units import (SENTENCE_END, Unit, clean_quote, near_duplicate, row_keys, section_units,
                                    table_records, title_line)
 
-VERSION = "reader-36"      # part of the answer cache key: a changed reader never serves old answers
-# reader-30: meaning (rerank.py); -32: past a lead-in (quote.continued); -33: tables.rows_beyond; -34: resolution
+VERSION = "reader-37"      # part of the answer cache key: a changed reader never serves old answers
+# reader-30: meaning (rerank.py); -32: past a lead-in (quote.continued); -33: tables.rows_beyond; -37: AMOUNT_WAIVER
 TABLE_LEAVE = True
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
@@ -100,9 +100,10 @@ HEADING_WEIGHT = 3.0      # its heading's semantic match to the question, agains
 HEAD_LEAD_MIN = 0.6       # a candidate heading this close to the question (cosine), and the closest, names it
 SECOND_MARGIN = 0.06      # a second section is quoted when it scores within this of the first
 POLARITY_WEIGHT = 0.3    # per word a candidate's heading says the opposite of the question about
-# A table row stating the amount asked beside the thing asked ("| Power consumption (standby) | 0.5 W |")
-# is not doubted for its section's meaning: a "Specifications" heading names no topic.
-TABLE_AMOUNT_WAIVER = 1.0
+# A window (rows or, since reader-37, prose) stating the amount asked beside the thing asked is not
+# doubted for its section's meaning: neither "Specifications" nor "What must be done before starting
+# the Car?" names "| Power consumption (standby) | 0.5 W |" or "The system will hold ... three gallons".
+AMOUNT_WAIVER = 1.0
 ROW_COVER_WAIVER = 1.0  # the same for table rows that hold every word of the question
 ROW_COVER_MIN = 0.999   # (share of the question's IDF mass in the rows themselves)
 MATE_CREDIT = 0.5       # a question word's share for its list group-mate (0.25 gained one lexical appliance answer fewer)
@@ -293,7 +294,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
             sec_cos = max(float(ret.cosines[r]) for r in st.rows) if ret.cosines is not None else hit.cosine
             pen = COSINE_WEIGHT * (sec_cos - cos_top)
             p += pen
-            meaning[key] = min(0.0, pen)   # what the section's meaning costs it (TABLE_AMOUNT_WAIVER)
+            meaning[key] = min(0.0, pen)   # what the section's meaning costs it (AMOUNT_WAIVER)
         if question and st.section:
             # A symptom heading that says the opposite of the question ("No picture, but sound
             # is present" for "I have picture but no sound") is the wrong entry, however alike.
@@ -323,9 +324,9 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     windows: dict[int, tuple[SectionText, list[Unit], int, int]] = {}   # id(candidate) -> its window
     best = float("-inf")
     # The meaning priors (section and heading cosine against the best) of a section whose window
-    # is made of table rows stating the asked amount beside the asked thing are waived; such a
-    # section is read even when its prior alone would not let it compete.
-    waivable = bool(TABLE_AMOUNT_WAIVER) and asked is not None and bool(asked.dims)
+    # states the asked amount beside the asked thing (quantity.AmountAsked.stated_for) are waived;
+    # such a section is read even when its prior alone would not let it compete.
+    waivable = bool(AMOUNT_WAIVER) and asked is not None and bool(asked.dims)
     subject = asked.subject(uniq, bm) if waivable else []
     # ... and so are those of a section whose window is table rows that hold every word of the
     # question ("| Brakes squeal | Dirty pads or discs | Clean the discs ... |" under "9
@@ -338,10 +339,11 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         if p + window_max < best - SECOND_MARGIN:
             if not table_read:
                 break
-            if "|" not in st.text or \
-                    p - max(TABLE_AMOUNT_WAIVER, ROW_COVER_WAIVER) * meaning.get(key, 0.0) + window_max \
-                    < best - SECOND_MARGIN:
+            if p - max(AMOUNT_WAIVER, ROW_COVER_WAIVER) * meaning.get(key, 0.0) + window_max < best - SECOND_MARGIN:
                 continue
+            if "|" not in st.text and not (waivable and asked.stated(st.text)
+                                          and asked.stated_for(st.text, subject, st.section or "")):
+                continue   # prose is read past its prior only where it states the amount (a regex, cheap)
         units = section_units(st, bm, asked)
         defines = [bool(defn.search(st.text[u.a:u.b])) for u in units] if defn is not None else None
         polar = [clash(question, st.text[u.a:u.b], QUESTION_FILLER) for u in units] if negates else None
@@ -360,10 +362,11 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
             j = k
         s += p
         a, b = units[i].a, units[j].b
-        if table_read and meaning.get(key, 0.0) < 0 and all(u.row >= 0 for u in units[i:j + 1]):
+        if table_read and meaning.get(key, 0.0) < 0:
+            rows = {u.row for u in units[i:j + 1]}
             if waivable and asked.stated_for(st.text[a:b], subject, st.section or ""):
-                s -= TABLE_AMOUNT_WAIVER * meaning[key]
-            elif row_waivable and sc.cov(row_keys(st.text, {u.row for u in units[i:j + 1]})) >= ROW_COVER_MIN:
+                s -= AMOUNT_WAIVER * meaning[key]
+            elif row_waivable and -1 not in rows and sc.cov(row_keys(st.text, rows)) >= ROW_COVER_MIN:
                 # every word, in the rows' first cells: what each record is about ("| Brakes
                 # squeal |", "| E21 |", "| Power consumption |"), not what it says of it ("| Wi-Fi
                 # | On (blue) | Connected to a wireless network. |" is no answer to "How do I connect

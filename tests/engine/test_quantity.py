@@ -317,6 +317,23 @@ def test_a_question_that_names_its_unit_asks_that_amount(question: str, dims: tu
         assert asked is not None and set(dims) <= set(asked.dims), (question, asked)
 
 
+@pytest.mark.parametrize("question,dims", [
+    # "hold" asks a capacity after "how much / how many", not as a verb of other senses
+    ("How much water does the radiator hold?", ("volume",)),
+    ("how much does the grass bag hold", ("volume",)),
+    ("How many cups the water tank holds", ("volume",)),
+    ("What torque on the hold-down bolts for the outdoor unit?", ("torque",)),
+    ("how long can I put a live broadcast on hold while I make dinner", ("time",)),
+    ("night shots take forever, how long am I supposed to hold still", ("time",)),
+    ("hold the button for how long to reset", ("time",)),
+])
+def test_hold_asks_a_capacity_only_after_how_much(question: str, dims: tuple[str, ...]) -> None:
+    from nic_edge.engine.quantity import amount_asked
+
+    asked = amount_asked(question)
+    assert asked is not None and asked.dims == dims, (question, asked)
+
+
 def test_milliseconds_state_a_time() -> None:
     """"300 ms" answers "how long a delay": milliseconds are a unit of time (an audio delay, a
     lip-sync step), and a plain number is not."""

@@ -190,7 +190,7 @@ def test_a_table_row_stating_the_asked_amount_is_not_doubted_for_its_heading(tmp
     "Specifications", a heading (and a table chunk) far in meaning from the question, while the
     troubleshooting entry "No power" is close. The meaning priors of a section whose window is
     table rows stating the asked amount beside the asked thing are waived
-    (``reader.TABLE_AMOUNT_WAIVER``); without that the reader quoted "No power"."""
+    (``reader.AMOUNT_WAIVER``); without that the reader quoted "No power"."""
     from nic_edge.engine import reader
 
     text = (Path(__file__).resolve().parents[2] / "tools/data/appliances/tv_manual.md").read_text(encoding="utf-8")
@@ -198,7 +198,29 @@ def test_a_table_row_stating_the_asked_amount_is_not_doubted_for_its_heading(tmp
     out = _ask(eng, "How much power does it use in standby?")
     assert out["citations"][out["quotes"][0]["citation"]]["section"] == "Specifications", out["answer"]
     assert "0.5 W standby" in out["answer"]
-    assert reader.TABLE_AMOUNT_WAIVER > 0
+    assert reader.AMOUNT_WAIVER > 0
+
+
+def test_prose_stating_the_asked_amount_is_not_doubted_for_its_heading(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """"How much water does the radiator hold?" of the bundled Ford manual: its answer is "fill
+    the radiator ... with clean fresh water. ... The system will hold approximately three
+    gallons." under "What must be done before starting the Car?", a heading far in meaning from
+    the question, while "What should be done when the Radiator overheats?" is close and states
+    no capacity. The waiver of the meaning priors holds for prose that states the asked amount
+    beside the asked thing, not only for table rows (reader-37); without it the reader quoted the
+    overheating section and the answer abstained for lacking the amount."""
+    from nic_edge.engine import reader
+
+    text = (Path(__file__).resolve().parents[2] / "nic_edge/data/ford_model_t_manual_1919.txt").read_text(encoding="utf-8")
+    eng = model_engine(tmp_path, "ford.txt", text)
+    q = "How much water does the radiator hold?"
+    out = _ask(eng, q)
+    assert out["citations"][out["quotes"][0]["citation"]]["section"] == "What must be done before starting the Car?"
+    assert "three gallons" in out["quotes"][0]["text"]
+    monkeypatch.setattr(reader, "AMOUNT_WAIVER", 0.0)
+    ex = eng.explain(q)
+    assert ex["quoted_sections"][0] != "What must be done before starting the Car?"
 
 
 def test_a_table_row_holding_every_word_of_the_question_is_not_doubted_for_its_heading(
