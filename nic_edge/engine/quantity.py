@@ -127,6 +127,8 @@ _ASKING_WORDS = frozenset(analyze(
 _NUMBER_WORDS = frozenset(analyze("one two three four five six seven eight nine ten twelve twenty fifty "
                                   "hundred thousand half quarter dozen once twice"))
 _SEGMENT_BREAK = re.compile(r"\n|(?<=[.!?;])\s")
+_POUNDS = re.compile(r"(?:pounds?|lbs?)$", re.I)   # a weight's unit, also a pressure's in older manuals
+_PRESSURE_NAMED = re.compile(r"pressur|inflat|\bair\b|\bpsi\b|per square|/ ?sq", re.I)
 SUBJECT_BEFORE = 300   # characters before an amount that may name what it is the amount of
 SUBJECT_AFTER = 200    # ... and after it ("every three months the hubs should be repacked")
 SUBJECT_MIN = 0.5      # more than this IDF share of the asked thing's words must stand beside the amount
@@ -194,16 +196,31 @@ class AmountAsked:
             return True  # "weekly", "every 5,000 miles": a frequency is a complete answer
         if "money" in self.dims and _CURRENCY.search(text):
             return True
-        return bool(self.with_unit.search(text))
+        return any(self._counts(text, m) for m in self.with_unit.finditer(text))
 
-    def spans(self, text: str) -> list[tuple[int, int]]:
+    def spans(self, text: str, heading: str = "") -> list[tuple[int, int]]:
         """Where ``text`` states an amount of the kind asked."""
         rxs: list[re.Pattern[str]] = [self.with_unit] if self.with_unit is not None else [_HAS_NUMBER]
         if "time" in self.dims or "frequency" in self.dims:
             rxs.append(_FREQUENCY)
         if "money" in self.dims:
             rxs.append(_CURRENCY)
-        return sorted({m.span() for rx in rxs for m in rx.finditer(text)})
+        return sorted({m.span() for rx in rxs for m in rx.finditer(text)
+                       if rx is not self.with_unit or self._counts(text, m, heading)})
+
+    def _counts(self, text: str, m: re.Match[str], heading: str = "") -> bool:
+        """A pound is a weight: "2,000 lb" states a pressure only where its sentence, the one
+        before, or the heading names a pressure ("reduce pressure of tires to 15 lbs", "inflate
+        to 60 pounds"), unless a weight (or a torque) is asked too."""
+        if "pressure" not in self.dims or "weight" in self.dims or "torque" in self.dims \
+                or not _POUNDS.search(m.group()):
+            return True
+        if _PRESSURE_NAMED.search(heading):
+            return True
+        lo = max((b.end() for b in _SEGMENT_BREAK.finditer(text, 0, m.start())), default=0)
+        lo = max((b.end() for b in _SEGMENT_BREAK.finditer(text, 0, max(0, lo - 1))), default=0)
+        hi = next((b.start() for b in _SEGMENT_BREAK.finditer(text, m.end())), len(text))
+        return bool(_PRESSURE_NAMED.search(text, lo, hi))
 
     def lacks(self, quote: str, subject: Sequence[tuple[str, float]] | None = None, heading: str = "") -> bool:
         """``quote`` states no amount of the kind asked (with ``subject``: none beside the
@@ -222,7 +239,7 @@ class AmountAsked:
         total = sum(w for _, w in subject)
         if total <= 0:
             return self.stated(text)
-        spans = self.spans(text)
+        spans = self.spans(text, heading)
         if not spans:
             return False
         head = set(analyze(heading))
