@@ -217,9 +217,12 @@ class AmountAsked:
             return True
         if _PRESSURE_NAMED.search(heading):
             return True
-        lo = max((b.end() for b in _SEGMENT_BREAK.finditer(text, 0, m.start())), default=0)
-        lo = max((b.end() for b in _SEGMENT_BREAK.finditer(text, 0, max(0, lo - 1))), default=0)
-        hi = next((b.start() for b in _SEGMENT_BREAK.finditer(text, m.end())), len(text))
+        # the sentence and the one before, within the reach of ``stated_for`` (linear in the text)
+        lo = max(0, m.start() - SUBJECT_BEFORE)
+        breaks = [b.end() for b in _SEGMENT_BREAK.finditer(text, lo, m.start())]
+        lo = breaks[-2] if len(breaks) >= 2 else lo
+        end = _SEGMENT_BREAK.search(text, m.end(), m.end() + SUBJECT_AFTER)
+        hi = end.start() if end else min(len(text), m.end() + SUBJECT_AFTER)
         return bool(_PRESSURE_NAMED.search(text, lo, hi))
 
     def lacks(self, quote: str, subject: Sequence[tuple[str, float]] | None = None, heading: str = "") -> bool:
