@@ -100,9 +100,8 @@ HEADING_WEIGHT = 3.0      # its heading's semantic match to the question, agains
 HEAD_LEAD_MIN = 0.6       # a candidate heading this close to the question (cosine), and the closest, names it
 SECOND_MARGIN = 0.06      # a second section is quoted when it scores within this of the first
 POLARITY_WEIGHT = 0.3    # per word a candidate's heading says the opposite of the question about
-# A window (rows or, since reader-37, prose) stating the amount asked beside the thing asked is not
-# doubted for its section's meaning: neither "Specifications" nor "What must be done before starting
-# the Car?" names "| Power consumption (standby) | 0.5 W |" or "The system will hold ... three gallons".
+# A window (rows, or prose since reader-37) stating the amount asked beside the thing asked is not doubted
+# for its section's meaning: "Specifications" names no topic, nor "What must be done before starting the Car?".
 AMOUNT_WAIVER = 1.0
 ROW_COVER_WAIVER = 1.0  # the same for table rows that hold every word of the question
 ROW_COVER_MIN = 0.999   # (share of the question's IDF mass in the rows themselves)
@@ -323,15 +322,13 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     cands: list[Quote] = []
     windows: dict[int, tuple[SectionText, list[Unit], int, int]] = {}   # id(candidate) -> its window
     best = float("-inf")
-    # The meaning priors (section and heading cosine against the best) of a section whose window
-    # states the asked amount beside the asked thing (quantity.AmountAsked.stated_for) are waived;
-    # such a section is read even when its prior alone would not let it compete.
+    # The meaning priors (section and heading cosine against the best) of a section whose window states the
+    # asked amount beside the asked thing are waived; such a section is read even when its prior would not be.
     waivable = bool(AMOUNT_WAIVER) and asked is not None and bool(asked.dims)
     subject = asked.subject(uniq, bm) if waivable else []
-    # ... and so are those of a section whose window is table rows that hold every word of the
-    # question ("| Brakes squeal | Dirty pads or discs | Clean the discs ... |" under "9
-    # Troubleshooting" for "my brakes squeal"): a troubleshooting or error table's heading and
-    # its chunk's vector name no row's topic.
+    # ... and so are those of a section whose window is table rows that hold every word of the question
+    # ("| Brakes squeal | Dirty pads or discs | Clean the discs ... |" under "9 Troubleshooting" for "my
+    # brakes squeal"): a troubleshooting or error table's heading and its chunk's vector name no row's topic.
     row_waivable = bool(ROW_COVER_WAIVER) and len(sc.q) >= 2
     table_read = waivable or row_waivable
     for p, rank, hit, st in prior:
