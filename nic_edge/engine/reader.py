@@ -338,9 +338,8 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
                 break
             if p - max(AMOUNT_WAIVER, ROW_COVER_WAIVER) * meaning.get(key, 0.0) + window_max < best - SECOND_MARGIN:
                 continue
-            if "|" not in st.text and not (waivable and asked.stated(st.text)
-                                          and asked.stated_for(st.text, subject, st.section or "")):
-                continue   # prose is read past its prior only where it states the amount (a regex, cheap)
+            if "|" not in st.text and not (waivable and asked.stated_for(st.text, subject, st.section or "")):
+                continue   # prose is read past its prior only where it states the amount beside the thing
         units = section_units(st, bm, asked)
         defines = [bool(defn.search(st.text[u.a:u.b])) for u in units] if defn is not None else None
         polar = [clash(question, st.text[u.a:u.b], QUESTION_FILLER) for u in units] if negates else None
