@@ -108,7 +108,8 @@ _ASKS_AMOUNT = re.compile(
     r"|^\s*(?:[\w'-]+\s+){0,3}(?:" + _DIMENSIONS + r")(?:\s+specs?)?\s*\??\s*$"
     # the unit it is asked in: "distance between the two brackets in mm" (``_UNIT_NAMED``)
     + "".join("|" + p for p, _ in _UNIT_NAMED), re.I)
-_NUMBER = r"(?:\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|fifty|hundred|" \
+_NUMBER = r"(?:\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|(?:thir|four|fif|six|" \
+          r"seven|eigh|nine)teen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|" \
           r"thousand|half|quarter|dozen|once|twice|daily|weekly|monthly|yearly|annually|hourly)\b)"
 _HAS_NUMBER = re.compile(_NUMBER, re.I)
 _FREQUENCY = re.compile(r"\b(?:once|twice|daily|weekly|monthly|yearly|annually|hourly|every)\b", re.I)
@@ -124,8 +125,9 @@ _ASKING_WORDS = frozenset(analyze(
     "go goes put use used using need needs get gets take takes make makes come comes give gives "
     "keep keeps allow allowed fit fits hold holds"))
 # "how far can I get on *one* charge", "how many fit in *one* load": a count, not the thing asked about
-_NUMBER_WORDS = frozenset(analyze("one two three four five six seven eight nine ten twelve twenty fifty "
-                                  "hundred thousand half quarter dozen once twice"))
+_NUMBER_WORDS = frozenset(analyze("one two three four five six seven eight nine ten eleven twelve thirteen "
+                                  "fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty forty "
+                                  "fifty sixty seventy eighty ninety hundred thousand half quarter dozen once twice"))
 _SEGMENT_BREAK = re.compile(r"\n|(?<=[.!?;])\s")
 _POUNDS = re.compile(r"(?:pounds?|lbs?)$", re.I)   # a weight's unit, also a pressure's in older manuals
 _PRESSURE_NAMED = re.compile(r"pressur|inflat|\bair\b|\bpsi\b|per square|/ ?sq", re.I)

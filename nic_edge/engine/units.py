@@ -28,6 +28,10 @@ _LIST_ITEM = re.compile(r"^\s*(?:[-*\u2022\u25cf\u25aa]|\(?\d{1,2}[.)]|\(?[a-z][
 _NUMBERED = re.compile(r"^\s*(?:\(?(\d{1,2})[.)]\s|Step\s+(\d{1,2})\b)")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019]*")
 _DINGBATS = "*\u2022"
+_INLINE_ITEM = re.compile(r"[.!?]([\"\u201d\u2019)\]]*)[ \t]+(?=[a-z][.)][ \t]+[A-Z])")
+_LEADER = re.compile(r"\.[ \t]?\.[ \t]?\.[ \t]?\.")   # (a literal first: a fast scan)
+_LONE_DOTS = re.compile(r"\s\.[. \t]*(?=\s|\Z)")   # dots standing alone ("Wait. . ."), or at the start
+_LEADER_END = re.compile(r"(?:\.[ \t]?){4,}$")   # "Fuel Tank. . . . ." / "Fuel Tank ........" (". . ." is an ellipsis)
 _LINE_BREAK_IN_SENTENCE = re.compile(r"(?<![.!?:;])[ \t]*\n[ \t]*(?![ \t]*(?:[-*\u2022\u25cf\u25aa]|\(?\d{1,2}[.)]|\(?[a-z][.)]\s|Step\s+\d+|\n))")
 # "Normal: 5,000 miles" / "Severe: 3,000 miles": a line that opens with a short label and a
 # colon (or is only a label: "Specifications:"), after a labelled value, is the next entry of a
@@ -137,7 +141,7 @@ def sentences(text: str, known: Callable[[str], bool]) -> list[tuple[int, int, b
     that starts with a lowercase word continues it; a window must not start or stop there.
     (start, end, is_noise) each; two prose lines made one are prose."""
     out: list[tuple[int, int, bool]] = []
-    spans = sentence_spans(text)
+    spans = leader_rows(text, item_starts(text, sentence_spans(text)))
     for k, (a, b) in enumerate(spans):
         s = text[a:b]
         noise = is_noise(s, known)
@@ -146,6 +150,42 @@ def sentences(text: str, known: Callable[[str], bool]) -> list[tuple[int, int, b
             out[-1] = (out[-1][0], b, False)
         else:
             out.append((a, b, noise))
+    return out
+
+
+def item_starts(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` cut where a lettered item starts after a sentence's end on the same line:
+    "... is essential to safe and economical tire service. b. Tire Inspection Procedure"
+    (TM 9-802). A sentence ends only before a word that is not lowercase, so the item's
+    letter kept it in the sentence before, and a quote ended on the next item's title."""
+    if not _INLINE_ITEM.search(text):
+        return spans   # (most texts: one scan, no loop)
+    out: list[tuple[int, int]] = []
+    for a, b in spans:
+        for m in _INLINE_ITEM.finditer(text, a, b):
+            out.append((a, m.end(1)))
+            a = m.end()
+        out.append((a, b))
+    return out
+
+
+def leader_rows(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` with each dot-leader row made one span: "Engine Crankcase . . . . . 15 qt" and
+    "Fuel Tank .......... 44 gal" are a label and its value, but a full stop before a space is
+    a sentence's end to ``sentence_spans``, so a spaced leader was cut into one span per dot
+    and every leader cut from its value -- a quote ended on "Fuel Tank. . . . ." without the
+    figure. A span of dots alone, and the span after one that ends in a leader (four dots or
+    more), on the same line, go on the span before."""
+    if not _LEADER.search(text) and not _LONE_DOTS.search(text) and text[:1] != ".":
+        return spans   # no leader and no span of dots alone: nothing to join (most texts)
+    out: list[tuple[int, int]] = []
+    for a, b in spans:
+        if out and "\n" not in text[out[-1][1]:a] \
+                and (_LEADER_END.search(text, max(out[-1][0], out[-1][1] - 16), out[-1][1])
+                     or not text[a:b].strip(". \t")):   # (the tail only: a line of dots stays linear)
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
     return out
 
 
@@ -186,8 +226,8 @@ def _number(s: str) -> int:
 
 def _join_break(m: re.Match) -> str:
     """A line break ``_LINE_BREAK_IN_SENTENCE`` found: a space, unless a table row stands on
-    either side of it, or it ends an entry of a list of labelled values (``_LABEL_LINE``) or of
-    a list whose bullets were lost (``_ENDS_ITEM``)."""
+    either side of it, or it ends an entry of a list of labelled values (``_LABEL_LINE``), of
+    a list whose bullets were lost (``_ENDS_ITEM``) or a dot-leader row (``_LEADER``)."""
     text, a, b = m.string, m.start(), m.end()
     line_start = text.rfind("\n", 0, a) + 1
     next_end = text.find("\n", b)
@@ -197,6 +237,8 @@ def _join_break(m: re.Match) -> str:
         return m.group(0)
     if _ENDS_ITEM.search(text, line_start, a) and _OPENS_ITEM.match(text, b):
         return m.group(0)
+    if _LEADER.search(text, line_start, a):
+        return m.group(0)   # a dot-leader row ("Fuel Tank . . . . 44 gal") is a line of its own
     return " "
 
 

@@ -45,6 +45,10 @@ from tests.support.engines import lexical_engine
     ("What does a replacement VMB-2 maintenance box cost?", "A VMB-2 box costs $19.", False),
     ("What does the outdoor unit weigh?", "| Weight | 98 kg |", False),
     ("How far from the wall should the headlamps be aimed?", "Aim them ten metres from a wall.", False),
+    # every spelled-out number counts, not only the common ones (TM 9-802: "forty pounds per
+    # square inch"; "fifteen minutes", "ninety days")
+    ("What is the correct tire pressure?", "Air pressure in tires should be forty pounds per square inch.", False),
+    ("How long should the engine idle?", "Let the engine idle for fifteen minutes.", False),
     ("How far from the wall should the headlamps be aimed?", "Aim them 10 m from a wall.", False),
     ("How far from the wall should the headlamps be aimed?", "Aim them after a 10 min warm-up.", True),
     # asked by the adjective, as owners ask (a spec table names the noun); h:mm durations; dB

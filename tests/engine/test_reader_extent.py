@@ -4,6 +4,7 @@ question's procedure from its first step. Real ingest and index, lexical (as tes
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.support.engines import answered as _ask, lexical_engine
@@ -145,3 +146,42 @@ def test_what_counts_as_a_lead_in() -> None:
                  "If the 'A' switch (see below) is ON the registers are also displayed.",
                  "The following day the unit restarts on its own and runs normally."):
         assert not LEAD_IN.search(line), line
+
+
+SPEC_MANUAL = """# Loader 300
+
+## Equipment data
+
+Table 1-1 lists data for the loader.
+ENGINE:
+Model. . . . . . . . . . . . . . . . . . . . . . 6BT5.9
+Horsepower . . . . . . . . . . . . . . . . . . . 165 hp
+CAPACITIES:
+Fuel Tank. . . . . . . . . . . . . . . . . . . . 44 gal
+Cooling System . . . . . . . . . . . . . . . . . 8 gal
+Hydraulic Oil Reservoir. . . . . . . . . . . . . 56.6 gal
+
+## Fuel system
+
+Drain the fuel tank only when the fuel is contaminated. To drain the tank, remove the drain
+plug from the bottom of the tank and catch the fuel in a clean container.
+"""
+
+
+def test_a_dot_leader_row_is_quoted_with_its_label_and_value(tmp_path: Path) -> None:
+    """An equipment-data table laid out with dot leaders: a quote holds whole rows, each label
+    with its figure on a line of its own. Before units.leader_rows a quote could start at the
+    dots (". . . . 56.6 gal") or stop at them ("165 hp CAPACITIES: Fuel Tank. . . . ." -- a
+    quote of TM 10-3930 ended so), and the rows ran together on one line."""
+    eng = lexical_engine(tmp_path, "loader.md", SPEC_MANUAL)
+    for question, row in [("How much oil does the hydraulic reservoir hold?", "Hydraulic Oil Reservoir"),
+                          ("What is the horsepower?", "Horsepower"),
+                          ("What is the capacity of the fuel tank?", "Fuel Tank")]:
+        out = _ask(eng, question)
+        assert out["citations"][out["quotes"][0]["citation"]]["section"] == "Equipment data"
+        lines = [ln for q in out["quotes"] for ln in q["text"].split("\n")]
+        assert any(ln.startswith(row) for ln in lines), out["answer"]
+        for ln in lines:
+            assert not ln.startswith(". ") and not ln.rstrip().endswith(". . . ."), out["answer"]
+            if ". . . ." in ln:   # one row per line: a label, its leader, its value
+                assert re.fullmatch(r"[A-Z][\w ]*?\.?(?: ?\.){4,} ?[\w.]+(?: [a-z]+)?", ln), out["answer"]

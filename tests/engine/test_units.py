@@ -45,6 +45,37 @@ def test_table_rows_and_labelled_values_keep_their_lines() -> None:
         "Take off the door on top of | transmission cover (see Cut No. 5) first."
 
 
+def test_a_dot_leader_row_is_one_unit_with_its_value() -> None:
+    """A specification table laid out with dot leaders ("Engine Crankcase . . . . 15 qt", TM
+    10-3930's equipment data; "Fuel Tank ........ 44 gal" from PDF text) is a label and its
+    value. A full stop before a space ends a sentence, so the leader was cut into a unit per dot
+    and the value cut from its label: a quote ended on "Fuel Tank. . . . ." without the figure.
+    An ellipsis of three dots still ends a sentence."""
+    text = ("CAPACITIES:\nFuel Tank. . . . . . . . . . . 44 gal\nCooling System . . . . . . . 8 gal\n"
+            "Engine Crankcase .......... 15 qt\nWait. . . Then go.")
+    got = [text[a:b] for a, b, _ in sentences(text, lambda term: True)]
+    assert got == ["CAPACITIES:", "Fuel Tank. . . . . . . . . . . 44 gal", "Cooling System . . . . . . . 8 gal",
+                   "Engine Crankcase .......... 15 qt", "Wait. . .", "Then go."]
+    assert not any(noise for _, _, noise in sentences(text, lambda term: True))
+    # and a quote keeps each row on its own line (a row does not end in a full stop)
+    rows = "Fuel Tank. . . . . . . . . 44 gal\nCooling System . . . . . . 8 gal\nEngine Crankcase ..... 15 qt"
+    assert clean_quote(rows) == rows
+
+
+def test_a_lettered_item_after_a_sentence_starts_a_unit() -> None:
+    """Army manuals run their lettered paragraphs on ("... essential to safe and economical
+    tire service. b. Tire Inspection Procedure", TM 9-802). A sentence ends only before a word
+    that is not lowercase, so the item's letter kept it in the sentence before and the quote
+    for the tire pressure ended on the next paragraph's title. The item starts a unit (a
+    closing quote stays with its sentence); a lowercase word after a full stop does not."""
+    text = ('a. General. Air pressure in tires should be forty pounds. Inspect them "daily." '
+            "b. Tire Inspection Procedure\n(1) Inspect tire daily. e.g. a spare. Use 2 lb. air.")
+    got = [text[a:b] for a, b, _ in sentences(text, lambda term: True)]
+    assert got == ["a. General.", "Air pressure in tires should be forty pounds.", 'Inspect them "daily."',
+                   "b. Tire Inspection Procedure", "(1) Inspect tire daily. e.g. a spare.", "Use 2 lb. air."]
+    assert title_line(got[3])
+
+
 def test_a_sentence_cut_by_a_line_break_is_one_unit() -> None:
     """A scanned page's hard line breaks cut sentences ("... should be placed" / "'in the same
     position ..."); the reader's units (where windows may start and stop) make them whole again,
