@@ -27,7 +27,9 @@ from nic_edge.engine.ingest import adoc  # noqa: E402  (absent before ingest-8)
 from nic_edge.engine.ingest.html import parse_html  # noqa: E402
 from nic_edge.engine.ingest.markdown import parse_markdown  # noqa: E402
 from nic_edge.engine.ingest.rst import parse_rst  # noqa: E402
+from nic_edge.engine.ingest.chunking import chunk_spans  # noqa: E402
 from nic_edge.engine.ingest.text import parse_text_kind  # noqa: E402
+from nic_edge.engine.units import sentences  # noqa: E402
 
 PARSERS: dict[str, Callable[[str], object]] = {
     "md": parse_markdown,
@@ -36,13 +38,18 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "html": parse_html,
     "text": parse_text_kind,
     "adoc": adoc.parse_adoc,
+    # not formats: the page cut into chunks (ingest) and into the reader's units, as one section
+    "chunk": chunk_spans,
+    "units": lambda text: sentences(text, lambda term: True),
 }
 # What opens and never closes: emphasis, links and images, tags and comments, template tags,
 # roles, attribute lists, brackets of other formats' macros
 UNITS = ("*a ", "_a ", "**a ", "[a ", "[a](", "![a](", "<a ", "<!--", "{% a ", "{{< a ", "{:a=b.",
          ":r:`a ", "a:", "A-1-", "ab_cd:", "`a ``b ", "kbd:[", "footnote:[", "<<a,", "&#1",
          "#a ", "^a ", "~a ", "+a ", "++a ", "+++a ", "pass:[", "xref:a[", "link:a[", "https://a[",
-         "((a ", "[.r]#a ", "{a", "|a ", "a::")
+         "((a ", "[.r]#a ", "{a", "|a ", "a::",
+         # sentences, dot leaders and lettered items (chunking and the reader's units)
+         "Ab. ", ". ", "Ab. b. ")
 
 
 def _median(fn: Callable[[], object], runs: int) -> float:

@@ -154,6 +154,12 @@ def test_sentence_spans_respect_abbreviations_and_lines() -> None:
     text = "See Fig. 3 and No. 4 here. Then stop.\n1. First item\nLast line"
     parts = [text[s:e] for s, e in sentence_spans(text)]
     assert parts == ["See Fig. 3 and No. 4 here.", "Then stop.", "1. First item", "Last line"]
+    # the line a full stop is on is found going forward (a long line stays linear): a list
+    # number opens an item only at its line's start, on every line; a single letter is an initial
+    text = "Intro here.\n2. Second item. Then 3. More\n4. Next item. X. Y\nThe end 5. Z"
+    parts = [text[s:e] for s, e in sentence_spans(text)]
+    assert parts == ["Intro here.", "2. Second item.", "Then 3.", "More", "4. Next item.", "X. Y",
+                     "The end 5.", "Z"]
 
 
 def _long_section(n_sentences: int, heading: str = "Para 9-9: Long") -> Section:
