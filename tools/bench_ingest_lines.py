@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nic_edge.core.cpuinfo import cpu_banner  # noqa: E402
 from nic_edge.engine.ingest import adoc  # noqa: E402  (absent before ingest-8)
+from nic_edge.engine.ingest.chunking import chunk_spans  # noqa: E402
 from nic_edge.engine.ingest.html import parse_html  # noqa: E402
 from nic_edge.engine.ingest.markdown import parse_markdown  # noqa: E402
 from nic_edge.engine.ingest.rst import parse_rst  # noqa: E402
-from nic_edge.engine.ingest.chunking import chunk_spans  # noqa: E402
 from nic_edge.engine.ingest.text import parse_text_kind  # noqa: E402
 from nic_edge.engine.units import sentences  # noqa: E402
 

@@ -82,7 +82,8 @@ from nic_edge.engine.units import (SENTENCE_END, Unit, clean_quote, near_duplica
                                    table_records, title_line)
 
 VERSION = "reader-38"      # part of the answer cache key: a changed reader never serves old answers
-# reader-30: meaning (rerank.py); -32: past a lead-in (quote.continued); -33: tables.rows_beyond; -37: AMOUNT_WAIVER; -38: leader rows, lettered items (units.py)
+# reader-30: meaning (rerank.py); -32: past a lead-in (quote.continued); -33: tables.rows_beyond;
+# -37: AMOUNT_WAIVER; -38: dot-leader rows and lettered items are units (units.py)
 TABLE_LEAVE = True
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
