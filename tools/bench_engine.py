@@ -7,6 +7,8 @@
     python3 tools/bench_engine.py memory  --data-dir DIR   # peak RSS answering all questions, ultra_lite
     python3 tools/bench_engine.py clip    --data-dir DIR [--lengths 128,96,80,64] [--sample 300]
                                   # ms per chunk embedding, by how many tokens chunks are cut to
+    python3 tools/bench_engine.py reader  --data-dir DIR --tier lite [--runs 5]
+                                  # the reader with and without reader.BOUND_PRUNE, alternated
 
 Latency: pinned to one core, model warmed, no cache; prints medians over runs of p50/p95 of
 ``latency_ms`` (hybrid), the per-stage medians, and the lexical run in the same process as the
@@ -222,9 +224,65 @@ def cmd_clip(args: argparse.Namespace) -> None:
         print(f"  first {n:3d} tokens: {med:6.2f} ms per chunk  ({med / base:.2f}x of {lengths[0]})")
 
 
+def cmd_reader(args: argparse.Namespace) -> None:
+    """The reader with ``reader.BOUND_PRUNE`` on and off in one process, alternated run by run:
+    sections cut into units per answer, the read stage's and the answer's p50 (medians over
+    runs), the ratio against off (the baseline), and whether every answer is the same."""
+    from nic_edge.engine import reader
+
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    eng = _engine(Path(args.data_dir), tier=args.tier, threads=args.threads)
+    if eng.rerank:
+        print(f"tier {args.tier} reranks: BOUND_PRUNE applies only without rerank (--tier lite or ultra_lite)")
+        return
+    stages: list[float] = []
+    eng.on_timing = lambda stage, s: stages.append(s * 1000) if stage == "read" else None
+    cut = [0]
+    real = reader.section_units
+
+    def counting(*a, **k):  # type: ignore[no-untyped-def]
+        cut[0] += 1
+        return real(*a, **k)
+
+    reader.section_units = counting
+    qs = _questions()
+    eng.ask("warm up the model")
+    for mode in ("hybrid", "lexical"):
+        eng.set_lexical_only(mode == "lexical")
+        res: dict[bool, dict[str, list[float]]] = {p: {"read": [], "answer": [], "cut": []} for p in (False, True)}
+        answers: dict[bool, list[tuple]] = {}
+        for run in range(args.runs):
+            for prune in ((False, True) if run % 2 == 0 else (True, False)):
+                reader.BOUND_PRUNE = prune
+                stages.clear()
+                cut[0] = 0
+                lat, outs = [], []
+                for q in qs:
+                    a = eng.ask(q["question"], qid=q["id"])
+                    lat.append(a["latency_ms"])
+                    outs.append((a["answer"], a["confidence"], a["abstained"]))
+                answers[prune] = outs
+                res[prune]["read"].append(_pct(stages, 0.5))
+                res[prune]["answer"].append(_pct(lat, 0.5))
+                res[prune]["cut"].append(cut[0] / len(qs))
+        same = sum(a == b for a, b in zip(answers[False], answers[True]))
+        print(f"tier {args.tier}, {mode}, {len(qs)} questions, median of {args.runs} runs each, alternated")
+        for prune in (False, True):
+            r = res[prune]
+            print(f"  BOUND_PRUNE {'on ' if prune else 'off'}: sections cut "
+                  f"{statistics.median(r['cut']):.2f} per answer, read p50 {statistics.median(r['read']):.2f} ms, "
+                  f"answer p50 {statistics.median(r['answer']):.2f} ms")
+        on, off = res[True], res[False]
+        print(f"  on/off: sections {statistics.median(on['cut']) / statistics.median(off['cut']):.2f}x, read "
+              f"{statistics.median(on['read']) / statistics.median(off['read']):.2f}x, answer "
+              f"{statistics.median(on['answer']) / statistics.median(off['answer']):.2f}x; "
+              f"answers the same: {same}/{len(qs)}")
+    reader.section_units, reader.BOUND_PRUNE = real, True
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=["index", "latency", "components", "cold", "memory", "clip"])
+    ap.add_argument("what", choices=["index", "latency", "components", "cold", "memory", "clip", "reader"])
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--tier", default="ultra_lite")
@@ -242,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skip: benchmark data not found under {BENCH}")
         return 0
     {"index": cmd_index, "latency": cmd_latency, "components": cmd_components, "cold": cmd_cold,
-     "memory": cmd_memory, "clip": cmd_clip}[args.what](args)
+     "memory": cmd_memory, "clip": cmd_clip, "reader": cmd_reader}[args.what](args)
     return 0
 
 

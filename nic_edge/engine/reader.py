@@ -55,6 +55,11 @@ A window is scored by general properties of manuals and questions, not by the vi
 * **noise**: lines that are not prose (``textquality.is_noise``) are never quoted; they split a
   section into runs that are read separately.
 
+Cost: most of the reader's time is cutting sections into units. A candidate is cut only when
+its retrieval prior plus the most its windows can score (the question's words it and its heading
+hold, the other words it has, its length: ``_Scorer.bound``) can come within ``SECOND_MARGIN`` of
+the best window so far; with rerank on, every candidate is read (meaning may lift one).
+
 Quotes are verbatim slices of the section text; the only change is whitespace (a line break
 inside a sentence becomes a space), which the contract allows. The units a window is made of
 (sentences and lines, list items, lead-ins, titles) and that whitespace rule are units.py's.
@@ -68,13 +73,13 @@ import numpy as np
 
 from nic_edge.engine.bm25 import analyze
 from nic_edge.engine.answer import QUESTION_FILLER
-from nic_edge.engine.candidates import SECTION_HITS, candidate_hits, heading_cosines
+from nic_edge.engine.candidates import priors
 from nic_edge.engine.definition import asks_fact, defined_thing
 from nic_edge.engine.polarity import clash, polarity
 from nic_edge.engine.quantity import AmountAsked, amount_asked
 from nic_edge.engine.rerank import Embed, rerank, window_opening
-from nic_edge.engine.retrieval import Hit, Retrieval
-from nic_edge.engine.sections import SectionText, section_text
+from nic_edge.engine.retrieval import Retrieval
+from nic_edge.engine.sections import SectionText
 from nic_edge.engine.quote import Quote, continued
 from nic_edge.engine.store import Snapshot
 from nic_edge.engine.tables import quote_parts, record_tables
@@ -114,6 +119,9 @@ DEAD_WEIGHT = 0.5       # per TARGET_WORDS of lead before a window's first line 
 # that agrees with it (at most 2 words, POLARITY_MAX).
 WINDOW_MAX = 1.0 + CONTENT_WEIGHT + LENGTH_WEIGHT + 0.08 + QUANTITY_BONUS + DEF_BONUS
 POLARITY_MAX = 2 * POLARITY_WEIGHT
+# Without rerank, a section whose words (coverage, new content, length: _Scorer.bound) cannot lift a
+# window within SECOND_MARGIN of the best found so far is not cut into units: the same answers.
+BOUND_PRUNE = True
 RESTATE_NEW = 0.25        # a line whose words are at most this share new restates the question ...
 RESTATE_COV = 0.4         # ... when it holds at least this share of the question's IDF mass
 
@@ -129,6 +137,16 @@ class _Scorer:
 
     def cov(self, terms: frozenset[str] | set[str]) -> float:
         return sum(self.idf[t] for t in self.q & terms) / self.total
+
+    def bound(self, text: str, heading_terms: frozenset[str], target: int) -> float:
+        """The most a window of ``text`` scores for coverage, new content and length: the question's
+        words in it and its heading, the other words it has, its length (``_best_window``)."""
+        have = set(analyze(text))
+        full = self.q & (have | heading_terms)
+        half = sum(self.idf[t] for t, m in self.mates.items() if t not in full and not m.isdisjoint(have))
+        return (sum(self.idf[t] for t in full) + MATE_CREDIT * half) / self.total \
+            + CONTENT_WEIGHT * min(1.0, len(have - self.q) / NEW_TERMS_FULL) \
+            + LENGTH_WEIGHT * min(1.0, len(text.split()) / target)
 
     def restates(self, u: Unit) -> bool:
         if u.question:
@@ -273,53 +291,19 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     # one that asks a single fact, the sentence that states it.
     target = QUANTITY_TARGET_WORDS if asked is not None else \
         FACT_TARGET_WORDS if asks_fact(question) else TARGET_WORDS
-    top = ret.hits[0].score or 1.0
-    cos_top = max((h.cosine or 0.0) for h in ret.hits[:SECTION_HITS])
-    # Retrieval's view of each candidate section first (cheap): its hit's fused score against the
-    # top hit, its rank, and its best chunk's cosine against the best. A section whose retrieval
-    # part plus the most any window can score cannot come within SECOND_MARGIN of the best
-    # found so far is never read.
-    prior: list[tuple[float, int, Hit, SectionText]] = []
-    seen: set[tuple[str, str | None, int]] = set()
-    meaning: dict[tuple[str, str | None, int], float] = {}
-    for rank, hit in enumerate(candidate_hits(ret)):
-        st = section_text(snap, hit.row, SECTION_ROWS)
-        key = (st.source, st.section, st.rows[0])
-        if key in seen:
-            continue
-        seen.add(key)
-        p = 0.35 * (hit.score / top) - 0.03 * rank
-        if hit.cosine is not None and cos_top > 0:
-            # The section's best-matching chunk speaks for it (the hit may be a later chunk).
-            sec_cos = max(float(ret.cosines[r]) for r in st.rows) if ret.cosines is not None else hit.cosine
-            pen = COSINE_WEIGHT * (sec_cos - cos_top)
-            p += pen
-            meaning[key] = min(0.0, pen)   # what the section's meaning costs it (AMOUNT_WAIVER)
-        if question and st.section:
-            # A symptom heading that says the opposite of the question ("No picture, but sound
-            # is present" for "I have picture but no sound") is the wrong entry, however alike.
-            p -= POLARITY_WEIGHT * clash(question, st.section, QUESTION_FILLER)
-        prior.append((p, rank, hit, st))
-    heads = heading_cosines(snap, ret, [st for _, _, _, st in prior])
-    lead: dict[tuple[str, str | None, int], float] = {}
-    if heads:
-        best_head = max(heads)
-        # A section without a heading (text before a manual's first heading, a record without a
-        # title) has no heading to match: that is no evidence against it. It is not penalised
-        # for it, and never counts as heading-backed.
-        heads = [best_head if st.section is None else h for (_, _, _, st), h in zip(prior, heads)]
-        pens = [HEADING_WEIGHT * (h - best_head) for h in heads]
-        prior = [(p + pen, r, hit, st) for (p, r, hit, st), pen in zip(prior, pens)]
-        for (_, _, _, st), pen in zip(prior, pens):
-            k = (st.source, st.section, st.rows[0])
-            meaning[k] = meaning.get(k, 0.0) + pen
-        lead = {(st.source, st.section, st.rows[0]): h for (_, _, _, st), h in zip(prior, heads)
-                if h >= best_head and h >= HEAD_LEAD_MIN and st.section is not None}
-    prior.sort(key=lambda x: -x[0])
+    # Retrieval's view of each candidate section first (cheap): candidates.priors. A section whose
+    # retrieval part plus the most any window can score cannot come within SECOND_MARGIN of the
+    # best found so far is never read.
+    prior, meaning, lead = priors(snap, ret, question, SECTION_ROWS, COSINE_WEIGHT, HEADING_WEIGHT,
+                                  POLARITY_WEIGHT, HEAD_LEAD_MIN)
     # The index's closest chunk in meaning: its section may answer in words of its own.
     closest_row = int(np.argmax(ret.cosines)) if ret.cosines is not None and ret.cosines.size else -1
     negates = bool(question) and bool(polarity(question)[1])   # the question names a symptom
     window_max = WINDOW_MAX + (POLARITY_MAX if negates else 0.0)
+    # what a window may add to _Scorer.bound: block start and end, the amount asked, a definition, polarity
+    extra_max = 0.08 + QUANTITY_BONUS * (asked is not None) + DEF_BONUS * (defn is not None) \
+        + (POLARITY_MAX if negates else 0.0)
+    waiver_max = max(AMOUNT_WAIVER, ROW_COVER_WAIVER)
     cands: list[Quote] = []
     windows: dict[int, tuple[SectionText, list[Unit], int, int]] = {}   # id(candidate) -> its window
     best = float("-inf")
@@ -341,11 +325,15 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
                 continue
             if "|" not in st.text and not (waivable and asked.stated_for(st.text, subject, st.section or "")):
                 continue   # prose is read past its prior only where it states the amount beside the thing
+        heading_terms = frozenset(analyze(st.section or ""))
+        if BOUND_PRUNE and embed is None and p + table_read * waiver_max * -meaning.get(key, 0.0) + extra_max \
+                + sc.bound(st.text, heading_terms, target) < best - SECOND_MARGIN:
+            continue   # no window of its can come within reach (rerank, which may lift one, is off)
         units = section_units(st, bm, asked)
         defines = [bool(defn.search(st.text[u.a:u.b])) for u in units] if defn is not None else None
         polar = [clash(question, st.text[u.a:u.b], QUESTION_FILLER) for u in units] if negates else None
         is_closest = closest_row in st.rows
-        s, i, j = _best_window(units, sc, frozenset(analyze(st.section or "")), asked, defines,
+        s, i, j = _best_window(units, sc, heading_terms, asked, defines,
                                is_closest, polar, target, st.text)
         if i < 0:
             continue

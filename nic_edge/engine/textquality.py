@@ -31,7 +31,8 @@ from nic_edge.engine.bm25 import STOPWORDS, UNIT_SYMBOLS, stem
 
 _ALPHA = re.compile(r"[A-Za-z][A-Za-z'’]*")
 _HYPHENATED = re.compile(r"[A-Za-z][A-Za-z'’]*(?:-[A-Za-z][A-Za-z'’]*)+")   # "Wi-Fi", "end-of-cycle"
-_TOKEN = re.compile(r"\S+")
+_DIGIT = re.compile(r"\d")
+_END_PUNCT = re.compile(r"[.!?:;,]\s*$")
 
 MIN_KNOWN_SHARE = 0.6    # below: OCR debris
 LABEL_MIN_TOKENS = 4     # a label run has at least this many words
@@ -78,8 +79,8 @@ def is_noise(text: str, known: Callable[[str], bool]) -> bool:
 
     ``known(term)`` says whether the index knows a stemmed, lowercased term from >= 2 chunks.
     """
-    tokens = _TOKEN.findall(text)
-    if not tokens:
+    n_tokens = len(text.split())   # (its whitespace-separated tokens)
+    if not n_tokens:
         return True
     stripped = text.strip()
     row = len(stripped) > 1 and stripped[0] == "|" and stripped[-1] == "|"   # a table row
@@ -88,25 +89,28 @@ def is_noise(text: str, known: Callable[[str], bool]) -> bool:
         # for releases | ✔ | ✔ |  |  |"), not a symbol of OCR debris.
         return False
     words = _ALPHA.findall(text)
-    if len(tokens) >= 4 and len(words) / len(tokens) < MIN_ALPHA_SHARE:
-        # Mostly symbols: "— -— (( ,, J". A row of figures with units still has words.
-        if not re.search(r"\d", text):
-            return True
+    digit = _DIGIT.search(text) is not None
+    if n_tokens >= 4 and len(words) / n_tokens < MIN_ALPHA_SHARE and not digit:
+        return True   # mostly symbols: "— -— (( ,, J". A row of figures with units still has words.
     # A unit right after its number ("240 V", "60 Hz", "4K", "10 mm") is short and may be rare,
-    # but it is what a specification says, not a fragment.
-    units = {u for u in _UNIT_AFTER_NUMBER.findall(text) if u.isupper() or u.lower() in UNIT_SYMBOLS}
-    units |= set(_UNIT_AFTER_DEGREE.findall(text))
-    if "x" in text or "X" in text:
-        units |= set(_TIMES.findall(text))
+    # but it is what a specification says, not a fragment. (Each pattern needs a digit or "°".)
+    units: set[str] = set()
+    if digit:
+        units = {u for u in _UNIT_AFTER_NUMBER.findall(text) if u.isupper() or u.lower() in UNIT_SYMBOLS}
+        if "x" in text or "X" in text:
+            units |= set(_TIMES.findall(text))
+    if "\u00b0" in text:
+        units |= set(_UNIT_AFTER_DEGREE.findall(text))
     if units:
         words = [w for w in words if w not in units]
-    content = [w for w in words if w.lower() not in STOPWORDS]
     # OCR debris: fragments ("Sh", "Lf", "sen") and one-off misreadings the manual never uses
     # again. A rare but real word is fine alone; debris comes in runs, with at least two
     # fragments of one or two letters. Most lines have none, and leaving out the letters that
     # are no fragments (``_fragment_candidates``) only takes some away: only then is the rest
     # looked at. An acronym the manual uses again ("EU", "UK") is short but no fragment.
-    if len(content) >= 4 and sum(1 for w in content if len(w) <= 2) >= 2:
+    # (The short content words are counted first: most lines have fewer than two.)
+    if sum(1 for w in words if len(w) <= 2 and w.lower() not in STOPWORDS) >= 2 \
+            and sum(1 for w in words if w.lower() not in STOPWORDS) >= 4:
         content = _fragment_candidates(text, units)
         short = sum(1 for w in content if len(w) <= 2
                     and not (len(w) == 2 and w.isupper() and known(w.lower())))
@@ -120,7 +124,7 @@ def is_noise(text: str, known: Callable[[str], bool]) -> bool:
     # capitalised labels.
     if row:
         return False
-    if len(words) >= LABEL_MIN_TOKENS and not re.search(r"[.!?:;,]\s*$", stripped) \
+    if len(words) >= LABEL_MIN_TOKENS and not _END_PUNCT.search(stripped) \
             and not _LIST_MARK.match(stripped):
         func = sum(1 for w in words if w.lower() in STOPWORDS)
         caps = sum(1 for w in words if w[0].isupper())
