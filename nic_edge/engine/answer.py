@@ -100,7 +100,7 @@ from nic_edge.engine.store import Snapshot
 # confidence-18: a code written with a hyphen no chunk writes ("HP-14" asked of the HP-9's manual)
 # is an unknown code too (codes.py); "What does a replacement box cost?" asks an amount; confidence-19: a quote
 # the reader chose by meaning is no doubt (RERANK_RANK); -20: "in mm" asks an amount; -21: hex codes; -22: resolution.
-VERSION = "confidence-24"   # -23: a pound is a pressure only where one is named; -24: "put", all number words
+VERSION = "confidence-25"   # -23: a pound is a pressure where one is named; -24: "put", number words; -25: leaders
 FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree", "prox",
             "q_cov", "q_cos", "q_rank", "q_lacks", "cos_gap", "q_closest")
 COEF_HYBRID = (-1.963, 1.148, -0.161, 10.692, 5.605, 0.148, 0.341, 4.402, 0.027, 2.058, 0.0, 10.0, 1.0)

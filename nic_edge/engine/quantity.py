@@ -129,6 +129,21 @@ _NUMBER_WORDS = frozenset(analyze("one two three four five six seven eight nine 
                                   "fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty forty "
                                   "fifty sixty seventy eighty ninety hundred thousand half quarter dozen once twice"))
 _SEGMENT_BREAK = re.compile(r"\n|(?<=[.!?;])\s")
+# A dot leader joins a label to its value ("Fuel Tank. . . . . . 44 gal", "Fuel Tank ...... 44 gal"):
+# the spaces between its dots end no sentence (units.py reads such a row as one unit too).
+_LEADER_RUN = re.compile(r"(?:\.[ \t]?){4,}")
+
+
+def _segment_breaks(text: str, lo: int = 0, hi: int | None = None) -> list[int]:
+    """Where each sentence or line of ``text[lo:hi]`` ends (``_SEGMENT_BREAK``'s ends), but not
+    inside a dot leader."""
+    hi = len(text) if hi is None else hi
+    out = [m.end() for m in _SEGMENT_BREAK.finditer(text, lo, hi)]
+    if out and (text.find("....", lo, hi) >= 0 or text.find(". . . .", lo, hi) >= 0):
+        runs = [(m.start(), m.end()) for m in _LEADER_RUN.finditer(text, max(0, lo - 8), hi)]
+        starts = [a for a, _ in runs]
+        out = [b for b in out if not ((k := bisect.bisect_right(starts, b - 1) - 1) >= 0 and b - 1 < runs[k][1])]
+    return out
 _POUNDS = re.compile(r"(?:pounds?|lbs?)$", re.I)   # a weight's unit, also a pressure's in older manuals
 _PRESSURE_NAMED = re.compile(r"pressur|inflat|\bair\b|\bpsi\b|per square|/ ?sq", re.I)
 SUBJECT_BEFORE = 300   # characters before an amount that may name what it is the amount of
@@ -221,10 +236,10 @@ class AmountAsked:
             return True
         # the sentence and the one before, within the reach of ``stated_for`` (linear in the text)
         lo = max(0, m.start() - SUBJECT_BEFORE)
-        breaks = [b.end() for b in _SEGMENT_BREAK.finditer(text, lo, m.start())]
+        breaks = _segment_breaks(text, lo, m.start())
         lo = breaks[-2] if len(breaks) >= 2 else lo
-        end = _SEGMENT_BREAK.search(text, m.end(), m.end() + SUBJECT_AFTER)
-        hi = end.start() if end else min(len(text), m.end() + SUBJECT_AFTER)
+        after = _segment_breaks(text, m.end(), m.end() + SUBJECT_AFTER)
+        hi = after[0] - 1 if after else min(len(text), m.end() + SUBJECT_AFTER)
         return bool(_PRESSURE_NAMED.search(text, lo, hi))
 
     def lacks(self, quote: str, subject: Sequence[tuple[str, float]] | None = None, heading: str = "") -> bool:
@@ -252,7 +267,7 @@ class AmountAsked:
         # the text's subject words with their offsets, once (a spec table holds dozens of amounts)
         found = [(p, t) for p, t in analyze_at(text) if t in weight]
         starts = [p for p, _ in found]
-        breaks = [0] + [m.end() for m in _SEGMENT_BREAK.finditer(text)] + [len(text) + 1]
+        breaks = [0] + _segment_breaks(text) + [len(text) + 1]
         need = SUBJECT_MIN * total
         base = sum(w for t, w in weight.items() if t in head)
         for s, e in spans:

@@ -89,6 +89,12 @@ TORQUE_TABLE = ("Oil drain plug 25 ft-lbs Replace washer if damaged Oil filter 3
                 "Hand tighten only Lug nuts 85-95 ft-lbs Tighten in star pattern")
 
 
+_LEADERS = ("Track Width (Tread) . . . . . . . . . . . . . . . . . . 80.3 in. CAPACITIES:\n"
+            "Fuel Tank. . . . . . . . . . . . . . . . . . . . . . . . . . . 44 gal\n"
+            "Cooling System . . . . . . . . . . . . . . . . . . . . . . . . 8 gal\n"
+            "Hydraulic Oil Reservoir. . . . . . . . . . . . . . . . . . . .56.6 gal")
+
+
 def _subject(question: str, known: set[str]) -> list[tuple[str, float]]:
     from nic_edge.engine.bm25 import analyze
     from nic_edge.engine.quantity import subject_terms
@@ -124,6 +130,12 @@ def _subject(question: str, known: set[str]) -> list[tuple[str, float]]:
     ("What is the tire pressure?", "In soft sand, reduce pressure of tires to approximately 15 lbs.", "", False),
     ("What is the tire pressure?", "Check the tires daily.\nKeep them inflated to 60 pounds.", "", False),
     ("What is the tire pressure?", "| Front | 60 lb |", "Tire pressures", False),
+    # a dot leader joins a label to its value: its spaced dots end no sentence (TM 10-3930's
+    # equipment data, "What is the fuel tank capacity?" abstained at 0.19 on the right row)
+    ("What is the fuel tank capacity?", _LEADERS, "", False),
+    ("What is the fuel tank capacity?", _LEADERS.replace(" .", "."), "", False),   # unspaced
+    ("What is the hydraulic oil reservoir capacity?", _LEADERS, "", False),
+    ("What is the transmission capacity?", _LEADERS, "", True),   # ... still only beside its own label
 ])
 def test_the_asked_amount_must_stand_beside_the_asked_thing(question: str, quote: str, heading: str,
                                                             lacks: bool) -> None:

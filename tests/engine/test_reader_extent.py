@@ -185,3 +185,16 @@ def test_a_dot_leader_row_is_quoted_with_its_label_and_value(tmp_path: Path) -> 
             assert not ln.startswith(". ") and not ln.rstrip().endswith(". . . ."), out["answer"]
             if ". . . ." in ln:   # one row per line: a label, its leader, its value
                 assert re.fullmatch(r"[A-Z][\w ]*?\.?(?: ?\.){4,} ?[\w.]+(?: [a-z]+)?", ln), out["answer"]
+
+
+def test_a_dot_leader_row_states_its_amount_beside_its_label(tmp_path: Path) -> None:
+    """The spaced dots of a leader end no sentence where the confidence looks for the asked
+    amount beside the asked thing (``quantity._segment_breaks``): "Fuel Tank. . . . . 44 gal" states
+    the fuel tank's capacity. Before, "44 gal" stood in a "sentence" of its own, the row was
+    taken to lack the amount, and the right quote came at 0.19 (lexical; TM 10-3930 abstained)."""
+    eng = lexical_engine(tmp_path, "loader.md", SPEC_MANUAL)
+    for question, value in [("What is the capacity of the fuel tank?", "44 gal"),
+                            ("How much oil does the hydraulic reservoir hold?", "56.6 gal")]:
+        out = _ask(eng, question)
+        assert value in out["answer"], out["answer"]
+        assert out["confidence"] >= 0.5, (question, out["confidence"])
