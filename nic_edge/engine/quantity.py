@@ -132,6 +132,16 @@ _SEGMENT_BREAK = re.compile(r"\n|(?<=[.!?;])\s")
 # A dot leader joins a label to its value ("Fuel Tank. . . . . . 44 gal", "Fuel Tank ...... 44 gal"):
 # the spaces between its dots end no sentence (units.py reads such a row as one unit too).
 _LEADER_RUN = re.compile(r"(?:\.[ \t]?){4,}")
+_POUNDS = re.compile(r"(?:pounds?|lbs?)$", re.I)   # a weight's unit, also a pressure's in older manuals
+_PRESSURE_NAMED = re.compile(r"pressur|inflat|\bair\b|\bpsi\b|per square|/ ?sq", re.I)
+SUBJECT_BEFORE = 300   # characters before an amount that may name what it is the amount of
+SUBJECT_AFTER = 200    # ... and after it ("every three months the hubs should be repacked")
+SUBJECT_MIN = 0.5      # more than this IDF share of the asked thing's words must stand beside the amount
+# A word in more than this share of an index's chunks names what the whole manual is about (its
+# product): nothing in that manual needs to name it beside an amount (``subject_terms``). Only
+# in an index of at least TOPIC_MIN_CHUNKS chunks: in a few, every word of a title is that common.
+TOPIC_SHARE = 0.5
+TOPIC_MIN_CHUNKS = 10
 
 
 def _segment_breaks(text: str, lo: int = 0, hi: int | None = None) -> list[int]:
@@ -144,16 +154,6 @@ def _segment_breaks(text: str, lo: int = 0, hi: int | None = None) -> list[int]:
         starts = [a for a, _ in runs]
         out = [b for b in out if not ((k := bisect.bisect_right(starts, b - 1) - 1) >= 0 and b - 1 < runs[k][1])]
     return out
-_POUNDS = re.compile(r"(?:pounds?|lbs?)$", re.I)   # a weight's unit, also a pressure's in older manuals
-_PRESSURE_NAMED = re.compile(r"pressur|inflat|\bair\b|\bpsi\b|per square|/ ?sq", re.I)
-SUBJECT_BEFORE = 300   # characters before an amount that may name what it is the amount of
-SUBJECT_AFTER = 200    # ... and after it ("every three months the hubs should be repacked")
-SUBJECT_MIN = 0.5      # more than this IDF share of the asked thing's words must stand beside the amount
-# A word in more than this share of an index's chunks names what the whole manual is about (its
-# product): nothing in that manual needs to name it beside an amount (``subject_terms``). Only
-# in an index of at least TOPIC_MIN_CHUNKS chunks: in a few, every word of a title is that common.
-TOPIC_SHARE = 0.5
-TOPIC_MIN_CHUNKS = 10
 
 
 # The words that name each asked dimension, stemmed: a quote that states no amount and never even

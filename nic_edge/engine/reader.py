@@ -326,8 +326,8 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
             if "|" not in st.text and not (waivable and asked.stated_for(st.text, subject, st.section or "")):
                 continue   # prose is read past its prior only where it states the amount beside the thing
         heading_terms = frozenset(analyze(st.section or ""))
-        if BOUND_PRUNE and embed is None and p + table_read * waiver_max * -meaning.get(key, 0.0) + extra_max \
-                + sc.bound(st.text, heading_terms, target) < best - SECOND_MARGIN:
+        if BOUND_PRUNE and embed is None and cands and p + table_read * waiver_max * -meaning.get(key, 0.0) \
+                + extra_max + sc.bound(st.text, heading_terms, target) < best - SECOND_MARGIN:
             continue   # no window of its can come within reach (rerank, which may lift one, is off)
         units = section_units(st, bm, asked)
         defines = [bool(defn.search(st.text[u.a:u.b])) for u in units] if defn is not None else None
