@@ -7,8 +7,9 @@
     python3 tools/bench_engine.py memory  --data-dir DIR   # peak RSS answering all questions, ultra_lite
     python3 tools/bench_engine.py clip    --data-dir DIR [--lengths 128,96,80,64] [--sample 300]
                                   # ms per chunk embedding, by how many tokens chunks are cut to
-    python3 tools/bench_engine.py reader  --data-dir DIR --tier lite [--runs 5]
-                                  # the reader with and without reader.BOUND_PRUNE, alternated
+    python3 tools/bench_engine.py reader  --data-dir DIR --tier lite [--runs 5] [--switch NAME]
+                                  # the reader with and without reader.BOUND_PRUNE (or another
+                                  # of its switches: --switch SENTENCE_COVER_WAIVER), alternated
 
 Latency: pinned to one core, model warmed, no cache; prints medians over runs of p50/p95 of
 ``latency_ms`` (hybrid), the per-stage medians, and the lexical run in the same process as the
@@ -225,14 +226,20 @@ def cmd_clip(args: argparse.Namespace) -> None:
 
 
 def cmd_reader(args: argparse.Namespace) -> None:
-    """The reader with ``reader.BOUND_PRUNE`` on and off in one process, alternated run by run:
-    sections cut into units per answer, the read stage's and the answer's p50 (medians over
-    runs), the ratio against off (the baseline), and whether every answer is the same."""
+    """The reader with one of its switches (``reader.BOUND_PRUNE``, or ``--switch NAME``: a
+    weight is off at 0) on and off in one process, alternated run by run: sections cut into units
+    per answer, the read stage's and the answer's p50 (medians over runs), the ratio against off
+    (the baseline), and whether every answer is the same."""
     from nic_edge.engine import reader
 
+    name = args.switch
+    if not hasattr(reader, name) or not isinstance(getattr(reader, name), (bool, int, float)):
+        raise SystemExit(f"reader has no switch or weight {name!r}")
+    shipped = getattr(reader, name)
+    values = {False: type(shipped)(0), True: shipped}
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     eng = _engine(Path(args.data_dir), tier=args.tier, threads=args.threads)
-    if eng.rerank:
+    if eng.rerank and name == "BOUND_PRUNE":
         print(f"tier {args.tier} reranks: BOUND_PRUNE applies only without rerank (--tier lite or ultra_lite)")
         return
     stages: list[float] = []
@@ -253,7 +260,7 @@ def cmd_reader(args: argparse.Namespace) -> None:
         answers: dict[bool, list[tuple]] = {}
         for run in range(args.runs):
             for prune in ((False, True) if run % 2 == 0 else (True, False)):
-                reader.BOUND_PRUNE = prune
+                setattr(reader, name, values[prune])
                 stages.clear()
                 cut[0] = 0
                 lat, outs = [], []
@@ -269,7 +276,7 @@ def cmd_reader(args: argparse.Namespace) -> None:
         print(f"tier {args.tier}, {mode}, {len(qs)} questions, median of {args.runs} runs each, alternated")
         for prune in (False, True):
             r = res[prune]
-            print(f"  BOUND_PRUNE {'on ' if prune else 'off'}: sections cut "
+            print(f"  {name} {'on ' if prune else 'off'}: sections cut "
                   f"{statistics.median(r['cut']):.2f} per answer, read p50 {statistics.median(r['read']):.2f} ms, "
                   f"answer p50 {statistics.median(r['answer']):.2f} ms")
         on, off = res[True], res[False]
@@ -277,7 +284,10 @@ def cmd_reader(args: argparse.Namespace) -> None:
               f"{statistics.median(on['read']) / statistics.median(off['read']):.2f}x, answer "
               f"{statistics.median(on['answer']) / statistics.median(off['answer']):.2f}x; "
               f"answers the same: {same}/{len(qs)}")
-    reader.section_units, reader.BOUND_PRUNE = real, True
+    reader.section_units = real
+    setattr(reader, name, shipped)
+    if name != "BOUND_PRUNE":
+        return
     # The index's calibration (issue 16) asks its generated questions through the same answer path.
     eng.set_lexical_only(False)
     snap = eng.snapshot()
@@ -305,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--lengths", default="128,96,80,64", help="clip: token lengths, first = baseline")
     ap.add_argument("--sample", type=int, default=300, help="clip: how many bench chunks")
+    ap.add_argument("--switch", default="BOUND_PRUNE",
+                    help="reader: the reader's switch or weight to turn off (0) and on (as shipped)")
     ap.add_argument("--only", choices=["all", "amount"], default="all",
                     help="latency: all bench questions, or only those asking an amount of a named kind")
     args = ap.parse_args(argv)

@@ -8,6 +8,9 @@ window that opens with such a sentence a small bonus (reader.DEF_BONUS).
 a yes/no question or one asking which, who, when or where wants the sentence that states the
 fact, with what leads to it -- not the 200 words around it. The reader gives such questions the
 shorter window it gives an amount (reader.FACT_TARGET_WORDS).
+
+"IBM Cloud Event Notifications" or "What is IBM Cloud Pak for Data?" names a topic: the section
+about it answers, not a sentence that mentions it in passing (``names_topic``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,18 @@ def defined_thing(question: str) -> re.Pattern[str] | None:
         return None
     head = re.escape(stem(words[-1].lower()))
     return re.compile(r"\b" + head + r"\w*\s+(?:\w+\s+)?" + _DEFINES, re.I)
+
+
+_ASKS = re.compile(r"^\s*(?:how|why|when|where|which|who|what|can|could|do|does|did|is|are|should|will|would|may)\b"
+                   r"|\?\s*$", re.I)
+
+
+def names_topic(question: str) -> bool:
+    """The question names what it is about rather than asks something of it: "What is X?" (of
+    any length), or words without a question word or mark -- a topic ("IBM Cloud Event
+    Notifications", "Defining network policies") or a statement ("my brakes squeal"). The section
+    about that answers, not a sentence that names it in passing (reader.SENTENCE_COVER_WAIVER)."""
+    return bool(_WHAT_IS.match(question or "")) or not _ASKS.search(question or "")
 
 
 # The first word of a question that asks for one fact: yes/no (an auxiliary verb first) or

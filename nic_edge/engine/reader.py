@@ -51,7 +51,11 @@ A window is scored by general properties of manuals and questions, not by the vi
   use in standby?", its row "| Power consumption (standby) | 0.5 W |" is the answer), and
   neither are table rows that hold every word of the question (``ROW_COVER_WAIVER``: "9
   Troubleshooting" is far in meaning from "my brakes squeal", its row "| Brakes squeal | Dirty
-  pads or discs | Clean the discs ... |" is the answer);
+  pads or discs | Clean the discs ... |" is the answer), nor a window with a sentence that holds
+  every word of a question of three words or more that asks something rather than names a
+  topic (``SENTENCE_COVER_WAIVER``: "How is Engine cooled?" is far in meaning from "How do I
+  tighten the fan belt?", its sentence "The belt should be ... tightened ... by means of the
+  adjusting screw in the fan bracket" is the answer);
 * **noise**: lines that are not prose (``textquality.is_noise``) are never quoted; they split a
   section into runs that are read separately.
 
@@ -74,7 +78,7 @@ import numpy as np
 from nic_edge.engine.bm25 import analyze
 from nic_edge.engine.answer import QUESTION_FILLER
 from nic_edge.engine.candidates import priors
-from nic_edge.engine.definition import asks_fact, defined_thing
+from nic_edge.engine.definition import asks_fact, defined_thing, names_topic
 from nic_edge.engine.polarity import clash, polarity
 from nic_edge.engine.quantity import AmountAsked, amount_asked
 from nic_edge.engine.rerank import Embed, rerank, window_opening
@@ -86,9 +90,9 @@ from nic_edge.engine.tables import quote_parts, record_tables
 from nic_edge.engine.units import (SENTENCE_END, Unit, clean_quote, near_duplicate, row_keys, section_units,
                                    table_records, title_line)
 
-VERSION = "reader-38"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-39"      # part of the answer cache key: a changed reader never serves old answers
 # reader-30: meaning (rerank.py); -32: past a lead-in (quote.continued); -33: tables.rows_beyond;
-# -37: AMOUNT_WAIVER; -38: dot-leader rows and lettered items are units (units.py)
+# -37: AMOUNT_WAIVER; -38: dot-leader rows and lettered items are units (units.py); -39: SENTENCE_COVER_WAIVER
 TABLE_LEAVE = True
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
@@ -111,6 +115,11 @@ POLARITY_WEIGHT = 0.3    # per word a candidate's heading says the opposite of t
 AMOUNT_WAIVER = 1.0
 ROW_COVER_WAIVER = 1.0  # the same for table rows that hold every word of the question
 ROW_COVER_MIN = 0.999   # (share of the question's IDF mass in the rows themselves)
+# ... and for a window with one sentence that holds every word of a question of at least
+# SENTENCE_COVER_TERMS words: "The belt should be ... tightened ... by means of the adjusting screw in
+# the fan bracket" under "How is Engine cooled?" for "How do I tighten the fan belt?" (reader-39)
+SENTENCE_COVER_WAIVER = 1.0
+SENTENCE_COVER_TERMS = 3  # (2 also changed answers on the visible sets, none for the better)
 MATE_CREDIT = 0.5       # a question word's share for its list group-mate (0.25 gained one lexical appliance answer fewer)
 DEF_BONUS = 0.1         # a window that opens with the sentence defining what "What is X?" asks
 DEAD_WEIGHT = 0.5       # per TARGET_WORDS of lead before a window's first line with a question word (as past target)
@@ -303,7 +312,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     # what a window may add to _Scorer.bound: block start and end, the amount asked, a definition, polarity
     extra_max = 0.08 + QUANTITY_BONUS * (asked is not None) + DEF_BONUS * (defn is not None) \
         + (POLARITY_MAX if negates else 0.0)
-    waiver_max = max(AMOUNT_WAIVER, ROW_COVER_WAIVER)
+    waiver_max = max(AMOUNT_WAIVER, ROW_COVER_WAIVER, SENTENCE_COVER_WAIVER)
     cands: list[Quote] = []
     windows: dict[int, tuple[SectionText, list[Unit], int, int]] = {}   # id(candidate) -> its window
     best = float("-inf")
@@ -315,13 +324,19 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     # ("| Brakes squeal | Dirty pads or discs | Clean the discs ... |" under "9 Troubleshooting" for "my
     # brakes squeal"): a troubleshooting or error table's heading and its chunk's vector name no row's topic.
     row_waivable = bool(ROW_COVER_WAIVER) and len(sc.q) >= 2
-    table_read = waivable or row_waivable
+    # ... and so are those of a section whose window has a sentence that holds every word of a question of
+    # at least SENTENCE_COVER_TERMS words: an answer said in passing, under a heading about something else.
+    # Not for a topic ("IBM Cloud Event Notifications", "What is IBM Cloud Pak for Data?"): the section about
+    # it answers, a sentence that names it in passing does not.
+    sentence_waivable = bool(SENTENCE_COVER_WAIVER) and len(sc.q) >= SENTENCE_COVER_TERMS \
+        and not names_topic(question)
+    table_read = waivable or row_waivable or sentence_waivable
     for p, rank, hit, st in prior:
         key = (st.source, st.section, st.rows[0])
         if p + window_max < best - SECOND_MARGIN:
             if not table_read:
                 break
-            if p - max(AMOUNT_WAIVER, ROW_COVER_WAIVER) * meaning.get(key, 0.0) + window_max < best - SECOND_MARGIN:
+            if p - waiver_max * meaning.get(key, 0.0) + window_max < best - SECOND_MARGIN:
                 continue
             if "|" not in st.text and not (waivable and asked.stated_for(st.text, subject, st.section or "")):
                 continue   # prose is read past its prior only where it states the amount beside the thing
@@ -357,6 +372,10 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
                 # | On (blue) | Connected to a wireless network. |" is no answer to "How do I connect
                 # it to Wi-Fi?"); a word the index lacks ("spits", "winter") is still asked about
                 s -= ROW_COVER_WAIVER * meaning[key]
+            elif sentence_waivable and any(not u.question and sc.cov(u.terms) >= ROW_COVER_MIN
+                                           for u in units[i:j + 1]):
+                # one sentence (not a question line) of the window holds every word of the question
+                s -= SENTENCE_COVER_WAIVER * meaning[key]
         best = max(best, s)
         asked_in = ""
         if i > 0 and units[i - 1].question:  # (a question line always counts as restating)

@@ -38,3 +38,21 @@ def test_defining_sentence_rule(question: str, sentence: str, defines: bool | No
 def test_questions_that_ask_one_fact(question: str, fact: bool) -> None:
     from nic_edge.engine.definition import asks_fact
     assert asks_fact(question) is fact
+
+
+@pytest.mark.parametrize("question,topic", [
+    ("What is IBM Cloud Pak for Data?", True),            # "What is X?" of any length
+    ("IBM Cloud Event Notifications", True),              # a topic
+    ("Defining network policies", True),
+    ("my brakes squeal", True),                           # a statement: no question word or mark
+    ("How do I tighten the fan belt?", False),
+    ("How and why do I configure index rate alerts?", False),
+    ("how to clean the drum", False),                     # a question word, no mark
+    ("alarm keeps beeping, what now?", False),            # a mark, no question word first
+    ("Can I add glycol to the water?", False),
+])
+def test_questions_that_name_a_topic(question: str, topic: bool) -> None:
+    """A topic is answered by the section about it, not by a sentence naming it in passing
+    (reader.SENTENCE_COVER_WAIVER is not for such questions)."""
+    from nic_edge.engine.definition import names_topic
+    assert names_topic(question) is topic

@@ -244,6 +244,28 @@ def test_a_table_row_holding_every_word_of_the_question_is_not_doubted_for_its_h
     assert out["citations"][out["quotes"][0]["citation"]]["section"] == "6.4 Braking", out["answer"]
 
 
+def test_a_sentence_holding_every_word_of_the_question_is_not_doubted_for_its_heading(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """"How do I tighten the fan belt?" of the bundled Ford manual: its answer is said in passing
+    under "How is Engine cooled?" ("The belt should be inspected frequently and tightened when
+    necessary ... by means of the adjusting screw in the fan bracket"), a heading and a chunk far
+    in meaning from the question, while "How is Steering Gear tightened?" is close and says
+    nothing of a belt. A window with one sentence that holds every word of a question of three
+    words or more has its section's meaning priors waived (``reader.SENTENCE_COVER_WAIVER``,
+    reader-39); without that the reader quoted the steering gear and the answer abstained."""
+    from nic_edge.engine import reader
+
+    text = (Path(__file__).resolve().parents[2] / "nic_edge/data/ford_model_t_manual_1919.txt").read_text(encoding="utf-8")
+    eng = model_engine(tmp_path, "ford.txt", text)
+    q = "How do I tighten the fan belt?"
+    out = _ask(eng, q)
+    assert out["citations"][out["quotes"][0]["citation"]]["section"] == "How is Engine cooled?", out["answer"]
+    assert "adjusting screw in the fan bracket" in out["quotes"][0]["text"]
+    monkeypatch.setattr(reader, "SENTENCE_COVER_WAIVER", 0.0)
+    ex = eng.explain(q)
+    assert ex["quoted_sections"][0] != "How is Engine cooled?"
+
+
 def test_the_manuals_own_product_need_not_stand_beside_its_specification(tmp_path: Path) -> None:
     """"How heavy is the TV?" of the appliance check's TV manual: its answer is the rows
     "| Weight without stand | 15.2 kg |" of "Specifications", which never name the TV -- the
