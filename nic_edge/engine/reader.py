@@ -115,10 +115,7 @@ POLARITY_WEIGHT = 0.3    # per word a candidate's heading says the opposite of t
 AMOUNT_WAIVER = 1.0
 ROW_COVER_WAIVER = 1.0  # the same for table rows that hold every word of the question
 ROW_COVER_MIN = 0.999   # (share of the question's IDF mass in the rows themselves)
-# ... and for a window with one sentence that holds every word of a question of at least
-# SENTENCE_COVER_TERMS words: "The belt should be ... tightened ... by means of the adjusting screw in
-# the fan bracket" under "How is Engine cooled?" for "How do I tighten the fan belt?" (reader-39)
-SENTENCE_COVER_WAIVER = 1.0
+SENTENCE_COVER_WAIVER = 1.0  # ... and for one sentence holding every word of a question that is no topic
 SENTENCE_COVER_TERMS = 3  # (2 also changed answers on the visible sets, none for the better)
 MATE_CREDIT = 0.5       # a question word's share for its list group-mate (0.25 gained one lexical appliance answer fewer)
 DEF_BONUS = 0.1         # a window that opens with the sentence defining what "What is X?" asks
@@ -324,12 +321,9 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     # ("| Brakes squeal | Dirty pads or discs | Clean the discs ... |" under "9 Troubleshooting" for "my
     # brakes squeal"): a troubleshooting or error table's heading and its chunk's vector name no row's topic.
     row_waivable = bool(ROW_COVER_WAIVER) and len(sc.q) >= 2
-    # ... and so are those of a section whose window has a sentence that holds every word of a question of
-    # at least SENTENCE_COVER_TERMS words: an answer said in passing, under a heading about something else.
-    # Not for a topic ("IBM Cloud Event Notifications", "What is IBM Cloud Pak for Data?"): the section about
-    # it answers, a sentence that names it in passing does not.
-    sentence_waivable = bool(SENTENCE_COVER_WAIVER) and len(sc.q) >= SENTENCE_COVER_TERMS \
-        and not names_topic(question)
+    # ... and of one whose window has a sentence holding every word of a question (said in passing, under a
+    # heading about something else) -- not of a topic's ("What is X?"): the section about it answers that.
+    sentence_waivable = bool(SENTENCE_COVER_WAIVER) and len(sc.q) >= SENTENCE_COVER_TERMS and not names_topic(question)
     table_read = waivable or row_waivable or sentence_waivable
     for p, rank, hit, st in prior:
         key = (st.source, st.section, st.rows[0])
@@ -373,8 +367,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
                 # it to Wi-Fi?"); a word the index lacks ("spits", "winter") is still asked about
                 s -= ROW_COVER_WAIVER * meaning[key]
             elif sentence_waivable and any(not u.question and sc.cov(u.terms) >= ROW_COVER_MIN
-                                           for u in units[i:j + 1]):
-                # one sentence (not a question line) of the window holds every word of the question
+                                           for u in units[i:j + 1]):   # (a question line restates)
                 s -= SENTENCE_COVER_WAIVER * meaning[key]
         best = max(best, s)
         asked_in = ""
