@@ -61,7 +61,7 @@ A window is scored by general properties of manuals and questions, not by the vi
 
 Cost: most of the reader's time is cutting sections into units. A candidate is cut only when
 its retrieval prior plus the most its windows can score (the question's words it and its heading
-hold, the other words it has, its length: ``_Scorer.bound``) can come within ``SECOND_MARGIN`` of
+hold, the other words it has, its length: ``scorer.Scorer.bound``) can come within ``SECOND_MARGIN`` of
 the best window so far; with rerank on, every candidate is read (meaning may lift one).
 
 Quotes are verbatim slices of the section text; the only change is whitespace (a line break
@@ -71,7 +71,7 @@ inside a sentence becomes a space), which the contract allows. The units a windo
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -83,6 +83,7 @@ from nic_edge.engine.polarity import clash, polarity
 from nic_edge.engine.quantity import AmountAsked, amount_asked
 from nic_edge.engine.rerank import Embed, rerank, window_opening
 from nic_edge.engine.retrieval import Retrieval
+from nic_edge.engine.scorer import Scorer, Weights
 from nic_edge.engine.sections import SectionText
 from nic_edge.engine.quote import Quote, continued
 from nic_edge.engine.store import Snapshot
@@ -125,45 +126,14 @@ DEAD_WEIGHT = 0.5       # per TARGET_WORDS of lead before a window's first line 
 # that agrees with it (at most 2 words, POLARITY_MAX).
 WINDOW_MAX = 1.0 + CONTENT_WEIGHT + LENGTH_WEIGHT + 0.08 + QUANTITY_BONUS + DEF_BONUS
 POLARITY_MAX = 2 * POLARITY_WEIGHT
-# Without rerank, a section whose words (coverage, new content, length: _Scorer.bound) cannot lift a
+# Without rerank, a section whose words (coverage, new content, length: Scorer.bound) cannot lift a
 # window within SECOND_MARGIN of the best found so far is not cut into units: the same answers.
 BOUND_PRUNE = True
 RESTATE_NEW = 0.25        # a line whose words are at most this share new restates the question ...
 RESTATE_COV = 0.4         # ... when it holds at least this share of the question's IDF mass
 
 
-class _Scorer:
-    def __init__(self, q_terms: Sequence[str], idf: dict[str, float], groups: Any = None) -> None:
-        self.q = frozenset(q_terms)
-        self.idf = idf
-        self.mates: dict[str, frozenset[str]] = {
-            t: frozenset(groups.get(t, ())) for t in self.q if groups.get(t)} if groups and MATE_CREDIT else {}
-        self.any_mate: frozenset[str] = frozenset().union(*self.mates.values()) if self.mates else frozenset()
-        self.total = sum(idf[t] for t in self.q) or 1.0
-
-    def cov(self, terms: frozenset[str] | set[str]) -> float:
-        return sum(self.idf[t] for t in self.q & terms) / self.total
-
-    def bound(self, text: str, heading_terms: frozenset[str], target: int) -> float:
-        """The most a window of ``text`` scores for coverage, new content and length: the question's
-        words in it and its heading, the other words it has, its length (``_best_window``)."""
-        have = set(analyze(text))
-        full = self.q & (have | heading_terms)
-        half = sum(self.idf[t] for t, m in self.mates.items() if t not in full and not m.isdisjoint(have))
-        return (sum(self.idf[t] for t in full) + MATE_CREDIT * half) / self.total \
-            + CONTENT_WEIGHT * min(1.0, len(have - self.q) / NEW_TERMS_FULL) \
-            + LENGTH_WEIGHT * min(1.0, len(text.split()) / target)
-
-    def restates(self, u: Unit) -> bool:
-        if u.question:
-            return True
-        if not u.terms:
-            return False
-        new = len(u.terms - self.q)
-        return self.cov(u.terms) >= RESTATE_COV and new <= max(1, RESTATE_NEW * len(u.terms))
-
-
-def _best_window(units: list[Unit], sc: _Scorer, heading_terms: frozenset[str],
+def _best_window(units: list[Unit], sc: Scorer, heading_terms: frozenset[str],
                  asked: AmountAsked | None = None, defines: list[bool] | None = None,
                  closest: bool = False, polar: list[int] | None = None,
                  target: int = TARGET_WORDS, text: str = "") -> tuple[float, int, int]:
@@ -290,7 +260,8 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     uniq = list(dict.fromkeys(q_terms))
     if not ret.hits or not uniq:
         return []
-    sc = _Scorer(uniq, {t: bm.term_idf(t) for t in uniq}, ret.groups)
+    sc = Scorer(uniq, {t: bm.term_idf(t) for t in uniq}, ret.groups,
+                Weights(MATE_CREDIT, CONTENT_WEIGHT, NEW_TERMS_FULL, LENGTH_WEIGHT, RESTATE_COV, RESTATE_NEW))
     asked = amount_asked(question) if question else None
     defn = defined_thing(question) if DEF_BONUS else None
     # A question that asks for an amount wants the line that states it, not the whole procedure;
@@ -306,7 +277,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     closest_row = int(np.argmax(ret.cosines)) if ret.cosines is not None and ret.cosines.size else -1
     negates = bool(question) and bool(polarity(question)[1])   # the question names a symptom
     window_max = WINDOW_MAX + (POLARITY_MAX if negates else 0.0)
-    # what a window may add to _Scorer.bound: block start and end, the amount asked, a definition, polarity
+    # what a window may add to Scorer.bound: block start and end, the amount asked, a definition, polarity
     extra_max = 0.08 + QUANTITY_BONUS * (asked is not None) + DEF_BONUS * (defn is not None) \
         + (POLARITY_MAX if negates else 0.0)
     waiver_max = max(AMOUNT_WAIVER, ROW_COVER_WAIVER, SENTENCE_COVER_WAIVER)
