@@ -28,79 +28,76 @@ from typing import Any, Callable
 
 from nic_edge.engine.bm25 import analyze, stem
 from nic_edge.engine.codes import names_unknown_code, names_unknown_split_code
+from nic_edge.engine.existence import names_unknown_thing
 from nic_edge.engine.polarity import clash
 from nic_edge.engine.quantity import amount_asked, known_share
 from nic_edge.engine.retrieval import Retrieval
 from nic_edge.engine.store import Snapshot
 
 # Fitted 2026-12-03 by `python3 tools/eval_out_of_manual.py --fit --no-modes` (hybrid) and `... --fit
-# --lexical` (lexical): logistic regression, classes weighted equally, bias shifted so 90 % of
-# the positive training questions clear 0.5. Positive = *useful*: a question generated from a
-# section, asked of its own manual, whose first quote the reader took from that section
-# (1,030 of 1,418); negative = the rest of those, the other manuals' questions and 30 generic
-# off-topic ones (1,918). Data: questions generated from the three public-domain corpus
-# manuals (../shared/corpus/*.txt: Ford Model T 1919, TM 9-802, TM 10-3930-673-20-1), 2 x 240
-# per manual (literal + conversational "rough" style; keyword questions in random word order).
-# Hybrid: model sha256 1e6485dc... (int8 colscale export), chunks embedded from 80 tokens, score
-# fusion alpha 0.75. Leave-one-manual-out AUROC (useful vs not) 0.962 / 0.835 / 0.866; lexical
-# (986 useful of 1,418) 0.956 / 0.783 / 0.775.
+# --lexical` (lexical): logistic regression, classes weighted equally, bias shifted so 90 % of the positive
+# training questions clear 0.5. Positive = *useful*: a question generated from a section, asked of its own
+# manual, whose first quote the reader took from that section (1,030 of 1,418); negative = the rest of those,
+# the other manuals' questions and 30 generic off-topic ones (1,918). Data: questions generated from the three
+# public-domain corpus manuals (../shared/corpus/*.txt: Ford Model T 1919, TM 9-802, TM 10-3930-673-20-1), 2 x
+# 240 per manual (literal + conversational "rough" style; keyword questions in random word order). Hybrid:
+# model sha256 1e6485dc... (int8 colscale export), chunks embedded from 80 tokens, score fusion alpha 0.75.
+# Leave-one-manual-out AUROC (useful vs not) 0.962 / 0.835 / 0.866; lexical (986 useful of 1,418) 0.956 /
+# 0.783 / 0.775.
 # Hybrid refit for reader-5 (heading match, amounts; index format 4): 1,025 useful of 1,418;
-# leave-one-manual-out AUROC 0.971 / 0.863 / 0.909 (the reader-3 model on the same rows: 0.927
-# over all, the refit 0.935). The lexical refit found the same 986 useful and AUROC 0.864 vs
-# 0.860 (LOO 0.952 / 0.778 / 0.785): the lexical coefficients are kept.
-# ``q_lacks`` came out at +0.69 (+1.38 in the refit; generated questions hardly ever ask for a quantity, so the fit
-# cannot see it); it is not used by the model but by the rule in ``confidence``. A reader-margin
-# feature (best section's score minus the runner-up's) was tried: AUROC alone 0.72 on Ford but
-# 0.41 on MTRAG-UN, fitted weight -0.29, fit AUROC 0.920 vs 0.917 -- not kept.
+# leave-one-manual-out AUROC 0.971 / 0.863 / 0.909 (the reader-3 model on the same rows: 0.927 over all, the
+# refit 0.935). The lexical refit found the same 986 useful and AUROC 0.864 vs 0.860 (LOO 0.952 / 0.778 /
+# 0.785): the lexical coefficients are kept.
+# ``q_lacks`` came out at +0.69 (+1.38 in the refit; generated questions hardly ever ask for a quantity, so
+# the fit cannot see it); it is not used by the model but by the rule in ``confidence``. A reader-margin
+# feature (best section's score minus the runner-up's) was tried: AUROC alone 0.72 on Ford but 0.41 on
+# MTRAG-UN, fitted weight -0.29, fit AUROC 0.920 vs 0.917 -- not kept.
 # Never fitted on nic_qa, MTRAG, the Ford answer set or the bench questions.
-# ``cos_gap`` (the best chunk's cosine minus the 5th best: does one passage stand out in meaning
-# from the rest of the index?) is set by hand, not fitted: the generated questions copy the
-# manual's words, retrieval finds their section by BM25 whatever the vectors say, and a refit
-# gives it -1.27 with no gain (leave-one-manual-out AUROC 0.980 / 0.902 / 0.952). People ask in
-# their own words, and there it is the strongest single signal measured: AUROC useful-vs-not
-# alone 0.820 on the Ford set (confidence 0.710), 0.628 on MTRAG-UN (0.632). Its weight, 10,
-# is a round value between 5 and 20 (tools/eval_answers.py, docs/benchmarks/answers.md,
-# "Eleventh session"); the bias was then re-derived by the fit's own rule (90 % of the
-# generated answerable questions clear 0.5): -9.945 -> -10.666.
-# ``q_closest`` (confidence-12: the reader quoted the section that holds the index's closest chunk
-# in meaning, reader.Quote.closest) is set by hand too. The fit on the generated questions gives
-# it +0.26 (it is true for 68 % of the useful ones and 41 % of the rest; again BM25 finds their
-# section anyway); on the appliance checks it is the clearest signal of a right first quote
-# (right for 95 of the 102 answerable questions where it holds, 13 of the 27 where it does
-# not). Weight 1.0, a round value between 0.5 and 1.5 (docs/benchmarks/answers.md, "Twelfth
-# session"). It does not count when the quote lacks the amount asked (``q_lacks``): a passage that
-# means the question but states no price is no better for meaning it ("How much does it cost to
-# replace a catalytic converter?"). Bias: the midpoint of the two re-derivations by the fit's rules, one
-# keeping the generated useful questions answered at 0.5 (-10.716), one keeping the generated
+# ``cos_gap`` (the best chunk's cosine minus the 5th best: does one passage stand out in meaning from the rest
+# of the index?) is set by hand, not fitted: the generated questions copy the manual's words, retrieval finds
+# their section by BM25 whatever the vectors say, and a refit gives it -1.27 with no gain
+# (leave-one-manual-out AUROC 0.980 / 0.902 / 0.952). People ask in their own words, and there it is the
+# strongest single signal measured: AUROC useful-vs-not alone 0.820 on the Ford set (confidence 0.710), 0.628
+# on MTRAG-UN (0.632). Its weight, 10, is a round value between 5 and 20 (tools/eval_answers.py,
+# docs/benchmarks/answers.md, "Eleventh session"); the bias was then re-derived by the fit's own rule (90 % of
+# the generated answerable questions clear 0.5): -9.945 -> -10.666.
+# ``q_closest`` (confidence-12: the reader quoted the section that holds the index's closest chunk in meaning,
+# reader.Quote.closest) is set by hand too. The fit on the generated questions gives it +0.26 (it is true for
+# 68 % of the useful ones and 41 % of the rest; again BM25 finds their section anyway); on the appliance
+# checks it is the clearest signal of a right first quote (right for 95 of the 102 answerable questions where
+# it holds, 13 of the 27 where it does not). Weight 1.0, a round value between 0.5 and 1.5
+# (docs/benchmarks/answers.md, "Twelfth session"). It does not count when the quote lacks the amount asked
+# (``q_lacks``): a passage that means the question but states no price is no better for meaning it ("How much
+# does it cost to replace a catalytic converter?"). Bias: the midpoint of the two re-derivations by the fit's
+# rules, one keeping the generated useful questions answered at 0.5 (-10.716), one keeping the generated
 # negatives abstained at the 0.30 floor where calibrated indexes sit (-11.035): -10.875.
-# Part of the answer cache key (with reader.VERSION): a changed confidence never serves a cached
-# answer's old confidence. confidence-2: the asked amount must stand beside the asked thing
-# (quantity.AmountAsked.stated_for); confidence-3: a heading-backed reader choice is not doubted
-# for disagreeing with retrieval (HEAD_LEAD_RANK); confidence-4: and its heading's
-# cosine counts in cos_top; confidence-5: halved again when the quote does not even name the
-# asked kind (QUANTITY_UNNAMED_FACTOR); confidence-6: halved when the question's subject is only a
-# pronoun (ANAPHORA_FACTOR), quartered when it names one thing at most (confidence-7);
-# confidence-8: "how often" asks for an interval, which a step's "30 seconds" does not state
-# (quantity.py, the "frequency" kind); confidence-9: a conversation's preamble and courtesy
-# words ("I meant to ask", "sorry", "thanks") are not what a question is about (QUESTION_FILLER);
-# confidence-10: a quote under a symptom heading that says the opposite of the question
-# ("No picture, but sound is present" for "picture but no sound") is halved (CLASH_FACTOR);
-# confidence-11: amounts asked by their adjective ("How heavy is the TV?") are amount questions,
-# and a word naming the asked kind that the index never uses ("heavy") is not missing content;
-# a best match that stands out in meaning (``cos_gap``) raises confidence; confidence-12: so does
-# a quote from the section of the index's closest chunk in meaning (``q_closest``), unless the
-# quote lacks the amount asked for; confidence-13: a manual's word put in for an asker's word the
-# index lacks (synonyms.py: "guarantee" -> "warranty") counts half (SWAP_CREDIT) in the coverage
-# features; confidence-14: a quote that lacks the asked amount keeps 0.4 of its confidence, not 0.5;
+# Part of the answer cache key (with reader.VERSION): a changed confidence never serves a cached answer's old
+# confidence. confidence-2: the asked amount must stand beside the asked thing
+# (quantity.AmountAsked.stated_for); confidence-3: a heading-backed reader choice is not doubted for
+# disagreeing with retrieval (HEAD_LEAD_RANK); confidence-4: and its heading's cosine counts in cos_top;
+# confidence-5: halved again when the quote does not even name the asked kind (QUANTITY_UNNAMED_FACTOR);
+# confidence-6: halved when the question's subject is only a pronoun (ANAPHORA_FACTOR), quartered when it
+# names one thing at most (confidence-7); confidence-8: "how often" asks for an interval, which a step's "30
+# seconds" does not state (quantity.py, the "frequency" kind); confidence-9: a conversation's preamble and
+# courtesy words ("I meant to ask", "sorry", "thanks") are not what a question is about (QUESTION_FILLER);
+# confidence-10: a quote under a symptom heading that says the opposite of the question ("No picture, but
+# sound is present" for "picture but no sound") is halved (CLASH_FACTOR); confidence-11: amounts asked by
+# their adjective ("How heavy is the TV?") are amount questions, and a word naming the asked kind that the
+# index never uses ("heavy") is not missing content; a best match that stands out in meaning (``cos_gap``)
+# raises confidence; confidence-12: so does a quote from the section of the index's closest chunk in meaning
+# (``q_closest``), unless the quote lacks the amount asked for; confidence-13: a manual's word put in for an
+# asker's word the index lacks (synonyms.py: "guarantee" -> "warranty") counts half (SWAP_CREDIT) in the
+# coverage features; confidence-14: a quote that lacks the asked amount keeps 0.4 of its confidence, not 0.5;
 # confidence-15: a question naming a model or code the index never contains keeps a quarter (CODE_FACTOR);
-# confidence-16: a word in most of the index's chunks names the manual's own product, which its spec
-# rows need not name beside an amount ("How heavy is the TV?": "| Weight without stand | 15.2 kg |";
-# quantity.TOPIC_SHARE); confidence-17: an amount of the asked kind in a quote
-# from the section of the index's closest chunk in meaning is the amount asked (CLOSEST_STATES);
-# confidence-18: a code written with a hyphen no chunk writes ("HP-14" asked of the HP-9's manual)
-# is an unknown code too (codes.py); "What does a replacement box cost?" asks an amount; confidence-19: a quote
-# the reader chose by meaning is no doubt (RERANK_RANK); -20: "in mm" asks an amount; -21: hex codes; -22: resolution.
-VERSION = "confidence-25"   # -23: a pound is a pressure where one is named; -24: "put", number words; -25: leaders
+# confidence-16: a word in most of the index's chunks names the manual's own product, which its spec rows need
+# not name beside an amount ("How heavy is the TV?": "| Weight without stand | 15.2 kg |";
+# quantity.TOPIC_SHARE); confidence-17: an amount of the asked kind in a quote from the section of the index's
+# closest chunk in meaning is the amount asked (CLOSEST_STATES); confidence-18: a code written with a hyphen
+# no chunk writes ("HP-14" asked of the HP-9's manual) is an unknown code too (codes.py); "What does a
+# replacement box cost?" asks an amount; confidence-19: a quote the reader chose by meaning is no doubt
+# (RERANK_RANK); -20: "in mm" asks an amount; -21: hex codes; -22: resolution.
+VERSION = "confidence-26"   # -23: a pound is a pressure where one is named; -24: "put", number words; -25: leaders;
+# -26: "does it have X?" of a thing the index never names (existence.py)
 FEATURES = ("cov_top", "cov_index", "bm25_norm", "cos_top", "margin", "agree", "prox",
             "q_cov", "q_cos", "q_rank", "q_lacks", "cos_gap", "q_closest")
 COEF_HYBRID = (-1.963, 1.148, -0.161, 10.692, 5.605, 0.148, 0.341, 4.402, 0.027, 2.058, 0.0, 10.0, 1.0)
@@ -149,8 +146,9 @@ GAP_RANK = 5         # cos_gap: the best chunk's cosine against this rank's
 # (leave-one-manual-out, nic_qa held out: 80.1 -> 79.6 % abstained, under issue 16's 80 %); 0
 # abstained a little more (80.9 %) and answered one appliance question fewer right.
 SWAP_CREDIT = 0.5
-# A question naming a model or code the index never contains (codes.py) keeps this share of its
-# confidence: "What's the battery life of the Arkon Z70?" asked of the Z50's guide.
+# A question naming a model or code the index never contains (codes.py), or asking whether the product has
+# a thing it never names (existence.py), keeps this share of its confidence: "What's the battery life of
+# the Arkon Z70?" asked of the Z50's guide, "Does the TV have a webcam?" of a manual without "webcam".
 CODE_FACTOR = 0.25
 PROX_WINDOW = 2       # terms (stopwords removed): chosen by leave-one-manual-out AUROC over 1..20
 
@@ -203,7 +201,7 @@ class Features:
                            # about what is missing (polarity.clash; not a model feature)
     refers_back: int = 0  # the question's subject is only a pronoun: 2 when it names one thing at most,
                           # 1 when two (not a model feature)
-    unknown_code: bool = False  # the question names a model or code the index never does (not a model feature)
+    unknown_code: bool = False  # it names a model, code or (asking if there is one) thing the index never does
 
     def vector(self) -> tuple[float, ...]:
         return tuple(getattr(self, f) for f in FEATURES)
@@ -249,7 +247,8 @@ def features(snap: Snapshot, ret: Retrieval, hybrid: bool, quotes: list[Any] | N
         f.cos_gap = float(ret.cosines[by_rank[0]] - ret.cosines[by_rank[min(GAP_RANK, len(by_rank)) - 1]])
     if refers_back(question, uniq):
         f.refers_back = 2 if len(uniq) <= 1 else 1
-    f.unknown_code = names_unknown_code(uniq, bm.vocab) or names_unknown_split_code(question, bm, snap.text)
+    f.unknown_code = names_unknown_code(uniq, bm.vocab) or names_unknown_split_code(question, bm, snap.text) \
+        or names_unknown_thing(question, bm.vocab, ret.groups, QUESTION_FILLER)
     if quotes:
         q = quotes[0]
         # The quote, its heading, and the line before it that asks the question (a FAQ entry's
