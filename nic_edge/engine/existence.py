@@ -13,7 +13,8 @@ have / support / include / come with / work with / work on" (the subject at most
 or after "can I/we buy / get / order" and an article (so "can I get rid of it" asks no such
 thing), up to the first word that starts a clause or a qualifier ("so", "for", "to", "in",
 "or", ...). It counts as unnamed only when *none* of its content words is a term of the index,
-nor has a group-mate there (synonyms.py), nor its British/American spelling (-ise/-ize): "is
+nor is read as one the way retrieval reads the question (synonyms.py: a group-mate, an
+-y adjective's base), nor in its British/American spelling (-ise/-ize): "is
 there an HDMI lead in the box?" names HDMI, which the manual knows, and is left alone.
 """
 
@@ -23,6 +24,7 @@ import re
 from typing import Any, Mapping
 
 from nic_edge.engine.bm25 import analyze
+from nic_edge.engine.synonyms import manual_terms
 
 _ART = r"(?:(?:a|an|any|some|the)\s+)?"
 _ASKS = re.compile(
@@ -54,7 +56,7 @@ def names_unknown_thing(question: str, vocab: Mapping[str, int], groups: Mapping
     thing = asked_thing(question)
     terms = [t for t in analyze(thing) if t not in ignore] if thing else []
 
-    def known(t: str) -> bool:
-        return any(v in vocab or any(m in vocab for m in (groups or {}).get(v, ()))
-                   for v in (t, t.replace("is", "iz"), t.replace("ys", "yz")))
+    def known(t: str) -> bool:   # the index's word for it, as retrieval reads the question (synonyms.swap)
+        return any(w in vocab for v in (t, t.replace("is", "iz"), t.replace("ys", "yz"))
+                   for w in manual_terms([v], vocab, None, groups if groups is not None else {}))
     return bool(terms) and not any(known(t) for t in terms)
