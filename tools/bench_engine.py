@@ -9,7 +9,8 @@
                                   # ms per chunk embedding, by how many tokens chunks are cut to
     python3 tools/bench_engine.py reader  --data-dir DIR --tier lite [--runs 5] [--switch NAME]
                                   # the reader with and without reader.BOUND_PRUNE (or another
-                                  # of its switches: --switch SENTENCE_COVER_WAIVER), alternated
+                                  # of its switches: --switch SENTENCE_COVER_WAIVER, or another
+                                  # engine module's: --switch rerank.CHUNKS), alternated
 
 Latency: pinned to one core, model warmed, no cache; prints medians over runs of p50/p95 of
 ``latency_ms`` (hybrid), the per-stage medians, and the lexical run in the same process as the
@@ -230,12 +231,19 @@ def cmd_reader(args: argparse.Namespace) -> None:
     weight is off at 0) on and off in one process, alternated run by run: sections cut into units
     per answer, the read stage's and the answer's p50 (medians over runs), the ratio against off
     (the baseline), and whether every answer is the same."""
+    import importlib
+
     from nic_edge.engine import reader
 
     name = args.switch
-    if not hasattr(reader, name) or not isinstance(getattr(reader, name), (bool, int, float)):
-        raise SystemExit(f"reader has no switch or weight {name!r}")
-    shipped = getattr(reader, name)
+    where, _, attr = name.rpartition(".")   # "rerank.CHUNKS": a switch of another engine module
+    try:
+        owner = importlib.import_module(f"nic_edge.engine.{where}") if where else reader
+    except ImportError:
+        raise SystemExit(f"no engine module {where!r}") from None
+    if not hasattr(owner, attr) or not isinstance(getattr(owner, attr), (bool, int, float)):
+        raise SystemExit(f"{where or 'reader'} has no switch or weight {attr!r}")
+    shipped = getattr(owner, attr)
     values = {False: type(shipped)(0), True: shipped}
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     eng = _engine(Path(args.data_dir), tier=args.tier, threads=args.threads)
@@ -260,7 +268,7 @@ def cmd_reader(args: argparse.Namespace) -> None:
         answers: dict[bool, list[tuple]] = {}
         for run in range(args.runs):
             for prune in ((False, True) if run % 2 == 0 else (True, False)):
-                setattr(reader, name, values[prune])
+                setattr(owner, attr, values[prune])
                 stages.clear()
                 cut[0] = 0
                 lat, outs = [], []
@@ -285,7 +293,7 @@ def cmd_reader(args: argparse.Namespace) -> None:
               f"{statistics.median(on['answer']) / statistics.median(off['answer']):.2f}x; "
               f"answers the same: {same}/{len(qs)}")
     reader.section_units = real
-    setattr(reader, name, shipped)
+    setattr(owner, attr, shipped)
     if name != "BOUND_PRUNE":
         return
     # The index's calibration (issue 16) asks its generated questions through the same answer path.
@@ -316,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lengths", default="128,96,80,64", help="clip: token lengths, first = baseline")
     ap.add_argument("--sample", type=int, default=300, help="clip: how many bench chunks")
     ap.add_argument("--switch", default="BOUND_PRUNE",
-                    help="reader: the reader's switch or weight to turn off (0) and on (as shipped)")
+                    help="reader: the reader's switch or weight to turn off (0) and on (as shipped); "
+                         "MODULE.NAME for another engine module's (rerank.CHUNKS)")
     ap.add_argument("--only", choices=["all", "amount"], default="all",
                     help="latency: all bench questions, or only those asking an amount of a named kind")
     args = ap.parse_args(argv)

@@ -33,7 +33,7 @@ class Quote:
     # rows the question names in a table the quote runs into (tables.rows_beyond)
     meaning: float | None = None  # the window's own cosine to the question, when read for it (rerank.py)
     opening: str = ""      # what rerank embeds: the first words of the paragraph it starts in (rerank.opening)
-    promoted: bool = False   # meaning put it first over a candidate the words preferred (rerank.py)
+    promoted: bool = False   # its opening's meaning put it first over the words' choice (rerank.py)
 
     @property
     def lead(self) -> str:

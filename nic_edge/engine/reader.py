@@ -29,9 +29,10 @@ A window is scored by general properties of manuals and questions, not by the vi
   retrieval anyway), against the best candidate's, and its heading's (an int8 vector per heading
   stored with the index), against the best candidate heading's; the best vector hits that fusion ranked low
   are read too (a paraphrase shares few words with the manual); between close candidates, each
-  window's own meaning (rerank.py). A window must hold one of the question's words (or sit under
-  a heading or question line that does), except in the section of the index's closest chunk in
-  meaning ("What does the gearbox do?" and "What is the function of the Transmission?");
+  window's own meaning (rerank.py; where openings are not read, its chunk's). A window must
+  hold one of the question's words (or sit under a heading or question line that does), except
+  in the section of the index's closest chunk in meaning ("What does the gearbox do?" and "What
+  is the function of the Transmission?");
 * **definitions**: "What is X?" prefers a window that opens with the sentence defining X, a
   small bonus (``DEF_BONUS``);
 * **amounts**: a question that asks for one ("What spark plug gap should I use?", ``quantity.py``)
@@ -62,7 +63,10 @@ A window is scored by general properties of manuals and questions, not by the vi
 Cost: most of the reader's time is cutting sections into units. A candidate is cut only when
 its retrieval prior plus the most its windows can score (the question's words it and its heading
 hold, the other words it has, its length: ``scorer.Scorer.bound``) can come within ``SECOND_MARGIN`` of
-the best window so far; with rerank on, every candidate is read (meaning may lift one).
+the best window so far; with rerank on, every candidate is read (meaning may lift one). Without
+it the chunks' meaning may lift one too (rerank.CHUNKS), but a section its words cannot bring
+within reach is not read for that, as one whose prior cannot is not: reading them all changed 18
+of the 651 answer-set answers and no useful count, and costs ~1.1 ms per answer on the bench.
 
 Quotes are verbatim slices of the section text; the only change is whitespace (a line break
 inside a sentence becomes a space), which the contract allows. The units a window is made of
@@ -91,9 +95,10 @@ from nic_edge.engine.tables import quote_parts, record_tables
 from nic_edge.engine.units import (SENTENCE_END, Unit, clean_quote, near_duplicate, row_keys, section_units,
                                    table_records, title_line)
 
-VERSION = "reader-39"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-40"      # part of the answer cache key: a changed reader never serves old answers
 # reader-30: meaning (rerank.py); -32: past a lead-in (quote.continued); -33: tables.rows_beyond;
-# -37: AMOUNT_WAIVER; -38: dot-leader rows and lettered items are units (units.py); -39: SENTENCE_COVER_WAIVER
+# -37: AMOUNT_WAIVER; -38: dot-leader rows and lettered items are units (units.py); -39: SENTENCE_COVER_WAIVER;
+# -40: without rerank, close windows by their chunk's vector (rerank.CHUNKS)
 TABLE_LEAVE = True
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
@@ -127,7 +132,8 @@ DEAD_WEIGHT = 0.5       # per TARGET_WORDS of lead before a window's first line 
 WINDOW_MAX = 1.0 + CONTENT_WEIGHT + LENGTH_WEIGHT + 0.08 + QUANTITY_BONUS + DEF_BONUS
 POLARITY_MAX = 2 * POLARITY_WEIGHT
 # Without rerank, a section whose words (coverage, new content, length: Scorer.bound) cannot lift a
-# window within SECOND_MARGIN of the best found so far is not cut into units: the same answers.
+# window within SECOND_MARGIN of the best found so far is not cut into units: the same answers, but
+# for a section its chunk's meaning would have lifted (rerank.CHUNKS; module docstring, "Cost").
 BOUND_PRUNE = True
 RESTATE_NEW = 0.25        # a line whose words are at most this share new restates the question ...
 RESTATE_COV = 0.4         # ... when it holds at least this share of the question's IDF mass
@@ -308,7 +314,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         heading_terms = frozenset(analyze(st.section or ""))
         if BOUND_PRUNE and embed is None and cands and p + table_read * waiver_max * -meaning.get(key, 0.0) \
                 + extra_max + sc.bound(st.text, heading_terms, target) < best - SECOND_MARGIN:
-            continue   # no window of its can come within reach (rerank, which may lift one, is off)
+            continue   # no window of its can come within reach by its words (rerank is off)
         units = section_units(st, bm, asked)
         defines = [bool(defn.search(st.text[u.a:u.b])) for u in units] if defn is not None else None
         polar = [clash(question, st.text[u.a:u.b], QUESTION_FILLER) for u in units] if negates else None
@@ -351,7 +357,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     if not cands:
         return []
     cands.sort(key=lambda q: -q.score)
-    rerank(cands, ret.qvec, embed, question, uniq)
+    rerank(cands, ret.qvec, embed, question, uniq, ret.cosines)
     out = [cands[0]]
     total = len(cands[0].text.split())
     first_terms = set(analyze(cands[0].text))

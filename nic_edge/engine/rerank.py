@@ -24,6 +24,16 @@ session"): the window's own text (not its heading prepended, not 24 or 48 words)
 that admits the runner-up but not the whole list. The opening instead of the window's own
 first words answers the same 292 of 651 ("Twenty-sixth session"); openings of paragraphs alone,
 without items and rows, lost the windows that start at a step or a table row.
+
+A box that does not rerank still has a vector for every chunk, and retrieval has already worked
+out each chunk's cosine to the question (``Retrieval.cosines``). So there, each close window is
+read by the meaning of the chunk it starts in (reader-40, ``CHUNKS``): the same margin, weight
+and guards, the chunk's vector standing in for the opening's. A chunk is coarser than an
+opening (it may start paragraphs before the window and hold other topics), so a window it puts
+first does not count as agreement for confidence (``promoted`` stays False: a choice against
+retrieval's ranking stays doubt, answer.py ``q_rank``). It costs a lookup per candidate; on
+the lite tier's eleven answer sets useful went 284 -> 289 of 651, wrong-confident 37 -> 38
+(docs/benchmarks/answers.md, "Forty-second session").
 """
 
 from __future__ import annotations
@@ -46,6 +56,7 @@ from nic_edge.errors import MissingDependencyError, ModelError
 log = logging.getLogger(__name__)
 
 RERANK = True     # a module switch for the evaluation tools
+CHUNKS = True     # ... and for reading windows by their chunk's vector where no opening vectors are read
 MARGIN = 1.0      # candidates within this of the best window's score are read for meaning
 WEIGHT = 5.0      # per unit of cosine between question and window
 CANDIDATES = 8    # at most this many of the best (in practice: every window the reader read)
@@ -63,17 +74,21 @@ def enabled(engine_cfg: Any, profile: Any) -> bool:
 
 
 def rerank(cands: list[Any], qvec: np.ndarray | None, embed: Embed | None, question: str = "",
-           q_terms: Sequence[str] = ()) -> int:
-    """Re-sort ``cands`` (quotes, best first, each with ``text`` and ``score``) in place by
-    score plus ``WEIGHT`` x cosine for those within ``MARGIN`` of the best. Returns how many
+           q_terms: Sequence[str] = (), cosines: np.ndarray | None = None) -> int:
+    """Re-sort ``cands`` (quotes, best first, each with ``text``, ``score`` and ``row``) in place
+    by score plus ``WEIGHT`` x cosine for those within ``MARGIN`` of the best. Returns how many
     windows were read for meaning (0 when nothing was close, or without a model).
+
+    The cosine is the window opening's (``embed``); without ``embed``, the cosine of the chunk
+    each window starts in (``cosines``: every chunk's, by row), when ``CHUNKS``.
 
     What the model does not read is left to the words: a code the question names ("The display
     shows E10") held by the best window keeps it first (a sentence vector barely sees "E10"), and
     meaning never puts first a candidate whose heading or question line says the opposite of the
     question about what is missing ("Picture is good but there is no sound" for "Sound works but
     the screen is black": alike in meaning, opposite in fact; polarity.clash)."""
-    if not RERANK or qvec is None or embed is None or len(cands) < 2:
+    by_chunk = embed is None and cosines is not None and CHUNKS
+    if not RERANK or len(cands) < 2 or not (by_chunk or (qvec is not None and embed is not None)):
         return 0
     codes = {t for t in q_terms if CODE.match(t)}
     if codes and not codes.isdisjoint(analyze(cands[0].text)):
@@ -81,18 +96,21 @@ def rerank(cands: list[Any], qvec: np.ndarray | None, embed: Embed | None, quest
     close = [q for q in cands[:CANDIDATES] if q.score >= cands[0].score - MARGIN]
     if len(close) < 2:
         return 0
-    q = np.asarray(qvec, dtype=np.float32)
-    try:
-        vecs = [embed(c.opening or head(c.text, WORDS)) for c in close]
-    except (MissingDependencyError, ModelError) as exc:   # the model failed mid-answer
-        log.warning("rerank skipped, the words' order stands: %s", exc)
-        return 0
-    # a candidate whose opening was neither stored nor embedded (Openings' budget) keeps its score
-    read = [(c, v) for c, v in zip(close, vecs) if v is not None]
+    if by_chunk:
+        read = [(c, float(cosines[c.row])) for c in close]
+    else:
+        q = np.asarray(qvec, dtype=np.float32)
+        try:
+            vecs = [embed(c.opening or head(c.text, WORDS)) for c in close]
+        except (MissingDependencyError, ModelError) as exc:   # the model failed mid-answer
+            log.warning("rerank skipped, the words' order stands: %s", exc)
+            return 0
+        # a candidate whose opening was neither stored nor embedded (Openings' budget) keeps its score
+        read = [(c, float(np.dot(v, q))) for c, v in zip(close, vecs) if v is not None]
     if len(read) < 2 or read[0][0] is not cands[0]:
         return 0
-    for c, v in read:
-        c.meaning = float(np.dot(v, q))
+    for c, m in read:
+        c.meaning = m
     close = [c for c, _ in read]
     first = cands[0]
     top = max(close, key=lambda c: c.score + WEIGHT * c.meaning)
@@ -101,7 +119,7 @@ def rerank(cands: list[Any], qvec: np.ndarray | None, embed: Embed | None, quest
     for c in close:
         c.score += WEIGHT * c.meaning
     cands.sort(key=lambda c: -c.score)
-    cands[0].promoted = cands[0] is not first
+    cands[0].promoted = cands[0] is not first and not by_chunk   # (a chunk's vector is no window's)
     return len(close)
 
 

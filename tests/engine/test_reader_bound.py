@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from nic_edge.engine import reader
+from nic_edge.engine import reader, rerank
 from tests.support.engines import _engine, lexical_engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,6 +62,10 @@ def test_skipping_a_section_by_its_words_changes_no_answer(tmp_path: Path, monke
     else:
         eng = lexical_engine(tmp_path, "ford.txt", text)
     assert not eng.rerank   # (with rerank a candidate's meaning may lift it: every section is read)
+    # Exact for the words. Without rerank the close windows are still read by their chunks' meaning
+    # (rerank.CHUNKS), which may lift a section the words could not bring within reach; such a section
+    # is not read, as one whose prior cannot reach is not (reader.BOUND_PRUNE).
+    monkeypatch.setattr(rerank, "CHUNKS", False)
     questions = _questions()
     assert len(questions) >= 120
     checked: list[int] = []

@@ -82,9 +82,57 @@ def test_a_choice_made_by_meaning_is_not_doubt_for_confidence(tmp_path: Path) ->
     assert answer.features(snap, ret, True, quotes, QUESTION).vector()[rank] == pytest.approx(1 / 3)
 
 
-def _cand(text: str, score: float, section_key: tuple = ("manual.md", None, 0)) -> Quote:
-    """A reader candidate as rerank sees it: its window's text, score and heading."""
-    return Quote(0, text, score, section_key, 0.0, None, 0)
+def test_a_box_that_does_not_rerank_reads_close_windows_by_their_chunks_meaning(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without opening vectors (rerank off: ultra_lite, lite), the reader still has retrieval's
+    cosine of every chunk: the close windows are read by the chunk each starts in (reader-40),
+    and a window put first that way is not counted as agreement for confidence."""
+    from nic_edge.engine import answer, reader
+
+    eng = model_engine(tmp_path, "printer.md", PRINTER_MANUAL)
+    eng.rerank = False
+    snap, ret, mode = eng._run(QUESTION, eng.top_k)
+    assert mode == "hybrid" and ret.cosines is not None
+    terms = answer.content_terms(ret.terms)
+    quotes = reader.read(snap, ret, terms, QUESTION, None)
+    assert quotes[0].meaning == pytest.approx(float(ret.cosines[quotes[0].row]))
+    assert not quotes[0].promoted
+    monkeypatch.setattr(rerank, "CHUNKS", False)
+    assert reader.read(snap, ret, terms, QUESTION, None)[0].meaning is None
+
+
+def _cand(text: str, score: float, section_key: tuple = ("manual.md", None, 0), row: int = 0) -> Quote:
+    """A reader candidate as rerank sees it: its window's text, score, heading and chunk."""
+    return Quote(row, text, score, section_key, 0.0, None, 0)
+
+
+def test_without_an_embedder_the_chunks_cosines_reorder_close_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each close window gains ``WEIGHT`` x the cosine of the chunk it starts in (``cosines``, by
+    row); beyond the margin nothing moves; the winner is not ``promoted``."""
+    cos = np.array([0.2, 0.6, 0.9], dtype=np.float32)
+    cands = [_cand("lexical match", 2.0, row=0), _cand("meant answer", 2.0 - rerank.MARGIN / 2, row=1),
+             _cand("far away", 2.0 - rerank.MARGIN - 0.01, row=2)]
+    assert rerank.rerank(cands, None, None, cosines=cos) == 2
+    assert [c.text for c in cands] == ["meant answer", "lexical match", "far away"]
+    assert cands[0].meaning == pytest.approx(0.6) and cands[1].meaning == pytest.approx(0.2)
+    assert not cands[0].promoted and cands[2].meaning is None
+    assert cands[0].score == pytest.approx(2.0 - rerank.MARGIN / 2 + rerank.WEIGHT * 0.6)
+    # the guards hold as for openings: a code the best window holds, a heading saying the opposite
+    coded = [_cand("E10 Water does not drain.", 1.0, row=0), _cand("To turn off the beep, hold Spin.", 0.9, row=2)]
+    assert rerank.rerank(coded, None, None, "The display shows E10", ["displai", "show", "e10"], cos) == 0
+    assert coded[0].text.startswith("E10")
+    polar = [_cand("Check that the TV is not in audio-only mode.", 1.0, ("tv.md", "No picture, but sound is present", 0), 0),
+             _cand("Turn up the volume.", 0.9, ("tv.md", "Picture is good but there is no sound", 5), 2)]
+    rerank.rerank(polar, None, None, "Sound works but the screen is black", ["sound", "work", "screen", "black"], cos)
+    assert polar[0].section_key[2] == 0
+    # an embedder present: the openings are read, not the chunks; switched off: the words' order
+    embed, calls = _embedder({"lexical": np.array([1.0, 0.0]), "meant": np.array([0.0, 1.0])})
+    pair = [_cand("lexical match", 2.0, row=0), _cand("meant answer", 1.9, row=2)]
+    rerank.rerank(pair, np.array([1.0, 0.0], dtype=np.float32), embed, cosines=cos)
+    assert pair[0].text == "lexical match" and pair[0].meaning == pytest.approx(1.0) and calls
+    monkeypatch.setattr(rerank, "CHUNKS", False)
+    again = [_cand("lexical match", 2.0, row=0), _cand("meant answer", 1.9, row=2)]
+    assert rerank.rerank(again, None, None, cosines=cos) == 0 and again[0].text == "lexical match"
 
 
 def _embedder(vectors: dict[str, np.ndarray]):
