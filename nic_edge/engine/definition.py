@@ -73,3 +73,12 @@ def asks_fact(question: str) -> bool:
         return False
     # "Can you tell me about ...", "Could you explain ...": a request to explain, not yes/no
     return not (len(words) > 2 and words[1] == "you" and words[2] in _REQUESTS)
+
+
+_HOW_TO = re.compile(r"\s*(?:how\s+(?:do|does|did|can|could|should|would|to)\b|what\s+are\s+the\s+steps\b)", re.I)
+
+
+def asks_how_to(question: str) -> bool:
+    """The question asks how to do something ("How do I clean the filter?", "how to reset it",
+    "What are the steps to ..."): its answer is a whole procedure, from its first step."""
+    return bool(_HOW_TO.match(question or ""))

@@ -29,7 +29,9 @@ A window is scored by general properties of manuals and questions, not by the vi
   retrieval anyway), against the best candidate's, and its heading's (an int8 vector per heading
   stored with the index), against the best candidate heading's; the best vector hits that fusion ranked low
   are read too (a paraphrase shares few words with the manual); between close candidates, each
-  window's own meaning (rerank.py; where openings are not read, its chunk's). A window must
+  window's own meaning (rerank.py; where openings are not read, its chunk's); and the chosen
+  window starts at a later paragraph of its own whose opening means the question clearly more
+  (``rerank.later_start``: the answer after a procedure's first steps). A window must
   hold one of the question's words (or sit under a heading or question line that does), except
   in the section of the index's closest chunk in meaning ("What does the gearbox do?" and "What
   is the function of the Transmission?");
@@ -82,10 +84,10 @@ import numpy as np
 from nic_edge.engine.bm25 import analyze
 from nic_edge.engine.answer import QUESTION_FILLER
 from nic_edge.engine.candidates import priors
-from nic_edge.engine.definition import asks_fact, defined_thing, names_topic
+from nic_edge.engine.definition import asks_fact, asks_how_to, defined_thing, names_topic
 from nic_edge.engine.polarity import clash, polarity
 from nic_edge.engine.quantity import AmountAsked, amount_asked
-from nic_edge.engine.rerank import Embed, rerank, window_opening
+from nic_edge.engine.rerank import Embed, later_start, rerank, window_opening
 from nic_edge.engine.retrieval import Retrieval
 from nic_edge.engine.scorer import Scorer, Weights
 from nic_edge.engine.sections import SectionText
@@ -95,10 +97,10 @@ from nic_edge.engine.tables import quote_parts, record_tables
 from nic_edge.engine.units import (SENTENCE_END, Unit, clean_quote, near_duplicate, row_keys, section_units,
                                    table_records, title_line)
 
-VERSION = "reader-40"      # part of the answer cache key: a changed reader never serves old answers
+VERSION = "reader-41"      # part of the answer cache key: a changed reader never serves old answers
 # reader-30: meaning (rerank.py); -32: past a lead-in (quote.continued); -33: tables.rows_beyond;
 # -37: AMOUNT_WAIVER; -38: dot-leader rows and lettered items are units (units.py); -39: SENTENCE_COVER_WAIVER;
-# -40: without rerank, close windows by their chunk's vector (rerank.CHUNKS)
+# -40: without rerank, close windows by their chunk's vector (rerank.CHUNKS); -41: rerank.later_start
 TABLE_LEAVE = True
 SECTION_ROWS = 7          # rows of a long section read around its best hit
 TARGET_WORDS = 200        # a window longer than this pays per extra word
@@ -372,6 +374,11 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
         break
     for q in out:   # table parts, keyed records (tables.py) for the chosen quotes only
         st, units, i, j = windows[id(q)]
+        if embed is not None and ret.qvec is not None:   # where the window's body means the question
+            k = later_start(snap, st.text, units, i, j, ret.qvec, asks_how_to(question))
+            if k > i:
+                q.text, q.row, i = clean_quote(st.text[units[k].a:units[j].b]), st.row_at(units[k].a), k
+                windows[id(q)] = (st, units, i, j)
         quote_parts(q, st, units, i, j, sc.q, snap)
     return continued(snap, out, windows[id(out[0])], SECTION_ROWS)
 

@@ -34,6 +34,11 @@ first does not count as agreement for confidence (``promoted`` stays False: a ch
 retrieval's ranking stays doubt, answer.py ``q_rank``). It costs a lookup per candidate; on
 the lite tier's eleven answer sets useful went 284 -> 289 of 651, wrong-confident 37 -> 38
 (docs/benchmarks/answers.md, "Forty-second session").
+
+The stored openings also say where in the chosen window the answer starts (``later_start``,
+reader-41): a window chosen by its words starts where its section does when the heading names
+the question, and the answer may sit in its fourth step or the caution after the list. Standard
+tier, eleven sets: useful 299 -> 304 of 651, the appliance checks unchanged.
 """
 
 from __future__ import annotations
@@ -50,13 +55,15 @@ from nic_edge.engine.bm25 import analyze
 from nic_edge.engine.codes import CODE
 from nic_edge.engine.polarity import clash
 from nic_edge.engine.snapshot import opening_key
-from nic_edge.engine.units import clean_quote
+from nic_edge.engine.units import SENTENCE_END, clean_quote
 from nic_edge.errors import MissingDependencyError, ModelError
 
 log = logging.getLogger(__name__)
 
 RERANK = True     # a module switch for the evaluation tools
 CHUNKS = True     # ... and for reading windows by their chunk's vector where no opening vectors are read
+TRIM = True       # ... and for starting a quote at a later paragraph that means the question more
+TRIM_MARGIN = 0.1   # (by this much cosine over the window's own opening: later_start)
 MARGIN = 1.0      # candidates within this of the best window's score are read for meaning
 WEIGHT = 5.0      # per unit of cosine between question and window
 CANDIDATES = 8    # at most this many of the best (in practice: every window the reader read)
@@ -173,6 +180,56 @@ class Openings:
             return None
         self.embedded += 1
         return self.embedder.embed(text)
+
+
+def later_start(snap: Any, text: str, units: Sequence[Any], i: int, j: int, qvec: np.ndarray,
+                procedure: bool = False) -> int:
+    """The unit a quote of ``units[i..j]`` (of a section's ``text``) starts at: ``i``, or the
+    start of a later paragraph of the window (a list item, a table row) whose stored opening
+    (``snap.opening_vector``) means the question (``qvec``) more than the window's own opening
+    by over ``TRIM_MARGIN``, the best such -- unless that start is inside a sentence. For a
+    question that asks how to do something (``procedure``) a start inside a numbered procedure
+    moves back to its first step (and the lead-in before it): "How do I clean the filter?" is
+    answered from "1. Switch off the dehumidifier and unplug it.", not from the step whose
+    words mean cleaning most.
+
+    A window is chosen by its words, and a heading that names the question makes its whole body
+    relevant, so the window starts at the section's start; where in that body the answer sits,
+    the openings' meaning tells ("Can I jet wash the fins?": the cleaning procedure's steps, then
+    "CAUTION: Do not use a pressure washer ..."; reader-41). Openings the index lacks are not
+    embedded for this: such a start is not considered."""
+    if not TRIM:
+        return i
+    a, b = units[i].a, units[j].b
+    starts = paragraph_starts(text)
+    k = bisect_right(starts, a) - 1
+    q = np.asarray(qvec, dtype=np.float32)
+
+    def meaning(at: int) -> float | None:
+        v = snap.opening_vector(opening(text, at))
+        return None if v is None else float(np.dot(v, q))
+    base = meaning(starts[k] if k >= 0 else a)
+    if base is None:
+        return i
+    best_at, best = -1, base + TRIM_MARGIN
+    for at in starts:
+        if a < at < b:
+            m = meaning(at)
+            if m is not None and m > best:
+                best_at, best = at, m
+    first = next((x for x in range(i, j + 1) if units[x].a >= best_at), i) if best_at >= 0 else i
+    if first == i:
+        return i
+    before = text[units[first - 1].a:units[first - 1].b].rstrip()
+    if not (units[first].item or units[first - 1].lead_in or SENTENCE_END.search(before) or before.endswith(":")):
+        return i   # never inside a sentence: "| explosion. Weakness in a valve spring ..." (an OCR'd bar)
+    if procedure and units[first].number > 1:
+        step = first
+        while step > i and units[step].number != 1:
+            step -= 1
+        if units[step].number == 1:
+            first = step - 1 if step > i and units[step - 1].lead_in else step
+    return first
 
 
 def window_opening(text: str, a: int) -> str:

@@ -237,3 +237,104 @@ def test_long_windows_are_embedded_by_their_first_words() -> None:
 def test_the_tier_decides_unless_the_config_does(choice: str, tier: str | None, expected: bool) -> None:
     profile = load_profiles()[tier] if tier else None
     assert rerank.enabled(EngineConfig(rerank=choice), profile) is expected
+
+
+class _Openings:
+    """A snapshot's stored opening vectors, by the opening's first word."""
+
+    def __init__(self, vectors: dict[str, list[float]]) -> None:
+        self.vectors = vectors
+
+    def opening_vector(self, text: str) -> np.ndarray | None:
+        v = self.vectors.get(text.split()[0])
+        return None if v is None else np.asarray(v, dtype=np.float32) / np.linalg.norm(v)
+
+
+def _lines(text: str) -> list:
+    """One unit per line, as the reader's units carry them: offsets, list item, lead-in."""
+    from types import SimpleNamespace
+
+    out, at = [], 0
+    for line in text.split("\n"):
+        number = int(line[0]) if line[:1].isdigit() and line[1:2] == "." else 0
+        out.append(SimpleNamespace(a=at, b=at + len(line), item=number > 0, number=number,
+                                   lead_in=line.endswith(":")))
+        at += len(line) + 1
+    return out
+
+
+SECTION = "Switch the unit off.\n1. Pull the filter out.\n2. Wash it in lukewarm water.\n3. Never dry it with a hair dryer."
+
+
+def test_a_quote_starts_at_the_later_paragraph_that_means_the_question() -> None:
+    """"Can I dry the filter with a hair dryer?": the window (the whole section, chosen by its
+    words) starts at the section's start; the third step's opening means the question more than
+    the window's own opening by over ``TRIM_MARGIN``, so the quote starts there."""
+    units = _lines(SECTION)
+    q = np.array([1.0, 0.0], dtype=np.float32)
+    snap = _Openings({"Switch": [0.5, 1.0], "1.": [0.4, 1.0], "2.": [0.5, 1.0], "3.": [1.0, 0.3]})
+    assert rerank.later_start(snap, SECTION, units, 0, 3, q) == 3
+    # not by more than the margin: the window keeps its start
+    close = _Openings({"Switch": [1.0, 0.3], "1.": [0.4, 1.0], "2.": [0.6, 1.0], "3.": [1.0, 0.29]})
+    assert rerank.later_start(close, SECTION, units, 0, 3, q) == 0
+    # the window's own opening not stored (an older index): nothing to compare with
+    assert rerank.later_start(_Openings({"3.": [1.0, 0.0]}), SECTION, units, 0, 3, q) == 0
+    # a window that already starts later, and one that ends before the better opening
+    assert rerank.later_start(snap, SECTION, units, 3, 3, q) == 3
+    assert rerank.later_start(snap, SECTION, units, 0, 2, q) == 0
+    # a question asking how to do something gets the procedure from its first step
+    assert rerank.later_start(snap, SECTION, units, 0, 3, q, procedure=True) == 1
+    led = SECTION.replace("off.\n", "off.\nTo clean it:\n")
+    assert rerank.later_start(snap, led, _lines(led), 0, 4, q, procedure=True) == 1   # its lead-in too
+
+
+def test_a_quote_never_starts_inside_a_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An OCR'd bar opens a "table row" mid-sentence ("... causes a loud\n| explosion. Weakness in
+    a valve spring ..."): however well it means the question, the quote keeps its start."""
+    text = "A weak spring causes a loud\n| explosion. Weakness in a valve spring is found so."
+    units = _lines(text)
+    q = np.array([1.0, 0.0], dtype=np.float32)
+    snap = _Openings({"A": [0.2, 1.0], "|": [1.0, 0.0]})
+    assert rerank.later_start(snap, text, units, 0, 1, q) == 0
+    ended = text.replace("loud\n", "loud bang.\n")
+    assert rerank.later_start(snap, ended, _lines(ended), 0, 1, q) == 1
+    monkeypatch.setattr(rerank, "TRIM", False)
+    assert rerank.later_start(snap, ended, _lines(ended), 0, 1, q) == 0
+
+
+DEHUMIDIFIER = """# Dehumidifier guide
+
+## Cleaning the air filter
+
+Clean the filter every two weeks; a clogged filter lowers the drying rate and makes the fan louder.
+
+1. Switch off the dehumidifier and unplug it.
+2. Pull the filter out of the back panel by its tab.
+3. Vacuum the dust off the filter, or wash it in lukewarm water with a little mild detergent.
+4. Let the filter dry completely in the shade before you refit it.
+5. Slide the filter back in until it clicks.
+
+CAUTION: Do not dry the filter with a hair dryer or on a radiator; heat deforms the mesh.
+
+## Emptying the water tank
+
+When the tank is full the unit stops and the FULL light comes on. Lift the tank out, pour the water away and push it back in.
+"""
+
+
+def test_the_real_engine_quotes_from_the_paragraph_that_means_the_question(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """(A manual written for this test.) The section's heading names the question's filter, so
+    its words choose the whole section; its fourth step's stored opening means "warped after
+    drying" more than the section's start does (cosine 0.52 against 0.40 here): the quote starts
+    there and holds the caution. "How do I clean the filter?" keeps the procedure from its start."""
+    eng = model_engine(tmp_path, "dehumidifier.md", DEHUMIDIFIER)
+    out = answered(eng, "the mesh of my filter got warped after drying it, why?")
+    assert out["quotes"][0]["text"].startswith("4. Let the filter dry"), out["quotes"]
+    assert "on a radiator; heat deforms" in out["answer"]
+    assert_verbatim(eng, out)
+    how = answered(eng, "How do I clean the air filter?")
+    assert "1. Switch off" in how["quotes"][0]["text"], how["quotes"]
+    monkeypatch.setattr(rerank, "TRIM", False)
+    off = answered(eng, "the mesh of my filter got warped after drying it, why?")   # (no answer cache here)
+    assert not off["quotes"][0]["text"].startswith("4."), off["quotes"]
