@@ -375,7 +375,7 @@ def read(snap: Snapshot, ret: Retrieval, q_terms: Sequence[str], question: str =
     for q in out:   # table parts, keyed records (tables.py) for the chosen quotes only
         st, units, i, j = windows[id(q)]
         if embed is not None and ret.qvec is not None:   # where the window's body means the question
-            k = later_start(snap, st.text, units, i, j, ret.qvec, asks_how_to(question))
+            k = later_start(snap, st.text, units, i, j, ret.qvec, asks_how_to(question), q.opening)
             if k > i:
                 q.text, q.row, i = clean_quote(st.text[units[k].a:units[j].b]), st.row_at(units[k].a), k
                 windows[id(q)] = (st, units, i, j)

@@ -183,7 +183,7 @@ class Openings:
 
 
 def later_start(snap: Any, text: str, units: Sequence[Any], i: int, j: int, qvec: np.ndarray,
-                procedure: bool = False) -> int:
+                procedure: bool = False, own: str = "") -> int:
     """The unit a quote of ``units[i..j]`` (of a section's ``text``) starts at: ``i``, or the
     start of a later paragraph of the window (a list item, a table row) whose stored opening
     (``snap.opening_vector``) means the question (``qvec``) more than the window's own opening
@@ -197,24 +197,23 @@ def later_start(snap: Any, text: str, units: Sequence[Any], i: int, j: int, qvec
     relevant, so the window starts at the section's start; where in that body the answer sits,
     the openings' meaning tells ("Can I jet wash the fins?": the cleaning procedure's steps, then
     "CAUTION: Do not use a pressure washer ..."; reader-41). Openings the index lacks are not
-    embedded for this: such a start is not considered."""
+    embedded for this: such a start is not considered. ``own``: the window's opening
+    (``window_opening``), when the caller has it already."""
     if not TRIM:
         return i
     a, b = units[i].a, units[j].b
-    starts = paragraph_starts(text)
-    k = bisect_right(starts, a) - 1
     q = np.asarray(qvec, dtype=np.float32)
 
-    def meaning(at: int) -> float | None:
-        v = snap.opening_vector(opening(text, at))
+    def meaning(opened: str) -> float | None:
+        v = snap.opening_vector(opened)
         return None if v is None else float(np.dot(v, q))
-    base = meaning(starts[k] if k >= 0 else a)
+    base = meaning(own or window_opening(text, a))
     if base is None:
         return i
     best_at, best = -1, base + TRIM_MARGIN
-    for at in starts:
+    for at in paragraph_starts(text):
         if a < at < b:
-            m = meaning(at)
+            m = meaning(opening(text, at))
             if m is not None and m > best:
                 best_at, best = at, m
     first = next((x for x in range(i, j + 1) if units[x].a >= best_at), i) if best_at >= 0 else i
